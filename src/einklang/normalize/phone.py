@@ -1,0 +1,50 @@
+"""Telephone numbers to E.164."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+from einklang.normalize.errors import InvalidValue
+from einklang.normalize.text import clean_text
+
+# German ways of writing an extension; phonenumbers only knows "ext."/"x"/"#".
+_GERMAN_EXTENSION = re.compile(r"\s*(?:durchwahl|dw\.?|app\.?|apparat|nebenstelle|nst\.?)\s*:?\s*", re.I)
+# "+49 (0)30 ..." carries the national trunk prefix in brackets; it must not be dialled after +49.
+_BRACKETED_TRUNK_ZERO = re.compile(r"^(\+|00)(\d{1,3})\s*\(\s*0\s*\)")
+
+
+def normalize_phone(raw: str, default_region: str = "DE") -> str:
+    """Return ``raw`` as an E.164 number (``+49301234567``); an extension is dropped.
+
+    National numbers (``030/1234567``) are read as numbers of ``default_region``.
+    Raises InvalidValue when the text is no valid number.
+    """
+    region = default_region.upper()
+    text = clean_text(raw)
+    if text is None:
+        raise InvalidValue("empty phone number", raw)
+    text = re.sub(r"^tel:", "", text, flags=re.I)
+    text = _BRACKETED_TRUNK_ZERO.sub(r"\1\2 ", text)
+    text = _GERMAN_EXTENSION.sub(" ext. ", text)
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as error:
+        raise InvalidValue(f"not a phone number ({_parse_error_reason(error)})", raw) from None
+    if not phonenumbers.is_valid_number(number):
+        if text.startswith("+") or text.startswith("00"):
+            raise InvalidValue("not a valid phone number", raw)
+        raise InvalidValue(f"not a valid phone number for region {region}", raw)
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _parse_error_reason(error: phonenumbers.NumberParseException) -> str:
+    reasons = {
+        phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
+        phonenumbers.NumberParseException.NOT_A_NUMBER: "no digits that form a number",
+        phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+        phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
+        phonenumbers.NumberParseException.TOO_LONG: "too long",
+    }
+    return reasons.get(error.error_type, "unparseable")

@@ -1,0 +1,44 @@
+"""Text cleaning and the comparison key (``fold``) all other keys build on."""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Characters that look like nothing but break equality (zero-width space, BOM, soft hyphen, ...).
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+# Letters that NFKD does not decompose into base letter + combining mark.
+_UNDECOMPOSABLE = str.maketrans(
+    {"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ı": "i", "ħ": "h"}
+)
+_GERMAN_UMLAUTS = str.maketrans({"ä": "a", "ö": "o", "ü": "u"})
+_APOSTROPHES = dict.fromkeys(map(ord, "'’`´ʼ"))
+
+
+def clean_text(value: str | None) -> str | None:
+    """NFC, trimmed, inner whitespace (incl. NBSP, tabs, newlines) collapsed to one space; empty -> None."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFC", value).translate(_INVISIBLE)
+    text = " ".join(text.split())
+    return text or None
+
+
+def fold(value: str) -> str:
+    """Comparison key: lowercase, umlauts and diacritics folded, punctuation removed, spaces collapsed.
+
+    Müller, Mueller and Muller give the same key.  The key is lossy on purpose (``Michael`` and
+    ``Michal`` meet as well); it is only for comparing, never for display.
+    """
+    text = unicodedata.normalize("NFC", value).translate(_INVISIBLE).casefold()  # casefold: ß -> ss
+    text = text.translate(_GERMAN_UMLAUTS).translate(_UNDECOMPOSABLE)
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    text = text.translate(_APOSTROPHES)
+    text = "".join(ch if ch.isalnum() else " " for ch in text)
+    # The transliterated spelling (Mueller) must meet Müller and Muller.  Repeated until stable
+    # ("aee" -> "ae" -> "a") so that fold is idempotent.
+    previous = None
+    while previous != text:
+        previous = text
+        text = text.replace("ae", "a").replace("oe", "o").replace("ue", "u")
+    return " ".join(text.split())
