@@ -1,0 +1,3 @@
+from einklang.cli import main
+
+main()

@@ -1,0 +1,458 @@
+"""einklang.yaml: loading, ``${VAR}`` secrets, validation with file:line errors, masking.
+
+Secrets never have to be in the file: ``${NAME}`` is replaced from the environment or from a
+secrets file (``KEY=VALUE`` lines; ``secrets_file:`` in the config or ``EINKLANG_SECRETS_FILE``).
+Every value that came from a secret, and every value under a secret-looking key, is
+registered with ``SecretRegistry`` so that ``mask()`` hides it in all output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from einklang.mapping import EntityMapping, FieldMap, MapKind, SplitStrategy
+from einklang.model import EntitySpec, FieldSpec, FieldType, NormalizeContext
+
+CONFIG_ENV = "EINKLANG_CONFIG"
+SECRETS_ENV = "EINKLANG_SECRETS_FILE"
+DEFAULT_CONFIG_NAME = "einklang.yaml"
+SECRET_KEY_PATTERN = re.compile(r"(password|passwd|secret|token|api_key|apikey|credential)", re.I)
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+MASK = "***"
+
+
+class ConfigError(Exception):
+    """A configuration problem, located as precisely as possible (file:line: key: message)."""
+
+    def __init__(self, message: str, *, file: Path | None = None, line: int | None = None, key: str = ""):
+        self.file = file
+        self.line = line
+        self.key = key
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = str(self.file) if self.file else "config"
+        if self.line:
+            where += f":{self.line}"
+        key = f" {self.key}:" if self.key else ""
+        return f"{where}:{key} {self.message}"
+
+
+class SecretRegistry:
+    """Values that must never be printed."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+
+    def add(self, value: str) -> None:
+        if value and len(value) >= 3:
+            self._values.add(value)
+
+    def mask(self, text: str) -> str:
+        for value in sorted(self._values, key=len, reverse=True):
+            text = text.replace(value, MASK)
+        return _mask_url_passwords(text)
+
+
+SECRETS = SecretRegistry()
+
+
+def mask(text: str) -> str:
+    return SECRETS.mask(text)
+
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@")
+
+
+def _mask_url_passwords(text: str) -> str:
+    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+
+
+# --------------------------------------------------------------------------- models
+
+
+class FieldMapConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    column: str | None = None
+    join: list[str] | None = None
+    sep: str = " "
+    split: SplitStrategy = SplitStrategy.FIRST_COLUMN
+    name_part: str | None = None  # column holding a full person name
+    part: Literal["first", "last"] | None = None
+    values: dict[str, str] = Field(default_factory=dict)
+    transform: list[str] = Field(default_factory=list)
+    read_only: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldMapConfig:
+        sources = [s for s in (self.column, self.join, self.name_part) if s]
+        if len(sources) != 1:
+            raise ValueError("give exactly one of column, join or name_part")
+        if self.name_part and not self.part:
+            raise ValueError("name_part needs part: first or last")
+        return self
+
+    def to_field_map(self, canonical: str) -> FieldMap:
+        if self.join:
+            return FieldMap(canonical, tuple(self.join), MapKind.JOIN, sep=self.sep, split=self.split,
+                            values=self.values, transforms=tuple(self.transform), read_only=self.read_only)
+        if self.name_part:
+            return FieldMap(canonical, (self.name_part,), MapKind.NAME_PART, part=self.part or "",
+                            transforms=tuple(self.transform), read_only=self.read_only)
+        assert self.column is not None
+        return FieldMap(canonical, (self.column,), values=self.values, transforms=tuple(self.transform),
+                        read_only=self.read_only)
+
+
+class EntityBindingConfig(BaseModel):
+    """How one system holds one entity. Keys other than ``map`` belong to the connector."""
+
+    model_config = ConfigDict(extra="allow")
+
+    map: dict[str, str | FieldMapConfig]
+
+    def connector_options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    def field_maps(self) -> list[FieldMap]:
+        rules = []
+        for canonical, spec in self.map.items():
+            rule = FieldMapConfig(column=spec) if isinstance(spec, str) else spec
+            rules.append(rule.to_field_map(canonical))
+        return rules
+
+
+class FieldTypeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: FieldType = FieldType.STR
+    values: list[str] = Field(default_factory=list)
+    required: bool = False
+
+
+ConflictPolicy = Literal["manual", "newest"] | dict[Literal["leader"], str]
+
+
+class FieldSyncConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    owner: str | list[str] | None = None
+    on_violation: Literal["report", "revert"] = "report"
+    conflicts: ConflictPolicy | None = None
+    leader: str | None = None  # shorthand for conflicts: {leader: X}
+    empty_wins: bool = False  # may an empty leader value wipe a filled one?
+
+    def owners(self) -> list[str]:
+        if self.owner is None:
+            return []
+        return [self.owner] if isinstance(self.owner, str) else list(self.owner)
+
+
+class SyncConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conflicts: ConflictPolicy = "manual"
+    empty_wins: bool = False
+    fields: dict[str, FieldSyncConfig] = Field(default_factory=dict)
+    deletes: Literal["ignore", "propagate", "archive", "manual"] = "ignore"
+    delete_guard: float = Field(0.05, ge=0, le=1)
+    create_in: list[str] | None = None  # systems that receive new records (default: all)
+
+
+class EntityConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keys: list[str] = Field(default_factory=list)
+    fields: dict[str, FieldType | FieldTypeConfig]
+    systems: dict[str, EntityBindingConfig]
+    sync: SyncConfig = Field(default_factory=SyncConfig)
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> EntityConfig:
+        for key in self.keys:
+            if key not in self.fields:
+                raise ValueError(f"key {key!r} is not a field of this entity")
+        for system, binding in self.systems.items():
+            for canonical in binding.map:
+                if canonical not in self.fields:
+                    raise ValueError(f"systems.{system}.map: {canonical!r} is not a field of this entity")
+        for name in self.sync.fields:
+            if name not in self.fields:
+                raise ValueError(f"sync.fields: {name!r} is not a field of this entity")
+        return self
+
+    def spec(self, name: str) -> EntitySpec:
+        fields: dict[str, FieldSpec] = {}
+        for field_name, declared in self.fields.items():
+            if isinstance(declared, FieldTypeConfig):
+                fields[field_name] = FieldSpec(field_name, declared.type, tuple(declared.values), declared.required)
+            else:
+                fields[field_name] = FieldSpec(field_name, declared)
+        return EntitySpec(name, fields, tuple(self.keys))
+
+
+class SystemConfig(BaseModel):
+    """``connector`` names the plug-in; every other key is a connection setting for it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    connector: str
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class EinklangConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: str | None = None
+    secrets_file: str | None = None
+    default_region: str = "DE"
+    systems: dict[str, SystemConfig] = Field(default_factory=dict)
+    entities: dict[str, EntityConfig] = Field(default_factory=dict)
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_upper(cls, value: str) -> str:
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError("default_region is an ISO 3166 alpha-2 code such as DE")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _systems_exist(self) -> EinklangConfig:
+        for entity_name, entity in self.entities.items():
+            for system in entity.systems:
+                if system not in self.systems:
+                    raise ValueError(f"entities.{entity_name}.systems: unknown system {system!r}")
+        return self
+
+
+@dataclass
+class LoadedConfig:
+    """The validated config plus where it came from."""
+
+    model: EinklangConfig
+    path: Path | None
+    raw: dict[str, Any]
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    @property
+    def state_url(self) -> str:
+        if self.model.state:
+            url = self.model.state
+            if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+                relative = url.removeprefix("sqlite:///")
+                if relative and relative != ":memory:" and not Path(relative).is_absolute():
+                    return f"sqlite:///{(self.base_dir / relative).resolve()}"
+            return url
+        return f"sqlite:///{(self.base_dir / 'einklang.db').resolve()}"
+
+    @property
+    def normalize_context(self) -> NormalizeContext:
+        return NormalizeContext(default_region=self.model.default_region)
+
+    def entity(self, name: str) -> EntityConfig:
+        try:
+            return self.model.entities[name]
+        except KeyError:
+            known = ", ".join(self.model.entities) or "none"
+            raise ConfigError(f"unknown entity {name!r} (configured: {known})", file=self.path) from None
+
+    def system(self, name: str) -> SystemConfig:
+        try:
+            return self.model.systems[name]
+        except KeyError:
+            known = ", ".join(self.model.systems) or "none"
+            raise ConfigError(f"unknown system {name!r} (configured: {known})", file=self.path) from None
+
+    def entity_spec(self, name: str) -> EntitySpec:
+        return self.entity(name).spec(name)
+
+    def mapping(self, entity: str, system: str) -> EntityMapping:
+        config = self.entity(entity)
+        if system not in config.systems:
+            raise ConfigError(f"entity {entity!r} is not mapped in system {system!r}", file=self.path)
+        return EntityMapping(config.spec(entity), config.systems[system].field_maps(), self.normalize_context)
+
+    def systems_of(self, entity: str) -> list[str]:
+        return list(self.entity(entity).systems)
+
+    def entities_of(self, system: str) -> dict[str, dict[str, Any]]:
+        return {
+            name: entity.systems[system].connector_options()
+            for name, entity in self.model.entities.items()
+            if system in entity.systems
+        }
+
+    def masked(self) -> dict[str, Any]:
+        return _mask_tree(self.raw_resolved())
+
+    def raw_resolved(self) -> dict[str, Any]:
+        data = self.model.model_dump(mode="json", exclude_none=True)
+        data["state"] = self.state_url
+        return data
+
+
+def _mask_tree(node: Any, key: str = "") -> Any:
+    if isinstance(node, dict):
+        return {k: _mask_tree(v, str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_mask_tree(v, key) for v in node]
+    if isinstance(node, str):
+        if SECRET_KEY_PATTERN.search(key) and node:
+            return MASK
+        return mask(node)
+    return node
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def find_config_path(explicit: str | Path | None) -> Path:
+    if explicit:
+        path = Path(explicit)
+    elif os.environ.get(CONFIG_ENV):
+        path = Path(os.environ[CONFIG_ENV])
+    else:
+        path = Path.cwd() / DEFAULT_CONFIG_NAME
+    if not path.is_file():
+        how = "given with -c/--config" if explicit else (f"from ${CONFIG_ENV}" if os.environ.get(CONFIG_ENV)
+                                                         else "searched in the current folder")
+        raise ConfigError(f"config file not found ({how}); create one or run `einklang demo`", file=path)
+    return path
+
+
+def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+    config_path = find_config_path(path)
+    text = config_path.read_text(encoding="utf-8")
+    return parse_config(text, config_path, environ=environ)
+
+
+def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+    env = dict(os.environ if environ is None else environ)
+    try:
+        root_node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"invalid YAML: {problem}", file=path, line=line) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("the config must be a mapping of keys (state, systems, entities)", file=path, line=1)
+    lines = _line_index(root_node)
+
+    secrets_file = data.get("secrets_file") or env.get(SECRETS_ENV)
+    if secrets_file:
+        secrets_path = Path(str(secrets_file))
+        if not secrets_path.is_absolute() and path is not None:
+            secrets_path = path.parent / secrets_path
+        env = {**_read_secrets_file(secrets_path), **env}
+
+    resolved = _interpolate(data, env, lines, path, ())
+    try:
+        model = EinklangConfig.model_validate(resolved)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(str(part) for part in first["loc"])
+        key_path, line = _locate(loc, lines)
+        message = first["msg"].removeprefix("Value error, ")
+        more = len(exc.errors()) - 1
+        if more:
+            message += f" (and {more} more problem{'s' if more > 1 else ''})"
+        raise ConfigError(message, file=path, line=line, key=".".join(key_path) or ".".join(loc)) from None
+    return LoadedConfig(model=model, path=path, raw=resolved)
+
+
+def _read_secrets_file(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        raise ConfigError("secrets file not found", file=path)
+    values: dict[str, str] = {}
+    for number, raw_line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" not in line:
+            raise ConfigError("expected KEY=VALUE", file=path, line=number)
+        key, _, value = line.partition("=")
+        value = value.strip().strip('"').strip("'")
+        values[key.strip().removeprefix("export ").strip()] = value
+        SECRETS.add(value)
+    return values
+
+
+def _interpolate(node: Any, env: Mapping[str, str], lines: dict[tuple[str, ...], int],
+                 path: Path | None, where: tuple[str, ...]) -> Any:
+    if isinstance(node, dict):
+        return {key: _interpolate(value, env, lines, path, (*where, str(key))) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(value, env, lines, path, (*where, str(i))) for i, value in enumerate(node)]
+    if isinstance(node, str):
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                value = env[name]
+            elif default is not None:
+                value = default
+            else:
+                raise ConfigError(
+                    f"${{{name}}} is not set (set the environment variable or add it to the secrets file)",
+                    file=path, line=_locate(where, lines)[1], key=".".join(where),
+                )
+            SECRETS.add(value)
+            return value
+
+        result = _INTERPOLATION.sub(replace, node)
+        if where and SECRET_KEY_PATTERN.search(where[-1]):
+            SECRETS.add(result)
+        return result
+    return node
+
+
+def _line_index(node: yaml.Node | None) -> dict[tuple[str, ...], int]:
+    index: dict[tuple[str, ...], int] = {}
+
+    def walk(current: yaml.Node, where: tuple[str, ...]) -> None:
+        index.setdefault(where, current.start_mark.line + 1)
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                key = (*where, str(key_node.value))
+                index[key] = key_node.start_mark.line + 1
+                walk(value_node, key)
+                index[key] = key_node.start_mark.line + 1
+        elif isinstance(current, yaml.SequenceNode):
+            for i, item in enumerate(current.value):
+                walk(item, (*where, str(i)))
+
+    if node is not None:
+        walk(node, ())
+    return index
+
+
+def _locate(loc: Iterable[str], lines: dict[tuple[str, ...], int]) -> tuple[tuple[str, ...], int | None]:
+    """The longest prefix of ``loc`` that is in the file, and its line."""
+    parts = tuple(loc)
+    # pydantic adds union-member names (e.g. 'str', 'FieldMapConfig') into loc: skip unknown parts
+    best: tuple[str, ...] = ()
+    current: tuple[str, ...] = ()
+    for part in parts:
+        candidate = (*current, part)
+        if candidate in lines:
+            current = candidate
+            best = current
+    return best, lines.get(best) if best else None

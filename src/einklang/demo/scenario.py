@@ -1,0 +1,201 @@
+"""Build the demo: a German ERP database, an empty English CRM database and einklang.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from einklang.demo import data
+
+ERP_SCHEMA = [
+    """CREATE TABLE kunden (
+        kundennr     VARCHAR(10) PRIMARY KEY,
+        name1        VARCHAR(80) NOT NULL,
+        name2        VARCHAR(80),
+        strasse      VARCHAR(80),
+        plz          VARCHAR(10),
+        ort          VARCHAR(60),
+        land         VARCHAR(40),
+        telefon      VARCHAR(40),
+        email        VARCHAR(120),
+        aktiv        BOOLEAN NOT NULL DEFAULT 1,
+        geaendert_am TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    )""",
+    # the ERP keeps its own modification time; einklang reads changes by it
+    """CREATE TRIGGER kunden_geaendert AFTER UPDATE ON kunden FOR EACH ROW
+       WHEN NEW.geaendert_am = OLD.geaendert_am
+       BEGIN
+         UPDATE kunden SET geaendert_am = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE kundennr = NEW.kundennr;
+       END""",
+    """CREATE TABLE warengruppen (
+        nr           VARCHAR(10) PRIMARY KEY,
+        bezeichnung  VARCHAR(80) NOT NULL,
+        geaendert_am TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    )""",
+    """CREATE TABLE artikel (
+        artnr        VARCHAR(10) PRIMARY KEY,
+        bezeichnung  VARCHAR(120) NOT NULL,
+        warengruppe  VARCHAR(10) REFERENCES warengruppen(nr),
+        preis        NUMERIC(10, 2),
+        geaendert_am TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    )""",
+    """CREATE TABLE mitarbeiter (
+        persnr       VARCHAR(10) PRIMARY KEY,
+        vorname      VARCHAR(60),
+        nachname     VARCHAR(60),
+        email        VARCHAR(120),
+        abteilung    VARCHAR(60),
+        geaendert_am TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    )""",
+]
+
+CRM_SCHEMA = [
+    """CREATE TABLE accounts (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        external_id  VARCHAR(20),
+        name         VARCHAR(160) NOT NULL,
+        address_line VARCHAR(120),
+        postcode     VARCHAR(10),
+        city         VARCHAR(60),
+        country      VARCHAR(2),
+        phone        VARCHAR(40),
+        email        VARCHAR(120),
+        is_active    BOOLEAN NOT NULL DEFAULT 1,
+        einklang_id  VARCHAR(36),
+        created_at   TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
+        updated_at   TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    )""",
+    """CREATE TRIGGER accounts_updated AFTER UPDATE ON accounts FOR EACH ROW
+       WHEN NEW.updated_at = OLD.updated_at
+       BEGIN
+         UPDATE accounts SET updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE id = NEW.id;
+       END""",
+    "CREATE INDEX ix_accounts_einklang_id ON accounts (einklang_id)",
+    """CREATE TABLE contacts (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id   INTEGER REFERENCES accounts(id),
+        first_name   VARCHAR(60),
+        last_name    VARCHAR(60),
+        title        VARCHAR(40),
+        position     VARCHAR(80),
+        email        VARCHAR(120),
+        phone        VARCHAR(40),
+        mobile       VARCHAR(40),
+        street       VARCHAR(120),
+        postcode     VARCHAR(10),
+        city         VARCHAR(60),
+        country      VARCHAR(2),
+        company      VARCHAR(160),
+        einklang_id  VARCHAR(36),
+        updated_at   TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    )""",
+    """CREATE TRIGGER contacts_updated AFTER UPDATE ON contacts FOR EACH ROW
+       WHEN NEW.updated_at = OLD.updated_at
+       BEGIN
+         UPDATE contacts SET updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE id = NEW.id;
+       END""",
+]
+
+DEMO_CONFIG = """\
+# einklang demo: a German ERP (SQLite) and an English CRM (SQLite).
+# Secrets would come from the environment, e.g.  password: ${ERP_DB_PASSWORD}
+state: sqlite:///einklang.db
+default_region: DE
+
+systems:
+  erp:
+    connector: sql
+    url: sqlite:///erp.db
+  crm:
+    connector: sql
+    url: sqlite:///crm.db
+
+entities:
+  company:
+    keys: [customer_number, email]      # exact link keys, tried in order
+    fields:
+      customer_number: {type: str, required: true}
+      name: {type: str, required: true}
+      street: str
+      postal_code: str
+      city: str
+      country: country                  # ISO 3166 alpha-2
+      phone: phone                      # E.164
+      email: email
+    systems:
+      erp:
+        table: kunden
+        id: kundennr
+        changed: geaendert_am
+        map:
+          customer_number: kundennr
+          name: {join: [name1, name2], sep: " "}
+          street: strasse
+          postal_code: plz
+          city: ort
+          country: {column: land, values: {Deutschland: DE, Österreich: AT, Schweiz: CH}}
+          phone: telefon
+          email: email
+      crm:
+        table: accounts
+        id: id
+        changed: updated_at
+        correlation: einklang_id
+        map:
+          customer_number: external_id
+          name: name
+          street: address_line
+          postal_code: postcode
+          city: city
+          country: country
+          phone: phone
+          email: email
+    sync:
+      conflicts: manual
+      fields:
+        customer_number: {owner: erp}
+        street: {owner: erp, on_violation: revert}
+        email: {leader: crm}
+      deletes: archive
+"""
+
+
+def build_erp(path: Path, customer_count: int = 300) -> None:
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        for statement in ERP_SCHEMA:
+            conn.exec_driver_sql(statement)
+        conn.execute(
+            sa.text("INSERT INTO kunden (kundennr, name1, name2, strasse, plz, ort, land, telefon, email) "
+                    "VALUES (:number, :name1, :name2, :street, :postal_code, :city, :country, :phone, :email)"),
+            [c.__dict__ for c in data.customers(customer_count)],
+        )
+        conn.execute(sa.text("INSERT INTO warengruppen (nr, bezeichnung) VALUES (:nr, :name)"),
+                     [{"nr": nr, "name": name} for nr, name in data.PRODUCT_GROUPS])
+        conn.execute(sa.text("INSERT INTO artikel (artnr, bezeichnung, warengruppe, preis) "
+                             "VALUES (:number, :name, :group, :price)"), [p.__dict__ for p in data.products()])
+        conn.execute(sa.text("INSERT INTO mitarbeiter (persnr, vorname, nachname, email, abteilung) "
+                             "VALUES (:number, :first_name, :last_name, :email, :department)"),
+                     [e.__dict__ for e in data.employees()])
+    engine.dispose()
+
+
+def build_crm(path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        for statement in CRM_SCHEMA:
+            conn.exec_driver_sql(statement)
+    engine.dispose()
+
+
+def build(directory: Path, customer_count: int = 300) -> Path:
+    """Create (or re-create) the demo folder; return the path of its einklang.yaml."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("erp.db", "crm.db", "einklang.db", "einklang.db-wal", "einklang.db-shm"):
+        (directory / name).unlink(missing_ok=True)
+    build_erp(directory / "erp.db", customer_count)
+    build_crm(directory / "crm.db")
+    config_path = directory / "einklang.yaml"
+    config_path.write_text(DEMO_CONFIG, encoding="utf-8")
+    return config_path

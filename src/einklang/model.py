@@ -1,0 +1,227 @@
+"""Canonical model: entities, typed fields, canonical values and their stable encoding.
+
+Values are normalised on entry (``coerce``), so formatting noise such as ``030 123`` versus
+``+4930123`` is never seen as a change. The encoding used for hashing and for the state store
+(``encode``/``decode``) is deterministic so that equal records always hash equally.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from einklang.normalize.country import normalize_country
+from einklang.normalize.email import normalize_email
+from einklang.normalize.errors import InvalidValue
+from einklang.normalize.phone import normalize_phone
+from einklang.normalize.text import clean_text
+
+CanonicalValue = str | int | Decimal | dt.date | dt.datetime | bool | None
+CanonicalRecord = dict[str, CanonicalValue]
+
+
+class FieldType(StrEnum):
+    STR = "str"
+    TEXT = "text"
+    INT = "int"
+    DECIMAL = "decimal"
+    DATE = "date"
+    DATETIME = "datetime"
+    BOOL = "bool"
+    ENUM = "enum"
+    PHONE = "phone"
+    EMAIL = "email"
+    COUNTRY = "country"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: FieldType = FieldType.STR
+    enum_values: tuple[str, ...] = ()
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    name: str
+    fields: Mapping[str, FieldSpec]
+    keys: tuple[str, ...] = ()
+
+    def field(self, name: str) -> FieldSpec:
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise KeyError(f"entity {self.name!r} has no field {name!r}") from None
+
+
+@dataclass(frozen=True)
+class NormalizeContext:
+    """Settings that normalisation depends on (kept explicit so the core stays pure)."""
+
+    default_region: str = "DE"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+_TRUE = {"1", "true", "yes", "y", "ja", "j", "wahr", "x", "on"}
+_FALSE = {"0", "false", "no", "n", "nein", "falsch", "", "off"}
+
+
+def coerce(spec: FieldSpec, value: Any, ctx: NormalizeContext | None = None) -> CanonicalValue:
+    """Turn a raw value into the canonical value of ``spec``; raise ``InvalidValue`` if impossible."""
+    ctx = ctx or NormalizeContext()
+    if value is None:
+        return None
+    if isinstance(value, str):
+        cleaned = clean_text(value) if spec.type is not FieldType.TEXT else value.strip() or None
+        if cleaned is None:
+            return None
+        value = cleaned
+    kind = spec.type
+    if kind is FieldType.STR:
+        return clean_text(str(value))
+    if kind is FieldType.TEXT:
+        text = str(value).replace("\r\n", "\n").strip()
+        return text or None
+    if kind is FieldType.INT:
+        if isinstance(value, bool):
+            return int(value)
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            try:
+                as_decimal = Decimal(str(value))
+            except InvalidOperation:
+                raise InvalidValue(f"not an integer: {value!r}") from None
+            if as_decimal != as_decimal.to_integral_value():
+                raise InvalidValue(f"not an integer: {value!r}") from None
+            return int(as_decimal)
+    if kind is FieldType.DECIMAL:
+        try:
+            text = str(value).strip()
+            if isinstance(value, str) and "," in text and "." not in text:
+                text = text.replace(",", ".")
+            number = Decimal(text)
+        except InvalidOperation:
+            raise InvalidValue(f"not a decimal number: {value!r}") from None
+        return number.normalize() if number != 0 else Decimal(0)
+    if kind is FieldType.DATE:
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        return _parse_date(str(value))
+    if kind is FieldType.DATETIME:
+        if isinstance(value, dt.datetime):
+            parsed = value
+        else:
+            try:
+                parsed = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+            except ValueError:
+                raise InvalidValue(f"not a date-time: {value!r}") from None
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+        return parsed
+    if kind is FieldType.BOOL:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            return value != 0
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise InvalidValue(f"not a yes/no value: {value!r}")
+    if kind is FieldType.ENUM:
+        text = str(value)
+        if spec.enum_values and text not in spec.enum_values:
+            allowed = ", ".join(spec.enum_values)
+            raise InvalidValue(f"{text!r} is not one of: {allowed}")
+        return text
+    if kind is FieldType.PHONE:
+        return normalize_phone(str(value), ctx.default_region)
+    if kind is FieldType.EMAIL:
+        return normalize_email(str(value))
+    if kind is FieldType.COUNTRY:
+        return normalize_country(str(value))
+    raise AssertionError(f"unhandled field type {kind}")
+
+
+def _parse_date(text: str) -> dt.date:
+    text = text.strip()
+    for parse in (
+        dt.date.fromisoformat,
+        lambda s: dt.datetime.strptime(s, "%d.%m.%Y").date(),
+        lambda s: dt.datetime.strptime(s, "%d.%m.%y").date(),
+        lambda s: dt.datetime.strptime(s, "%m/%d/%Y").date(),
+    ):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    try:
+        return dt.datetime.fromisoformat(text).date()
+    except ValueError:
+        raise InvalidValue(f"not a date: {text!r}") from None
+
+
+def encode(value: CanonicalValue) -> Any:
+    """JSON-safe, type-tagged where JSON would lose the type (decimals, dates)."""
+    if isinstance(value, Decimal):
+        return {"$dec": str(value)}
+    if isinstance(value, dt.datetime):
+        return {"$dt": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    return value
+
+
+def decode(value: Any) -> CanonicalValue:
+    if isinstance(value, dict):
+        if "$dec" in value:
+            return Decimal(value["$dec"])
+        if "$dt" in value:
+            return dt.datetime.fromisoformat(value["$dt"])
+        if "$date" in value:
+            return dt.date.fromisoformat(value["$date"])
+        raise ValueError(f"unknown encoded value {value!r}")
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if isinstance(value, float):
+        return Decimal(str(value))
+    raise ValueError(f"cannot decode {value!r}")
+
+
+def encode_record(record: Mapping[str, CanonicalValue]) -> dict[str, Any]:
+    return {name: encode(value) for name, value in sorted(record.items())}
+
+
+def decode_record(data: Mapping[str, Any]) -> CanonicalRecord:
+    return {name: decode(value) for name, value in data.items()}
+
+
+def record_json(record: Mapping[str, CanonicalValue]) -> str:
+    return json.dumps(encode_record(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_hash(record: Mapping[str, CanonicalValue]) -> str:
+    """Stable digest of a canonical record; None-valued fields count as absent."""
+    present = {name: value for name, value in record.items() if value is not None}
+    return hashlib.sha256(record_json(present).encode("utf-8")).hexdigest()[:32]
+
+
+def display(value: CanonicalValue) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

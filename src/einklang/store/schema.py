@@ -1,0 +1,185 @@
+"""State store tables (SQLAlchemy Core). Migrations in ``migrations/`` create exactly these."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),  # load, sync, import, review, undo
+    Column("entity", String(64)),
+    Column("args", Text),  # JSON
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("status", String(16), nullable=False),  # running, ok, failed, interrupted, dry-run
+    Column("summary", Text),  # JSON
+)
+
+golden = Table(
+    "golden",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("entity", String(64), nullable=False),
+    Column("base", Text, nullable=False),  # JSON: canonical values all systems last agreed on
+    Column("base_hash", String(32), nullable=False),
+    Column("status", String(16), nullable=False, default="active"),  # active, deleted, archived
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_golden_entity", "entity"),
+)
+
+links = Table(
+    "links",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("golden_id", String(36), ForeignKey("golden.id"), nullable=False),
+    Column("entity", String(64), nullable=False),
+    Column("system", String(64), nullable=False),
+    Column("native_id", String(255), nullable=False),
+    Column("version", String(255)),  # native version last seen or written (for conditional writes)
+    Column("record_hash", String(32)),  # canonical hash last seen or written (echo detection)
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("system", "entity", "native_id", name="uq_links_native"),
+    UniqueConstraint("golden_id", "system", name="uq_links_golden_system"),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("system", String(64), primary_key=True),
+    Column("entity", String(64), primary_key=True),
+    Column("value", Text),  # JSON
+    Column("updated_at", DateTime, nullable=False),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("system", String(64), primary_key=True),
+    Column("entity", String(64), primary_key=True),
+    Column("native_id", String(255), primary_key=True),
+    Column("hash", String(64), nullable=False),
+)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id")),
+    Column("system", String(64), nullable=False),
+    Column("entity", String(64), nullable=False),
+    Column("native_id", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),  # upsert, delete
+    Column("version", String(255)),
+    Column("record", Text),  # JSON canonical record (None for deletes)
+    Column("source_modified", String(64)),  # the system's own modification time, if any
+    Column("captured_at", DateTime, nullable=False),
+    Column("processed_at", DateTime),
+    Index("ix_changes_pending", "entity", "processed_at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id")),
+    Column("system", String(64), nullable=False),
+    Column("entity", String(64), nullable=False),
+    Column("golden_id", String(36), ForeignKey("golden.id"), nullable=False),
+    Column("native_id", String(255)),
+    Column("op", String(16), nullable=False),  # create, update, delete, archive
+    Column("payload", Text, nullable=False),  # JSON canonical values to write
+    Column("base_version", String(255)),
+    Column("cause", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending, done, failed, superseded
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime),
+    Column("last_error", Text),
+    Column("created_at", DateTime, nullable=False),
+    Column("done_at", DateTime),
+    Index("ix_outbox_pending", "system", "status", "id"),
+)
+
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entity", String(64), nullable=False),
+    Column("golden_id", String(36), ForeignKey("golden.id"), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("base", Text),  # JSON encoded canonical value
+    Column("values", Text, nullable=False),  # JSON {system: encoded value}
+    Column("status", String(16), nullable=False),  # open, resolved
+    Column("resolution", Text),  # JSON {"take": system} or {"value": encoded}
+    Column("created_at", DateTime, nullable=False),
+    Column("resolved_at", DateTime),
+    Index("ix_conflicts_open", "status", "entity", "golden_id"),
+)
+
+problems = Table(
+    "problems",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id")),
+    Column("kind", String(32), nullable=False),  # invalid_value, violation, rejected, ambiguous_key
+    Column("system", String(64)),
+    Column("entity", String(64)),
+    Column("native_id", String(255)),
+    Column("golden_id", String(36)),
+    Column("field", String(64)),
+    Column("message", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", DateTime, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id")),
+    Column("system", String(64)),
+    Column("entity", String(64), nullable=False),
+    Column("golden_id", String(36)),
+    Column("native_id", String(255)),
+    Column("op", String(32), nullable=False),  # create, update, delete, link, decision, resolve
+    Column("old", Text),  # JSON
+    Column("new", Text),  # JSON
+    Column("cause", Text, nullable=False),
+    Index("ix_audit_golden", "golden_id"),
+    Index("ix_audit_run", "run_id"),
+)
+
+match_exclusions = Table(
+    "match_exclusions",
+    metadata,
+    Column("entity", String(64), primary_key=True),
+    Column("key_a", String(255), primary_key=True),
+    Column("key_b", String(255), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("acquired_at", DateTime, nullable=False),
+    Column("heartbeat_at", DateTime, nullable=False),
+)

@@ -1,0 +1,365 @@
+"""Initial load: create the source's records in the target and link every pair.
+
+Streams the source in pages. A non-empty target is matched first by the entity's key fields
+(exact, after normalisation); ambiguous keys are reported, never guessed. Each batch is
+planned in the outbox before it is sent and linked right after, so an interrupted load that
+is run again creates nothing twice (see ``recovery``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from einklang.config import LoadedConfig
+from einklang.connectors.base import (
+    Connector,
+    ConnectorError,
+    NativeRecord,
+    RecordRejected,
+    SystemUnavailable,
+)
+from einklang.mapping import EntityMapping
+from einklang.model import CanonicalRecord, CanonicalValue, display, record_hash
+from einklang.store.state import StateStore
+from einklang.sync.recovery import recover_pending_creates
+
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass
+class LoadIssue:
+    native_id: str | None
+    reason: str
+    field: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"native_id": self.native_id, "field": self.field, "reason": self.reason}
+
+
+@dataclass
+class LoadReport:
+    entity: str
+    source: str
+    target: str
+    dry_run: bool
+    run_id: int | None = None
+    read: int = 0
+    created: int = 0
+    linked: int = 0
+    recovered: int = 0
+    skipped: int = 0
+    failed: int = 0
+    target_was_empty: bool = True
+    failures: list[LoadIssue] = field(default_factory=list)
+    skips: list[LoadIssue] = field(default_factory=list)
+    warnings: list[LoadIssue] = field(default_factory=list)
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    aborted: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "entity": self.entity, "source": self.source, "target": self.target, "dry_run": self.dry_run,
+            "run_id": self.run_id, "read": self.read, "created": self.created, "linked": self.linked,
+            "recovered": self.recovered, "skipped": self.skipped, "failed": self.failed,
+            "target_was_empty": self.target_was_empty, "aborted": self.aborted,
+        }
+
+    def as_dict(self, limit: int = 1000) -> dict[str, Any]:
+        data = self.summary()
+        data["failures"] = [issue.as_dict() for issue in self.failures[:limit]]
+        data["skips"] = [issue.as_dict() for issue in self.skips[:limit]]
+        data["warnings"] = [issue.as_dict() for issue in self.warnings[:limit]]
+        if self.dry_run:
+            data["plan"] = self.plan[:limit]
+        return data
+
+
+class InitialLoad:
+    def __init__(
+        self, config: LoadedConfig, store: StateStore, entity: str, source: Connector, target: Connector,
+        *, batch_size: int = 1000, dry_run: bool = False, progress: ProgressCallback | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.entity = entity
+        self.source = source
+        self.target = target
+        self.source_mapping: EntityMapping = config.mapping(entity, source.system)
+        self.target_mapping: EntityMapping = config.mapping(entity, target.system)
+        self.keys = tuple(config.entity(entity).keys)
+        self.batch_size = batch_size
+        self.dry_run = dry_run
+        self.progress = progress or (lambda _n: None)
+        self.report = LoadReport(entity, source.system, target.system, dry_run)
+        self.correlation_field = target.capabilities(entity).correlation_field
+
+    # ------------------------------------------------------------------ main
+    def run(self) -> LoadReport:
+        report = self.report
+        if not self.dry_run:
+            report.run_id = self.store.start_run(
+                "load", self.entity, {"source": self.source.system, "target": self.target.system})
+        # cursors are taken before reading: whatever changes during the load is seen by the next sync
+        start_cursors = {} if self.dry_run else {
+            system.system: system.current_cursor(self.entity) for system in (self.source, self.target)
+            if not self.store.has_cursor(system.system, self.entity)
+        }
+        status = "ok"
+        try:
+            if not self.dry_run:
+                self._finish_interrupted_creates()
+            key_index = self._target_key_index()
+            report.target_was_empty = key_index.empty
+            for page in self.source.read_all(self.entity, page_size=self.batch_size):
+                self._load_page(page, key_index)
+                self.progress(len(page))
+        except SystemUnavailable as exc:
+            report.aborted = str(exc)
+            status = "failed"
+        except KeyboardInterrupt:
+            report.aborted = "interrupted"
+            status = "interrupted"
+            raise
+        finally:
+            if not self.dry_run and report.run_id is not None:
+                if status == "ok":
+                    with self.store.transaction() as conn:
+                        for system, cursor in start_cursors.items():
+                            self.store.set_cursor(conn, system, self.entity, cursor)
+                self.store.finish_run(report.run_id, status, report.summary())
+        return report
+
+    # ------------------------------------------------------------------ recovery
+    def _finish_interrupted_creates(self) -> None:
+        recovery = recover_pending_creates(
+            self.store, self.target, self.target_mapping, self.entity, self.keys, self.report.run_id)
+        self.report.recovered += recovery.linked
+        for entry in recovery.to_create:
+            self._send_creates([(entry["id"], entry["golden_id"], entry["payload"])])
+
+    # ------------------------------------------------------------------ key index of the target
+    def _target_key_index(self) -> TargetKeyIndex:
+        index = TargetKeyIndex(self.keys)
+        first_page = next(iter(self.target.read_all(self.entity, page_size=1)), [])
+        if not first_page:
+            return index
+        index.empty = False
+        if not self.keys:
+            return index
+        for page in self.target.read_all(self.entity, page_size=self.batch_size):
+            linked = self.store.links_for_natives(self.target.system, self.entity, [r.native_id for r in page])
+            for record in page:
+                if record.native_id in linked:
+                    continue
+                canonical, _ = self.target_mapping.to_canonical(record.fields)
+                index.add(canonical, record)
+        return index
+
+    # ------------------------------------------------------------------ one page
+    def _load_page(self, page: list[NativeRecord], key_index: TargetKeyIndex) -> None:
+        report = self.report
+        report.read += len(page)
+        linked_sources = self.store.links_for_natives(self.source.system, self.entity, [r.native_id for r in page])
+        already = self.store.links_for_golden([link.golden_id for link in linked_sources.values()])
+        to_create: list[tuple[NativeRecord, CanonicalRecord]] = []
+        to_link: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str | None]] = []
+        problems: list[dict[str, Any]] = []
+        for record in page:
+            link = linked_sources.get(record.native_id)
+            if link is not None:
+                if self.target.system in already.get(link.golden_id, {}):
+                    report.skipped += 1
+                    self._skip(record.native_id, "already linked")
+                else:
+                    report.failed += 1
+                    issue = LoadIssue(record.native_id, "linked to a golden record without a target link; "
+                                      "run `einklang sync` to complete it")
+                    report.failures.append(issue)
+                continue
+            canonical, field_problems = self.source_mapping.to_canonical(record.fields)
+            for problem in field_problems:
+                issue = LoadIssue(record.native_id, f"{problem.reason} (value {problem.value!r}); field left empty",
+                                  problem.field)
+                report.warnings.append(issue)
+                problems.append({"kind": "invalid_value", "system": self.source.system, "entity": self.entity,
+                                 "native_id": record.native_id, "field": problem.field, "message": issue.reason})
+            missing = [name for name, spec in self.source_mapping.entity.fields.items()
+                       if spec.required and canonical.get(name) is None]
+            if missing:
+                report.failed += 1
+                report.failures.append(LoadIssue(record.native_id, f"required field(s) empty: {', '.join(missing)}"))
+                continue
+            if not key_index.empty:
+                key, matches, taken_hit = key_index.lookup(canonical)
+                if len(matches) == 1:
+                    key_index.take(matches[0])
+                    to_link.append((record, canonical, matches[0], key))
+                    continue
+                if len(matches) > 1:
+                    report.skipped += 1
+                    ids = ", ".join(m.native_id for m in matches[:5])
+                    shown = _show_key(key, canonical)
+                    self._skip(record.native_id, f"ambiguous key {shown}: target records {ids}")
+                    problems.append({"kind": "ambiguous_key", "system": self.target.system, "entity": self.entity,
+                                     "native_id": record.native_id,
+                                     "message": f"key {shown} matches target records {ids}"})
+                    continue
+                if taken_hit:
+                    report.skipped += 1
+                    self._skip(record.native_id, "its key matches a target record already linked to another "
+                                                 "source record in this load")
+                    continue
+            to_create.append((record, canonical))
+        if self.dry_run:
+            for record, canonical, target_record, key in to_link:
+                report.linked += 1
+                report.plan.append({"action": "link", "source_id": record.native_id,
+                                    "target_id": target_record.native_id, "key": _show_key(key, canonical)})
+            for record, canonical in to_create:
+                report.created += 1
+                report.plan.append({"action": "create", "source_id": record.native_id,
+                                    "values": {k: display(v) for k, v in canonical.items() if v is not None}})
+            return
+        if problems:
+            with self.store.transaction() as conn:
+                self.store.add_problems(conn, report.run_id, problems)
+        if to_link:
+            self._link_existing(to_link)
+        if to_create:
+            self._plan_and_send_creates(to_create)
+
+    def _skip(self, native_id: str, reason: str) -> None:
+        self.report.skips.append(LoadIssue(native_id, reason))
+
+    # ------------------------------------------------------------------ link existing
+    def _link_existing(self, pairs: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str | None]]) -> None:
+        store, entity = self.store, self.entity
+        with store.transaction() as conn:
+            golden_ids = store.insert_golden(conn, entity, [canonical for _, canonical, _, _ in pairs])
+            store.insert_links(conn, entity, self.source.system, [
+                (gid, record.native_id, record.version, record_hash(canonical))
+                for gid, (record, canonical, _, _) in zip(golden_ids, pairs, strict=True)])
+            target_rows = []
+            for gid, (_, _, target_record, _) in zip(golden_ids, pairs, strict=True):
+                target_canonical, _ = self.target_mapping.to_canonical(target_record.fields)
+                target_rows.append((gid, target_record.native_id, target_record.version,
+                                    record_hash(target_canonical)))
+            store.insert_links(conn, entity, self.target.system, target_rows)
+            store.audit(conn, self.report.run_id, [
+                {"system": self.target.system, "entity": entity, "golden_id": gid,
+                 "native_id": target_record.native_id, "op": "link",
+                 "cause": f"initial load: same key {_show_key(key, canonical)} "
+                          f"as {self.source.system} record {record.native_id}"}
+                for gid, (record, canonical, target_record, key) in zip(golden_ids, pairs, strict=True)])
+        self.report.linked += len(pairs)
+
+    # ------------------------------------------------------------------ create
+    def _plan_and_send_creates(self, records: list[tuple[NativeRecord, CanonicalRecord]]) -> None:
+        store, entity = self.store, self.entity
+        with store.transaction() as conn:
+            golden_ids = store.insert_golden(conn, entity, [canonical for _, canonical in records])
+            store.insert_links(conn, entity, self.source.system, [
+                (gid, record.native_id, record.version, record_hash(canonical))
+                for gid, (record, canonical) in zip(golden_ids, records, strict=True)])
+            outbox_ids = store.add_outbox(conn, self.report.run_id, [
+                {"system": self.target.system, "entity": entity, "golden_id": gid, "op": "create",
+                 "payload": canonical, "cause": f"initial load from {self.source.system} record {record.native_id}"}
+                for gid, (record, canonical) in zip(golden_ids, records, strict=True)])
+        self._send_creates([
+            (oid, gid, canonical)
+            for oid, gid, (_, canonical) in zip(outbox_ids, golden_ids, records, strict=True)])
+
+    def _send_creates(self, items: list[tuple[int, str, CanonicalRecord]]) -> None:
+        natives = [self._native_for_create(gid, canonical) for _, gid, canonical in items]
+        try:
+            created = self.target.create(self.entity, natives)
+        except RecordRejected:
+            if len(items) == 1:
+                raise
+            for item in items:  # isolate the record the target refuses; the others still go in
+                try:
+                    self._send_creates([item])
+                except RecordRejected as exc:
+                    self._record_failed_create(item, str(exc))
+            return
+        self._store_created(items, created)
+
+    def _native_for_create(self, golden_id: str, canonical: CanonicalRecord) -> dict[str, Any]:
+        native = self.target_mapping.to_native(canonical)
+        if self.correlation_field:
+            native[self.correlation_field] = golden_id
+        return native
+
+    def _store_created(self, items: list[tuple[int, str, CanonicalRecord]], created: list[NativeRecord]) -> None:
+        store, entity, system = self.store, self.entity, self.target.system
+        with store.transaction() as conn:
+            rows = []
+            for (_, gid, canonical), record in zip(items, created, strict=True):
+                seen, _ = self.target_mapping.to_canonical(record.fields) if record.fields else (canonical, [])
+                rows.append((gid, record.native_id, record.version, record_hash(seen)))
+            store.insert_links(conn, entity, system, rows)
+            for (oid, _, _), record in zip(items, created, strict=True):
+                store.mark_outbox(conn, [oid], "done", native_id=record.native_id)
+            store.audit(conn, self.report.run_id, [
+                {"system": system, "entity": entity, "golden_id": gid, "native_id": record.native_id,
+                 "op": "create", "new": {k: display(v) for k, v in canonical.items() if v is not None},
+                 "cause": f"initial load from {self.source.system}"}
+                for (_, gid, canonical), record in zip(items, created, strict=True)])
+        self.report.created += len(created)
+
+    def _record_failed_create(self, item: tuple[int, str, CanonicalRecord], error: str) -> None:
+        outbox_id, golden_id, _ = item
+        with self.store.transaction() as conn:
+            self.store.mark_outbox(conn, [outbox_id], "failed", error=error)
+            self.store.add_problems(conn, self.report.run_id, [{
+                "kind": "rejected", "system": self.target.system, "entity": self.entity, "golden_id": golden_id,
+                "message": error}])
+        self.report.failed += 1
+        self.report.failures.append(LoadIssue(golden_id, f"rejected by {self.target.system}: {error}"))
+
+
+class TargetKeyIndex:
+    """Per key field: value -> unlinked target records; a target record is linked at most once."""
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.empty = True
+        self.keys = keys
+        self._by_key: dict[str, dict[CanonicalValue, list[str]]] = {key: {} for key in keys}
+        self._records: dict[str, NativeRecord] = {}
+        self._taken: set[str] = set()
+
+    def add(self, canonical: CanonicalRecord, record: NativeRecord) -> None:
+        self._records[record.native_id] = record
+        for key in self.keys:
+            value = canonical.get(key)
+            if value is not None:
+                self._by_key[key].setdefault(value, []).append(record.native_id)
+
+    def lookup(self, canonical: CanonicalRecord) -> tuple[str | None, list[NativeRecord], bool]:
+        """(key used, free candidates, whether a key matched a record already linked in this load)."""
+        taken_hit = False
+        for key in self.keys:
+            value = canonical.get(key)
+            if value is None:
+                continue
+            ids = self._by_key[key].get(value, [])
+            free = [self._records[i] for i in ids if i not in self._taken]
+            if free:
+                return key, free, False
+            taken_hit = taken_hit or bool(ids)
+        return None, [], taken_hit
+
+    def take(self, record: NativeRecord) -> None:
+        self._taken.add(record.native_id)
+
+
+def run_initial_load(
+    config: LoadedConfig, store: StateStore, entity: str, source: Connector, target: Connector, *,
+    dry_run: bool = False, batch_size: int = 1000, progress: ProgressCallback | None = None,
+) -> LoadReport:
+    if source.system == target.system:
+        raise ConnectorError("source and target are the same system", system=source.system)
+    return InitialLoad(config, store, entity, source, target, batch_size=batch_size, dry_run=dry_run,
+                       progress=progress).run()

@@ -1,0 +1,88 @@
+"""Finishing creates that were sent but not linked (I2: a crash never leads to a second create).
+
+A create is written to the outbox before it is sent. If the process dies before the link is
+stored, the outbox entry is still pending. Before anything new is sent, each such entry is
+looked up in the target, first by the correlation field (einklang's golden id written into
+the record), then by the entity's key fields; a unique hit is linked instead of created again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from einklang.connectors.base import Connector, NativeRecord
+from einklang.mapping import EntityMapping
+from einklang.model import record_hash
+from einklang.store.state import StateStore
+
+
+@dataclass
+class RecoveryReport:
+    linked: int = 0
+    to_create: list[dict[str, Any]] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)
+
+
+def find_created(
+    connector: Connector, mapping: EntityMapping, entity: str, golden_id: str, payload: dict[str, Any],
+    keys: tuple[str, ...],
+) -> list[NativeRecord]:
+    correlation = connector.capabilities(entity).correlation_field
+    if correlation:
+        found = connector.find(entity, {correlation: golden_id})
+        if found:
+            return found
+    key_values = {key: payload.get(key) for key in keys}
+    if keys and all(value is not None for value in key_values.values()):
+        criteria = mapping.to_native(key_values, only=keys)
+        if criteria and all(value is not None for value in criteria.values()):
+            return connector.find(entity, criteria)
+    return []
+
+
+def recover_pending_creates(
+    store: StateStore, connector: Connector, mapping: EntityMapping, entity: str, keys: tuple[str, ...],
+    run_id: int | None,
+) -> RecoveryReport:
+    """Link what an interrupted run created; return the entries that still need a create."""
+    report = RecoveryReport()
+    system = connector.system
+    last_id = 0
+    while True:
+        pending = store.pending_outbox(system, entity, op="create", due_only=False, limit=500, after_id=last_id)
+        if not pending:
+            return report
+        last_id = int(pending[-1]["id"])
+        for entry in pending:
+            existing = store.links_for_golden([entry["golden_id"]]).get(entry["golden_id"], {})
+            if system in existing:
+                with store.transaction() as conn:
+                    store.mark_outbox(conn, [entry["id"]], "done", native_id=existing[system].native_id)
+                continue
+            found = find_created(connector, mapping, entity, entry["golden_id"], entry["payload"], keys)
+            if len(found) == 1:
+                record = found[0]
+                canonical, _ = mapping.to_canonical(record.fields)
+                with store.transaction() as conn:
+                    store.insert_links(conn, entity, system, [
+                        (entry["golden_id"], record.native_id, record.version, record_hash(canonical))])
+                    store.mark_outbox(conn, [entry["id"]], "done", native_id=record.native_id)
+                    store.audit(conn, run_id, [{
+                        "system": system, "entity": entity, "golden_id": entry["golden_id"],
+                        "native_id": record.native_id, "op": "link",
+                        "cause": "recovered: record created by an interrupted run, found again and linked",
+                    }])
+                report.linked += 1
+            elif len(found) > 1:
+                ids = ", ".join(r.native_id for r in found[:5])
+                message = f"interrupted create matches {len(found)} records ({ids}); not linked, not created"
+                with store.transaction() as conn:
+                    store.mark_outbox(conn, [entry["id"]], "failed", error=message)
+                    store.add_problems(conn, run_id, [{
+                        "kind": "ambiguous_key", "system": system, "entity": entity,
+                        "golden_id": entry["golden_id"], "message": message}])
+                report.ambiguous.append(entry["golden_id"])
+            else:
+                report.to_create.append(entry)
+
