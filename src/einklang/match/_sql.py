@@ -1,0 +1,56 @@
+"""Small builders for the SQL conditions of comparison levels.
+
+Conditions are written once in DuckDB's dialect; Splink transpiles them (via sqlglot) when the
+backend speaks another dialect, which keeps the specs readable as plain SQL.
+"""
+
+from __future__ import annotations
+
+import splink.comparison_level_library as cll
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
+
+from einklang.match.spec import LevelSql
+
+SOURCE_DIALECT = "duckdb"
+
+
+def level(sql: str) -> LevelSql:
+    def build() -> ComparisonLevelCreator:
+        return cll.CustomLevel(sql, base_dialect_str=SOURCE_DIALECT)
+
+    return build
+
+
+def both(column: str) -> str:
+    return f'("{column}_l" IS NOT NULL AND "{column}_r" IS NOT NULL)'
+
+
+def either_null(column: str) -> str:
+    return f'("{column}_l" IS NULL OR "{column}_r" IS NULL)'
+
+
+def same(column: str) -> str:
+    return f'"{column}_l" = "{column}_r"'
+
+
+def edits_within(column: str, edits: int) -> str:
+    return f'damerau_levenshtein("{column}_l", "{column}_r") <= {edits}'
+
+
+def jaro_winkler_at_least(column: str, threshold: float) -> str:
+    return f'jaro_winkler_similarity("{column}_l", "{column}_r") >= {threshold}'
+
+
+def one_extends_other(column: str) -> str:
+    """Jan/Jana, Daniel/Daniela, Christian/Christiane: a name plus an ending is another name."""
+    left, right = f'"{column}_l"', f'"{column}_r"'
+    return f"(substr({left}, 1, length({right})) = {right} OR substr({right}, 1, length({left})) = {left})"
+
+
+def differ_in_last_letter_only(column: str) -> str:
+    """Maria/Mario, Anna/Anne, Paula/Paulo: a different final letter makes a different given name."""
+    left, right = f'"{column}_l"', f'"{column}_r"'
+    return (
+        f"(length({left}) = length({right}) AND length({left}) <= 6 "
+        f"AND substr({left}, 1, length({left}) - 1) = substr({right}, 1, length({right}) - 1))"
+    )

@@ -1,0 +1,103 @@
+"""The ``contact`` spec: a person as kept in an address book, ERP or CRM."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from einklang.match import fields
+from einklang.match._normalize import text_or_none
+from einklang.match.names import (
+    NAME_COLUMNS,
+    first_name_rule,
+    last_name_changed_rule,
+    missing_first_name_rule,
+    name_comparison,
+    name_only_rule,
+    prepare_name,
+)
+from einklang.match.spec import MatchSpec
+
+CONTACT_FIELDS = (
+    "first_name",
+    "last_name",
+    "title",
+    "company",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "phone",
+    "mobile",
+    "email",
+)
+
+# Only these belong to one person; a switchboard number, a shared mailbox or an address do not.
+PERSONAL_EVIDENCE = ("phone:mobile", "email:personal", "email:local")
+CORROBORATION = (
+    "address:same",
+    "address:similar",
+    "phone:same",
+    "email:same",
+    "email:local",
+    "company:same",
+)
+
+
+def prepare_contact(record: Mapping[str, Any], default_region: str) -> dict[str, Any]:
+    prepared = prepare_name(record.get("first_name"), record.get("last_name"))
+    prepared["title"] = text_or_none(record.get("title"))
+    prepared.update(fields.prepare_address(record))
+    prepared.update(fields.prepare_phones(record, default_region))
+    prepared.update(fields.prepare_email(record, prepared["last_fold"]))
+    prepared.update(fields.prepare_company(record.get("company")))
+    return prepared
+
+
+CONTACT_SPEC = MatchSpec(
+    name="contact",
+    fields=CONTACT_FIELDS,
+    prepare_record=prepare_contact,
+    comparisons=(
+        name_comparison(),
+        fields.address_comparison(),
+        fields.phone_comparison(),
+        fields.email_comparison(),
+        fields.company_comparison(),
+    ),
+    blocking_rules=(
+        "l.last_phonetic = r.last_phonetic AND l.first_phonetic = r.first_phonetic",
+        "l.first_phonetic = r.last_phonetic AND l.last_phonetic = r.first_phonetic",
+        "l.last_phonetic = r.last_phonetic AND l.postal_key = r.postal_key",
+        "l.postal_key = r.postal_key AND l.street_key = r.street_key AND l.first_initial = r.first_initial",
+        "l.email_address = r.email_address",
+        "l.mobile_e164 = r.mobile_e164",
+        "l.phone_e164 = r.phone_e164",
+        "l.phone_e164 = r.mobile_e164",
+        "l.mobile_e164 = r.phone_e164",
+    ),
+    training_blocking_rules=(
+        "l.postal_key = r.postal_key AND l.street_key = r.street_key",
+        "l.last_phonetic = r.last_phonetic AND l.first_phonetic = r.first_phonetic",
+    ),
+    deterministic_rules=(
+        "l.email_address = r.email_address AND l.first_fold = r.first_fold",
+        "l.mobile_e164 = r.mobile_e164",
+        "l.first_fold = r.first_fold AND l.last_fold = r.last_fold AND l.street_key = r.street_key",
+    ),
+    post_rules=(
+        first_name_rule(PERSONAL_EVIDENCE),
+        missing_first_name_rule(PERSONAL_EVIDENCE),
+        last_name_changed_rule(),
+        name_only_rule(CORROBORATION),
+    ),
+    probability_two_random_records_match=1e-4,
+    prepared_columns=(
+        *NAME_COLUMNS,
+        "title",
+        *fields.ADDRESS_COLUMNS,
+        *fields.PHONE_COLUMNS,
+        *fields.EMAIL_COLUMNS,
+        *fields.COMPANY_COLUMNS,
+    ),
+)

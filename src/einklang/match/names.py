@@ -1,0 +1,334 @@
+"""Person names: comparison columns, the joint first/last-name comparison, its words and rules.
+
+First and last name are compared jointly rather than as two independent comparisons because
+the interesting cases are combinations: swapped fields, a surname shared by colleagues with
+different given names, an initial that fits. Independent comparisons would count a swapped
+name twice as a mismatch and could not tell "same surname, other given name" (a colleague)
+from "same surname, given name missing" (unknown).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from einklang.match import _normalize as norm
+from einklang.match._sql import (
+    both,
+    differ_in_last_letter_only,
+    edits_within,
+    either_null,
+    jaro_winkler_at_least,
+    level,
+    one_extends_other,
+    same,
+)
+from einklang.match.phonetic import cologne_phonetic
+from einklang.match.spec import ComparisonDef, LevelDef, PairView, PostRule, PreparedRow, RuleOutcome
+
+NAME_COLUMNS = (
+    "first_name",
+    "last_name",
+    "first_fold",
+    "last_fold",
+    "first_initial",
+    "first_token",
+    "first_phonetic",
+    "last_phonetic",
+)
+
+
+def prepare_name(first_raw: Any, last_raw: Any) -> dict[str, Any]:
+    first_text = norm.clean_text(str(first_raw)) if norm.text_or_none(first_raw) else None
+    last_text = norm.clean_text(str(last_raw)) if norm.text_or_none(last_raw) else None
+    first, last = norm.split_person_name(first_text, last_text)
+    first_fold = norm.fold(first) if first else None
+    last_fold = norm.fold(last) if last else None
+    # "T." and "T" are initials; keep them as a single letter so SQL can test length = 1.
+    if first_fold and re.fullmatch(r"[a-z]( [a-z])*", first_fold):
+        first_fold = first_fold[0]
+    first_token = first_fold.split(" ")[0] if first_fold else None
+    return {
+        "first_name": first,
+        "last_name": last,
+        "first_fold": first_fold,
+        "last_fold": last_fold,
+        "first_initial": first_fold[0] if first_fold else None,
+        "first_token": first_token,
+        "first_phonetic": cologne_phonetic(first_fold) or None if first_fold else None,
+        "last_phonetic": cologne_phonetic(last_fold.replace(" ", "")) or None if last_fold else None,
+    }
+
+
+_FIRST_EXACT = same("first_fold")
+_LAST_EXACT = same("last_fold")
+_FIRST_MISSING = either_null("first_fold")
+_FIRST_INITIAL = f'(length("first_fold_l") = 1 OR length("first_fold_r") = 1) AND {same("first_initial")}'
+# Hans vs Hans-Peter: one given name is the first part of the other's double name.
+_FIRST_PART = f"{same('first_token')} AND NOT {_FIRST_EXACT}"
+_FIRST_COMPATIBLE = f"(({_FIRST_INITIAL}) OR ({_FIRST_PART}))"
+_FIRST_FUZZY = (
+    f'(length("first_fold_l") > 2 AND length("first_fold_r") > 2 '
+    f"AND ({edits_within('first_fold', 1)} OR {jaro_winkler_at_least('first_fold', 0.9)}) "
+    f"AND NOT {one_extends_other('first_fold')} AND NOT {differ_in_last_letter_only('first_fold')})"
+)
+_LAST_FUZZY = (
+    f'(length("last_fold_l") > 2 AND length("last_fold_r") > 2 AND ('
+    f"{edits_within('last_fold', 1)} OR {jaro_winkler_at_least('last_fold', 0.92)} "
+    f"OR ({same('last_phonetic')} AND {jaro_winkler_at_least('last_fold', 0.8)})))"
+)
+_SWAPPED = '"first_fold_l" = "last_fold_r" AND "last_fold_l" = "first_fold_r"'
+_SWAPPED_FUZZY = (
+    '"first_phonetic_l" = "last_phonetic_r" AND "last_phonetic_l" = "first_phonetic_r" '
+    'AND jaro_winkler_similarity("first_fold_l", "last_fold_r") >= 0.88 '
+    'AND jaro_winkler_similarity("last_fold_l", "first_fold_r") >= 0.88'
+)
+
+
+def _facts(*tags: str) -> frozenset[str]:
+    return frozenset(tags)
+
+
+NAME_LEVELS: tuple[LevelDef, ...] = (
+    LevelDef(
+        "exact",
+        "first and last name equal",
+        level(f"{_FIRST_EXACT} AND {_LAST_EXACT}"),
+        0.72,
+        2e-5,
+        _facts("last:exact", "first:exact", "name:agrees"),
+    ),
+    LevelDef(
+        "swapped",
+        "first and last name swapped",
+        level(_SWAPPED),
+        0.02,
+        1e-6,
+        _facts("name:swapped", "name:agrees"),
+    ),
+    LevelDef(
+        "last_exact_first_fuzzy",
+        "last name equal, first name similar",
+        level(f"{_LAST_EXACT} AND {_FIRST_FUZZY}"),
+        0.05,
+        1e-5,
+        _facts("last:exact", "first:fuzzy", "name:agrees"),
+    ),
+    LevelDef(
+        "last_fuzzy_first_exact",
+        "last name similar, first name equal",
+        level(f"{_LAST_FUZZY} AND {_FIRST_EXACT}"),
+        0.06,
+        2e-5,
+        _facts("last:fuzzy", "first:exact", "name:agrees"),
+    ),
+    LevelDef(
+        "last_exact_first_compatible",
+        "last name equal, first name an initial or part of it",
+        level(f"{_LAST_EXACT} AND {_FIRST_COMPATIBLE}"),
+        0.04,
+        1e-4,
+        _facts("last:exact", "first:compatible", "name:agrees"),
+    ),
+    LevelDef(
+        "last_fuzzy_first_similar",
+        "last name similar, first name similar or compatible",
+        level(f"{_LAST_FUZZY} AND ({_FIRST_FUZZY} OR {_FIRST_COMPATIBLE})"),
+        0.02,
+        2e-5,
+        _facts("last:fuzzy", "first:fuzzy_or_compatible", "name:agrees"),
+    ),
+    LevelDef(
+        "swapped_fuzzy",
+        "first and last name swapped, with typos",
+        level(_SWAPPED_FUZZY),
+        0.005,
+        1e-6,
+        _facts("name:swapped", "name:agrees"),
+    ),
+    LevelDef(
+        "last_exact_first_missing",
+        "last name equal, first name missing on one side",
+        level(f"{_LAST_EXACT} AND {_FIRST_MISSING}"),
+        0.03,
+        1e-3,
+        _facts("last:exact", "first:missing"),
+    ),
+    LevelDef(
+        "last_fuzzy_first_missing",
+        "last name similar, first name missing on one side",
+        level(f"{_LAST_FUZZY} AND {_FIRST_MISSING}"),
+        0.01,
+        1e-3,
+        _facts("last:fuzzy", "first:missing"),
+    ),
+    LevelDef(
+        "last_exact_first_differs",
+        "last name equal, first names differ",
+        level(_LAST_EXACT),
+        0.005,
+        1.5e-3,
+        _facts("last:exact", "first:differs"),
+    ),
+    LevelDef(
+        "first_exact_last_differs",
+        "first name equal, last names differ",
+        level(f"{_FIRST_EXACT} AND {both('first_fold')}"),
+        0.01,
+        1e-2,
+        _facts("first:exact", "last:differs"),
+    ),
+    LevelDef("differs", "names differ", None, 0.01, 0.9876, _facts("name:differs")),
+)
+
+NAME_COMPARISON_NULL = either_null("last_fold")
+
+
+def _shown(value: Any) -> str:
+    return str(value) if value not in (None, "") else "–"
+
+
+def _same_or_folded(field: str, left: Any, right: Any) -> str:
+    if str(left).casefold() == str(right).casefold():
+        return f"{field}: exact"
+    return f"{field}: exact (folded: {_shown(left)} = {_shown(right)})"
+
+
+def _initial_or_part(left: PreparedRow, right: PreparedRow) -> str:
+    left_first, right_first = left.get("first_name"), right.get("first_name")
+    if left.get("first_fold") and len(str(left["first_fold"])) == 1:
+        return f"first_name: initial {_shown(left_first)} ~ {_shown(right_first)}"
+    if right.get("first_fold") and len(str(right["first_fold"])) == 1:
+        return f"first_name: initial {_shown(right_first)} ~ {_shown(left_first)}"
+    return f"first_name: part of a double name ({_shown(left_first)} ~ {_shown(right_first)})"
+
+
+def explain_name(level_def: LevelDef, left: PreparedRow, right: PreparedRow) -> list[str]:
+    facts = level_def.facts
+    left_first, right_first = left.get("first_name"), right.get("first_name")
+    left_last, right_last = left.get("last_name"), right.get("last_name")
+    if "name:swapped" in facts:
+        return [
+            f"name: first and last name swapped ({_shown(left_first)} {_shown(left_last)}"
+            f" ~ {_shown(right_first)} {_shown(right_last)})"
+        ]
+    if "name:differs" in facts:
+        return [
+            f"name: differs ({_shown(left_first)} {_shown(left_last)} vs {_shown(right_first)}"
+            f" {_shown(right_last)})"
+        ]
+    reasons: list[str] = []
+    if "last:exact" in facts:
+        reasons.append(_same_or_folded("last_name", left_last, right_last))
+    elif "last:fuzzy" in facts:
+        reasons.append(f"last_name: similar ({_shown(left_last)} ~ {_shown(right_last)})")
+    elif "last:differs" in facts:
+        reasons.append(f"last_name: differs ({_shown(left_last)} vs {_shown(right_last)})")
+    if "first:exact" in facts:
+        reasons.append(_same_or_folded("first_name", left_first, right_first))
+    elif "first:fuzzy" in facts:
+        reasons.append(f"first_name: similar ({_shown(left_first)} ~ {_shown(right_first)})")
+    elif "first:compatible" in facts:
+        reasons.append(_initial_or_part(left, right))
+    elif "first:fuzzy_or_compatible" in facts:
+        shortest = min(len(str(left.get("first_fold"))), len(str(right.get("first_fold"))))
+        same_initial = left.get("first_initial") == right.get("first_initial")
+        if left.get("first_token") == right.get("first_token") or (same_initial and shortest == 1):
+            reasons.append(_initial_or_part(left, right))
+        else:
+            reasons.append(f"first_name: similar ({_shown(left_first)} ~ {_shown(right_first)})")
+    elif "first:missing" in facts:
+        reasons.append("first_name: missing on one side")
+    elif "first:differs" in facts:
+        reasons.append(f"first_name: differs ({_shown(left_first)} vs {_shown(right_first)})")
+    return reasons
+
+
+def name_comparison() -> ComparisonDef:
+    return ComparisonDef(
+        name="name",
+        null_when=NAME_COMPARISON_NULL,
+        levels=NAME_LEVELS,
+        explain=explain_name,
+        description="first and last name, jointly (swaps, initials, umlaut folding, typos)",
+    )
+
+
+def first_name_rule(
+    personal_evidence_facts: tuple[str, ...], identity_facts: tuple[str, ...] = ()
+) -> PostRule:
+    """Given names discriminate: a differing given name means another person.
+
+    Fellegi-Sunter alone cannot express this: among random pairs a shared surname is rare, so
+    "same surname, other given name" still adds weight, and colleagues sharing an address,
+    a switchboard number and a surname-only mailbox score as near-certain duplicates. The rule
+    drops such pairs, unless something personal (a mobile number, a personal e-mail address,
+    a date of birth and ID) agrees, in which case a person has to look (capped at possible).
+    """
+
+    def rule(pair: PairView) -> RuleOutcome | None:
+        conflict = pair.has("first:differs") or pair.has("name:differs")
+        if not conflict:
+            return None
+        if identity_facts and all(pair.has(fact) for fact in identity_facts):
+            return None
+        left, right = pair.left, pair.right
+        who = (
+            f"{_shown(left.get('first_name'))} {_shown(left.get('last_name'))} vs "
+            f"{_shown(right.get('first_name'))} {_shown(right.get('last_name'))}"
+        )
+        if any(pair.has(fact) for fact in (*personal_evidence_facts, *identity_facts)):
+            return RuleOutcome(
+                reason=f"rule: names differ ({who}) but personal data agree: needs review",
+                cap_at_possible=True,
+            )
+        return RuleOutcome(reason=f"rule: different given names ({who}): different people", drop=True)
+
+    return rule
+
+
+def missing_first_name_rule(personal_evidence_facts: tuple[str, ...]) -> PostRule:
+    """Without a given name on one side, a shared surname and address may well be a colleague."""
+
+    def rule(pair: PairView) -> RuleOutcome | None:
+        if not pair.has("first:missing"):
+            return None
+        if any(pair.has(fact) for fact in personal_evidence_facts):
+            return None
+        return RuleOutcome(
+            reason="rule: first name missing on one side and nothing personal agrees: needs review",
+            cap_at_possible=True,
+        )
+
+    return rule
+
+
+def last_name_changed_rule(identity_facts: tuple[str, ...] = ()) -> PostRule:
+    """Same given name, other surname: a marriage, or simply another person; a person decides."""
+
+    def rule(pair: PairView) -> RuleOutcome | None:
+        if not pair.has("last:differs"):
+            return None
+        if identity_facts and all(pair.has(fact) for fact in identity_facts):
+            return None
+        return RuleOutcome(reason="rule: last names differ: needs review", cap_at_possible=True)
+
+    return rule
+
+
+def name_only_rule(corroborating_facts: tuple[str, ...]) -> PostRule:
+    """A name, however rare, is never enough on its own: namesakes exist."""
+
+    def rule(pair: PairView) -> RuleOutcome | None:
+        if not pair.has("name:agrees"):
+            return None
+        if any(pair.has(fact) for fact in corroborating_facts):
+            return None
+        return RuleOutcome(reason="rule: only the name agrees: needs review", cap_at_possible=True)
+
+    return rule
+
+
+def display(row: Mapping[str, Any], field: str) -> str:
+    return _shown(row.get(field))

@@ -1,0 +1,112 @@
+"""What a record type contributes to matching: comparison columns, comparisons, blocking, rules.
+
+A :class:`MatchSpec` is plain data plus a few pure functions, so specs for new record types can
+be written without touching the engine. The Splink comparison levels are built from the spec
+for whichever SQL dialect the backend speaks, with m/u probabilities taken from a model, which
+is why levels carry default probabilities here instead of living in a fixed Splink JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
+
+PreparedRow = Mapping[str, Any]
+"""One record's prepared columns (raw display values and derived comparison columns)."""
+
+LevelSql = Callable[[], ComparisonLevelCreator]
+
+
+@dataclass(frozen=True)
+class LevelDef:
+    """One agreement level of a comparison, best first.
+
+    ``key`` names the level stably; trained models are stored by it. ``facts`` are short tags
+    (e.g. ``first:initial``) read by post-rules and explanations, so neither has to re-derive
+    from SQL what the level already established.
+    """
+
+    key: str
+    label: str
+    condition: LevelSql | None
+    m: float
+    u: float
+    facts: frozenset[str] = frozenset()
+
+    @property
+    def is_else(self) -> bool:
+        return self.condition is None
+
+
+Explain = Callable[[LevelDef, PreparedRow, PreparedRow], list[str]]
+
+
+@dataclass(frozen=True)
+class ComparisonDef:
+    """A Splink comparison: a null test, ordered levels, and how to explain each level in words."""
+
+    name: str
+    null_when: str
+    levels: tuple[LevelDef, ...]
+    explain: Explain
+    description: str = ""
+
+    def level_for_gamma(self, gamma: int) -> LevelDef | None:
+        """Splink numbers non-null levels from the best (highest) down to ELSE (0); null is -1."""
+        if gamma < 0:
+            return None
+        return self.levels[len(self.levels) - 1 - gamma]
+
+
+@dataclass(frozen=True)
+class PairView:
+    """What post-rules see of one scored pair."""
+
+    left: PreparedRow
+    right: PreparedRow
+    levels: Mapping[str, LevelDef | None]
+
+    def has(self, fact: str) -> bool:
+        return any(level is not None and fact in level.facts for level in self.levels.values())
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """A post-rule's decision: drop the pair, or cap its verdict at ``possible``; always with a reason."""
+
+    reason: str
+    drop: bool = False
+    cap_at_possible: bool = False
+
+
+PostRule = Callable[[PairView], RuleOutcome | None]
+
+
+@dataclass(frozen=True)
+class MatchSpec:
+    """Everything the matcher needs to know about one record type."""
+
+    name: str
+    fields: tuple[str, ...]
+    prepare_record: Callable[[Mapping[str, Any], str], dict[str, Any]]
+    """Canonical record and default phone region -> prepared columns (display and comparison)."""
+    comparisons: tuple[ComparisonDef, ...]
+    blocking_rules: tuple[str, ...]
+    """SQL conditions on ``l.`` and ``r.`` columns; a pair is scored if any rule holds."""
+    training_blocking_rules: tuple[str, ...]
+    """Rules for EM: each must leave some comparisons free to be estimated."""
+    deterministic_rules: tuple[str, ...]
+    """Near-certain matches, used to estimate how often two random records match."""
+    post_rules: tuple[PostRule, ...] = ()
+    probability_two_random_records_match: float = 1e-4
+    prepared_columns: tuple[str, ...] = field(default=())
+    """Columns prepare_record produces (fixed so empty inputs still give a well-formed frame)."""
+
+    def comparison(self, name: str) -> ComparisonDef:
+        for comparison in self.comparisons:
+            if comparison.name == name:
+                return comparison
+        raise KeyError(f"spec {self.name!r} has no comparison {name!r}")
