@@ -1,0 +1,310 @@
+"""vCard 2.1, 3.0 and 4.0 files, streamed card by card.
+
+Order of decoding, as the formats demand: unfold (continuation lines starting with a space or tab,
+and vCard 2.1 quoted-printable soft breaks "=" at the end of a line, whose next line has no
+leading space), then decode quoted-printable with the property's CHARSET, then split structured
+values (N, ADR, ORG) at unescaped ";" and unescape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import quopri
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from einklang.importer.readers.assemble import assemble_contact, first_free
+from einklang.importer.readers.model import ContactFormat, ContactRow, Problem, ReaderError
+
+_ENCODING_WORDS = frozenset({"QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT"})
+_VERSIONS: dict[str, ContactFormat] = {"2.1": "vcard-2.1", "3.0": "vcard-3.0", "4.0": "vcard-4.0"}
+_ESCAPES = {"n": "\n", "N": "\n", ",": ",", ";": ";", "\\": "\\", ":": ":"}
+_PREF_NUMBER = re.compile(r"^\d+$")
+
+
+@dataclasses.dataclass(slots=True)
+class _Property:
+    name: str
+    params: dict[str, list[str]]
+    value: str
+    line: int
+
+    @property
+    def types(self) -> set[str]:
+        return {value.lower() for value in self.params.get("TYPE", [])}
+
+    @property
+    def preference(self) -> int:
+        """Lower is preferred: vCard 4.0 PREF=1..100, older TYPE=pref; unmarked values last."""
+        pref = self.params.get("PREF", [])
+        if pref and _PREF_NUMBER.match(pref[0]):
+            return int(pref[0])
+        return 0 if "pref" in self.types else 101
+
+
+@dataclasses.dataclass(slots=True)
+class _Card:
+    line: int
+    properties: list[_Property] = dataclasses.field(default_factory=list)
+
+
+def read_vcard_rows(path: Path, source: str, encoding: str) -> Iterator[ContactRow | Problem]:
+    try:
+        file = path.open(encoding=encoding, newline="")
+    except OSError as error:
+        raise ReaderError(source, f"cannot read file: {error.strerror or error}") from None
+    with file:
+        yield from _cards(_logical_lines(file), source)
+
+
+def _logical_lines(physical: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """(start line, unfolded text) for each content line."""
+    pending: tuple[int, str] | None = None
+    for number, raw in enumerate(physical, start=1):
+        line = raw.rstrip("\r\n")
+        if pending is not None:
+            start, text = pending
+            if _ends_with_soft_break(text) and not line.upper().startswith("END:VCARD"):
+                pending = (start, text[:-1] + line)
+                continue
+            if line[:1] in (" ", "\t"):
+                pending = (start, text + line[1:])
+                continue
+            yield pending
+        pending = (number, line)
+    if pending is not None:
+        yield pending
+
+
+def _is_qp(text: str) -> bool:
+    head = text.split(":", 1)[0].upper()
+    return "QUOTED-PRINTABLE" in head
+
+
+def _ends_with_soft_break(text: str) -> bool:
+    return text.endswith("=") and ":" in text and _is_qp(text)
+
+
+def _cards(lines: Iterable[tuple[int, str]], source: str) -> Iterator[ContactRow | Problem]:
+    card: _Card | None = None
+    row_number = 0
+    outside_reported = False
+    for line, text in lines:
+        if not text.strip():
+            continue
+        parsed = _parse_content_line(text, line)
+        if parsed is None:
+            if card is not None:
+                yield Problem(
+                    source, line, row_number, None, text[:80], "not a vCard property; line ignored", "warning"
+                )
+            elif not outside_reported:
+                outside_reported = True
+                yield Problem(source, line, None, None, text[:80], "text outside BEGIN:VCARD ... END:VCARD")
+            continue
+        name, value = parsed.name, parsed.value.strip()
+        if name == "BEGIN" and value.upper() == "VCARD":
+            if card is not None:
+                yield Problem(source, card.line, row_number, None, None, "card has no END:VCARD", "warning")
+                yield _row(card, source, row_number)
+            row_number += 1
+            card = _Card(line)
+            outside_reported = False
+        elif name == "END" and value.upper() == "VCARD":
+            if card is not None:
+                yield _row(card, source, row_number)
+                card = None
+        elif card is None:
+            if not outside_reported:
+                outside_reported = True
+                yield Problem(source, line, None, None, text[:80], "text outside BEGIN:VCARD ... END:VCARD")
+        else:
+            card.properties.append(parsed)
+    if card is not None:
+        yield Problem(
+            source, card.line, row_number, None, None, "card has no END:VCARD (file ends)", "warning"
+        )
+        yield _row(card, source, row_number)
+
+
+def _parse_content_line(text: str, line: int) -> _Property | None:
+    """``group.NAME;PARAM=x;BARE:value`` -> _Property, or None if there is no name and colon."""
+    colon = _find_unquoted(text, ":")
+    if colon <= 0:
+        return None
+    head, value = text[:colon], text[colon + 1 :]
+    parts = _split_unquoted(head, ";")
+    name = parts[0].rsplit(".", 1)[-1].strip().upper()
+    if not name or not re.fullmatch(r"[A-Z0-9-]+", name):
+        return None
+    params: dict[str, list[str]] = {}
+    for part in parts[1:]:
+        key, equals, raw_values = part.partition("=")
+        if equals:
+            values = [item.strip().strip('"') for item in _split_unquoted(raw_values, ",")]
+            params.setdefault(key.strip().upper(), []).extend(values)
+        elif key.strip().upper() in _ENCODING_WORDS:
+            params.setdefault("ENCODING", []).append(key.strip())  # vCard 2.1 bare "QUOTED-PRINTABLE"
+        elif key.strip():
+            params.setdefault("TYPE", []).append(key.strip())  # vCard 2.1 bare "WORK", "CELL"
+    return _Property(name, params, _decode(value, params), line)
+
+
+def _decode(value: str, params: dict[str, list[str]]) -> str:
+    encodings = {item.upper() for item in params.get("ENCODING", [])}
+    if not encodings & {"QUOTED-PRINTABLE", "QP"}:
+        return value
+    data = quopri.decodestring(value.encode("utf-8"))
+    for charset in [*params.get("CHARSET", [])[:1], "utf-8"]:
+        try:
+            return data.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("cp1252", errors="replace")
+
+
+def _row(card: _Card, source: str, row_number: int) -> ContactRow:
+    version = next((prop.value.strip() for prop in card.properties if prop.name == "VERSION"), "")
+    contact_format = _VERSIONS.get(version, "vcard-3.0")
+    slots: dict[str, str] = {}
+    for prop in sorted(card.properties, key=lambda prop: prop.preference):
+        _fill(slots, prop)
+    return ContactRow(source, row_number, card.line, contact_format, assemble_contact(slots))
+
+
+def _fill(slots: dict[str, str], prop: _Property) -> None:
+    name, types = prop.name, prop.types
+    if "ENCODING" in prop.params and {e.upper() for e in prop.params["ENCODING"]} & {"B", "BASE64"}:
+        return
+    if name == "N":
+        components = _components(prop.value)
+        for slot, component in zip(
+            ("last_name", "first_name", "middle_name", "prefix", "suffix"), components, strict=False
+        ):
+            words = " ".join(item for item in _list_items(component) if item)
+            if words:
+                slots.setdefault(slot, words)
+    elif name == "FN":
+        slots.setdefault("full_name", _unescape(prop.value))
+    elif name == "ORG":
+        org_units = [_unescape(item).strip() for item in _split_unescaped(prop.value, ";")]
+        org_units = [unit for unit in org_units if unit]
+        if org_units:
+            slots.setdefault("company", org_units[0])
+            if len(org_units) > 1:
+                slots.setdefault("department", ", ".join(org_units[1:]))
+    elif name in {"TITLE", "ROLE"}:
+        slots.setdefault("position", _unescape(prop.value))
+    elif name == "ADR":
+        _fill_address(slots, prop)
+    elif name == "TEL":
+        number = re.sub(r"^tel:", "", prop.value.strip(), flags=re.I)
+        if "cell" in types:
+            first_free(slots, ("mobile", "phone.mobile2"), number)
+        elif "fax" in types:
+            first_free(
+                slots, ("fax", "fax.home", "fax.other") if "home" not in types else ("fax.home",), number
+            )
+        elif "pager" in types:
+            return
+        elif "work" in types:
+            first_free(slots, ("phone.business", "phone.business2", "phone.other"), number)
+        elif "home" in types:
+            first_free(slots, ("phone.home", "phone.home2", "phone.other"), number)
+        else:
+            first_free(slots, ("phone.other", "phone.primary", "phone.home2"), number)
+    elif name == "EMAIL":
+        first_free(slots, ("email", "email2", "email3"), prop.value.strip())
+    elif name == "URL":
+        slots.setdefault("website", _unescape(prop.value))
+    elif name == "BDAY":
+        slots.setdefault("birthday", prop.value.strip())
+    elif name == "NOTE":
+        slots.setdefault("notes", _unescape(prop.value))
+    elif name == "CATEGORIES":
+        categories = [_unescape(item).strip() for item in _split_unescaped(prop.value, ",")]
+        if any(categories):
+            slots.setdefault("categories", "; ".join(item for item in categories if item))
+    for key in [key for key, value in slots.items() if not value.strip()]:
+        del slots[key]
+
+
+def _fill_address(slots: dict[str, str], prop: _Property) -> None:
+    block = "business" if "work" in prop.types else "home" if "home" in prop.types else "other"
+    if any(key.startswith(block + ".") for key in slots):
+        return
+    components = [_unescape(item).strip() for item in _components(prop.value)]
+    components += [""] * (7 - len(components))
+    pobox, extended, street, city, region, postal_code, country = components[:7]
+    for part, value in (
+        ("street", street),
+        ("street2", extended),
+        ("pobox", pobox),
+        ("city", city),
+        ("region", region),
+        ("postal_code", postal_code),
+        ("country", country),
+    ):
+        if value:
+            slots[f"{block}.{part}"] = value
+
+
+def _components(value: str) -> list[str]:
+    return _split_unescaped(value, ";")
+
+
+def _list_items(component: str) -> list[str]:
+    return [_unescape(item).strip() for item in _split_unescaped(component, ",")]
+
+
+def _split_unescaped(value: str, separator: str) -> list[str]:
+    """Split at ``separator`` unless a backslash escapes it; the pieces stay escaped."""
+    pieces: list[str] = []
+    current: list[str] = []
+    index = 0
+    while index < len(value):
+        char = value[index]
+        if char == "\\" and index + 1 < len(value):
+            current.append(value[index : index + 2])
+            index += 2
+            continue
+        if char == separator:
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    pieces.append("".join(current))
+    return pieces
+
+
+def _unescape(value: str) -> str:
+    return re.sub(r"\\(.)", lambda match: _ESCAPES.get(match.group(1), match.group(1)), value)
+
+
+def _find_unquoted(text: str, target: str) -> int:
+    quoted = False
+    for index, char in enumerate(text):
+        if char == '"':
+            quoted = not quoted
+        elif char == target and not quoted:
+            return index
+    return -1
+
+
+def _split_unquoted(text: str, separator: str) -> list[str]:
+    pieces: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+            current.append(char)
+        elif char == separator and not quoted:
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    pieces.append("".join(current))
+    return pieces

@@ -1,0 +1,196 @@
+"""Validate and normalise the raw contact rows the readers yield.
+
+An invalid value is reported as a :class:`Problem` and left out of the normalised record; the
+rest of the record survives.  A record without any name (no first name, last name or company) is
+reported as an error; what to do with it is the caller's decision.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable
+
+from einklang.importer.readers.model import ContactRow, Problem, Severity
+from einklang.normalize import (
+    InvalidValue,
+    clean_text,
+    normalize_country,
+    normalize_email,
+    normalize_phone,
+    normalize_postal_code,
+    normalize_salutation,
+    normalize_street,
+    parse_person_name,
+)
+
+_PHONE_FIELDS = ("phone", "phone2", "mobile", "fax")
+_EMAIL_FIELDS = ("email", "email2", "email3")
+_PLAIN_TEXT_FIELDS = ("title", "suffix", "company", "department", "position", "city", "region", "website")
+_DATE_FORMATS = ("%d.%m.%Y", "%d.%m.%y", "%Y-%m-%d", "%Y%m%d", "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d")
+_YEARLESS_DATE = re.compile(r"^--(\d\d)-?(\d\d)$")
+
+_Normaliser = Callable[[str], str]
+
+
+def validate_contact(row: ContactRow, default_region: str = "DE") -> tuple[dict[str, str], list[Problem]]:
+    """Normalised canonical values of ``row`` and the problems found on the way.
+
+    Phones become E.164 (read in the contact's own country when it has one, else ``default_region``),
+    e-mails lowercase, the country ISO 3166 alpha-2, the street in display form, names cleaned;
+    a full name in one field ("Müller, Hans" or "Hans Müller" as last name) is split.
+    """
+    check = _Checker(row)
+    raw = {field: value for field, value in row.fields.items() if value.strip()}
+    result: dict[str, str] = {}
+
+    for field in _PLAIN_TEXT_FIELDS:
+        if (text := clean_text(raw.get(field))) is not None:
+            result[field] = text
+    if (notes := _clean_notes(raw.get("notes"))) is not None:
+        result["notes"] = notes
+    if (categories := _clean_categories(raw.get("categories"))) is not None:
+        result["categories"] = categories
+
+    _names(raw, result, check)
+
+    country = None
+    if "country" in raw:
+        country = check.normalise("country", raw["country"], normalize_country, "unknown country")
+        if country:
+            result["country"] = country
+    region = country or default_region.upper()
+    if "street" in raw:
+        result["street"] = normalize_street(raw["street"], region)
+    if "postal_code" in raw:
+        postal_code = check.normalise(
+            "postal_code", raw["postal_code"], lambda value: normalize_postal_code(value, region)
+        )
+        if postal_code:
+            result["postal_code"] = postal_code
+            digits = re.sub(r"\D", "", raw["postal_code"])
+            if region == "DE" and len(digits) == 4:
+                restored = "leading zero restored (was it lost in a spreadsheet?)"
+                check.report("postal_code", raw["postal_code"], restored, "warning")
+
+    for field in _PHONE_FIELDS:
+        if field in raw:
+            number = check.normalise(field, raw[field], lambda value: normalize_phone(value, region))
+            if number:
+                result[field] = number
+    seen_emails: set[str] = set()
+    for field in _EMAIL_FIELDS:
+        if field in raw:
+            address = check.normalise(field, raw[field], normalize_email)
+            if address and address not in seen_emails:
+                seen_emails.add(address)
+                result[_EMAIL_FIELDS[len(seen_emails) - 1]] = address
+
+    if "birthday" in raw:
+        birthday = _parse_date(raw["birthday"])
+        if birthday:
+            result["birthday"] = birthday
+        else:
+            check.report("birthday", raw["birthday"], "not a date this importer knows; left out", "warning")
+
+    if not any(result.get(field) for field in ("first_name", "last_name", "company")):
+        check.report(None, None, "no name: neither first name, last name nor company")
+    return result, check.problems
+
+
+class _Checker:
+    def __init__(self, row: ContactRow) -> None:
+        self.row = row
+        self.problems: list[Problem] = []
+
+    def report(
+        self, field: str | None, value: str | None, message: str, severity: Severity = "error"
+    ) -> None:
+        self.problems.append(
+            Problem(self.row.source, self.row.line, self.row.row, field, value, message, severity)
+        )
+
+    def normalise(
+        self, field: str, value: str, normaliser: _Normaliser, message: str | None = None
+    ) -> str | None:
+        try:
+            return normaliser(value)
+        except InvalidValue as error:
+            shown = clean_text(value) or value
+            self.report(field, value, f"{message or error.reason}: {shown!r}")
+            return None
+
+
+def _names(raw: dict[str, str], result: dict[str, str], check: _Checker) -> None:
+    first, middle, last = (clean_text(raw.get(field)) for field in ("first_name", "middle_name", "last_name"))
+    salutation_raw = clean_text(raw.get("salutation"))
+    if salutation_raw:
+        salutation = normalize_salutation(salutation_raw)
+        if salutation:
+            result["salutation"] = salutation
+        else:
+            check.report("salutation", salutation_raw, f"unknown salutation: {salutation_raw!r}", "warning")
+    single_field = _single_name_field(first, last)
+    if single_field:
+        field, value = single_field
+        try:
+            name = parse_person_name(value)
+        except InvalidValue as error:
+            check.report(field, value, error.reason)
+        else:
+            first, middle, last = name.first, name.middle, name.family_name
+            for part, text in (
+                ("salutation", name.salutation),
+                ("title", name.title),
+                ("suffix", name.suffix),
+            ):
+                if text and part not in result:
+                    result[part] = text
+            if first:
+                split_message = f"full name split into first name {first!r} and last name {last!r}"
+                check.report(field, value, split_message, "warning")
+    for field, text in (("first_name", first), ("middle_name", middle), ("last_name", last)):
+        if text:
+            result[field] = text
+
+
+def _single_name_field(first: str | None, last: str | None) -> tuple[str, str] | None:
+    """The field holding a whole name, when the other name field is empty and splitting is needed."""
+    if first and not last and "," in first:
+        return "first_name", first
+    if last and not first:
+        tokens = last.split()
+        if "," in last or len(tokens) > 1:
+            return "last_name", last
+    return None
+
+
+def _clean_notes(value: str | None) -> str | None:
+    """Notes keep their line breaks (unlike other fields); trailing spaces and blank ends go."""
+    if value is None:
+        return None
+    lines = [clean_text(line) or "" for line in value.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return "\n".join(lines).strip("\n") or None
+
+
+def _clean_categories(value: str | None) -> str | None:
+    if value is None:
+        return None
+    unique: dict[str, None] = {}
+    for item in re.split(r"[;,]", value):
+        if (text := clean_text(item)) is not None:
+            unique.setdefault(text, None)
+    return "; ".join(unique) or None
+
+
+def _parse_date(value: str) -> str | None:
+    text = clean_text(value) or ""
+    yearless = _YEARLESS_DATE.match(text)
+    if yearless:
+        return f"--{yearless.group(1)}-{yearless.group(2)}"
+    for date_format in _DATE_FORMATS:
+        try:
+            return datetime.datetime.strptime(text, date_format).date().isoformat()
+        except ValueError:
+            continue
+    return None
