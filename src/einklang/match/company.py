@@ -22,7 +22,7 @@ COMPANY_FIELDS = ("name", "street", "postal_code", "city", "country", "phone", "
 def prepare_company_record(record: Mapping[str, Any], default_region: str) -> dict[str, Any]:
     prepared = fields.prepare_company(record.get("name"))
     prepared["name"] = prepared.pop("company")
-    prepared.update(fields.prepare_address(record))
+    prepared.update(fields.prepare_address(record, default_region))
     prepared.update(fields.prepare_phones(record, default_region))
     prepared.update(fields.prepare_email(record, None))
     return prepared

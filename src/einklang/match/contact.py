@@ -47,7 +47,7 @@ CORROBORATION = (
 def prepare_contact(record: Mapping[str, Any], default_region: str) -> dict[str, Any]:
     prepared = prepare_name(record.get("first_name"), record.get("last_name"))
     prepared["title"] = text_or_none(record.get("title"))
-    prepared.update(fields.prepare_address(record))
+    prepared.update(fields.prepare_address(record, default_region))
     prepared.update(fields.prepare_phones(record, default_region))
     prepared.update(fields.prepare_email(record, prepared["last_fold"]))
     prepared.update(fields.prepare_company(record.get("company")))

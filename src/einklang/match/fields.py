@@ -30,16 +30,18 @@ def _text(record: Mapping[str, Any], field: str) -> str | None:
 ADDRESS_COLUMNS = ("street", "postal_code", "city", "country", "street_key", "postal_key", "city_fold")
 
 
-def prepare_address(record: Mapping[str, Any]) -> dict[str, Any]:
+def prepare_address(record: Mapping[str, Any], default_region: str) -> dict[str, Any]:
     street, postal, city = _text(record, "street"), _text(record, "postal_code"), _text(record, "city")
-    country = _text(record, "country")
+    raw_country = _text(record, "country")
+    country = norm.country(raw_country) if raw_country else None
     return {
         "street": street,
         "postal_code": postal,
         "city": city,
-        "country": norm.country(country) if country else None,
+        "country": country,
         "street_key": norm.street_key(street) if street else None,
-        "postal_key": norm.postal_code(postal) if postal else None,
+        # The postal code format depends on the country; without one, the list's home region.
+        "postal_key": norm.postal_code(postal, country or default_region) if postal else None,
         "city_fold": norm.fold(city) if city else None,
     }
 

@@ -65,7 +65,7 @@ def _birth_date(value: Any) -> str | None:
 
 def prepare_person(record: Mapping[str, Any], default_region: str) -> dict[str, Any]:
     prepared = prepare_name(record.get("first_name"), record.get("last_name"))
-    prepared.update(fields.prepare_address(record))
+    prepared.update(fields.prepare_address(record, default_region))
     prepared.update(fields.prepare_phones(record, default_region))
     prepared.update(fields.prepare_email(record, prepared["last_fold"]))
     prepared["date_of_birth"] = _birth_date(record.get("date_of_birth"))
