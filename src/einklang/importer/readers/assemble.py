@@ -74,6 +74,9 @@ def _take_prefix(slots: dict[str, str], fields: dict[str, str]) -> None:
 
 def _take_full_name(slots: dict[str, str], fields: dict[str, str]) -> None:
     full_name = slots.get("full_name")
+    # A company's card repeats the company as its display name (vCard FN = ORG): no person there.
+    if full_name and full_name.strip() == fields.get("company", "").strip():
+        return
     if full_name and "last_name" not in fields:
         fields["last_name"] = full_name
 

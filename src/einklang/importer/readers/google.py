@@ -49,7 +49,7 @@ def google_slots(slots: dict[str, str]) -> dict[str, str]:
         elif kind == "website" and block.get("value"):
             result.setdefault("website", _values(block["value"])[0])
     if "categories" in result:
-        groups = [group.removeprefix("* ").strip() for group in result["categories"].split(":::")]
+        groups = [group.strip().removeprefix("* ").strip() for group in result["categories"].split(":::")]
         kept = [group for group in groups if group and group.casefold() not in _SYSTEM_GROUPS]
         if kept:
             result["categories"] = "; ".join(kept)
