@@ -1,0 +1,207 @@
+"""Initial load benchmark: einklang's load against a plain SQLAlchemy executemany copy.
+
+Both copy the same rows between the same kind of databases in the same run; the result is the
+speed ratio einklang / plain copy (target >= 0.30) and, in a separate child process, the peak RSS
+of a load of 1,000,000 rows (target <= 300 MB).
+
+    .venv/bin/python bench/initial_load.py --rows 100000 --backend sqlite --repeat 3
+    .venv/bin/python bench/initial_load.py --rows 100000 --backend postgresql --repeat 3
+    .venv/bin/python bench/initial_load.py --rows 1000000 --backend sqlite --memory-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from einklang.config import parse_config
+from einklang.store.state import open_store
+from einklang.sync.initial_load import run_initial_load
+from einklang.systems import open_connector
+
+SOURCE_DDL = """CREATE TABLE kunden (
+    kundennr VARCHAR(12) PRIMARY KEY, name1 VARCHAR(80), strasse VARCHAR(80), plz VARCHAR(10),
+    ort VARCHAR(60), land VARCHAR(40), telefon VARCHAR(40), email VARCHAR(120),
+    geaendert_am TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"""
+TARGET_DDL = """CREATE TABLE accounts (
+    id {serial} PRIMARY KEY, external_id VARCHAR(12), name VARCHAR(80), address_line VARCHAR(80),
+    postcode VARCHAR(10), city VARCHAR(60), country VARCHAR(2), phone VARCHAR(40), email VARCHAR(120),
+    einklang_id VARCHAR(36), updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"""
+
+CONFIG = """
+state: {state}
+systems:
+  src: {{connector: sql, url: "{src}"}}
+  tgt: {{connector: sql, url: "{tgt}"}}
+entities:
+  company:
+    keys: [customer_number]
+    fields: {{customer_number: str, name: str, street: str, postal_code: str, city: str, country: country,
+              phone: phone, email: email}}
+    systems:
+      src:
+        table: kunden
+        id: kundennr
+        changed: geaendert_am
+        map: {{customer_number: kundennr, name: name1, street: strasse, postal_code: plz, city: ort,
+               country: land, phone: telefon, email: email}}
+      tgt:
+        table: accounts
+        id: id
+        changed: updated_at
+        correlation: einklang_id
+        map: {{customer_number: external_id, name: name, street: address_line, postal_code: postcode,
+               city: city, country: country, phone: phone, email: email}}
+"""
+
+CITIES = [("10115", "Berlin", "030"), ("20095", "Hamburg", "040"), ("80331", "München", "089"),
+          ("50667", "Köln", "0221"), ("04109", "Leipzig", "0341")]
+
+
+def rows(count: int) -> list[dict[str, str]]:
+    rng = random.Random(1)
+    result = []
+    for i in range(count):
+        plz, city, prefix = CITIES[i % len(CITIES)]
+        result.append({
+            "kundennr": f"K{i:09d}", "name1": f"Firma {i} GmbH", "strasse": f"Hauptstraße {i % 200 + 1}",
+            "plz": plz, "ort": city, "land": "Deutschland", "telefon": f"{prefix} {rng.randint(1000000, 9999999)}",
+            "email": f"info{i}@firma{i}.de",
+        })
+    return result
+
+
+def fresh_databases(backend: str, workdir: Path, tag: str) -> tuple[str, str, str]:
+    if backend == "sqlite":
+        return (f"sqlite:///{workdir / f'src_{tag}.db'}", f"sqlite:///{workdir / f'tgt_{tag}.db'}",
+                f"sqlite:///{workdir / f'state_{tag}.db'}")
+    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+    urls = []
+    with admin.connect() as conn:
+        for role in ("src", "tgt", "state"):
+            name = f"bench_load_{role}_{tag}"
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+            urls.append(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    admin.dispose()
+    return urls[0], urls[1], urls[2]
+
+
+def prepare(src: str, tgt: str, data: list[dict[str, str]]) -> None:
+    serial = "INTEGER" if src.startswith("sqlite") else "SERIAL"
+    source = sa.create_engine(src)
+    with source.begin() as conn:
+        conn.exec_driver_sql(SOURCE_DDL)
+        for start in range(0, len(data), 50_000):
+            conn.execute(sa.text("INSERT INTO kunden (kundennr, name1, strasse, plz, ort, land, telefon, email) "
+                                 "VALUES (:kundennr, :name1, :strasse, :plz, :ort, :land, :telefon, :email)"),
+                         data[start : start + 50_000])
+    source.dispose()
+    target = sa.create_engine(tgt)
+    with target.begin() as conn:
+        conn.exec_driver_sql(TARGET_DDL.format(serial=serial))
+    target.dispose()
+
+
+def plain_copy(src: str, tgt: str) -> float:
+    """The baseline: stream the rows and executemany them into the target, 1,000 at a time."""
+    source, target = sa.create_engine(src), sa.create_engine(tgt)
+    insert = sa.text("INSERT INTO accounts (external_id, name, address_line, postcode, city, country, phone, email) "
+                     "VALUES (:kundennr, :name1, :strasse, :plz, :ort, :land, :telefon, :email)")
+    started = time.perf_counter()
+    with source.connect() as read, target.begin() as write:
+        result = read.execution_options(stream_results=True, yield_per=1000).execute(
+            sa.text("SELECT kundennr, name1, strasse, plz, ort, land, telefon, email FROM kunden ORDER BY kundennr"))
+        for partition in result.mappings().partitions(1000):
+            write.execute(insert, [dict(row) for row in partition])
+    elapsed = time.perf_counter() - started
+    source.dispose()
+    target.dispose()
+    return elapsed
+
+
+def einklang_load(src: str, tgt: str, state: str) -> tuple[float, int]:
+    config = parse_config(CONFIG.format(state=state, src=src, tgt=tgt), None, environ={})
+    store = open_store(config.state_url)
+    started = time.perf_counter()
+    with open_connector(config, "src") as source, open_connector(config, "tgt") as target:
+        report = run_initial_load(config, store, "company", source, target, batch_size=1000)
+    elapsed = time.perf_counter() - started
+    store.close()
+    if report.failed or report.aborted:
+        raise SystemExit(f"load failed: {report.summary()}")
+    return elapsed, report.created
+
+
+def measure(backend: str, count: int, repeat: int) -> dict[str, object]:
+    data = rows(count)
+    plain_times, load_times = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for i in range(repeat):
+            src, tgt, _ = fresh_databases(backend, workdir, f"p{i}")
+            prepare(src, tgt, data)
+            plain_times.append(plain_copy(src, tgt))
+            src, tgt, state = fresh_databases(backend, workdir, f"e{i}")
+            prepare(src, tgt, data)
+            elapsed, created = einklang_load(src, tgt, state)
+            assert created == count, (created, count)
+            load_times.append(elapsed)
+    plain, load = statistics.median(plain_times), statistics.median(load_times)
+    return {
+        "backend": backend, "rows": count, "repeat": repeat,
+        "plain_copy_s": [round(t, 3) for t in plain_times], "einklang_load_s": [round(t, 3) for t in load_times],
+        "plain_copy_rec_per_s": round(count / plain), "einklang_rec_per_s": round(count / load),
+        "speed_ratio": round(plain / load, 3),
+    }
+
+
+def memory_child(src: str, tgt: str, state: str) -> None:
+    """Runs only the load, so its peak RSS is the load's own (the data was generated by the parent)."""
+    elapsed, created = einklang_load(src, tgt, state)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"created": created, "seconds": round(elapsed, 1), "peak_rss_mb": round(peak / 1024)}))
+
+
+def measure_memory(backend: str, count: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        src, tgt, state = fresh_databases(backend, Path(tmp), "mem")
+        data = rows(count)
+        prepare(src, tgt, data)
+        del data
+        out = subprocess.run([sys.executable, __file__, "--child", src, tgt, state], check=True,
+                             capture_output=True, text=True)
+    return {"backend": backend, "rows": count, **json.loads(out.stdout)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--memory-only", action="store_true", help="only the peak-RSS run (in a child process)")
+    parser.add_argument("--child", nargs=3, metavar=("SRC", "TGT", "STATE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        memory_child(*args.child)
+        return
+    print(f"# {platform.node()} {platform.processor() or platform.machine()} python {platform.python_version()}")
+    if args.memory_only:
+        print(json.dumps(measure_memory(args.backend, args.rows)))
+        return
+    print(json.dumps(measure(args.backend, args.rows, args.repeat)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from einklang.config import LoadedConfig, load_config
+from einklang.demo import scenario
+from einklang.store.state import StateStore, open_store
+from einklang.sync import initial_load
+from einklang.sync.initial_load import InitialLoad, run_initial_load
+from einklang.systems import open_connector
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> tuple[LoadedConfig, StateStore]:
+    config_path = scenario.build(tmp_path, customer_count=60)
+    config = load_config(config_path)
+    return config, open_store(config.state_url)
+
+
+def crm_rows(config: LoadedConfig) -> list[Any]:
+    engine = sa.create_engine(f"sqlite:///{config.base_dir / 'crm.db'}")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT external_id, name, phone, email, country FROM accounts")).all()
+    engine.dispose()
+    return list(rows)
+
+
+def load(config: LoadedConfig, store: StateStore, **kwargs: Any) -> initial_load.LoadReport:
+    with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm:
+        return run_initial_load(config, store, "company", erp, crm, batch_size=25, **kwargs)
+
+
+def test_load_into_empty_target_creates_and_links(demo: tuple[LoadedConfig, StateStore]) -> None:
+    config, store = demo
+    report = load(config, store)
+    assert (report.read, report.created, report.failed) == (60, 60, 0)
+    rows = crm_rows(config)
+    assert len(rows) == 60
+    assert len({r.external_id for r in rows}) == 60
+    assert store.count_links("erp", "company") == store.count_links("crm", "company") == 60
+    # normalised on the way: E.164 phones, ISO countries
+    assert all(r.phone is None or r.phone.startswith("+") for r in rows)
+    assert {r.country for r in rows} <= {"DE", "AT", "CH"}
+    # the planted invalid values are reported, the records are still there
+    assert {w.field for w in report.warnings} == {"email", "phone"}
+    # every create is audited with its cause
+    assert len([e for e in store.audit_log(entity="company", limit=1000) if e["op"] == "create"]) == 60
+
+
+def test_rerun_creates_nothing_twice(demo: tuple[LoadedConfig, StateStore]) -> None:
+    config, store = demo
+    load(config, store)
+    again = load(config, store)
+    assert again.created == 0
+    assert again.skipped == 60
+    assert len(crm_rows(config)) == 60
+
+
+def test_dry_run_changes_nothing(demo: tuple[LoadedConfig, StateStore]) -> None:
+    config, store = demo
+    report = load(config, store, dry_run=True)
+    assert report.created == 60
+    assert len(report.plan) == 60
+    assert crm_rows(config) == []
+    assert store.count_links("erp", "company") == 0
+
+
+def test_crash_between_create_and_link_does_not_duplicate(
+    demo: tuple[LoadedConfig, StateStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, store = demo
+    original = InitialLoad._store_created
+    calls = {"n": 0}
+
+    def crash_on_second_batch(self: InitialLoad, items: Any, created: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise SystemExit("simulated crash after the target created the batch")
+        original(self, items, created)
+
+    monkeypatch.setattr(InitialLoad, "_store_created", crash_on_second_batch)
+    with pytest.raises(SystemExit):
+        load(config, store)
+    assert len(crm_rows(config)) == 50  # two batches of 25 reached the CRM, only one was linked
+    monkeypatch.setattr(InitialLoad, "_store_created", original)
+    report = load(config, store)
+    assert report.recovered == 25
+    rows = crm_rows(config)
+    assert len(rows) == 60
+    assert len({r.external_id for r in rows}) == 60
+
+
+def test_non_empty_target_links_by_key_and_reports_ambiguity(demo: tuple[LoadedConfig, StateStore]) -> None:
+    config, store = demo
+    engine = sa.create_engine(f"sqlite:///{config.base_dir / 'crm.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO accounts (external_id, name) VALUES ('K10001', 'Schon da GmbH')"))
+        conn.execute(sa.text("INSERT INTO accounts (external_id, name) VALUES ('K10002', 'Doppelt A')"))
+        conn.execute(sa.text("INSERT INTO accounts (external_id, name) VALUES ('K10002', 'Doppelt B')"))
+    engine.dispose()
+    report = load(config, store)
+    assert not report.target_was_empty
+    assert report.linked == 1
+    assert report.created == 58
+    assert [s.native_id for s in report.skips if "ambiguous" in s.reason] == ["K10002"]
+    assert len(crm_rows(config)) == 61
