@@ -101,7 +101,7 @@ def parse_person_name(raw: str) -> PersonName:
             last=_join(*last_tokens),
             suffix=_join(trailing_suffix, comma_suffix),
         )
-    salutation, title, tokens = _take_prefix(text.split())
+    salutation, title, tokens = _take_prefix(given_part.split())
     tokens, suffix = _take_suffix(tokens)
     suffix = _join(suffix, comma_suffix)
     if not tokens:

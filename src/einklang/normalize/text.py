@@ -30,15 +30,22 @@ def fold(value: str) -> str:
     Müller, Mueller and Muller give the same key.  The key is lossy on purpose (``Michael`` and
     ``Michal`` meet as well); it is only for comparing, never for display.
     """
-    text = unicodedata.normalize("NFC", value).translate(_INVISIBLE).casefold()  # casefold: ß -> ss
+    # Compatibility forms (𝑨, ﬁ) and case folding can feed each other, so repeat until stable.
+    text = _fold_once(value)
+    for _ in range(8):  # bounded: two or three rounds settle every input seen so far
+        again = _fold_once(text)
+        if again == text:
+            break
+        text = again
+    return text
+
+
+def _fold_once(value: str) -> str:
+    text = unicodedata.normalize("NFKC", value).translate(_INVISIBLE).casefold()  # casefold: ß -> ss
     text = text.translate(_GERMAN_UMLAUTS).translate(_UNDECOMPOSABLE)
     text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
     text = text.translate(_APOSTROPHES)
-    text = "".join(ch if ch.isalnum() else " " for ch in text)
-    # The transliterated spelling (Mueller) must meet Müller and Muller.  Repeated until stable
-    # ("aee" -> "ae" -> "a") so that fold is idempotent.
-    previous = None
-    while previous != text:
-        previous = text
-        text = text.replace("ae", "a").replace("oe", "o").replace("ue", "u")
+    text = "".join(ch if ch.isalnum() else " " for ch in text).casefold()
+    # The transliterated spelling (Mueller) must meet Müller and Muller.
+    text = text.replace("ae", "a").replace("oe", "o").replace("ue", "u")
     return " ".join(text.split())

@@ -7,6 +7,7 @@ Values are not normalised here; see :mod:`einklang.importer.validate`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 _SNIFF_SIZE = 4096
+# A card may follow a line or two of junk (a mail header, a stray BOM); the vCard reader reports those.
+_BEGIN_VCARD = re.compile(r"(?im)^[\ufeff \t]*BEGIN:VCARD[ \t]*$")
 
 
 def read_contacts(
@@ -72,4 +75,4 @@ def _is_vcard(path: Path, source: str, encoding: str) -> bool:
             head = file.read(_SNIFF_SIZE)
     except (OSError, LookupError) as error:
         raise ReaderError(source, f"cannot read file: {error}") from None
-    return head.lstrip("\ufeff \t\r\n").upper().startswith("BEGIN:VCARD")
+    return path.suffix.lower() in {".vcf", ".vcard"} or _BEGIN_VCARD.search(head) is not None

@@ -70,7 +70,10 @@ def _start(
         raise ReaderError(source, "empty file: no header line", line=lines_before_header or None)
     delimiter = delimiter or _sniff_delimiter(first_line)
     records = _Records(_chain(first_line, file), delimiter, lines_before_header)
-    header_record = records.next_record()
+    try:
+        header_record = records.next_record()
+    except csv.Error as error:
+        raise ReaderError(source, f"header is not valid CSV: {error}", line=records.start_line) from None
     if header_record is None:
         raise ReaderError(source, "empty file: no header line")
     header_line, header = header_record

@@ -1,0 +1,119 @@
+from einklang.importer import ContactRow, Problem
+from einklang.importer.validate import validate_contact
+
+
+def _row(**fields: str) -> ContactRow:
+    return ContactRow(source="kontakte.csv", row=3, line=7, format="generic-csv", fields=fields)
+
+
+def test_values_are_normalised() -> None:
+    values, problems = validate_contact(
+        _row(
+            first_name=" Hans ",
+            last_name="Müller",
+            salutation="Hr.",
+            street="Hauptstr. 1",
+            postal_code="D-10115",
+            country="Deutschland",
+            phone="030/1234567",
+            mobile="0170-1234567",
+            email="Hans@Example.DE",
+            email2="mailto:hans@example.de",
+            birthday="24.12.1970",
+            notes="  Zeile 1  \r\n  Zeile 2 ",
+            categories="Kunden; Berlin;Kunden",
+        )
+    )
+    assert problems == []
+    assert values == {
+        "salutation": "Herr",
+        "first_name": "Hans",
+        "last_name": "Müller",
+        "street": "Hauptstraße 1",
+        "postal_code": "10115",
+        "country": "DE",
+        "phone": "+49301234567",
+        "mobile": "+491701234567",
+        "email": "hans@example.de",
+        "birthday": "1970-12-24",
+        "notes": "Zeile 1\nZeile 2",
+        "categories": "Kunden; Berlin",
+    }
+
+
+def test_invalid_values_are_reported_and_left_out_the_rest_survives() -> None:
+    values, problems = validate_contact(
+        _row(
+            first_name="Anna",
+            email="anna@@example.de",
+            phone="bitte erfragen",
+            country="Atlantis",
+            city="Bonn",
+        )
+    )
+    assert values == {"first_name": "Anna", "city": "Bonn"}
+    assert {(p.field, p.value, p.severity) for p in problems} == {
+        ("email", "anna@@example.de", "error"),
+        ("phone", "bitte erfragen", "error"),
+        ("country", "Atlantis", "error"),
+    }
+    assert all(p.source == "kontakte.csv" and p.line == 7 and p.row == 3 for p in problems)
+    assert any(str(p).startswith("kontakte.csv:7:phone: not a phone number") for p in problems)
+
+
+def test_missing_name_is_an_error() -> None:
+    _, problems = validate_contact(_row(phone="089 123456"))
+    assert [(p.field, p.severity) for p in problems] == [(None, "error")]
+    assert str(problems[0]) == "kontakte.csv:7: no name: neither first name, last name nor company"
+
+
+def test_company_alone_is_a_name() -> None:
+    _, problems = validate_contact(_row(company="Beispiel AG"))
+    assert problems == []
+
+
+def test_last_comma_first_in_one_field_is_split() -> None:
+    values, problems = validate_contact(_row(last_name="Müller, Dr. Hans"))
+    assert (values["title"], values["first_name"], values["last_name"]) == ("Dr.", "Hans", "Müller")
+    assert [p.severity for p in problems] == ["warning"]
+
+
+def test_family_name_with_particle_is_not_split() -> None:
+    values, problems = validate_contact(_row(last_name="von der Heide"))
+    assert values["last_name"] == "von der Heide" and "first_name" not in values and problems == []
+
+
+def test_phone_uses_the_contacts_own_country() -> None:
+    values, _ = validate_contact(
+        _row(company="X", country="Schweiz", phone="044 123 45 67", postal_code="8001")
+    )
+    assert values["phone"] == "+41441234567"
+    assert values["postal_code"] == "8001"
+
+
+def test_lost_leading_zero_is_restored_with_a_warning() -> None:
+    values, problems = validate_contact(_row(company="X", postal_code="1067"))
+    assert values["postal_code"] == "01067"
+    assert [(p.field, p.severity) for p in problems] == [("postal_code", "warning")]
+
+
+def test_duplicate_emails_collapse() -> None:
+    values, _ = validate_contact(_row(company="X", email="a@b.de", email2="A@B.DE", email3="c@d.de"))
+    assert (values["email"], values["email2"]) == ("a@b.de", "c@d.de") and "email3" not in values
+
+
+def test_unknown_birthday_is_a_warning() -> None:
+    values, problems = validate_contact(_row(company="X", birthday="im Sommer"))
+    assert "birthday" not in values
+    assert [(p.field, p.severity) for p in problems] == [("birthday", "warning")]
+
+
+def test_validation_is_idempotent() -> None:
+    row = _row(first_name="Hans", last_name="Müller", street="Hauptstr. 1", phone="030/1234567", country="D")
+    once, _ = validate_contact(row)
+    twice, problems = validate_contact(_row(**once))
+    assert twice == once and problems == []
+
+
+def test_problem_str_without_line() -> None:
+    assert str(Problem("a.csv", None, None, None, None, "kaputt")) == "a.csv: kaputt"
