@@ -10,6 +10,7 @@ from einklang.match._normalize import text_or_none
 from einklang.match.names import (
     NAME_COLUMNS,
     first_name_rule,
+    initial_only_rule,
     last_name_changed_rule,
     missing_first_name_rule,
     name_comparison,
@@ -33,15 +34,8 @@ CONTACT_FIELDS = (
 )
 
 # Only these belong to one person; a switchboard number, a shared mailbox or an address do not.
-PERSONAL_EVIDENCE = ("phone:mobile", "email:personal", "email:local")
-CORROBORATION = (
-    "address:same",
-    "address:similar",
-    "phone:same",
-    "email:same",
-    "email:local",
-    "company:same",
-)
+PERSONAL_EVIDENCE = ("phone:mobile", "email:personal")
+CORROBORATION = ("address:same", "address:similar", "phone:same", "email:same", "company:same")
 
 
 def prepare_contact(record: Mapping[str, Any], default_region: str) -> dict[str, Any]:
@@ -69,6 +63,10 @@ CONTACT_SPEC = MatchSpec(
         "l.last_phonetic = r.last_phonetic AND l.first_phonetic = r.first_phonetic",
         "l.first_phonetic = r.last_phonetic AND l.last_phonetic = r.first_phonetic",
         "l.last_phonetic = r.last_phonetic AND l.postal_key = r.postal_key",
+        "l.first_phonetic = r.first_phonetic AND l.postal_key = r.postal_key",
+        # Swapped fields, where an initial or a typo spoils the swapped-name rule above.
+        "l.first_phonetic = r.last_phonetic AND l.postal_key = r.postal_key",
+        "l.last_phonetic = r.first_phonetic AND l.postal_key = r.postal_key",
         "l.postal_key = r.postal_key AND l.street_key = r.street_key AND l.first_initial = r.first_initial",
         "l.email_address = r.email_address",
         "l.mobile_e164 = r.mobile_e164",
@@ -88,6 +86,8 @@ CONTACT_SPEC = MatchSpec(
     post_rules=(
         first_name_rule(PERSONAL_EVIDENCE),
         missing_first_name_rule(PERSONAL_EVIDENCE),
+        initial_only_rule(PERSONAL_EVIDENCE),
+        fields.different_mailboxes_rule(("phone:mobile",)),
         last_name_changed_rule(),
         name_only_rule(CORROBORATION),
     ),

@@ -13,7 +13,7 @@ from typing import Any
 from einklang.match import _normalize as norm
 from einklang.match._sql import both, edits_within, either_null, jaro_winkler_at_least, level, same
 from einklang.match.phonetic import cologne_phonetic
-from einklang.match.spec import ComparisonDef, LevelDef, PreparedRow
+from einklang.match.spec import ComparisonDef, LevelDef, PairView, PostRule, PreparedRow, RuleOutcome
 
 
 def _shown(value: Any) -> str:
@@ -302,20 +302,49 @@ EMAIL_LEVELS = (
         "same_local_part",
         "same personal local part, other domain",
         level(f'{same("email_local")} AND "email_personal_l" AND "email_personal_r"'),
-        0.05,
-        2e-6,
+        # Weak: first.last@ repeats the name, which the name comparison has already counted.
+        0.04,
+        5e-4,
         frozenset({"email:local"}),
+    ),
+    LevelDef(
+        "other_personal_same_domain",
+        "different personal addresses at the same organisation",
+        level(f'{same("email_org_domain")} AND "email_personal_l" AND "email_personal_r"'),
+        0.03,
+        4e-4,
+        frozenset({"email:domain", "email:different_personal"}),
     ),
     LevelDef(
         "same_domain",
         "same organisation domain",
         level(same("email_org_domain")),
-        0.06,
-        5e-4,
+        0.05,
+        1e-4,
         frozenset({"email:domain"}),
     ),
-    LevelDef("differs", "addresses differ", None, 0.12, 0.999447, frozenset({"email:differs"})),
+    LevelDef("differs", "addresses differ", None, 0.11, 0.998895, frozenset({"email:differs"})),
 )
+
+
+def different_mailboxes_rule(personal_evidence_facts: tuple[str, ...]) -> PostRule:
+    """Two different personal mailboxes at one organisation usually belong to two people.
+
+    Fellegi-Sunter counts a shared domain as agreement (it is rare among random pairs); among
+    colleagues it is the normal case and the differing local parts are what matters.
+    """
+
+    def rule(pair: PairView) -> RuleOutcome | None:
+        if not pair.has("email:different_personal"):
+            return None
+        if any(pair.has(fact) for fact in personal_evidence_facts):
+            return None
+        return RuleOutcome(
+            reason="rule: different personal e-mail addresses at one organisation: needs review",
+            cap_at_possible=True,
+        )
+
+    return rule
 
 
 def explain_email(level_def: LevelDef, left: PreparedRow, right: PreparedRow) -> list[str]:
@@ -325,6 +354,11 @@ def explain_email(level_def: LevelDef, left: PreparedRow, right: PreparedRow) ->
         return [f"email: same shared mailbox ({left.get('email_address')})"]
     if level_def.key == "same_local_part":
         return [f"email: same local part ({left.get('email_address')} ~ {right.get('email_address')})"]
+    if level_def.key == "other_personal_same_domain":
+        return [
+            f"email: different addresses at {left.get('email_org_domain')} "
+            f"({left.get('email_address')} vs {right.get('email_address')})"
+        ]
     if level_def.key == "same_domain":
         return [f"email: same domain ({left.get('email_org_domain')})"]
     return [f"email: differs ({left.get('email_address')} vs {right.get('email_address')})"]

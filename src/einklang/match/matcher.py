@@ -9,7 +9,7 @@ so in the reasons, so every verdict can be traced.
 from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
@@ -17,7 +17,7 @@ from splink import Linker
 
 from einklang.match.backend import Backend, default_backend
 from einklang.match.model import LinkType, MatchModel, default_model, splink_settings
-from einklang.match.spec import LevelDef, MatchSpec, PairView
+from einklang.match.spec import LevelDef, MatchSpec, PairView, RuleOutcome
 
 Verdict = Literal["duplicate", "possible"]
 
@@ -184,7 +184,7 @@ def _candidate_pairs(
     ]
     probabilities = scored["match_probability"].to_numpy()
     weights = scored["match_weight"].to_numpy()
-    pairs: list[CandidatePair] = []
+    drafts: list[_Draft] = []
     for index, (left_id, right_id) in enumerate(zip(left_ids, right_ids, strict=True)):
         left, right = left_rows[left_id], right_rows[right_id]
         a_id, b_id = left[RECORD_ID], right[RECORD_ID]
@@ -194,27 +194,72 @@ def _candidate_pairs(
             comparison.name: comparison.level_for_gamma(int(gammas[index]))
             for comparison, gammas in gamma_columns
         }
-        reasons: list[str] = []
+        draft = _Draft(left_id, right_id, a_id, b_id, float(probabilities[index]), float(weights[index]))
         for comparison, _ in gamma_columns:
             level = levels[comparison.name]
             if level is not None:
-                reasons.extend(comparison.explain(level, left, right))
+                draft.reasons.extend(comparison.explain(level, left, right))
         view = PairView(left=left, right=right, levels=levels)
-        dropped, capped = False, False
         for rule in spec.post_rules:
             outcome = rule(view)
-            if outcome is None:
-                continue
-            reasons.append(outcome.reason)
-            dropped = dropped or outcome.drop
+            if outcome is not None:
+                draft.outcomes.append(outcome)
+        if not any(outcome.drop for outcome in draft.outcomes):
+            drafts.append(draft)
+    matched_values = _values_matched_by_doubtful_records(drafts, symmetric)
+    pairs: list[CandidatePair] = []
+    for draft in drafts:
+        reasons, capped = list(draft.reasons), False
+        for outcome in draft.outcomes:
+            if outcome.ambiguity is not None and outcome.cap_at_possible:
+                side, _ = outcome.ambiguity
+                record = draft.left_key if side == "left" else draft.right_key
+                if len(matched_values[(side, record)]) == 1:
+                    reasons.append("rule: the initial fits only this one name in the list")
+                    continue
+            if outcome.reason:
+                reasons.append(outcome.reason)
             capped = capped or outcome.cap_at_possible
-        if dropped:
-            continue
-        score = float(probabilities[index])
-        verdict: Verdict = "duplicate" if score >= thresholds.duplicate and not capped else "possible"
-        pairs.append(CandidatePair(a_id, b_id, score, verdict, tuple(reasons), float(weights[index])))
+        verdict: Verdict = "duplicate" if draft.score >= thresholds.duplicate and not capped else "possible"
+        pairs.append(
+            CandidatePair(draft.a_id, draft.b_id, draft.score, verdict, tuple(reasons), draft.weight)
+        )
     pairs.sort(key=lambda pair: (-pair.score, str(pair.a_id), str(pair.b_id)))
     return pairs
+
+
+@dataclass
+class _Draft:
+    left_key: str
+    right_key: str
+    a_id: Hashable
+    b_id: Hashable
+    score: float
+    weight: float
+    reasons: list[str] = field(default_factory=list)
+    outcomes: list[RuleOutcome] = field(default_factory=list)
+
+
+def _values_matched_by_doubtful_records(
+    drafts: list[_Draft], symmetric: bool
+) -> dict[tuple[str, str], set[str]]:
+    """For every record in doubt (e.g. one with only an initial), the distinct values it matched.
+
+    In a dedupe run (``symmetric``) "left" and "right" are the same list, so a record's matches
+    on either side are pooled; across two lists the sides keep the two lists' ids apart.
+    """
+    matched: dict[tuple[str, str], set[str]] = {}
+    for draft in drafts:
+        for outcome in draft.outcomes:
+            if outcome.ambiguity is None:
+                continue
+            side, value = outcome.ambiguity
+            record = draft.left_key if side == "left" else draft.right_key
+            matched.setdefault((side, record), set()).add(value)
+            if symmetric:
+                other_side = "right" if side == "left" else "left"
+                matched.setdefault((other_side, record), set()).add(value)
+    return matched
 
 
 def _rows_for(table: pd.DataFrame, unique_ids: pd.Series) -> dict[str, dict[str, Any]]:

@@ -75,14 +75,29 @@ _FIRST_FUZZY = (
 )
 _LAST_FUZZY = (
     f'(length("last_fold_l") > 2 AND length("last_fold_r") > 2 AND ('
-    f"{edits_within('last_fold', 1)} OR {jaro_winkler_at_least('last_fold', 0.92)} "
+    f"{edits_within('last_fold', 1)} OR {jaro_winkler_at_least('last_fold', 0.9)} "
+    f"OR ({edits_within('last_fold', 2)} AND {jaro_winkler_at_least('last_fold', 0.85)} "
+    f'AND length("last_fold_l") > 4) '
     f"OR ({same('last_phonetic')} AND {jaro_winkler_at_least('last_fold', 0.8)})))"
 )
 _SWAPPED = '"first_fold_l" = "last_fold_r" AND "last_fold_l" = "first_fold_r"'
+# "Haas Philipp" vs "P. Haas": swapped, and the given name reduced to its initial on one side.
+_SWAPPED_INITIAL = (
+    # Surname in l's first field: l's last field and r's first field hold the given name.
+    '(("first_fold_l" = "last_fold_r" AND ('
+    '(length("last_fold_l") = 1 AND substr("first_fold_r", 1, 1) = "last_fold_l") OR '
+    '(length("first_fold_r") = 1 AND substr("last_fold_l", 1, 1) = "first_fold_r"))) OR '
+    # Surname in r's first field: l's first field and r's last field hold the given name.
+    '("last_fold_l" = "first_fold_r" AND ('
+    '(length("first_fold_l") = 1 AND substr("last_fold_r", 1, 1) = "first_fold_l") OR '
+    '(length("last_fold_r") = 1 AND substr("first_fold_l", 1, 1) = "last_fold_r"))))'
+)
 _SWAPPED_FUZZY = (
-    '"first_phonetic_l" = "last_phonetic_r" AND "last_phonetic_l" = "first_phonetic_r" '
-    'AND jaro_winkler_similarity("first_fold_l", "last_fold_r") >= 0.88 '
-    'AND jaro_winkler_similarity("last_fold_l", "first_fold_r") >= 0.88'
+    '(jaro_winkler_similarity("first_fold_l", "last_fold_r") >= 0.88 '
+    'AND jaro_winkler_similarity("last_fold_l", "first_fold_r") >= 0.88 '
+    'AND ("first_fold_l" = "last_fold_r" OR "last_fold_l" = "first_fold_r" '
+    'OR (jaro_winkler_similarity("first_fold_l", "last_fold_r") >= 0.92 '
+    'AND jaro_winkler_similarity("last_fold_l", "first_fold_r") >= 0.92)))'
 )
 
 
@@ -138,6 +153,14 @@ NAME_LEVELS: tuple[LevelDef, ...] = (
         0.02,
         2e-5,
         _facts("last:fuzzy", "first:fuzzy_or_compatible", "name:agrees"),
+    ),
+    LevelDef(
+        "swapped_initial",
+        "first and last name swapped, given name as initial",
+        level(_SWAPPED_INITIAL),
+        0.005,
+        1e-6,
+        _facts("name:swapped", "first:initial", "name:agrees"),
     ),
     LevelDef(
         "swapped_fuzzy",
@@ -299,6 +322,36 @@ def missing_first_name_rule(personal_evidence_facts: tuple[str, ...]) -> PostRul
         return RuleOutcome(
             reason="rule: first name missing on one side and nothing personal agrees: needs review",
             cap_at_possible=True,
+        )
+
+    return rule
+
+
+def _is_initial(row: PreparedRow) -> bool:
+    return any(row.get(column) and len(str(row[column])) == 1 for column in ("first_fold", "last_fold"))
+
+
+def initial_only_rule(personal_evidence_facts: tuple[str, ...]) -> PostRule:
+    """An initial fits every given name with that letter: "T." may be Thomas or Tanja.
+
+    Colleagues sharing a surname, an address and a switchboard would otherwise be merged on an
+    initial alone. The cap is lifted when, in this run, the initial fits only one full name
+    (the matcher checks that across all pairs of the record).
+    """
+
+    def rule(pair: PairView) -> RuleOutcome | None:
+        if not pair.has("name:agrees") or not (_is_initial(pair.left) or _is_initial(pair.right)):
+            return None
+        initial_side = "left" if _is_initial(pair.left) else "right"
+        full = pair.right if initial_side == "left" else pair.left
+        given = " ".join(str(full[c]) for c in ("first_fold", "last_fold") if full.get(c))
+        if any(pair.has(fact) for fact in personal_evidence_facts):
+            # Not in doubt here, but the name it matched counts when judging the record's other pairs.
+            return RuleOutcome(reason="", ambiguity=(initial_side, given))
+        return RuleOutcome(
+            reason="rule: only an initial for the given name and nothing personal agrees: needs review",
+            cap_at_possible=True,
+            ambiguity=(initial_side, given),
         )
 
     return rule

@@ -80,6 +80,9 @@ class RuleOutcome:
     reason: str
     drop: bool = False
     cap_at_possible: bool = False
+    ambiguity: tuple[str, str] | None = None
+    """For a cap that holds only if ambiguous: (side of the record in doubt, "left"/"right", and
+    the value it was matched to). The cap is lifted when that record matched just one value."""
 
 
 PostRule = Callable[[PairView], RuleOutcome | None]
