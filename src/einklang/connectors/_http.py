@@ -1,0 +1,158 @@
+"""HTTP plumbing shared by the connectors that talk to web APIs (Tryton, BottleCRM, CardDAV).
+
+One place decides what is worth retrying: connection failures, timeouts, HTTP 429 (honouring
+``Retry-After``) and the 502/503/504 family. Everything else is the caller's business.
+
+Retrying a request that may already have been applied is how duplicates are born (invariant I2),
+so requests that are not idempotent (POST that creates) are only retried when the server cannot
+have acted on them: the connection was never made, or the server said 429/503 before doing work.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from einklang.connectors.base import ConfigurationError, SystemUnavailable
+
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+# Statuses that promise the request was not processed, so even a create may be repeated.
+NOT_PROCESSED_STATUS = frozenset({429, 503})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    initial_wait: float = 0.5
+    max_wait: float = 30.0
+    # Injectable so unit tests of the retry logic do not actually wait.
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> RetryPolicy:
+        return cls(
+            attempts=int(settings.get("retry_attempts", cls.attempts)),
+            initial_wait=float(settings.get("retry_initial_wait", cls.initial_wait)),
+            max_wait=float(settings.get("retry_max_wait", cls.max_wait)),
+        )
+
+
+class _RetryableResponse(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -> float | None:
+    """Seconds the server asked us to wait (``Retry-After`` as delta-seconds or HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _wait_strategy(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
+    def wait(state: RetryCallState) -> float:
+        failure = state.outcome.exception() if state.outcome else None
+        if isinstance(failure, _RetryableResponse):
+            asked = retry_after_seconds(failure.response)
+            if asked is not None:
+                # The server knows its limits better than our backoff curve does; the cap
+                # keeps a misconfigured server from parking a sync cycle for hours.
+                return min(asked, policy.max_wait)
+        backoff = policy.initial_wait * (2 ** (state.attempt_number - 1))
+        return float(min(backoff, policy.max_wait))
+
+    return wait
+
+
+def send_with_retry(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    system: str,
+    policy: RetryPolicy,
+    idempotent: bool = True,
+    **request_args: Any,
+) -> httpx.Response:
+    """Send one request, retrying transient failures; raise SystemUnavailable when they persist.
+
+    Returns any response that is not retryable (including 4xx) for the caller to interpret.
+    """
+    retryable_errors: tuple[type[BaseException], ...]
+    if idempotent:
+        retryable_errors = (httpx.TransportError, _RetryableResponse)
+    else:
+        retryable_errors = (httpx.ConnectError, httpx.ConnectTimeout, _RetryableResponse)
+    retry_statuses = RETRYABLE_STATUS if idempotent else NOT_PROCESSED_STATUS
+
+    def attempt() -> httpx.Response:
+        response = client.request(method, url, **request_args)
+        if response.status_code in retry_statuses:
+            response.read()
+            raise _RetryableResponse(response)
+        return response
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(retryable_errors),
+        stop=stop_after_attempt(max(1, policy.attempts)),
+        wait=_wait_strategy(policy),
+        sleep=policy.sleep,
+        reraise=True,
+    )
+    try:
+        return retrying(attempt)
+    except _RetryableResponse as exhausted:
+        status = exhausted.response.status_code
+        raise SystemUnavailable(
+            f"{method} {url}: HTTP {status} after {policy.attempts} attempts", system=system
+        ) from exhausted
+    except httpx.TransportError as unreachable:
+        raise SystemUnavailable(
+            f"{method} {url}: {type(unreachable).__name__}: {unreachable}", system=system
+        ) from unreachable
+
+
+def require_setting(settings: Mapping[str, Any], key: str, system: str) -> str:
+    value = settings.get(key)
+    if value is None or value == "":
+        raise ConfigurationError(f"setting {key!r} is required", system=system)
+    return str(value)
+
+
+def make_client(
+    settings: Mapping[str, Any],
+    *,
+    base_url: str = "",
+    headers: Mapping[str, str] | None = None,
+    auth: httpx.Auth | tuple[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> httpx.Client:
+    """An httpx client configured from the common settings ``timeout`` and ``verify_tls``."""
+    timeout = float(settings.get("timeout", 30.0))
+    return httpx.Client(
+        base_url=base_url,
+        headers=dict(headers or {}),
+        auth=auth,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        verify=bool(settings.get("verify_tls", True)),
+        transport=transport,
+        follow_redirects=False,
+    )

@@ -1,0 +1,109 @@
+"""Pytest fixtures that run the real Tryton, BottleCRM and Radicale servers for the tests.
+
+The servers come from ``scripts/servers/*.sh`` (installed and templated once by
+``scripts/servers/setup-all.sh``). A server that cannot be started makes its tests skip with
+the reason, except in CI (``CI=true``), where that is a failure: CI must not pass by skipping.
+
+Use from a test module with ``from tests.integration.servers import *`` or by naming the
+fixtures in a conftest ``pytest_plugins``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS_DIR = REPO_ROOT / "scripts" / "servers"
+SERVERS_DIR = Path(os.environ.get("EINKLANG_SERVERS_DIR", "/work/.einklang-servers"))
+
+
+def server_unavailable(reason: str) -> None:
+    """Skip, or fail in CI, because a server is missing."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and a test server is unavailable: {reason}", pytrace=False)
+    pytest.skip(f"{reason} (run scripts/servers/setup-all.sh)")
+
+
+@dataclass
+class RunningServer:
+    name: str
+    instance_dir: Path
+    info: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return self.info["url"]
+
+    def stop(self) -> None:
+        subprocess.run([str(SCRIPTS_DIR / f"{self.name}.sh"), "stop", str(self.instance_dir)],
+                       check=False, capture_output=True, timeout=30)
+
+
+def start_server(name: str, instance_dir: Path) -> RunningServer:
+    script = SCRIPTS_DIR / f"{name}.sh"
+    env = {**os.environ, "EINKLANG_SERVERS_DIR": str(SERVERS_DIR)}
+    try:
+        done = subprocess.run([str(script), "start", str(instance_dir)], capture_output=True, text=True,
+                              timeout=120, env=env)
+    except (OSError, subprocess.TimeoutExpired) as failure:
+        server_unavailable(f"{name}: could not run {script.name} start: {failure}")
+        raise  # unreachable: server_unavailable always raises
+    if done.returncode != 0:
+        server_unavailable(f"{name} did not start: {done.stderr.strip()[-600:]}")
+    info = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    return RunningServer(name, instance_dir, info)
+
+
+@pytest.fixture
+def tryton_server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A Tryton server on a fresh copy of the template database (about 1 s)."""
+    server = start_server("tryton", tmp_path / "tryton")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def radicale_server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A Radicale server on empty storage with the address book created (well under 1 s)."""
+    server = start_server("radicale", tmp_path / "radicale")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def bottlecrm_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    # Django takes seconds to start, so one server serves a test module; bottlecrm_server
+    # below gives each test a fresh database under it.
+    server = start_server("bottlecrm", tmp_path_factory.mktemp("bottlecrm"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bottlecrm_server(bottlecrm_running: RunningServer) -> RunningServer:
+    """The module's BottleCRM server, its database reset to the template for this test.
+
+    Safe while the server runs: Django (CONN_MAX_AGE=0) closes its SQLite connection after
+    every request, so between tests no connection holds the file.
+    """
+    template = SERVERS_DIR / "bottlecrm" / "template" / "db.sqlite3"
+    shutil.copyfile(template, bottlecrm_running.instance_dir / "db.sqlite3")
+    return bottlecrm_running
+
+
+__all__ = [
+    "RunningServer",
+    "bottlecrm_running",
+    "bottlecrm_server",
+    "radicale_server",
+    "server_unavailable",
+    "start_server",
+    "tryton_server",
+]
