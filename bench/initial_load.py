@@ -65,8 +65,13 @@ entities:
                city: city, country: country, phone: phone, email: email}}
 """
 
-CITIES = [("10115", "Berlin", "030"), ("20095", "Hamburg", "040"), ("80331", "München", "089"),
-          ("50667", "Köln", "0221"), ("04109", "Leipzig", "0341")]
+CITIES = [
+    ("10115", "Berlin", "030"),
+    ("20095", "Hamburg", "040"),
+    ("80331", "München", "089"),
+    ("50667", "Köln", "0221"),
+    ("04109", "Leipzig", "0341"),
+]
 
 
 def rows(count: int) -> list[dict[str, str]]:
@@ -74,19 +79,31 @@ def rows(count: int) -> list[dict[str, str]]:
     result = []
     for i in range(count):
         plz, city, prefix = CITIES[i % len(CITIES)]
-        result.append({
-            "kundennr": f"K{i:09d}", "name1": f"Firma {i} GmbH", "strasse": f"Hauptstraße {i % 200 + 1}",
-            "plz": plz, "ort": city, "land": "Deutschland", "telefon": f"{prefix} {rng.randint(1000000, 9999999)}",
-            "email": f"info{i}@firma{i}.de",
-        })
+        result.append(
+            {
+                "kundennr": f"K{i:09d}",
+                "name1": f"Firma {i} GmbH",
+                "strasse": f"Hauptstraße {i % 200 + 1}",
+                "plz": plz,
+                "ort": city,
+                "land": "Deutschland",
+                "telefon": f"{prefix} {rng.randint(1000000, 9999999)}",
+                "email": f"info{i}@firma{i}.de",
+            }
+        )
     return result
 
 
 def fresh_databases(backend: str, workdir: Path, tag: str) -> tuple[str, str, str]:
     if backend == "sqlite":
-        return (f"sqlite:///{workdir / f'src_{tag}.db'}", f"sqlite:///{workdir / f'tgt_{tag}.db'}",
-                f"sqlite:///{workdir / f'state_{tag}.db'}")
-    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+        return (
+            f"sqlite:///{workdir / f'src_{tag}.db'}",
+            f"sqlite:///{workdir / f'tgt_{tag}.db'}",
+            f"sqlite:///{workdir / f'state_{tag}.db'}",
+        )
+    admin = sa.create_engine(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT"
+    )
     urls = []
     with admin.connect() as conn:
         for role in ("src", "tgt", "state"):
@@ -104,9 +121,13 @@ def prepare(src: str, tgt: str, data: list[dict[str, str]]) -> None:
     with source.begin() as conn:
         conn.exec_driver_sql(SOURCE_DDL)
         for start in range(0, len(data), 50_000):
-            conn.execute(sa.text("INSERT INTO kunden (kundennr, name1, strasse, plz, ort, land, telefon, email) "
-                                 "VALUES (:kundennr, :name1, :strasse, :plz, :ort, :land, :telefon, :email)"),
-                         data[start : start + 50_000])
+            conn.execute(
+                sa.text(
+                    "INSERT INTO kunden (kundennr, name1, strasse, plz, ort, land, telefon, email) "
+                    "VALUES (:kundennr, :name1, :strasse, :plz, :ort, :land, :telefon, :email)"
+                ),
+                data[start : start + 50_000],
+            )
     source.dispose()
     target = sa.create_engine(tgt)
     with target.begin() as conn:
@@ -117,12 +138,17 @@ def prepare(src: str, tgt: str, data: list[dict[str, str]]) -> None:
 def plain_copy(src: str, tgt: str) -> float:
     """The baseline: stream the rows and executemany them into the target, 1,000 at a time."""
     source, target = sa.create_engine(src), sa.create_engine(tgt)
-    insert = sa.text("INSERT INTO accounts (external_id, name, address_line, postcode, city, country, phone, email) "
-                     "VALUES (:kundennr, :name1, :strasse, :plz, :ort, :land, :telefon, :email)")
+    insert = sa.text(
+        "INSERT INTO accounts (external_id, name, address_line, postcode, city, country, phone, email) "
+        "VALUES (:kundennr, :name1, :strasse, :plz, :ort, :land, :telefon, :email)"
+    )
     started = time.perf_counter()
     with source.connect() as read, target.begin() as write:
         result = read.execution_options(stream_results=True, yield_per=1000).execute(
-            sa.text("SELECT kundennr, name1, strasse, plz, ort, land, telefon, email FROM kunden ORDER BY kundennr"))
+            sa.text(
+                "SELECT kundennr, name1, strasse, plz, ort, land, telefon, email FROM kunden ORDER BY kundennr"
+            )
+        )
         for partition in result.mappings().partitions(1000):
             write.execute(insert, [dict(row) for row in partition])
     elapsed = time.perf_counter() - started
@@ -160,9 +186,13 @@ def measure(backend: str, count: int, repeat: int) -> dict[str, object]:
             load_times.append(elapsed)
     plain, load = statistics.median(plain_times), statistics.median(load_times)
     return {
-        "backend": backend, "rows": count, "repeat": repeat,
-        "plain_copy_s": [round(t, 3) for t in plain_times], "einklang_load_s": [round(t, 3) for t in load_times],
-        "plain_copy_rec_per_s": round(count / plain), "einklang_rec_per_s": round(count / load),
+        "backend": backend,
+        "rows": count,
+        "repeat": repeat,
+        "plain_copy_s": [round(t, 3) for t in plain_times],
+        "einklang_load_s": [round(t, 3) for t in load_times],
+        "plain_copy_rec_per_s": round(count / plain),
+        "einklang_rec_per_s": round(count / load),
         "speed_ratio": round(plain / load, 3),
     }
 
@@ -180,8 +210,9 @@ def measure_memory(backend: str, count: int) -> dict[str, object]:
         data = rows(count)
         prepare(src, tgt, data)
         del data
-        out = subprocess.run([sys.executable, __file__, "--child", src, tgt, state], check=True,
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", src, tgt, state], check=True, capture_output=True, text=True
+        )
     return {"backend": backend, "rows": count, **json.loads(out.stdout)}
 
 
@@ -190,13 +221,17 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--memory-only", action="store_true", help="only the peak-RSS run (in a child process)")
+    parser.add_argument(
+        "--memory-only", action="store_true", help="only the peak-RSS run (in a child process)"
+    )
     parser.add_argument("--child", nargs=3, metavar=("SRC", "TGT", "STATE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         memory_child(*args.child)
         return
-    print(f"# {platform.node()} {platform.processor() or platform.machine()} python {platform.python_version()}")
+    print(
+        f"# {platform.node()} {platform.processor() or platform.machine()} python {platform.python_version()}"
+    )
     if args.memory_only:
         print(json.dumps(measure_memory(args.backend, args.rows)))
         return

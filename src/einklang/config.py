@@ -104,14 +104,33 @@ class FieldMapConfig(BaseModel):
 
     def to_field_map(self, canonical: str) -> FieldMap:
         if self.join:
-            return FieldMap(canonical, tuple(self.join), MapKind.JOIN, sep=self.sep, split=self.split,
-                            values=self.values, transforms=tuple(self.transform), read_only=self.read_only)
+            return FieldMap(
+                canonical,
+                tuple(self.join),
+                MapKind.JOIN,
+                sep=self.sep,
+                split=self.split,
+                values=self.values,
+                transforms=tuple(self.transform),
+                read_only=self.read_only,
+            )
         if self.name_part:
-            return FieldMap(canonical, (self.name_part,), MapKind.NAME_PART, part=self.part or "",
-                            transforms=tuple(self.transform), read_only=self.read_only)
+            return FieldMap(
+                canonical,
+                (self.name_part,),
+                MapKind.NAME_PART,
+                part=self.part or "",
+                transforms=tuple(self.transform),
+                read_only=self.read_only,
+            )
         assert self.column is not None
-        return FieldMap(canonical, (self.column,), values=self.values, transforms=tuple(self.transform),
-                        read_only=self.read_only)
+        return FieldMap(
+            canonical,
+            (self.column,),
+            values=self.values,
+            transforms=tuple(self.transform),
+            read_only=self.read_only,
+        )
 
 
 class EntityBindingConfig(BaseModel):
@@ -175,7 +194,7 @@ class EntityConfig(BaseModel):
     keys: list[str] = Field(default_factory=list)
     fields: dict[str, FieldType | FieldTypeConfig]
     systems: dict[str, EntityBindingConfig]
-    sync: SyncConfig = Field(default_factory=SyncConfig)
+    sync: SyncConfig = Field(default_factory=lambda: SyncConfig())
 
     @model_validator(mode="after")
     def _references_exist(self) -> EntityConfig:
@@ -195,7 +214,9 @@ class EntityConfig(BaseModel):
         fields: dict[str, FieldSpec] = {}
         for field_name, declared in self.fields.items():
             if isinstance(declared, FieldTypeConfig):
-                fields[field_name] = FieldSpec(field_name, declared.type, tuple(declared.values), declared.required)
+                fields[field_name] = FieldSpec(
+                    field_name, declared.type, tuple(declared.values), declared.required
+                )
             else:
                 fields[field_name] = FieldSpec(field_name, declared)
         return EntitySpec(name, fields, tuple(self.keys))
@@ -298,7 +319,8 @@ class LoadedConfig:
         }
 
     def masked(self) -> dict[str, Any]:
-        return _mask_tree(self.raw_resolved())
+        masked: dict[str, Any] = _mask_tree(self.raw_resolved())
+        return masked
 
     def raw_resolved(self) -> dict[str, Any]:
         data = self.model.model_dump(mode="json", exclude_none=True)
@@ -329,8 +351,11 @@ def find_config_path(explicit: str | Path | None) -> Path:
     else:
         path = Path.cwd() / DEFAULT_CONFIG_NAME
     if not path.is_file():
-        how = "given with -c/--config" if explicit else (f"from ${CONFIG_ENV}" if os.environ.get(CONFIG_ENV)
-                                                         else "searched in the current folder")
+        how = (
+            "given with -c/--config"
+            if explicit
+            else (f"from ${CONFIG_ENV}" if os.environ.get(CONFIG_ENV) else "searched in the current folder")
+        )
         raise ConfigError(f"config file not found ({how}); create one or run `einklang demo`", file=path)
     return path
 
@@ -341,7 +366,9 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
     return parse_config(text, config_path, environ=environ)
 
 
-def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+def parse_config(
+    text: str, path: Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> LoadedConfig:
     env = dict(os.environ if environ is None else environ)
     try:
         root_node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -354,7 +381,9 @@ def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, s
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError("the config must be a mapping of keys (state, systems, entities)", file=path, line=1)
+        raise ConfigError(
+            "the config must be a mapping of keys (state, systems, entities)", file=path, line=1
+        )
     lines = _line_index(root_node)
 
     secrets_file = data.get("secrets_file") or env.get(SECRETS_ENV)
@@ -396,13 +425,19 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
     return values
 
 
-def _interpolate(node: Any, env: Mapping[str, str], lines: dict[tuple[str, ...], int],
-                 path: Path | None, where: tuple[str, ...]) -> Any:
+def _interpolate(
+    node: Any,
+    env: Mapping[str, str],
+    lines: dict[tuple[str, ...], int],
+    path: Path | None,
+    where: tuple[str, ...],
+) -> Any:
     if isinstance(node, dict):
         return {key: _interpolate(value, env, lines, path, (*where, str(key))) for key, value in node.items()}
     if isinstance(node, list):
         return [_interpolate(value, env, lines, path, (*where, str(i))) for i, value in enumerate(node)]
     if isinstance(node, str):
+
         def replace(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             if name in env:
@@ -412,7 +447,9 @@ def _interpolate(node: Any, env: Mapping[str, str], lines: dict[tuple[str, ...],
             else:
                 raise ConfigError(
                     f"${{{name}}} is not set (set the environment variable or add it to the secrets file)",
-                    file=path, line=_locate(where, lines)[1], key=".".join(where),
+                    file=path,
+                    line=_locate(where, lines)[1],
+                    key=".".join(where),
                 )
             SECRETS.add(value)
             return value

@@ -140,7 +140,9 @@ class EntityMapping:
             raw = rule.values.get(str(raw), raw)
         return coerce(self.entity.field(rule.canonical), raw, self.ctx)
 
-    def to_native(self, record: Mapping[str, CanonicalValue], only: Iterable[str] | None = None) -> dict[str, Any]:
+    def to_native(
+        self, record: Mapping[str, CanonicalValue], only: Iterable[str] | None = None
+    ) -> dict[str, Any]:
         """Native column values for the canonical fields ``only`` (default: all mapped, writable)."""
         wanted = set(only) if only is not None else set(self.writable_fields())
         native: dict[str, Any] = {}

@@ -18,7 +18,9 @@ from einklang.store.state import StateStore, open_store
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="einklang.yaml to use (default: $EINKLANG_CONFIG or ./einklang.yaml)"),
+    typer.Option(
+        "--config", "-c", help="einklang.yaml to use (default: $EINKLANG_CONFIG or ./einklang.yaml)"
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -53,8 +55,13 @@ def cli_errors(as_json: bool) -> Iterator[None]:
     except typer.Exit:
         raise
     except ConfigError as exc:
-        _fail(as_json, "config", str(exc), 2, {"file": str(exc.file) if exc.file else None, "line": exc.line,
-                                             "key": exc.key})
+        _fail(
+            as_json,
+            "config",
+            str(exc),
+            2,
+            {"file": str(exc.file) if exc.file else None, "line": exc.line, "key": exc.key},
+        )
     except ConnectorError as exc:
         _fail(as_json, "system", str(exc), 1, {"system": exc.system, "record_id": exc.record_id})
     except CliError as exc:

@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo (re-created).")] = Path("einklang-demo"),
+    directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo (re-created).")] = Path(
+        "einklang-demo"
+    ),
     customers: Annotated[int, typer.Option("--customers", min=10, max=100_000)] = 300,
     as_json: JsonOption = False,
 ) -> None:
@@ -57,12 +59,15 @@ def demo(
         step("3. einklang load company --from erp --to crm")
         with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm:
             report = run_initial_load(config, store, "company", erp, crm)
-        say(f"created {report.created} CRM accounts from {report.read} ERP customers and linked each pair; "
-            f"failed {report.failed}")
+        say(
+            f"created {report.created} CRM accounts from {report.read} ERP customers and linked each pair; "
+            f"failed {report.failed}"
+        )
         for warning in report.warnings:
-            say(f"  [yellow]warning[/] erp record {warning.native_id} field {warning.field}: {warning.reason}")
-        steps.append({"step": "load", **report.summary(),
-                      "warnings": [w.as_dict() for w in report.warnings]})
+            say(
+                f"  [yellow]warning[/] erp record {warning.native_id} field {warning.field}: {warning.reason}"
+            )
+        steps.append({"step": "load", **report.summary(), "warnings": [w.as_dict() for w in report.warnings]})
 
         step("4. Run it again: nothing is created twice")
         with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm:
@@ -76,6 +81,10 @@ def demo(
             return
         step("Done")
         say(f"finished in {seconds} s. Try, in {directory}:")
-        for command in ("einklang status", "einklang check", "einklang config show",
-                        "einklang load company --from erp --to crm --dry-run"):
+        for command in (
+            "einklang status",
+            "einklang check",
+            "einklang config show",
+            "einklang load company --from erp --to crm --dry-run",
+        ):
             say(f"  cd {directory} && {command}")

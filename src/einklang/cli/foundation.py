@@ -7,7 +7,14 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from einklang.cli._common import (
     CliError,
@@ -103,13 +110,18 @@ def connectors(as_json: JsonOption = False) -> None:
     """List the installed connectors (entry point group einklang.connectors)."""
     with cli_errors(as_json):
         found = installed_connectors()
-        rows = [{"name": name, "target": ep.value, "package": ep.dist.name if ep.dist else None}
-                for name, ep in sorted(found.items())]
+        rows = [
+            {"name": name, "target": ep.value, "package": ep.dist.name if ep.dist else None}
+            for name, ep in sorted(found.items())
+        ]
         if as_json:
             emit_json({"ok": True, "connectors": rows})
         else:
-            render_table("Installed connectors", ["name", "implementation", "package"],
-                         [[r["name"], r["target"], r["package"]] for r in rows])
+            render_table(
+                "Installed connectors",
+                ["name", "implementation", "package"],
+                [[r["name"], r["target"], r["package"]] for r in rows],
+            )
 
 
 def load_command(
@@ -133,12 +145,21 @@ def load_command(
         with open_connector(loaded, source) as src, open_connector(loaded, target) as tgt:
             total = src.count(entity)
             if as_json:
-                report = run_initial_load(loaded, store, entity, src, tgt, dry_run=dry_run, batch_size=batch_size)
+                report = run_initial_load(
+                    loaded, store, entity, src, tgt, dry_run=dry_run, batch_size=batch_size
+                )
             else:
                 with Progress(
-                    TextColumn(f"[bold]{'planning' if dry_run else 'loading'} {entity}[/] {source} → {target}"),
-                    BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+                    TextColumn(
+                        f"[bold]{'planning' if dry_run else 'loading'} {entity}[/] {source} → {target}"
+                    ),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]}"),
+                    TimeElapsedColumn(),
+                    TimeRemainingColumn(),
+                    console=console,
+                    transient=False,
                 ) as progress:
                     task = progress.add_task("load", total=total, rate="")
                     started = time.perf_counter()
@@ -149,8 +170,16 @@ def load_command(
                         elapsed = max(time.perf_counter() - started, 1e-9)
                         progress.update(task, rate=f"{done / elapsed:,.0f} rec/s")
 
-                    report = run_initial_load(loaded, store, entity, src, tgt, dry_run=dry_run,
-                                              batch_size=batch_size, progress=advance)
+                    report = run_initial_load(
+                        loaded,
+                        store,
+                        entity,
+                        src,
+                        tgt,
+                        dry_run=dry_run,
+                        batch_size=batch_size,
+                        progress=advance,
+                    )
         _print_load_report(report, as_json)
         if report.aborted or report.failed:
             raise typer.Exit(1)
@@ -161,16 +190,25 @@ def _print_load_report(report: LoadReport, as_json: bool) -> None:
         emit_json({"ok": not report.aborted and not report.failed, **report.as_dict()})
         return
     verb = "would be " if report.dry_run else ""
-    say(f"{report.read} read from {report.source}; {verb}created {report.created}, {verb}linked {report.linked}, "
+    say(
+        f"{report.read} read from {report.source}; {verb}created {report.created}, {verb}linked {report.linked}, "
         f"skipped {report.skipped}, failed {report.failed}"
-        + (f", recovered {report.recovered} from an interrupted run" if report.recovered else ""))
+        + (f", recovered {report.recovered} from an interrupted run" if report.recovered else "")
+    )
     if not report.target_was_empty:
         say(f"{report.target} was not empty: existing records were matched by key first")
-    for title, issues in (("failed", report.failures), ("skipped", report.skips), ("warnings", report.warnings)):
+    for title, issues in (
+        ("failed", report.failures),
+        ("skipped", report.skips),
+        ("warnings", report.warnings),
+    ):
         shown = [i for i in issues if not (title == "skipped" and i.reason == "already linked")]
         if shown:
-            render_table(f"{title} ({len(shown)})", ["record", "field", "reason"],
-                         [[i.native_id, i.field or "", i.reason] for i in shown[:50]])
+            render_table(
+                f"{title} ({len(shown)})",
+                ["record", "field", "reason"],
+                [[i.native_id, i.field or "", i.reason] for i in shown[:50]],
+            )
             if len(shown) > 50:
                 say(f"... and {len(shown) - 50} more (use --json for all)")
     already = sum(1 for i in report.skips if i.reason == "already linked")
@@ -199,13 +237,15 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
             }
             for system in loaded.systems_of(entity):
                 outbox = store.outbox_counts(system, entity)
-                entry["systems"].append({
-                    "system": system,
-                    "linked": store.count_links(system, entity),
-                    "cursor": store.get_cursor(system, entity),
-                    "outbox_pending": outbox.get("pending", 0),
-                    "outbox_failed": outbox.get("failed", 0),
-                })
+                entry["systems"].append(
+                    {
+                        "system": system,
+                        "linked": store.count_links(system, entity),
+                        "cursor": store.get_cursor(system, entity),
+                        "outbox_pending": outbox.get("pending", 0),
+                        "outbox_failed": outbox.get("failed", 0),
+                    }
+                )
             entities.append(entry)
         if as_json:
             emit_json({"ok": True, "state": mask(loaded.state_url), "entities": entities})
@@ -214,10 +254,23 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         rows = []
         for e in entities:
             for s in e["systems"]:
-                rows.append([e["entity"], s["system"], s["linked"], _short(s["cursor"]), s["outbox_pending"],
-                             s["outbox_failed"], e["open_conflicts"], _run_text(e["last_run"])])
-        render_table("Status", ["entity", "system", "linked", "cursor", "pending", "failed", "conflicts",
-                                "last run"], rows)
+                rows.append(
+                    [
+                        e["entity"],
+                        s["system"],
+                        s["linked"],
+                        _short(s["cursor"]),
+                        s["outbox_pending"],
+                        s["outbox_failed"],
+                        e["open_conflicts"],
+                        _run_text(e["last_run"]),
+                    ]
+                )
+        render_table(
+            "Status",
+            ["entity", "system", "linked", "cursor", "pending", "failed", "conflicts", "last run"],
+            rows,
+        )
 
 
 def _short(value: Any, width: int = 40) -> str:

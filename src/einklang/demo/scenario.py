@@ -167,17 +167,30 @@ def build_erp(path: Path, customer_count: int = 300) -> None:
         for statement in ERP_SCHEMA:
             conn.exec_driver_sql(statement)
         conn.execute(
-            sa.text("INSERT INTO kunden (kundennr, name1, name2, strasse, plz, ort, land, telefon, email) "
-                    "VALUES (:number, :name1, :name2, :street, :postal_code, :city, :country, :phone, :email)"),
+            sa.text(
+                "INSERT INTO kunden (kundennr, name1, name2, strasse, plz, ort, land, telefon, email) "
+                "VALUES (:number, :name1, :name2, :street, :postal_code, :city, :country, :phone, :email)"
+            ),
             [c.__dict__ for c in data.customers(customer_count)],
         )
-        conn.execute(sa.text("INSERT INTO warengruppen (nr, bezeichnung) VALUES (:nr, :name)"),
-                     [{"nr": nr, "name": name} for nr, name in data.PRODUCT_GROUPS])
-        conn.execute(sa.text("INSERT INTO artikel (artnr, bezeichnung, warengruppe, preis) "
-                             "VALUES (:number, :name, :group, :price)"), [p.__dict__ for p in data.products()])
-        conn.execute(sa.text("INSERT INTO mitarbeiter (persnr, vorname, nachname, email, abteilung) "
-                             "VALUES (:number, :first_name, :last_name, :email, :department)"),
-                     [e.__dict__ for e in data.employees()])
+        conn.execute(
+            sa.text("INSERT INTO warengruppen (nr, bezeichnung) VALUES (:nr, :name)"),
+            [{"nr": nr, "name": name} for nr, name in data.PRODUCT_GROUPS],
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO artikel (artnr, bezeichnung, warengruppe, preis) "
+                "VALUES (:number, :name, :group, :price)"
+            ),
+            [p.__dict__ for p in data.products()],
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO mitarbeiter (persnr, vorname, nachname, email, abteilung) "
+                "VALUES (:number, :first_name, :last_name, :email, :department)"
+            ),
+            [e.__dict__ for e in data.employees()],
+        )
     engine.dispose()
 
 

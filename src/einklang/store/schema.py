@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -54,6 +53,8 @@ links = Table(
     Column("native_id", String(255), nullable=False),
     Column("version", String(255)),  # native version last seen or written (for conditional writes)
     Column("record_hash", String(32)),  # canonical hash last seen or written (echo detection)
+    Column("seen", Text),  # JSON canonical record last seen or written; sync measures changes against it
+    Column("tolerated", Text),  # JSON {field: value}: ownership violations reported but not reverted
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     UniqueConstraint("system", "entity", "native_id", name="uq_links_native"),
@@ -115,6 +116,7 @@ outbox = Table(
     Column("created_at", DateTime, nullable=False),
     Column("done_at", DateTime),
     Index("ix_outbox_pending", "system", "status", "id"),
+    Index("ix_outbox_golden", "golden_id", "system", "status"),
 )
 
 conflicts = Table(
@@ -128,6 +130,7 @@ conflicts = Table(
     Column("values", Text, nullable=False),  # JSON {system: encoded value}
     Column("status", String(16), nullable=False),  # open, resolved
     Column("resolution", Text),  # JSON {"take": system} or {"value": encoded}
+    Column("reason", Text),  # why the policy held the field (sync)
     Column("created_at", DateTime, nullable=False),
     Column("resolved_at", DateTime),
     Index("ix_conflicts_open", "status", "entity", "golden_id"),
@@ -182,4 +185,15 @@ locks = Table(
     Column("holder", String(255), nullable=False),
     Column("acquired_at", DateTime, nullable=False),
     Column("heartbeat_at", DateTime, nullable=False),
+)
+
+# --- sync engine ---
+system_health = Table(
+    "system_health",
+    metadata,
+    Column("system", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),  # consecutive failed attempts (circuit breaker)
+    Column("open_until", DateTime),  # no calls to the system before this time
+    Column("last_error", Text),
+    Column("updated_at", DateTime, nullable=False),
 )

@@ -124,7 +124,10 @@ class StateStore:
         with self.transaction() as conn:
             result = conn.execute(
                 t.runs.insert().values(
-                    kind=kind, entity=entity, args=json.dumps(args, default=str), started_at=utcnow(),
+                    kind=kind,
+                    entity=entity,
+                    args=json.dumps(args, default=str),
+                    started_at=utcnow(),
                     status="dry-run" if dry_run else "running",
                 )
             )
@@ -133,9 +136,9 @@ class StateStore:
     def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any]) -> None:
         with self.transaction() as conn:
             conn.execute(
-                t.runs.update().where(t.runs.c.id == run_id).values(
-                    finished_at=utcnow(), status=status, summary=json.dumps(summary, default=str)
-                )
+                t.runs.update()
+                .where(t.runs.c.id == run_id)
+                .values(finished_at=utcnow(), status=status, summary=json.dumps(summary, default=str))
             )
 
     def runs(self, limit: int = 20, kind: str | None = None) -> list[dict[str, Any]]:
@@ -170,7 +173,9 @@ class StateStore:
                     found[row.native_id] = _link(row._mapping)
         return found
 
-    def links_for_golden(self, golden_ids: Sequence[str], conn: Connection | None = None) -> dict[str, dict[str, Link]]:
+    def links_for_golden(
+        self, golden_ids: Sequence[str], conn: Connection | None = None
+    ) -> dict[str, dict[str, Link]]:
         result: dict[str, dict[str, Link]] = {}
         if not golden_ids:
             return result
@@ -188,14 +193,18 @@ class StateStore:
                 run(connection)
         return result
 
-    def golden_records(self, golden_ids: Sequence[str], conn: Connection | None = None) -> dict[str, GoldenRecord]:
+    def golden_records(
+        self, golden_ids: Sequence[str], conn: Connection | None = None
+    ) -> dict[str, GoldenRecord]:
         result: dict[str, GoldenRecord] = {}
 
         def run(connection: Connection) -> None:
             for start in range(0, len(golden_ids), 500):
                 chunk = list(golden_ids[start : start + 500])
                 for row in connection.execute(sa.select(t.golden).where(t.golden.c.id.in_(chunk))):
-                    result[row.id] = GoldenRecord(row.id, row.entity, decode_record(json.loads(row.base)), row.status)
+                    result[row.id] = GoldenRecord(
+                        row.id, row.entity, decode_record(json.loads(row.base)), row.status
+                    )
 
         if conn is not None:
             run(conn)
@@ -211,8 +220,15 @@ class StateStore:
             conn.execute(
                 t.golden.insert(),
                 [
-                    {"id": gid, "entity": entity, "base": record_json(rec), "base_hash": record_hash(rec),
-                     "status": "active", "created_at": now, "updated_at": now}
+                    {
+                        "id": gid,
+                        "entity": entity,
+                        "base": record_json(rec),
+                        "base_hash": record_hash(rec),
+                        "status": "active",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
                     for gid, rec in zip(ids, records, strict=True)
                 ],
             )
@@ -220,16 +236,23 @@ class StateStore:
 
     def set_base(self, conn: Connection, golden_id: str, base: CanonicalRecord) -> None:
         conn.execute(
-            t.golden.update().where(t.golden.c.id == golden_id).values(
-                base=record_json(base), base_hash=record_hash(base), updated_at=utcnow()
-            )
+            t.golden.update()
+            .where(t.golden.c.id == golden_id)
+            .values(base=record_json(base), base_hash=record_hash(base), updated_at=utcnow())
         )
 
     def set_golden_status(self, conn: Connection, golden_id: str, status: str) -> None:
-        conn.execute(t.golden.update().where(t.golden.c.id == golden_id).values(status=status, updated_at=utcnow()))
+        conn.execute(
+            t.golden.update().where(t.golden.c.id == golden_id).values(status=status, updated_at=utcnow())
+        )
 
-    def insert_links(self, conn: Connection, entity: str, system: str,
-                     rows: Sequence[tuple[str, str, str | None, str | None]]) -> None:
+    def insert_links(
+        self,
+        conn: Connection,
+        entity: str,
+        system: str,
+        rows: Sequence[tuple[str, str, str | None, str | None]],
+    ) -> None:
         """rows: (golden_id, native_id, version, record_hash)."""
         if not rows:
             return
@@ -237,18 +260,33 @@ class StateStore:
         conn.execute(
             t.links.insert(),
             [
-                {"golden_id": gid, "entity": entity, "system": system, "native_id": nid, "version": version,
-                 "record_hash": rhash, "created_at": now, "updated_at": now}
+                {
+                    "golden_id": gid,
+                    "entity": entity,
+                    "system": system,
+                    "native_id": nid,
+                    "version": version,
+                    "record_hash": rhash,
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for gid, nid, version, rhash in rows
             ],
         )
 
-    def update_link(self, conn: Connection, system: str, entity: str, native_id: str,
-                    version: str | None, rhash: str | None) -> None:
+    def update_link(
+        self,
+        conn: Connection,
+        system: str,
+        entity: str,
+        native_id: str,
+        version: str | None,
+        rhash: str | None,
+    ) -> None:
         conn.execute(
-            t.links.update().where(
-                t.links.c.system == system, t.links.c.entity == entity, t.links.c.native_id == native_id
-            ).values(version=version, record_hash=rhash, updated_at=utcnow())
+            t.links.update()
+            .where(t.links.c.system == system, t.links.c.entity == entity, t.links.c.native_id == native_id)
+            .values(version=version, record_hash=rhash, updated_at=utcnow())
         )
 
     def delete_link(self, conn: Connection, system: str, entity: str, native_id: str) -> None:
@@ -263,9 +301,10 @@ class StateStore:
         while True:
             with self.engine.connect() as conn:
                 rows = conn.execute(
-                    sa.select(t.links).where(
-                        t.links.c.system == system, t.links.c.entity == entity, t.links.c.id > last_id
-                    ).order_by(t.links.c.id).limit(batch)
+                    sa.select(t.links)
+                    .where(t.links.c.system == system, t.links.c.entity == entity, t.links.c.id > last_id)
+                    .order_by(t.links.c.id)
+                    .limit(batch)
                 ).all()
             if not rows:
                 return
@@ -274,17 +313,23 @@ class StateStore:
 
     def count_links(self, system: str, entity: str) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(
-                sa.select(sa.func.count()).select_from(t.links).where(
-                    t.links.c.system == system, t.links.c.entity == entity)
-            ).scalar_one())
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(t.links)
+                    .where(t.links.c.system == system, t.links.c.entity == entity)
+                ).scalar_one()
+            )
 
     def count_golden(self, entity: str) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(
-                sa.select(sa.func.count()).select_from(t.golden).where(
-                    t.golden.c.entity == entity, t.golden.c.status == "active")
-            ).scalar_one())
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(t.golden)
+                    .where(t.golden.c.entity == entity, t.golden.c.status == "active")
+                ).scalar_one()
+            )
 
     # ------------------------------------------------------------------ cursors + snapshots
     def get_cursor(self, system: str, entity: str) -> Any:
@@ -296,68 +341,133 @@ class StateStore:
 
     def has_cursor(self, system: str, entity: str) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(
-                sa.select(t.cursors.c.system).where(t.cursors.c.system == system, t.cursors.c.entity == entity)
-            ).first() is not None
+            return (
+                conn.execute(
+                    sa.select(t.cursors.c.system).where(
+                        t.cursors.c.system == system, t.cursors.c.entity == entity
+                    )
+                ).first()
+                is not None
+            )
 
     def set_cursor(self, conn: Connection, system: str, entity: str, value: Any) -> None:
         encoded = json.dumps(value, default=str)
         updated = conn.execute(
-            t.cursors.update().where(t.cursors.c.system == system, t.cursors.c.entity == entity).values(
-                value=encoded, updated_at=utcnow())
+            t.cursors.update()
+            .where(t.cursors.c.system == system, t.cursors.c.entity == entity)
+            .values(value=encoded, updated_at=utcnow())
         )
         if updated.rowcount == 0:
-            conn.execute(t.cursors.insert().values(system=system, entity=entity, value=encoded, updated_at=utcnow()))
+            conn.execute(
+                t.cursors.insert().values(system=system, entity=entity, value=encoded, updated_at=utcnow())
+            )
 
     def snapshot_store(self, system: str, entity: str) -> DbSnapshotStore:
         return DbSnapshotStore(self, system, entity)
 
-    def save_snapshot(self, conn: Connection, system: str, entity: str, hashes: Mapping[str, str],
-                      deleted: Sequence[str] = ()) -> None:
+    def save_snapshot(
+        self,
+        conn: Connection,
+        system: str,
+        entity: str,
+        hashes: Mapping[str, str],
+        deleted: Sequence[str] = (),
+    ) -> None:
         ids = list(hashes)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            conn.execute(t.snapshots.delete().where(
-                t.snapshots.c.system == system, t.snapshots.c.entity == entity, t.snapshots.c.native_id.in_(chunk)))
+            conn.execute(
+                t.snapshots.delete().where(
+                    t.snapshots.c.system == system,
+                    t.snapshots.c.entity == entity,
+                    t.snapshots.c.native_id.in_(chunk),
+                )
+            )
         if hashes:
-            conn.execute(t.snapshots.insert(), [
-                {"system": system, "entity": entity, "native_id": nid, "hash": h} for nid, h in hashes.items()])
+            conn.execute(
+                t.snapshots.insert(),
+                [
+                    {"system": system, "entity": entity, "native_id": nid, "hash": h}
+                    for nid, h in hashes.items()
+                ],
+            )
         for start in range(0, len(deleted), 500):
-            conn.execute(t.snapshots.delete().where(
-                t.snapshots.c.system == system, t.snapshots.c.entity == entity,
-                t.snapshots.c.native_id.in_(list(deleted[start : start + 500]))))
+            conn.execute(
+                t.snapshots.delete().where(
+                    t.snapshots.c.system == system,
+                    t.snapshots.c.entity == entity,
+                    t.snapshots.c.native_id.in_(list(deleted[start : start + 500])),
+                )
+            )
 
     # ------------------------------------------------------------------ outbox
-    def add_outbox(self, conn: Connection, run_id: int | None, entries: Sequence[Mapping[str, Any]]) -> list[int]:
+    def add_outbox(
+        self, conn: Connection, run_id: int | None, entries: Sequence[Mapping[str, Any]]
+    ) -> list[int]:
         """Entries: system, entity, golden_id, native_id, op, payload (canonical), base_version, cause."""
         now = utcnow()
         ids = []
         for entry in entries:
-            result = conn.execute(t.outbox.insert().values(
-                run_id=run_id, system=entry["system"], entity=entry["entity"], golden_id=entry["golden_id"],
-                native_id=entry.get("native_id"), op=entry["op"],
-                payload=json.dumps(encode_record(entry.get("payload") or {})),
-                base_version=entry.get("base_version"), cause=entry["cause"], status="pending", attempts=0,
-                created_at=now,
-            ))
+            result = conn.execute(
+                t.outbox.insert().values(
+                    run_id=run_id,
+                    system=entry["system"],
+                    entity=entry["entity"],
+                    golden_id=entry["golden_id"],
+                    native_id=entry.get("native_id"),
+                    op=entry["op"],
+                    payload=json.dumps(encode_record(entry.get("payload") or {})),
+                    base_version=entry.get("base_version"),
+                    cause=entry["cause"],
+                    status="pending",
+                    attempts=0,
+                    created_at=now,
+                )
+            )
             ids.append(int(result.inserted_primary_key[0]))  # type: ignore[index]
         return ids
 
-    def add_outbox_many(self, conn: Connection, run_id: int | None, entries: Sequence[Mapping[str, Any]]) -> None:
+    def add_outbox_many(
+        self, conn: Connection, run_id: int | None, entries: Sequence[Mapping[str, Any]]
+    ) -> None:
         now = utcnow()
         if entries:
-            conn.execute(t.outbox.insert(), [
-                {"run_id": run_id, "system": e["system"], "entity": e["entity"], "golden_id": e["golden_id"],
-                 "native_id": e.get("native_id"), "op": e["op"],
-                 "payload": json.dumps(encode_record(e.get("payload") or {})), "base_version": e.get("base_version"),
-                 "cause": e["cause"], "status": "pending", "attempts": 0, "created_at": now}
-                for e in entries
-            ])
+            conn.execute(
+                t.outbox.insert(),
+                [
+                    {
+                        "run_id": run_id,
+                        "system": e["system"],
+                        "entity": e["entity"],
+                        "golden_id": e["golden_id"],
+                        "native_id": e.get("native_id"),
+                        "op": e["op"],
+                        "payload": json.dumps(encode_record(e.get("payload") or {})),
+                        "base_version": e.get("base_version"),
+                        "cause": e["cause"],
+                        "status": "pending",
+                        "attempts": 0,
+                        "created_at": now,
+                    }
+                    for e in entries
+                ],
+            )
 
-    def pending_outbox(self, system: str | None = None, entity: str | None = None, limit: int = 1000,
-                       op: str | None = None, due_only: bool = True, after_id: int = 0) -> list[dict[str, Any]]:
-        query = sa.select(t.outbox).where(t.outbox.c.status == "pending", t.outbox.c.id > after_id).order_by(
-            t.outbox.c.id).limit(limit)
+    def pending_outbox(
+        self,
+        system: str | None = None,
+        entity: str | None = None,
+        limit: int = 1000,
+        op: str | None = None,
+        due_only: bool = True,
+        after_id: int = 0,
+    ) -> list[dict[str, Any]]:
+        query = (
+            sa.select(t.outbox)
+            .where(t.outbox.c.status == "pending", t.outbox.c.id > after_id)
+            .order_by(t.outbox.c.id)
+            .limit(limit)
+        )
         if system:
             query = query.where(t.outbox.c.system == system)
         if entity:
@@ -366,7 +476,9 @@ class StateStore:
             query = query.where(t.outbox.c.op == op)
         if due_only:
             now = utcnow()
-            query = query.where(sa.or_(t.outbox.c.next_attempt_at.is_(None), t.outbox.c.next_attempt_at <= now))
+            query = query.where(
+                sa.or_(t.outbox.c.next_attempt_at.is_(None), t.outbox.c.next_attempt_at <= now)
+            )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         result = []
@@ -376,8 +488,15 @@ class StateStore:
             result.append(entry)
         return result
 
-    def mark_outbox(self, conn: Connection, ids: Sequence[int], status: str, error: str | None = None,
-                    next_attempt_at: dt.datetime | None = None, native_id: str | None = None) -> None:
+    def mark_outbox(
+        self,
+        conn: Connection,
+        ids: Sequence[int],
+        status: str,
+        error: str | None = None,
+        next_attempt_at: dt.datetime | None = None,
+        native_id: str | None = None,
+    ) -> None:
         values: dict[str, Any] = {"status": status, "last_error": error, "next_attempt_at": next_attempt_at}
         if status in ("done", "superseded"):
             values["done_at"] = utcnow()
@@ -385,14 +504,18 @@ class StateStore:
             values["native_id"] = native_id
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
-            conn.execute(t.outbox.update().where(t.outbox.c.id.in_(chunk)).values(
-                attempts=t.outbox.c.attempts + (0 if status == "done" else 1), **values))
+            conn.execute(
+                t.outbox.update()
+                .where(t.outbox.c.id.in_(chunk))
+                .values(attempts=t.outbox.c.attempts + (0 if status == "done" else 1), **values)
+            )
 
     def outbox_counts(self, system: str, entity: str) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(t.outbox.c.status, sa.func.count()).where(
-                    t.outbox.c.system == system, t.outbox.c.entity == entity).group_by(t.outbox.c.status)
+                sa.select(t.outbox.c.status, sa.func.count())
+                .where(t.outbox.c.system == system, t.outbox.c.entity == entity)
+                .group_by(t.outbox.c.status)
             ).all()
         return {row[0]: int(row[1]) for row in rows}
 
@@ -401,17 +524,36 @@ class StateStore:
         if not entries:
             return
         now = utcnow()
-        conn.execute(t.audit.insert(), [
-            {"ts": now, "run_id": run_id, "system": e.get("system"), "entity": e["entity"],
-             "golden_id": e.get("golden_id"), "native_id": e.get("native_id"), "op": e["op"],
-             "old": json.dumps(e["old"], default=str, ensure_ascii=False) if e.get("old") is not None else None,
-             "new": json.dumps(e["new"], default=str, ensure_ascii=False) if e.get("new") is not None else None,
-             "cause": e["cause"]}
-            for e in entries
-        ])
+        conn.execute(
+            t.audit.insert(),
+            [
+                {
+                    "ts": now,
+                    "run_id": run_id,
+                    "system": e.get("system"),
+                    "entity": e["entity"],
+                    "golden_id": e.get("golden_id"),
+                    "native_id": e.get("native_id"),
+                    "op": e["op"],
+                    "old": json.dumps(e["old"], default=str, ensure_ascii=False)
+                    if e.get("old") is not None
+                    else None,
+                    "new": json.dumps(e["new"], default=str, ensure_ascii=False)
+                    if e.get("new") is not None
+                    else None,
+                    "cause": e["cause"],
+                }
+                for e in entries
+            ],
+        )
 
-    def audit_log(self, entity: str | None = None, golden_id: str | None = None, run_id: int | None = None,
-                  limit: int = 100) -> list[dict[str, Any]]:
+    def audit_log(
+        self,
+        entity: str | None = None,
+        golden_id: str | None = None,
+        run_id: int | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
         query = sa.select(t.audit).order_by(t.audit.c.id.desc()).limit(limit)
         if entity:
             query = query.where(t.audit.c.entity == entity)
@@ -430,16 +572,29 @@ class StateStore:
             result.append(entry)
         return result
 
-    def add_problems(self, conn: Connection, run_id: int | None, problems: Sequence[Mapping[str, Any]]) -> None:
+    def add_problems(
+        self, conn: Connection, run_id: int | None, problems: Sequence[Mapping[str, Any]]
+    ) -> None:
         if not problems:
             return
         now = utcnow()
-        conn.execute(t.problems.insert(), [
-            {"run_id": run_id, "kind": p["kind"], "system": p.get("system"), "entity": p.get("entity"),
-             "native_id": p.get("native_id"), "golden_id": p.get("golden_id"), "field": p.get("field"),
-             "message": p["message"], "created_at": now}
-            for p in problems
-        ])
+        conn.execute(
+            t.problems.insert(),
+            [
+                {
+                    "run_id": run_id,
+                    "kind": p["kind"],
+                    "system": p.get("system"),
+                    "entity": p.get("entity"),
+                    "native_id": p.get("native_id"),
+                    "golden_id": p.get("golden_id"),
+                    "field": p.get("field"),
+                    "message": p["message"],
+                    "created_at": now,
+                }
+                for p in problems
+            ],
+        )
 
     def problems(self, run_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
         query = sa.select(t.problems).order_by(t.problems.c.id.desc()).limit(limit)
@@ -451,10 +606,13 @@ class StateStore:
     # ------------------------------------------------------------------ conflicts
     def count_open_conflicts(self, entity: str) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(
-                sa.select(sa.func.count()).select_from(t.conflicts).where(
-                    t.conflicts.c.entity == entity, t.conflicts.c.status == "open")
-            ).scalar_one())
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(t.conflicts)
+                    .where(t.conflicts.c.entity == entity, t.conflicts.c.status == "open")
+                ).scalar_one()
+            )
 
     # ------------------------------------------------------------------ lock
     @contextmanager
@@ -479,7 +637,9 @@ class StateStore:
                     return False
                 conn.execute(t.locks.delete().where(t.locks.c.name == name, t.locks.c.holder == row.holder))
             try:
-                conn.execute(t.locks.insert().values(name=name, holder=holder, acquired_at=now, heartbeat_at=now))
+                conn.execute(
+                    t.locks.insert().values(name=name, holder=holder, acquired_at=now, heartbeat_at=now)
+                )
             except sa.exc.IntegrityError:
                 return False
         return True
@@ -512,9 +672,13 @@ class DbSnapshotStore(SnapshotStore):
         with self.store.engine.connect() as conn:
             for start in range(0, len(ids), 500):
                 chunk = list(ids[start : start + 500])
-                for row in conn.execute(sa.select(t.snapshots.c.native_id, t.snapshots.c.hash).where(
-                        t.snapshots.c.system == self.system, t.snapshots.c.entity == self.entity,
-                        t.snapshots.c.native_id.in_(chunk))):
+                for row in conn.execute(
+                    sa.select(t.snapshots.c.native_id, t.snapshots.c.hash).where(
+                        t.snapshots.c.system == self.system,
+                        t.snapshots.c.entity == self.entity,
+                        t.snapshots.c.native_id.in_(chunk),
+                    )
+                ):
                     result[row.native_id] = row.hash
         return result
 
@@ -522,9 +686,16 @@ class DbSnapshotStore(SnapshotStore):
         last = ""
         while True:
             with self.store.engine.connect() as conn:
-                rows = conn.execute(sa.select(t.snapshots.c.native_id).where(
-                    t.snapshots.c.system == self.system, t.snapshots.c.entity == self.entity,
-                    t.snapshots.c.native_id > last).order_by(t.snapshots.c.native_id).limit(5000)).all()
+                rows = conn.execute(
+                    sa.select(t.snapshots.c.native_id)
+                    .where(
+                        t.snapshots.c.system == self.system,
+                        t.snapshots.c.entity == self.entity,
+                        t.snapshots.c.native_id > last,
+                    )
+                    .order_by(t.snapshots.c.native_id)
+                    .limit(5000)
+                ).all()
             if not rows:
                 return
             for row in rows:
@@ -532,11 +703,11 @@ class DbSnapshotStore(SnapshotStore):
             last = rows[-1].native_id
 
 
-def _link(row: Mapping[str, Any]) -> Link:
+def _link(row: Any) -> Link:
     return Link(row["golden_id"], row["system"], row["native_id"], row["version"], row["record_hash"])
 
 
-def _run_row(row: Mapping[str, Any]) -> dict[str, Any]:
+def _run_row(row: Any) -> dict[str, Any]:
     entry = dict(row)
     entry["args"] = json.loads(entry["args"]) if entry.get("args") else {}
     entry["summary"] = json.loads(entry["summary"]) if entry.get("summary") else {}

@@ -60,10 +60,19 @@ class LoadReport:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "entity": self.entity, "source": self.source, "target": self.target, "dry_run": self.dry_run,
-            "run_id": self.run_id, "read": self.read, "created": self.created, "linked": self.linked,
-            "recovered": self.recovered, "skipped": self.skipped, "failed": self.failed,
-            "target_was_empty": self.target_was_empty, "aborted": self.aborted,
+            "entity": self.entity,
+            "source": self.source,
+            "target": self.target,
+            "dry_run": self.dry_run,
+            "run_id": self.run_id,
+            "read": self.read,
+            "created": self.created,
+            "linked": self.linked,
+            "recovered": self.recovered,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "target_was_empty": self.target_was_empty,
+            "aborted": self.aborted,
         }
 
     def as_dict(self, limit: int = 1000) -> dict[str, Any]:
@@ -78,8 +87,16 @@ class LoadReport:
 
 class InitialLoad:
     def __init__(
-        self, config: LoadedConfig, store: StateStore, entity: str, source: Connector, target: Connector,
-        *, batch_size: int = 1000, dry_run: bool = False, progress: ProgressCallback | None = None,
+        self,
+        config: LoadedConfig,
+        store: StateStore,
+        entity: str,
+        source: Connector,
+        target: Connector,
+        *,
+        batch_size: int = 1000,
+        dry_run: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -100,12 +117,18 @@ class InitialLoad:
         report = self.report
         if not self.dry_run:
             report.run_id = self.store.start_run(
-                "load", self.entity, {"source": self.source.system, "target": self.target.system})
+                "load", self.entity, {"source": self.source.system, "target": self.target.system}
+            )
         # cursors are taken before reading: whatever changes during the load is seen by the next sync
-        start_cursors = {} if self.dry_run else {
-            system.system: system.current_cursor(self.entity) for system in (self.source, self.target)
-            if not self.store.has_cursor(system.system, self.entity)
-        }
+        start_cursors = (
+            {}
+            if self.dry_run
+            else {
+                system.system: system.current_cursor(self.entity)
+                for system in (self.source, self.target)
+                if not self.store.has_cursor(system.system, self.entity)
+            }
+        )
         status = "ok"
         try:
             if not self.dry_run:
@@ -134,7 +157,8 @@ class InitialLoad:
     # ------------------------------------------------------------------ recovery
     def _finish_interrupted_creates(self) -> None:
         recovery = recover_pending_creates(
-            self.store, self.target, self.target_mapping, self.entity, self.keys, self.report.run_id)
+            self.store, self.target, self.target_mapping, self.entity, self.keys, self.report.run_id
+        )
         self.report.recovered += recovery.linked
         for entry in recovery.to_create:
             self._send_creates([(entry["id"], entry["golden_id"], entry["payload"])])
@@ -149,7 +173,9 @@ class InitialLoad:
         if not self.keys:
             return index
         for page in self.target.read_all(self.entity, page_size=self.batch_size):
-            linked = self.store.links_for_natives(self.target.system, self.entity, [r.native_id for r in page])
+            linked = self.store.links_for_natives(
+                self.target.system, self.entity, [r.native_id for r in page]
+            )
             for record in page:
                 if record.native_id in linked:
                     continue
@@ -161,7 +187,9 @@ class InitialLoad:
     def _load_page(self, page: list[NativeRecord], key_index: TargetKeyIndex) -> None:
         report = self.report
         report.read += len(page)
-        linked_sources = self.store.links_for_natives(self.source.system, self.entity, [r.native_id for r in page])
+        linked_sources = self.store.links_for_natives(
+            self.source.system, self.entity, [r.native_id for r in page]
+        )
         already = self.store.links_for_golden([link.golden_id for link in linked_sources.values()])
         to_create: list[tuple[NativeRecord, CanonicalRecord]] = []
         to_link: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str | None]] = []
@@ -174,22 +202,40 @@ class InitialLoad:
                     self._skip(record.native_id, "already linked")
                 else:
                     report.failed += 1
-                    issue = LoadIssue(record.native_id, "linked to a golden record without a target link; "
-                                      "run `einklang sync` to complete it")
+                    issue = LoadIssue(
+                        record.native_id,
+                        "linked to a golden record without a target link; run `einklang sync` to complete it",
+                    )
                     report.failures.append(issue)
                 continue
             canonical, field_problems = self.source_mapping.to_canonical(record.fields)
             for problem in field_problems:
-                issue = LoadIssue(record.native_id, f"{problem.reason} (value {problem.value!r}); field left empty",
-                                  problem.field)
+                issue = LoadIssue(
+                    record.native_id,
+                    f"{problem.reason} (value {problem.value!r}); field left empty",
+                    problem.field,
+                )
                 report.warnings.append(issue)
-                problems.append({"kind": "invalid_value", "system": self.source.system, "entity": self.entity,
-                                 "native_id": record.native_id, "field": problem.field, "message": issue.reason})
-            missing = [name for name, spec in self.source_mapping.entity.fields.items()
-                       if spec.required and canonical.get(name) is None]
+                problems.append(
+                    {
+                        "kind": "invalid_value",
+                        "system": self.source.system,
+                        "entity": self.entity,
+                        "native_id": record.native_id,
+                        "field": problem.field,
+                        "message": issue.reason,
+                    }
+                )
+            missing = [
+                name
+                for name, spec in self.source_mapping.entity.fields.items()
+                if spec.required and canonical.get(name) is None
+            ]
             if missing:
                 report.failed += 1
-                report.failures.append(LoadIssue(record.native_id, f"required field(s) empty: {', '.join(missing)}"))
+                report.failures.append(
+                    LoadIssue(record.native_id, f"required field(s) empty: {', '.join(missing)}")
+                )
                 continue
             if not key_index.empty:
                 key, matches, taken_hit = key_index.lookup(canonical)
@@ -202,25 +248,45 @@ class InitialLoad:
                     ids = ", ".join(m.native_id for m in matches[:5])
                     shown = _show_key(key, canonical)
                     self._skip(record.native_id, f"ambiguous key {shown}: target records {ids}")
-                    problems.append({"kind": "ambiguous_key", "system": self.target.system, "entity": self.entity,
-                                     "native_id": record.native_id,
-                                     "message": f"key {shown} matches target records {ids}"})
+                    problems.append(
+                        {
+                            "kind": "ambiguous_key",
+                            "system": self.target.system,
+                            "entity": self.entity,
+                            "native_id": record.native_id,
+                            "message": f"key {shown} matches target records {ids}",
+                        }
+                    )
                     continue
                 if taken_hit:
                     report.skipped += 1
-                    self._skip(record.native_id, "its key matches a target record already linked to another "
-                                                 "source record in this load")
+                    self._skip(
+                        record.native_id,
+                        "its key matches a target record already linked to another "
+                        "source record in this load",
+                    )
                     continue
             to_create.append((record, canonical))
         if self.dry_run:
             for record, canonical, target_record, key in to_link:
                 report.linked += 1
-                report.plan.append({"action": "link", "source_id": record.native_id,
-                                    "target_id": target_record.native_id, "key": _show_key(key, canonical)})
+                report.plan.append(
+                    {
+                        "action": "link",
+                        "source_id": record.native_id,
+                        "target_id": target_record.native_id,
+                        "key": _show_key(key, canonical),
+                    }
+                )
             for record, canonical in to_create:
                 report.created += 1
-                report.plan.append({"action": "create", "source_id": record.native_id,
-                                    "values": {k: display(v) for k, v in canonical.items() if v is not None}})
+                report.plan.append(
+                    {
+                        "action": "create",
+                        "source_id": record.native_id,
+                        "values": {k: display(v) for k, v in canonical.items() if v is not None},
+                    }
+                )
             return
         if problems:
             with self.store.transaction() as conn:
@@ -234,25 +300,44 @@ class InitialLoad:
         self.report.skips.append(LoadIssue(native_id, reason))
 
     # ------------------------------------------------------------------ link existing
-    def _link_existing(self, pairs: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str | None]]) -> None:
+    def _link_existing(
+        self, pairs: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str | None]]
+    ) -> None:
         store, entity = self.store, self.entity
         with store.transaction() as conn:
             golden_ids = store.insert_golden(conn, entity, [canonical for _, canonical, _, _ in pairs])
-            store.insert_links(conn, entity, self.source.system, [
-                (gid, record.native_id, record.version, record_hash(canonical))
-                for gid, (record, canonical, _, _) in zip(golden_ids, pairs, strict=True)])
+            store.insert_links(
+                conn,
+                entity,
+                self.source.system,
+                [
+                    (gid, record.native_id, record.version, record_hash(canonical))
+                    for gid, (record, canonical, _, _) in zip(golden_ids, pairs, strict=True)
+                ],
+            )
             target_rows = []
             for gid, (_, _, target_record, _) in zip(golden_ids, pairs, strict=True):
                 target_canonical, _ = self.target_mapping.to_canonical(target_record.fields)
-                target_rows.append((gid, target_record.native_id, target_record.version,
-                                    record_hash(target_canonical)))
+                target_rows.append(
+                    (gid, target_record.native_id, target_record.version, record_hash(target_canonical))
+                )
             store.insert_links(conn, entity, self.target.system, target_rows)
-            store.audit(conn, self.report.run_id, [
-                {"system": self.target.system, "entity": entity, "golden_id": gid,
-                 "native_id": target_record.native_id, "op": "link",
-                 "cause": f"initial load: same key {_show_key(key, canonical)} "
-                          f"as {self.source.system} record {record.native_id}"}
-                for gid, (record, canonical, target_record, key) in zip(golden_ids, pairs, strict=True)])
+            store.audit(
+                conn,
+                self.report.run_id,
+                [
+                    {
+                        "system": self.target.system,
+                        "entity": entity,
+                        "golden_id": gid,
+                        "native_id": target_record.native_id,
+                        "op": "link",
+                        "cause": f"initial load: same key {_show_key(key, canonical)} "
+                        f"as {self.source.system} record {record.native_id}",
+                    }
+                    for gid, (record, canonical, target_record, key) in zip(golden_ids, pairs, strict=True)
+                ],
+            )
         self.report.linked += len(pairs)
 
     # ------------------------------------------------------------------ create
@@ -260,16 +345,36 @@ class InitialLoad:
         store, entity = self.store, self.entity
         with store.transaction() as conn:
             golden_ids = store.insert_golden(conn, entity, [canonical for _, canonical in records])
-            store.insert_links(conn, entity, self.source.system, [
-                (gid, record.native_id, record.version, record_hash(canonical))
-                for gid, (record, canonical) in zip(golden_ids, records, strict=True)])
-            outbox_ids = store.add_outbox(conn, self.report.run_id, [
-                {"system": self.target.system, "entity": entity, "golden_id": gid, "op": "create",
-                 "payload": canonical, "cause": f"initial load from {self.source.system} record {record.native_id}"}
-                for gid, (record, canonical) in zip(golden_ids, records, strict=True)])
-        self._send_creates([
-            (oid, gid, canonical)
-            for oid, gid, (_, canonical) in zip(outbox_ids, golden_ids, records, strict=True)])
+            store.insert_links(
+                conn,
+                entity,
+                self.source.system,
+                [
+                    (gid, record.native_id, record.version, record_hash(canonical))
+                    for gid, (record, canonical) in zip(golden_ids, records, strict=True)
+                ],
+            )
+            outbox_ids = store.add_outbox(
+                conn,
+                self.report.run_id,
+                [
+                    {
+                        "system": self.target.system,
+                        "entity": entity,
+                        "golden_id": gid,
+                        "op": "create",
+                        "payload": canonical,
+                        "cause": f"initial load from {self.source.system} record {record.native_id}",
+                    }
+                    for gid, (record, canonical) in zip(golden_ids, records, strict=True)
+                ],
+            )
+        self._send_creates(
+            [
+                (oid, gid, canonical)
+                for oid, gid, (_, canonical) in zip(outbox_ids, golden_ids, records, strict=True)
+            ]
+        )
 
     def _send_creates(self, items: list[tuple[int, str, CanonicalRecord]]) -> None:
         natives = [self._native_for_create(gid, canonical) for _, gid, canonical in items]
@@ -292,30 +397,55 @@ class InitialLoad:
             native[self.correlation_field] = golden_id
         return native
 
-    def _store_created(self, items: list[tuple[int, str, CanonicalRecord]], created: list[NativeRecord]) -> None:
+    def _store_created(
+        self, items: list[tuple[int, str, CanonicalRecord]], created: list[NativeRecord]
+    ) -> None:
         store, entity, system = self.store, self.entity, self.target.system
         with store.transaction() as conn:
             rows = []
             for (_, gid, canonical), record in zip(items, created, strict=True):
-                seen, _ = self.target_mapping.to_canonical(record.fields) if record.fields else (canonical, [])
+                seen, _ = (
+                    self.target_mapping.to_canonical(record.fields) if record.fields else (canonical, [])
+                )
                 rows.append((gid, record.native_id, record.version, record_hash(seen)))
             store.insert_links(conn, entity, system, rows)
             for (oid, _, _), record in zip(items, created, strict=True):
                 store.mark_outbox(conn, [oid], "done", native_id=record.native_id)
-            store.audit(conn, self.report.run_id, [
-                {"system": system, "entity": entity, "golden_id": gid, "native_id": record.native_id,
-                 "op": "create", "new": {k: display(v) for k, v in canonical.items() if v is not None},
-                 "cause": f"initial load from {self.source.system}"}
-                for (_, gid, canonical), record in zip(items, created, strict=True)])
+            store.audit(
+                conn,
+                self.report.run_id,
+                [
+                    {
+                        "system": system,
+                        "entity": entity,
+                        "golden_id": gid,
+                        "native_id": record.native_id,
+                        "op": "create",
+                        "new": {k: display(v) for k, v in canonical.items() if v is not None},
+                        "cause": f"initial load from {self.source.system}",
+                    }
+                    for (_, gid, canonical), record in zip(items, created, strict=True)
+                ],
+            )
         self.report.created += len(created)
 
     def _record_failed_create(self, item: tuple[int, str, CanonicalRecord], error: str) -> None:
         outbox_id, golden_id, _ = item
         with self.store.transaction() as conn:
             self.store.mark_outbox(conn, [outbox_id], "failed", error=error)
-            self.store.add_problems(conn, self.report.run_id, [{
-                "kind": "rejected", "system": self.target.system, "entity": self.entity, "golden_id": golden_id,
-                "message": error}])
+            self.store.add_problems(
+                conn,
+                self.report.run_id,
+                [
+                    {
+                        "kind": "rejected",
+                        "system": self.target.system,
+                        "entity": self.entity,
+                        "golden_id": golden_id,
+                        "message": error,
+                    }
+                ],
+            )
         self.report.failed += 1
         self.report.failures.append(LoadIssue(golden_id, f"rejected by {self.target.system}: {error}"))
 
@@ -355,11 +485,23 @@ class TargetKeyIndex:
         self._taken.add(record.native_id)
 
 
+def _show_key(key: str | None, record: CanonicalRecord) -> str:
+    return f"{key}={display(record.get(key))}" if key else "(none)"
+
+
 def run_initial_load(
-    config: LoadedConfig, store: StateStore, entity: str, source: Connector, target: Connector, *,
-    dry_run: bool = False, batch_size: int = 1000, progress: ProgressCallback | None = None,
+    config: LoadedConfig,
+    store: StateStore,
+    entity: str,
+    source: Connector,
+    target: Connector,
+    *,
+    dry_run: bool = False,
+    batch_size: int = 1000,
+    progress: ProgressCallback | None = None,
 ) -> LoadReport:
     if source.system == target.system:
         raise ConnectorError("source and target are the same system", system=source.system)
-    return InitialLoad(config, store, entity, source, target, batch_size=batch_size, dry_run=dry_run,
-                       progress=progress).run()
+    return InitialLoad(
+        config, store, entity, source, target, batch_size=batch_size, dry_run=dry_run, progress=progress
+    ).run()

@@ -25,7 +25,11 @@ class RecoveryReport:
 
 
 def find_created(
-    connector: Connector, mapping: EntityMapping, entity: str, golden_id: str, payload: dict[str, Any],
+    connector: Connector,
+    mapping: EntityMapping,
+    entity: str,
+    golden_id: str,
+    payload: dict[str, Any],
     keys: tuple[str, ...],
 ) -> list[NativeRecord]:
     correlation = connector.capabilities(entity).correlation_field
@@ -42,7 +46,11 @@ def find_created(
 
 
 def recover_pending_creates(
-    store: StateStore, connector: Connector, mapping: EntityMapping, entity: str, keys: tuple[str, ...],
+    store: StateStore,
+    connector: Connector,
+    mapping: EntityMapping,
+    entity: str,
+    keys: tuple[str, ...],
     run_id: int | None,
 ) -> RecoveryReport:
     """Link what an interrupted run created; return the entries that still need a create."""
@@ -50,7 +58,9 @@ def recover_pending_creates(
     system = connector.system
     last_id = 0
     while True:
-        pending = store.pending_outbox(system, entity, op="create", due_only=False, limit=500, after_id=last_id)
+        pending = store.pending_outbox(
+            system, entity, op="create", due_only=False, limit=500, after_id=last_id
+        )
         if not pending:
             return report
         last_id = int(pending[-1]["id"])
@@ -65,24 +75,46 @@ def recover_pending_creates(
                 record = found[0]
                 canonical, _ = mapping.to_canonical(record.fields)
                 with store.transaction() as conn:
-                    store.insert_links(conn, entity, system, [
-                        (entry["golden_id"], record.native_id, record.version, record_hash(canonical))])
+                    store.insert_links(
+                        conn,
+                        entity,
+                        system,
+                        [(entry["golden_id"], record.native_id, record.version, record_hash(canonical))],
+                    )
                     store.mark_outbox(conn, [entry["id"]], "done", native_id=record.native_id)
-                    store.audit(conn, run_id, [{
-                        "system": system, "entity": entity, "golden_id": entry["golden_id"],
-                        "native_id": record.native_id, "op": "link",
-                        "cause": "recovered: record created by an interrupted run, found again and linked",
-                    }])
+                    store.audit(
+                        conn,
+                        run_id,
+                        [
+                            {
+                                "system": system,
+                                "entity": entity,
+                                "golden_id": entry["golden_id"],
+                                "native_id": record.native_id,
+                                "op": "link",
+                                "cause": "recovered: record created by an interrupted run, found again and linked",
+                            }
+                        ],
+                    )
                 report.linked += 1
             elif len(found) > 1:
                 ids = ", ".join(r.native_id for r in found[:5])
                 message = f"interrupted create matches {len(found)} records ({ids}); not linked, not created"
                 with store.transaction() as conn:
                     store.mark_outbox(conn, [entry["id"]], "failed", error=message)
-                    store.add_problems(conn, run_id, [{
-                        "kind": "ambiguous_key", "system": system, "entity": entity,
-                        "golden_id": entry["golden_id"], "message": message}])
+                    store.add_problems(
+                        conn,
+                        run_id,
+                        [
+                            {
+                                "kind": "ambiguous_key",
+                                "system": system,
+                                "entity": entity,
+                                "golden_id": entry["golden_id"],
+                                "message": message,
+                            }
+                        ],
+                    )
                 report.ambiguous.append(entry["golden_id"])
             else:
                 report.to_create.append(entry)
-

@@ -34,29 +34,46 @@ SPEC = EntitySpec(
 
 
 def mapping() -> EntityMapping:
-    return EntityMapping(SPEC, [
-        FieldMap("number", ("kundennr",)),
-        FieldMap("name", ("name1", "name2"), MapKind.JOIN),
-        FieldMap("first_name", ("kontakt",), MapKind.NAME_PART, part="first"),
-        FieldMap("last_name", ("kontakt",), MapKind.NAME_PART, part="last"),
-        FieldMap("country", ("land",), values={"Deutschland": "DE", "Österreich": "AT"}),
-        FieldMap("phone", ("telefon",)),
-        FieldMap("email", ("email",)),
-        FieldMap("price", ("preis",)),
-        FieldMap("active", ("aktiv",)),
-    ])
+    return EntityMapping(
+        SPEC,
+        [
+            FieldMap("number", ("kundennr",)),
+            FieldMap("name", ("name1", "name2"), MapKind.JOIN),
+            FieldMap("first_name", ("kontakt",), MapKind.NAME_PART, part="first"),
+            FieldMap("last_name", ("kontakt",), MapKind.NAME_PART, part="last"),
+            FieldMap("country", ("land",), values={"Deutschland": "DE", "Österreich": "AT"}),
+            FieldMap("phone", ("telefon",)),
+            FieldMap("email", ("email",)),
+            FieldMap("price", ("preis",)),
+            FieldMap("active", ("aktiv",)),
+        ],
+    )
 
 
 def test_to_canonical_normalises_and_joins() -> None:
-    record, problems = mapping().to_canonical({
-        "kundennr": " K1 ", "name1": "Muster  GmbH", "name2": "Werk II", "kontakt": "Erika Mustermann",
-        "land": "Deutschland", "telefon": "030 1234567", "email": "Info@Muster.DE", "preis": "12,50",
-        "aktiv": "ja",
-    })
+    record, problems = mapping().to_canonical(
+        {
+            "kundennr": " K1 ",
+            "name1": "Muster  GmbH",
+            "name2": "Werk II",
+            "kontakt": "Erika Mustermann",
+            "land": "Deutschland",
+            "telefon": "030 1234567",
+            "email": "Info@Muster.DE",
+            "preis": "12,50",
+            "aktiv": "ja",
+        }
+    )
     assert problems == []
     assert record == {
-        "number": "K1", "name": "Muster GmbH Werk II", "first_name": "Erika", "last_name": "Mustermann",
-        "country": "DE", "phone": "+49301234567", "email": "info@muster.de", "price": Decimal("12.5"),
+        "number": "K1",
+        "name": "Muster GmbH Werk II",
+        "first_name": "Erika",
+        "last_name": "Mustermann",
+        "country": "DE",
+        "phone": "+49301234567",
+        "email": "info@muster.de",
+        "price": Decimal("12.5"),
         "active": True,
     }
 
@@ -69,13 +86,17 @@ def test_formatting_noise_is_not_a_change() -> None:
 
 
 def test_invalid_value_is_reported_and_left_out() -> None:
-    record, problems = mapping().to_canonical({"kundennr": "K2", "email": "kaputt(at)example", "telefon": "12"})
+    record, problems = mapping().to_canonical(
+        {"kundennr": "K2", "email": "kaputt(at)example", "telefon": "12"}
+    )
     assert "email" not in record and "phone" not in record
     assert {p.field for p in problems} == {"email", "phone"}
 
 
 def test_to_native_reverses_value_maps_and_name_parts() -> None:
-    native = mapping().to_native({"country": "AT", "first_name": "Hans", "last_name": "Meier", "name": "X AG"})
+    native = mapping().to_native(
+        {"country": "AT", "first_name": "Hans", "last_name": "Meier", "name": "X AG"}
+    )
     assert native["land"] == "Österreich"
     assert native["kontakt"] == "Hans Meier"
     assert native["name1"] == "X AG" and native["name2"] is None
@@ -88,14 +109,20 @@ def test_to_native_only_given_fields() -> None:
 
 def test_person_split_on_join() -> None:
     spec = EntitySpec("p", {"full": FieldSpec("full")})
-    m = EntityMapping(spec, [FieldMap("full", ("vorname", "nachname"), MapKind.JOIN, split=SplitStrategy.PERSON)])
+    m = EntityMapping(
+        spec, [FieldMap("full", ("vorname", "nachname"), MapKind.JOIN, split=SplitStrategy.PERSON)]
+    )
     assert m.to_native({"full": "Anna Maria Schmidt"}) == {"vorname": "Anna Maria", "nachname": "Schmidt"}
 
 
 values = st.one_of(
-    st.none(), st.text(max_size=20), st.integers(), st.booleans(),
+    st.none(),
+    st.text(max_size=20),
+    st.integers(),
+    st.booleans(),
     st.decimals(allow_nan=False, allow_infinity=False, places=2),
-    st.dates(), st.datetimes(),
+    st.dates(),
+    st.datetimes(),
 )
 
 

@@ -161,7 +161,17 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "locks", "match_exclusions", "audit", "problems", "conflicts", "outbox",
-        "changes", "snapshots", "cursors", "links", "golden", "runs",
+        "locks",
+        "match_exclusions",
+        "audit",
+        "problems",
+        "conflicts",
+        "outbox",
+        "changes",
+        "snapshots",
+        "cursors",
+        "links",
+        "golden",
+        "runs",
     ):
         op.drop_table(table)
