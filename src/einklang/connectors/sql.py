@@ -169,16 +169,10 @@ class SqlEntityOptions:
         if isinstance(overlap, bool) or not isinstance(overlap, int | float) or overlap < 0:
             raise fail("option 'overlap_seconds' must be a number >= 0")
         overlap_versions = raw.get("overlap_versions", 0)
-        if (
-            isinstance(overlap_versions, bool)
-            or not isinstance(overlap_versions, int)
-            or overlap_versions < 0
-        ):
+        if isinstance(overlap_versions, bool) or not isinstance(overlap_versions, int) or overlap_versions < 0:
             raise fail("option 'overlap_versions' must be an integer >= 0")
         page_size = raw.get("page_size")
-        if page_size is not None and (
-            isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1
-        ):
+        if page_size is not None and (isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1):
             raise fail("option 'page_size' must be a positive integer")
         generated_id = raw.get("generated_id")
         if generated_id is not None and not isinstance(generated_id, bool):
@@ -187,11 +181,7 @@ class SqlEntityOptions:
         archive = None
         if raw.get("archive") is not None:
             spec = raw["archive"]
-            if (
-                not isinstance(spec, Mapping)
-                or set(spec) != {"column", "value"}
-                or not isinstance(spec["column"], str)
-            ):
+            if not isinstance(spec, Mapping) or set(spec) != {"column", "value"} or not isinstance(spec["column"], str):
                 raise fail("option 'archive' must be {column: <column>, value: <value>}")
             archive = ArchiveRule(spec["column"], spec["value"])
 
@@ -275,9 +265,7 @@ class SqlConnector(Connector):
             )
         self.url = _connection_url(system, self.settings)
         self.schema: str | None = self.settings.get("schema")
-        self.options = {
-            name: SqlEntityOptions.parse(system, name, raw) for name, raw in self.entity_options.items()
-        }
+        self.options = {name: SqlEntityOptions.parse(system, name, raw) for name, raw in self.entity_options.items()}
         self._engine: Engine | None = None
         self._bound: dict[str, _BoundEntity] = {}
 
@@ -291,9 +279,7 @@ class SqlConnector(Connector):
             return self.options[entity]
         except KeyError:
             known = ", ".join(self.options) or "none"
-            raise ConfigurationError(
-                f"unknown entity {entity!r} (configured: {known})", system=self.system
-            ) from None
+            raise ConfigurationError(f"unknown entity {entity!r} (configured: {known})", system=self.system) from None
 
     def capabilities(self, entity: str) -> Capabilities:
         options = self.entity_config(entity)
@@ -555,9 +541,7 @@ class SqlConnector(Connector):
         for rows in self._id_pages(bound, sa.select(bound.table), size, start_after=start):
             ids = [bound.native_id(row) for row in rows]
             previous = snapshots.hashes(ids) if snapshots is not None else {}
-            page = ChangePage(
-                cursor={"snapshot_after": _json_scalar(rows[-1]._mapping[bound.id_column.name])}
-            )
+            page = ChangePage(cursor={"snapshot_after": _json_scalar(rows[-1]._mapping[bound.id_column.name])})
             for native_id, row in zip(ids, rows, strict=True):
                 if bound.flagged_deleted(row):
                     if native_id in previous:
@@ -627,8 +611,7 @@ class SqlConnector(Connector):
                     key = result.inserted_primary_key
                     if key is None or bound.id_column.name not in key._mapping:
                         raise ConfigurationError(
-                            f"entity {bound.name!r}: cannot learn the generated id of "
-                            f"{bound.table.fullname!r}",
+                            f"entity {bound.name!r}: cannot learn the generated id of {bound.table.fullname!r}",
                             system=self.system,
                         )
                     results.append(NativeRecord(str(key._mapping[bound.id_column.name]), None, {}))
@@ -687,9 +670,7 @@ class SqlConnector(Connector):
             statement = sa.select(bound.table).where(bound.id_column == key, bound.live()).with_for_update()
             row = self._run(conn, statement).first()
         if row is None:
-            raise RecordNotFound(
-                f"entity {bound.name!r}: no such record", system=self.system, record_id=native_id
-            )
+            raise RecordNotFound(f"entity {bound.name!r}: no such record", system=self.system, record_id=native_id)
         if expected_version is not None:
             current = _version(bound, dict(row._mapping))
             if current != expected_version:
@@ -761,24 +742,26 @@ class SqlConnector(Connector):
 
     def _bind(self, entity: str, options: SqlEntityOptions) -> _BoundEntity:
         metadata = sa.MetaData(schema=self.schema)
-        try:
-            with self._connect() as conn:
+        with self._connect() as conn:
+            try:
                 table = sa.Table(options.table, metadata, autoload_with=conn)
-        except sa_exc.NoSuchTableError:
-            where = f" in schema {self.schema!r}" if self.schema else ""
-            raise ConfigurationError(
-                f"entity {entity!r}: table {options.table!r} not found{where}", system=self.system
-            ) from None
+            except sa_exc.NoSuchTableError:
+                where = f" in schema {self.schema!r}" if self.schema else ""
+                raise ConfigurationError(
+                    f"entity {entity!r}: table {options.table!r} not found{where}", system=self.system
+                ) from None
 
         def column(option: str, name: str | None) -> sa.Column[Any] | None:
             if name is None:
                 return None
-            return _require_column(
-                table, name, system=self.system, entity=entity, purpose=f"option {option!r}"
-            )
+            return _require_column(table, name, system=self.system, entity=entity, purpose=f"option {option!r}")
 
         id_column = column("id", options.id)
         assert id_column is not None
+        for key_column in table.primary_key.columns:
+            # SQLite reflects INTEGER PRIMARY KEY as nullable; insertmanyvalues then refuses it as
+            # the sentinel that keeps RETURNING rows in parameter order. A key is never NULL.
+            key_column.nullable = False
         changed = column("changed", options.changed)
         deleted = column("deleted", options.deleted)
         column("correlation", options.correlation)
@@ -843,9 +826,7 @@ class SqlConnector(Connector):
             with conn.begin():
                 yield conn
 
-    def _run(
-        self, conn: Connection, statement: sa.Executable, parameters: Any = None
-    ) -> sa.CursorResult[Any]:
+    def _run(self, conn: Connection, statement: sa.Executable, parameters: Any = None) -> sa.CursorResult[Any]:
         try:
             return conn.execute(statement, parameters)
         except (sa_exc.IntegrityError, sa_exc.DataError):
