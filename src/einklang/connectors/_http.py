@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from einklang.connectors.base import ConfigurationError, SystemUnavailable
+from einklang.connectors.base import ConfigurationError, NativeRecord, RecordRejected, SystemUnavailable
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 # Statuses that promise the request was not processed, so even a create may be repeated.
@@ -156,3 +156,16 @@ def make_client(
         transport=transport,
         follow_redirects=False,
     )
+
+
+class CreateBatchRejected(RecordRejected):
+    """A record of a create batch was refused after earlier ones were already created.
+
+    For APIs without batch transactions (REST, WebDAV) the records before the refused one exist
+    now; ``created`` carries them so the caller can link them instead of creating them again.
+    """
+
+    def __init__(self, message: str, *, system: str, rejected_index: int, created: list[NativeRecord]) -> None:
+        super().__init__(message, system=system, record_id=f"#{rejected_index}")
+        self.rejected_index = rejected_index
+        self.created = created

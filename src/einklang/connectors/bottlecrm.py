@@ -1,0 +1,387 @@
+"""BottleCRM (PyPI ``django-crm`` 1.35) over its REST API with a personal access token.
+
+What the API offers and what follows from it (see docs/connectors/bottlecrm.md):
+
+- Lists cannot be filtered by modification time, so every read of changes pages through the
+  whole list. Contacts carry ``updated_at``; accounts do not show it at all, so an account's
+  version is a hash of its fields and account changes are found by comparing those hashes
+  (snapshot mode) with the ones einklang stored.
+- Deletes are hard (404 afterwards): found by comparing the id set with the previous one.
+- Lists are paged by offset in an order new records can disturb (``-id`` for accounts): a
+  scan whose count moved while it ran is not trusted with deletions or with the cursor.
+- Creates answer 200 with only the id; validation errors are 400 ``{"error": true, "errors":
+  {field: [messages]}}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+
+from einklang.connectors._http import (
+    CreateBatchRejected,
+    RetryPolicy,
+    make_client,
+    require_setting,
+    send_with_retry,
+)
+from einklang.connectors.base import (
+    Capabilities,
+    ChangeDetection,
+    ChangePage,
+    ConfigurationError,
+    Connector,
+    ConnectorError,
+    JsonValue,
+    NativeRecord,
+    RecordNotFound,
+    RecordRejected,
+    SnapshotStore,
+    StaleVersion,
+    SystemUnavailable,
+)
+
+_MAX_RECENT_VERSIONS = 1000
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One BottleCRM list/detail endpoint and the flat fields einklang reads and writes."""
+
+    name: str
+    path: str
+    detail_key: str
+    fields: tuple[str, ...]
+    required: tuple[str, ...]
+    has_updated_at: bool
+
+
+ACCOUNT = Resource(
+    name="account",
+    path="/api/accounts/",
+    detail_key="account_obj",
+    fields=("name", "email", "phone", "website", "industry", "address_line", "city", "state", "postcode",
+            "country", "description", "is_active"),
+    required=("name",),
+    has_updated_at=False,
+)
+CONTACT = Resource(
+    name="contact",
+    path="/api/contacts/",
+    detail_key="contact_obj",
+    fields=("first_name", "last_name", "email", "phone", "organization", "title", "department",
+            "address_line", "city", "state", "postcode", "country", "description", "do_not_call",
+            "linkedin_url", "account", "is_active"),
+    required=("first_name", "last_name"),
+    has_updated_at=True,
+)
+RESOURCES: dict[str, Resource] = {ACCOUNT.name: ACCOUNT, CONTACT.name: CONTACT}
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _format_time(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _content_version(fields: Mapping[str, Any]) -> str:
+    encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "h:" + hashlib.sha256(encoded.encode()).hexdigest()[:24]
+
+
+@dataclass
+class _Scan:
+    """One pass over a whole list: the records in server order plus whether it can be trusted."""
+
+    consistent: bool = True
+    expected_count: int | None = None
+
+
+class BottleCrmConnector(Connector):
+    """Settings: url, token, [page_size, overlap_seconds, timeout, verify_tls, retry_*].
+
+    Entity options: ``resource`` (``account`` or ``contact``; default: the entity name).
+    """
+
+    default_page_size: ClassVar[int] = 100
+
+    def __init__(self, system: str, settings: Mapping[str, Any], entities: Mapping[str, Mapping[str, Any]],
+                 *, transport: httpx.BaseTransport | None = None,
+                 retry_policy: RetryPolicy | None = None) -> None:
+        super().__init__(system, settings, entities)
+        base_url = require_setting(self.settings, "url", system).rstrip("/")
+        token = require_setting(self.settings, "token", system)
+        self.page_size = int(self.settings.get("page_size", self.default_page_size))
+        self.overlap = timedelta(seconds=float(self.settings.get("overlap_seconds", 2)))
+        self.policy = retry_policy or RetryPolicy.from_settings(self.settings)
+        self.client = make_client(self.settings, base_url=base_url, transport=transport,
+                                  headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        self.resources: dict[str, Resource] = {}
+        for entity, options in self.entity_options.items():
+            resource_name = str(options.get("resource", entity))
+            if resource_name not in RESOURCES:
+                raise ConfigurationError(f"entity {entity!r}: unknown BottleCRM resource {resource_name!r} "
+                                         f"(known: {', '.join(sorted(RESOURCES))})", system=system)
+            self.resources[entity] = RESOURCES[resource_name]
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _resource(self, entity: str) -> Resource:
+        try:
+            return self.resources[entity]
+        except KeyError:
+            raise ConfigurationError(f"entity {entity!r} is not configured", system=self.system) from None
+
+    def capabilities(self, entity: str) -> Capabilities:
+        resource = self._resource(entity)
+        detection = ChangeDetection.TIMESTAMP if resource.has_updated_at else ChangeDetection.SNAPSHOT
+        return Capabilities(change_detection=detection, reports_deletions=True, conditional_writes=True,
+                            batch_size=50)
+
+    # --- HTTP -----------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, *, record_id: str | None = None,
+                 idempotent: bool = True, **request_args: Any) -> httpx.Response:
+        response = send_with_retry(self.client, method, path, system=self.system, policy=self.policy,
+                                   idempotent=idempotent, **request_args)
+        if response.status_code in (401, 403):
+            raise ConfigurationError(f"{method} {path}: HTTP {response.status_code} (token refused?) "
+                                     f"{response.text[:200]}", system=self.system)
+        if response.status_code == 404:
+            raise RecordNotFound(f"{method} {path}: not found", system=self.system, record_id=record_id)
+        if response.status_code == 400:
+            raise RecordRejected(f"{method} {path}: {_validation_message(response)}", system=self.system,
+                                 record_id=record_id)
+        if response.status_code >= 500:
+            raise SystemUnavailable(f"{method} {path}: HTTP {response.status_code}", system=self.system)
+        if response.status_code >= 300:
+            raise ConnectorError(f"{method} {path}: HTTP {response.status_code} {response.text[:200]}",
+                                 system=self.system, record_id=record_id)
+        return response
+
+    def check(self) -> str:
+        for entity, resource in self.resources.items():
+            try:
+                self._request("GET", resource.path, params={"limit": 1, "offset": 0})
+            except RecordNotFound as missing:
+                raise ConfigurationError(f"entity {entity!r}: {resource.path} not found",
+                                         system=self.system) from missing
+        return f"BottleCRM at {self.client.base_url}, entities {', '.join(self.resources)}"
+
+    # --- reading --------------------------------------------------------------------------
+
+    def _native(self, resource: Resource, raw: Mapping[str, Any]) -> NativeRecord:
+        fields = {name: raw.get(name) for name in resource.fields}
+        # Blank strings and nulls mean the same to BottleCRM users; one spelling keeps
+        # einklang from seeing changes that are none.
+        fields = {name: (None if value == "" else value) for name, value in fields.items()}
+        version = str(raw["updated_at"]) if resource.has_updated_at else _content_version(fields)
+        return NativeRecord(native_id=str(raw["id"]), version=version, fields=fields)
+
+    def _list_pages(self, resource: Resource, scan: _Scan) -> Iterator[list[dict[str, Any]]]:
+        """Raw rows page by page; marks ``scan`` inconsistent if the list moved meanwhile."""
+        if resource is ACCOUNT:
+            # Open and closed accounts are two lists in one answer, paged together.
+            list_keys = (("active_accounts", "open_accounts", "open_accounts_count"),
+                         ("closed_accounts", "close_accounts", "close_accounts_count"))
+        offset = 0
+        seen: set[str] = set()
+        while True:
+            body = self._request("GET", resource.path, params={"limit": self.page_size, "offset": offset}).json()
+            if resource is ACCOUNT:
+                rows = [row for outer, inner, _ in list_keys for row in body[outer][inner]]
+                count = sum(int(body[outer][counter]) for outer, _, counter in list_keys)
+                more = any(len(body[outer][inner]) == self.page_size for outer, inner, _ in list_keys)
+            else:
+                rows = list(body["contact_obj_list"])
+                count = int(body["count"])
+                more = len(rows) == self.page_size
+            if scan.expected_count is None:
+                scan.expected_count = count
+            elif count != scan.expected_count:
+                scan.consistent = False
+            fresh = [row for row in rows if str(row["id"]) not in seen]
+            if len(fresh) != len(rows):
+                scan.consistent = False  # a row slid from one page into the next
+            seen.update(str(row["id"]) for row in fresh)
+            yield fresh
+            if not more:
+                break
+            offset += self.page_size
+        if len(seen) != scan.expected_count:
+            scan.consistent = False
+
+    def read_all(self, entity: str, page_size: int = 1000) -> Iterator[list[NativeRecord]]:
+        resource = self._resource(entity)
+        for rows in self._list_pages(resource, _Scan()):
+            if rows:
+                yield [self._native(resource, row) for row in rows]
+
+    def list_ids(self, entity: str) -> Iterator[str]:
+        resource = self._resource(entity)
+        for rows in self._list_pages(resource, _Scan()):
+            yield from (str(row["id"]) for row in rows)
+
+    def _get_one(self, resource: Resource, native_id: str) -> NativeRecord:
+        body = self._request("GET", f"{resource.path}{native_id}/", record_id=native_id).json()
+        return self._native(resource, body[resource.detail_key])
+
+    def get(self, entity: str, native_ids: Sequence[str]) -> dict[str, NativeRecord]:
+        resource = self._resource(entity)
+        found: dict[str, NativeRecord] = {}
+        for native_id in native_ids:
+            try:
+                found[native_id] = self._get_one(resource, native_id)
+            except RecordNotFound:
+                continue
+        return found
+
+    def find(self, entity: str, criteria: Mapping[str, Any], limit: int = 10) -> list[NativeRecord]:
+        resource = self._resource(entity)
+        params: dict[str, Any] = {}
+        # The list filters are "contains"; they only narrow the scan, equality is checked here.
+        for name in ("name", "email", "city"):
+            if resource is ACCOUNT and criteria.get(name):
+                params[name] = criteria[name]
+        if resource is CONTACT:
+            probe = criteria.get("email") or criteria.get("last_name") or criteria.get("first_name")
+            if probe:
+                params["search"] = probe
+        found: list[NativeRecord] = []
+        offset = 0
+        while len(found) < limit:
+            body = self._request("GET", resource.path,
+                                 params={**params, "limit": self.page_size, "offset": offset}).json()
+            if resource is ACCOUNT:
+                rows = body["active_accounts"]["open_accounts"] + body["closed_accounts"]["close_accounts"]
+            else:
+                rows = body["contact_obj_list"]
+            for row in rows:
+                record = self._native(resource, row)
+                if all(record.fields.get(name) == value for name, value in criteria.items()):
+                    found.append(record)
+            if len(rows) < self.page_size:
+                break
+            offset += self.page_size
+        return found[:limit]
+
+    def read_changes(self, entity: str, cursor: JsonValue,
+                     snapshots: SnapshotStore | None = None) -> Iterator[ChangePage]:
+        resource = self._resource(entity)
+        previous = cursor if isinstance(cursor, Mapping) else {}
+        since = _parse_time(previous["updated_since"]) if previous.get("updated_since") else None
+        known_ids: set[str] = set(previous.get("ids", []))
+        if snapshots is not None and not resource.has_updated_at:
+            known_ids |= set(snapshots.known_ids())
+        recent: dict[str, str] = dict(previous.get("recent", {}))
+        newest = since
+        live_ids: set[str] = set()
+        loaded_recent: dict[str, str] = {}
+        scan = _Scan()
+        # Until the final page, a crash must make the next read start from the old cursor.
+        old_cursor = dict(previous) if previous else None
+        for rows in self._list_pages(resource, scan):
+            records = [self._native(resource, row) for row in rows]
+            live_ids.update(record.native_id for record in records)
+            if resource.has_updated_at:
+                changed = []
+                for record in records:
+                    updated = _parse_time(str(record.version))
+                    newest = updated if newest is None else max(newest, updated)
+                    if since is not None and updated < since - self.overlap:
+                        continue
+                    loaded_recent[record.native_id] = str(record.version)
+                    if recent.get(record.native_id) != record.version:
+                        changed.append(record)
+            else:
+                stored = snapshots.hashes([record.native_id for record in records]) if snapshots else {}
+                changed = [record for record in records if stored.get(record.native_id) != record.version]
+            if changed:
+                yield ChangePage(records=changed, cursor=old_cursor)
+
+        if not scan.consistent:
+            # The list moved under the scan: records may have been skipped and ids may look
+            # deleted that are not. Keep the old cursor; the next read scans again.
+            yield ChangePage(cursor=old_cursor)
+            return
+        deleted = sorted(known_ids - live_ids) if (previous or snapshots is not None) else []
+        yield ChangePage(deleted_ids=deleted, cursor={
+            "updated_since": _format_time(newest) if newest else None,
+            "ids": sorted(live_ids),
+            "recent": loaded_recent if len(loaded_recent) <= _MAX_RECENT_VERSIONS else {},
+        })
+
+    # --- writing --------------------------------------------------------------------------
+
+    def _payload(self, resource: Resource, fields: Mapping[str, Any], record_id: str | None) -> dict[str, Any]:
+        unknown = set(fields) - set(resource.fields)
+        if unknown:
+            raise RecordRejected(f"unknown {resource.name} fields: {', '.join(sorted(unknown))} "
+                                 f"(known: {', '.join(resource.fields)})", system=self.system, record_id=record_id)
+        # BottleCRM's serializers refuse null for text fields but accept "" as "empty".
+        return {name: ("" if value is None and name not in ("account",) else value)
+                for name, value in fields.items()}
+
+    def create(self, entity: str, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
+        resource = self._resource(entity)
+        created: list[NativeRecord] = []
+        for index, fields in enumerate(records):
+            try:
+                payload = self._payload(resource, fields, None)
+                # Not idempotent: retried only when the server cannot have created it.
+                body = self._request("POST", resource.path, json=payload, idempotent=False).json()
+                created.append(self._get_one(resource, str(body["id"])))
+            except RecordRejected as rejected:
+                if not created:
+                    raise
+                raise CreateBatchRejected(str(rejected.args[0]), system=self.system, rejected_index=index,
+                                          created=created) from rejected
+        return created
+
+    def _check_version(self, resource: Resource, native_id: str, expected_version: str | None) -> NativeRecord:
+        current = self._get_one(resource, native_id)
+        if expected_version is not None and current.version != expected_version:
+            raise StaleVersion(f"{resource.name} {native_id} is at version {current.version}, "
+                               f"not {expected_version}", system=self.system, record_id=native_id)
+        return current
+
+    def update(self, entity: str, native_id: str, patch: Mapping[str, Any],
+               expected_version: str | None) -> NativeRecord:
+        resource = self._resource(entity)
+        # The API has no conditional PATCH: compare right before writing (a small race window
+        # remains; the next read of changes shows anything that slipped through).
+        current = self._check_version(resource, native_id, expected_version)
+        payload = self._payload(resource, patch, native_id)
+        if not payload:
+            return current
+        self._request("PATCH", f"{resource.path}{native_id}/", json=payload, record_id=native_id)
+        return self._get_one(resource, native_id)
+
+    def delete(self, entity: str, native_id: str, expected_version: str | None) -> None:
+        resource = self._resource(entity)
+        try:
+            self._check_version(resource, native_id, expected_version)
+            self._request("DELETE", f"{resource.path}{native_id}/", record_id=native_id)
+        except RecordNotFound:
+            return  # already gone: deleting is idempotent
+
+
+def _validation_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP 400 {response.text[:300]}"
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, dict):
+        return "; ".join(f"{field}: {' '.join(map(str, messages if isinstance(messages, list) else [messages]))}"
+                         for field, messages in errors.items())
+    return f"HTTP 400 {json.dumps(body)[:300]}"

@@ -1,0 +1,259 @@
+"""The BottleCRM connector against a real django-crm 1.35 (database reset per test).
+
+The retry tests at the end use an httpx MockTransport: a real server cannot be made to answer
+429 on demand, and they need no server.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from einklang.connectors._http import CreateBatchRejected, RetryPolicy, retry_after_seconds
+from einklang.connectors.base import (
+    ChangeDetection,
+    ChangePage,
+    RecordNotFound,
+    RecordRejected,
+    StaleVersion,
+    SystemUnavailable,
+    load_connector_class,
+)
+from einklang.connectors.bottlecrm import BottleCrmConnector
+
+try:  # tests/ may or may not be a package, depending on who adds __init__ files
+    from tests.integration.servers import RunningServer, bottlecrm_running, bottlecrm_server
+except ImportError:  # pragma: no cover
+    from servers import RunningServer, bottlecrm_running, bottlecrm_server  # type: ignore[no-redef]
+
+__all__ = ["bottlecrm_running", "bottlecrm_server"]
+
+ENTITIES = {"company": {"resource": "account"}, "person": {"resource": "contact"}}
+MUSTER = {"name": "Muster GmbH", "email": "info@muster.example", "phone": "+493012345678",
+          "address_line": "Hauptstr. 1", "city": "Berlin", "postcode": "10115", "country": "DE"}
+
+
+@pytest.fixture
+def crm(bottlecrm_server: RunningServer) -> Iterator[BottleCrmConnector]:
+    connector = BottleCrmConnector("crm", {"url": bottlecrm_server.url, "token": bottlecrm_server.info["token"],
+                                           "page_size": 3, "overlap_seconds": 0}, ENTITIES)
+    yield connector
+    connector.close()
+
+
+def drain(connector: BottleCrmConnector, entity: str, cursor: Any,
+          ) -> tuple[dict[str, dict[str, Any]], list[str], Any]:
+    records: dict[str, dict[str, Any]] = {}
+    deleted: list[str] = []
+    page = ChangePage()
+    for page in connector.read_changes(entity, cursor):
+        records.update({record.native_id: dict(record.fields) for record in page.records})
+        deleted.extend(page.deleted_ids)
+    return records, deleted, page.cursor
+
+
+def person(first: str, last: str, **extra: Any) -> dict[str, Any]:
+    return {"first_name": first, "last_name": last, "email": f"{first.lower()}@example.org", **extra}
+
+
+def test_registered_as_entry_point() -> None:
+    assert load_connector_class("bottlecrm") is BottleCrmConnector
+
+
+@pytest.mark.integration
+def test_check_and_capabilities(crm: BottleCrmConnector) -> None:
+    assert "company" in crm.check()
+    assert crm.capabilities("person").change_detection is ChangeDetection.TIMESTAMP
+    # Accounts show no updated_at in the API: their version is a content hash.
+    assert crm.capabilities("company").change_detection is ChangeDetection.SNAPSHOT
+
+
+@pytest.mark.integration
+def test_create_get_and_read_all_across_pages(crm: BottleCrmConnector) -> None:
+    [muster] = crm.create("company", [MUSTER])
+    assert {key: muster.fields[key] for key in MUSTER} == MUSTER
+    people = crm.create("person", [person(f"P{i}", "Muster", account=muster.native_id) for i in range(7)])
+    assert [p.fields["first_name"] for p in people] == [f"P{i}" for i in range(7)]
+    assert all(p.fields["account"] == muster.native_id for p in people)
+    pages = list(crm.read_all("person"))
+    assert [len(page) for page in pages] == [3, 3, 1]  # page_size 3
+    assert {r.native_id for page in pages for r in page} == {p.native_id for p in people}
+    assert sorted(crm.list_ids("person")) == sorted(p.native_id for p in people)
+    got = crm.get("person", [people[0].native_id, "00000000-0000-0000-0000-000000000000"])
+    assert list(got) == [people[0].native_id] and got[people[0].native_id].version == people[0].version
+
+
+@pytest.mark.integration
+def test_validation_errors_are_rejections_with_the_servers_message(crm: BottleCrmConnector) -> None:
+    with pytest.raises(RecordRejected, match="phone: Enter a valid phone number") as rejected:
+        crm.create("person", [person("Bad", "Phone", phone="12")])
+    assert not isinstance(rejected.value, CreateBatchRejected)
+    # The second record fails after the first exists: the exception hands over the first.
+    with pytest.raises(CreateBatchRejected) as partial:
+        crm.create("person", [person("Good", "One"), person("Bad", "Mail", email="not-an-email")])
+    assert partial.value.rejected_index == 1 and "email" in str(partial.value)
+    assert [r.fields["first_name"] for r in partial.value.created] == ["Good"]
+    [good] = crm.create("person", [person("Fine", "Person")])
+    with pytest.raises(RecordRejected, match="unknown contact fields: shoe_size"):
+        crm.update("person", good.native_id, {"shoe_size": 44}, good.version)
+
+
+@pytest.mark.integration
+def test_conditional_update_and_delete(crm: BottleCrmConnector) -> None:
+    [erika] = crm.create("person", [person("Erika", "Muster", city="Berlin")])
+    updated = crm.update("person", erika.native_id, {"city": "Potsdam", "title": "CFO"}, erika.version)
+    assert updated.fields["city"] == "Potsdam" and updated.fields["title"] == "CFO"
+    assert updated.version != erika.version
+    with pytest.raises(StaleVersion):
+        crm.update("person", erika.native_id, {"city": "Köln"}, erika.version)
+    with pytest.raises(StaleVersion):
+        crm.delete("person", erika.native_id, erika.version)
+    [muster] = crm.create("company", [MUSTER])
+    changed = crm.update("company", muster.native_id, {"city": "Hamburg"}, muster.version)
+    with pytest.raises(StaleVersion):
+        crm.update("company", muster.native_id, {"city": "Bremen"}, muster.version)
+    crm.delete("company", muster.native_id, changed.version)
+    crm.delete("company", muster.native_id, changed.version)  # gone already: no error
+    with pytest.raises(RecordNotFound):
+        crm.update("company", muster.native_id, {"city": "Bremen"}, None)
+
+
+@pytest.mark.integration
+def test_contact_changes_by_updated_at_and_deletions_by_id_set(
+    crm: BottleCrmConnector, bottlecrm_server: RunningServer
+) -> None:
+    people = crm.create("person", [person(f"P{i}", "Muster") for i in range(5)])
+    records, deleted, cursor = drain(crm, "person", None)
+    assert set(records) == {p.native_id for p in people} and deleted == []
+    assert drain(crm, "person", cursor)[:2] == ({}, [])  # quiet: nothing
+
+    crm.update("person", people[3].native_id, {"city": "Bonn"}, None)
+    crm.delete("person", people[1].native_id, None)
+    [new] = crm.create("person", [person("Neu", "Muster")])
+    records, deleted, cursor = drain(crm, "person", cursor)
+    assert set(records) == {people[3].native_id, new.native_id}
+    assert records[people[3].native_id]["city"] == "Bonn"
+    assert deleted == [people[1].native_id]
+    assert drain(crm, "person", cursor)[:2] == ({}, [])
+
+
+@pytest.mark.integration
+def test_account_changes_by_content_and_deletions(crm: BottleCrmConnector) -> None:
+    accounts = crm.create("company", [{**MUSTER, "name": f"Firma {i}"} for i in range(4)])
+    records, _, cursor = drain(crm, "company", None)
+    assert set(records) == {a.native_id for a in accounts}
+    crm.delete("company", accounts[0].native_id, None)
+    records, deleted, cursor = drain(crm, "company", cursor)
+    assert deleted == [accounts[0].native_id]
+
+    class Stored:  # what the state store would hold: the versions einklang last saw
+        def __init__(self, versions: dict[str, str]) -> None:
+            self.versions = versions
+
+        def hashes(self, ids: Any) -> dict[str, str]:
+            return {i: self.versions[i] for i in ids if i in self.versions}
+
+        def known_ids(self) -> Iterator[str]:
+            return iter(self.versions)
+
+    stored = Stored({a.native_id: a.version or "" for a in accounts})
+    crm.update("company", accounts[2].native_id, {"phone": "+494012345678"}, None)
+    pages = list(crm.read_changes("company", cursor, stored))  # type: ignore[arg-type]
+    assert [r.native_id for page in pages for r in page.records] == [accounts[2].native_id]
+    assert [i for page in pages for i in page.deleted_ids] == [accounts[0].native_id]
+
+
+@pytest.mark.integration
+def test_find_by_fields(crm: BottleCrmConnector) -> None:
+    crm.create("person", [person("Erika", "Muster"), person("Max", "Muster"), person("Erika", "Other", email="eo@example.org")])
+    found = crm.find("person", {"first_name": "Erika", "last_name": "Muster"})
+    assert [r.fields["email"] for r in found] == ["erika@example.org"]
+    crm.create("company", [MUSTER, {**MUSTER, "name": "Muster GmbH & Co. KG"}])
+    assert [r.fields["name"] for r in crm.find("company", {"name": "Muster GmbH"})] == ["Muster GmbH"]
+
+
+@pytest.mark.integration
+def test_unreachable_server_is_unavailable(bottlecrm_server: RunningServer) -> None:
+    connector = BottleCrmConnector("crm", {"url": "http://127.0.0.1:9", "token": "x", "retry_attempts": 2,
+                                           "retry_initial_wait": 0.01}, ENTITIES)
+    with pytest.raises(SystemUnavailable):
+        connector.check()
+    bad_token = BottleCrmConnector("crm", {"url": bottlecrm_server.url, "token": "bcrm_pat_wrong"}, ENTITIES)
+    from einklang.connectors.base import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="401|403"):
+        bad_token.check()
+    assert sqlite3.sqlite_version  # keeps the import honest for the reset fixture's sake
+
+
+# --- retry logic (no server) -------------------------------------------------------------------
+
+
+def scripted(*answers: httpx.Response | Exception) -> tuple[httpx.MockTransport, list[httpx.Request]]:
+    remaining = list(answers)
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        answer = remaining.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return httpx.MockTransport(handle), seen
+
+
+def mocked_connector(transport: httpx.MockTransport, waits: list[float], attempts: int = 4) -> BottleCrmConnector:
+    policy = RetryPolicy(attempts=attempts, initial_wait=0.5, max_wait=30, sleep=waits.append)
+    return BottleCrmConnector("crm", {"url": "http://crm.test", "token": "t"}, ENTITIES,
+                              transport=transport, retry_policy=policy)
+
+
+CONTACT_LIST = {"count": 0, "contact_obj_list": []}
+
+
+def test_429_waits_as_long_as_retry_after_says() -> None:
+    transport, seen = scripted(
+        httpx.Response(429, headers={"Retry-After": "7"}),
+        httpx.Response(429, headers={"Retry-After": "120"}),  # capped at max_wait
+        httpx.Response(503),
+        httpx.Response(200, json=CONTACT_LIST),
+    )
+    waits: list[float] = []
+    assert list(mocked_connector(transport, waits).list_ids("person")) == []
+    assert waits == [7.0, 30.0, 2.0] and len(seen) == 4  # third wait: backoff 0.5 * 2**2
+
+
+def test_persistent_failure_becomes_system_unavailable() -> None:
+    transport, seen = scripted(*[httpx.Response(502)] * 3)
+    with pytest.raises(SystemUnavailable, match="HTTP 502 after 3 attempts"):
+        list(mocked_connector(transport, [], attempts=3).list_ids("person"))
+    transport, _ = scripted(*[httpx.ConnectError("refused")] * 2)
+    with pytest.raises(SystemUnavailable, match="ConnectError"):
+        list(mocked_connector(transport, [], attempts=2).list_ids("person"))
+
+
+def test_create_is_not_repeated_after_a_lost_answer() -> None:
+    # A read timeout on POST may mean "created, answer lost": retrying could double the record.
+    transport, seen = scripted(httpx.ReadTimeout("slow"), httpx.Response(200, json={"id": "x"}))
+    with pytest.raises(SystemUnavailable):
+        mocked_connector(transport, []).create("person", [person("Erika", "Muster")])
+    assert len(seen) == 1
+    # ... but a 429 says the server did nothing, so the create is repeated.
+    detail = {"contact_obj": {"id": "x", "updated_at": "2026-01-01T00:00:00Z", "first_name": "Erika"}}
+    transport, seen = scripted(httpx.Response(429, headers={"Retry-After": "1"}),
+                               httpx.Response(200, json={"id": "x"}), httpx.Response(200, json=detail))
+    [created] = mocked_connector(transport, []).create("person", [person("Erika", "Muster")])
+    assert created.native_id == "x" and [r.method for r in seen] == ["POST", "POST", "GET"]
+
+
+def test_retry_after_as_http_date() -> None:
+    from datetime import UTC, datetime
+
+    response = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"})
+    assert retry_after_seconds(response, now=datetime(2026, 10, 21, 7, 27, 30, tzinfo=UTC)) == 30.0
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "soon"})) is None
