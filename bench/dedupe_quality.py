@@ -35,9 +35,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from data.german_contacts import generate, true_pairs  # noqa: E402
+from data.german_contacts import generate, true_pairs
 
-from einklang.match import CONTACT_SPEC, PERSON_SPEC, DuckDBBackend, Thresholds, find_duplicates, train  # noqa: E402
+from einklang.match import CONTACT_SPEC, PERSON_SPEC, DuckDBBackend, Thresholds, find_duplicates, train
 
 Pair = frozenset[str]
 THRESHOLD_GRID = (0.2, 0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
@@ -115,9 +115,7 @@ def febrl_as_person(frame: pd.DataFrame) -> list[dict[str, Any]]:
     records = []
     for row in frame.itertuples(index=False):
         row_dict = row._asdict()
-        street = " ".join(
-            part for part in (value(row_dict, "street_number"), value(row_dict, "address_1")) if part
-        )
+        street = " ".join(part for part in (value(row_dict, "street_number"), value(row_dict, "address_1")) if part)
         records.append(
             {
                 "id": row_dict["rec_id"],
@@ -206,8 +204,8 @@ def splink_febrl(frames: list[pd.DataFrame], which: str) -> list[tuple[Pair, flo
     )
     predictions = linker.inference.predict(threshold_match_probability=0.2).as_pandas_dataframe()
     return [
-        (frozenset((l, r)), p)
-        for l, r, p in zip(
+        (frozenset((left, right)), p)
+        for left, right, p in zip(
             predictions["rec_id_l"], predictions["rec_id_r"], predictions["match_probability"], strict=True
         )
     ]
@@ -261,8 +259,8 @@ def splink_german(records: list[dict[str, Any]]) -> list[tuple[Pair, float]]:
     )
     predictions = linker.inference.predict(threshold_match_probability=0.2).as_pandas_dataframe()
     return [
-        (frozenset((str(l), str(r))), p)
-        for l, r, p in zip(
+        (frozenset((str(left), str(right))), p)
+        for left, right, p in zip(
             predictions["unique_id_l"],
             predictions["unique_id_r"],
             predictions["match_probability"],
@@ -281,9 +279,7 @@ def einklang_run(lists: list[list[dict[str, Any]]], spec: Any, model: Any = None
     return find_duplicates(lists[0], second, spec=spec, model=model, thresholds=LOW, backend=DuckDBBackend())
 
 
-def summarise(
-    name: str, pairs: list[Any], truth: set[Pair], seconds: float, runs: list[float]
-) -> dict[str, Any]:
+def summarise(name: str, pairs: list[Any], truth: set[Pair], seconds: float, runs: list[float]) -> dict[str, Any]:
     sure = {frozenset((str(p.a_id), str(p.b_id))) for p in pairs if p.verdict == "duplicate"}
     review = {frozenset((str(p.a_id), str(p.b_id))) for p in pairs if p.score >= 0.5}
     scored = [
@@ -346,9 +342,7 @@ def run_german(count: int, repeat: int) -> dict[str, Any]:
 
 
 def main(argv: Iterable[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--german", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default="febrl3,febrl4,german")
@@ -357,9 +351,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     results = []
     for which in arguments.only.split(","):
         result = (
-            run_german(arguments.german, arguments.repeat)
-            if which == "german"
-            else run_febrl(which, arguments.repeat)
+            run_german(arguments.german, arguments.repeat) if which == "german" else run_febrl(which, arguments.repeat)
         )
         print(json.dumps(result, indent=2), flush=True)
         results.append(result)

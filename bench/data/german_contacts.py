@@ -23,26 +23,205 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-MALE = (
-    "Thomas Michael Andreas Stefan Christian Peter Klaus Wolfgang Jürgen Uwe Frank Bernd Markus Matthias "
-    "Alexander Martin Hans Dieter Sebastian Tobias Jan Daniel Florian Lukas Jonas Felix Maximilian Paul "
-    "Günter Jörg Björn Sören Ralf Holger Torsten Dirk Sven Jens Oliver Marco Kai Timo Nils Fabian Philipp"
-).split()
-FEMALE = (
-    "Anna Maria Sabine Petra Claudia Susanne Andrea Birgit Monika Ursula Karin Gabriele Julia Katharina "
-    "Laura Lena Lea Sarah Lisa Hannah Sophie Marie Jana Daniela Christiane Nicole Stefanie Jessica Sandra "
-    "Jürgen Käthe Jördis Gülay Brigitte Renate Heike Anja Silke Tanja Ines Doris Bärbel Jutta Elke Martina"
-).split()
+MALE = [
+    "Thomas",
+    "Michael",
+    "Andreas",
+    "Stefan",
+    "Christian",
+    "Peter",
+    "Klaus",
+    "Wolfgang",
+    "Jürgen",
+    "Uwe",
+    "Frank",
+    "Bernd",
+    "Markus",
+    "Matthias",
+    "Alexander",
+    "Martin",
+    "Hans",
+    "Dieter",
+    "Sebastian",
+    "Tobias",
+    "Jan",
+    "Daniel",
+    "Florian",
+    "Lukas",
+    "Jonas",
+    "Felix",
+    "Maximilian",
+    "Paul",
+    "Günter",
+    "Jörg",
+    "Björn",
+    "Sören",
+    "Ralf",
+    "Holger",
+    "Torsten",
+    "Dirk",
+    "Sven",
+    "Jens",
+    "Oliver",
+    "Marco",
+    "Kai",
+    "Timo",
+    "Nils",
+    "Fabian",
+    "Philipp",
+]
+FEMALE = [
+    "Anna",
+    "Maria",
+    "Sabine",
+    "Petra",
+    "Claudia",
+    "Susanne",
+    "Andrea",
+    "Birgit",
+    "Monika",
+    "Ursula",
+    "Karin",
+    "Gabriele",
+    "Julia",
+    "Katharina",
+    "Laura",
+    "Lena",
+    "Lea",
+    "Sarah",
+    "Lisa",
+    "Hannah",
+    "Sophie",
+    "Marie",
+    "Jana",
+    "Daniela",
+    "Christiane",
+    "Nicole",
+    "Stefanie",
+    "Jessica",
+    "Sandra",
+    "Jürgen",
+    "Käthe",
+    "Jördis",
+    "Gülay",
+    "Brigitte",
+    "Renate",
+    "Heike",
+    "Anja",
+    "Silke",
+    "Tanja",
+    "Ines",
+    "Doris",
+    "Bärbel",
+    "Jutta",
+    "Elke",
+    "Martina",
+]
 FEMALE.remove("Jürgen")
-LAST = (
-    "Müller Schmidt Schneider Fischer Weber Meyer Wagner Becker Schulz Hoffmann Schäfer Koch Bauer Richter "
-    "Klein Wolf Schröder Neumann Schwarz Zimmermann Braun Krüger Hofmann Hartmann Lange Schmitt Werner "
-    "Schmitz Krause Meier Lehmann Schmid Schulze Maier Köhler Herrmann König Walter Mayer Huber Kaiser Fuchs "
-    "Peters Lang Scholz Möller Weiß Jung Hahn Schubert Vogel Friedrich Keller Günther Frank Berger Winkler "
-    "Roth Beck Lorenz Baumann Franke Albrecht Schuster Simon Ludwig Böhm Winter Kraus Martin Schumacher "
-    "Krämer Vogt Stein Jäger Otto Sommer Groß Seidel Heinrich Brandt Haas Schreiber Graf Schulte Dietrich "
-    "Ziegler Kuhn Kühn Pohl Engel Horn Busch Bergmann Thomas Voigt Sauer Arnold Wolff Pfeiffer Özdemir Yılmaz"
-).split()
+LAST = [
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Schäfer",
+    "Koch",
+    "Bauer",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Schröder",
+    "Neumann",
+    "Schwarz",
+    "Zimmermann",
+    "Braun",
+    "Krüger",
+    "Hofmann",
+    "Hartmann",
+    "Lange",
+    "Schmitt",
+    "Werner",
+    "Schmitz",
+    "Krause",
+    "Meier",
+    "Lehmann",
+    "Schmid",
+    "Schulze",
+    "Maier",
+    "Köhler",
+    "Herrmann",
+    "König",
+    "Walter",
+    "Mayer",
+    "Huber",
+    "Kaiser",
+    "Fuchs",
+    "Peters",
+    "Lang",
+    "Scholz",
+    "Möller",
+    "Weiß",
+    "Jung",
+    "Hahn",
+    "Schubert",
+    "Vogel",
+    "Friedrich",
+    "Keller",
+    "Günther",
+    "Frank",
+    "Berger",
+    "Winkler",
+    "Roth",
+    "Beck",
+    "Lorenz",
+    "Baumann",
+    "Franke",
+    "Albrecht",
+    "Schuster",
+    "Simon",
+    "Ludwig",
+    "Böhm",
+    "Winter",
+    "Kraus",
+    "Martin",
+    "Schumacher",
+    "Krämer",
+    "Vogt",
+    "Stein",
+    "Jäger",
+    "Otto",
+    "Sommer",
+    "Groß",
+    "Seidel",
+    "Heinrich",
+    "Brandt",
+    "Haas",
+    "Schreiber",
+    "Graf",
+    "Schulte",
+    "Dietrich",
+    "Ziegler",
+    "Kuhn",
+    "Kühn",
+    "Pohl",
+    "Engel",
+    "Horn",
+    "Busch",
+    "Bergmann",
+    "Thomas",
+    "Voigt",
+    "Sauer",
+    "Arnold",
+    "Wolff",
+    "Pfeiffer",
+    "Özdemir",
+    "Yılmaz",
+]
 CONFUSABLE = {
     "Schmidt": ["Schmitt", "Schmid"],
     "Schmitt": ["Schmidt"],
@@ -58,17 +237,36 @@ CONFUSABLE = {
     "Schulz": ["Schultz"],
     "Fischer": ["Fischer"],
 }
-STREETS = (
-    "Hauptstraße Bahnhofstraße Gartenstraße Schulstraße Dorfstraße Bergstraße Lindenstraße Kirchstraße "
-    "Waldstraße Ringstraße Friedrichstraße Goethestraße Schillerstraße Am Markt Mühlenweg Birkenweg "
-    "Rosenweg Industriestraße Königsallee Marktplatz Kastanienallee Münchner Straße Jahnstraße Brückenstraße"
-).split(" ")
 STREETS = [
-    s
-    for s in " ".join(STREETS)
-    .replace("Am Markt", "Am_Markt")
-    .replace("Münchner Straße", "Münchner_Straße")
-    .split()
+    "Hauptstraße",
+    "Bahnhofstraße",
+    "Gartenstraße",
+    "Schulstraße",
+    "Dorfstraße",
+    "Bergstraße",
+    "Lindenstraße",
+    "Kirchstraße",
+    "Waldstraße",
+    "Ringstraße",
+    "Friedrichstraße",
+    "Goethestraße",
+    "Schillerstraße",
+    "Am",
+    "Markt",
+    "Mühlenweg",
+    "Birkenweg",
+    "Rosenweg",
+    "Industriestraße",
+    "Königsallee",
+    "Marktplatz",
+    "Kastanienallee",
+    "Münchner",
+    "Straße",
+    "Jahnstraße",
+    "Brückenstraße",
+]
+STREETS = [
+    s for s in " ".join(STREETS).replace("Am Markt", "Am_Markt").replace("Münchner Straße", "Münchner_Straße").split()
 ]
 STREETS = [s.replace("_", " ") for s in STREETS]
 CITIES = [
@@ -118,10 +316,38 @@ CITIES = [
     ("Regensburg", "93", "941"),
     ("Ulm", "89", "731"),
 ]
-COMPANY_WORDS = (
-    "Muster Nord Süd Alpen Rhein Elbe Hansa Technik Bau Logistik Software Maschinen Handel Service Medien "
-    "Energie Consulting Metall Holz Glas Druck Feinkost Optik Elektro Garten Möbel Reisen Versand Solar Daten"
-).split()
+COMPANY_WORDS = [
+    "Muster",
+    "Nord",
+    "Süd",
+    "Alpen",
+    "Rhein",
+    "Elbe",
+    "Hansa",
+    "Technik",
+    "Bau",
+    "Logistik",
+    "Software",
+    "Maschinen",
+    "Handel",
+    "Service",
+    "Medien",
+    "Energie",
+    "Consulting",
+    "Metall",
+    "Holz",
+    "Glas",
+    "Druck",
+    "Feinkost",
+    "Optik",
+    "Elektro",
+    "Garten",
+    "Möbel",
+    "Reisen",
+    "Versand",
+    "Solar",
+    "Daten",
+]
 LEGAL_FORMS = ["GmbH", "AG", "KG", "GmbH & Co. KG", "UG (haftungsbeschränkt)", "e.K.", "OHG", "SE"]
 LEGAL_LONG = {"GmbH": "Gesellschaft mit beschränkter Haftung", "AG": "Aktiengesellschaft"}
 FREEMAIL = ["web.de", "gmx.de", "t-online.de", "gmail.com", "posteo.de", "outlook.de"]
@@ -376,9 +602,7 @@ class Generator:
                 copy[phone_field] = _format_phone(rng, digits[1:-7], digits[-7:]) + extension
         if copy["company"] and rng.random() < 0.4:
             name: str = copy["company"]
-            form = next(
-                (form for form in sorted(LEGAL_FORMS, key=len, reverse=True) if name.endswith(" " + form)), ""
-            )
+            form = next((form for form in sorted(LEGAL_FORMS, key=len, reverse=True) if name.endswith(" " + form)), "")
             base = name[: len(name) - len(form)].strip()
             choice = rng.randrange(3)
             if choice == 0:
@@ -451,10 +675,7 @@ class Generator:
                 first = self.person(rng.choice(companies) if rng.random() < 0.5 else None)
                 other = self.person(None, last=first["last_name"], first=first["first_name"])
                 # An e-mail address belongs to one person: a namesake's differs at least by a number.
-                while (
-                    other["email"] == first["email"]
-                    or other["email"].split("@")[0] == first["email"].split("@")[0]
-                ):
+                while other["email"] == first["email"] or other["email"].split("@")[0] == first["email"].split("@")[0]:
                     local, domain = other["email"].split("@")
                     other["email"] = f"{local}{rng.randint(1, 99)}@{domain}"
                 batch.extend([first, other])

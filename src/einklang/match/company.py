@@ -56,14 +56,9 @@ def _different_company_rule() -> PostRule:
 def _name_only_rule(pair: PairView) -> RuleOutcome | None:
     if not (pair.has("company:same") or pair.has("company:similar")):
         return None
-    if any(
-        pair.has(fact)
-        for fact in ("address:same", "address:similar", "phone:same", "email:same", "email:domain")
-    ):
+    if any(pair.has(fact) for fact in ("address:same", "address:similar", "phone:same", "email:same", "email:domain")):
         return None
-    return RuleOutcome(
-        reason="rule: only the name agrees (branch or namesake?): needs review", cap_at_possible=True
-    )
+    return RuleOutcome(reason="rule: only the name agrees (branch or namesake?): needs review", cap_at_possible=True)
 
 
 def _company_name_comparison() -> ComparisonDef:

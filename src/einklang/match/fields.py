@@ -136,12 +136,10 @@ def prepare_phones(record: Mapping[str, Any], default_region: str) -> dict[str, 
 
 
 _NO_PHONE = (
-    '("phone_e164_l" IS NULL AND "mobile_e164_l" IS NULL) OR '
-    '("phone_e164_r" IS NULL AND "mobile_e164_r" IS NULL)'
+    '("phone_e164_l" IS NULL AND "mobile_e164_l" IS NULL) OR ("phone_e164_r" IS NULL AND "mobile_e164_r" IS NULL)'
 )
 _ANY_NUMBER_SHARED = (
-    '("phone_e164_l" = "phone_e164_r" OR "phone_e164_l" = "mobile_e164_r" '
-    'OR "mobile_e164_l" = "phone_e164_r")'
+    '("phone_e164_l" = "phone_e164_r" OR "phone_e164_l" = "mobile_e164_r" OR "mobile_e164_l" = "phone_e164_r")'
 )
 
 PHONE_LEVELS = (
@@ -153,9 +151,7 @@ PHONE_LEVELS = (
         1e-6,
         frozenset({"phone:same", "phone:mobile"}),
     ),
-    LevelDef(
-        "same_number", "a number in common", level(_ANY_NUMBER_SHARED), 0.45, 2e-5, frozenset({"phone:same"})
-    ),
+    LevelDef("same_number", "a number in common", level(_ANY_NUMBER_SHARED), 0.45, 2e-5, frozenset({"phone:same"})),
     LevelDef("differs", "numbers differ", None, 0.25, 0.999979, frozenset({"phone:differs"})),
 )
 

@@ -179,9 +179,7 @@ def _candidate_pairs(
     assert right_table is not None
     left_rows = _rows_for(left_table, left_ids)
     right_rows = _rows_for(right_table, right_ids)
-    gamma_columns = [
-        (comparison, scored[f"gamma_{comparison.name}"].to_numpy()) for comparison in spec.comparisons
-    ]
+    gamma_columns = [(comparison, scored[f"gamma_{comparison.name}"].to_numpy()) for comparison in spec.comparisons]
     probabilities = scored["match_probability"].to_numpy()
     weights = scored["match_weight"].to_numpy()
     drafts: list[_Draft] = []
@@ -191,8 +189,7 @@ def _candidate_pairs(
         if excluded and _pair_key(a_id, b_id, symmetric) in excluded:
             continue
         levels: dict[str, LevelDef | None] = {
-            comparison.name: comparison.level_for_gamma(int(gammas[index]))
-            for comparison, gammas in gamma_columns
+            comparison.name: comparison.level_for_gamma(int(gammas[index])) for comparison, gammas in gamma_columns
         }
         draft = _Draft(left_id, right_id, a_id, b_id, float(probabilities[index]), float(weights[index]))
         for comparison, _ in gamma_columns:
@@ -221,9 +218,7 @@ def _candidate_pairs(
                 reasons.append(outcome.reason)
             capped = capped or outcome.cap_at_possible
         verdict: Verdict = "duplicate" if draft.score >= thresholds.duplicate and not capped else "possible"
-        pairs.append(
-            CandidatePair(draft.a_id, draft.b_id, draft.score, verdict, tuple(reasons), draft.weight)
-        )
+        pairs.append(CandidatePair(draft.a_id, draft.b_id, draft.score, verdict, tuple(reasons), draft.weight))
     pairs.sort(key=lambda pair: (-pair.score, str(pair.a_id), str(pair.b_id)))
     return pairs
 
@@ -240,9 +235,7 @@ class _Draft:
     outcomes: list[RuleOutcome] = field(default_factory=list)
 
 
-def _values_matched_by_doubtful_records(
-    drafts: list[_Draft], symmetric: bool
-) -> dict[tuple[str, str], set[str]]:
+def _values_matched_by_doubtful_records(drafts: list[_Draft], symmetric: bool) -> dict[tuple[str, str], set[str]]:
     """For every record in doubt (e.g. one with only an initial), the distinct values it matched.
 
     In a dedupe run (``symmetric``) "left" and "right" are the same list, so a record's matches

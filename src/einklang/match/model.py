@@ -141,9 +141,7 @@ def splink_settings(spec: MatchSpec, model: MatchModel, link_type: LinkType) -> 
     )
 
 
-def model_from_splink(
-    spec: MatchSpec, settings: Mapping[str, Any], origin: str, base: MatchModel
-) -> MatchModel:
+def model_from_splink(spec: MatchSpec, settings: Mapping[str, Any], origin: str, base: MatchModel) -> MatchModel:
     """Read trained m/u back by level position; levels Splink could not estimate keep their base value."""
     notes: list[str] = []
     by_name = {comparison["output_column_name"]: comparison for comparison in settings["comparisons"]}
@@ -202,13 +200,18 @@ def train(
     except Exception as error:  # too few sure pairs in a small list: keep the default prior
         _log.info("could not estimate the match prior (%s); keeping the default", error)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    snapshot = linker.misc.save_model_to_json()
     for rule in spec.training_blocking_rules:
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 _blocking_rule(rule),
                 estimate_without_term_frequencies=True,
             )
-        except Exception as error:  # a rule with no pairs in this data informs nothing
+            snapshot = linker.misc.save_model_to_json()
+        except Exception as error:
+            # A rule that informs nothing in this data (or an EM that degenerates) leaves Splink's
+            # settings half-updated; continue from the last good state instead.
             _log.info("EM with %s skipped: %s", rule, error)
-    trained = linker.misc.save_model_to_json()
+            linker = Linker(table, snapshot, log_level=None)
+    trained = snapshot
     return model_from_splink(spec, trained, origin="trained", base=base)

@@ -10,7 +10,7 @@ from "same surname, given name missing" (unknown).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from einklang.match import _normalize as norm
@@ -26,6 +26,9 @@ from einklang.match._sql import (
 )
 from einklang.match.phonetic import cologne_phonetic
 from einklang.match.spec import ComparisonDef, LevelDef, PairView, PostRule, PreparedRow, RuleOutcome
+
+IdentityCheck = Callable[[PairView], bool]
+"""Whether identifiers that only one person has (date of birth with an ID number) agree."""
 
 NAME_COLUMNS = (
     "first_name",
@@ -238,8 +241,7 @@ def explain_name(level_def: LevelDef, left: PreparedRow, right: PreparedRow) -> 
         ]
     if "name:differs" in facts:
         return [
-            f"name: differs ({_shown(left_first)} {_shown(left_last)} vs {_shown(right_first)}"
-            f" {_shown(right_last)})"
+            f"name: differs ({_shown(left_first)} {_shown(left_last)} vs {_shown(right_first)} {_shown(right_last)})"
         ]
     reasons: list[str] = []
     if "last:exact" in facts:
@@ -278,9 +280,7 @@ def name_comparison() -> ComparisonDef:
     )
 
 
-def first_name_rule(
-    personal_evidence_facts: tuple[str, ...], identity_facts: tuple[str, ...] = ()
-) -> PostRule:
+def first_name_rule(personal_evidence_facts: tuple[str, ...], identity: IdentityCheck | None = None) -> PostRule:
     """Given names discriminate: a differing given name means another person.
 
     Fellegi-Sunter alone cannot express this: among random pairs a shared surname is rare, so
@@ -294,14 +294,14 @@ def first_name_rule(
         conflict = pair.has("first:differs") or pair.has("name:differs")
         if not conflict:
             return None
-        if identity_facts and all(pair.has(fact) for fact in identity_facts):
+        if identity is not None and identity(pair):
             return None
         left, right = pair.left, pair.right
         who = (
             f"{_shown(left.get('first_name'))} {_shown(left.get('last_name'))} vs "
             f"{_shown(right.get('first_name'))} {_shown(right.get('last_name'))}"
         )
-        if any(pair.has(fact) for fact in (*personal_evidence_facts, *identity_facts)):
+        if any(pair.has(fact) for fact in personal_evidence_facts):
             return RuleOutcome(
                 reason=f"rule: names differ ({who}) but personal data agree: needs review",
                 cap_at_possible=True,
@@ -357,13 +357,13 @@ def initial_only_rule(personal_evidence_facts: tuple[str, ...]) -> PostRule:
     return rule
 
 
-def last_name_changed_rule(identity_facts: tuple[str, ...] = ()) -> PostRule:
+def last_name_changed_rule(identity: IdentityCheck | None = None) -> PostRule:
     """Same given name, other surname: a marriage, or simply another person; a person decides."""
 
     def rule(pair: PairView) -> RuleOutcome | None:
         if not pair.has("last:differs"):
             return None
-        if identity_facts and all(pair.has(fact) for fact in identity_facts):
+        if identity is not None and identity(pair):
             return None
         return RuleOutcome(reason="rule: last names differ: needs review", cap_at_possible=True)
 

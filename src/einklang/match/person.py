@@ -23,7 +23,7 @@ from einklang.match.names import (
     name_only_rule,
     prepare_name,
 )
-from einklang.match.spec import ComparisonDef, LevelDef, MatchSpec, PreparedRow
+from einklang.match.spec import ComparisonDef, LevelDef, MatchSpec, PairView, PreparedRow
 
 PERSON_FIELDS = (
     "first_name",
@@ -144,7 +144,15 @@ NATIONAL_ID_COMPARISON = ComparisonDef(
     "national ID number",
 )
 
-IDENTITY = ("dob:same", "id:same")
+
+def identity_agrees(pair: PairView) -> bool:
+    """The ID number is the same, or differs by one typing error while the date of birth agrees.
+
+    An ID number belongs to one person, so a given name that differs is then a typing error.
+    """
+    return pair.has("id:same") or (pair.has("dob:same") and pair.has("id:similar"))
+
+
 PERSONAL_EVIDENCE = ("phone:mobile", "email:personal", "email:local", "dob:same", "id:same", "id:similar")
 CORROBORATION = (
     "address:same",
@@ -189,9 +197,9 @@ PERSON_SPEC = MatchSpec(
         "l.first_fold = r.first_fold AND l.last_fold = r.last_fold AND l.date_of_birth = r.date_of_birth",
     ),
     post_rules=(
-        first_name_rule(PERSONAL_EVIDENCE, IDENTITY),
+        first_name_rule(PERSONAL_EVIDENCE, identity_agrees),
         missing_first_name_rule(PERSONAL_EVIDENCE),
-        last_name_changed_rule(IDENTITY),
+        last_name_changed_rule(identity_agrees),
         name_only_rule(CORROBORATION),
     ),
     probability_two_random_records_match=1e-4,
