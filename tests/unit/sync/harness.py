@@ -35,7 +35,7 @@ def config_text(systems: list[str], sync: str = "", correlation: bool = True, ar
     for system in systems:
         native = NATIVE[system]
         mapping = ", ".join(f"{canonical}: {column}" for canonical, column in native.items())
-        extra = f", correlation: einklang_id" if correlation and system != "erp" else ""
+        extra = ", correlation: einklang_id" if correlation and system != "erp" else ""
         if archive:
             extra += ", archive: {column: active, value: false}"
         lines.append(f"      {system}: {{map: {{{mapping}}}, changed: modified{extra}}}")
