@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -85,7 +85,7 @@ def coerce(spec: FieldSpec, value: Any, ctx: NormalizeContext | None = None) -> 
         value = cleaned
     kind = spec.type
     if kind is FieldType.STR:
-        return clean_text(str(value))
+        return value if isinstance(value, str) else clean_text(str(value))
     if kind is FieldType.TEXT:
         text = str(value).replace("\r\n", "\n").strip()
         return text or None
@@ -146,12 +146,57 @@ def coerce(spec: FieldSpec, value: Any, ctx: NormalizeContext | None = None) -> 
             raise InvalidValue(f"{text!r} is not one of: {allowed}")
         return text
     if kind is FieldType.PHONE:
-        return normalize_phone(str(value), ctx.default_region)
+        return _cached_phone(str(value), ctx.default_region)
     if kind is FieldType.EMAIL:
-        return normalize_email(str(value))
+        return _cached_email(str(value))
     if kind is FieldType.COUNTRY:
-        return normalize_country(str(value))
+        return _cached_country(str(value))
     raise AssertionError(f"unhandled field type {kind}")
+
+
+class _NormalizedCache:
+    """Remembers raw -> normalised values, and normalised -> itself.
+
+    Normalisation is pure, and a record is mapped more than once (on read, on write-back, in echo
+    checks) — the second time already in canonical form. Remembering both directions makes those
+    passes and repeated values (same country, same switchboard number) nearly free.
+    """
+
+    def __init__(self, normalize: Callable[[str], str], limit: int = 200_000) -> None:
+        self._normalize = normalize
+        self._limit = limit
+        self._known: dict[str, str] = {}
+
+    def __call__(self, raw: str) -> str:
+        known = self._known.get(raw)
+        if known is not None:
+            return known
+        value = self._normalize(raw)  # raises InvalidValue; failures are not cached
+        if len(self._known) >= self._limit:
+            self._known.clear()
+        self._known[raw] = value
+        self._known[value] = value
+        return value
+
+
+_email_cache = _NormalizedCache(normalize_email)
+_country_cache = _NormalizedCache(normalize_country, limit=10_000)
+_phone_caches: dict[str, _NormalizedCache] = {}
+
+
+def _cached_phone(raw: str, region: str) -> str:
+    cache = _phone_caches.get(region)
+    if cache is None:
+        cache = _phone_caches[region] = _NormalizedCache(lambda value: normalize_phone(value, region))
+    return cache(raw)
+
+
+def _cached_email(raw: str) -> str:
+    return _email_cache(raw)
+
+
+def _cached_country(raw: str) -> str:
+    return _country_cache(raw)
 
 
 def _parse_date(text: str) -> dt.date:

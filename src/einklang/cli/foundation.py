@@ -273,7 +273,9 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         )
 
 
-def _short(value: Any, width: int = 40) -> str:
+def _short(value: Any, width: int = 32) -> str:
+    if isinstance(value, dict):
+        value = " ".join(str(v) for v in value.values() if v is not None)
     text = "" if value is None else str(value)
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -281,4 +283,4 @@ def _short(value: Any, width: int = 40) -> str:
 def _run_text(run: dict[str, Any] | None) -> str:
     if not run:
         return "never"
-    return f"#{run['id']} {run['kind']} {run['status']} {run['started_at']}"
+    return f"#{run['id']} {run['kind']} {run['status']}"

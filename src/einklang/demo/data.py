@@ -145,7 +145,7 @@ CITIES = [
     ("18055", "Rostock", "0381"),
     ("99084", "Erfurt", "0361"),
 ]
-FOREIGN = [("1010", "Wien", "Österreich", "+43 1"), ("8001", "Zürich", "Schweiz", "+41 44")]
+FOREIGN = [("1010", "Wien", "Österreich", "+43 1 5"), ("8001", "Zürich", "Schweiz", "+41 44 2")]
 PRODUCT_GROUPS = [
     ("WG10", "Schrauben und Muttern"),
     ("WG20", "Werkzeuge"),
@@ -193,7 +193,7 @@ def customers(count: int = 300, seed: int = 7) -> list[Customer]:
         phone: str | None
         if rng.random() < 0.05:
             postal_code, city, country, prefix = rng.choice(FOREIGN)
-            phone = f"{prefix} {rng.randint(100000, 9999999)}"
+            phone = f"{prefix}{rng.randint(100000, 999999)}"
         else:
             postal_code, city, prefix = rng.choice(CITIES)
             country = rng.choice(["Deutschland"] * 8 + ["DE", "Germany"])

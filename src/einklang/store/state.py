@@ -173,9 +173,7 @@ class StateStore:
                     found[row.native_id] = _link(row._mapping)
         return found
 
-    def links_for_golden(
-        self, golden_ids: Sequence[str], conn: Connection | None = None
-    ) -> dict[str, dict[str, Link]]:
+    def links_for_golden(self, golden_ids: Sequence[str], conn: Connection | None = None) -> dict[str, dict[str, Link]]:
         result: dict[str, dict[str, Link]] = {}
         if not golden_ids:
             return result
@@ -193,18 +191,14 @@ class StateStore:
                 run(connection)
         return result
 
-    def golden_records(
-        self, golden_ids: Sequence[str], conn: Connection | None = None
-    ) -> dict[str, GoldenRecord]:
+    def golden_records(self, golden_ids: Sequence[str], conn: Connection | None = None) -> dict[str, GoldenRecord]:
         result: dict[str, GoldenRecord] = {}
 
         def run(connection: Connection) -> None:
             for start in range(0, len(golden_ids), 500):
                 chunk = list(golden_ids[start : start + 500])
                 for row in connection.execute(sa.select(t.golden).where(t.golden.c.id.in_(chunk))):
-                    result[row.id] = GoldenRecord(
-                        row.id, row.entity, decode_record(json.loads(row.base)), row.status
-                    )
+                    result[row.id] = GoldenRecord(row.id, row.entity, decode_record(json.loads(row.base)), row.status)
 
         if conn is not None:
             run(conn)
@@ -242,9 +236,7 @@ class StateStore:
         )
 
     def set_golden_status(self, conn: Connection, golden_id: str, status: str) -> None:
-        conn.execute(
-            t.golden.update().where(t.golden.c.id == golden_id).values(status=status, updated_at=utcnow())
-        )
+        conn.execute(t.golden.update().where(t.golden.c.id == golden_id).values(status=status, updated_at=utcnow()))
 
     def insert_links(
         self,
@@ -343,9 +335,7 @@ class StateStore:
         with self.engine.connect() as conn:
             return (
                 conn.execute(
-                    sa.select(t.cursors.c.system).where(
-                        t.cursors.c.system == system, t.cursors.c.entity == entity
-                    )
+                    sa.select(t.cursors.c.system).where(t.cursors.c.system == system, t.cursors.c.entity == entity)
                 ).first()
                 is not None
             )
@@ -358,9 +348,7 @@ class StateStore:
             .values(value=encoded, updated_at=utcnow())
         )
         if updated.rowcount == 0:
-            conn.execute(
-                t.cursors.insert().values(system=system, entity=entity, value=encoded, updated_at=utcnow())
-            )
+            conn.execute(t.cursors.insert().values(system=system, entity=entity, value=encoded, updated_at=utcnow()))
 
     def snapshot_store(self, system: str, entity: str) -> DbSnapshotStore:
         return DbSnapshotStore(self, system, entity)
@@ -386,10 +374,7 @@ class StateStore:
         if hashes:
             conn.execute(
                 t.snapshots.insert(),
-                [
-                    {"system": system, "entity": entity, "native_id": nid, "hash": h}
-                    for nid, h in hashes.items()
-                ],
+                [{"system": system, "entity": entity, "native_id": nid, "hash": h} for nid, h in hashes.items()],
             )
         for start in range(0, len(deleted), 500):
             conn.execute(
@@ -401,35 +386,44 @@ class StateStore:
             )
 
     # ------------------------------------------------------------------ outbox
-    def add_outbox(
-        self, conn: Connection, run_id: int | None, entries: Sequence[Mapping[str, Any]]
-    ) -> list[int]:
-        """Entries: system, entity, golden_id, native_id, op, payload (canonical), base_version, cause."""
-        now = utcnow()
-        ids = []
-        for entry in entries:
-            result = conn.execute(
-                t.outbox.insert().values(
-                    run_id=run_id,
-                    system=entry["system"],
-                    entity=entry["entity"],
-                    golden_id=entry["golden_id"],
-                    native_id=entry.get("native_id"),
-                    op=entry["op"],
-                    payload=json.dumps(encode_record(entry.get("payload") or {})),
-                    base_version=entry.get("base_version"),
-                    cause=entry["cause"],
-                    status="pending",
-                    attempts=0,
-                    created_at=now,
-                )
-            )
-            ids.append(int(result.inserted_primary_key[0]))  # type: ignore[index]
-        return ids
+    def add_outbox(self, conn: Connection, run_id: int | None, entries: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Entries: system, entity, golden_id, native_id, op, payload (canonical), base_version, cause.
 
-    def add_outbox_many(
-        self, conn: Connection, run_id: int | None, entries: Sequence[Mapping[str, Any]]
-    ) -> None:
+        Returns the new ids in the order of ``entries`` (one multi-row INSERT ... RETURNING).
+        """
+        if not entries:
+            return []
+        now = utcnow()
+        rows = [
+            {
+                "run_id": run_id,
+                "system": e["system"],
+                "entity": e["entity"],
+                "golden_id": e["golden_id"],
+                "native_id": e.get("native_id"),
+                "op": e["op"],
+                "payload": json.dumps(encode_record(e.get("payload") or {})),
+                "base_version": e.get("base_version"),
+                "cause": e["cause"],
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+            }
+            for e in entries
+        ]
+        result = conn.execute(t.outbox.insert().returning(t.outbox.c.id, sort_by_parameter_order=True), rows)
+        return [int(row[0]) for row in result]
+
+    def mark_outbox_done(self, conn: Connection, outbox_ids: Sequence[int]) -> None:
+        """Mark many entries done at once (the written record's native id is in its link)."""
+        now = utcnow()
+        for start in range(0, len(outbox_ids), 500):
+            chunk = list(outbox_ids[start : start + 500])
+            conn.execute(
+                t.outbox.update().where(t.outbox.c.id.in_(chunk)).values(status="done", done_at=now, last_error=None)
+            )
+
+    def add_outbox_many(self, conn: Connection, run_id: int | None, entries: Sequence[Mapping[str, Any]]) -> None:
         now = utcnow()
         if entries:
             conn.execute(
@@ -476,9 +470,7 @@ class StateStore:
             query = query.where(t.outbox.c.op == op)
         if due_only:
             now = utcnow()
-            query = query.where(
-                sa.or_(t.outbox.c.next_attempt_at.is_(None), t.outbox.c.next_attempt_at <= now)
-            )
+            query = query.where(sa.or_(t.outbox.c.next_attempt_at.is_(None), t.outbox.c.next_attempt_at <= now))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         result = []
@@ -535,12 +527,8 @@ class StateStore:
                     "golden_id": e.get("golden_id"),
                     "native_id": e.get("native_id"),
                     "op": e["op"],
-                    "old": json.dumps(e["old"], default=str, ensure_ascii=False)
-                    if e.get("old") is not None
-                    else None,
-                    "new": json.dumps(e["new"], default=str, ensure_ascii=False)
-                    if e.get("new") is not None
-                    else None,
+                    "old": json.dumps(e["old"], default=str, ensure_ascii=False) if e.get("old") is not None else None,
+                    "new": json.dumps(e["new"], default=str, ensure_ascii=False) if e.get("new") is not None else None,
                     "cause": e["cause"],
                 }
                 for e in entries
@@ -572,9 +560,7 @@ class StateStore:
             result.append(entry)
         return result
 
-    def add_problems(
-        self, conn: Connection, run_id: int | None, problems: Sequence[Mapping[str, Any]]
-    ) -> None:
+    def add_problems(self, conn: Connection, run_id: int | None, problems: Sequence[Mapping[str, Any]]) -> None:
         if not problems:
             return
         now = utcnow()
@@ -637,9 +623,7 @@ class StateStore:
                     return False
                 conn.execute(t.locks.delete().where(t.locks.c.name == name, t.locks.c.holder == row.holder))
             try:
-                conn.execute(
-                    t.locks.insert().values(name=name, holder=holder, acquired_at=now, heartbeat_at=now)
-                )
+                conn.execute(t.locks.insert().values(name=name, holder=holder, acquired_at=now, heartbeat_at=now))
             except sa.exc.IntegrityError:
                 return False
         return True

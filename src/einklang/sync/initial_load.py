@@ -173,9 +173,7 @@ class InitialLoad:
         if not self.keys:
             return index
         for page in self.target.read_all(self.entity, page_size=self.batch_size):
-            linked = self.store.links_for_natives(
-                self.target.system, self.entity, [r.native_id for r in page]
-            )
+            linked = self.store.links_for_natives(self.target.system, self.entity, [r.native_id for r in page])
             for record in page:
                 if record.native_id in linked:
                     continue
@@ -187,9 +185,7 @@ class InitialLoad:
     def _load_page(self, page: list[NativeRecord], key_index: TargetKeyIndex) -> None:
         report = self.report
         report.read += len(page)
-        linked_sources = self.store.links_for_natives(
-            self.source.system, self.entity, [r.native_id for r in page]
-        )
+        linked_sources = self.store.links_for_natives(self.source.system, self.entity, [r.native_id for r in page])
         already = self.store.links_for_golden([link.golden_id for link in linked_sources.values()])
         to_create: list[tuple[NativeRecord, CanonicalRecord]] = []
         to_link: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str | None]] = []
@@ -233,9 +229,7 @@ class InitialLoad:
             ]
             if missing:
                 report.failed += 1
-                report.failures.append(
-                    LoadIssue(record.native_id, f"required field(s) empty: {', '.join(missing)}")
-                )
+                report.failures.append(LoadIssue(record.native_id, f"required field(s) empty: {', '.join(missing)}"))
                 continue
             if not key_index.empty:
                 key, matches, taken_hit = key_index.lookup(canonical)
@@ -262,8 +256,7 @@ class InitialLoad:
                     report.skipped += 1
                     self._skip(
                         record.native_id,
-                        "its key matches a target record already linked to another "
-                        "source record in this load",
+                        "its key matches a target record already linked to another source record in this load",
                     )
                     continue
             to_create.append((record, canonical))
@@ -300,9 +293,7 @@ class InitialLoad:
         self.report.skips.append(LoadIssue(native_id, reason))
 
     # ------------------------------------------------------------------ link existing
-    def _link_existing(
-        self, pairs: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str | None]]
-    ) -> None:
+    def _link_existing(self, pairs: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str | None]]) -> None:
         store, entity = self.store, self.entity
         with store.transaction() as conn:
             golden_ids = store.insert_golden(conn, entity, [canonical for _, canonical, _, _ in pairs])
@@ -318,9 +309,7 @@ class InitialLoad:
             target_rows = []
             for gid, (_, _, target_record, _) in zip(golden_ids, pairs, strict=True):
                 target_canonical, _ = self.target_mapping.to_canonical(target_record.fields)
-                target_rows.append(
-                    (gid, target_record.native_id, target_record.version, record_hash(target_canonical))
-                )
+                target_rows.append((gid, target_record.native_id, target_record.version, record_hash(target_canonical)))
             store.insert_links(conn, entity, self.target.system, target_rows)
             store.audit(
                 conn,
@@ -370,10 +359,7 @@ class InitialLoad:
                 ],
             )
         self._send_creates(
-            [
-                (oid, gid, canonical)
-                for oid, gid, (_, canonical) in zip(outbox_ids, golden_ids, records, strict=True)
-            ]
+            [(oid, gid, canonical) for oid, gid, (_, canonical) in zip(outbox_ids, golden_ids, records, strict=True)]
         )
 
     def _send_creates(self, items: list[tuple[int, str, CanonicalRecord]]) -> None:
@@ -397,20 +383,15 @@ class InitialLoad:
             native[self.correlation_field] = golden_id
         return native
 
-    def _store_created(
-        self, items: list[tuple[int, str, CanonicalRecord]], created: list[NativeRecord]
-    ) -> None:
+    def _store_created(self, items: list[tuple[int, str, CanonicalRecord]], created: list[NativeRecord]) -> None:
         store, entity, system = self.store, self.entity, self.target.system
         with store.transaction() as conn:
             rows = []
             for (_, gid, canonical), record in zip(items, created, strict=True):
-                seen, _ = (
-                    self.target_mapping.to_canonical(record.fields) if record.fields else (canonical, [])
-                )
+                seen, _ = self.target_mapping.to_canonical(record.fields) if record.fields else (canonical, [])
                 rows.append((gid, record.native_id, record.version, record_hash(seen)))
             store.insert_links(conn, entity, system, rows)
-            for (oid, _, _), record in zip(items, created, strict=True):
-                store.mark_outbox(conn, [oid], "done", native_id=record.native_id)
+            store.mark_outbox_done(conn, [oid for oid, _, _ in items])
             store.audit(
                 conn,
                 self.report.run_id,
