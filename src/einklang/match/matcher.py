@@ -192,17 +192,19 @@ def _candidate_pairs(
             comparison.name: comparison.level_for_gamma(int(gammas[index])) for comparison, gammas in gamma_columns
         }
         draft = _Draft(left_id, right_id, a_id, b_id, float(probabilities[index]), float(weights[index]))
-        for comparison, _ in gamma_columns:
-            level = levels[comparison.name]
-            if level is not None:
-                draft.reasons.extend(comparison.explain(level, left, right))
         view = PairView(left=left, right=right, levels=levels)
         for rule in spec.post_rules:
             outcome = rule(view)
             if outcome is not None:
                 draft.outcomes.append(outcome)
-        if not any(outcome.drop for outcome in draft.outcomes):
-            drafts.append(draft)
+        if any(outcome.drop for outcome in draft.outcomes):
+            continue
+        # Explained only once kept: most scored pairs in big lists are colleagues the rules drop.
+        for comparison, _ in gamma_columns:
+            level = levels[comparison.name]
+            if level is not None:
+                draft.reasons.extend(comparison.explain(level, left, right))
+        drafts.append(draft)
     matched_values = _values_matched_by_doubtful_records(drafts, symmetric)
     pairs: list[CandidatePair] = []
     for draft in drafts:
