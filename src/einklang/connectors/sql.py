@@ -33,6 +33,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from decimal import Decimal
 from typing import Any
 
@@ -268,6 +269,7 @@ class SqlConnector(Connector):
         self.options = {name: SqlEntityOptions.parse(system, name, raw) for name, raw in self.entity_options.items()}
         self._engine: Engine | None = None
         self._bound: dict[str, _BoundEntity] = {}
+        self._sequences: dict[str, str | None] = {}  # entity -> sequence of its generated key
 
     # --- description -------------------------------------------------------------------
     @property
@@ -376,7 +378,7 @@ class SqlConnector(Connector):
         try:
             with self._write_transaction() as conn:
                 created = self._insert(conn, bound, records)
-                if self._returning_is_complete(bound):
+                if self._returning_is_complete(bound) and all(record.version for record in created):
                     return created
                 return self._reread_in_order(conn, bound, created)
         except (sa_exc.IntegrityError, sa_exc.DataError) as error:
@@ -577,7 +579,7 @@ class SqlConnector(Connector):
 
     # --- records and versions ----------------------------------------------------------
     def _record(self, bound: _BoundEntity, row: Row[Any]) -> NativeRecord:
-        fields = dict(row._mapping)
+        fields = row._asdict()
         fields.pop(_CHANGE_KEY_LABEL, None)
         return NativeRecord(str(fields[bound.id_column.name]), _version(bound, fields), fields)
 
@@ -597,12 +599,30 @@ class SqlConnector(Connector):
             run_statement = statement
             if stamp and changed is not None and changed.name not in keys:
                 run_statement = statement.values({changed.name: self._now(conn, changed)})
-            if dialect.insert_executemany_returning_sort_by_parameter_order:
+            parameters = [dict(r) for r in run]
+            id_name = bound.id_column.name
+            if id_name not in keys and (preallocated := self._preallocate_ids(conn, bound, len(run))):
+                for values, new_id in zip(parameters, preallocated, strict=True):
+                    values[id_name] = new_id
+                keys.add(id_name)
+            if id_name in keys and dialect.insert_executemany_returning:
+                # The ids are known here, so returned rows are matched by id and the database
+                # may return them in any order: that keeps the insert fully batched on
+                # PostgreSQL, where ordered RETURNING with a reflected serial key goes row by row.
+                returned = self._run(conn, run_statement.returning(*bound.table.c), parameters).all()
+                by_id = {record.native_id: record for record in (self._record(bound, row) for row in returned)}
+                # An id the database normalised (e.g. a padded CHAR) gets an id-only record and
+                # is read again by create().
+                results.extend(
+                    by_id.get(str(values[id_name])) or NativeRecord(str(values[id_name]), None, {})
+                    for values in parameters
+                )
+            elif dialect.insert_executemany_returning_sort_by_parameter_order:
                 returning = run_statement.returning(*bound.table.c, sort_by_parameter_order=True)
-                rows = self._run(conn, returning, [dict(r) for r in run]).all()
+                rows = self._run(conn, returning, parameters).all()
                 results.extend(self._record(bound, row) for row in rows)
             elif not bound.generated_id or bound.id_column.name in keys:
-                self._run(conn, run_statement, [dict(r) for r in run])
+                self._run(conn, run_statement, parameters)
                 results.extend(NativeRecord(str(r[bound.id_column.name]), None, {}) for r in run)
             else:
                 # No RETURNING (MySQL): the generated key is only known one row at a time.
@@ -616,6 +636,26 @@ class SqlConnector(Connector):
                         )
                     results.append(NativeRecord(str(key._mapping[bound.id_column.name]), None, {}))
         return results
+
+    def _preallocate_ids(self, conn: Connection, bound: _BoundEntity, count: int) -> list[Any]:
+        """On PostgreSQL, draw the generated ids from the key's sequence in one round trip."""
+        if conn.dialect.name != "postgresql" or not bound.generated_id:
+            return []
+        identity = bound.id_column.identity
+        if identity is not None and identity.always:
+            return []  # GENERATED ALWAYS refuses explicit ids
+        if bound.name not in self._sequences:
+            self._sequences[bound.name] = self._run(
+                conn,
+                sa.select(sa.func.pg_get_serial_sequence(bound.table.fullname, bound.id_column.name)),
+            ).scalar()
+        sequence = self._sequences[bound.name]
+        if sequence is None:
+            return []
+        draw = sa.select(sa.func.nextval(sa.cast(sa.literal(sequence), sa.Text))).select_from(
+            sa.func.generate_series(1, count)
+        )
+        return list(self._run(conn, draw).scalars())
 
     def _returning_is_complete(self, bound: _BoundEntity) -> bool:
         """Whether rows from INSERT ... RETURNING already show the stored state.
@@ -949,12 +989,23 @@ def _version(bound: _BoundEntity, fields: Mapping[str, Any]) -> str:
     return row_hash(fields)
 
 
+# Types whose repr() spells out both the type and the exact value, deterministically. A row of
+# only these is hashed from the repr of its items, which runs in C; the initial load computes a
+# hash per created row in snapshot mode, and the Python-level tagging below costs several times
+# more. (The two encodings never meet: a given table always takes the same path.)
+_REPR_EXACT_TYPES = frozenset(
+    {str, int, bool, float, type(None), Decimal, datetime, date, dt_time, timedelta, bytes, uuid.UUID}
+)
+
+
 def row_hash(fields: Mapping[str, Any]) -> str:
     """A stable, type-aware digest of a row: equal only if every column has an equal value."""
-    canonical = json.dumps(
-        [[name, _tagged(fields[name])] for name in sorted(fields)], ensure_ascii=False, separators=(",", ":")
-    )
-    return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
+    items = sorted(fields.items())
+    if _REPR_EXACT_TYPES.issuperset(map(type, fields.values())):
+        canonical = repr(items)
+    else:
+        canonical = json.dumps([[name, _tagged(value)] for name, value in items], ensure_ascii=False)
+    return hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def _tagged(value: Any) -> Any:
