@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from einklang.cli import demo, foundation
+from einklang.cli import demo, foundation, importing
 
 app = typer.Typer(
     name="einklang",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 foundation.register(app)
 demo.register(app)
+importing.register(app)
 
 
 def main() -> None:

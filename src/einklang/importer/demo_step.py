@@ -139,9 +139,8 @@ DECISIONS_CSV = """\
 first_name;last_name;decision;take_incoming
 Katrin;Hoffmann;merge;
 Lena;Fischer;merge;email
-Jürgen;Müller;merge;
-Thomas;Müller;not-duplicate;
-Jonas;Becker;skip;
+Thomass;Müller;merge;
+Katrinn;Hoffmann;merge;
 """
 
 _ASCII = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})

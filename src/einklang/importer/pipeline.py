@@ -126,6 +126,8 @@ class ImportRun:
         self.review_rows: list[ReviewRow] = []
         self.review_fields = tuple(name for name in self.target.fields if name != ACCOUNT_REFERENCE_FIELD)
         self.linker: CompanyLinker | None = None
+        # merged contact key -> the existing record it is a sure duplicate of, and its sources
+        self._linked: dict[str, tuple[NativeRecord, CanonicalRecord, list[str]]] = {}
         if applies(self.target):
             self.linker = CompanyLinker(TargetEntity(config, connector, COMPANY_ENTITY), self.region)
 
@@ -251,7 +253,8 @@ class ImportRun:
     def _sure_duplicate(self, contact: MergedContact, pairs: list[CandidatePair],
                         existing: dict[str, tuple[NativeRecord, CanonicalRecord]]) -> None:
         best = pairs[0]
-        native, _ = existing[str(best.b_id)]
+        native, record = existing[str(best.b_id)]
+        self._linked[contact.key] = (native, record, contact.sources)
         self.report.linked += 1
         if self.dry_run:
             self.report.plan.append({"action": "link", "sources": contact.sources, "name": contact.display_name(),
@@ -278,15 +281,26 @@ class ImportRun:
 
     # ------------------------------------------------------------------ new records
     def _hold_back_possible_pairs(self, new: list[_NewContact], inner: list[CandidatePair]) -> dict[str, tuple[str, CandidatePair]]:
-        """Of two new records that are possibly one person, keep back the less complete one."""
+        """New records that are possibly the same person as another input record stay out of the create.
+
+        Against another new record, the more complete of the two is created and the other held
+        back; against a record linked to an existing one, the new record is held back (with the
+        existing record as its candidate, see ``_review_held_back``).
+        """
         by_key = {item.merged.key: item for item in new}
         held: dict[str, tuple[str, CandidatePair]] = {}
         for pair in sorted(inner, key=lambda p: -p.score):
-            a, b = by_key.get(str(pair.a_id)), by_key.get(str(pair.b_id))
-            if a is None or b is None or a.merged.key in held or b.merged.key in held:
+            a_key, b_key = str(pair.a_id), str(pair.b_id)
+            a, b = by_key.get(a_key), by_key.get(b_key)
+            if a_key in held or b_key in held:
                 continue
-            keep, hold = (a, b) if a.merged.completeness() >= b.merged.completeness() else (b, a)
-            held[hold.merged.key] = (keep.merged.key, pair)
+            if a is not None and b is not None:
+                keep, hold = (a, b) if a.merged.completeness() >= b.merged.completeness() else (b, a)
+                held[hold.merged.key] = (keep.merged.key, pair)
+            elif a is not None and b_key in self._linked:
+                held[a_key] = (b_key, pair)
+            elif b is not None and a_key in self._linked:
+                held[b_key] = (a_key, pair)
         return held
 
     def _attach_accounts(self, items: list[_NewContact]) -> None:
@@ -338,11 +352,18 @@ class ImportRun:
     def _review_held_back(self, new: list[_NewContact], held: dict[str, tuple[str, CandidatePair]]) -> None:
         by_key = {item.merged.key: item for item in new}
         for key, (kept_key, pair) in held.items():
-            item, kept = by_key[key], by_key[kept_key]
-            candidate_id = kept.native.native_id if kept.native is not None else "(new)"
-            candidate = ReviewCandidate(candidate_id, kept.native.version if kept.native else None, pair.score,
-                                        shown(kept.record))
-            reasons = [*pair.reasons, f"candidate 1 was created by this import from {'; '.join(kept.merged.sources)}"]
+            item = by_key[key]
+            if kept_key in self._linked:
+                native, record, sources = self._linked[kept_key]
+                candidate = ReviewCandidate(native.native_id, native.version, pair.score, shown(record))
+                note = f"candidate 1 is the existing record that {'; '.join(sources)} was linked to"
+            else:
+                kept = by_key[kept_key]
+                candidate_id = kept.native.native_id if kept.native is not None else "(new)"
+                candidate = ReviewCandidate(candidate_id, kept.native.version if kept.native else None, pair.score,
+                                            shown(kept.record))
+                note = f"candidate 1 was created by this import from {'; '.join(kept.merged.sources)}"
+            reasons = [*pair.reasons, note]
             row = self._review_row(item.merged, pair, [candidate],
                                    "not imported: waiting for your decision" if self.lang == "en"
                                    else "nicht importiert: bitte entscheiden")
@@ -350,7 +371,7 @@ class ImportRun:
             self.review_rows.append(row)
             if self.dry_run:
                 self.report.plan.append({"action": "review", "sources": item.merged.sources,
-                                         "name": item.merged.display_name(), "candidates": [candidate_id],
+                                         "name": item.merged.display_name(), "candidates": [candidate.native_id],
                                          "score": round(pair.score, 4)})
 
     def _account_review_rows(self, items: list[_NewContact]) -> None:

@@ -1,0 +1,253 @@
+"""Commands: inspect, dedupe, import, review apply, undo (contact files and duplicate review)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from einklang.cli._common import (
+    CliError,
+    ConfigOption,
+    JsonOption,
+    cli_errors,
+    emit_json,
+    load,
+    render_table,
+    say,
+    store_for,
+)
+from einklang.config import LoadedConfig
+from einklang.importer.apply import apply_review
+from einklang.importer.checks import dedupe_files, dedupe_system, inspect_system, write_matches
+from einklang.importer.incoming import FileReport, read_files
+from einklang.importer.pipeline import ImportReport, run_import
+from einklang.importer.review import ReviewFileError
+from einklang.importer.undo import UndoError, undo_run
+from einklang.systems import open_connector
+
+review_app = typer.Typer(help="Apply the decisions of a review file.", no_args_is_help=True)
+
+FilesArgument = Annotated[list[Path] | None, typer.Argument(help="Contact files (Outlook/Google CSV, vCard, CSV).",
+                                                              show_default=False)]
+SystemOption = Annotated[str | None, typer.Option("--system", help="Check the records inside this configured system.")]
+EntityOption = Annotated[str | None, typer.Option("--entity", help="Entity inside the system (default: all).")]
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("inspect")(inspect)
+    app.command("dedupe")(dedupe)
+    app.command("import")(import_command)
+    app.command("undo")(undo)
+    app.add_typer(review_app, name="review")
+
+
+def _entities(loaded: LoadedConfig, system: str, entity: str | None) -> list[str]:
+    loaded.system(system)
+    if entity:
+        if system not in loaded.systems_of(entity):
+            raise CliError(f"entity {entity!r} is not mapped in system {system!r}", 2)
+        return [entity]
+    return list(loaded.entities_of(system))
+
+
+def _print_files(reports: list[FileReport]) -> None:
+    render_table("Files", ["file", "format", "encoding", "delimiter", "rows", "usable", "errors", "warnings"],
+                 [[r.source, r.format or "", r.encoding or "", repr(r.delimiter) if r.delimiter else "",
+                   r.rows_read, r.rows_usable, r.errors, r.warnings] for r in reports])
+    for report in reports:
+        if report.error:
+            say(f"[red]error[/] {report.error}")
+        for problem in report.problems:
+            colour = "red" if problem.severity == "error" else "yellow"
+            say(f"[{colour}]{problem.severity}[/] {problem}")
+
+
+def inspect(
+    files: FilesArgument = None, system: SystemOption = None, entity: EntityOption = None,
+    config: ConfigOption = None, as_json: JsonOption = False,
+) -> None:
+    """Read files (or a system's records) and report every problem by file:line:field.
+
+    Exit code 1 when any error was found (warnings alone exit 0), 2 for usage errors.
+    """
+    with cli_errors(as_json):
+        if bool(files) == bool(system):
+            raise CliError("give contact files or --system SYSTEM (not both)", 2)
+        if files:
+            region = "DE"
+            if config is not None:
+                region = load(config).model.default_region
+            reports, _ = read_files(files, region)
+            errors = sum(r.errors for r in reports)
+            if as_json:
+                emit_json({"ok": errors == 0, "errors": errors, "files": [r.as_dict() for r in reports]})
+            else:
+                _print_files(reports)
+                say(f"{errors} error(s), {sum(r.warnings for r in reports)} warning(s) in {len(reports)} file(s)")
+        else:
+            assert system is not None
+            loaded = load(config)
+            results = []
+            with open_connector(loaded, system) as connector:
+                for name in _entities(loaded, system, entity):
+                    results.append(inspect_system(loaded, connector, name))
+            errors = sum(r.errors for r in results)
+            if as_json:
+                emit_json({"ok": errors == 0, "errors": errors, "entities": [r.as_dict() for r in results]})
+            else:
+                for result in results:
+                    say(f"{result.system} {result.entity}: {result.records} records, {result.errors} problem(s)")
+                    for problem in result.problems:
+                        say(f"  [red]error[/] {problem['text']}")
+        if errors:
+            raise typer.Exit(1)
+
+
+def dedupe(
+    files: FilesArgument = None,
+    against: Annotated[list[Path] | None, typer.Option("--against", help="Only pairs between FILE... and this "
+                                                       "file (repeatable).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the pairs to this CSV file.")] = None,
+    system: SystemOption = None, entity: EntityOption = None,
+    config: ConfigOption = None, as_json: JsonOption = False,
+) -> None:
+    """Find duplicate pairs within and across files (or inside a system); CSV a_source,a_row,b_source,b_row,..."""
+    with cli_errors(as_json):
+        if bool(files) == bool(system):
+            raise CliError("give contact files or --system SYSTEM (not both)", 2)
+        reports: list[FileReport] = []
+        if files:
+            region = load(config).model.default_region if config is not None else "DE"
+            reports, pairs = dedupe_files(files, against or [], region)
+            unreadable = [r for r in reports if r.error]
+            if unreadable:
+                raise CliError("; ".join(str(r.error) for r in unreadable), 1)
+        else:
+            assert system is not None
+            loaded = load(config)
+            pairs = []
+            with open_connector(loaded, system) as connector:
+                for name in _entities(loaded, system, entity):
+                    pairs += dedupe_system(loaded, connector, name)
+        if out is not None:
+            write_matches(out, pairs)
+        counts = {"duplicate": sum(1 for p in pairs if p.verdict == "duplicate"),
+                  "possible": sum(1 for p in pairs if p.verdict == "possible")}
+        if as_json:
+            emit_json({"ok": True, "out": str(out) if out else None, "pairs": len(pairs), **counts,
+                       "matches": [p.as_dict() for p in pairs],
+                       "files": [{k: v for k, v in r.as_dict().items() if k != "problems"} for r in reports]})
+            return
+        render_table(f"Duplicate pairs ({counts['duplicate']} sure, {counts['possible']} possible)",
+                     ["a", "b", "score", "verdict", "reasons"],
+                     [[f"{p.a_source}:{p.a_row}", f"{p.b_source}:{p.b_row}", f"{p.score:.3f}", p.verdict,
+                       "; ".join(p.reasons)] for p in pairs[:100]])
+        if len(pairs) > 100:
+            say(f"... and {len(pairs) - 100} more" + (f" (all in {out})" if out else " (use --out)"))
+        if out is not None:
+            say(f"wrote {len(pairs)} pair(s) to {out}")
+
+
+def import_command(
+    files: Annotated[list[Path], typer.Argument(help="Contact files to import.")],
+    into: Annotated[str, typer.Option("--into", help="System to import into, e.g. crm.")],
+    entity: Annotated[str, typer.Option("--entity", help="Entity of the target system.")] = "contact",
+    review: Annotated[Path | None, typer.Option("--review", help="Review file to write (.xlsx or .csv; "
+                                                "default einklang-review-RUN.xlsx).")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Labels of the review file: en or de.")] = "en",
+    dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
+) -> None:
+    """Import contact files into a system: merge, match, create new ones, write duplicates to a review file."""
+    with cli_errors(as_json):
+        if lang not in ("en", "de"):
+            raise CliError("--lang is en or de", 2)
+        loaded = load(config)
+        if into not in loaded.systems_of(entity):
+            raise CliError(f"entity {entity!r} is not mapped in system {into!r}", 2)
+        store = store_for(loaded)
+        with open_connector(loaded, into) as connector:
+            report = run_import(loaded, store, connector, files, entity=entity, review_path=review, lang=lang,
+                                dry_run=dry_run)
+        _print_import(report, as_json)
+        if report.failed or any(f.error for f in report.files):
+            raise typer.Exit(1)
+
+
+def _print_import(report: ImportReport, as_json: bool) -> None:
+    ok = not report.failed and not any(f.error for f in report.files)
+    if as_json:
+        emit_json({"ok": ok, **report.as_dict()})
+        return
+    _print_files(report.files)
+    verb = "would be " if report.dry_run else ""
+    say(f"{report.rows_usable} usable rows are {report.persons} new person(s) ({report.merged_rows} rows merged, "
+        f"{report.already_imported} imported before)")
+    say(f"{verb}created {report.created}, {verb}linked {report.linked} to existing records, "
+        f"{report.to_review} for review, failed {report.failed}")
+    if report.accounts_attached or report.accounts_created or report.accounts_to_review:
+        say(f"companies: {verb}attached {report.accounts_attached}, {verb}created {report.accounts_created}, "
+            f"{report.accounts_to_review} for review")
+    for failure in report.failures:
+        say(f"[red]failed[/] {failure}")
+    if report.review_file:
+        say(f"review file: {report.review_file}; fill in the decisions, then "
+            f"`einklang review apply {report.review_file}`")
+    if report.run_id is not None:
+        say(f"run {report.run_id}; `einklang undo {report.run_id}` reverts it")
+
+
+@review_app.command("apply")
+def review_apply(
+    file: Annotated[Path, typer.Argument(help="The review file with decisions (.xlsx or .csv).")],
+    dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
+) -> None:
+    """Apply the decisions (merge / create / skip / not-duplicate) of a review file."""
+    with cli_errors(as_json):
+        loaded = load(config)
+        store = store_for(loaded)
+        try:
+            report = apply_review(loaded, store, file, dry_run=dry_run)
+        except ReviewFileError as exc:
+            raise CliError(str(exc), 2) from None
+        if as_json:
+            emit_json({"ok": not report.failed, **report.as_dict()})
+        else:
+            verb = "would be " if dry_run else ""
+            say(f"{verb}merged {report.merged}, {verb}created {report.created}, skipped {report.skipped}, "
+                f"not duplicates {report.not_duplicate}, companies attached {report.attached}; "
+                f"undecided {report.undecided}, applied before {report.already_applied}, failed {report.failed}")
+            for failure in report.failures:
+                say(f"[red]failed[/] {failure}")
+            if report.run_id is not None:
+                say(f"run {report.run_id}; `einklang undo {report.run_id}` reverts it")
+        if report.failed:
+            raise typer.Exit(1)
+
+
+def undo(
+    run_id: Annotated[int, typer.Argument(help="The import or review run to revert.")],
+    dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
+) -> None:
+    """Revert a whole import or review run: delete what it created, restore what it merged."""
+    with cli_errors(as_json):
+        loaded = load(config)
+        store = store_for(loaded)
+        try:
+            report = undo_run(loaded, store, run_id, dry_run=dry_run)
+        except UndoError as exc:
+            raise CliError(str(exc), 2) from None
+        result: dict[str, Any] = {"ok": not report.failed, **report.as_dict()}
+        if as_json:
+            emit_json(result)
+        else:
+            verb = "would be " if dry_run else ""
+            say(f"run {run_id}: {verb}deleted {report.deleted}, {verb}restored {report.restored}, "
+                f"{verb}unlinked {report.unlinked}, decisions reverted {report.decisions_reverted}, "
+                f"failed {report.failed}")
+            for failure in report.failures:
+                say(f"[red]failed[/] {failure}")
+        if report.failed:
+            raise typer.Exit(1)
