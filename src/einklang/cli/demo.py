@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.rule import Rule
 
-from einklang.cli._common import JsonOption, cli_errors, console, emit_json, say
+from einklang.cli._common import JsonOption, cli_errors, console, emit_json
+from einklang.cli._common import say as say_always
 from einklang.config import load_config
 from einklang.demo import scenario
 from einklang.store.state import open_store
@@ -22,9 +23,7 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo (re-created).")] = Path(
-        "einklang-demo"
-    ),
+    directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo (re-created).")] = Path("einklang-demo"),
     customers: Annotated[int, typer.Option("--customers", min=10, max=100_000)] = 300,
     as_json: JsonOption = False,
 ) -> None:
@@ -33,6 +32,10 @@ def demo(
         started = time.perf_counter()
         steps: list[dict[str, Any]] = []
         directory = directory.resolve()
+
+        def say(message: str) -> None:
+            if not as_json:
+                say_always(message)
 
         def step(title: str) -> None:
             if not as_json:
@@ -64,9 +67,7 @@ def demo(
             f"failed {report.failed}"
         )
         for warning in report.warnings:
-            say(
-                f"  [yellow]warning[/] erp record {warning.native_id} field {warning.field}: {warning.reason}"
-            )
+            say(f"  [yellow]warning[/] erp record {warning.native_id} field {warning.field}: {warning.reason}")
         steps.append({"step": "load", **report.summary(), "warnings": [w.as_dict() for w in report.warnings]})
 
         step("4. Run it again: nothing is created twice")

@@ -145,14 +145,10 @@ def load_command(
         with open_connector(loaded, source) as src, open_connector(loaded, target) as tgt:
             total = src.count(entity)
             if as_json:
-                report = run_initial_load(
-                    loaded, store, entity, src, tgt, dry_run=dry_run, batch_size=batch_size
-                )
+                report = run_initial_load(loaded, store, entity, src, tgt, dry_run=dry_run, batch_size=batch_size)
             else:
                 with Progress(
-                    TextColumn(
-                        f"[bold]{'planning' if dry_run else 'loading'} {entity}[/] {source} → {target}"
-                    ),
+                    TextColumn(f"[bold]{'planning' if dry_run else 'loading'} {entity}[/] {source} → {target}"),
                     BarColumn(),
                     MofNCompleteColumn(),
                     TextColumn("{task.fields[rate]}"),
@@ -195,7 +191,7 @@ def _print_load_report(report: LoadReport, as_json: bool) -> None:
         f"skipped {report.skipped}, failed {report.failed}"
         + (f", recovered {report.recovered} from an interrupted run" if report.recovered else "")
     )
-    if not report.target_was_empty:
+    if not report.target_was_empty and (report.linked or (not report.dry_run and report.created)):
         say(f"{report.target} was not empty: existing records were matched by key first")
     for title, issues in (
         ("failed", report.failures),

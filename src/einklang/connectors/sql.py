@@ -350,6 +350,13 @@ class SqlConnector(Connector):
         else:
             yield from self._read_cursor_changes(bound, bound.changed_column, cursor)
 
+    def count(self, entity: str) -> int | None:
+        bound = self._entity(entity)
+        with self._connect() as conn:
+            return int(
+                self._run(conn, sa.select(sa.func.count()).select_from(bound.table).where(bound.live())).scalar_one()
+            )
+
     def current_cursor(self, entity: str) -> JsonValue:
         bound = self._entity(entity)
         if bound.changed_column is None:
