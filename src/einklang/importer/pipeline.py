@@ -162,15 +162,35 @@ class ImportRun:
         report.rows_read = sum(f.rows_read for f in files)
         report.rows_usable = len(rows)
         known = import_state.known_fingerprints(self.store, self.target.entity, [r.fingerprint for r in rows])
-        fresh = [row for row in rows if row.fingerprint not in known]
-        report.already_imported = len(rows) - len(fresh)
-        merged, inner_pairs = self._merge(fresh)
-        report.persons = len(merged)
-        report.merged_rows = len(fresh) - len(merged)
+        # Known rows take part in merging, so that a new row of an imported person is recognised
+        # as that person even when the target record alone would not tell.
+        merged, inner_pairs = self._merge(rows)
         existing = {native.native_id: (native, record) for native, record in self.target.read_records()}
-        pairs_by_contact = self._match_existing(merged, existing)
-        new: list[_NewContact] = []
+        imported_natives = self._imported_natives(set(known.values()) - {import_state.SKIPPED})
+        fresh: list[MergedContact] = []
         for contact in merged:
+            known_targets = [known[fp] for fp in contact.fingerprints if fp in known]
+            if not known_targets:
+                fresh.append(contact)
+                continue
+            native_id = next((imported_natives[g] for g in known_targets if g in imported_natives), None)
+            found = existing.get(native_id) if native_id is not None else None
+            if len(known_targets) == len(contact.fingerprints):
+                report.already_imported += len(contact.rows)
+                if found is not None:
+                    self._linked[contact.key] = (found[0], found[1], contact.sources)
+            elif found is not None:
+                report.already_imported += sum(1 for row in contact.rows if row.fingerprint in known)
+                pair = CandidatePair(contact.key, found[0].native_id, 1.0, "duplicate",
+                                     ("same person as rows an earlier import brought in",))
+                self._sure_duplicate(contact, [pair], existing)
+            else:
+                fresh.append(contact)
+        report.persons = len(fresh)
+        report.merged_rows = sum(len(contact.rows) for contact in fresh) - len(fresh)
+        pairs_by_contact = self._match_existing(fresh, existing)
+        new: list[_NewContact] = []
+        for contact in fresh:
             pairs = pairs_by_contact.get(contact.key, [])
             if any(pair.verdict == "duplicate" for pair in pairs):
                 self._sure_duplicate(contact, pairs, existing)
@@ -192,6 +212,11 @@ class ImportRun:
             path = self.review_path or Path(f"einklang-review-{self.run_id}.xlsx")
             write_review(path, self.review_rows, self.review_fields, self.lang)
             report.review_file = str(path)
+
+    def _imported_natives(self, golden_ids: set[str]) -> dict[str, str]:
+        links = self.store.links_for_golden(sorted(golden_ids))
+        return {golden_id: by_system[self.target.system].native_id for golden_id, by_system in links.items()
+                if self.target.system in by_system}
 
     def _merge(self, rows: list[IncomingRow]) -> tuple[list[MergedContact], list[CandidatePair]]:
         records = [match_record(str(index), row.values) for index, row in enumerate(rows)]
