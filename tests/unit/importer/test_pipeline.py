@@ -86,7 +86,7 @@ def test_rerun_creates_nothing_twice(world: tuple[LoadedConfig, StateStore, list
     assert crm(config, "SELECT count(*) FROM contacts")[0][0] == before
     # a second file with the same contacts under another name and order is recognised too
     renamed = tmp_path / "copy.csv"
-    lines = exports[1].read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = exports[2].read_text(encoding="utf-8-sig").splitlines(keepends=True)
     renamed.write_text(lines[0] + "".join(reversed(lines[1:])), encoding="utf-8")
     third = do_import(config, store, [renamed], review_path=tmp_path / "r3.xlsx")
     assert third.created == 0
