@@ -197,9 +197,7 @@ class ReviewApplier:
             if name == ACCOUNT_REFERENCE_FIELD or value is None:
                 continue
             choice = row.take.get(name)
-            if choice == "incoming" and value != current.get(name):
-                changes[name] = value
-            elif choice is None and current.get(name) is None:
+            if (choice == "incoming" and value != current.get(name)) or (choice is None and current.get(name) is None):
                 changes[name] = value
         if changes:
             update_record(self.store, target, self.run_id, candidate.native_id, changes,

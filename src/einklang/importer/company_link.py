@@ -61,7 +61,7 @@ class AccountDecision:
 
 def applies(target: TargetEntity) -> bool:
     config = target.config
-    return (COMPANY_ENTITY in config.model.entities and COMPANY_ENTITY != target.entity
+    return (COMPANY_ENTITY in config.model.entities and target.entity != COMPANY_ENTITY
             and target.system in config.systems_of(COMPANY_ENTITY)
             and ACCOUNT_REFERENCE_FIELD in target.mapping.writable_fields())
 

@@ -109,7 +109,7 @@ NEW_COMPANY_PEOPLE = [
     Person("Jonas", "Becker", -1, "Entwicklung", "jonas.becker@{domain}", "040 999 100", "0176 55566677"),
 ]
 
-EMPLOYEES = {
+EMPLOYEES: dict[str, tuple[str, str, str, list[tuple[int | str, str]]]] = {
     # file name: (dialect, encoding, delimiter, rows as (person index or "new:i", variation))
     "anna_becker_outlook.csv": ("de", "cp1252", ";", [(0, ""), (1, ""), (3, ""), (5, ""), ("new:0", ""),
                                                       (7, "bad_email")]),
@@ -121,7 +121,7 @@ EMPLOYEES = {
 }
 # Typed into the CRM by hand before einklang: one is exactly a person of the exports (fewer
 # fields), one has an old e-mail address, one is a colleague with the same surname.
-CRM_CONTACTS = [
+CRM_CONTACTS: list[tuple[int, dict[str, str | None]]] = [
     (5, {"email": None, "mobile": None, "position": None}),
     (9, {"email": "lena.fischer@gmx.de", "phone": None}),
     (0, {"first_name": "Martina", "email": "martina.mueller@{domain}", "mobile": None, "position": "Empfang"}),
@@ -224,7 +224,7 @@ def seed_crm_contacts(crm_url: str, accounts: list[dict[str, Any]]) -> int:
         for index, overrides in CRM_CONTACTS:
             person = PEOPLE[index]
             account = accounts[person.account % len(accounts)]
-            values = _values(person, account)
+            values: dict[str, str | None] = dict(_values(person, account))
             domain = str(account["email"] or "example.de").split("@")[-1]
             values.update({k: (v.format(domain=domain) if isinstance(v, str) else v) for k, v in overrides.items()})
             conn.execute(sa.text(

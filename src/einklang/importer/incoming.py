@@ -87,7 +87,9 @@ def fingerprint(values: dict[str, str]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def read_file(path: Path, source: str | None = None, default_region: str = "DE") -> tuple[FileReport, list[IncomingRow]]:
+def read_file(
+    path: Path, source: str | None = None, default_region: str = "DE",
+) -> tuple[FileReport, list[IncomingRow]]:
     """Read and validate one file; rows without any name are reported and left out."""
     shown = source if source is not None else str(path)
     report = FileReport(shown)

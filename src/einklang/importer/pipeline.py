@@ -301,11 +301,16 @@ class ImportRun:
                                      "score": round(pairs[0].score, 4)})
             self.review_rows.append(self._review_row(contact, pairs[0], self._candidates(pairs, existing), ""))
             return
-        status = "not imported: waiting for your decision" if self.lang == "en" else "nicht importiert: bitte entscheiden"
-        self.review_rows.append(self._review_row(contact, pairs[0], self._candidates(pairs, existing), status))
+        self.review_rows.append(self._review_row(contact, pairs[0], self._candidates(pairs, existing),
+                                                 self._waiting()))
+
+    def _waiting(self) -> str:
+        return "not imported: waiting for your decision" if self.lang == "en" else "nicht importiert: bitte entscheiden"
 
     # ------------------------------------------------------------------ new records
-    def _hold_back_possible_pairs(self, new: list[_NewContact], inner: list[CandidatePair]) -> dict[str, tuple[str, CandidatePair]]:
+    def _hold_back_possible_pairs(
+        self, new: list[_NewContact], inner: list[CandidatePair],
+    ) -> dict[str, tuple[str, CandidatePair]]:
         """New records that are possibly the same person as another input record stay out of the create.
 
         Against another new record, the more complete of the two is created and the other held
@@ -389,9 +394,7 @@ class ImportRun:
                                             shown(kept.record))
                 note = f"candidate 1 was created by this import from {'; '.join(kept.merged.sources)}"
             reasons = [*pair.reasons, note]
-            row = self._review_row(item.merged, pair, [candidate],
-                                   "not imported: waiting for your decision" if self.lang == "en"
-                                   else "nicht importiert: bitte entscheiden")
+            row = self._review_row(item.merged, pair, [candidate], self._waiting())
             row.reasons = reasons
             self.review_rows.append(row)
             if self.dry_run:

@@ -7,6 +7,7 @@ forgotten. The undo is a run of its own and every step is audited under its id.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,10 +142,8 @@ class Undo:
 
     def _undo_create(self, entry: dict[str, Any], new: dict[str, Any]) -> None:
         target = self._target(entry["system"], entry["entity"])
-        try:
+        with contextlib.suppress(RecordNotFound):  # already gone: the link still goes
             target.connector.delete(entry["entity"], entry["native_id"], None)
-        except RecordNotFound:
-            pass  # already gone: nothing to delete, the link still goes
         self._unlink(entry)
         self._forget(entry["entity"], list(new.get("fingerprints") or []))
         self._audit(entry, "delete", new.get("values"), None)

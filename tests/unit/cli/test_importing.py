@@ -24,7 +24,8 @@ def test_dedupe_rows_count_records_not_lines(tmp_path: Path) -> None:
     first = tmp_path / "a.csv"
     first.write_text(
         OUTLOOK_EN
-        + '"Anna","Schmidt","Adler GmbH","anna.schmidt@adler.de","0171 2345678","line one\r\nline two\r\nline three"\r\n'
+        + '"Anna","Schmidt","Adler GmbH","anna.schmidt@adler.de","0171 2345678",'
+        + '"line one\r\nline two\r\nline three"\r\n'
         + '"Jürgen","Müller","Brandt AG","j.mueller@brandt.de","0172 9876543",""\r\n',
         encoding="utf-8")
     second = tmp_path / "b.csv"

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
+from tests.unit.importer.test_pipeline import crm, do_import, world  # noqa: F401 - fixture
 
 from einklang.config import LoadedConfig
 from einklang.importer.apply import apply_review
@@ -20,7 +21,7 @@ from einklang.importer.review import (
 from einklang.importer.undo import undo_run
 from einklang.store import schema as t
 from einklang.store.state import StateStore
-from tests.unit.importer.test_pipeline import crm, do_import, world  # noqa: F401 - fixture
+
 
 def count_exclusions(store: StateStore) -> int:
     with store.engine.connect() as conn:
@@ -111,7 +112,7 @@ def test_apply_merge_create_skip_not_duplicate_and_undo(
     applied = apply_review(config, store, decided)
     assert (applied.merged, applied.created, applied.skipped, applied.not_duplicate, applied.failed) == (2, 1, 1, 1, 0)
     after: Any = {r.first_name: r for r in crm(config, "SELECT * FROM contacts")}
-    assert before["Katrin"].email is None and after["Katrin"].email == "k.hoffmann@" + after["Katrin"].email.split("@")[1]
+    assert before["Katrin"].email is None and after["Katrin"].email.startswith("k.hoffmann@")
     assert after["Katrin"].mobile is not None
     assert after["Lena"].email.endswith("@" + after["Lena"].email.split("@")[1]) and "gmx" not in after["Lena"].email
     assert "Thomass" in after  # created as a person of its own
