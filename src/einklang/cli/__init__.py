@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from einklang.cli import demo, foundation, importing
+from einklang.cli import demo, foundation, importing, sync
 
 app = typer.Typer(
     name="einklang",
@@ -16,6 +16,7 @@ app = typer.Typer(
 foundation.register(app)
 demo.register(app)
 importing.register(app)
+sync.register(app)
 
 
 def main() -> None:

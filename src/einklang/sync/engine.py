@@ -24,9 +24,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from einklang.config import LoadedConfig
 from einklang.connectors.base import (
@@ -165,6 +168,13 @@ class SyncEngine:
             self._run_id = self.store.start_run("sync", None, {})
         return self._run_id
 
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction; the run row is made first (on its own connection: SQLite has one writer)."""
+        self.run_id()
+        with self.store.transaction() as conn:
+            yield conn
+
     def _call(self, system: str, action: Callable[[], Any]) -> Any:
         return self.breakers.call(system, action)
 
@@ -253,7 +263,7 @@ class SyncEngine:
                                   r.get("version"), r.get("record"), r.get("source_modified")) for r in rows)
                 continue
             run_id = self.run_id() if rows or problems else self._run_id
-            with self.store.transaction() as conn:
+            with self._write() as conn:
                 ops.insert_changes(conn, run_id, entity, rows)
                 if problems:
                     self.store.add_problems(conn, run_id, problems)
@@ -337,7 +347,7 @@ class SyncEngine:
     def _mark_processed(self, change_ids: list[int]) -> None:
         if self._dry_run or not change_ids:
             return
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             ops.mark_changes_processed(conn, change_ids)
 
     def _views(self, entity: str, base: CanonicalRecord, links: Mapping[str, ops.LinkState],
@@ -363,7 +373,7 @@ class SyncEngine:
             with self.store.engine.connect() as conn:
                 self._merge_in(conn, entity, golden_id, observations, change_ids, report, cause_prefix)
             return
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             self._merge_in(conn, entity, golden_id, observations, change_ids, report, cause_prefix)
         self.fault("merged_golden")
 
@@ -418,8 +428,9 @@ class SyncEngine:
              "native_id": links[d.system].native_id if d.system in links else None, "field": d.field,
              "message": d.reason}
             for d in result.decisions if d.kind == "violation"])
+        for view in views:  # the new plan is the whole desired state: older pending updates go
+            ops.supersede_pending(conn, view.system, golden_id, ("update",), "replaced by a newer plan")
         for system, patch in result.writes.items():
-            ops.supersede_pending(conn, system, golden_id, ("update",), "replaced by a newer plan")
             reasons = result.write_reasons[system]
             cause = cause_prefix + "; ".join(dict.fromkeys(reasons[name] for name in sorted(patch)))
             ops.add_outbox(conn, run_id, entity, system, golden_id, links[system].native_id, "update", patch,
@@ -542,7 +553,7 @@ class SyncEngine:
                 if base.get(name) is None and value is not None:
                     base[name] = value
         run_id = self.run_id()
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             golden_id = self.store.insert_golden(conn, entity, [base])[0]
             ops.insert_link(conn, entity, source, golden_id, row.native_id, row.version, record)
             audit: list[dict[str, Any]] = [{"system": source, "entity": entity, "golden_id": golden_id,
@@ -585,7 +596,7 @@ class SyncEngine:
             self._plan_sink.append({"action": "link", "entity": entity, "system": source,
                                     "native_id": row.native_id, "golden_id": golden_id})
             return
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             loaded = ops.load_golden(conn, golden_id)
             base = loaded[0] if loaded else {}
             filled = {k: v for k, v in row.record.items() if base.get(k) is None and v is not None}
@@ -606,7 +617,7 @@ class SyncEngine:
             self._plan_sink.append({"action": "skip", "entity": entity, "system": row.system,
                                     "native_id": row.native_id, "reason": message})
             return
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             self.store.add_problems(conn, self.run_id(), [{"kind": kind, "system": row.system, "entity": entity,
                                                            "native_id": row.native_id, "message": message}])
             ops.mark_changes_processed(conn, change_ids)
@@ -621,7 +632,7 @@ class SyncEngine:
                                     "native_id": row.native_id, "golden_id": golden_id})
             return
         run_id = self.run_id()
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             loaded = ops.load_golden(conn, golden_id)
             links = ops.links_of_golden(conn, golden_id)
             ops.delete_link(conn, entity, source, row.native_id)
@@ -657,7 +668,7 @@ class SyncEngine:
         spec = self.config.entity_spec(entity)
         for conflict in decided:
             resolution = conflict.resolution or {}
-            with self.store.transaction() as conn:
+            with self._write() as conn:
                 loaded = ops.load_golden(conn, conflict.golden_id)
                 if loaded is None:
                     ops.close_conflict(conn, conflict.id, {**resolution, "applied": False})
@@ -716,7 +727,7 @@ class SyncEngine:
                     links = ops.links_of_golden(conn, entry["golden_id"])
                     loaded = ops.load_golden(conn, entry["golden_id"])
                 if system in links or loaded is None or loaded[1] != "active":
-                    with self.store.transaction() as conn:
+                    with self._write() as conn:
                         ops.finish_outbox(conn, entry["id"], "superseded", "already linked or no longer active")
                     continue
                 entry["payload"] = loaded[0]  # create what is agreed now, not what was agreed when planned
@@ -740,7 +751,7 @@ class SyncEngine:
         free = [r for r in found if r.native_id not in linked]
         if len(found) == 1 and len(free) == 1:
             canonical, _ = self.mapping(entity, system).to_canonical(free[0].fields)
-            with self.store.transaction() as conn:
+            with self._write() as conn:
                 ops.insert_link(conn, entity, system, golden_id, free[0].native_id, free[0].version, canonical)
                 ops.finish_outbox(conn, entry["id"], "done", native_id=free[0].native_id)
                 self.store.audit(conn, self.run_id(), [{
@@ -752,7 +763,7 @@ class SyncEngine:
         message = (f"create for {system} not sent: the key matches {len(found)} record(s) "
                    f"({', '.join(r.native_id for r in found[:5])}), {len(found) - len(free)} linked to other "
                    "golden records (possible duplicate)")
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             ops.finish_outbox(conn, entry["id"], "failed", message)
             self.store.add_problems(conn, self.run_id(), [{"kind": "ambiguous_key", "system": system,
                                                            "entity": entity, "golden_id": golden_id,
@@ -780,7 +791,7 @@ class SyncEngine:
             self._fail_entry(entity, system, entries[0], str(exc), report)
             return
         self.fault("after_create")
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             audit = []
             for entry, record in zip(entries, created, strict=True):
                 seen, _ = mapping.to_canonical(record.fields) if record.fields else (dict(entry["payload"]), [])
@@ -797,7 +808,7 @@ class SyncEngine:
 
     def _fail_entry(self, entity: str, system: str, entry: dict[str, Any], error: str,
                     report: EntityReport) -> None:
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             ops.finish_outbox(conn, entry["id"], "failed", error)
             self.store.add_problems(conn, self.run_id(), [{
                 "kind": "rejected", "system": system, "entity": entity, "golden_id": entry["golden_id"],
@@ -820,7 +831,7 @@ class SyncEngine:
                 with self.store.engine.connect() as conn:
                     link = ops.links_of_golden(conn, entry["golden_id"]).get(system)
                 if link is None:
-                    with self.store.transaction() as conn:
+                    with self._write() as conn:
                         ops.finish_outbox(conn, entry["id"], "superseded", "no longer linked")
                     continue
                 if entry["op"] == "update":
@@ -833,7 +844,7 @@ class SyncEngine:
         seen = dict(link.seen or {})
         patch = {k: v for k, v in entry["payload"].items() if k not in seen or seen[k] != v}
         if not patch:
-            with self.store.transaction() as conn:
+            with self._write() as conn:
                 ops.finish_outbox(conn, entry["id"], "done", "nothing left to write")
             return False
         native_patch = mapping.to_native(patch, only=list(patch))
@@ -857,7 +868,7 @@ class SyncEngine:
             new_seen = {**seen, **after}
         else:
             new_seen = {**seen, **patch}
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             ops.save_link(conn, entity, system, link.native_id, record.version, new_seen, link.tolerated)
             ops.finish_outbox(conn, entry["id"], "done")
             self.store.audit(conn, self.run_id(), [{
@@ -880,7 +891,7 @@ class SyncEngine:
             row = {"system": system, "native_id": link.native_id, "kind": "upsert", "version": record.version,
                    "record": canonical,
                    "source_modified": _stamp(record.fields.get(str(changed_field))) if changed_field else None}
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             ops.insert_changes(conn, self.run_id(), entity, [row])
             ops.finish_outbox(conn, entry["id"], "superseded", why)
 
@@ -904,7 +915,7 @@ class SyncEngine:
             # the record was edited after the deletion elsewhere: the delete policy still applies,
             # but only to the state now read, so refresh the version and try again next round
             fresh = self._call(system, lambda: connector.get(entity, [link.native_id])).get(link.native_id)
-            with self.store.transaction() as conn:
+            with self._write() as conn:
                 if fresh is None:
                     ops.delete_link(conn, entity, system, link.native_id)
                     ops.finish_outbox(conn, entry["id"], "done", "already gone")
@@ -919,7 +930,7 @@ class SyncEngine:
         except RecordRejected as exc:
             self._fail_entry(entity, system, entry, str(exc), report)
             return False
-        with self.store.transaction() as conn:
+        with self._write() as conn:
             if op == "delete":
                 ops.delete_link(conn, entity, system, link.native_id)
             ops.finish_outbox(conn, entry["id"], "done")

@@ -237,7 +237,7 @@ class ConflictRow:
 
 
 def _conflict(row: Any) -> ConflictRow:
-    values = {system: decode(value) for system, value in json.loads(row["values"]).items()}
+    values = {system: decode(value) for system, value in json.loads(row._mapping["values"]).items()}
     return ConflictRow(row.id, row.entity, row.golden_id, row.field,
                        decode(json.loads(row.base)) if row.base is not None else None, values, row.status,
                        json.loads(row.resolution) if row.resolution else None, row.reason, row.created_at,
