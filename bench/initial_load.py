@@ -36,7 +36,7 @@ SOURCE_DDL = """CREATE TABLE kunden (
     geaendert_am TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"""
 TARGET_DDL = """CREATE TABLE accounts (
     id {serial} PRIMARY KEY, external_id VARCHAR(12), name VARCHAR(80), address_line VARCHAR(80),
-    postcode VARCHAR(10), city VARCHAR(60), country VARCHAR(2), phone VARCHAR(40), email VARCHAR(120),
+    postcode VARCHAR(10), city VARCHAR(60), country VARCHAR(40), phone VARCHAR(40), email VARCHAR(120),
     einklang_id VARCHAR(36), updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"""
 
 CONFIG = """

@@ -13,6 +13,7 @@ from einklang.cli._common import JsonOption, cli_errors, console, emit_json
 from einklang.cli._common import say as say_always
 from einklang.config import load_config
 from einklang.demo import scenario
+from einklang.importer.demo_step import run_import_demo
 from einklang.store.state import open_store
 from einklang.sync.initial_load import run_initial_load
 from einklang.systems import open_connector
@@ -76,6 +77,9 @@ def demo(
         say(f"second run: created {again.created}, already linked {again.skipped}")
         steps.append({"step": "load-again", **again.summary()})
 
+        step("5. Outlook exports: inspect, import into the CRM with duplicate review, apply decisions")
+        steps.append({"step": "import", **run_import_demo(directory, config_path, say)})
+
         seconds = round(time.perf_counter() - started, 2)
         if as_json:
             emit_json({"ok": True, "dir": str(directory), "seconds": seconds, "steps": steps})
@@ -83,6 +87,7 @@ def demo(
         step("Done")
         say(f"finished in {seconds} s. Try, in {directory}:")
         for command in (
+            "einklang inspect exports/*.csv",
             "einklang status",
             "einklang check",
             "einklang config show",

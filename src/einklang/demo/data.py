@@ -209,9 +209,7 @@ def customers(count: int = 300, seed: int = 7) -> list[Customer]:
         email = rng.choice(["info", "kontakt", "office", "vertrieb"]) + f"@{domain}.de"
         if rng.random() < 0.1:
             phone = None
-        result.append(
-            Customer(f"K{10001 + i}", name1, name2, street, postal_code, city, country, phone, email)
-        )
+        result.append(Customer(f"K{10001 + i}", name1, name2, street, postal_code, city, country, phone, email))
     # planted problems the load reports without losing the record
     if count > 20:
         c = result[13]
@@ -227,9 +225,7 @@ def customers(count: int = 300, seed: int = 7) -> list[Customer]:
             "buchhaltung(at)example",
         )
         c = result[17]
-        result[17] = Customer(
-            c.number, c.name1, c.name2, c.street, c.postal_code, c.city, c.country, "12", c.email
-        )
+        result[17] = Customer(c.number, c.name1, c.name2, c.street, c.postal_code, c.city, c.country, "12", c.email)
     return result
 
 
@@ -247,9 +243,7 @@ def products(seed: int = 11) -> list[Product]:
     for group, names in PRODUCT_NAMES.items():
         for name in names:
             result.append(
-                Product(
-                    f"A{len(result) + 1000}", name, group, f"{rng.randint(1, 400)}.{rng.randint(0, 99):02d}"
-                )
+                Product(f"A{len(result) + 1000}", name, group, f"{rng.randint(1, 400)}.{rng.randint(0, 99):02d}")
             )
     return result
 
@@ -269,7 +263,5 @@ def employees(count: int = 50, seed: int = 5) -> list[Employee]:
     for i in range(count):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         local = f"{first}.{last}".lower().translate(UMLAUT_ASCII)
-        result.append(
-            Employee(f"P{100 + i}", first, last, f"{local}{i}@demo-handel.de", rng.choice(DEPARTMENTS))
-        )
+        result.append(Employee(f"P{100 + i}", first, last, f"{local}{i}@demo-handel.de", rng.choice(DEPARTMENTS)))
     return result

@@ -7,6 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from einklang.demo import data
+from einklang.importer.demo_step import CONTACT_ENTITY_YAML
 
 ERP_SCHEMA = [
     """CREATE TABLE kunden (
@@ -179,8 +180,7 @@ def build_erp(path: Path, customer_count: int = 300) -> None:
         )
         conn.execute(
             sa.text(
-                "INSERT INTO artikel (artnr, bezeichnung, warengruppe, preis) "
-                "VALUES (:number, :name, :group, :price)"
+                "INSERT INTO artikel (artnr, bezeichnung, warengruppe, preis) VALUES (:number, :name, :group, :price)"
             ),
             [p.__dict__ for p in data.products()],
         )
@@ -210,5 +210,5 @@ def build(directory: Path, customer_count: int = 300) -> Path:
     build_erp(directory / "erp.db", customer_count)
     build_crm(directory / "crm.db")
     config_path = directory / "einklang.yaml"
-    config_path.write_text(DEMO_CONFIG, encoding="utf-8")
+    config_path.write_text(DEMO_CONFIG + CONTACT_ENTITY_YAML, encoding="utf-8")
     return config_path
