@@ -32,7 +32,8 @@ def test_demo_loads_everything(demo_dir: Path) -> None:
     entities = status["entities"]
     assert isinstance(entities, list)
     systems = {s["system"]: s for s in entities[0]["systems"]}
-    assert systems["erp"]["linked"] == systems["crm"]["linked"] == 40
+    assert systems["erp"]["linked"] == 40
+    assert systems["crm"]["linked"] >= 40  # the import step may add accounts for new companies
 
 
 def test_check_reports_each_system(demo_dir: Path) -> None:
