@@ -156,7 +156,11 @@ def pending_changes(conn: Connection, entity: str, after_id: int, limit: int,
 
 
 def count_pending_deletes(conn: Connection, entity: str) -> int:
-    return int(conn.execute(sa.select(sa.func.count()).select_from(t.changes).where(
+    """Golden records that pending deletions would remove (one record deleted in two systems is one)."""
+    joined = t.changes.join(t.links, sa.and_(
+        t.links.c.system == t.changes.c.system, t.links.c.entity == t.changes.c.entity,
+        t.links.c.native_id == t.changes.c.native_id))
+    return int(conn.execute(sa.select(sa.func.count(sa.distinct(t.links.c.golden_id))).select_from(joined).where(
         t.changes.c.entity == entity, t.changes.c.processed_at.is_(None), t.changes.c.kind == "delete",
     )).scalar_one())
 
