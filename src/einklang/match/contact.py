@@ -60,8 +60,15 @@ CONTACT_SPEC = MatchSpec(
         fields.company_comparison(),
     ),
     blocking_rules=(
-        "l.last_phonetic = r.last_phonetic AND l.first_phonetic = r.first_phonetic",
-        "l.first_phonetic = r.last_phonetic AND l.last_phonetic = r.first_phonetic",
+        # Names alone would be quadratic in common names (thousands of Thomas Müllers in a
+        # national list), and a name alone never makes a sure duplicate: pair names only within
+        # a postal region or an organisation; e-mail and phone rules below find people who moved.
+        "l.last_phonetic = r.last_phonetic AND l.first_phonetic = r.first_phonetic "
+        "AND substr(l.postal_key, 1, 2) = substr(r.postal_key, 1, 2)",
+        "l.last_phonetic = r.last_phonetic AND l.first_phonetic = r.first_phonetic "
+        "AND l.email_org_domain = r.email_org_domain",
+        "l.first_phonetic = r.last_phonetic AND l.last_phonetic = r.first_phonetic "
+        "AND substr(l.postal_key, 1, 2) = substr(r.postal_key, 1, 2)",
         "l.last_phonetic = r.last_phonetic AND l.postal_key = r.postal_key",
         "l.first_phonetic = r.first_phonetic AND l.postal_key = r.postal_key",
         # Swapped fields, where an initial or a typo spoils the swapped-name rule above.

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from einklang.match import _normalize as norm
-from einklang.match._sql import both, edits_within, either_null, jaro_winkler_at_least, level, same
+from einklang.match._sql import edits_within, either_null, jaro_winkler_at_least, level, same
 from einklang.match.phonetic import cologne_phonetic
 from einklang.match.spec import ComparisonDef, LevelDef, PairView, PostRule, PreparedRow, RuleOutcome
 
@@ -429,7 +429,3 @@ def company_comparison(m_same: float = 0.85, u_same: float = 2e-3) -> Comparison
         explain_company,
         "company name without legal form",
     )
-
-
-def requires_both(column: str) -> str:
-    return both(column)

@@ -10,7 +10,7 @@ from "same surname, given name missing" (unknown).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from einklang.match import _normalize as norm
@@ -381,7 +381,3 @@ def name_only_rule(corroborating_facts: tuple[str, ...]) -> PostRule:
         return RuleOutcome(reason="rule: only the name agrees: needs review", cap_at_possible=True)
 
     return rule
-
-
-def display(row: Mapping[str, Any], field: str) -> str:
-    return _shown(row.get(field))
