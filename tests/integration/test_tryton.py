@@ -152,7 +152,8 @@ def test_deletions_by_archive_hard_delete_and_child_delete(tryton: TrytonConnect
     assert deleted == [] and records[muster.native_id]["email"] is None
     # ... and only once.
     assert drain(tryton, cursor)[:2] == ({}, [])
-    tryton.delete("company", archived.native_id, None)  # already gone: no error
+    with pytest.raises(RecordNotFound):
+        tryton.delete("company", archived.native_id, None)  # already gone
 
 
 def test_delete_is_conditional(tryton: TrytonConnector) -> None:
@@ -177,3 +178,73 @@ def test_wrong_password_is_a_configuration_error(tryton_server: RunningServer) -
     connector = make_connector(tryton_server, password="wrong")
     with pytest.raises(ConfigurationError, match="login"):
         connector.check()
+
+
+# --- the shared connector contract ---------------------------------------------------------------
+
+from einklang.testing.contract import BackDoor, ConnectorContract  # noqa: E402
+from einklang.connectors.tryton import TrytonSession  # noqa: E402
+
+
+class TrytonBackDoor(BackDoor):
+    """Another Tryton user with a session of their own, editing parties as the client would."""
+
+    def __init__(self, server: RunningServer) -> None:
+        self.session = TrytonSession("backdoor", {"url": server.url, "database": server.info["database"],
+                                                  "user": server.info["user"],
+                                                  "password": server.info["password"]})
+
+    def insert(self, fields: Any) -> str:
+        values: dict[str, Any] = {"name": fields["name"]}
+        if fields.get("city"):
+            values["addresses"] = [["create", [{"city": fields["city"]}]]]
+        if fields.get("email"):
+            values["contact_mechanisms"] = [["create", [{"type": "email", "value": fields["email"]}]]]
+        return str(self.session.model("party.party", "create", [values])[0])
+
+    def update(self, native_id: str, fields: Any) -> None:
+        party_id = int(native_id)
+        party = self.session.model("party.party", "read", [party_id], ["addresses", "contact_mechanisms"])[0]
+        if "name" in fields:
+            self.session.model("party.party", "write", [party_id], {"name": fields["name"]})
+        if "city" in fields and party["addresses"]:
+            # On the address only: the party's write_date stays as it was.
+            self.session.model("party.address", "write", party["addresses"][:1], {"city": fields["city"]})
+        elif "city" in fields:
+            self.session.model("party.address", "create", [{"party": party_id, "city": fields["city"]}])
+        if "email" in fields:
+            emails = self.session.model("party.contact_mechanism", "search",
+                                        [["party", "=", party_id], ["type", "=", "email"]], 0, 1, None)
+            if emails:
+                self.session.model("party.contact_mechanism", "write", emails, {"value": fields["email"]})
+            else:
+                self.session.model("party.contact_mechanism", "create",
+                                   [{"party": party_id, "type": "email", "value": fields["email"]}])
+
+    def delete(self, native_id: str) -> None:
+        self.session.model("party.party", "delete", [int(native_id)])
+
+    def read(self, native_id: str) -> dict[str, Any] | None:
+        if not self.session.model("party.party", "search", [["id", "=", int(native_id)]], 0, 1, None):
+            return None
+        party = self.session.model("party.party", "read", [int(native_id)], ["name", "email", "addresses"])[0]
+        city = None
+        if party["addresses"]:
+            city = self.session.model("party.address", "read", party["addresses"][:1], ["city"])[0]["city"]
+        return {"name": party["name"], "email": party["email"] or None, "city": city or None}
+
+
+@pytest.mark.integration
+class TestTrytonContract(ConnectorContract):
+    @pytest.fixture
+    def connector(self, tryton_server: RunningServer) -> Iterator[TrytonConnector]:  # type: ignore[override]
+        connector = TrytonConnector("erp", {"url": tryton_server.url, "database": tryton_server.info["database"],
+                                            "user": tryton_server.info["user"],
+                                            "password": tryton_server.info["password"]},
+                                    {"contact": {"kind": "party"}})
+        yield connector
+        connector.close()
+
+    @pytest.fixture
+    def backdoor(self, tryton_server: RunningServer) -> BackDoor:
+        return TrytonBackDoor(tryton_server)

@@ -187,24 +187,25 @@ class BottleCrmConnector(Connector):
         version = str(raw["updated_at"]) if resource.has_updated_at else _content_version(fields)
         return NativeRecord(native_id=str(raw["id"]), version=version, fields=fields)
 
-    def _list_pages(self, resource: Resource, scan: _Scan) -> Iterator[list[dict[str, Any]]]:
+    def _list_pages(self, resource: Resource, scan: _Scan, page_size: int | None = None,
+                    ) -> Iterator[list[dict[str, Any]]]:
         """Raw rows page by page; marks ``scan`` inconsistent if the list moved meanwhile."""
-        if resource is ACCOUNT:
-            # Open and closed accounts are two lists in one answer, paged together.
-            list_keys = (("active_accounts", "open_accounts", "open_accounts_count"),
-                         ("closed_accounts", "close_accounts", "close_accounts_count"))
+        # Open and closed accounts are two lists in one answer, paged together.
+        list_keys = (("active_accounts", "open_accounts", "open_accounts_count"),
+                     ("closed_accounts", "close_accounts", "close_accounts_count"))
+        limit = page_size or self.page_size
         offset = 0
         seen: set[str] = set()
         while True:
-            body = self._request("GET", resource.path, params={"limit": self.page_size, "offset": offset}).json()
+            body = self._request("GET", resource.path, params={"limit": limit, "offset": offset}).json()
             if resource is ACCOUNT:
                 rows = [row for outer, inner, _ in list_keys for row in body[outer][inner]]
                 count = sum(int(body[outer][counter]) for outer, _, counter in list_keys)
-                more = any(len(body[outer][inner]) == self.page_size for outer, inner, _ in list_keys)
+                more = any(len(body[outer][inner]) == limit for outer, inner, _ in list_keys)
             else:
                 rows = list(body["contact_obj_list"])
                 count = int(body["count"])
-                more = len(rows) == self.page_size
+                more = len(rows) == limit
             if scan.expected_count is None:
                 scan.expected_count = count
             elif count != scan.expected_count:
@@ -216,15 +217,16 @@ class BottleCrmConnector(Connector):
             yield fresh
             if not more:
                 break
-            offset += self.page_size
+            offset += limit
         if len(seen) != scan.expected_count:
             scan.consistent = False
 
     def read_all(self, entity: str, page_size: int = 1000) -> Iterator[list[NativeRecord]]:
         resource = self._resource(entity)
-        for rows in self._list_pages(resource, _Scan()):
-            if rows:
-                yield [self._native(resource, row) for row in rows]
+        for rows in self._list_pages(resource, _Scan(), page_size):
+            # An account page holds open and closed accounts: up to twice the page size.
+            for start in range(0, len(rows), page_size):
+                yield [self._native(resource, row) for row in rows[start:start + page_size]]
 
     def list_ids(self, entity: str) -> Iterator[str]:
         resource = self._resource(entity)
@@ -368,11 +370,8 @@ class BottleCrmConnector(Connector):
 
     def delete(self, entity: str, native_id: str, expected_version: str | None) -> None:
         resource = self._resource(entity)
-        try:
-            self._check_version(resource, native_id, expected_version)
-            self._request("DELETE", f"{resource.path}{native_id}/", record_id=native_id)
-        except RecordNotFound:
-            return  # already gone: deleting is idempotent
+        self._check_version(resource, native_id, expected_version)
+        self._request("DELETE", f"{resource.path}{native_id}/", record_id=native_id)
 
 
 def _validation_message(response: httpx.Response) -> str:

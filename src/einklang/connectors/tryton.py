@@ -868,10 +868,7 @@ class TrytonConnector(Connector):
 
     def delete(self, entity: str, native_id: str, expected_version: str | None) -> None:
         kind = self._kind(entity)
-        try:
-            current = self._load_one(kind, native_id)
-        except RecordNotFound:
-            return  # already gone (or archived): deleting is idempotent
+        current = self._load_one(kind, native_id)
         if expected_version is not None and current.version != expected_version:
             raise StaleVersion(
                 f"{kind.model} {native_id} changed since version {expected_version}",
