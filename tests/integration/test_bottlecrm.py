@@ -79,7 +79,7 @@ def test_create_get_and_read_all_across_pages(crm: BottleCrmConnector) -> None:
     people = crm.create("person", [person(f"P{i}", "Muster", account=muster.native_id) for i in range(7)])
     assert [p.fields["first_name"] for p in people] == [f"P{i}" for i in range(7)]
     assert all(p.fields["account"] == muster.native_id for p in people)
-    pages = list(crm.read_all("person"))
+    pages = list(crm.read_all("person", page_size=3))
     assert [len(page) for page in pages] == [3, 3, 1]  # page_size 3
     assert {r.native_id for page in pages for r in page} == {p.native_id for p in people}
     assert sorted(crm.list_ids("person")) == sorted(p.native_id for p in people)
