@@ -195,7 +195,7 @@ class ThreeSystemModel(SyncModel):
     system_names = ("erp", "crm", "shop")
 
 
-SETTINGS = settings(max_examples=60, stateful_step_count=30, deadline=None,
+SETTINGS = settings(max_examples=40, stateful_step_count=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 TestTwoSystems = SyncModel.TestCase
