@@ -188,10 +188,27 @@ class SyncConfig(BaseModel):
     create_in: list[str] | None = None  # systems that receive new records (default: all)
 
 
+class MatchConfig(BaseModel):
+    """Fuzzy matching for an entity: which matcher spec, and its score thresholds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: Literal["company", "contact", "person"]
+    duplicate: float = Field(default=0.99, ge=0, le=1)  # from here a match is sure: linked
+    possible: float = Field(default=0.5, ge=0, le=1)  # from here a person must decide
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MatchConfig:
+        if self.possible > self.duplicate:
+            raise ValueError("possible must not be greater than duplicate")
+        return self
+
+
 class EntityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     keys: list[str] = Field(default_factory=list)
+    match: MatchConfig | None = None
     fields: dict[str, FieldType | FieldTypeConfig]
     systems: dict[str, EntityBindingConfig]
     sync: SyncConfig = Field(default_factory=lambda: SyncConfig())
@@ -214,9 +231,7 @@ class EntityConfig(BaseModel):
         fields: dict[str, FieldSpec] = {}
         for field_name, declared in self.fields.items():
             if isinstance(declared, FieldTypeConfig):
-                fields[field_name] = FieldSpec(
-                    field_name, declared.type, tuple(declared.values), declared.required
-                )
+                fields[field_name] = FieldSpec(field_name, declared.type, tuple(declared.values), declared.required)
             else:
                 fields[field_name] = FieldSpec(field_name, declared)
         return EntitySpec(name, fields, tuple(self.keys))
@@ -366,9 +381,7 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
     return parse_config(text, config_path, environ=environ)
 
 
-def parse_config(
-    text: str, path: Path | None = None, *, environ: Mapping[str, str] | None = None
-) -> LoadedConfig:
+def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> LoadedConfig:
     env = dict(os.environ if environ is None else environ)
     try:
         root_node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -381,9 +394,7 @@ def parse_config(
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(
-            "the config must be a mapping of keys (state, systems, entities)", file=path, line=1
-        )
+        raise ConfigError("the config must be a mapping of keys (state, systems, entities)", file=path, line=1)
     lines = _line_index(root_node)
 
     secrets_file = data.get("secrets_file") or env.get(SECRETS_ENV)

@@ -115,6 +115,7 @@ systems:
 entities:
   company:
     keys: [customer_number, email]      # exact link keys, tried in order
+    match: {spec: company}              # then the fuzzy matcher: sure -> link, possible -> review
     fields:
       customer_number: {type: str, required: true}
       name: {type: str, required: true}

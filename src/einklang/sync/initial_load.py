@@ -23,6 +23,7 @@ from einklang.connectors.base import (
 from einklang.mapping import EntityMapping
 from einklang.model import CanonicalRecord, CanonicalValue, display, record_hash
 from einklang.store.state import StateStore
+from einklang.sync.matching import best_matches
 from einklang.sync.recovery import recover_pending_creates
 
 ProgressCallback = Callable[[int], None]
@@ -111,6 +112,7 @@ class InitialLoad:
         self.progress = progress or (lambda _n: None)
         self.report = LoadReport(entity, source.system, target.system, dry_run)
         self.correlation_field = target.capabilities(entity).correlation_field
+        self.match_settings = config.entity(entity).match
 
     # ------------------------------------------------------------------ main
     def run(self) -> LoadReport:
@@ -170,7 +172,7 @@ class InitialLoad:
         if not first_page:
             return index
         index.empty = False
-        if not self.keys:
+        if not self.keys and self.match_settings is None:
             return index
         for page in self.target.read_all(self.entity, page_size=self.batch_size):
             linked = self.store.links_for_natives(self.target.system, self.entity, [r.native_id for r in page])
@@ -188,7 +190,7 @@ class InitialLoad:
         linked_sources = self.store.links_for_natives(self.source.system, self.entity, [r.native_id for r in page])
         already = self.store.links_for_golden([link.golden_id for link in linked_sources.values()])
         to_create: list[tuple[NativeRecord, CanonicalRecord]] = []
-        to_link: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str | None]] = []
+        to_link: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str]] = []
         problems: list[dict[str, Any]] = []
         for record in page:
             link = linked_sources.get(record.native_id)
@@ -235,7 +237,7 @@ class InitialLoad:
                 key, matches, taken_hit = key_index.lookup(canonical)
                 if len(matches) == 1:
                     key_index.take(matches[0])
-                    to_link.append((record, canonical, matches[0], key))
+                    to_link.append((record, canonical, matches[0], f"same key {_show_key(key, canonical)}"))
                     continue
                 if len(matches) > 1:
                     report.skipped += 1
@@ -260,15 +262,17 @@ class InitialLoad:
                     )
                     continue
             to_create.append((record, canonical))
+        if to_create and self.match_settings is not None and not key_index.empty:
+            to_create = self._fuzzy_match(to_create, key_index, to_link, problems)
         if self.dry_run:
-            for record, canonical, target_record, key in to_link:
+            for record, _canonical, target_record, reason in to_link:
                 report.linked += 1
                 report.plan.append(
                     {
                         "action": "link",
                         "source_id": record.native_id,
                         "target_id": target_record.native_id,
-                        "key": _show_key(key, canonical),
+                        "reason": reason,
                     }
                 )
             for record, canonical in to_create:
@@ -289,11 +293,53 @@ class InitialLoad:
         if to_create:
             self._plan_and_send_creates(to_create)
 
+    def _fuzzy_match(
+        self,
+        candidates: list[tuple[NativeRecord, CanonicalRecord]],
+        key_index: TargetKeyIndex,
+        to_link: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str]],
+        problems: list[dict[str, Any]],
+    ) -> list[tuple[NativeRecord, CanonicalRecord]]:
+        """Link sure matches, hold possible ones for a person, return what is clearly new."""
+        assert self.match_settings is not None
+        found = best_matches(
+            self.match_settings,
+            {record.native_id: canonical for record, canonical in candidates},
+            key_index.free_canonical(),
+            self.config.model.default_region,
+        )
+        clearly_new = []
+        for record, canonical in candidates:
+            matches = [m for m in found.get(record.native_id, []) if not key_index.is_taken(m.existing_id)]
+            if not matches:
+                clearly_new.append((record, canonical))
+                continue
+            best = matches[0]
+            unique = len(matches) == 1 or not matches[1].sure
+            if best.sure and unique:
+                target_record = key_index.record(best.existing_id)
+                key_index.take(target_record)
+                to_link.append((record, canonical, target_record, best.describe()))
+                continue
+            self.report.skipped += 1
+            reason = "; ".join(m.describe() for m in matches[:3]) + " — decide in a review, not created"
+            self._skip(record.native_id, reason)
+            problems.append(
+                {
+                    "kind": "possible_duplicate",
+                    "system": self.target.system,
+                    "entity": self.entity,
+                    "native_id": record.native_id,
+                    "message": reason,
+                }
+            )
+        return clearly_new
+
     def _skip(self, native_id: str, reason: str) -> None:
         self.report.skips.append(LoadIssue(native_id, reason))
 
     # ------------------------------------------------------------------ link existing
-    def _link_existing(self, pairs: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str | None]]) -> None:
+    def _link_existing(self, pairs: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str]]) -> None:
         store, entity = self.store, self.entity
         with store.transaction() as conn:
             golden_ids = store.insert_golden(conn, entity, [canonical for _, canonical, _, _ in pairs])
@@ -321,10 +367,9 @@ class InitialLoad:
                         "golden_id": gid,
                         "native_id": target_record.native_id,
                         "op": "link",
-                        "cause": f"initial load: same key {_show_key(key, canonical)} "
-                        f"as {self.source.system} record {record.native_id}",
+                        "cause": f"initial load: {reason} as {self.source.system} record {record.native_id}",
                     }
-                    for gid, (record, canonical, target_record, key) in zip(golden_ids, pairs, strict=True)
+                    for gid, (record, _, target_record, reason) in zip(golden_ids, pairs, strict=True)
                 ],
             )
         self.report.linked += len(pairs)
@@ -439,10 +484,12 @@ class TargetKeyIndex:
         self.keys = keys
         self._by_key: dict[str, dict[CanonicalValue, list[str]]] = {key: {} for key in keys}
         self._records: dict[str, NativeRecord] = {}
+        self._canonical: dict[str, CanonicalRecord] = {}
         self._taken: set[str] = set()
 
     def add(self, canonical: CanonicalRecord, record: NativeRecord) -> None:
         self._records[record.native_id] = record
+        self._canonical[record.native_id] = canonical
         for key in self.keys:
             value = canonical.get(key)
             if value is not None:
@@ -464,6 +511,15 @@ class TargetKeyIndex:
 
     def take(self, record: NativeRecord) -> None:
         self._taken.add(record.native_id)
+
+    def is_taken(self, native_id: str) -> bool:
+        return native_id in self._taken
+
+    def record(self, native_id: str) -> NativeRecord:
+        return self._records[native_id]
+
+    def free_canonical(self) -> dict[str, CanonicalRecord]:
+        return {nid: record for nid, record in self._canonical.items() if nid not in self._taken}
 
 
 def _show_key(key: str | None, record: CanonicalRecord) -> str:

@@ -108,3 +108,41 @@ def test_non_empty_target_links_by_key_and_reports_ambiguity(demo: tuple[LoadedC
     assert report.created == 58
     assert [s.native_id for s in report.skips if "ambiguous" in s.reason] == ["K10002"]
     assert len(crm_rows(config)) == 61
+
+
+def test_non_empty_target_links_fuzzy_duplicates_and_holds_possible_ones(
+    demo: tuple[LoadedConfig, StateStore],
+) -> None:
+    config, store = demo
+    erp = sa.create_engine(f"sqlite:///{config.base_dir / 'erp.db'}")
+    with erp.connect() as conn:
+        customers = conn.execute(sa.text("SELECT * FROM kunden ORDER BY kundennr")).mappings().all()
+    erp.dispose()
+    plain = [c for c in customers if c["name2"] is None and c["telefon"] and c["kundennr"] not in ("K10014", "K10018")]
+    same, namesake = plain[0], plain[5]
+    crm = sa.create_engine(f"sqlite:///{config.base_dir / 'crm.db'}")
+    with crm.begin() as conn:
+        # typed in by hand: no customer number, no e-mail, "Str." and a differently written phone
+        conn.execute(
+            sa.text("INSERT INTO accounts (name, address_line, postcode, city, phone) VALUES (:n, :s, :p, :c, :t)"),
+            {
+                "n": same["name1"].upper(),
+                "s": same["strasse"].replace("straße", "str."),
+                "p": same["plz"],
+                "c": same["ort"],
+                "t": same["telefon"],
+            },
+        )
+        # same name, but another city and nothing else in common: not the same customer for sure
+        conn.execute(
+            sa.text("INSERT INTO accounts (name, postcode, city) VALUES (:n, '99998', 'Irgendwo')"),
+            {"n": namesake["name1"]},
+        )
+    crm.dispose()
+    report = load(config, store)
+    linked = [e for e in store.audit_log(entity="company", limit=1000) if e["op"] == "link"]
+    assert report.linked == 1
+    assert same["kundennr"] in linked[0]["cause"] and "duplicate" in linked[0]["cause"]
+    held = [s for s in report.skips if "possible duplicate" in s.reason]
+    assert [s.native_id for s in held] in ([namesake["kundennr"]], [])
+    assert report.created == 60 - 1 - len(held)
