@@ -13,6 +13,7 @@ from einklang.cli._common import JsonOption, cli_errors, console, emit_json
 from einklang.cli._common import say as say_always
 from einklang.config import load_config
 from einklang.demo import scenario
+from einklang.demo.sync_step import run_sync_demo
 from einklang.importer.demo_step import run_import_demo
 from einklang.store.state import open_store
 from einklang.sync.initial_load import run_initial_load
@@ -80,6 +81,10 @@ def demo(
         step("5. Outlook exports: inspect, import into the CRM with duplicate review, apply decisions")
         steps.append({"step": "import", **run_import_demo(directory, config_path, say)})
 
+        step("6. Both systems are edited; einklang sync; a conflict is resolved; sync again")
+        config = load_config(config_path)
+        steps.append({"step": "sync", **run_sync_demo(directory, config, store, say)})
+
         seconds = round(time.perf_counter() - started, 2)
         if as_json:
             emit_json({"ok": True, "dir": str(directory), "seconds": seconds, "steps": steps})
@@ -89,6 +94,9 @@ def demo(
         for command in (
             "einklang inspect exports/*.csv",
             "einklang status",
+            "einklang sync --once",
+            "einklang conflicts",
+            "einklang log --entity company",
             "einklang check",
             "einklang config show",
             "einklang load company --from erp --to crm --dry-run",
