@@ -129,6 +129,12 @@ def merge_record(
                 reason = f"{system} changed {name} but only {owners} may: not propagated, reported"
                 tolerated[system][name] = value
             result.decisions.append(Decision(name, "violation", reason, base.get(name), value, system))
+        base_value = base.get(name)
+        for system in [s for s, value in accepted.items()
+                       if value == base_value and before_seen.get(s, base_value) != base_value]:
+            # a system that was behind now holds the agreed value: it caught up (often our own
+            # write whose confirmation a crash lost), which agrees with everything, so no proposal
+            del accepted[system]
         if not accepted:
             continue
 
@@ -140,7 +146,6 @@ def merge_record(
                      {s: _modified(views, s) for s in systems})
             for systems in by_value.values()
         ]
-        base_value = base.get(name)
         behind = [s for s in accepted if before_seen.get(s, base_value) != base_value]
         if behind and _key(base_value) not in by_value:
             agreed = tuple(sorted(

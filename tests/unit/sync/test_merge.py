@@ -209,3 +209,13 @@ def test_merging_again_with_nothing_new_changes_nothing(scenario: tuple[dict[str
                      for v in views]
     second = merge_record(first.base, settled_views, EntityPolicy(), first.held)
     assert second.writes == {} and second.base == first.base and not second.conflicts
+
+
+def test_catching_up_to_the_agreed_value_is_not_a_competing_change() -> None:
+    # erp received the new e-mail but a crash lost the confirmation (seen still old); meanwhile
+    # crm changed the e-mail again: crm's change simply wins, there is nothing to decide
+    base = {**BASE, "email": "b@x.de"}
+    result = merge_record(base, [view("erp", {**BASE, "email": "b@x.de"}, BASE),
+                                 view("crm", {**BASE, "email": "c@x.de"}, base)], manual())
+    assert not result.conflicts
+    assert result.base["email"] == "c@x.de" and result.writes == {"erp": {"email": "c@x.de"}}
