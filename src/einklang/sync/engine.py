@@ -253,9 +253,9 @@ class SyncEngine:
                                  "native_id": record.native_id, "field": p.field,
                                  "message": f"{p.reason} (value {p.value!r}); field not synced"}
                                 for p in field_problems)
-            for native_id in page.deleted_ids:
-                if native_id in known:
-                    rows.append({"system": system, "native_id": native_id, "kind": "delete"})
+            # deletions of unlinked records are kept too: a change captured before a crash may
+            # still wait for its merge, and the deletion must win over it there
+            rows.extend({"system": system, "native_id": native_id, "kind": "delete"} for native_id in page.deleted_ids)
             report.captured += len(rows)
             if self._dry_run:
                 self._dry_changes.extend(
