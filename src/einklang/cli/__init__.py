@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from einklang.cli import demo, foundation, importing, sync
+from einklang.cli import demo, foundation, importing, matching, sync
 
 app = typer.Typer(
     name="einklang",
@@ -17,6 +17,7 @@ foundation.register(app)
 demo.register(app)
 importing.register(app)
 sync.register(app)
+matching.register(app)
 
 
 def main() -> None:

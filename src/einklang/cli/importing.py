@@ -25,6 +25,7 @@ from einklang.importer.incoming import FileReport, read_files
 from einklang.importer.pipeline import ImportReport, run_import
 from einklang.importer.review import ReviewFileError
 from einklang.importer.undo import UndoError, undo_run
+from einklang.match import MatchModel
 from einklang.systems import open_connector
 
 review_app = typer.Typer(help="Apply the decisions of a review file.", no_args_is_help=True)
@@ -111,6 +112,8 @@ def dedupe(
     against: Annotated[list[Path] | None, typer.Option("--against", help="Only pairs between FILE... and this "
                                                        "file (repeatable).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the pairs to this CSV file.")] = None,
+    model_path: Annotated[Path | None, typer.Option("--model", help="A model saved by `einklang match train` "
+                                                    "(default: the shipped model).")] = None,
     system: SystemOption = None, entity: EntityOption = None,
     config: ConfigOption = None, as_json: JsonOption = False,
 ) -> None:
@@ -119,9 +122,10 @@ def dedupe(
         if bool(files) == bool(system):
             raise CliError("give contact files or --system SYSTEM (not both)", 2)
         reports: list[FileReport] = []
+        model = MatchModel.load(model_path) if model_path is not None else None
         if files:
             region = load(config).model.default_region if config is not None else "DE"
-            reports, pairs = dedupe_files(files, against or [], region)
+            reports, pairs = dedupe_files(files, against or [], region, model=model)
             unreadable = [r for r in reports if r.error]
             if unreadable:
                 raise CliError("; ".join(str(r.error) for r in unreadable), 1)
@@ -131,7 +135,7 @@ def dedupe(
             pairs = []
             with open_connector(loaded, system) as connector:
                 for name in _entities(loaded, system, entity):
-                    pairs += dedupe_system(loaded, connector, name)
+                    pairs += dedupe_system(loaded, connector, name, model=model)
         if out is not None:
             write_matches(out, pairs)
         counts = {"duplicate": sum(1 for p in pairs if p.verdict == "duplicate"),

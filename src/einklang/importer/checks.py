@@ -12,7 +12,7 @@ from einklang.config import LoadedConfig
 from einklang.connectors.base import Connector
 from einklang.importer.incoming import IncomingRow, read_files
 from einklang.importer.matching import match_record, spec_for_entity
-from einklang.match import CONTACT_SPEC, find_duplicates
+from einklang.match import CONTACT_SPEC, MatchModel, find_duplicates
 
 DEDUPE_HEADER = ("a_source", "a_row", "b_source", "b_row", "score", "verdict", "reasons")
 
@@ -45,7 +45,7 @@ def write_matches(path: Path, rows: Sequence[DuplicateRow]) -> None:
 
 
 def dedupe_files(paths: Sequence[Path], against: Sequence[Path] = (), default_region: str = "DE",
-                 ) -> tuple[list[Any], list[DuplicateRow]]:
+                 model: MatchModel | None = None) -> tuple[list[Any], list[DuplicateRow]]:
     """Pairs within and across ``paths``; with ``against``, only pairs between them and ``against``."""
     reports, rows = read_files(paths, default_region)
     other: list[IncomingRow] = []
@@ -54,7 +54,7 @@ def dedupe_files(paths: Sequence[Path], against: Sequence[Path] = (), default_re
         reports += against_reports
     records_a = [match_record(str(i), row.values) for i, row in enumerate(rows)]
     records_b = [match_record(str(i), row.values) for i, row in enumerate(other)] if against else None
-    pairs = find_duplicates(records_a, records_b, spec=CONTACT_SPEC, default_region=default_region)
+    pairs = find_duplicates(records_a, records_b, spec=CONTACT_SPEC, default_region=default_region, model=model)
     result = []
     for pair in pairs:
         a = rows[int(str(pair.a_id))]
@@ -66,7 +66,8 @@ def dedupe_files(paths: Sequence[Path], against: Sequence[Path] = (), default_re
     return reports, result
 
 
-def dedupe_system(config: LoadedConfig, connector: Connector, entity: str) -> list[DuplicateRow]:
+def dedupe_system(config: LoadedConfig, connector: Connector, entity: str,
+                  model: MatchModel | None = None) -> list[DuplicateRow]:
     mapping = config.mapping(entity, connector.system)
     spec = spec_for_entity(entity, mapping.canonical_fields)
     records = []
@@ -74,7 +75,7 @@ def dedupe_system(config: LoadedConfig, connector: Connector, entity: str) -> li
         for native in page:
             canonical, _ = mapping.to_canonical(native.fields)
             records.append(match_record(native.native_id, canonical))
-    pairs = find_duplicates(records, spec=spec, default_region=config.model.default_region)
+    pairs = find_duplicates(records, spec=spec, default_region=config.model.default_region, model=model)
     system = connector.system
     return [DuplicateRow(system, str(p.a_id), system, str(p.b_id), p.score, p.verdict, p.reasons) for p in pairs]
 
