@@ -423,30 +423,6 @@ class StateStore:
                 t.outbox.update().where(t.outbox.c.id.in_(chunk)).values(status="done", done_at=now, last_error=None)
             )
 
-    def add_outbox_many(self, conn: Connection, run_id: int | None, entries: Sequence[Mapping[str, Any]]) -> None:
-        now = utcnow()
-        if entries:
-            conn.execute(
-                t.outbox.insert(),
-                [
-                    {
-                        "run_id": run_id,
-                        "system": e["system"],
-                        "entity": e["entity"],
-                        "golden_id": e["golden_id"],
-                        "native_id": e.get("native_id"),
-                        "op": e["op"],
-                        "payload": json.dumps(encode_record(e.get("payload") or {})),
-                        "base_version": e.get("base_version"),
-                        "cause": e["cause"],
-                        "status": "pending",
-                        "attempts": 0,
-                        "created_at": now,
-                    }
-                    for e in entries
-                ],
-            )
-
     def pending_outbox(
         self,
         system: str | None = None,
