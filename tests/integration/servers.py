@@ -10,6 +10,7 @@ fixtures in a conftest ``pytest_plugins``.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -41,17 +42,33 @@ class RunningServer:
     def url(self) -> str:
         return self.info["url"]
 
-    def stop(self) -> None:
-        subprocess.run([str(SCRIPTS_DIR / f"{self.name}.sh"), "stop", str(self.instance_dir)],
-                       check=False, capture_output=True, timeout=30)
+    def stop(self, wait: bool = True) -> None:
+        command = [str(SCRIPTS_DIR / f"{self.name}.sh"), "stop", str(self.instance_dir)]
+        if wait:
+            subprocess.run(command, check=False, capture_output=True, timeout=30)
+            return
+        # Servers take 1-2 s to exit on SIGTERM; the next test need not wait for that (each
+        # instance has its own port and folder). Stops still running are awaited at exit.
+        _pending_stops[:] = [stop for stop in _pending_stops if stop.poll() is None]
+        _pending_stops.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+_pending_stops: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _await_pending_stops() -> None:
+    for stop in _pending_stops:
+        stop.wait(timeout=30)
 
 
 def start_server(name: str, instance_dir: Path) -> RunningServer:
     script = SCRIPTS_DIR / f"{name}.sh"
     env = {**os.environ, "EINKLANG_SERVERS_DIR": str(SERVERS_DIR)}
     try:
-        done = subprocess.run([str(script), "start", str(instance_dir)], capture_output=True, text=True,
-                              timeout=120, env=env)
+        done = subprocess.run(
+            [str(script), "start", str(instance_dir)], capture_output=True, text=True, timeout=120, env=env
+        )
     except (OSError, subprocess.TimeoutExpired) as failure:
         server_unavailable(f"{name}: could not run {script.name} start: {failure}")
         raise  # unreachable: server_unavailable always raises
@@ -66,7 +83,7 @@ def tryton_server(tmp_path: Path) -> Iterator[RunningServer]:
     """A Tryton server on a fresh copy of the template database (about 1 s)."""
     server = start_server("tryton", tmp_path / "tryton")
     yield server
-    server.stop()
+    server.stop(wait=False)
 
 
 @pytest.fixture
@@ -74,7 +91,7 @@ def radicale_server(tmp_path: Path) -> Iterator[RunningServer]:
     """A Radicale server on empty storage with the address book created (well under 1 s)."""
     server = start_server("radicale", tmp_path / "radicale")
     yield server
-    server.stop()
+    server.stop(wait=False)
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from einklang.connectors.base import (
     load_connector_class,
 )
 from einklang.connectors.bottlecrm import BottleCrmConnector
+from einklang.testing.contract import BackDoor, ConnectorContract
 
 try:  # tests/ may or may not be a package, depending on who adds __init__ files
     from tests.integration.servers import RunningServer, bottlecrm_running, bottlecrm_server
@@ -33,20 +34,33 @@ except ImportError:  # pragma: no cover
 __all__ = ["bottlecrm_running", "bottlecrm_server"]
 
 ENTITIES = {"company": {"resource": "account"}, "person": {"resource": "contact"}}
-MUSTER = {"name": "Muster GmbH", "email": "info@muster.example", "phone": "+493012345678",
-          "address_line": "Hauptstr. 1", "city": "Berlin", "postcode": "10115", "country": "DE"}
+MUSTER = {
+    "name": "Muster GmbH",
+    "email": "info@muster.example",
+    "phone": "+493012345678",
+    "address_line": "Hauptstr. 1",
+    "city": "Berlin",
+    "postcode": "10115",
+    "country": "DE",
+}
 
 
 @pytest.fixture
 def crm(bottlecrm_server: RunningServer) -> Iterator[BottleCrmConnector]:
-    connector = BottleCrmConnector("crm", {"url": bottlecrm_server.url, "token": bottlecrm_server.info["token"],
-                                           "page_size": 3, "overlap_seconds": 0}, ENTITIES)
+    connector = BottleCrmConnector(
+        "crm",
+        {"url": bottlecrm_server.url, "token": bottlecrm_server.info["token"], "page_size": 3, "overlap_seconds": 0},
+        ENTITIES,
+    )
     yield connector
     connector.close()
 
 
-def drain(connector: BottleCrmConnector, entity: str, cursor: Any,
-          ) -> tuple[dict[str, dict[str, Any]], list[str], Any]:
+def drain(
+    connector: BottleCrmConnector,
+    entity: str,
+    cursor: Any,
+) -> tuple[dict[str, dict[str, Any]], list[str], Any]:
     records: dict[str, dict[str, Any]] = {}
     deleted: list[str] = []
     page = ChangePage()
@@ -170,7 +184,9 @@ def test_account_changes_by_content_and_deletions(crm: BottleCrmConnector) -> No
 
 @pytest.mark.integration
 def test_find_by_fields(crm: BottleCrmConnector) -> None:
-    crm.create("person", [person("Erika", "Muster"), person("Max", "Muster"), person("Erika", "Other", email="eo@example.org")])
+    crm.create(
+        "person", [person("Erika", "Muster"), person("Max", "Muster"), person("Erika", "Other", email="eo@example.org")]
+    )
     found = crm.find("person", {"first_name": "Erika", "last_name": "Muster"})
     assert [r.fields["email"] for r in found] == ["erika@example.org"]
     crm.create("company", [MUSTER, {**MUSTER, "name": "Muster GmbH & Co. KG"}])
@@ -179,14 +195,15 @@ def test_find_by_fields(crm: BottleCrmConnector) -> None:
 
 @pytest.mark.integration
 def test_unreachable_server_is_unavailable(bottlecrm_server: RunningServer) -> None:
-    connector = BottleCrmConnector("crm", {"url": "http://127.0.0.1:9", "token": "x", "retry_attempts": 2,
-                                           "retry_initial_wait": 0.01}, ENTITIES)
+    connector = BottleCrmConnector(
+        "crm", {"url": "http://127.0.0.1:9", "token": "x", "retry_attempts": 2, "retry_initial_wait": 0.01}, ENTITIES
+    )
     with pytest.raises(SystemUnavailable):
         connector.check()
     bad_token = BottleCrmConnector("crm", {"url": bottlecrm_server.url, "token": "bcrm_pat_wrong"}, ENTITIES)
     from einklang.connectors.base import ConfigurationError
 
-    with pytest.raises(ConfigurationError, match="401|403"):
+    with pytest.raises(ConfigurationError, match=r"401|403"):
         bad_token.check()
     assert sqlite3.sqlite_version  # keeps the import honest for the reset fixture's sake
 
@@ -210,8 +227,9 @@ def scripted(*answers: httpx.Response | Exception) -> tuple[httpx.MockTransport,
 
 def mocked_connector(transport: httpx.MockTransport, waits: list[float], attempts: int = 4) -> BottleCrmConnector:
     policy = RetryPolicy(attempts=attempts, initial_wait=0.5, max_wait=30, sleep=waits.append)
-    return BottleCrmConnector("crm", {"url": "http://crm.test", "token": "t"}, ENTITIES,
-                              transport=transport, retry_policy=policy)
+    return BottleCrmConnector(
+        "crm", {"url": "http://crm.test", "token": "t"}, ENTITIES, transport=transport, retry_policy=policy
+    )
 
 
 CONTACT_LIST = {"count": 0, "contact_obj_list": []}
@@ -230,7 +248,7 @@ def test_429_waits_as_long_as_retry_after_says() -> None:
 
 
 def test_persistent_failure_becomes_system_unavailable() -> None:
-    transport, seen = scripted(*[httpx.Response(502)] * 3)
+    transport, _ = scripted(*[httpx.Response(502)] * 3)
     with pytest.raises(SystemUnavailable, match="HTTP 502 after 3 attempts"):
         list(mocked_connector(transport, [], attempts=3).list_ids("person"))
     transport, _ = scripted(*[httpx.ConnectError("refused")] * 2)
@@ -246,8 +264,11 @@ def test_create_is_not_repeated_after_a_lost_answer() -> None:
     assert len(seen) == 1
     # ... but a 429 says the server did nothing, so the create is repeated.
     detail = {"contact_obj": {"id": "x", "updated_at": "2026-01-01T00:00:00Z", "first_name": "Erika"}}
-    transport, seen = scripted(httpx.Response(429, headers={"Retry-After": "1"}),
-                               httpx.Response(200, json={"id": "x"}), httpx.Response(200, json=detail))
+    transport, seen = scripted(
+        httpx.Response(429, headers={"Retry-After": "1"}),
+        httpx.Response(200, json={"id": "x"}),
+        httpx.Response(200, json=detail),
+    )
     [created] = mocked_connector(transport, []).create("person", [person("Erika", "Muster")])
     assert created.native_id == "x" and [r.method for r in seen] == ["POST", "POST", "GET"]
 
@@ -262,15 +283,12 @@ def test_retry_after_as_http_date() -> None:
 
 # --- the shared connector contract ---------------------------------------------------------------
 
-from einklang.testing.contract import BackDoor, ConnectorContract  # noqa: E402
-
 
 class BottleCrmBackDoor(BackDoor):
     """Another API client of the same organisation, editing accounts behind einklang's back."""
 
     def __init__(self, server: RunningServer) -> None:
-        self.client = httpx.Client(base_url=server.url,
-                                   headers={"Authorization": f"Bearer {server.info['token']}"})
+        self.client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.info['token']}"})
 
     def insert(self, fields: Any) -> str:
         response = self.client.post("/api/accounts/", json={k: v or "" for k, v in fields.items()})
@@ -296,8 +314,11 @@ class BottleCrmBackDoor(BackDoor):
 class TestBottleCrmAccountContract(ConnectorContract):
     @pytest.fixture
     def connector(self, bottlecrm_server: RunningServer) -> Iterator[BottleCrmConnector]:  # type: ignore[override]
-        connector = BottleCrmConnector("crm", {"url": bottlecrm_server.url, "token": bottlecrm_server.info["token"],
-                                               "page_size": self.page_size}, {"contact": {"resource": "account"}})
+        connector = BottleCrmConnector(
+            "crm",
+            {"url": bottlecrm_server.url, "token": bottlecrm_server.info["token"], "page_size": self.page_size},
+            {"contact": {"resource": "account"}},
+        )
         yield connector
         connector.close()
 
@@ -308,9 +329,12 @@ class TestBottleCrmAccountContract(ConnectorContract):
     def missing_id(self) -> str:
         return "00000000-0000-4000-8000-000000000000"
 
-    @pytest.mark.xfail(raises=RecordRejected, strict=True,
-                       reason="BottleCRM (Django EmailValidator) refuses e-mail addresses with non-ASCII "
-                              "local parts; the connector reports that as RecordRejected")
+    @pytest.mark.xfail(
+        raises=RecordRejected,
+        strict=True,
+        reason="BottleCRM (Django EmailValidator) refuses e-mail addresses with non-ASCII "
+        "local parts; the connector reports that as RecordRejected",
+    )
     def test_unicode_round_trips(self, connector: Any, backdoor: BackDoor) -> None:
         super().test_unicode_round_trips(connector, backdoor)
 

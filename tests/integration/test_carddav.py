@@ -38,7 +38,7 @@ FOREIGN_CARD = (
 )
 VCARD4 = (
     "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:urn:uuid:4fbe8971-0bc3-424c-9c26-36c3e1eff6b1\r\nFN:Max Muster\r\n"
-    "N:Muster;Max;;;\r\nEMAIL;PREF=1:max@muster.example\r\nTEL;VALUE=uri;TYPE=\"cell,voice\":tel:+49-170-1\r\n"
+    'N:Muster;Max;;;\r\nEMAIL;PREF=1:max@muster.example\r\nTEL;VALUE=uri;TYPE="cell,voice":tel:+49-170-1\r\n'
     "TEL;VALUE=uri;TYPE=work:tel:+49-30-2\r\nADR;TYPE=work:;;Ring 2;Köln;;50667;DE\r\nEND:VCARD\r\n"
 )
 
@@ -51,8 +51,11 @@ class RadicaleBackDoor(BackDoor):
         self.client = httpx.Client(auth=(server.info["user"], server.info["password"]))
 
     def put_raw(self, name: str, text: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        return self.client.put(self.collection + name, content=text.encode(),
-                               headers={"Content-Type": "text/vcard; charset=utf-8", **(headers or {})})
+        return self.client.put(
+            self.collection + name,
+            content=text.encode(),
+            headers={"Content-Type": "text/vcard; charset=utf-8", **(headers or {})},
+        )
 
     def insert(self, fields: Any) -> str:
         card = fields_to_card(fields)
@@ -77,8 +80,11 @@ class RadicaleBackDoor(BackDoor):
 
 
 def make_connector(server: RunningServer, page_size: int = 3) -> CardDavConnector:
-    return CardDavConnector("book", {"url": server.info["addressbook"], "user": server.info["user"],
-                                     "password": server.info["password"]}, {"contact": {"page_size": page_size}})
+    return CardDavConnector(
+        "book",
+        {"url": server.info["addressbook"], "user": server.info["user"], "password": server.info["password"]},
+        {"contact": {"page_size": page_size}},
+    )
 
 
 @pytest.fixture
@@ -112,37 +118,71 @@ def test_registered_as_entry_point() -> None:
 
 def test_vcard3_maps_to_flat_fields() -> None:
     assert card_to_fields(VCard.parse(FOREIGN_CARD)) == {
-        "uid": "outlook-4711", "name": "Dr. Erika Mustermann", "first_name": "Erika", "last_name": "Mustermann",
-        "company": "Muster GmbH", "title": "Leitung Einkauf", "email": "erika@muster.example",
-        "phone": "+49 30 1234567", "mobile": "+49 170 7654321", "street": "Hauptstr. 1",
-        "postal_code": "10115", "city": "Berlin", "country": "Deutschland"}
+        "uid": "outlook-4711",
+        "name": "Dr. Erika Mustermann",
+        "first_name": "Erika",
+        "last_name": "Mustermann",
+        "company": "Muster GmbH",
+        "title": "Leitung Einkauf",
+        "email": "erika@muster.example",
+        "phone": "+49 30 1234567",
+        "mobile": "+49 170 7654321",
+        "street": "Hauptstr. 1",
+        "postal_code": "10115",
+        "city": "Berlin",
+        "country": "Deutschland",
+    }
 
 
 def test_vcard4_is_read() -> None:
     fields = card_to_fields(VCard.parse(VCARD4))
     assert (fields["email"], fields["mobile"], fields["phone"], fields["city"]) == (
-        "max@muster.example", "tel:+49-170-1", "tel:+49-30-2", "Köln")
+        "max@muster.example",
+        "tel:+49-170-1",
+        "tel:+49-30-2",
+        "Köln",
+    )
 
 
 def test_patch_keeps_everything_it_does_not_map() -> None:
     card = VCard.parse(FOREIGN_CARD)
-    apply_fields(card, {"city": "Potsdam", "postal_code": "14467", "email": "e.mustermann@muster.example",
-                        "mobile": None, "last_name": "Musterfrau"})
+    apply_fields(
+        card,
+        {
+            "city": "Potsdam",
+            "postal_code": "14467",
+            "email": "e.mustermann@muster.example",
+            "mobile": None,
+            "last_name": "Musterfrau",
+        },
+    )
     text = card.serialize()
     fields = card_to_fields(VCard.parse(text))
     assert (fields["city"], fields["postal_code"], fields["street"]) == ("Potsdam", "14467", "Hauptstr. 1")
     assert fields["mobile"] is None and fields["last_name"] == "Musterfrau"
     assert fields["name"] == "Dr. Erika Mustermann"  # hand-made FN is not rebuilt from N
-    for kept in ("NOTE:Kundin seit 2019\\, bevorzugt Telefon", "X-OUTLOOK-CATEGORY:VIP", "erika@privat.example",
-                 "TEL;TYPE=FAX:+49 30 1234568", "PHOTO;ENCODING=b;TYPE=JPEG:", "N:Musterfrau;Erika;;Dr.;",
-                 "ORG:Muster GmbH;Einkauf"):
+    for kept in (
+        "NOTE:Kundin seit 2019\\, bevorzugt Telefon",
+        "X-OUTLOOK-CATEGORY:VIP",
+        "erika@privat.example",
+        "TEL;TYPE=FAX:+49 30 1234568",
+        "PHOTO;ENCODING=b;TYPE=JPEG:",
+        "N:Musterfrau;Erika;;Dr.;",
+        "ORG:Muster GmbH;Einkauf",
+    ):
         assert kept in text
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
 
 
 def test_new_cards_are_vcard3_with_escaping() -> None:
-    card = fields_to_card({"first_name": "Anna", "last_name": "Schmidt", "company": "Schmidt; Söhne, KG",
-                           "street": "Am Markt 3\nHinterhaus"})
+    card = fields_to_card(
+        {
+            "first_name": "Anna",
+            "last_name": "Schmidt",
+            "company": "Schmidt; Söhne, KG",
+            "street": "Am Markt 3\nHinterhaus",
+        }
+    )
     text = card.serialize()
     assert "VERSION:3.0" in text and "FN:Anna Schmidt" in text and "ORG:Schmidt\\; Söhne\\, KG" in text
     assert card_to_fields(VCard.parse(text))["street"] == "Am Markt 3\nHinterhaus"
@@ -229,8 +269,9 @@ def test_update_of_a_foreign_card_preserves_unmapped_properties(
 def test_wrong_password_is_a_configuration_error(radicale_server: RunningServer) -> None:
     from einklang.connectors.base import ConfigurationError
 
-    connector = CardDavConnector("book", {"url": radicale_server.info["addressbook"], "user": "einklang",
-                                          "password": "wrong"}, {"contact": {}})
+    connector = CardDavConnector(
+        "book", {"url": radicale_server.info["addressbook"], "user": "einklang", "password": "wrong"}, {"contact": {}}
+    )
     with pytest.raises(ConfigurationError):
         connector.check()
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from einklang.connectors.base import ChangePage, RecordNotFound, RecordRejected, StaleVersion, load_connector_class
-from einklang.connectors.tryton import TrytonConnector
+from einklang.connectors.tryton import TrytonConnector, TrytonSession
+from einklang.testing.contract import BackDoor, ConnectorContract
 
 try:  # tests/ may or may not be a package, depending on who adds __init__ files
     from tests.integration.servers import RunningServer, tryton_server
@@ -18,22 +19,39 @@ except ImportError:  # pragma: no cover
 pytestmark = pytest.mark.integration
 __all__ = ["tryton_server"]
 
-MUSTER = {"name": "Muster GmbH", "street": "Hauptstr. 1", "postal_code": "10115", "city": "Berlin",
-          "country": "DE", "email": "info@muster.example", "phone": "+49 30 1234567", "mobile": None}
+MUSTER = {
+    "name": "Muster GmbH",
+    "street": "Hauptstr. 1",
+    "postal_code": "10115",
+    "city": "Berlin",
+    "country": "DE",
+    "email": "info@muster.example",
+    "phone": "+49 30 1234567",
+    "mobile": None,
+}
 
 
 def make_connector(server: RunningServer, **settings: Any) -> TrytonConnector:
-    return TrytonConnector("erp", {"url": server.url, "database": server.info["database"],
-                                   "user": server.info["user"], "password": server.info["password"],
-                                   **settings}, {"company": {"kind": "party"}})
+    return TrytonConnector(
+        "erp",
+        {
+            "url": server.url,
+            "database": server.info["database"],
+            "user": server.info["user"],
+            "password": server.info["password"],
+            **settings,
+        },
+        {"company": {"kind": "party"}},
+    )
 
 
 @pytest.fixture
 def tryton(tryton_server: RunningServer) -> Iterator[TrytonConnector]:
     connector = make_connector(tryton_server, overlap_seconds=0)
     # Countries start empty in a fresh Tryton; the tests need two of them.
-    connector.session.model("country.country", "create",
-                            [{"name": "Germany", "code": "DE"}, {"name": "Austria", "code": "AT"}])
+    connector.session.model(
+        "country.country", "create", [{"name": "Germany", "code": "DE"}, {"name": "Austria", "code": "AT"}]
+    )
     yield connector
     connector.close()
 
@@ -80,29 +98,31 @@ def test_unknown_country_and_unknown_field_are_rejected(tryton: TrytonConnector)
 
 def test_update_writes_only_the_patch_through_nested_commands(tryton: TrytonConnector) -> None:
     [muster] = tryton.create("company", [MUSTER])
-    updated = tryton.update("company", muster.native_id,
-                            {"city": "Potsdam", "postal_code": "14467", "mobile": "+49 170 1111111",
-                             "phone": None}, muster.version)
+    updated = tryton.update(
+        "company",
+        muster.native_id,
+        {"city": "Potsdam", "postal_code": "14467", "mobile": "+49 170 1111111", "phone": None},
+        muster.version,
+    )
     assert updated.fields["city"] == "Potsdam" and updated.fields["street"] == "Hauptstr. 1"
     assert updated.fields["mobile"] == "+49 170 1111111" and updated.fields["phone"] is None
     assert updated.version != muster.version
-    party = tryton.session.model("party.party", "read", [int(muster.native_id)],
-                                 ["addresses", "contact_mechanisms"])[0]
+    party = tryton.session.model("party.party", "read", [int(muster.native_id)], ["addresses", "contact_mechanisms"])[0]
     assert len(party["addresses"]) == 1 and len(party["contact_mechanisms"]) == 2
 
 
 def test_update_is_conditional_on_children_too(tryton: TrytonConnector) -> None:
     [muster] = tryton.create("company", [MUSTER])
     # Behind the connector's back: only the address changes, the party row does not.
-    address_id = tryton.session.model("party.party", "read", [int(muster.native_id)], ["addresses"])[0][
-        "addresses"][0]
+    address_id = tryton.session.model("party.party", "read", [int(muster.native_id)], ["addresses"])[0]["addresses"][0]
     tryton.session.model("party.address", "write", [address_id], {"city": "Hamburg"})
     with pytest.raises(StaleVersion):
         tryton.update("company", muster.native_id, {"name": "Muster AG"}, muster.version)
     fresh = tryton.get("company", [muster.native_id])[muster.native_id]
     assert fresh.fields["name"] == "Muster GmbH" and fresh.fields["city"] == "Hamburg"
-    assert tryton.update("company", muster.native_id, {"name": "Muster AG"}, fresh.version).fields[
-        "name"] == "Muster AG"
+    assert (
+        tryton.update("company", muster.native_id, {"name": "Muster AG"}, fresh.version).fields["name"] == "Muster AG"
+    )
     with pytest.raises(RecordNotFound):
         tryton.update("company", "424242", {"name": "x"}, None)
 
@@ -120,13 +140,15 @@ def test_changes_include_child_writes_and_use_the_server_clock(tryton: TrytonCon
     party_id = int(muster.native_id)
     party = tryton.session.model("party.party", "read", [party_id], ["addresses", "write_date"])[0]
     tryton.session.model("party.address", "write", party["addresses"], {"city": "Köln"})
-    assert tryton.session.model("party.party", "read", [party_id], ["write_date"])[0]["write_date"] == \
-        party["write_date"]  # the parent really was not touched
+    assert (
+        tryton.session.model("party.party", "read", [party_id], ["write_date"])[0]["write_date"] == party["write_date"]
+    )  # the parent really was not touched
     records, _, cursor = drain(tryton, cursor)
     assert set(records) == {muster.native_id} and records[muster.native_id]["city"] == "Köln"
 
-    tryton.session.model("party.contact_mechanism", "create",
-                         [{"party": party_id, "type": "mobile", "value": "+49 171 2222222"}])
+    tryton.session.model(
+        "party.contact_mechanism", "create", [{"party": party_id, "type": "mobile", "value": "+49 171 2222222"}]
+    )
     records, _, cursor = drain(tryton, cursor)
     assert records[muster.native_id]["mobile"] == "+49 171 2222222"
 
@@ -144,9 +166,14 @@ def test_deletions_by_archive_hard_delete_and_child_delete(tryton: TrytonConnect
     assert tryton.get("company", [archived.native_id]) == {}
 
     # A contact mechanism deleted on its own does not touch the party: still detected.
-    mechanism_ids = tryton.session.model("party.contact_mechanism", "search",
-                                         [["party", "=", int(muster.native_id)], ["type", "=", "email"]],
-                                         0, None, None)
+    mechanism_ids = tryton.session.model(
+        "party.contact_mechanism",
+        "search",
+        [["party", "=", int(muster.native_id)], ["type", "=", "email"]],
+        0,
+        None,
+        None,
+    )
     tryton.session.model("party.contact_mechanism", "delete", mechanism_ids)
     records, deleted, cursor = drain(tryton, cursor)
     assert deleted == [] and records[muster.native_id]["email"] is None
@@ -182,17 +209,20 @@ def test_wrong_password_is_a_configuration_error(tryton_server: RunningServer) -
 
 # --- the shared connector contract ---------------------------------------------------------------
 
-from einklang.testing.contract import BackDoor, ConnectorContract  # noqa: E402
-from einklang.connectors.tryton import TrytonSession  # noqa: E402
-
 
 class TrytonBackDoor(BackDoor):
     """Another Tryton user with a session of their own, editing parties as the client would."""
 
     def __init__(self, server: RunningServer) -> None:
-        self.session = TrytonSession("backdoor", {"url": server.url, "database": server.info["database"],
-                                                  "user": server.info["user"],
-                                                  "password": server.info["password"]})
+        self.session = TrytonSession(
+            "backdoor",
+            {
+                "url": server.url,
+                "database": server.info["database"],
+                "user": server.info["user"],
+                "password": server.info["password"],
+            },
+        )
 
     def insert(self, fields: Any) -> str:
         values: dict[str, Any] = {"name": fields["name"]}
@@ -213,13 +243,17 @@ class TrytonBackDoor(BackDoor):
         elif "city" in fields:
             self.session.model("party.address", "create", [{"party": party_id, "city": fields["city"]}])
         if "email" in fields:
-            emails = self.session.model("party.contact_mechanism", "search",
-                                        [["party", "=", party_id], ["type", "=", "email"]], 0, 1, None)
+            emails = self.session.model(
+                "party.contact_mechanism", "search", [["party", "=", party_id], ["type", "=", "email"]], 0, 1, None
+            )
             if emails:
                 self.session.model("party.contact_mechanism", "write", emails, {"value": fields["email"]})
             else:
-                self.session.model("party.contact_mechanism", "create",
-                                   [{"party": party_id, "type": "email", "value": fields["email"]}])
+                self.session.model(
+                    "party.contact_mechanism",
+                    "create",
+                    [{"party": party_id, "type": "email", "value": fields["email"]}],
+                )
 
     def delete(self, native_id: str) -> None:
         self.session.model("party.party", "delete", [int(native_id)])
@@ -238,10 +272,16 @@ class TrytonBackDoor(BackDoor):
 class TestTrytonContract(ConnectorContract):
     @pytest.fixture
     def connector(self, tryton_server: RunningServer) -> Iterator[TrytonConnector]:  # type: ignore[override]
-        connector = TrytonConnector("erp", {"url": tryton_server.url, "database": tryton_server.info["database"],
-                                            "user": tryton_server.info["user"],
-                                            "password": tryton_server.info["password"]},
-                                    {"contact": {"kind": "party"}})
+        connector = TrytonConnector(
+            "erp",
+            {
+                "url": tryton_server.url,
+                "database": tryton_server.info["database"],
+                "user": tryton_server.info["user"],
+                "password": tryton_server.info["password"],
+            },
+            {"contact": {"kind": "party"}},
+        )
         yield connector
         connector.close()
 

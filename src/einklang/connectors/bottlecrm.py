@@ -66,8 +66,20 @@ ACCOUNT = Resource(
     name="account",
     path="/api/accounts/",
     detail_key="account_obj",
-    fields=("name", "email", "phone", "website", "industry", "address_line", "city", "state", "postcode",
-            "country", "description", "is_active"),
+    fields=(
+        "name",
+        "email",
+        "phone",
+        "website",
+        "industry",
+        "address_line",
+        "city",
+        "state",
+        "postcode",
+        "country",
+        "description",
+        "is_active",
+    ),
     required=("name",),
     has_updated_at=False,
 )
@@ -75,9 +87,25 @@ CONTACT = Resource(
     name="contact",
     path="/api/contacts/",
     detail_key="contact_obj",
-    fields=("first_name", "last_name", "email", "phone", "organization", "title", "department",
-            "address_line", "city", "state", "postcode", "country", "description", "do_not_call",
-            "linkedin_url", "account", "is_active"),
+    fields=(
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "organization",
+        "title",
+        "department",
+        "address_line",
+        "city",
+        "state",
+        "postcode",
+        "country",
+        "description",
+        "do_not_call",
+        "linkedin_url",
+        "account",
+        "is_active",
+    ),
     required=("first_name", "last_name"),
     has_updated_at=True,
 )
@@ -113,23 +141,36 @@ class BottleCrmConnector(Connector):
 
     default_page_size: ClassVar[int] = 100
 
-    def __init__(self, system: str, settings: Mapping[str, Any], entities: Mapping[str, Mapping[str, Any]],
-                 *, transport: httpx.BaseTransport | None = None,
-                 retry_policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        system: str,
+        settings: Mapping[str, Any],
+        entities: Mapping[str, Mapping[str, Any]],
+        *,
+        transport: httpx.BaseTransport | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
         super().__init__(system, settings, entities)
         base_url = require_setting(self.settings, "url", system).rstrip("/")
         token = require_setting(self.settings, "token", system)
         self.page_size = int(self.settings.get("page_size", self.default_page_size))
         self.overlap = timedelta(seconds=float(self.settings.get("overlap_seconds", 2)))
         self.policy = retry_policy or RetryPolicy.from_settings(self.settings)
-        self.client = make_client(self.settings, base_url=base_url, transport=transport,
-                                  headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        self.client = make_client(
+            self.settings,
+            base_url=base_url,
+            transport=transport,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        )
         self.resources: dict[str, Resource] = {}
         for entity, options in self.entity_options.items():
             resource_name = str(options.get("resource", entity))
             if resource_name not in RESOURCES:
-                raise ConfigurationError(f"entity {entity!r}: unknown BottleCRM resource {resource_name!r} "
-                                         f"(known: {', '.join(sorted(RESOURCES))})", system=system)
+                raise ConfigurationError(
+                    f"entity {entity!r}: unknown BottleCRM resource {resource_name!r} "
+                    f"(known: {', '.join(sorted(RESOURCES))})",
+                    system=system,
+                )
             self.resources[entity] = RESOURCES[resource_name]
 
     def close(self) -> None:
@@ -144,28 +185,35 @@ class BottleCrmConnector(Connector):
     def capabilities(self, entity: str) -> Capabilities:
         resource = self._resource(entity)
         detection = ChangeDetection.TIMESTAMP if resource.has_updated_at else ChangeDetection.SNAPSHOT
-        return Capabilities(change_detection=detection, reports_deletions=True, conditional_writes=True,
-                            batch_size=50)
+        return Capabilities(change_detection=detection, reports_deletions=True, conditional_writes=True, batch_size=50)
 
     # --- HTTP -----------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, record_id: str | None = None,
-                 idempotent: bool = True, **request_args: Any) -> httpx.Response:
-        response = send_with_retry(self.client, method, path, system=self.system, policy=self.policy,
-                                   idempotent=idempotent, **request_args)
+    def _request(
+        self, method: str, path: str, *, record_id: str | None = None, idempotent: bool = True, **request_args: Any
+    ) -> httpx.Response:
+        response = send_with_retry(
+            self.client, method, path, system=self.system, policy=self.policy, idempotent=idempotent, **request_args
+        )
         if response.status_code in (401, 403):
-            raise ConfigurationError(f"{method} {path}: HTTP {response.status_code} (token refused?) "
-                                     f"{response.text[:200]}", system=self.system)
+            raise ConfigurationError(
+                f"{method} {path}: HTTP {response.status_code} (token refused?) {response.text[:200]}",
+                system=self.system,
+            )
         if response.status_code == 404:
             raise RecordNotFound(f"{method} {path}: not found", system=self.system, record_id=record_id)
         if response.status_code == 400:
-            raise RecordRejected(f"{method} {path}: {_validation_message(response)}", system=self.system,
-                                 record_id=record_id)
+            raise RecordRejected(
+                f"{method} {path}: {_validation_message(response)}", system=self.system, record_id=record_id
+            )
         if response.status_code >= 500:
             raise SystemUnavailable(f"{method} {path}: HTTP {response.status_code}", system=self.system)
         if response.status_code >= 300:
-            raise ConnectorError(f"{method} {path}: HTTP {response.status_code} {response.text[:200]}",
-                                 system=self.system, record_id=record_id)
+            raise ConnectorError(
+                f"{method} {path}: HTTP {response.status_code} {response.text[:200]}",
+                system=self.system,
+                record_id=record_id,
+            )
         return response
 
     def check(self) -> str:
@@ -173,8 +221,9 @@ class BottleCrmConnector(Connector):
             try:
                 self._request("GET", resource.path, params={"limit": 1, "offset": 0})
             except RecordNotFound as missing:
-                raise ConfigurationError(f"entity {entity!r}: {resource.path} not found",
-                                         system=self.system) from missing
+                raise ConfigurationError(
+                    f"entity {entity!r}: {resource.path} not found", system=self.system
+                ) from missing
         return f"BottleCRM at {self.client.base_url}, entities {', '.join(self.resources)}"
 
     # --- reading --------------------------------------------------------------------------
@@ -187,12 +236,18 @@ class BottleCrmConnector(Connector):
         version = str(raw["updated_at"]) if resource.has_updated_at else _content_version(fields)
         return NativeRecord(native_id=str(raw["id"]), version=version, fields=fields)
 
-    def _list_pages(self, resource: Resource, scan: _Scan, page_size: int | None = None,
-                    ) -> Iterator[list[dict[str, Any]]]:
+    def _list_pages(
+        self,
+        resource: Resource,
+        scan: _Scan,
+        page_size: int | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
         """Raw rows page by page; marks ``scan`` inconsistent if the list moved meanwhile."""
         # Open and closed accounts are two lists in one answer, paged together.
-        list_keys = (("active_accounts", "open_accounts", "open_accounts_count"),
-                     ("closed_accounts", "close_accounts", "close_accounts_count"))
+        list_keys = (
+            ("active_accounts", "open_accounts", "open_accounts_count"),
+            ("closed_accounts", "close_accounts", "close_accounts_count"),
+        )
         limit = page_size or self.page_size
         offset = 0
         seen: set[str] = set()
@@ -226,7 +281,7 @@ class BottleCrmConnector(Connector):
         for rows in self._list_pages(resource, _Scan(), page_size):
             # An account page holds open and closed accounts: up to twice the page size.
             for start in range(0, len(rows), page_size):
-                yield [self._native(resource, row) for row in rows[start:start + page_size]]
+                yield [self._native(resource, row) for row in rows[start : start + page_size]]
 
     def list_ids(self, entity: str) -> Iterator[str]:
         resource = self._resource(entity)
@@ -261,8 +316,9 @@ class BottleCrmConnector(Connector):
         found: list[NativeRecord] = []
         offset = 0
         while len(found) < limit:
-            body = self._request("GET", resource.path,
-                                 params={**params, "limit": self.page_size, "offset": offset}).json()
+            body = self._request(
+                "GET", resource.path, params={**params, "limit": self.page_size, "offset": offset}
+            ).json()
             if resource is ACCOUNT:
                 rows = body["active_accounts"]["open_accounts"] + body["closed_accounts"]["close_accounts"]
             else:
@@ -276,8 +332,9 @@ class BottleCrmConnector(Connector):
             offset += self.page_size
         return found[:limit]
 
-    def read_changes(self, entity: str, cursor: JsonValue,
-                     snapshots: SnapshotStore | None = None) -> Iterator[ChangePage]:
+    def read_changes(
+        self, entity: str, cursor: JsonValue, snapshots: SnapshotStore | None = None
+    ) -> Iterator[ChangePage]:
         resource = self._resource(entity)
         previous = cursor if isinstance(cursor, Mapping) else {}
         since = _parse_time(previous["updated_since"]) if previous.get("updated_since") else None
@@ -316,22 +373,27 @@ class BottleCrmConnector(Connector):
             yield ChangePage(cursor=old_cursor)
             return
         deleted = sorted(known_ids - live_ids) if (previous or snapshots is not None) else []
-        yield ChangePage(deleted_ids=deleted, cursor={
-            "updated_since": _format_time(newest) if newest else None,
-            "ids": sorted(live_ids),
-            "recent": loaded_recent if len(loaded_recent) <= _MAX_RECENT_VERSIONS else {},
-        })
+        yield ChangePage(
+            deleted_ids=deleted,
+            cursor={
+                "updated_since": _format_time(newest) if newest else None,
+                "ids": sorted(live_ids),
+                "recent": loaded_recent if len(loaded_recent) <= _MAX_RECENT_VERSIONS else {},
+            },
+        )
 
     # --- writing --------------------------------------------------------------------------
 
     def _payload(self, resource: Resource, fields: Mapping[str, Any], record_id: str | None) -> dict[str, Any]:
         unknown = set(fields) - set(resource.fields)
         if unknown:
-            raise RecordRejected(f"unknown {resource.name} fields: {', '.join(sorted(unknown))} "
-                                 f"(known: {', '.join(resource.fields)})", system=self.system, record_id=record_id)
+            raise RecordRejected(
+                f"unknown {resource.name} fields: {', '.join(sorted(unknown))} (known: {', '.join(resource.fields)})",
+                system=self.system,
+                record_id=record_id,
+            )
         # BottleCRM's serializers refuse null for text fields but accept "" as "empty".
-        return {name: ("" if value is None and name not in ("account",) else value)
-                for name, value in fields.items()}
+        return {name: ("" if value is None and name not in ("account",) else value) for name, value in fields.items()}
 
     def create(self, entity: str, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
         resource = self._resource(entity)
@@ -345,19 +407,24 @@ class BottleCrmConnector(Connector):
             except RecordRejected as rejected:
                 if not created:
                     raise
-                raise CreateBatchRejected(str(rejected.args[0]), system=self.system, rejected_index=index,
-                                          created=created) from rejected
+                raise CreateBatchRejected(
+                    str(rejected.args[0]), system=self.system, rejected_index=index, created=created
+                ) from rejected
         return created
 
     def _check_version(self, resource: Resource, native_id: str, expected_version: str | None) -> NativeRecord:
         current = self._get_one(resource, native_id)
         if expected_version is not None and current.version != expected_version:
-            raise StaleVersion(f"{resource.name} {native_id} is at version {current.version}, "
-                               f"not {expected_version}", system=self.system, record_id=native_id)
+            raise StaleVersion(
+                f"{resource.name} {native_id} is at version {current.version}, not {expected_version}",
+                system=self.system,
+                record_id=native_id,
+            )
         return current
 
-    def update(self, entity: str, native_id: str, patch: Mapping[str, Any],
-               expected_version: str | None) -> NativeRecord:
+    def update(
+        self, entity: str, native_id: str, patch: Mapping[str, Any], expected_version: str | None
+    ) -> NativeRecord:
         resource = self._resource(entity)
         # The API has no conditional PATCH: compare right before writing (a small race window
         # remains; the next read of changes shows anything that slipped through).
@@ -381,6 +448,8 @@ def _validation_message(response: httpx.Response) -> str:
         return f"HTTP 400 {response.text[:300]}"
     errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, dict):
-        return "; ".join(f"{field}: {' '.join(map(str, messages if isinstance(messages, list) else [messages]))}"
-                         for field, messages in errors.items())
+        return "; ".join(
+            f"{field}: {' '.join(map(str, messages if isinstance(messages, list) else [messages]))}"
+            for field, messages in errors.items()
+        )
     return f"HTTP 400 {json.dumps(body)[:300]}"

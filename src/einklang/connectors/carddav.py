@@ -51,8 +51,21 @@ CARDDAV = "urn:ietf:params:xml:ns:carddav"
 NS = {"D": DAV, "C": CARDDAV}
 XML_HEADERS = {"Content-Type": "application/xml; charset=utf-8"}
 
-FLAT_FIELDS = ("uid", "name", "first_name", "last_name", "company", "title", "email", "phone", "mobile",
-               "street", "postal_code", "city", "country")
+FLAT_FIELDS = (
+    "uid",
+    "name",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "email",
+    "phone",
+    "mobile",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+)
 _ADDRESS_FIELDS = ("street", "postal_code", "city", "country")
 # ADR components: post office box; extended address; street; locality; region; postal code; country
 _ADR_INDEX = {"street": 2, "city": 3, "postal_code": 5, "country": 6}
@@ -268,24 +281,28 @@ def apply_fields(card: VCard, patch: Mapping[str, Any]) -> None:
         card.set_or_remove(card.first("TITLE"), _new_property("TITLE", value) if value else None)
     if "email" in patch:
         value = text_value("email")
-        card.set_or_remove(card.preferred("EMAIL"),
-                           _new_property("EMAIL", value, [("TYPE", "INTERNET")]) if value else None)
+        card.set_or_remove(
+            card.preferred("EMAIL"), _new_property("EMAIL", value, [("TYPE", "INTERNET")]) if value else None
+        )
     if "phone" in patch:
         value = text_value("phone")
-        card.set_or_remove(card.preferred("TEL", _is_phone),
-                           _new_property("TEL", value, [("TYPE", "WORK,VOICE")]) if value else None)
+        card.set_or_remove(
+            card.preferred("TEL", _is_phone), _new_property("TEL", value, [("TYPE", "WORK,VOICE")]) if value else None
+        )
     if "mobile" in patch:
         value = text_value("mobile")
-        card.set_or_remove(card.preferred("TEL", _is_mobile),
-                           _new_property("TEL", value, [("TYPE", "CELL")]) if value else None)
+        card.set_or_remove(
+            card.preferred("TEL", _is_mobile), _new_property("TEL", value, [("TYPE", "CELL")]) if value else None
+        )
     if any(name in patch for name in _ADDRESS_FIELDS):
         adr = card.preferred("ADR")
         parts = (adr.components() if adr else []) + [""] * 7
         for name, index in _ADR_INDEX.items():
             parts[index] = str(after[name] or "")
         keep = any(parts[:7])
-        card.set_or_remove(adr, _new_property("ADR", ";".join(_escape(p) for p in parts[:7]),
-                                              [("TYPE", "WORK")]) if keep else None)
+        card.set_or_remove(
+            adr, _new_property("ADR", ";".join(_escape(p) for p in parts[:7]), [("TYPE", "WORK")]) if keep else None
+        )
 
 
 def fields_to_card(fields: Mapping[str, Any]) -> VCard:
@@ -294,9 +311,15 @@ def fields_to_card(fields: Mapping[str, Any]) -> VCard:
     card.properties.append(_new_property("UID", _escape(uid)))
     card.properties.append(_new_property("FN", ""))
     card.properties.append(_new_property("N", ";;;;"))
-    apply_fields(card, {**{k: v for k, v in fields.items() if k != "uid"},
-                        "first_name": fields.get("first_name"), "last_name": fields.get("last_name"),
-                        "name": fields.get("name")})
+    apply_fields(
+        card,
+        {
+            **{k: v for k, v in fields.items() if k != "uid"},
+            "first_name": fields.get("first_name"),
+            "last_name": fields.get("last_name"),
+            "name": fields.get("name"),
+        },
+    )
     return card
 
 
@@ -346,8 +369,14 @@ class CardDavConnector(Connector):
 
     multiget_batch: ClassVar[int] = 100
 
-    def __init__(self, system: str, settings: Mapping[str, Any], entities: Mapping[str, Mapping[str, Any]],
-                 *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        system: str,
+        settings: Mapping[str, Any],
+        entities: Mapping[str, Mapping[str, Any]],
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         super().__init__(system, settings, entities)
         base = require_setting(self.settings, "url", system)
         user = self.settings.get("user")
@@ -373,18 +402,25 @@ class CardDavConnector(Connector):
 
     def capabilities(self, entity: str) -> Capabilities:
         self._collection(entity)
-        return Capabilities(change_detection=ChangeDetection.FEED, reports_deletions=True,
-                            conditional_writes=True, batch_size=self._batch(entity))
+        return Capabilities(
+            change_detection=ChangeDetection.FEED,
+            reports_deletions=True,
+            conditional_writes=True,
+            batch_size=self._batch(entity),
+        )
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, *, record_id: str | None = None, idempotent: bool = True,
-              **request_args: Any) -> httpx.Response:
-        response = send_with_retry(self.client, method, url, system=self.system, policy=self.policy,
-                                   idempotent=idempotent, **request_args)
+    def _send(
+        self, method: str, url: str, *, record_id: str | None = None, idempotent: bool = True, **request_args: Any
+    ) -> httpx.Response:
+        response = send_with_retry(
+            self.client, method, url, system=self.system, policy=self.policy, idempotent=idempotent, **request_args
+        )
         if response.status_code in (401, 403) and b"valid-sync-token" not in response.content:
-            raise ConfigurationError(f"{method} {url}: HTTP {response.status_code} (credentials or rights)",
-                                     system=self.system)
+            raise ConfigurationError(
+                f"{method} {url}: HTTP {response.status_code} (credentials or rights)", system=self.system
+            )
         if response.status_code >= 500:
             raise SystemUnavailable(f"{method} {url}: HTTP {response.status_code}", system=self.system)
         return response
@@ -401,29 +437,36 @@ class CardDavConnector(Connector):
         path = unquote(urlsplit(href).path)
         if not path.startswith(collection_path) or path.rstrip("/") == collection_path.rstrip("/"):
             return None
-        return path[len(collection_path):]
+        return path[len(collection_path) :]
 
     def check(self) -> str:
         for entity in self.collections:
-            response = self._send("PROPFIND", self._collection(entity), headers={**XML_HEADERS, "Depth": "0"},
-                                  content=b'<D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/>'
-                                          b"</D:prop></D:propfind>")
+            response = self._send(
+                "PROPFIND",
+                self._collection(entity),
+                headers={**XML_HEADERS, "Depth": "0"},
+                content=b'<D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/></D:prop></D:propfind>',
+            )
             if response.status_code != 207 or b"addressbook" not in response.content:
-                raise ConfigurationError(f"entity {entity!r}: {self._collection(entity)} is not an address "
-                                         f"book (HTTP {response.status_code})", system=self.system)
+                raise ConfigurationError(
+                    f"entity {entity!r}: {self._collection(entity)} is not an address "
+                    f"book (HTTP {response.status_code})",
+                    system=self.system,
+                )
         return f"CardDAV address book(s): {', '.join(self.collections.values())}"
 
     # --- reading ---------------------------------------------------------------------------
 
     def _listing(self, entity: str) -> tuple[dict[str, str], str | None]:
         """Every card's native id -> ETag, and the collection's current sync token."""
-        body = ('<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/><D:resourcetype/><D:sync-token/>'
-                "</D:prop></D:propfind>")
-        response = self._send("PROPFIND", self._collection(entity), headers={**XML_HEADERS, "Depth": "1"},
-                              content=body.encode())
+        body = '<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/><D:resourcetype/><D:sync-token/></D:prop></D:propfind>'
+        response = self._send(
+            "PROPFIND", self._collection(entity), headers={**XML_HEADERS, "Depth": "1"}, content=body.encode()
+        )
         if response.status_code != 207:
-            raise ConnectorError(f"PROPFIND {self._collection(entity)}: HTTP {response.status_code}",
-                                 system=self.system)
+            raise ConnectorError(
+                f"PROPFIND {self._collection(entity)}: HTTP {response.status_code}", system=self.system
+            )
         entries, _ = _parse_multistatus(response.content)
         root = ElementTree.fromstring(response.content)
         token = None
@@ -441,8 +484,10 @@ class CardDavConnector(Connector):
             return {}
         collection_path = urlsplit(self._collection(entity)).path
         hrefs = "".join(f"<D:href>{_xml_text(collection_path + quote(i))}</D:href>" for i in native_ids)
-        body = (f'<C:addressbook-multiget xmlns:D="DAV:" xmlns:C="{CARDDAV}"><D:prop><D:getetag/>'
-                f"<C:address-data/></D:prop>{hrefs}</C:addressbook-multiget>")
+        body = (
+            f'<C:addressbook-multiget xmlns:D="DAV:" xmlns:C="{CARDDAV}"><D:prop><D:getetag/>'
+            f"<C:address-data/></D:prop>{hrefs}</C:addressbook-multiget>"
+        )
         response = self._report(self._collection(entity), body)
         if response.status_code != 207:
             raise ConnectorError(f"addressbook-multiget: HTTP {response.status_code}", system=self.system)
@@ -458,7 +503,7 @@ class CardDavConnector(Connector):
         listing, _ = self._listing(entity)
         ids = sorted(listing)
         for start in range(0, len(ids), page_size):
-            batch = ids[start:start + page_size]
+            batch = ids[start : start + page_size]
             found = self._multiget(entity, batch)
             yield [found[i] for i in batch if i in found]
 
@@ -470,7 +515,7 @@ class CardDavConnector(Connector):
         found: dict[str, NativeRecord] = {}
         batch = self._batch(entity)
         for start in range(0, len(native_ids), batch):
-            found.update(self._multiget(entity, list(native_ids[start:start + batch])))
+            found.update(self._multiget(entity, list(native_ids[start : start + batch])))
         return found
 
     def find(self, entity: str, criteria: Mapping[str, Any], limit: int = 10) -> list[NativeRecord]:
@@ -490,18 +535,22 @@ class CardDavConnector(Connector):
 
     def _sync_collection(self, entity: str, token: str) -> tuple[list[_Entry], str | None] | None:
         """The changes since ``token``; None when the server refuses the token."""
-        body = (f'<D:sync-collection xmlns:D="DAV:"><D:sync-token>{_xml_text(token)}</D:sync-token>'
-                "<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>")
+        body = (
+            f'<D:sync-collection xmlns:D="DAV:"><D:sync-token>{_xml_text(token)}</D:sync-token>'
+            "<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"
+        )
         response = self._report(self._collection(entity), body, depth="0")
         if response.status_code in (403, 409) and b"valid-sync-token" in response.content:
             return None
         if response.status_code != 207:
-            raise ConnectorError(f"sync-collection: HTTP {response.status_code} {response.text[:200]}",
-                                 system=self.system)
+            raise ConnectorError(
+                f"sync-collection: HTTP {response.status_code} {response.text[:200]}", system=self.system
+            )
         return _parse_multistatus(response.content)
 
-    def read_changes(self, entity: str, cursor: JsonValue,
-                     snapshots: SnapshotStore | None = None) -> Iterator[ChangePage]:
+    def read_changes(
+        self, entity: str, cursor: JsonValue, snapshots: SnapshotStore | None = None
+    ) -> Iterator[ChangePage]:
         token = cursor.get("sync_token") if isinstance(cursor, Mapping) else None
         synced = self._sync_collection(entity, token or "")
         changed: list[str] = []
@@ -527,15 +576,17 @@ class CardDavConnector(Connector):
         new_cursor = {"sync_token": new_token}
         old_cursor = dict(cursor) if isinstance(cursor, Mapping) else None
         batch = self._batch(entity)
-        pages = [changed[start:start + batch] for start in range(0, len(changed), batch)]
+        pages = [changed[start : start + batch] for start in range(0, len(changed), batch)]
         for number, ids in enumerate(pages):
             found = self._multiget(entity, ids)
             last = number == len(pages) - 1
             # A card changed in the sync answer but gone by the multiget was deleted meanwhile.
             vanished = [i for i in ids if i not in found]
-            yield ChangePage(records=[found[i] for i in ids if i in found],
-                             deleted_ids=vanished + (deleted if last else []),
-                             cursor=new_cursor if last else old_cursor)
+            yield ChangePage(
+                records=[found[i] for i in ids if i in found],
+                deleted_ids=vanished + (deleted if last else []),
+                cursor=new_cursor if last else old_cursor,
+            )
         if not pages:
             yield ChangePage(deleted_ids=deleted, cursor=new_cursor)
 
@@ -548,13 +599,20 @@ class CardDavConnector(Connector):
     def _check_fields(self, fields: Mapping[str, Any], record_id: str | None) -> None:
         unknown = set(fields) - set(FLAT_FIELDS)
         if unknown:
-            raise RecordRejected(f"unknown vCard fields: {', '.join(sorted(unknown))} "
-                                 f"(known: {', '.join(FLAT_FIELDS)})", system=self.system, record_id=record_id)
+            raise RecordRejected(
+                f"unknown vCard fields: {', '.join(sorted(unknown))} (known: {', '.join(FLAT_FIELDS)})",
+                system=self.system,
+                record_id=record_id,
+            )
 
     def _put(self, entity: str, native_id: str, card: VCard, condition: dict[str, str]) -> httpx.Response:
-        return self._send("PUT", self._resource_url(entity, native_id), record_id=native_id,
-                          headers={"Content-Type": "text/vcard; charset=utf-8", **condition},
-                          content=card.serialize().encode("utf-8"))
+        return self._send(
+            "PUT",
+            self._resource_url(entity, native_id),
+            record_id=native_id,
+            headers={"Content-Type": "text/vcard; charset=utf-8", **condition},
+            content=card.serialize().encode("utf-8"),
+        )
 
     def create(self, entity: str, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
         created: list[NativeRecord] = []
@@ -570,8 +628,9 @@ class CardDavConnector(Connector):
                 if response.status_code == 412:
                     raise RecordRejected(f"a card {native_id} exists already (UID {uid})", system=self.system)
                 if response.status_code not in (200, 201, 204):
-                    raise RecordRejected(f"PUT {native_id}: HTTP {response.status_code} {response.text[:200]}",
-                                         system=self.system)
+                    raise RecordRejected(
+                        f"PUT {native_id}: HTTP {response.status_code} {response.text[:200]}", system=self.system
+                    )
                 # Servers may normalise the card (and some send no ETag): read back what is stored.
                 stored = self._multiget(entity, [native_id])
                 if native_id not in stored:
@@ -580,8 +639,9 @@ class CardDavConnector(Connector):
             except RecordRejected as rejected:
                 if not created:
                     raise
-                raise CreateBatchRejected(str(rejected.args[0]), system=self.system, rejected_index=index,
-                                          created=created) from rejected
+                raise CreateBatchRejected(
+                    str(rejected.args[0]), system=self.system, rejected_index=index, created=created
+                ) from rejected
         return created
 
     def _fetch(self, entity: str, native_id: str) -> tuple[VCard, str | None]:
@@ -589,47 +649,54 @@ class CardDavConnector(Connector):
         if response.status_code == 404:
             raise RecordNotFound(f"card {native_id} not found", system=self.system, record_id=native_id)
         if response.status_code != 200:
-            raise ConnectorError(f"GET {native_id}: HTTP {response.status_code}", system=self.system,
-                                 record_id=native_id)
+            raise ConnectorError(
+                f"GET {native_id}: HTTP {response.status_code}", system=self.system, record_id=native_id
+            )
         return VCard.parse(response.text), response.headers.get("ETag")
 
-    def update(self, entity: str, native_id: str, patch: Mapping[str, Any],
-               expected_version: str | None) -> NativeRecord:
+    def update(
+        self, entity: str, native_id: str, patch: Mapping[str, Any], expected_version: str | None
+    ) -> NativeRecord:
         self._check_fields(patch, native_id)
         card, etag = self._fetch(entity, native_id)
         if expected_version is not None and etag is not None and etag != expected_version:
-            raise StaleVersion(f"card {native_id} is at ETag {etag}, not {expected_version}",
-                               system=self.system, record_id=native_id)
+            raise StaleVersion(
+                f"card {native_id} is at ETag {etag}, not {expected_version}", system=self.system, record_id=native_id
+            )
         apply_fields(card, patch)
         match_etag = expected_version or etag
         # If-Match closes the gap between our GET and this PUT.
         response = self._put(entity, native_id, card, {"If-Match": match_etag} if match_etag else {})
         if response.status_code == 412:
-            raise StaleVersion(f"card {native_id} changed while it was being written", system=self.system,
-                               record_id=native_id)
+            raise StaleVersion(
+                f"card {native_id} changed while it was being written", system=self.system, record_id=native_id
+            )
         if response.status_code == 404:
             raise RecordNotFound(f"card {native_id} not found", system=self.system, record_id=native_id)
         if response.status_code not in (200, 201, 204):
-            raise RecordRejected(f"PUT {native_id}: HTTP {response.status_code} {response.text[:200]}",
-                                 system=self.system, record_id=native_id)
+            raise RecordRejected(
+                f"PUT {native_id}: HTTP {response.status_code} {response.text[:200]}",
+                system=self.system,
+                record_id=native_id,
+            )
         stored = self._multiget(entity, [native_id])
         if native_id not in stored:
-            raise RecordNotFound(f"card {native_id} vanished after writing", system=self.system,
-                                 record_id=native_id)
+            raise RecordNotFound(f"card {native_id} vanished after writing", system=self.system, record_id=native_id)
         return stored[native_id]
 
     def delete(self, entity: str, native_id: str, expected_version: str | None) -> None:
         headers = {"If-Match": expected_version} if expected_version else {}
-        response = self._send("DELETE", self._resource_url(entity, native_id), record_id=native_id,
-                              headers=headers)
+        response = self._send("DELETE", self._resource_url(entity, native_id), record_id=native_id, headers=headers)
         if response.status_code == 404:
             raise RecordNotFound(f"card {native_id} not found", system=self.system, record_id=native_id)
         if response.status_code == 412:
-            raise StaleVersion(f"card {native_id} changed since ETag {expected_version}", system=self.system,
-                               record_id=native_id)
+            raise StaleVersion(
+                f"card {native_id} changed since ETag {expected_version}", system=self.system, record_id=native_id
+            )
         if response.status_code not in (200, 204):
-            raise ConnectorError(f"DELETE {native_id}: HTTP {response.status_code}", system=self.system,
-                                 record_id=native_id)
+            raise ConnectorError(
+                f"DELETE {native_id}: HTTP {response.status_code}", system=self.system, record_id=native_id
+            )
 
 
 def _xml_text(text: str) -> str:

@@ -140,9 +140,7 @@ def _error_message(details: Any) -> str:
 class TrytonSession:
     """A logged-in JSON-RPC session; logs in again once when the server forgot the session."""
 
-    def __init__(
-        self, system: str, settings: Mapping[str, Any], transport: httpx.BaseTransport | None = None
-    ) -> None:
+    def __init__(self, system: str, settings: Mapping[str, Any], transport: httpx.BaseTransport | None = None) -> None:
         self.system = system
         base = require_setting(settings, "url", system).rstrip("/")
         self.database = require_setting(settings, "database", system)
@@ -161,9 +159,7 @@ class TrytonSession:
         self.client.close()
 
     def login(self) -> None:
-        user_id, session, *_ = self._post(
-            "common.db.login", [self.user, {"password": self.password}, self.language]
-        )
+        user_id, session, *_ = self._post("common.db.login", [self.user, {"password": self.password}, self.language])
         token = base64.b64encode(f"{self.user}:{user_id}:{session}".encode()).decode()
         self._authorization = f"Session {token}"
         preferences = self._post("model.res.user.get_preferences", [True, {}])
@@ -449,9 +445,7 @@ class PartyKind(ModelKind):
         address = self._address_values({key: fields[key] for key in self.address_fields if key in fields})
         if any(value is not None for value in address.values()):
             values["addresses"] = [["create", [address]]]
-        mechanisms = [
-            {"type": kind, "value": fields[kind]} for kind in self.mechanism_types if fields.get(kind)
-        ]
+        mechanisms = [{"type": kind, "value": fields[kind]} for kind in self.mechanism_types if fields.get(kind)]
         if mechanisms:
             values["contact_mechanisms"] = [["create", mechanisms]]
         return values
@@ -460,9 +454,7 @@ class PartyKind(ModelKind):
         self._check_fields(patch)
         values: dict[str, Any] = {name: patch[name] for name in self.party_fields if name in patch}
         if "name" in values and not values["name"]:
-            raise RecordRejected(
-                "a party needs a name", system=self.session.system, record_id=str(current.record_id)
-            )
+            raise RecordRejected("a party needs a name", system=self.session.system, record_id=str(current.record_id))
         address_patch = {key: patch[key] for key in self.address_fields if key in patch}
         if address_patch:
             address_values = self._address_values(address_patch)
@@ -555,15 +547,12 @@ class TrytonConnector(Connector):
             kind_name = str(options.get("kind", entity))
             if kind_name not in KINDS:
                 raise ConfigurationError(
-                    f"entity {entity!r}: unknown Tryton kind {kind_name!r} "
-                    f"(known: {', '.join(sorted(KINDS))})",
+                    f"entity {entity!r}: unknown Tryton kind {kind_name!r} (known: {', '.join(sorted(KINDS))})",
                     system=system,
                 )
             delete_mode = options.get("delete_mode", "archive")
             if delete_mode not in ("archive", "delete"):
-                raise ConfigurationError(
-                    f"entity {entity!r}: delete_mode must be archive or delete", system=system
-                )
+                raise ConfigurationError(f"entity {entity!r}: delete_mode must be archive or delete", system=system)
             self.kinds[entity] = KINDS[kind_name](self.session, options)
 
     def _kind(self, entity: str) -> ModelKind:
@@ -608,9 +597,7 @@ class TrytonConnector(Connector):
         limit: int | None = None,
     ) -> list[int]:
         context = {"active_test": False} if include_archived else None
-        ids: list[int] = self.session.model(
-            model, "search", domain, offset, limit, [["id", "ASC"]], context=context
-        )
+        ids: list[int] = self.session.model(model, "search", domain, offset, limit, [["id", "ASC"]], context=context)
         return ids
 
     def read_all(self, entity: str, page_size: int = 1000) -> Iterator[list[NativeRecord]]:
@@ -618,9 +605,7 @@ class TrytonConnector(Connector):
         last_id = 0
         while True:
             # Keyset paging by id: stable even while records are added behind our back.
-            ids = self._search_ids(
-                kind.model, [["id", ">", last_id]], include_archived=False, limit=page_size
-            )
+            ids = self._search_ids(kind.model, [["id", ">", last_id]], include_archived=False, limit=page_size)
             if not ids:
                 return
             loaded = kind.load(ids)
@@ -636,9 +621,7 @@ class TrytonConnector(Connector):
         kind = self._kind(entity)
         wanted = [int(native_id) for native_id in native_ids if str(native_id).isdigit()]
         existing = (
-            set(self._search_ids(kind.model, [["id", "in", wanted]], include_archived=False))
-            if wanted
-            else set()
+            set(self._search_ids(kind.model, [["id", "in", wanted]], include_archived=False)) if wanted else set()
         )
         loaded = kind.load(sorted(existing))
         return {str(record_id): record.native() for record_id, record in loaded.items() if record.active}
@@ -648,7 +631,7 @@ class TrytonConnector(Connector):
         ids = self._search_ids(kind.model, kind.prefilter_domain(criteria), include_archived=False)
         found: list[NativeRecord] = []
         for batch in _batches(ids, 200):
-            for record_id, record in sorted(kind.load(batch).items()):
+            for _record_id, record in sorted(kind.load(batch).items()):
                 # The domain matched *any* address/mechanism; equality is on the flat record.
                 if all(record.fields.get(name) == value for name, value in criteria.items()):
                     found.append(record.native())
@@ -660,9 +643,7 @@ class TrytonConnector(Connector):
         self, entity: str, cursor: JsonValue, snapshots: SnapshotStore | None = None
     ) -> Iterator[ChangePage]:
         kind = self._kind(entity)
-        since = (
-            datetime.strptime(cursor["since"], _TIMESTAMP_FORMAT) if cursor and cursor.get("since") else None
-        )
+        since = datetime.strptime(cursor["since"], _TIMESTAMP_FORMAT) if cursor and cursor.get("since") else None
         known_ids = _expand_ids(cursor.get("ids", [])) if cursor else set()
         # Versions of the records read last time: the overlap window reads them again, but
         # unchanged they are not news (a quiet Tryton costs a few searches, no records).
@@ -818,9 +799,7 @@ class TrytonConnector(Connector):
         )
         record = kind.load([int(native_id)]).get(int(native_id)) if exists else None
         if record is None or not record.active:
-            raise RecordNotFound(
-                f"{kind.model} {native_id} does not exist", system=self.system, record_id=native_id
-            )
+            raise RecordNotFound(f"{kind.model} {native_id} does not exist", system=self.system, record_id=native_id)
         return record
 
     def create(self, entity: str, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
@@ -876,9 +855,7 @@ class TrytonConnector(Connector):
                 record_id=native_id,
             )
         context = {
-            "_timestamp": {
-                f"{kind.model},{current.record_id}": current.timestamps[f"{kind.model},{current.record_id}"]
-            }
+            "_timestamp": {f"{kind.model},{current.record_id}": current.timestamps[f"{kind.model},{current.record_id}"]}
         }
         if self.entity_options[entity].get("delete_mode", "archive") == "delete" or not kind.has_active_flag:
             self.session.model(kind.model, "delete", [current.record_id], context=context)
