@@ -34,7 +34,9 @@ install() {
 
 template() {
     install
-    local spec; spec="$SPEC $(sha256sum "$SCRIPTS_DIR/bottlecrm_bootstrap.py" | cut -c1-16)"
+    # The template depends on the bootstrap and the settings as much as on the package version.
+    local spec; spec="$SPEC $(cat "$SCRIPTS_DIR/bottlecrm_bootstrap.py" "$SCRIPTS_DIR/einklang_bottlecrm_settings.py" \
+        | sha256sum | cut -c1-16)"
     if step_done "$TEMPLATE/.einklang-built" "$spec"; then
         log "template up to date"
         return 0

@@ -580,6 +580,13 @@ class TrytonConnector(Connector):
                 raise ConfigurationError(
                     f"entity {entity!r}: model {kind.model} not usable: {missing}", system=self.system
                 ) from missing
+        try:
+            self.session.model("ir.model.log", "search", [], 0, 1, None)
+        except (TrytonError, RecordRejected) as hidden:
+            # Hard deletes are only found through this log.
+            raise ConfigurationError(
+                f"user {self.session.user!r} cannot read ir.model.log: {hidden}", system=self.system
+            ) from hidden
         return f"Tryton {version}, database {self.session.database}, entities {', '.join(self.kinds)}"
 
     def close(self) -> None:
@@ -600,6 +607,15 @@ class TrytonConnector(Connector):
         ids: list[int] = self.session.model(model, "search", domain, offset, limit, [["id", "ASC"]], context=context)
         return ids
 
+    def _load_existing(self, kind: ModelKind, ids: Sequence[int]) -> dict[int, LoadedRecord]:
+        """``kind.load`` that tolerates records deleted between the search and the read."""
+        try:
+            return kind.load(ids)
+        except RecordRejected:
+            # Tryton refuses to read a missing id; ask which still exist and read those.
+            existing = self._search_ids(kind.model, [["id", "in", list(ids)]], include_archived=True)
+            return kind.load(existing)
+
     def read_all(self, entity: str, page_size: int = 1000) -> Iterator[list[NativeRecord]]:
         kind = self._kind(entity)
         last_id = 0
@@ -608,7 +624,7 @@ class TrytonConnector(Connector):
             ids = self._search_ids(kind.model, [["id", ">", last_id]], include_archived=False, limit=page_size)
             if not ids:
                 return
-            loaded = kind.load(ids)
+            loaded = self._load_existing(kind, ids)
             yield [loaded[record_id].native() for record_id in ids if record_id in loaded]
             last_id = ids[-1]
 
@@ -631,7 +647,7 @@ class TrytonConnector(Connector):
         ids = self._search_ids(kind.model, kind.prefilter_domain(criteria), include_archived=False)
         found: list[NativeRecord] = []
         for batch in _batches(ids, 200):
-            for _record_id, record in sorted(kind.load(batch).items()):
+            for _record_id, record in sorted(self._load_existing(kind, batch).items()):
                 # The domain matched *any* address/mechanism; equality is on the flat record.
                 if all(record.fields.get(name) == value for name, value in criteria.items()):
                     found.append(record.native())
@@ -688,7 +704,7 @@ class TrytonConnector(Connector):
         live_after = set(known_ids)
         reported_deleted: set[int] = set()
         for page_number, batch in enumerate(pages):
-            loaded = kind.load(batch)
+            loaded = self._load_existing(kind, batch)
             records: list[NativeRecord] = []
             page_deleted: list[str] = []
             for record_id in batch:
