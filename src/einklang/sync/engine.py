@@ -52,6 +52,7 @@ from einklang.model import (
 from einklang.store.state import StateStore
 from einklang.sync import state_ops as ops
 from einklang.sync.breaker import CircuitBreakers, RetrySettings, SystemDown
+from einklang.sync.matching import best_matches
 from einklang.sync.merge import MergeResult, SystemView, merge_record
 from einklang.sync.policies import EntityPolicy
 from einklang.sync.recovery import find_created
@@ -144,6 +145,7 @@ class SyncEngine:
         self._policies: dict[str, EntityPolicy] = {}
         self._dry_changes: list[ops.ChangeRow] = []
         self._plan_sink: list[dict[str, Any]] = []
+        self._fuzzy_cache: dict[tuple[str, str], dict[str, CanonicalRecord]] = {}
 
     # ------------------------------------------------------------------ helpers
     def mapping(self, entity: str, system: str) -> EntityMapping:
@@ -184,6 +186,7 @@ class SyncEngine:
         self._dry_run = dry_run
         self._run_id = None
         self._dry_changes = []
+        self._fuzzy_cache = {}
         self.breakers.new_cycle()
         report = CycleReport(dry_run)
         status = "failed"
@@ -489,13 +492,6 @@ class SyncEngine:
                 change_ids, report)
             return
         record = row.record
-        spec = self.config.entity_spec(entity)
-        missing = [n for n, f in spec.fields.items() if f.required and record.get(n) is None
-                   and n in self.mapping(entity, source).canonical_fields]
-        if missing:
-            self._problem_and_skip(entity, row, change_ids, "invalid_value",
-                                   f"new record not synced: required field(s) empty: {', '.join(missing)}")
-            return
         # look the record up by key in every other reachable system
         found: dict[str, list[NativeRecord]] = {}
         unreachable: list[str] = []
@@ -519,6 +515,16 @@ class SyncEngine:
             return
         if goldens:
             self._attach(entity, row, change_ids, goldens.pop(), report)
+            return
+        if not any(found.values()) and self._fuzzy_match(entity, row, change_ids, report):
+            return
+        # checked only now: a new record lacking a required value may still be one that exists
+        spec = self.config.entity_spec(entity)
+        missing = [n for n, f in spec.fields.items() if f.required and record.get(n) is None
+                   and n in self.mapping(entity, source).canonical_fields]
+        if missing:
+            self._problem_and_skip(entity, row, change_ids, "invalid_value",
+                                   f"new record not synced: required field(s) empty: {', '.join(missing)}")
             return
         plan_create: list[str] = []
         link_to: dict[str, NativeRecord] = {}
@@ -555,6 +561,10 @@ class SyncEngine:
         run_id = self.run_id()
         with self._write() as conn:
             golden_id = self.store.insert_golden(conn, entity, [base])[0]
+            for (cached_entity, system), candidates in self._fuzzy_cache.items():
+                # a record new elsewhere in this same cycle may be this one: let the matcher see it
+                if cached_entity == entity and system != source and system not in link_to:
+                    candidates[golden_id] = base
             ops.insert_link(conn, entity, source, golden_id, row.native_id, row.version, record)
             audit: list[dict[str, Any]] = [{"system": source, "entity": entity, "golden_id": golden_id,
                                             "native_id": row.native_id, "op": "link",
@@ -580,8 +590,39 @@ class SyncEngine:
         if link_to:  # the found records may differ from the new one: plan what they need
             self._merge_golden(entity, golden_id, {}, [], report)
 
+    def _fuzzy_match(self, entity: str, row: ops.ChangeRow, change_ids: list[int], report: EntityReport) -> bool:
+        """After the keys, the fuzzy matcher: a sure match is linked, a possible one held for a person.
+
+        Returns True when the record was handled (linked or held), False when it is clearly new.
+        """
+        settings = self.config.entity(entity).match
+        if settings is None or row.record is None:
+            return False
+        candidates = self._fuzzy_candidates(entity, row.system)
+        matches = best_matches(settings, {row.native_id: row.record}, candidates,
+                               self.config.model.default_region).get(row.native_id, [])
+        if not matches:
+            return False
+        best = matches[0]
+        if best.sure and (len(matches) == 1 or not matches[1].sure):
+            candidates.pop(best.existing_id, None)
+            self._attach(entity, row, change_ids, best.existing_id, report, cause=f"fuzzy match: {best.describe()}")
+            return True
+        described = "; ".join(m.describe() for m in matches[:3])
+        self._problem_and_skip(entity, row, change_ids, "possible_duplicate",
+                               f"new record may be a duplicate — {described}; not created, a person must decide")
+        return True
+
+    def _fuzzy_candidates(self, entity: str, source: str) -> dict[str, CanonicalRecord]:
+        """Golden records (by id, their base) not yet linked in ``source``; loaded once per cycle."""
+        key = (entity, source)
+        if key not in self._fuzzy_cache:
+            with self.store.engine.connect() as conn:
+                self._fuzzy_cache[key] = ops.golden_bases_unlinked_in(conn, entity, source)
+        return self._fuzzy_cache[key]
+
     def _attach(self, entity: str, row: ops.ChangeRow, change_ids: list[int], golden_id: str,
-                report: EntityReport) -> None:
+                report: EntityReport, cause: str | None = None) -> None:
         """A new record whose key matches a golden record it is not linked to yet."""
         assert row.record is not None
         source = row.system
@@ -606,7 +647,7 @@ class SyncEngine:
             ops.supersede_pending(conn, source, golden_id, ("create",), f"linked to existing {row.native_id}")
             self.store.audit(conn, self.run_id(), [{
                 "system": source, "entity": entity, "golden_id": golden_id, "native_id": row.native_id,
-                "op": "link", "cause": f"new {source} record has the key of an existing record"}])
+                "op": "link", "cause": cause or f"new {source} record has the key of an existing record"}])
             ops.mark_changes_processed(conn, change_ids)
         report.linked += 1
         self._merge_golden(entity, golden_id, {}, [], report)

@@ -118,6 +118,17 @@ def load_golden(conn: Connection, golden_id: str) -> tuple[CanonicalRecord, str]
     return decode_record(json.loads(row.base)), row.status
 
 
+def golden_bases_unlinked_in(conn: Connection, entity: str, system: str) -> dict[str, CanonicalRecord]:
+    """Active golden records of ``entity`` with no link in ``system``: what a new record there may be."""
+    linked_here = sa.select(t.links.c.golden_id).where(t.links.c.system == system, t.links.c.entity == entity)
+    rows = conn.execute(
+        sa.select(t.golden.c.id, t.golden.c.base).where(
+            t.golden.c.entity == entity, t.golden.c.status == "active", t.golden.c.id.not_in(linked_here)
+        )
+    )
+    return {row.id: decode_record(json.loads(row.base)) for row in rows}
+
+
 def save_golden(conn: Connection, golden_id: str, base: CanonicalRecord, status: str | None = None) -> None:
     values: dict[str, Any] = {"base": record_json(base), "base_hash": record_hash(base), "updated_at": utcnow()}
     if status is not None:
