@@ -487,8 +487,11 @@ class SqlConnector(Connector):
         while True:
             statement = sa.select(table, key.label(_CHANGE_KEY_LABEL)).where(changed.is_not(None))
             if after is not None:
+                # ``key >= after`` is implied by the OR but lets the database seek the index to the
+                # position instead of scanning it from the start (SQLite does not use an index for
+                # the OR alone: every page after the first read the whole table's index)
                 statement = statement.where(
-                    sa.or_(key > after[0], sa.and_(key == after[0], bound.id_column > after[1]))
+                    key >= after[0], sa.or_(key > after[0], sa.and_(key == after[0], bound.id_column > after[1]))
                 )
             elif lower_bound is not None:
                 statement = statement.where(key >= lower_bound)
