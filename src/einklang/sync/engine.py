@@ -265,6 +265,10 @@ class SyncEngine:
                     ops.ChangeRow(-len(self._dry_changes) - 1, r["system"], r["native_id"], r["kind"],
                                   r.get("version"), r.get("record"), r.get("source_modified")) for r in rows)
                 continue
+            if not rows and not problems and page.cursor == cursor and not (
+                    snapshot_mode and (page.records or page.deleted_ids)):
+                continue  # nothing new and the cursor stays: a quiet read writes nothing (no run row)
+            cursor = page.cursor
             run_id = self.run_id() if rows or problems else self._run_id
             with self._write() as conn:
                 ops.insert_changes(conn, run_id, entity, rows)
