@@ -232,6 +232,9 @@ def test_etag_conflicts(book: CardDavConnector, phone: RadicaleBackDoor) -> None
     assert card.native_id == "fixed-uid-1.vcf" and card.version
     with pytest.raises(RecordRejected, match="exists already"):
         book.create("contact", [{"uid": "fixed-uid-1", "name": "Doppelt"}])
+    with pytest.raises(RecordRejected, match="record #1 of the batch"):  # all or nothing
+        book.create("contact", [{"uid": "fresh-2", "name": "Neu"}, {"uid": "fixed-uid-1", "name": "Doppelt"}])
+    assert list(book.list_ids("contact")) == ["fixed-uid-1.vcf"]
     phone.update(card.native_id, {"title": "CFO"})
     with pytest.raises(StaleVersion):
         book.update("contact", card.native_id, {"city": "Köln"}, card.version)

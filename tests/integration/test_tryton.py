@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from einklang.connectors._http import CreateBatchRejected
 from einklang.connectors.base import ChangePage, RecordNotFound, RecordRejected, StaleVersion, load_connector_class
 from einklang.connectors.tryton import TrytonConnector, TrytonSession
 from einklang.testing.contract import BackDoor, ConnectorContract
@@ -95,12 +94,13 @@ def test_unknown_country_and_unknown_field_are_rejected(tryton: TrytonConnector)
         tryton.create("company", [{"name": "Nowhere Ltd", "country": "XX"}])
     with pytest.raises(RecordRejected, match="unknown party fields: shoe_size"):
         tryton.create("company", [{"name": "Odd", "shoe_size": 44}])
-    # In a batch, the records before the refused one are created and handed over.
-    with pytest.raises(CreateBatchRejected) as partial:
-        tryton.create("company", [{"name": "Gut GmbH"}, {"name": "Schlecht", "country": "XX"}, {"name": "Nie"}])
-    assert partial.value.rejected_index == 1
-    assert [record.fields["name"] for record in partial.value.created] == ["Gut GmbH"]
-    assert [r.fields["name"] for page in tryton.read_all("company") for r in page] == ["Gut GmbH"]
+    # A batch is all or nothing: the engine re-sends a refused batch record by record.
+    with pytest.raises(RecordRejected, match="country 'XX'"):
+        tryton.create("company", [{"name": "Gut GmbH"}, {"name": "Schlecht", "country": "XX"}])
+    tryton.session.model("party.party", "create", [{"name": "Erste", "code": "K-1"}])
+    with pytest.raises(RecordRejected):  # refused by Tryton itself: party codes are unique
+        tryton.create("company", [{"name": "Gut GmbH"}, {"name": "Zweite", "code": "K-1"}])
+    assert [r.fields["name"] for page in tryton.read_all("company") for r in page] == ["Erste"]
 
 
 def test_update_writes_only_the_patch_through_nested_commands(tryton: TrytonConnector) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -158,14 +158,34 @@ def make_client(
     )
 
 
-class CreateBatchRejected(RecordRejected):
-    """A record of a create batch was refused after earlier ones were already created.
+def create_all_or_none(
+    records: Sequence[Mapping[str, Any]],
+    create_one: Callable[[Mapping[str, Any]], NativeRecord],
+    delete_one: Callable[[NativeRecord], None],
+    *,
+    system: str,
+) -> list[NativeRecord]:
+    """Create records one by one, as a batch that succeeds or leaves nothing behind.
 
-    For APIs without batch transactions (REST, WebDAV) the records before the refused one exist
-    now; ``created`` carries them so the caller can link them instead of creating them again.
+    For APIs without batch transactions (REST, WebDAV). The sync engine treats a rejected
+    batch as "nothing was created" and sends its records again one by one to find the bad
+    one; records left over from the batch would then exist twice (invariant I2). So the
+    creates of this call are undone before the rejection is reported.
     """
-
-    def __init__(self, message: str, *, system: str, rejected_index: int, created: list[NativeRecord]) -> None:
-        super().__init__(message, system=system, record_id=f"#{rejected_index}")
-        self.rejected_index = rejected_index
-        self.created = created
+    created: list[NativeRecord] = []
+    for index, fields in enumerate(records):
+        try:
+            created.append(create_one(fields))
+        except RecordRejected as rejected:
+            if not created:
+                raise
+            # If undoing fails (system gone), that error propagates instead of the rejection:
+            # the batch is then retried as a whole later, and the leftovers are the only risk.
+            for record in reversed(created):
+                delete_one(record)
+            raise RecordRejected(
+                f"record #{index} of the batch: {rejected.args[0]} "
+                f"(the {len(created)} record(s) created before it were deleted again)",
+                system=system,
+            ) from rejected
+    return created

@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 import httpx
 
 from einklang.connectors._http import (
-    CreateBatchRejected,
     RetryPolicy,
+    create_all_or_none,
     make_client,
     require_setting,
     send_with_retry,
@@ -397,20 +397,17 @@ class BottleCrmConnector(Connector):
 
     def create(self, entity: str, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
         resource = self._resource(entity)
-        created: list[NativeRecord] = []
-        for index, fields in enumerate(records):
-            try:
-                payload = self._payload(resource, fields, None)
-                # Not idempotent: retried only when the server cannot have created it.
-                body = self._request("POST", resource.path, json=payload, idempotent=False).json()
-                created.append(self._get_one(resource, str(body["id"])))
-            except RecordRejected as rejected:
-                if not created:
-                    raise
-                raise CreateBatchRejected(
-                    str(rejected.args[0]), system=self.system, rejected_index=index, created=created
-                ) from rejected
-        return created
+
+        def create_one(fields: Mapping[str, Any]) -> NativeRecord:
+            payload = self._payload(resource, fields, None)
+            # Not idempotent: retried only when the server cannot have created it.
+            body = self._request("POST", resource.path, json=payload, idempotent=False).json()
+            return self._get_one(resource, str(body["id"]))
+
+        def delete_one(record: NativeRecord) -> None:
+            self._request("DELETE", f"{resource.path}{record.native_id}/", record_id=record.native_id)
+
+        return create_all_or_none(records, create_one, delete_one, system=self.system)
 
     def _check_version(self, resource: Resource, native_id: str, expected_version: str | None) -> NativeRecord:
         current = self._get_one(resource, native_id)

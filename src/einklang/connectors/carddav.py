@@ -24,8 +24,8 @@ from xml.etree import ElementTree
 import httpx
 
 from einklang.connectors._http import (
-    CreateBatchRejected,
     RetryPolicy,
+    create_all_or_none,
     make_client,
     require_setting,
     send_with_retry,
@@ -615,34 +615,30 @@ class CardDavConnector(Connector):
         )
 
     def create(self, entity: str, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
-        created: list[NativeRecord] = []
-        for index, fields in enumerate(records):
-            try:
-                self._check_fields(fields, None)
-                card = fields_to_card(fields)
-                uid = card_to_fields(card)["uid"]
-                native_id = re.sub(r"[^A-Za-z0-9@._-]", "_", str(uid)) + ".vcf"
-                # If-None-Match makes a repeated create (after a lost answer) fail instead of
-                # overwriting: the PUT is safe to retry, and a UID clash is reported.
-                response = self._put(entity, native_id, card, {"If-None-Match": "*"})
-                if response.status_code == 412:
-                    raise RecordRejected(f"a card {native_id} exists already (UID {uid})", system=self.system)
-                if response.status_code not in (200, 201, 204):
-                    raise RecordRejected(
-                        f"PUT {native_id}: HTTP {response.status_code} {response.text[:200]}", system=self.system
-                    )
-                # Servers may normalise the card (and some send no ETag): read back what is stored.
-                stored = self._multiget(entity, [native_id])
-                if native_id not in stored:
-                    raise ConnectorError(f"created card {native_id} cannot be read back", system=self.system)
-                created.append(stored[native_id])
-            except RecordRejected as rejected:
-                if not created:
-                    raise
-                raise CreateBatchRejected(
-                    str(rejected.args[0]), system=self.system, rejected_index=index, created=created
-                ) from rejected
-        return created
+        def create_one(fields: Mapping[str, Any]) -> NativeRecord:
+            self._check_fields(fields, None)
+            card = fields_to_card(fields)
+            uid = card_to_fields(card)["uid"]
+            native_id = re.sub(r"[^A-Za-z0-9@._-]", "_", str(uid)) + ".vcf"
+            # If-None-Match makes a repeated create (after a lost answer) fail instead of
+            # overwriting: the PUT is safe to retry, and a UID clash is reported.
+            response = self._put(entity, native_id, card, {"If-None-Match": "*"})
+            if response.status_code == 412:
+                raise RecordRejected(f"a card {native_id} exists already (UID {uid})", system=self.system)
+            if response.status_code not in (200, 201, 204):
+                raise RecordRejected(
+                    f"PUT {native_id}: HTTP {response.status_code} {response.text[:200]}", system=self.system
+                )
+            # Servers may normalise the card (and some send no ETag): read back what is stored.
+            stored = self._multiget(entity, [native_id])
+            if native_id not in stored:
+                raise ConnectorError(f"created card {native_id} cannot be read back", system=self.system)
+            return stored[native_id]
+
+        def delete_one(record: NativeRecord) -> None:
+            self.delete(entity, record.native_id, record.version)
+
+        return create_all_or_none(records, create_one, delete_one, system=self.system)
 
     def _fetch(self, entity: str, native_id: str) -> tuple[VCard, str | None]:
         response = self._send("GET", self._resource_url(entity, native_id), record_id=native_id)

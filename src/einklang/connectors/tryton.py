@@ -31,7 +31,6 @@ from typing import Any, ClassVar
 import httpx
 
 from einklang.connectors._http import (
-    CreateBatchRejected,
     RetryPolicy,
     make_client,
     require_setting,
@@ -832,28 +831,11 @@ class TrytonConnector(Connector):
             values = [kind.create_values(record) for record in records]
             ids: list[int] = self.session.model(kind.model, "create", values)
         except RecordRejected:
-            if len(records) == 1:
-                raise
-            # The batch was one transaction, so nothing exists. One by one, the good records
-            # before the bad one are created and the error says which one it was, the same
-            # contract as the connectors without transactions (CreateBatchRejected).
-            return self._create_one_by_one(kind, records)
+            # The batch is one Tryton transaction: nothing was created, so the engine may
+            # send the records again one by one to find the one refused.
+            raise
         loaded = kind.load(ids)
         return [loaded[record_id].native() for record_id in ids]
-
-    def _create_one_by_one(self, kind: ModelKind, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
-        created: list[NativeRecord] = []
-        for index, record in enumerate(records):
-            try:
-                [record_id] = self.session.model(kind.model, "create", [kind.create_values(record)])
-            except RecordRejected as rejected:
-                if not created:
-                    raise
-                raise CreateBatchRejected(
-                    str(rejected.args[0]), system=self.system, rejected_index=index, created=created
-                ) from rejected
-            created.append(kind.load([record_id])[record_id].native())
-        return created
 
     def update(
         self, entity: str, native_id: str, patch: Mapping[str, Any], expected_version: str | None
