@@ -162,7 +162,7 @@ class _NormalizedCache:
     passes and repeated values (same country, same switchboard number) nearly free.
     """
 
-    def __init__(self, normalize: Callable[[str], str], limit: int = 200_000) -> None:
+    def __init__(self, normalize: Callable[[str], str], limit: int = 50_000) -> None:
         self._normalize = normalize
         self._limit = limit
         self._known: dict[str, str] = {}

@@ -11,7 +11,6 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
 from einklang.config import MatchConfig
-from einklang.match import SPECS, Thresholds, find_duplicates
 from einklang.model import CanonicalRecord, display
 
 
@@ -38,6 +37,9 @@ def best_matches(
     """Per new record id, its candidate existing records, best first."""
     if not new_records or not existing:
         return {}
+    # imported here: Splink, DuckDB and pandas cost ~150 MB and seconds, and most runs never match
+    from einklang.match import SPECS, Thresholds, find_duplicates
+
     spec = SPECS[settings.spec]
     rows_a = [{"id": key, **_plain(record)} for key, record in new_records.items()]
     rows_b = [{"id": key, **_plain(record)} for key, record in existing.items()]
