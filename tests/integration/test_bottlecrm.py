@@ -6,7 +6,6 @@ The retry tests at the end use an httpx MockTransport: a real server cannot be m
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -204,7 +203,6 @@ def test_unreachable_server_is_unavailable(bottlecrm_server: RunningServer) -> N
 
     with pytest.raises(ConfigurationError, match=r"401|403"):
         bad_token.check()
-    assert sqlite3.sqlite_version  # keeps the import honest for the reset fixture's sake
 
 
 # --- retry logic (no server) -------------------------------------------------------------------

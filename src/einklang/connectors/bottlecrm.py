@@ -127,7 +127,7 @@ def _content_version(fields: Mapping[str, Any]) -> str:
 
 @dataclass
 class _Scan:
-    """One pass over a whole list: the records in server order plus whether it can be trusted."""
+    """Whether one pass over a whole list can be trusted (its count did not move meanwhile)."""
 
     consistent: bool = True
     expected_count: int | None = None
