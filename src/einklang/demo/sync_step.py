@@ -31,7 +31,10 @@ def _pick_customers(erp_url: str) -> list[dict[str, Any]]:
         rows = conn.execute(
             sa.text("SELECT kundennr, name1, ort, telefon, strasse FROM kunden WHERE name2 IS NULL ORDER BY kundennr")
         ).mappings()
-        picked = [dict(row) for row in rows][20:23]
+        usable = [dict(row) for row in rows if row["telefon"] and row["kundennr"] not in ("K10014", "K10018")]
+    if len(usable) < 3:
+        raise ValueError("the demo needs at least three customers without a second name line")
+    picked = usable[len(usable) // 3 : len(usable) // 3 + 3]
     engine.dispose()
     return picked
 

@@ -32,7 +32,7 @@ def test_demo_loads_everything(demo_dir: Path) -> None:
     entities = status["entities"]
     assert isinstance(entities, list)
     systems = {s["system"]: s for s in entities[0]["systems"]}
-    assert systems["erp"]["linked"] == 40
+    assert systems["erp"]["linked"] >= 40  # the sync step adds a new ERP customer
     assert systems["crm"]["linked"] >= 40  # the import step may add accounts for new companies
 
 
