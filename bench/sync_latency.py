@@ -153,14 +153,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 process.kill()
                 process.wait()
             log.close()
-            cycles = []
-            for line in (Path(tmp) / "sync.log").read_text().splitlines():
+            cycles = []  # the CLI prints one indented JSON document per cycle
+            text, position, decoder = (Path(tmp) / "sync.log").read_text(), 0, json.JSONDecoder()
+            while (start := text.find("{", position)) >= 0:
                 try:
-                    cycle = json.loads(line).get("cycle")
+                    document, position = decoder.raw_decode(text, start)
                 except json.JSONDecodeError:
+                    position = start + 1
                     continue
-                if cycle:
-                    cycles.append(cycle)
+                if isinstance(document, dict) and document.get("cycle"):
+                    cycles.append(document["cycle"])
         finally:
             if process is not None and process.poll() is None:
                 process.kill()
@@ -181,6 +183,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "cycles": len(cycles),
         "busy_cycle_s_median": round(statistics.median(c["seconds"] for c in busy), 3) if busy else None,
         "busy_cycle_s_max": round(max(c["seconds"] for c in busy), 3) if busy else None,
+        "captured_per_busy_cycle_max": max(sum(e["captured"] for e in c["entities"]) for c in busy) if busy else None,
         "captured_per_busy_cycle_median": statistics.median(
             sum(e["captured"] for e in c["entities"]) for c in busy) if busy else None,
         "target_p99_le_interval_plus_1s": percentile(latencies, 0.99) <= args.interval + 1,
