@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import pstats
 import datetime as dt
-import io
 import json
 import platform
+import pstats
 import random
 import statistics
 import sys
@@ -67,8 +66,19 @@ INDEXES = {
     "crm": "CREATE INDEX ix_accounts_changed ON accounts (updated_at, id)",
 }
 ERP_COLUMNS = ["kundennr", "name1", "strasse", "plz", "ort", "land", "telefon", "email", "geaendert_am"]
-CRM_COLUMNS = ["id", "external_id", "name", "address_line", "postcode", "city", "country", "phone", "email",
-               "einklang_id", "updated_at"]
+CRM_COLUMNS = [
+    "id",
+    "external_id",
+    "name",
+    "address_line",
+    "postcode",
+    "city",
+    "country",
+    "phone",
+    "email",
+    "einklang_id",
+    "updated_at",
+]
 
 CONFIG = """
 state: "{state}"
@@ -96,8 +106,13 @@ entities:
                city: city, country: country, phone: phone, email: email}}
 """
 
-CITIES = [("10115", "Berlin", "30"), ("20095", "Hamburg", "40"), ("80331", "München", "89"),
-          ("50667", "Köln", "221"), ("04109", "Leipzig", "341")]
+CITIES = [
+    ("10115", "Berlin", "30"),
+    ("20095", "Hamburg", "40"),
+    ("80331", "München", "89"),
+    ("50667", "Köln", "221"),
+    ("04109", "Leipzig", "341"),
+]
 EPOCH = dt.datetime(2020, 1, 1)
 BATCH = 20_000
 PROFILE = False
@@ -108,9 +123,16 @@ def values(i: int) -> dict[str, str]:
     """Row i in already normalised form, so the ERP row, the CRM row the initial load would
     write (``to_native(canonical)``) and the canonical record all hold the same values."""
     plz, city, prefix = CITIES[i % len(CITIES)]
-    return {"customer_number": f"K{i:09d}", "name": f"Firma {i} GmbH", "street": f"Hauptstraße {i % 200 + 1}",
-            "postal_code": plz, "city": city, "country": "DE",
-            "phone": f"+49{prefix}{(i * 7919) % 9000000 + 1000000}", "email": f"info{i}@firma{i}.de"}
+    return {
+        "customer_number": f"K{i:09d}",
+        "name": f"Firma {i} GmbH",
+        "street": f"Hauptstraße {i % 200 + 1}",
+        "postal_code": plz,
+        "city": city,
+        "country": "DE",
+        "phone": f"+49{prefix}{(i * 7919) % 9000000 + 1000000}",
+        "email": f"info{i}@firma{i}.de",
+    }
 
 
 def stamp(i: int) -> dt.datetime:
@@ -120,14 +142,34 @@ def stamp(i: int) -> dt.datetime:
 
 def erp_row(i: int) -> tuple[Any, ...]:
     v = values(i)
-    return (v["customer_number"], v["name"], v["street"], v["postal_code"], v["city"], v["country"], v["phone"],
-            v["email"], stamp(i))
+    return (
+        v["customer_number"],
+        v["name"],
+        v["street"],
+        v["postal_code"],
+        v["city"],
+        v["country"],
+        v["phone"],
+        v["email"],
+        stamp(i),
+    )
 
 
 def crm_row(i: int, golden_id: str | None) -> tuple[Any, ...]:
     v = values(i)
-    return (i + 1, v["customer_number"], v["name"], v["street"], v["postal_code"], v["city"], v["country"],
-            v["phone"], v["email"], golden_id, stamp(i) + dt.timedelta(minutes=5))
+    return (
+        i + 1,
+        v["customer_number"],
+        v["name"],
+        v["street"],
+        v["postal_code"],
+        v["city"],
+        v["country"],
+        v["phone"],
+        v["email"],
+        golden_id,
+        stamp(i) + dt.timedelta(minutes=5),
+    )
 
 
 def golden_ids(count: int) -> list[str]:
@@ -163,6 +205,7 @@ def drop_databases(urls: dict[str, str]) -> None:
 
 def bulk_insert(engine: sa.Engine, table: str, columns: Sequence[str], rows: Iterator[tuple[Any, ...]]) -> None:
     """COPY on PostgreSQL, executemany in large batches on SQLite; one transaction."""
+
     def batches() -> Iterator[list[tuple[Any, ...]]]:
         batch: list[tuple[Any, ...]] = []
         for row in rows:
@@ -184,8 +227,10 @@ def bulk_insert(engine: sa.Engine, table: str, columns: Sequence[str], rows: Ite
             marks = ", ".join("?" for _ in columns)
             raw = conn.connection.dbapi_connection
             for batch in batches():
-                raw.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # type: ignore[union-attr]
-                                [tuple(_sqlite_value(v) for v in row) for row in batch])
+                raw.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # type: ignore[union-attr]
+                    [tuple(_sqlite_value(v) for v in row) for row in batch],
+                )
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -229,8 +274,9 @@ def bulk_state(config: LoadedConfig, store: StateStore, count: int, ids: list[st
         native_crm = dict(zip(CRM_COLUMNS, crm_row(i, ids[i]), strict=True))
         assert erp_map.to_canonical(native_erp)[0] == canonical, (erp_map.to_canonical(native_erp), canonical)
         assert crm_map.to_canonical(native_crm)[0] == canonical
-        assert crm_map.to_native(canonical) == {k: v for k, v in native_crm.items()
-                                                if k in crm_map.to_native(canonical)}
+        assert crm_map.to_native(canonical) == {
+            k: v for k, v in native_crm.items() if k in crm_map.to_native(canonical)
+        }
 
     def golden_rows() -> Iterator[tuple[Any, ...]]:
         for i in range(count):
@@ -241,13 +287,29 @@ def bulk_state(config: LoadedConfig, store: StateStore, count: int, ids: list[st
         for i in range(count):
             rhash = record_hash(values(i))
             yield (ids[i], "company", "erp", f"K{i:09d}", stamp(i).isoformat(), rhash, now, now)
-            yield (ids[i], "company", "crm", str(i + 1), (stamp(i) + dt.timedelta(minutes=5)).isoformat(), rhash,
-                   now, now)
+            yield (
+                ids[i],
+                "company",
+                "crm",
+                str(i + 1),
+                (stamp(i) + dt.timedelta(minutes=5)).isoformat(),
+                rhash,
+                now,
+                now,
+            )
 
-    bulk_insert(store.engine, "golden", ["id", "entity", "base", "base_hash", "status", "created_at", "updated_at"],
-                golden_rows())
-    bulk_insert(store.engine, "links", ["golden_id", "entity", "system", "native_id", "version", "record_hash",
-                                        "created_at", "updated_at"], link_rows())
+    bulk_insert(
+        store.engine,
+        "golden",
+        ["id", "entity", "base", "base_hash", "status", "created_at", "updated_at"],
+        golden_rows(),
+    )
+    bulk_insert(
+        store.engine,
+        "links",
+        ["golden_id", "entity", "system", "native_id", "version", "record_hash", "created_at", "updated_at"],
+        link_rows(),
+    )
     with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm, store.transaction() as conn:
         for connector in (erp, crm):
             store.set_cursor(conn, connector.system, "company", connector.current_cursor("company"))
@@ -258,8 +320,10 @@ def bulk_state(config: LoadedConfig, store: StateStore, count: int, ids: list[st
 
 def state_counts(store: StateStore) -> dict[str, int]:
     with store.engine.connect() as conn:
-        return {table.name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
-                for table in (t.runs, t.golden, t.links, t.changes, t.outbox, t.audit, t.problems, t.conflicts)}
+        return {
+            table.name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+            for table in (t.runs, t.golden, t.links, t.changes, t.outbox, t.audit, t.problems, t.conflicts)
+        }
 
 
 def table_digest(url: str, table: str, key: str) -> str:
@@ -298,8 +362,10 @@ def change_erp_rows(url: str, indexes: Sequence[int], tag: str) -> None:
 def crm_names(url: str, indexes: Sequence[int]) -> dict[int, str]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT id, name FROM accounts WHERE id IN :ids").bindparams(
-            sa.bindparam("ids", expanding=True)), {"ids": [i + 1 for i in indexes]}).all()
+        rows = conn.execute(
+            sa.text("SELECT id, name FROM accounts WHERE id IN :ids").bindparams(sa.bindparam("ids", expanding=True)),
+            {"ids": [i + 1 for i in indexes]},
+        ).all()
     engine.dispose()
     return {int(r[0]) - 1: r[1] for r in rows}
 
@@ -332,8 +398,11 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
         assert {k: v for k, v in after.items() if k != "runs"} == {k: v for k, v in before.items() if k != "runs"}
         if crm_before is not None:
             assert table_digest(urls["crm"], "accounts", "id") == crm_before
-        setup_check = {"first_cycle_captured": entity.captured, "first_cycle_echoes": entity.echoes,
-                       "first_cycle_run_rows_written": after["runs"] - before["runs"]}
+        setup_check = {
+            "first_cycle_captured": entity.captured,
+            "first_cycle_echoes": entity.echoes,
+            "first_cycle_run_rows_written": after["runs"] - before["runs"],
+        }
 
         quiet_fresh = quiet_cycles(engine, config, store, connectors, quiet)
         rng = random.Random(count)
@@ -371,17 +440,25 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
         store.close()
         drop_databases(urls)
     return {
-        "backend": backend, "records": count, "changes": changes, "repeat": repeat, "setup_s": round(setup_s, 1),
+        "backend": backend,
+        "records": count,
+        "changes": changes,
+        "repeat": repeat,
+        "setup_s": round(setup_s, 1),
         "setup_check": setup_check,
-        "change_cycle_s": [round(x, 3) for x in change_s], "change_cycle_median_s": round(statistics.median(change_s), 3),
-        "echo_cycle_s": [round(x, 3) for x in echo_s], "echo_cycle_median_s": round(statistics.median(echo_s), 3),
+        "change_cycle_s": [round(x, 3) for x in change_s],
+        "change_cycle_median_s": round(statistics.median(change_s), 3),
+        "echo_cycle_s": [round(x, 3) for x in echo_s],
+        "echo_cycle_median_s": round(statistics.median(echo_s), 3),
         "cycle_details": details[:1],
-        "quiet_fresh": quiet_fresh, "quiet_after_burst": quiet_after,
+        "quiet_fresh": quiet_fresh,
+        "quiet_after_burst": quiet_after,
     }
 
 
-def quiet_cycles(engine: SyncEngine, config: LoadedConfig, store: StateStore, connectors: dict[str, Any],
-                 count: int) -> dict[str, Any]:
+def quiet_cycles(
+    engine: SyncEngine, config: LoadedConfig, store: StateStore, connectors: dict[str, Any], count: int
+) -> dict[str, Any]:
     """Cycles with nothing changed: total, the connectors' change queries alone, the difference.
 
     The sql connector re-reads every row within ``overlap_seconds`` (2 s) of its cursor on every
@@ -399,10 +476,15 @@ def quiet_cycles(engine: SyncEngine, config: LoadedConfig, store: StateStore, co
         runs_written += state_counts(store)["runs"] - runs_before
         parts.append(connector_part(config, store, connectors))
     total, part = statistics.median(totals), statistics.median(parts)
-    return {"cycle_ms": [round(x * 1000, 1) for x in totals], "connector_ms": [round(x * 1000, 1) for x in parts],
-            "cycle_median_ms": round(total * 1000, 1), "connector_median_ms": round(part * 1000, 1),
-            "einklang_own_ms": round((total - part) * 1000, 1), "echoes_reread_per_cycle": statistics.median(echoes),
-            "run_rows_written": runs_written}
+    return {
+        "cycle_ms": [round(x * 1000, 1) for x in totals],
+        "connector_ms": [round(x * 1000, 1) for x in parts],
+        "cycle_median_ms": round(total * 1000, 1),
+        "connector_median_ms": round(part * 1000, 1),
+        "einklang_own_ms": round((total - part) * 1000, 1),
+        "echoes_reread_per_cycle": statistics.median(echoes),
+        "run_rows_written": runs_written,
+    }
 
 
 # ------------------------------------------------------------------------------ verify
@@ -430,11 +512,17 @@ def verify(backend: str, count: int, workdir: Path) -> dict[str, Any]:
         for native_id, link in erp_links.items():
             crm_link = crm_by_golden[link.golden_id]
             by_key[native_id] = {
-                "base": golden[link.golden_id][0], "base_hash": golden[link.golden_id][1],
-                "status": golden[link.golden_id][2], "erp_hash": link.record_hash, "erp_version": link.version,
-                "crm_native": crm_link.native_id, "crm_hash": crm_link.record_hash,
-                "crm_version_is_timestamp": _is_timestamp(crm_link.version), "seen": (link.seen, crm_link.seen),
-                "tolerated": (link.tolerated, crm_link.tolerated)}
+                "base": golden[link.golden_id][0],
+                "base_hash": golden[link.golden_id][1],
+                "status": golden[link.golden_id][2],
+                "erp_hash": link.record_hash,
+                "erp_version": link.version,
+                "crm_native": crm_link.native_id,
+                "crm_hash": crm_link.record_hash,
+                "crm_version_is_timestamp": _is_timestamp(crm_link.version),
+                "seen": (link.seen, crm_link.seen),
+                "tolerated": (link.tolerated, crm_link.tolerated),
+            }
         return {"records": by_key, "cursors": {s: sorted(c) if isinstance(c, dict) else c for s, c in cursors.items()}}
 
     loaded = snapshot(store)
@@ -451,12 +539,20 @@ def verify(backend: str, count: int, workdir: Path) -> dict[str, Any]:
     assert loaded["cursors"]["erp"] == bulk["cursors"]["erp"], (loaded["cursors"], bulk["cursors"])
     if mismatches:
         key = mismatches[0]
-        raise SystemExit(f"bulk set-up differs from the initial load for {len(mismatches)} records, e.g. {key}:\n"
-                         f"load {loaded['records'][key]}\nbulk {bulk['records'][key]}")
-    return {"backend": backend, "records": count, "initial_load_s": round(load_s, 1), "identical_records": count,
-            "compared": "golden base/base_hash/status, link hashes, ERP versions, CRM ids, CRM version is the row's timestamp, "
-                        "seen/tolerated, ERP cursor shape",
-            "cursors_initial_load": loaded["cursors"], "cursors_bulk": bulk["cursors"]}
+        raise SystemExit(
+            f"bulk set-up differs from the initial load for {len(mismatches)} records, e.g. {key}:\n"
+            f"load {loaded['records'][key]}\nbulk {bulk['records'][key]}"
+        )
+    return {
+        "backend": backend,
+        "records": count,
+        "initial_load_s": round(load_s, 1),
+        "identical_records": count,
+        "compared": "golden base/base_hash/status, link hashes, ERP versions, CRM ids, CRM version is the row's timestamp, "
+        "seen/tolerated, ERP cursor shape",
+        "cursors_initial_load": loaded["cursors"],
+        "cursors_bulk": bulk["cursors"],
+    }
 
 
 def _is_timestamp(value: str | None) -> bool:
@@ -491,17 +587,25 @@ def main() -> None:
             print(json.dumps(result), flush=True)
         if len(results) > 1:
             small, large = results[0], results[-1]
-            print(json.dumps({
-                "backend": args.backend, "ratio_of": [small["records"], large["records"]],
-                "change_cycle_ratio": round(large["change_cycle_median_s"] / small["change_cycle_median_s"], 3),
-                "echo_cycle_ratio": round(large["echo_cycle_median_s"] / small["echo_cycle_median_s"], 3),
-                "quiet_fresh_einklang_own_ms_at_largest": large["quiet_fresh"]["einklang_own_ms"],
-                "quiet_after_burst_einklang_own_ms_at_largest": large["quiet_after_burst"]["einklang_own_ms"],
-                "targets": {"change_cycle_ratio<=1.5": large["change_cycle_median_s"]
+            print(
+                json.dumps(
+                    {
+                        "backend": args.backend,
+                        "ratio_of": [small["records"], large["records"]],
+                        "change_cycle_ratio": round(large["change_cycle_median_s"] / small["change_cycle_median_s"], 3),
+                        "echo_cycle_ratio": round(large["echo_cycle_median_s"] / small["echo_cycle_median_s"], 3),
+                        "quiet_fresh_einklang_own_ms_at_largest": large["quiet_fresh"]["einklang_own_ms"],
+                        "quiet_after_burst_einklang_own_ms_at_largest": large["quiet_after_burst"]["einklang_own_ms"],
+                        "targets": {
+                            "change_cycle_ratio<=1.5": large["change_cycle_median_s"]
                             <= 1.5 * small["change_cycle_median_s"],
                             "quiet_fresh_own_ms<50": large["quiet_fresh"]["einklang_own_ms"] < 50,
-                            "quiet_after_burst_own_ms<50": large["quiet_after_burst"]["einklang_own_ms"] < 50}}),
-              flush=True)
+                            "quiet_after_burst_own_ms<50": large["quiet_after_burst"]["einklang_own_ms"] < 50,
+                        },
+                    }
+                ),
+                flush=True,
+            )
     sys.stdout.flush()
 
 

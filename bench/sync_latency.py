@@ -35,7 +35,8 @@ from typing import Any
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sync_cycle import (  # noqa: E402  (a sibling script, not a package)
+import sqlalchemy as sa
+from sync_cycle import (
     CRM_DDL,
     ERP_COLUMNS,
     ERP_DDL,
@@ -47,12 +48,10 @@ from sync_cycle import (  # noqa: E402  (a sibling script, not a package)
     load_config,
 )
 
-import sqlalchemy as sa  # noqa: E402
-
-from einklang.store.state import open_store  # noqa: E402
-from einklang.sync.engine import SyncEngine  # noqa: E402
-from einklang.sync.initial_load import run_initial_load  # noqa: E402
-from einklang.systems import open_connector  # noqa: E402
+from einklang.store.state import open_store
+from einklang.sync.engine import SyncEngine
+from einklang.sync.initial_load import run_initial_load
+from einklang.systems import open_connector
 
 CLI = Path(sys.executable).with_name("einklang")
 
@@ -83,8 +82,14 @@ def libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
-def writer(url: str, records: int, rate: float, seconds: float, written: dict[int, tuple[int, float]],
-           last_for_row: dict[int, int]) -> None:
+def writer(
+    url: str,
+    records: int,
+    rate: float,
+    seconds: float,
+    written: dict[int, tuple[int, float]],
+    last_for_row: dict[int, int],
+) -> None:
     rng = random.Random(3)
     total = int(rate * seconds)
     with psycopg.connect(libpq(url), autocommit=True) as conn:
@@ -95,8 +100,9 @@ def writer(url: str, records: int, rate: float, seconds: float, written: dict[in
             if pause > 0:
                 time.sleep(pause)
             row = rng.randrange(records)
-            conn.execute("UPDATE kunden SET name1 = %s, geaendert_am = now() WHERE kundennr = %s",
-                         (f"mk{seq}", f"K{row:09d}"))
+            conn.execute(
+                "UPDATE kunden SET name1 = %s, geaendert_am = now() WHERE kundennr = %s", (f"mk{seq}", f"K{row:09d}")
+            )
             written[seq] = (row, time.time())
             last_for_row[row] = seq
 
@@ -104,8 +110,9 @@ def writer(url: str, records: int, rate: float, seconds: float, written: dict[in
 def reader(url: str, poll: float, seen: dict[int, float], stop: threading.Event) -> None:
     with psycopg.connect(libpq(url), autocommit=True) as conn:
         while not stop.is_set():
-            rows = conn.execute("SELECT name FROM accounts WHERE updated_at >= now() - interval '30 seconds' "
-                                "AND name LIKE 'mk%%'").fetchall()
+            rows = conn.execute(
+                "SELECT name FROM accounts WHERE updated_at >= now() - interval '30 seconds' AND name LIKE 'mk%%'"
+            ).fetchall()
             now = time.time()
             for (name,) in rows:
                 seq = int(name[2:])
@@ -127,8 +134,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             config_path = Path(tmp) / "einklang.yaml"
             config_path.write_text(load_config_text(urls))
             log = (Path(tmp) / "sync.log").open("w")
-            process = subprocess.Popen([str(CLI), "sync", "--every", str(args.interval), "--json",
-                                        "--config", str(config_path)], stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [str(CLI), "sync", "--every", str(args.interval), "--json", "--config", str(config_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
             time.sleep(3)  # start-up and a first (quiet) cycle
             if process.poll() is not None:
                 raise SystemExit(f"sync exited: {(Path(tmp) / 'sync.log').read_text()[-2000:]}")
@@ -172,20 +182,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     missing_final = sorted(final - set(seen))
     busy = [c for c in cycles if any(e["captured"] for e in c["entities"])]
     return {
-        "records": args.records, "rate_per_s": args.rate, "seconds": args.seconds, "interval_s": args.interval,
-        "poll_s": args.poll, "written": len(written),
+        "records": args.records,
+        "rate_per_s": args.rate,
+        "seconds": args.seconds,
+        "interval_s": args.interval,
+        "poll_s": args.poll,
+        "written": len(written),
         "achieved_rate_per_s": round(len(written) / (write_end - min(w[1] for w in written.values())), 1),
-        "visible": len(latencies), "superseded_before_sync": len(written) - len(latencies) - len(missing_final),
+        "visible": len(latencies),
+        "superseded_before_sync": len(written) - len(latencies) - len(missing_final),
         "final_markers_missing": len(missing_final),
-        "p50_s": round(percentile(latencies, 0.50), 3), "p90_s": round(percentile(latencies, 0.90), 3),
-        "p99_s": round(percentile(latencies, 0.99), 3), "max_s": round(max(latencies), 3),
+        "p50_s": round(percentile(latencies, 0.50), 3),
+        "p90_s": round(percentile(latencies, 0.90), 3),
+        "p99_s": round(percentile(latencies, 0.99), 3),
+        "max_s": round(max(latencies), 3),
         "mean_s": round(statistics.mean(latencies), 3),
         "cycles": len(cycles),
         "busy_cycle_s_median": round(statistics.median(c["seconds"] for c in busy), 3) if busy else None,
         "busy_cycle_s_max": round(max(c["seconds"] for c in busy), 3) if busy else None,
         "captured_per_busy_cycle_max": max(sum(e["captured"] for e in c["entities"]) for c in busy) if busy else None,
-        "captured_per_busy_cycle_median": statistics.median(
-            sum(e["captured"] for e in c["entities"]) for c in busy) if busy else None,
+        "captured_per_busy_cycle_median": statistics.median(sum(e["captured"] for e in c["entities"]) for c in busy)
+        if busy
+        else None,
         "target_p99_le_interval_plus_1s": percentile(latencies, 0.99) <= args.interval + 1,
     }
 
