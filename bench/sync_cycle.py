@@ -548,8 +548,8 @@ def verify(backend: str, count: int, workdir: Path) -> dict[str, Any]:
         "records": count,
         "initial_load_s": round(load_s, 1),
         "identical_records": count,
-        "compared": "golden base/base_hash/status, link hashes, ERP versions, CRM ids, CRM version is the row's timestamp, "
-        "seen/tolerated, ERP cursor shape",
+        "compared": "golden base/base_hash/status, link hashes, ERP versions, CRM ids, "
+        "CRM version is the row's timestamp, seen/tolerated, ERP cursor shape",
         "cursors_initial_load": loaded["cursors"],
         "cursors_bulk": bulk["cursors"],
     }
