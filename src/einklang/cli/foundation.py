@@ -243,8 +243,9 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
                     }
                 )
             entities.append(entry)
+        failed = store.failed_outbox()
         if as_json:
-            emit_json({"ok": True, "state": mask(loaded.state_url), "entities": entities})
+            emit_json({"ok": True, "state": mask(loaded.state_url), "entities": entities, "failed_writes": failed})
             return
         say(f"state store: {loaded.state_url}")
         rows = []
@@ -267,6 +268,15 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
             ["entity", "system", "linked", "cursor", "pending", "failed", "conflicts", "last run"],
             rows,
         )
+        if failed:
+            render_table(
+                "Isolated records (writes that failed for good; they block nothing else)",
+                ["system", "entity", "op", "record", "error"],
+                [
+                    [f["system"], f["entity"], f["op"], f["native_id"] or f["golden_id"], f["last_error"]]
+                    for f in failed
+                ],
+            )
 
 
 def _short(value: Any, width: int = 32) -> str:

@@ -478,6 +478,18 @@ class StateStore:
                 .values(attempts=t.outbox.c.attempts + (0 if status == "done" else 1), **values)
             )
 
+    def failed_outbox(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Writes that failed for good (isolated records), newest first."""
+        query = (
+            sa.select(t.outbox.c.id, t.outbox.c.system, t.outbox.c.entity, t.outbox.c.golden_id,
+                      t.outbox.c.native_id, t.outbox.c.op, t.outbox.c.last_error, t.outbox.c.created_at)
+            .where(t.outbox.c.status == "failed")
+            .order_by(t.outbox.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
     def outbox_counts(self, system: str, entity: str) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(
