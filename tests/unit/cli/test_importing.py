@@ -91,18 +91,18 @@ def test_import_review_apply_undo_via_cli(tmp_path: Path) -> None:
     base = ["-c", str(config_path), "--json"]
     dry = runner.invoke(app, ["import", *exports, "--into", "crm", "--dry-run", *base])
     assert dry.exit_code == 0, dry.output
-    assert json.loads(dry.output)["created"] == 9
+    assert json.loads(dry.output)["created"] == 14
     review = tmp_path / "review.csv"
     done = runner.invoke(app, ["import", *exports, "--into", "crm", "--review", str(review), "--lang", "de", *base])
     assert done.exit_code == 0, done.output
     imported = json.loads(done.output)
-    assert imported["created"] == 9 and imported["review_file"] == str(review)
+    assert imported["created"] == 14 and imported["review_file"] == str(review)
     assert "Entscheidung" in review.read_text(encoding="utf-8-sig").splitlines()[0]
     applied = runner.invoke(app, ["review", "apply", str(review), *base])
     assert applied.exit_code == 0, applied.output
     assert json.loads(applied.output)["undecided"] == 4
     undone = runner.invoke(app, ["undo", str(imported["run_id"]), *base])
     assert undone.exit_code == 0, undone.output
-    assert json.loads(undone.output)["deleted"] == 10
+    assert json.loads(undone.output)["deleted"] == 15
     missing = runner.invoke(app, ["undo", "999", *base])
     assert missing.exit_code == 2 and json.loads(missing.output)["ok"] is False

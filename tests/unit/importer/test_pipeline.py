@@ -50,16 +50,16 @@ def test_import_merges_input_creates_new_links_sure_and_reviews_possible(
 ) -> None:
     config, store, exports = world
     report = do_import(config, store, exports, review_path=tmp_path / "review.xlsx")
-    assert report.rows_read == 22 and report.rows_usable == 21  # one row without any name
-    assert report.persons == 13 and report.merged_rows == 8  # one person in three exports is one record
+    assert report.rows_read == 38 and report.rows_usable == 37  # one row without any name
+    assert report.persons == 18 and report.merged_rows == 19  # one person in three exports is one record
     assert report.linked == 2  # Katrin Hoffmann and Lena Fischer were in the CRM already
-    assert report.created == 9
+    assert report.created == 14
     assert report.to_review == 4
     assert report.accounts_created == 1  # Elbe Software GmbH had no account
     assert report.failed == 0
     assert (tmp_path / "review.xlsx").is_file()
     contacts = crm(config, "SELECT first_name, last_name, email, account_id FROM contacts")
-    assert len(contacts) == 3 + 9
+    assert len(contacts) == 3 + 14
     assert all(row.account_id is not None for row in contacts)
     # the existing records were linked, not changed
     lena = [r for r in contacts if r.first_name == "Lena"]
@@ -71,7 +71,7 @@ def test_import_merges_input_creates_new_links_sure_and_reviews_possible(
     assert len([r for r in contacts if r.last_name == "Müller"]) == 3
     # every create went through the outbox and is audited with the run id
     audit = store.audit_log(run_id=report.run_id, limit=1000)
-    assert len([e for e in audit if e["op"] == "create" and e["entity"] == "contact"]) == 9
+    assert len([e for e in audit if e["op"] == "create" and e["entity"] == "contact"]) == 14
     assert len([e for e in audit if e["op"] == "link"]) == 2
 
 
@@ -82,7 +82,7 @@ def test_rerun_creates_nothing_twice(world: tuple[LoadedConfig, StateStore, list
     again = do_import(config, store, exports, review_path=tmp_path / "r2.xlsx")
     assert again.created == 0 and again.linked == 0 and again.accounts_created == 0
     assert again.to_review == 2  # the two rows still waiting for a decision come back; linked ones do not
-    assert again.already_imported == 21 - 2  # all but the two rows that wait for a decision
+    assert again.already_imported == 37 - 2  # all but the two rows that wait for a decision
     assert crm(config, "SELECT count(*) FROM contacts")[0][0] == before
     # a second file with the same contacts under another name and order is recognised too
     renamed = tmp_path / "copy.csv"
@@ -95,7 +95,7 @@ def test_rerun_creates_nothing_twice(world: tuple[LoadedConfig, StateStore, list
 def test_dry_run_changes_nothing(world: tuple[LoadedConfig, StateStore, list[Path]]) -> None:
     config, store, exports = world
     report = do_import(config, store, exports, dry_run=True)
-    assert report.created == 9 and report.linked == 2 and report.run_id is None
+    assert report.created == 14 and report.linked == 2 and report.run_id is None
     assert {entry["action"] for entry in report.plan} >= {"create", "link", "review", "create-account"}
     assert crm(config, "SELECT count(*) FROM contacts")[0][0] == 3
     assert store.count_links("crm", "contact") == 0
@@ -108,7 +108,7 @@ def test_undo_reverts_the_whole_import(world: tuple[LoadedConfig, StateStore, li
     assert report.run_id is not None
     undone = undo_run(config, store, report.run_id)
     assert undone.failed == 0
-    assert undone.deleted == 9 + 1 and undone.unlinked == 2
+    assert undone.deleted == 14 + 1 and undone.unlinked == 2
     assert crm(config, "SELECT count(*) FROM contacts")[0][0] == 3
     assert crm(config, "SELECT count(*) FROM accounts")[0][0] == accounts_before
     assert store.count_links("crm", "contact") == 0
@@ -117,7 +117,7 @@ def test_undo_reverts_the_whole_import(world: tuple[LoadedConfig, StateStore, li
         undo_run(config, store, report.run_id)
     # after the undo the same import starts from scratch
     again = do_import(config, store, exports, review_path=tmp_path / "again.xlsx")
-    assert again.created == 9
+    assert again.created == 14
 
 
 def test_import_leaves_crm_without_duplicates_after_demo_decisions(tmp_path: Path) -> None:
