@@ -129,7 +129,20 @@ def _send(store: StateStore, target: TargetEntity, run_id: int | None,
              "op": "create", "new": {"values": shown(p.record), "fingerprints": list(p.fingerprints)},
              "cause": p.cause}
             for (_, gid, p), native in zip(items, created, strict=True)])
+        # The other systems of the entity get the new record too (the sync engine sends these
+        # creates, looking the record up by key first): the target reports it as einklang's own
+        # write, so no later read of changes would ever show it as new.
+        store.add_outbox(conn, run_id, [
+            {"system": system, "entity": target.entity, "golden_id": gid, "op": "create", "payload": p.record,
+             "cause": f"{p.cause} (created in {target.system})"}
+            for _, gid, p in items for system in _other_systems(target)])
     return [CreateOutcome(p, gid, native) for (_, gid, p), native in zip(items, created, strict=True)]
+
+
+def _other_systems(target: TargetEntity) -> list[str]:
+    create_in = target.config.entity(target.entity).sync.create_in
+    return [system for system in target.config.systems_of(target.entity)
+            if system != target.system and (create_in is None or system in create_in)]
 
 
 def _failed(store: StateStore, target: TargetEntity, run_id: int | None,

@@ -836,10 +836,18 @@ class SyncEngine:
             self._fail_entry(entity, system, entries[0], str(exc), report)
             return
         self.fault("after_create")
+        assigned: dict[str, _Observation] = {}
         with self._write() as conn:
             audit = []
             for entry, record in zip(entries, created, strict=True):
                 seen, _ = mapping.to_canonical(record.fields) if record.fields else (dict(entry["payload"]), [])
+                # Values the system filled in itself where the payload had none (a customer number
+                # from the ERP's sequence, a default) are that system's change, to be merged and
+                # sent to the others, not a deviation from the agreed value to be undone.
+                filled = [k for k, v in seen.items() if v is not None and entry["payload"].get(k) is None]
+                if filled:
+                    assigned[entry["golden_id"]] = _Observation([], record.native_id, record.version, seen, None)
+                    seen = {**seen, **dict.fromkeys(filled)}
                 ops.insert_link(conn, entity, system, entry["golden_id"], record.native_id, record.version, seen)
                 ops.finish_outbox(conn, entry["id"], "done", native_id=record.native_id)
                 audit.append({"system": system, "entity": entity, "golden_id": entry["golden_id"],
@@ -849,7 +857,8 @@ class SyncEngine:
             self.store.audit(conn, self.run_id(), audit)
         report.created += len(created)
         for entry in entries:  # fields the system could not take as given get planned again
-            self._merge_golden(entity, entry["golden_id"], {}, [], report)
+            observed = assigned.get(entry["golden_id"])
+            self._merge_golden(entity, entry["golden_id"], {system: observed} if observed else {}, [], report)
 
     def _fail_entry(self, entity: str, system: str, entry: dict[str, Any], error: str,
                     report: EntityReport) -> None:
