@@ -617,7 +617,7 @@ class Scenario:
         check(all(n == 1 and k for k, n in crm_numbers.items()), "CRM: every account has its own customer number",
               [k for k, n in crm_numbers.items() if n > 1 or not k])
         check(set(codes) == set(crm_numbers), "the same customer numbers in both systems",
-              sorted(set(codes) ^ set(crm_numbers)))
+              sorted(map(str, set(codes) ^ set(crm_numbers))))
         names = Counter(a["name"] for a in accounts)
         check(all(n == 1 for n in names.values()), "CRM: no account twice (by name)",
               [k for k, n in names.items() if n > 1])
