@@ -23,6 +23,7 @@ from einklang.connectors.base import (
 from einklang.mapping import EntityMapping
 from einklang.model import CanonicalRecord, CanonicalValue, display, record_hash
 from einklang.store.state import StateStore
+from einklang.sync import state_ops as ops
 from einklang.sync.matching import best_matches
 from einklang.sync.recovery import recover_pending_creates
 
@@ -340,23 +341,39 @@ class InitialLoad:
 
     # ------------------------------------------------------------------ link existing
     def _link_existing(self, pairs: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str]]) -> None:
+        """Link each source record to the target record found for it, and plan what makes them agree.
+
+        The agreed state is the source's values, plus the values only the target record has (kept,
+        not wiped). Both links remember what their record holds now; a field where a record
+        differs from the agreed state is planned as an update in the outbox, sent by the next
+        sync cycle (without this, a linked pair that differs would never converge).
+        """
         store, entity = self.store, self.entity
+        systems = (
+            (self.source.system, self.source_mapping),
+            (self.target.system, self.target_mapping),
+        )
         with store.transaction() as conn:
-            golden_ids = store.insert_golden(conn, entity, [canonical for _, canonical, _, _ in pairs])
-            store.insert_links(
-                conn,
-                entity,
-                self.source.system,
-                [
-                    (gid, record.native_id, record.version, record_hash(canonical))
-                    for gid, (record, canonical, _, _) in zip(golden_ids, pairs, strict=True)
-                ],
-            )
-            target_rows = []
-            for gid, (_, _, target_record, _) in zip(golden_ids, pairs, strict=True):
+            bases, seens = [], []
+            for record, canonical, target_record, _ in pairs:
                 target_canonical, _ = self.target_mapping.to_canonical(target_record.fields)
-                target_rows.append((gid, target_record.native_id, target_record.version, record_hash(target_canonical)))
-            store.insert_links(conn, entity, self.target.system, target_rows)
+                base = dict(canonical)
+                for name, value in target_canonical.items():
+                    if base.get(name) is None and value is not None:
+                        base[name] = value
+                bases.append(base)
+                seens.append(((record, canonical), (target_record, target_canonical)))
+            golden_ids = store.insert_golden(conn, entity, bases)
+            for gid, base, seen_pair in zip(golden_ids, bases, seens, strict=True):
+                for (system, mapping), (native, seen) in zip(systems, seen_pair, strict=True):
+                    ops.insert_link(conn, entity, system, gid, native.native_id, native.version, seen)
+                    writable = set(mapping.writable_fields())
+                    patch = {name: base.get(name) for name in mapping.canonical_fields
+                             if name in writable and base.get(name) is not None and base.get(name) != seen.get(name)}
+                    if patch:
+                        ops.add_outbox(conn, self.report.run_id, entity, system, gid, native.native_id, "update",
+                                       patch, "initial load: linked record differs from the agreed values",
+                                       native.version)
             store.audit(
                 conn,
                 self.report.run_id,
