@@ -65,8 +65,9 @@ class Checks:
             self.passed.append(what)
             self.say(f"  ok    {what}")
         else:
-            self.failed.append(f"{what}: {detail}" if detail != "" else what)
-            self.say(f"  FAIL  {what}" + (f": {detail}" if detail != "" else ""))
+            shown = str(detail)[:800]
+            self.failed.append(f"{what}: {shown}" if detail != "" else what)
+            self.say(f"  FAIL  {what}" + (f": {shown}" if detail != "" else ""))
         return ok
 
 
