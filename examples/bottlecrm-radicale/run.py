@@ -48,7 +48,8 @@ def _load_sibling() -> Any:
 
 shared = _load_sibling()
 Checks, CheckFailed, Server, Crm = shared.Checks, shared.CheckFailed, shared.Server, shared.Crm
-einklang, sync_once, sync_until_quiet, status = shared.einklang, shared.sync_once, shared.sync_until_quiet, shared.status
+einklang, sync_once, status = shared.einklang, shared.sync_once, shared.status
+sync_until_quiet = shared.sync_until_quiet
 compare_systems, start_server, stop_server = shared.compare_systems, shared.start_server, shared.stop_server
 
 from einklang.config import LoadedConfig, load_config  # noqa: E402

@@ -320,7 +320,8 @@ def compare_systems(config: LoadedConfig, entity: str, check: Checks) -> dict[st
                 continue
             for name in sorted(shared):
                 if record.get(name) != theirs.get(name):
-                    differing.append(f"{golden_id}.{name}: {first} {record.get(name)!r} != {other} {theirs.get(name)!r}")
+                    differing.append(
+                        f"{golden_id}.{name}: {first} {record.get(name)!r} != {other} {theirs.get(name)!r}")
     check(not differing, f"{entity}: all {len(views[first])} linked records agree on {sorted(shared)}",
           differing[:10])
     for system in systems:
@@ -350,7 +351,7 @@ def decide_review(review: Path, decided: Path, say: Say) -> dict[str, int]:
     column = {name: index + 1 for index, name in enumerate(header)}
     decisions: Counter[str] = Counter()
     for row in range(2, sheet.max_row + 1):
-        def cell(name: str) -> Any:
+        def cell(name: str, row: int = row) -> Any:
             return sheet.cell(row, column[name]).value if name in column else None
 
         first, last = cell("first_name (incoming)"), cell("last_name (incoming)")
@@ -422,7 +423,6 @@ class Scenario:
         config = self.write_config()
         erp, crm = Erp(self.servers["erp"]), Crm(self.servers["crm"])
         customers = seed.customers(self.customers)
-        by_number = {c.number: c for c in customers}
 
         self.step("1. einklang check")
         document = einklang(workdir, "check")
@@ -480,7 +480,7 @@ class Scenario:
         contacts = crm.contacts()
         people = Counter((c["first_name"], c["last_name"]) for c in contacts)
         expected_people = {(seed.ascii_fold(p.first_name), seed.ascii_fold(p.last_name)) for p in seed.PEOPLE}
-        found_people = {(seed.ascii_fold(f), seed.ascii_fold(l)) for f, l in people}
+        found_people = {(seed.ascii_fold(first), seed.ascii_fold(last)) for first, last in people}
         check(found_people == expected_people and all(n == 1 for n in people.values()),
               f"the CRM holds each of the {len(seed.PEOPLE)} persons exactly once", dict(people))
         check(all(c.get("account") for c in contacts), "every contact is attached to its account",
