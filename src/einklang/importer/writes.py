@@ -18,6 +18,7 @@ from einklang.importer import import_state
 from einklang.mapping import EntityMapping
 from einklang.model import CanonicalRecord, display, record_hash
 from einklang.store.state import StateStore
+from einklang.sync import state_ops as ops
 from einklang.sync.recovery import recover_pending_creates
 
 
@@ -201,8 +202,20 @@ def update_record(
             new_golden = True
         else:
             golden_id, new_golden = existing.golden_id, False
-            store.set_base(conn, golden_id, after)
+            loaded = ops.load_golden(conn, golden_id)
+            # fields the target does not map keep their agreed values
+            store.set_base(conn, golden_id, {**(loaded[0] if loaded else {}), **after})
             store.update_link(conn, target.system, target.entity, native_id, updated.version, record_hash(after))
+            # The other linked systems get the change too (the sync engine sends these updates):
+            # the target reports it as einklang's own write, so no read of changes would show it.
+            for system, link in ops.links_of_golden(conn, golden_id).items():
+                if system == target.system:
+                    continue
+                fields = set(target.config.mapping(target.entity, system).writable_fields())
+                payload = {name: after.get(name) for name in changes if name in fields}
+                if payload:
+                    ops.add_outbox(conn, run_id, target.entity, system, golden_id, link.native_id, "update",
+                                   payload, f"{cause} (changed in {target.system})", link.version)
         import_state.remember_fingerprints(conn, target.entity, dict.fromkeys(fingerprints, golden_id))
         store.audit(conn, run_id, [{
             "system": target.system, "entity": target.entity, "golden_id": golden_id, "native_id": native_id,
