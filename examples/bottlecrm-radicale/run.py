@@ -206,6 +206,8 @@ class Scenario:
         people = crm_contacts(self.contacts)
 
         self.step(f"1. the CRM holds {len(people)} business contacts; the address book 3 cards of its own")
+        no_phone = people[10]
+        no_phone["phone"] = ""  # typed in without a phone; an Outlook export will have it
         for person in people:
             crm.create_contact(person)
         same = people[0]
@@ -244,7 +246,28 @@ class Scenario:
         check(len(book.cards()) == len(people) + 2, f"address book: {len(people) + 2} cards")
         compare_systems(config, "contact", check)
 
-        self.step("4. edits on both sides")
+        self.step("4. an employee's Outlook export is imported into the CRM")
+        export = workdir / "exports" / "petra_outlook.csv"
+        export.parent.mkdir(parents=True, exist_ok=True)
+        rows = [["First Name", "Last Name", "Company", "Job Title", "Business Phone", "E-mail Address"],
+                [no_phone["first_name"], no_phone["last_name"], no_phone["organization"], no_phone["title"],
+                 "+49 351 4455667", no_phone["email"]],
+                ["Otto", "Lindner", "Lindner Feinmechanik GmbH", "Vertrieb", "+49 361 778800",
+                 "otto.lindner@lindner-fm.de"]]
+        export.write_text("\r\n".join(",".join(f'"{v}"' for v in row) for row in rows) + "\r\n", encoding="utf-8")
+        imported = einklang(workdir, "import", str(export), "--into", "crm", "--review", "review.xlsx")
+        say(f"  einklang import: created {imported['created']}, linked {imported['linked']}, "
+            f"to review {imported['to_review']}")
+        check(imported["created"] == 1 and imported["linked"] == 1,
+              f"Otto Lindner is new, {no_phone['first_name']} {no_phone['last_name']} is linked to the CRM contact",
+              {k: imported[k] for k in ("created", "linked", "to_review")})
+        decided = workdir / "review-decided.xlsx"
+        shared.decide_review(workdir / "review.xlsx", decided, say)
+        applied = einklang(workdir, "review", "apply", str(decided))
+        say(f"  einklang review apply: merged {applied['merged']}, failed {applied['failed']}")
+        sync_until_quiet(workdir, say)
+
+        self.step("5. edits on both sides")
         contacts = {c["email"]: c for c in crm.contacts()}
         phone_crm, title_both, email_book, city_book = people[5], people[6], people[7], people[8]
         say(f"  CRM: new phone for {phone_crm['email']}; title 'Leitung Einkauf' for {title_both['email']}")
@@ -260,14 +283,14 @@ class Scenario:
         book.put_new(f"{uuid.uuid4()}.vcf", vcard("phone-ines", "Ines", "Roth", "Roth Sanitär GmbH",
                                                   "ines.roth@roth-sanitaer.de", "+49 421 778899"))
 
-        self.step("5. sync")
+        self.step("6. sync")
         first = sync_once(workdir, say)
         contact_report = next(e for e in first["entities"] if e["entity"] == "contact")
         check(contact_report["violations"] >= 1, "the address book's e-mail change is an ownership violation",
               contact_report["violations"])
         sync_until_quiet(workdir, say)
 
-        self.step("6. the end state")
+        self.step("7. the end state")
         views = compare_systems(config, "contact", check)
         crm_view = {r.get("email"): r for r in views["crm"].values()}
         book_view = {r.get("email"): r for r in views["addressbook"].values()}
@@ -281,8 +304,12 @@ class Scenario:
             check(email_book["email"] in view and "privat@example.org" not in view,
                   f"{name}: the e-mail the address book may not change is the CRM's")
             check("ines.roth@roth-sanitaer.de" in view, f"{name}: the phone's new card Ines Roth is there")
+            check("otto.lindner@lindner-fm.de" in view, f"{name}: the imported Otto Lindner is there")
+            check(view.get(no_phone["email"], {}).get("phone") == "+493514455667",
+                  f"{name}: the phone the import merged into {no_phone['last_name']}",
+                  view.get(no_phone["email"], {}).get("phone"))
         crm_all, cards = crm.contacts(), book.cards()
-        expected = len(people) + 3
+        expected = len(people) + 4
         check(len(crm_all) == expected, f"CRM: {expected} contacts", len(crm_all))
         check(len(cards) == expected, f"address book: {expected} cards", len(cards))
         emails = Counter(str(c.get("email")).lower() for c in crm_all)
