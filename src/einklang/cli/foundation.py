@@ -193,6 +193,11 @@ def _print_load_report(report: LoadReport, as_json: bool) -> None:
     )
     if not report.target_was_empty and (report.linked or (not report.dry_run and report.created)):
         say(f"{report.target} was not empty: existing records were matched by key first")
+    if report.target_unlinked:
+        say(
+            f"{report.target_unlinked} record(s) only {report.target} has stay unlinked for now: the next "
+            f"`einklang sync` treats them as new and brings them to {report.source} (unless create_in says otherwise)"
+        )
     for title, issues in (
         ("failed", report.failures),
         ("skipped", report.skips),

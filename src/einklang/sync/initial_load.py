@@ -54,6 +54,7 @@ class LoadReport:
     skipped: int = 0
     failed: int = 0
     target_was_empty: bool = True
+    target_unlinked: int | None = None  # target records left unlinked (None: not counted)
     failures: list[LoadIssue] = field(default_factory=list)
     skips: list[LoadIssue] = field(default_factory=list)
     warnings: list[LoadIssue] = field(default_factory=list)
@@ -74,6 +75,7 @@ class LoadReport:
             "skipped": self.skipped,
             "failed": self.failed,
             "target_was_empty": self.target_was_empty,
+            "target_unlinked": self.target_unlinked,
             "aborted": self.aborted,
         }
 
@@ -138,9 +140,14 @@ class InitialLoad:
                 self._finish_interrupted_creates()
             key_index = self._target_key_index()
             report.target_was_empty = key_index.empty
+            if not key_index.empty:
+                # the target's own records that this load does not link must reach the source too:
+                # the first sync reads the target from the beginning and treats them as new there
+                start_cursors.pop(self.target.system, None)
             for page in self.source.read_all(self.entity, page_size=self.batch_size):
                 self._load_page(page, key_index)
                 self.progress(len(page))
+            report.target_unlinked = key_index.untaken_count()
         except SystemUnavailable as exc:
             report.aborted = str(exc)
             status = "failed"
@@ -368,12 +375,24 @@ class InitialLoad:
                 for (system, mapping), (native, seen) in zip(systems, seen_pair, strict=True):
                     ops.insert_link(conn, entity, system, gid, native.native_id, native.version, seen)
                     writable = set(mapping.writable_fields())
-                    patch = {name: base.get(name) for name in mapping.canonical_fields
-                             if name in writable and base.get(name) is not None and base.get(name) != seen.get(name)}
+                    patch = {
+                        name: base.get(name)
+                        for name in mapping.canonical_fields
+                        if name in writable and base.get(name) is not None and base.get(name) != seen.get(name)
+                    }
                     if patch:
-                        ops.add_outbox(conn, self.report.run_id, entity, system, gid, native.native_id, "update",
-                                       patch, "initial load: linked record differs from the agreed values",
-                                       native.version)
+                        ops.add_outbox(
+                            conn,
+                            self.report.run_id,
+                            entity,
+                            system,
+                            gid,
+                            native.native_id,
+                            "update",
+                            patch,
+                            "initial load: linked record differs from the agreed values",
+                            native.version,
+                        )
             store.audit(
                 conn,
                 self.report.run_id,
@@ -534,6 +553,12 @@ class TargetKeyIndex:
 
     def record(self, native_id: str) -> NativeRecord:
         return self._records[native_id]
+
+    def untaken_count(self) -> int | None:
+        """Target records not linked by this load (None when the index was not built)."""
+        if self.empty or not self._records:
+            return None if not self.empty else 0
+        return len(self._records) - len(self._taken)
 
     def free_canonical(self) -> dict[str, CanonicalRecord]:
         return {nid: record for nid, record in self._canonical.items() if nid not in self._taken}

@@ -146,3 +146,33 @@ def test_non_empty_target_links_fuzzy_duplicates_and_holds_possible_ones(
     held = [s for s in report.skips if "possible duplicate" in s.reason]
     assert [s.native_id for s in held] in ([namesake["kundennr"]], [])
     assert report.created == 60 - 1 - len(held)
+
+
+def test_records_only_the_target_has_reach_the_source_with_the_first_sync(
+    demo: tuple[LoadedConfig, StateStore],
+) -> None:
+    from contextlib import ExitStack
+
+    from einklang.sync.engine import SyncEngine
+
+    config, store = demo
+    crm = sa.create_engine(f"sqlite:///{config.base_dir / 'crm.db'}")
+    with crm.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO accounts (external_id, name, address_line, postcode, city, country) "
+                "VALUES ('K55555', 'Nur-im-CRM Handels GmbH', 'Dorfstraße 1', '24103', 'Kiel', 'DE')"
+            )
+        )
+    crm.dispose()
+    report = load(config, store)
+    assert report.target_unlinked == 1
+    with ExitStack() as stack:
+        connectors = {name: stack.enter_context(open_connector(config, name)) for name in config.model.systems}
+        SyncEngine(config, store, connectors).run_cycle()
+    erp = sa.create_engine(f"sqlite:///{config.base_dir / 'erp.db'}")
+    with erp.connect() as conn:
+        row = conn.execute(sa.text("SELECT name1, ort FROM kunden WHERE kundennr = 'K55555'")).first()
+    erp.dispose()
+    assert row is not None and tuple(row) == ("Nur-im-CRM Handels GmbH", "Kiel")
+    assert store.count_links("erp", "company") == store.count_links("crm", "company") == 61
