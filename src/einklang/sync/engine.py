@@ -67,6 +67,7 @@ class EngineOptions:
     batch_size: int = 500
     replan_rounds: int = 3
     confirm_deletes: bool = False  # let this cycle exceed the delete guard
+    keep_changes: dt.timedelta = dt.timedelta(days=7)  # processed captured changes are kept this long
 
 
 @dataclass
@@ -197,6 +198,10 @@ class SyncEngine:
         finally:
             report.seconds = time.perf_counter() - started
             report.run_id = self._run_id
+            if self._run_id is not None and status == "ok":
+                # only cycles that did work purge, so a quiet cycle still writes nothing
+                with self.store.transaction() as conn:
+                    ops.purge_processed_changes(conn, self.options.keep_changes)
             if self._run_id is not None:
                 self.store.finish_run(self._run_id, status, report.as_dict() if status == "ok" else {})
         return report

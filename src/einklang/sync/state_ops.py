@@ -182,6 +182,15 @@ def mark_changes_processed(conn: Connection, ids: Sequence[int]) -> None:
         conn.execute(t.changes.update().where(t.changes.c.id.in_(chunk)).values(processed_at=now))
 
 
+def purge_processed_changes(conn: Connection, older_than: dt.timedelta) -> int:
+    """Forget captured changes that were merged long ago (the audit log keeps what was written)."""
+    cutoff = utcnow() - older_than
+    result = conn.execute(
+        t.changes.delete().where(t.changes.c.processed_at.is_not(None), t.changes.c.processed_at < cutoff)
+    )
+    return int(result.rowcount or 0)
+
+
 # ------------------------------------------------------------------------------ outbox
 def add_outbox(conn: Connection, run_id: int | None, entity: str, system: str, golden_id: str,
                native_id: str | None, op: str, payload: CanonicalRecord, cause: str,

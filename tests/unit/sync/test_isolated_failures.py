@@ -60,3 +60,29 @@ def test_rejected_write_is_isolated_and_shown_in_status(tmp_path: Path) -> None:
     failed = json.loads(result.stdout)["failed_writes"]
     assert len(failed) == 1
     assert failed[0]["system"] == "crm" and "Nirgendwo" in failed[0]["last_error"]
+
+
+def test_processed_changes_are_purged_after_the_retention(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from einklang.store import schema
+    from einklang.sync.engine import EngineOptions
+
+    config_path = scenario.build(tmp_path, customer_count=20)
+    config = load_config(config_path)
+    store = open_store(config.state_url)
+    with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm:
+        run_initial_load(config, store, "company", erp, crm)
+    _execute(f"sqlite:///{tmp_path / 'erp.db'}", "UPDATE kunden SET ort = 'Potsdam' WHERE kundennr = 'K10003'")
+
+    def captured() -> int:
+        with store.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(schema.changes)).scalar_one())
+
+    with ExitStack() as stack:
+        connectors = {name: stack.enter_context(open_connector(config, name)) for name in config.model.systems}
+        SyncEngine(config, store, connectors).run_cycle()
+        assert captured() > 0  # kept for a while
+        _execute(f"sqlite:///{tmp_path / 'erp.db'}", "UPDATE kunden SET ort = 'Werder' WHERE kundennr = 'K10004'")
+        SyncEngine(config, store, connectors, options=EngineOptions(keep_changes=dt.timedelta(0))).run_cycle()
+    assert captured() == 0
