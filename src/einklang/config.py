@@ -279,7 +279,6 @@ class LoadedConfig:
 
     model: EinklangConfig
     path: Path | None
-    raw: dict[str, Any]
 
     @property
     def base_dir(self) -> Path:
@@ -288,12 +287,7 @@ class LoadedConfig:
     @property
     def state_url(self) -> str:
         if self.model.state:
-            url = self.model.state
-            if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-                relative = url.removeprefix("sqlite:///")
-                if relative and relative != ":memory:" and not Path(relative).is_absolute():
-                    return f"sqlite:///{(self.base_dir / relative).resolve()}"
-            return url
+            return resolve_sqlite_url(self.model.state, self.base_dir)
         return f"sqlite:///{(self.base_dir / 'einklang.db').resolve()}"
 
     @property
@@ -341,6 +335,15 @@ class LoadedConfig:
         data = self.model.model_dump(mode="json", exclude_none=True)
         data["state"] = self.state_url
         return data
+
+
+def resolve_sqlite_url(url: str, base_dir: Path) -> str:
+    """A relative ``sqlite:///file.db`` means next to the config file, not the current folder."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        relative = url.removeprefix("sqlite:///")
+        if relative and not relative.startswith(":memory:") and not Path(relative).is_absolute():
+            return f"sqlite:///{(base_dir / relative).resolve()}"
+    return url
 
 
 def _mask_tree(node: Any, key: str = "") -> Any:
@@ -416,7 +419,7 @@ def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, s
         if more:
             message += f" (and {more} more problem{'s' if more > 1 else ''})"
         raise ConfigError(message, file=path, line=line, key=".".join(key_path) or ".".join(loc)) from None
-    return LoadedConfig(model=model, path=path, raw=resolved)
+    return LoadedConfig(model=model, path=path)
 
 
 def _read_secrets_file(path: Path) -> dict[str, str]:

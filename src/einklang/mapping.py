@@ -16,7 +16,6 @@ from einklang.model import (
     CanonicalRecord,
     CanonicalValue,
     EntitySpec,
-    FieldType,
     NormalizeContext,
     coerce,
     display,
@@ -175,8 +174,6 @@ class EntityMapping:
         reverse = self._reverse_values.get(rule.canonical)
         if reverse is not None and isinstance(value, str) and value in reverse:
             return reverse[value]
-        if self.entity.field(rule.canonical).type is FieldType.BOOL:
-            return value
         return value
 
     def _split(self, rule: FieldMap, value: Any) -> dict[str, Any]:
@@ -199,8 +196,3 @@ def _as_text(value: Any) -> str | None:
     if value is None:
         return None
     return value if isinstance(value, str) else str(value)
-
-
-def changed_fields(base: Mapping[str, CanonicalValue], current: Mapping[str, CanonicalValue]) -> set[str]:
-    """Fields present in ``current`` whose value differs from ``base`` (absent means unknown)."""
-    return {name for name, value in current.items() if base.get(name) != value}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -100,5 +100,3 @@ def render_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
         table.add_row(*[mask("" if cell is None else str(cell)) for cell in row])
     console.print(table)
 
-
-Renderer = Callable[[], None]

@@ -22,6 +22,7 @@ from einklang.model import CanonicalRecord, coerce, display, record_hash
 from einklang.normalize import InvalidValue
 from einklang.store import schema as t
 from einklang.store.state import StateStore
+from einklang.sync import state_ops as ops
 from einklang.systems import open_connector
 
 RUN_KIND = "undo"
@@ -171,7 +172,7 @@ class Undo:
         after = target.canonical(updated)
         with self.store.transaction() as conn:
             if entry["golden_id"]:
-                self.store.set_base(conn, entry["golden_id"], after)
+                ops.save_golden(conn, entry["golden_id"], after)
             self.store.update_link(conn, entry["system"], entry["entity"], entry["native_id"], updated.version,
                                    record_hash(after))
         self._forget(entry["entity"], list(new.get("fingerprints") or []))

@@ -204,7 +204,7 @@ def update_record(
             golden_id, new_golden = existing.golden_id, False
             loaded = ops.load_golden(conn, golden_id)
             # fields the target does not map keep their agreed values
-            store.set_base(conn, golden_id, {**(loaded[0] if loaded else {}), **after})
+            ops.save_golden(conn, golden_id, {**(loaded[0] if loaded else {}), **after})
             store.update_link(conn, target.system, target.entity, native_id, updated.version, record_hash(after))
             # The other linked systems get the change too (the sync engine sends these updates):
             # the target reports it as einklang's own write, so no read of changes would show it.

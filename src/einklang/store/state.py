@@ -44,14 +44,6 @@ class Link:
     record_hash: str | None
 
 
-@dataclass(frozen=True)
-class GoldenRecord:
-    id: str
-    entity: str
-    base: CanonicalRecord
-    status: str
-
-
 def _alembic_config() -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -141,13 +133,6 @@ class StateStore:
                 .values(finished_at=utcnow(), status=status, summary=json.dumps(summary, default=str))
             )
 
-    def runs(self, limit: int = 20, kind: str | None = None) -> list[dict[str, Any]]:
-        query = sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(limit)
-        if kind:
-            query = query.where(t.runs.c.kind == kind)
-        with self.engine.connect() as conn:
-            return [_run_row(row._mapping) for row in conn.execute(query)]
-
     def last_run(self, entity: str | None = None) -> dict[str, Any] | None:
         query = sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(1)
         if entity:
@@ -173,38 +158,13 @@ class StateStore:
                     found[row.native_id] = _link(row._mapping)
         return found
 
-    def links_for_golden(self, golden_ids: Sequence[str], conn: Connection | None = None) -> dict[str, dict[str, Link]]:
+    def links_for_golden(self, golden_ids: Sequence[str]) -> dict[str, dict[str, Link]]:
         result: dict[str, dict[str, Link]] = {}
-        if not golden_ids:
-            return result
-
-        def run(connection: Connection) -> None:
+        with self.engine.connect() as conn:
             for start in range(0, len(golden_ids), 500):
                 chunk = list(golden_ids[start : start + 500])
-                for row in connection.execute(sa.select(t.links).where(t.links.c.golden_id.in_(chunk))):
+                for row in conn.execute(sa.select(t.links).where(t.links.c.golden_id.in_(chunk))):
                     result.setdefault(row.golden_id, {})[row.system] = _link(row._mapping)
-
-        if conn is not None:
-            run(conn)
-        else:
-            with self.engine.connect() as connection:
-                run(connection)
-        return result
-
-    def golden_records(self, golden_ids: Sequence[str], conn: Connection | None = None) -> dict[str, GoldenRecord]:
-        result: dict[str, GoldenRecord] = {}
-
-        def run(connection: Connection) -> None:
-            for start in range(0, len(golden_ids), 500):
-                chunk = list(golden_ids[start : start + 500])
-                for row in connection.execute(sa.select(t.golden).where(t.golden.c.id.in_(chunk))):
-                    result[row.id] = GoldenRecord(row.id, row.entity, decode_record(json.loads(row.base)), row.status)
-
-        if conn is not None:
-            run(conn)
-        else:
-            with self.engine.connect() as connection:
-                run(connection)
         return result
 
     def insert_golden(self, conn: Connection, entity: str, records: Sequence[CanonicalRecord]) -> list[str]:
@@ -227,13 +187,6 @@ class StateStore:
                 ],
             )
         return ids
-
-    def set_base(self, conn: Connection, golden_id: str, base: CanonicalRecord) -> None:
-        conn.execute(
-            t.golden.update()
-            .where(t.golden.c.id == golden_id)
-            .values(base=record_json(base), base_hash=record_hash(base), updated_at=utcnow())
-        )
 
     def set_golden_status(self, conn: Connection, golden_id: str, status: str) -> None:
         conn.execute(t.golden.update().where(t.golden.c.id == golden_id).values(status=status, updated_at=utcnow()))

@@ -685,7 +685,7 @@ class SyncEngine:
         with self._write() as conn:
             loaded = ops.load_golden(conn, golden_id)
             links = ops.links_of_golden(conn, golden_id)
-            ops.delete_link(conn, entity, source, row.native_id)
+            self.store.delete_link(conn, source, entity, row.native_id)
             ops.supersede_pending(conn, source, golden_id, ("update", "create", "delete", "archive"),
                                   f"record deleted in {source}")
             others = {s: lk for s, lk in links.items() if s != source}
@@ -698,7 +698,7 @@ class SyncEngine:
                                    "delete" if policy == "propagate" else "archive", {}, cause, other.version)
                     report.deletes_planned += 1
                 # creates still waiting for a system are dropped: the record is gone
-                ops.set_golden_status(conn, golden_id, "deleted" if policy == "propagate" else "archived")
+                self.store.set_golden_status(conn, golden_id, "deleted" if policy == "propagate" else "archived")
             elif active:
                 self.store.add_problems(conn, run_id, [{
                     "kind": "deleted" if policy == "ignore" else "delete_review", "system": source,
@@ -706,7 +706,7 @@ class SyncEngine:
                     "message": f"record deleted in {source}; kept in {', '.join(others) or 'no other system'} "
                                f"(deletes: {policy})"}])
                 if not others:
-                    ops.set_golden_status(conn, golden_id, "deleted")
+                    self.store.set_golden_status(conn, golden_id, "deleted")
             self.store.audit(conn, run_id, [{"system": source, "entity": entity, "golden_id": golden_id,
                                              "native_id": row.native_id, "op": "unlink", "cause": cause}])
             ops.mark_changes_processed(conn, change_ids)
@@ -976,7 +976,7 @@ class SyncEngine:
             fresh = self._call(system, lambda: connector.get(entity, [link.native_id])).get(link.native_id)
             with self._write() as conn:
                 if fresh is None:
-                    ops.delete_link(conn, entity, system, link.native_id)
+                    self.store.delete_link(conn, system, entity, link.native_id)
                     ops.finish_outbox(conn, entry["id"], "done", "already gone")
                 else:
                     ops.save_link(conn, entity, system, link.native_id, fresh.version, link.seen or {},
@@ -991,7 +991,7 @@ class SyncEngine:
             return False
         with self._write() as conn:
             if op == "delete":
-                ops.delete_link(conn, entity, system, link.native_id)
+                self.store.delete_link(conn, system, entity, link.native_id)
             ops.finish_outbox(conn, entry["id"], "done")
             self.store.audit(conn, self.run_id(), [{
                 "system": system, "entity": entity, "golden_id": entry["golden_id"], "native_id": link.native_id,

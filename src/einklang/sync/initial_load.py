@@ -174,10 +174,21 @@ class InitialLoad:
             self._send_creates([(entry["id"], entry["golden_id"], entry["payload"])])
 
     # ------------------------------------------------------------------ key index of the target
+    def _target_is_empty(self) -> bool:
+        count = self.target.count(self.entity)
+        if count is not None:
+            return count == 0
+        pages = self.target.read_all(self.entity, page_size=1)
+        try:
+            return not next(iter(pages), [])
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()  # release the connection the half-read generator holds
+
     def _target_key_index(self) -> TargetKeyIndex:
         index = TargetKeyIndex(self.keys)
-        first_page = next(iter(self.target.read_all(self.entity, page_size=1)), [])
-        if not first_page:
+        if self._target_is_empty():
             return index
         index.empty = False
         if not self.keys and self.match_settings is None:

@@ -105,11 +105,6 @@ def save_link(conn: Connection, entity: str, system: str, native_id: str, versio
              tolerated=record_json(tolerated) if tolerated else None, updated_at=utcnow()))
 
 
-def delete_link(conn: Connection, entity: str, system: str, native_id: str) -> None:
-    conn.execute(t.links.delete().where(
-        t.links.c.system == system, t.links.c.entity == entity, t.links.c.native_id == native_id))
-
-
 # ------------------------------------------------------------------------------ golden
 def load_golden(conn: Connection, golden_id: str) -> tuple[CanonicalRecord, str] | None:
     row = conn.execute(sa.select(t.golden.c.base, t.golden.c.status).where(t.golden.c.id == golden_id)).first()
@@ -134,10 +129,6 @@ def save_golden(conn: Connection, golden_id: str, base: CanonicalRecord, status:
     if status is not None:
         values["status"] = status
     conn.execute(t.golden.update().where(t.golden.c.id == golden_id).values(**values))
-
-
-def set_golden_status(conn: Connection, golden_id: str, status: str) -> None:
-    conn.execute(t.golden.update().where(t.golden.c.id == golden_id).values(status=status, updated_at=utcnow()))
 
 
 # ------------------------------------------------------------------------------ changes
