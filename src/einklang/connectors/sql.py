@@ -373,9 +373,13 @@ class SqlConnector(Connector):
         bound = self._entity(entity)
         if not records:
             return []
+        checked: set[frozenset[str]] = set()
         for index, record in enumerate(records):
-            for name in record:
-                bound.column(name, system=self.system, purpose="field of a created record")
+            names = frozenset(record)
+            if names not in checked:
+                for name in names:
+                    bound.column(name, system=self.system, purpose="field of a created record")
+                checked.add(names)
             if not bound.generated_id and record.get(bound.id_column.name) is None:
                 raise RecordRejected(
                     f"entity {entity!r}: record #{index} has no value for id column {bound.id_column.name!r} "
@@ -589,7 +593,8 @@ class SqlConnector(Connector):
 
     # --- records and versions ----------------------------------------------------------
     def _record(self, bound: _BoundEntity, row: Row[Any]) -> NativeRecord:
-        fields = row._asdict()
+        # dict(zip(...)) is several times cheaper than Row._asdict(), and bulk paths do this per row
+        fields = dict(zip(row._fields, row, strict=True))
         fields.pop(_CHANGE_KEY_LABEL, None)
         return NativeRecord(str(fields[bound.id_column.name]), _version(bound, fields), fields)
 
@@ -627,7 +632,12 @@ class SqlConnector(Connector):
                     by_id.get(str(values[id_name])) or NativeRecord(str(values[id_name]), None, {})
                     for values in parameters
                 )
+            elif dialect.insert_executemany_returning and (
+                matched := self._insert_and_match(conn, bound, run_statement, parameters)
+            ):
+                results.extend(matched)
             elif dialect.insert_executemany_returning_sort_by_parameter_order:
+                # row at a time where SQLAlchemy finds no sentinel column to order the rows by
                 returning = run_statement.returning(*bound.table.c, sort_by_parameter_order=True)
                 rows = self._run(conn, returning, parameters).all()
                 results.extend(self._record(bound, row) for row in rows)
@@ -646,6 +656,54 @@ class SqlConnector(Connector):
                         )
                     results.append(NativeRecord(str(key._mapping[bound.id_column.name]), None, {}))
         return results
+
+    def _insert_and_match(
+        self, conn: Connection, bound: _BoundEntity, statement: sa.Insert, parameters: list[dict[str, Any]]
+    ) -> list[NativeRecord] | None:
+        """One batched INSERT ... RETURNING, its rows matched to the parameters by their values.
+
+        Batched RETURNING does not promise the order of the rows (SQLite), so each returned row
+        is paired with the parameter set whose every sent value it holds: in order when the
+        order holds (the usual case, checked row by row), else by value. Rows with identical
+        values are interchangeable. If any row cannot be paired (the database changed a value on
+        the way in), the batch is undone and None returned for the caller's row-at-a-time path.
+        """
+        if len(parameters) < 2:
+            return None
+        columns = list(parameters[0])
+        savepoint = conn.begin_nested()
+        try:
+            rows = self._run(conn, statement.returning(*bound.table.c), parameters).all()
+        except BaseException:
+            savepoint.rollback()
+            raise
+        records = [self._record(bound, row) for row in rows]
+
+        def key(fields: Mapping[str, Any]) -> tuple[Any, ...]:
+            return tuple(fields.get(column) for column in columns)
+
+        if len(records) == len(parameters) and all(
+            key(record.fields) == key(values) for record, values in zip(records, parameters, strict=True)
+        ):
+            savepoint.commit()
+            return records
+        waiting: dict[tuple[Any, ...], list[NativeRecord]] = {}
+        matched = []
+        try:
+            for record in reversed(records):
+                waiting.setdefault(key(record.fields), []).append(record)
+            for values in parameters:
+                candidates = waiting.get(key(values))
+                if not candidates:
+                    break
+                matched.append(candidates.pop())
+        except TypeError:  # an unhashable value (a JSON column): pair row by row instead
+            matched = []
+        if len(matched) != len(parameters):
+            savepoint.rollback()
+            return None
+        savepoint.commit()
+        return matched
 
     def _preallocate_ids(self, conn: Connection, bound: _BoundEntity, count: int) -> list[Any]:
         """On PostgreSQL, draw the generated ids from the key's sequence in one round trip."""

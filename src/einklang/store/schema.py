@@ -119,6 +119,23 @@ outbox = Table(
     Index("ix_outbox_golden", "golden_id", "system", "status"),
 )
 
+# Creates planned in bulk (initial load): the golden ids of one batch sent to ``system``. A batch
+# still pending after a crash is expanded into outbox entries, which recovery then resolves.
+create_batches = Table(
+    "create_batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id")),
+    Column("system", String(64), nullable=False),
+    Column("entity", String(64), nullable=False),
+    Column("golden_ids", Text, nullable=False),  # JSON list
+    Column("cause", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending, done
+    Column("created_at", DateTime, nullable=False),
+    Column("done_at", DateTime),
+    Index("ix_create_batches_pending", "system", "entity", "status"),
+)
+
 conflicts = Table(
     "conflicts",
     metadata,

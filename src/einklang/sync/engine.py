@@ -764,6 +764,7 @@ class SyncEngine:
         mapping = self.mapping(entity, system)
         keys = tuple(self.config.entity(entity).keys)
         correlation = connector.capabilities(entity).correlation_field
+        self.store.expand_create_batches(system, entity)  # creates an interrupted load had planned
         after_id = 0
         while True:
             with self.store.engine.connect() as conn:

@@ -8,6 +8,7 @@ is run again creates nothing twice (see ``recovery``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,9 +23,10 @@ from einklang.connectors.base import (
 )
 from einklang.mapping import EntityMapping
 from einklang.model import CanonicalRecord, CanonicalValue, display, record_hash
-from einklang.store.state import StateStore
+from einklang.store.state import StateStore, new_golden_id
 from einklang.sync import state_ops as ops
 from einklang.sync.matching import best_matches
+from einklang.sync.page_mapping import MIN_RECORDS_FOR_WORKERS, MappedRecord, PageMapper, default_workers
 from einklang.sync.recovery import recover_pending_creates
 
 ProgressCallback = Callable[[int], None]
@@ -101,6 +103,7 @@ class InitialLoad:
         batch_size: int = 1000,
         dry_run: bool = False,
         progress: ProgressCallback | None = None,
+        workers: int | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -116,6 +119,7 @@ class InitialLoad:
         self.report = LoadReport(entity, source.system, target.system, dry_run)
         self.correlation_field = target.capabilities(entity).correlation_field
         self.match_settings = config.entity(entity).match
+        self.workers = workers
 
     # ------------------------------------------------------------------ main
     def run(self) -> LoadReport:
@@ -144,9 +148,10 @@ class InitialLoad:
                 # the target's own records that this load does not link must reach the source too:
                 # the first sync reads the target from the beginning and treats them as new there
                 start_cursors.pop(self.target.system, None)
-            for page in self.source.read_all(self.entity, page_size=self.batch_size):
-                self._load_page(page, key_index)
-                self.progress(len(page))
+            with PageMapper(self.source_mapping, self.target_mapping, self._worker_count()) as mapper:
+                for page, mapped in mapper.map(self.source.read_all(self.entity, page_size=self.batch_size)):
+                    self._load_page(page, mapped, key_index)
+                    self.progress(len(page))
             report.target_unlinked = key_index.untaken_count()
         except SystemUnavailable as exc:
             report.aborted = str(exc)
@@ -164,6 +169,16 @@ class InitialLoad:
                 self.store.finish_run(report.run_id, status, report.summary())
         return report
 
+    def _worker_count(self) -> int:
+        if self.workers is not None:
+            return self.workers
+        workers = default_workers()
+        if workers:
+            count = self.source.count(self.entity)
+            if count is None or count < MIN_RECORDS_FOR_WORKERS:
+                return 0
+        return workers
+
     # ------------------------------------------------------------------ recovery
     def _finish_interrupted_creates(self) -> None:
         recovery = recover_pending_creates(
@@ -171,7 +186,7 @@ class InitialLoad:
         )
         self.report.recovered += recovery.linked
         for entry in recovery.to_create:
-            self._send_creates([(entry["id"], entry["golden_id"], entry["payload"])])
+            self._send_creates([self._recovered_create(entry)])
 
     # ------------------------------------------------------------------ key index of the target
     def _target_is_empty(self) -> bool:
@@ -203,15 +218,16 @@ class InitialLoad:
         return index
 
     # ------------------------------------------------------------------ one page
-    def _load_page(self, page: list[NativeRecord], key_index: TargetKeyIndex) -> None:
+    def _load_page(self, page: list[NativeRecord], mapped: list[MappedRecord], key_index: TargetKeyIndex) -> None:
         report = self.report
         report.read += len(page)
         linked_sources = self.store.links_for_natives(self.source.system, self.entity, [r.native_id for r in page])
         already = self.store.links_for_golden([link.golden_id for link in linked_sources.values()])
-        to_create: list[tuple[NativeRecord, CanonicalRecord]] = []
+        to_create: list[tuple[NativeRecord, MappedRecord]] = []
         to_link: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str]] = []
         problems: list[dict[str, Any]] = []
-        for record in page:
+        required = [name for name, spec in self.source_mapping.entity.fields.items() if spec.required]
+        for record, mapping_result in zip(page, mapped, strict=True):
             link = linked_sources.get(record.native_id)
             if link is not None:
                 if self.target.system in already.get(link.golden_id, {}):
@@ -225,8 +241,8 @@ class InitialLoad:
                     )
                     report.failures.append(issue)
                 continue
-            canonical, field_problems = self.source_mapping.to_canonical(record.fields)
-            for problem in field_problems:
+            canonical = mapping_result.canonical
+            for problem in mapping_result.problems:
                 issue = LoadIssue(
                     record.native_id,
                     f"{problem.reason} (value {problem.value!r}); field left empty",
@@ -243,11 +259,7 @@ class InitialLoad:
                         "message": issue.reason,
                     }
                 )
-            missing = [
-                name
-                for name, spec in self.source_mapping.entity.fields.items()
-                if spec.required and canonical.get(name) is None
-            ]
+            missing = [name for name in required if canonical.get(name) is None]
             if missing:
                 report.failed += 1
                 report.failures.append(LoadIssue(record.native_id, f"required field(s) empty: {', '.join(missing)}"))
@@ -280,7 +292,7 @@ class InitialLoad:
                         "its key matches a target record already linked to another source record in this load",
                     )
                     continue
-            to_create.append((record, canonical))
+            to_create.append((record, mapping_result))
         if to_create and self.match_settings is not None and not key_index.empty:
             to_create = self._fuzzy_match(to_create, key_index, to_link, problems)
         if self.dry_run:
@@ -294,13 +306,13 @@ class InitialLoad:
                         "reason": reason,
                     }
                 )
-            for record, canonical in to_create:
+            for record, mapping_result in to_create:
                 report.created += 1
                 report.plan.append(
                     {
                         "action": "create",
                         "source_id": record.native_id,
-                        "values": {k: display(v) for k, v in canonical.items() if v is not None},
+                        "values": {k: display(v) for k, v in mapping_result.canonical.items() if v is not None},
                     }
                 )
             return
@@ -314,31 +326,31 @@ class InitialLoad:
 
     def _fuzzy_match(
         self,
-        candidates: list[tuple[NativeRecord, CanonicalRecord]],
+        candidates: list[tuple[NativeRecord, MappedRecord]],
         key_index: TargetKeyIndex,
         to_link: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str]],
         problems: list[dict[str, Any]],
-    ) -> list[tuple[NativeRecord, CanonicalRecord]]:
+    ) -> list[tuple[NativeRecord, MappedRecord]]:
         """Link sure matches, hold possible ones for a person, return what is clearly new."""
         assert self.match_settings is not None
         found = best_matches(
             self.match_settings,
-            {record.native_id: canonical for record, canonical in candidates},
+            {record.native_id: mapping_result.canonical for record, mapping_result in candidates},
             key_index.free_canonical(),
             self.config.model.default_region,
         )
         clearly_new = []
-        for record, canonical in candidates:
+        for record, mapping_result in candidates:
             matches = [m for m in found.get(record.native_id, []) if not key_index.is_taken(m.existing_id)]
             if not matches:
-                clearly_new.append((record, canonical))
+                clearly_new.append((record, mapping_result))
                 continue
             best = matches[0]
             unique = len(matches) == 1 or not matches[1].sure
             if best.sure and unique:
                 target_record = key_index.record(best.existing_id)
                 key_index.take(target_record)
-                to_link.append((record, canonical, target_record, best.describe()))
+                to_link.append((record, mapping_result.canonical, target_record, best.describe()))
                 continue
             self.report.skipped += 1
             reason = "; ".join(m.describe() for m in matches[:3]) + " — decide in a review, not created"
@@ -422,52 +434,63 @@ class InitialLoad:
         self.report.linked += len(pairs)
 
     # ------------------------------------------------------------------ create
-    def _plan_and_send_creates(self, records: list[tuple[NativeRecord, CanonicalRecord]]) -> None:
-        store, entity = self.store, self.entity
+    def _plan_and_send_creates(self, records: list[tuple[NativeRecord, MappedRecord]]) -> None:
+        """Plan the creates durably (golden records, source links, one batch row), send, link.
+
+        The rows are written in bulk with values the page mapper encoded already. A crash after
+        the plan and before the links leaves the batch pending; the next run (or sync) expands
+        it into outbox entries and finds what was created before creating anything again.
+        """
+        store, entity, source = self.store, self.entity, self.source.system
+        golden_ids = [new_golden_id() for _ in records]
         with store.transaction() as conn:
-            golden_ids = store.insert_golden(conn, entity, [canonical for _, canonical in records])
+            store.insert_golden_rows(
+                conn, entity, [(gid, m.base_json, m.base_hash) for gid, (_, m) in zip(golden_ids, records, strict=True)]
+            )
             store.insert_links(
                 conn,
                 entity,
-                self.source.system,
-                [
-                    (gid, record.native_id, record.version, record_hash(canonical))
-                    for gid, (record, canonical) in zip(golden_ids, records, strict=True)
-                ],
+                source,
+                [(gid, r.native_id, r.version, m.base_hash) for gid, (r, m) in zip(golden_ids, records, strict=True)],
             )
-            outbox_ids = store.add_outbox(
-                conn,
-                self.report.run_id,
-                [
-                    {
-                        "system": self.target.system,
-                        "entity": entity,
-                        "golden_id": gid,
-                        "op": "create",
-                        "payload": canonical,
-                        "cause": f"initial load from {self.source.system} record {record.native_id}",
-                    }
-                    for gid, (record, canonical) in zip(golden_ids, records, strict=True)
-                ],
+            batch_id = store.plan_create_batch(
+                conn, self.report.run_id, entity, self.target.system, golden_ids, f"initial load from {source}"
             )
-        self._send_creates(
-            [(oid, gid, canonical) for oid, gid, (_, canonical) in zip(outbox_ids, golden_ids, records, strict=True)]
-        )
+        correlation = self.correlation_field
+        items = []
+        for gid, (_, m) in zip(golden_ids, records, strict=True):
+            native = dict(m.target_native, **{correlation: gid}) if correlation else m.target_native
+            items.append(_Create(None, gid, m.canonical, native, m.target_seen_hash, m.audit_new))
+        self._send_creates(items, batch_id)
 
-    def _send_creates(self, items: list[tuple[int, str, CanonicalRecord]]) -> None:
-        natives = [self._native_for_create(gid, canonical) for _, gid, canonical in items]
+    def _recovered_create(self, entry: dict[str, Any]) -> _Create:
+        canonical: CanonicalRecord = entry["payload"]
+        native = self.target_mapping.to_native(canonical)
+        seen, _ = self.target_mapping.to_canonical(native)
+        shown = json.dumps({k: display(v) for k, v in canonical.items() if v is not None}, ensure_ascii=False)
+        if self.correlation_field:
+            native[self.correlation_field] = entry["golden_id"]
+        return _Create(entry["id"], entry["golden_id"], canonical, native, record_hash(seen), shown)
+
+    def _send_creates(self, items: list[_Create], batch_id: int | None = None) -> None:
         try:
-            created = self.target.create(self.entity, natives)
-        except RecordRejected:
-            if len(items) == 1:
+            created = self.target.create(self.entity, [item.native for item in items])
+        except RecordRejected as rejected:
+            if len(items) > 1:
+                for item in items:  # isolate the record the target refuses; the others still go in
+                    try:
+                        self._send_creates([item])
+                    except RecordRejected as exc:
+                        self._record_failed_create(item, str(exc))
+            elif batch_id is None:
                 raise
-            for item in items:  # isolate the record the target refuses; the others still go in
-                try:
-                    self._send_creates([item])
-                except RecordRejected as exc:
-                    self._record_failed_create(item, str(exc))
+            else:
+                self._record_failed_create(items[0], str(rejected))
+            if batch_id is not None:
+                with self.store.transaction() as conn:
+                    self.store.finish_create_batch(conn, batch_id)
             return
-        self._store_created(items, created)
+        self._store_created(items, created, batch_id)
 
     def _native_for_create(self, golden_id: str, canonical: CanonicalRecord) -> dict[str, Any]:
         native = self.target_mapping.to_native(canonical)
@@ -475,37 +498,44 @@ class InitialLoad:
             native[self.correlation_field] = golden_id
         return native
 
-    def _store_created(self, items: list[tuple[int, str, CanonicalRecord]], created: list[NativeRecord]) -> None:
+    def _store_created(self, items: list[_Create], created: list[NativeRecord], batch_id: int | None) -> None:
         store, entity, system = self.store, self.entity, self.target.system
+        columns = self.target_mapping.native_columns
+        links = []
+        for item, record in zip(items, created, strict=True):
+            seen_hash = item.seen_hash
+            fields = record.fields
+            if fields and any(fields.get(column) != item.native.get(column) for column in columns):
+                # the target stored something else than it was sent (a default, a rounding): that is what it holds
+                seen, _ = self.target_mapping.to_canonical(fields)
+                seen_hash = record_hash(seen)
+            links.append((item.golden_id, record.native_id, record.version, seen_hash))
+        cause = f"initial load from {self.source.system}"
         with store.transaction() as conn:
-            rows = []
-            for (_, gid, canonical), record in zip(items, created, strict=True):
-                seen, _ = self.target_mapping.to_canonical(record.fields) if record.fields else (canonical, [])
-                rows.append((gid, record.native_id, record.version, record_hash(seen)))
-            store.insert_links(conn, entity, system, rows)
-            store.mark_outbox_done(conn, [oid for oid, _, _ in items])
-            store.audit(
+            store.insert_links(conn, entity, system, links)
+            store.mark_outbox_done(conn, [item.outbox_id for item in items if item.outbox_id is not None])
+            if batch_id is not None:
+                store.finish_create_batch(conn, batch_id)
+            store.audit_rows(
                 conn,
                 self.report.run_id,
                 [
-                    {
-                        "system": system,
-                        "entity": entity,
-                        "golden_id": gid,
-                        "native_id": record.native_id,
-                        "op": "create",
-                        "new": {k: display(v) for k, v in canonical.items() if v is not None},
-                        "cause": f"initial load from {self.source.system}",
-                    }
-                    for (_, gid, canonical), record in zip(items, created, strict=True)
+                    (system, entity, item.golden_id, record.native_id, "create", None, item.audit_new, cause)
+                    for item, record in zip(items, created, strict=True)
                 ],
             )
         self.report.created += len(created)
 
-    def _record_failed_create(self, item: tuple[int, str, CanonicalRecord], error: str) -> None:
-        outbox_id, golden_id, _ = item
+    def _record_failed_create(self, item: _Create, error: str) -> None:
+        golden_id = item.golden_id
         with self.store.transaction() as conn:
-            self.store.mark_outbox(conn, [outbox_id], "failed", error=error)
+            if item.outbox_id is not None:
+                self.store.mark_outbox(conn, [item.outbox_id], "failed", error=error)
+            else:
+                cause = f"initial load from {self.source.system}"
+                self.store.add_failed_create(
+                    conn, self.report.run_id, self.entity, self.target.system, golden_id, error, cause
+                )
             self.store.add_problems(
                 conn,
                 self.report.run_id,
@@ -521,6 +551,16 @@ class InitialLoad:
             )
         self.report.failed += 1
         self.report.failures.append(LoadIssue(golden_id, f"rejected by {self.target.system}: {error}"))
+
+
+@dataclass(slots=True)
+class _Create:
+    outbox_id: int | None  # None: planned in bulk, found by golden id
+    golden_id: str
+    canonical: CanonicalRecord
+    native: dict[str, Any]  # as sent to the target, with the correlation field
+    seen_hash: str  # hash of the target's reading of ``native``
+    audit_new: str  # JSON for the audit log
 
 
 class TargetKeyIndex:
@@ -589,9 +629,19 @@ def run_initial_load(
     dry_run: bool = False,
     batch_size: int = 1000,
     progress: ProgressCallback | None = None,
+    workers: int | None = None,
 ) -> LoadReport:
+    """``workers``: processes that map pages (0: in this process; None: one per core for large loads)."""
     if source.system == target.system:
         raise ConnectorError("source and target are the same system", system=source.system)
     return InitialLoad(
-        config, store, entity, source, target, batch_size=batch_size, dry_run=dry_run, progress=progress
+        config,
+        store,
+        entity,
+        source,
+        target,
+        batch_size=batch_size,
+        dry_run=dry_run,
+        progress=progress,
+        workers=workers,
     ).run()

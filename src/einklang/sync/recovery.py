@@ -56,6 +56,7 @@ def recover_pending_creates(
     """Link what an interrupted run created; return the entries that still need a create."""
     report = RecoveryReport()
     system = connector.system
+    store.expand_create_batches(system, entity)
     last_id = 0
     while True:
         pending = store.pending_outbox(

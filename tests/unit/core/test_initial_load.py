@@ -76,11 +76,11 @@ def test_crash_between_create_and_link_does_not_duplicate(
     original = InitialLoad._store_created
     calls = {"n": 0}
 
-    def crash_on_second_batch(self: InitialLoad, items: Any, created: Any) -> None:
+    def crash_on_second_batch(self: InitialLoad, items: Any, created: Any, batch_id: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise SystemExit("simulated crash after the target created the batch")
-        original(self, items, created)
+        original(self, items, created, batch_id)
 
     monkeypatch.setattr(InitialLoad, "_store_created", crash_on_second_batch)
     with pytest.raises(SystemExit):
