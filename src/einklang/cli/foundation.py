@@ -31,7 +31,7 @@ from einklang.cli._common import (
 from einklang.config import mask
 from einklang.connectors.base import installed_connectors
 from einklang.store.state import StateStore
-from einklang.sync.initial_load import LoadReport, run_initial_load
+from einklang.sync.initial_load import DEFAULT_LOAD_BATCH, LoadReport, run_initial_load
 from einklang.systems import open_connector
 
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
@@ -129,7 +129,24 @@ def load_command(
     source: Annotated[str, typer.Option("--from", help="System to read from")],
     target: Annotated[str, typer.Option("--to", help="System to create the records in")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100_000)] = 1000,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            max=100_000,
+            help="Records read, planned and created per transaction (larger: fewer commits, more redone on a crash).",
+        ),
+    ] = DEFAULT_LOAD_BATCH,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=0,
+            max=64,
+            help="Processes that map and normalise pages (0: none). Default: one per core, for 20,000 records or more.",
+        ),
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -145,7 +162,9 @@ def load_command(
         with open_connector(loaded, source) as src, open_connector(loaded, target) as tgt:
             total = src.count(entity)
             if as_json:
-                report = run_initial_load(loaded, store, entity, src, tgt, dry_run=dry_run, batch_size=batch_size)
+                report = run_initial_load(
+                    loaded, store, entity, src, tgt, dry_run=dry_run, batch_size=batch_size, workers=workers
+                )
             else:
                 with Progress(
                     TextColumn(f"[bold]{'planning' if dry_run else 'loading'} {entity}[/] {source} → {target}"),
@@ -175,6 +194,7 @@ def load_command(
                         dry_run=dry_run,
                         batch_size=batch_size,
                         progress=advance,
+                        workers=workers,
                     )
         _print_load_report(report, as_json)
         if report.aborted or report.failed:

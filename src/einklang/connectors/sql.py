@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -308,7 +309,7 @@ class SqlConnector(Connector):
         bound = self._entity(entity)
         size = self._page_size(bound, page_size)
         for rows in self._id_pages(bound, sa.select(bound.table).where(bound.live()), size):
-            yield [self._record(bound, row) for row in rows]
+            yield self._records(bound, rows)
 
     def list_ids(self, entity: str) -> Iterator[str]:
         bound = self._entity(entity)
@@ -339,7 +340,7 @@ class SqlConnector(Connector):
         statement = sa.select(bound.table).where(*conditions).order_by(bound.id_column).limit(limit)
         with self._connect() as conn:
             rows = self._run(conn, statement).all()
-        return [self._record(bound, row) for row in rows]
+        return self._records(bound, rows)
 
     def read_changes(
         self, entity: str, cursor: JsonValue, snapshots: SnapshotStore | None = None
@@ -541,11 +542,13 @@ class SqlConnector(Connector):
 
     def _change_page(self, bound: _BoundEntity, rows: Sequence[Row[Any]], cursor: JsonValue) -> ChangePage:
         page = ChangePage(cursor=cursor)
+        live = []
         for row in rows:
             if bound.flagged_deleted(row):
                 page.deleted_ids.append(bound.native_id(row))
             else:
-                page.records.append(self._record(bound, row))
+                live.append(row)
+        page.records = self._records(bound, live)
         return page
 
     def _read_snapshot_changes(
@@ -593,10 +596,21 @@ class SqlConnector(Connector):
 
     # --- records and versions ----------------------------------------------------------
     def _record(self, bound: _BoundEntity, row: Row[Any]) -> NativeRecord:
-        # dict(zip(...)) is several times cheaper than Row._asdict(), and bulk paths do this per row
-        fields = dict(zip(row._fields, row, strict=True))
-        fields.pop(_CHANGE_KEY_LABEL, None)
-        return NativeRecord(str(fields[bound.id_column.name]), _version(bound, fields), fields)
+        return self._records(bound, [row])[0]
+
+    def _records(self, bound: _BoundEntity, rows: Sequence[Row[Any]]) -> list[NativeRecord]:
+        if not rows:
+            return []
+        # The column names once per result, dict(zip(...)) per row: Row._asdict() and even
+        # Row._fields cost several times more, and the bulk paths do this for every row.
+        names = rows[0]._fields
+        id_name = bound.id_column.name
+        records = []
+        for row in rows:
+            fields = dict(zip(names, row, strict=True))
+            fields.pop(_CHANGE_KEY_LABEL, None)
+            records.append(NativeRecord(str(fields[id_name]), _version(bound, fields), fields))
+        return records
 
     # --- writing helpers ---------------------------------------------------------------
     def _insert(
@@ -625,7 +639,7 @@ class SqlConnector(Connector):
                 # may return them in any order: that keeps the insert fully batched on
                 # PostgreSQL, where ordered RETURNING with a reflected serial key goes row by row.
                 returned = self._run(conn, run_statement.returning(*bound.table.c), parameters).all()
-                by_id = {record.native_id: record for record in (self._record(bound, row) for row in returned)}
+                by_id = {record.native_id: record for record in self._records(bound, returned)}
                 # An id the database normalised (e.g. a padded CHAR) gets an id-only record and
                 # is read again by create().
                 results.extend(
@@ -640,7 +654,7 @@ class SqlConnector(Connector):
                 # row at a time where SQLAlchemy finds no sentinel column to order the rows by
                 returning = run_statement.returning(*bound.table.c, sort_by_parameter_order=True)
                 rows = self._run(conn, returning, parameters).all()
-                results.extend(self._record(bound, row) for row in rows)
+                results.extend(self._records(bound, rows))
             elif not bound.generated_id or bound.id_column.name in keys:
                 self._run(conn, run_statement, parameters)
                 results.extend(NativeRecord(str(r[bound.id_column.name]), None, {}) for r in run)
@@ -677,17 +691,14 @@ class SqlConnector(Connector):
         except BaseException:
             savepoint.rollback()
             raise
-        records = [self._record(bound, row) for row in rows]
-
-        def key(fields: Mapping[str, Any]) -> tuple[Any, ...]:
-            return tuple(fields.get(column) for column in columns)
-
+        records = self._records(bound, rows)
+        key = itemgetter(*columns)  # every sent column is a table column, so RETURNING * holds it
         if len(records) == len(parameters) and all(
             key(record.fields) == key(values) for record, values in zip(records, parameters, strict=True)
         ):
             savepoint.commit()
             return records
-        waiting: dict[tuple[Any, ...], list[NativeRecord]] = {}
+        waiting: dict[Any, list[NativeRecord]] = {}
         matched = []
         try:
             for record in reversed(records):
