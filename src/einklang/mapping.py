@@ -17,8 +17,8 @@ from einklang.model import (
     CanonicalValue,
     EntitySpec,
     NormalizeContext,
-    coerce,
     display,
+    field_coercer,
 )
 from einklang.normalize.errors import InvalidValue
 from einklang.normalize.names import join_person_name, split_full_name
@@ -76,7 +76,23 @@ class FieldProblem:
         return f"{self.field}: {self.reason} (value {self.value!r})"
 
 
+# How ``to_canonical`` reads one rule: (canonical field, the column of a column rule, the reader
+# of other rules or else None, raw value -> canonical value).
+_Reader = tuple[str, str, Callable[[Mapping[str, Any]], Any] | None, Callable[[Any], CanonicalValue]]
+# How ``to_native`` writes one rule: (canonical field, the column for a column rule or None,
+# the reversed value map or None, the rule).
+_Writer = tuple[str, str | None, dict[str, Any] | None, FieldMap]
+
+
 class EntityMapping:
+    """Reads and writes records of one entity in one system's native form.
+
+    The rules are compiled once into a plan of small functions (the type's coercion chosen, the
+    transforms looked up, plain column rules kept apart), since an initial load applies the same
+    rules to every one of possibly millions of records. ``entity``, ``rules`` and ``ctx`` are
+    fixed after construction.
+    """
+
     def __init__(
         self, entity: EntitySpec, rules: Iterable[FieldMap], ctx: NormalizeContext | None = None
     ) -> None:
@@ -90,6 +106,25 @@ class EntityMapping:
             for rule in self.rules
             if rule.values
         }
+        self._readers: tuple[_Reader, ...] = tuple(self._reader(rule) for rule in self.rules)
+        self._writers: tuple[_Writer, ...] = tuple(
+            (
+                rule.canonical,
+                rule.columns[0] if rule.kind is MapKind.COLUMN else None,
+                self._reverse_values.get(rule.canonical),
+                rule,
+            )
+            for rule in self.rules
+            if not rule.read_only
+        )
+        # The usual write-back (all writable fields, nothing but plain columns) is one dict build.
+        self._plain_writes: tuple[tuple[str, str], ...] | None = None
+        if all(column is not None and reverse is None for _, column, reverse, _ in self._writers):
+            self._plain_writes = tuple((canonical, column) for canonical, column, _, _ in self._writers if column)
+
+    def __reduce__(self) -> tuple[type[EntityMapping], tuple[EntitySpec, tuple[FieldMap, ...], NormalizeContext]]:
+        # The compiled plan holds closures; a copy (or a worker process) compiles its own.
+        return EntityMapping, (self.entity, self.rules, self.ctx)
 
     @property
     def canonical_fields(self) -> tuple[str, ...]:
@@ -109,72 +144,95 @@ class EntityMapping:
     def to_canonical(self, native: Mapping[str, Any]) -> tuple[CanonicalRecord, list[FieldProblem]]:
         record: CanonicalRecord = {}
         problems: list[FieldProblem] = []
-        for rule in self.rules:
-            raw = self._read_raw(rule, native)
+        for canonical, column, read, convert in self._readers:
+            # A reader's own errors (a full name without any word) are not field problems.
+            raw = native.get(column) if read is None else read(native)
             try:
-                record[rule.canonical] = self._to_canonical_value(rule, raw)
+                record[canonical] = convert(raw)
             except InvalidValue as exc:
-                problems.append(FieldProblem(rule.canonical, raw, exc.reason))
+                problems.append(FieldProblem(canonical, raw, exc.reason))
         return record, problems
 
-    def _read_raw(self, rule: FieldMap, native: Mapping[str, Any]) -> Any:
-        if rule.kind is MapKind.JOIN:
-            parts = [clean_text(_as_text(native.get(column))) for column in rule.columns]
-            return rule.sep.join(part for part in parts if part) or None
-        if rule.kind is MapKind.NAME_PART:
-            full = clean_text(_as_text(native.get(rule.columns[0])))
-            if full is None:
-                return None
-            first, last = split_full_name(full)
-            return first if rule.part == "first" else last
-        return native.get(rule.columns[0])
+    def _reader(self, rule: FieldMap) -> _Reader:
+        coerce_value = field_coercer(self.entity.field(rule.canonical), self.ctx)
+        transforms = tuple(TRANSFORMS[name] for name in rule.transforms)
+        values = rule.values
+        convert = coerce_value
+        if transforms or values:
 
-    def _to_canonical_value(self, rule: FieldMap, raw: Any) -> CanonicalValue:
-        if isinstance(raw, str):
-            for name in rule.transforms:
-                raw = TRANSFORMS[name](raw)
-            if rule.values:
-                raw = rule.values.get(raw.strip(), raw)
-        elif raw is not None and rule.values:
-            raw = rule.values.get(str(raw), raw)
-        return coerce(self.entity.field(rule.canonical), raw, self.ctx)
+            def convert(raw: Any) -> CanonicalValue:
+                if isinstance(raw, str):
+                    for transform in transforms:
+                        raw = transform(raw)
+                    if values:
+                        raw = values.get(raw.strip(), raw)
+                elif raw is not None and values:
+                    raw = values.get(str(raw), raw)
+                return coerce_value(raw)
+
+        if rule.kind is MapKind.COLUMN:
+            return rule.canonical, rule.columns[0], None, convert
+        columns = rule.columns
+        if rule.kind is MapKind.JOIN:
+            sep = rule.sep
+
+            def read(native: Mapping[str, Any]) -> Any:
+                parts = []
+                for column in columns:
+                    value = native.get(column)
+                    if value is not None:
+                        part = clean_text(value if isinstance(value, str) else str(value))
+                        if part:
+                            parts.append(part)
+                return sep.join(parts) or None
+
+        else:
+            first_part = rule.part == "first"
+
+            def read(native: Mapping[str, Any]) -> Any:
+                # columns[0] is looked up here, not once: a rule without columns fails only in use
+                full = clean_text(_as_text(native.get(columns[0])))
+                if full is None:
+                    return None
+                first, last = split_full_name(full)
+                return first if first_part else last
+
+        return rule.canonical, "", read, convert
 
     def to_native(
         self, record: Mapping[str, CanonicalValue], only: Iterable[str] | None = None
     ) -> dict[str, Any]:
         """Native column values for the canonical fields ``only`` (default: all mapped, writable)."""
-        wanted = set(only) if only is not None else set(self.writable_fields())
+        if only is None:
+            if self._plain_writes is not None:
+                return {column: record.get(canonical) for canonical, column in self._plain_writes}
+            writers: Iterable[_Writer] = self._writers
+        else:
+            wanted = set(only)
+            writers = [writer for writer in self._writers if writer[0] in wanted]
         native: dict[str, Any] = {}
         name_parts: dict[str, dict[str, str | None]] = {}
-        for rule in self.rules:
-            if rule.canonical not in wanted or rule.read_only:
-                continue
-            value = record.get(rule.canonical)
-            if rule.kind is MapKind.NAME_PART:
-                column = rule.columns[0]
-                parts = name_parts.setdefault(column, {})
+        for canonical, column, reverse, rule in writers:
+            value = record.get(canonical)
+            if column is not None:
+                if reverse is not None and isinstance(value, str):
+                    value = reverse.get(value, value)
+                native[column] = value
+            elif rule.kind is MapKind.NAME_PART:
+                name_column = rule.columns[0]
+                parts = name_parts.setdefault(name_column, {})
                 parts[rule.part] = display(value) or None
                 # the sibling part is needed to rebuild the column; take it from the record
                 for sibling in self.rules:
-                    if sibling.kind is MapKind.NAME_PART and sibling.columns[0] == column:
+                    if sibling.kind is MapKind.NAME_PART and sibling.columns[0] == name_column:
                         parts.setdefault(sibling.part, display(record.get(sibling.canonical)) or None)
-                continue
-            native_value = self._native_value(rule, value)
-            if rule.kind is MapKind.JOIN:
-                native.update(self._split(rule, native_value))
             else:
-                native[rule.columns[0]] = native_value
-        for column, parts in name_parts.items():
-            native[column] = join_person_name(parts.get("first"), parts.get("last")) or None
+                if value is not None and reverse is not None and isinstance(value, str):
+                    value = reverse.get(value, value)
+                native.update(self._split(rule, value))
+        for name_column, parts in name_parts.items():
+            native[name_column] = join_person_name(parts.get("first"), parts.get("last")) or None
         return native
-
-    def _native_value(self, rule: FieldMap, value: CanonicalValue) -> Any:
-        if value is None:
-            return None
-        reverse = self._reverse_values.get(rule.canonical)
-        if reverse is not None and isinstance(value, str) and value in reverse:
-            return reverse[value]
-        return value
 
     def _split(self, rule: FieldMap, value: Any) -> dict[str, Any]:
         columns = rule.columns

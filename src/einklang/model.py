@@ -8,6 +8,7 @@ Values are normalised on entry (``coerce``), so formatting noise such as ``030 1
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -75,83 +76,227 @@ _FALSE = {"0", "false", "no", "n", "nein", "falsch", "", "off"}
 
 def coerce(spec: FieldSpec, value: Any, ctx: NormalizeContext | None = None) -> CanonicalValue:
     """Turn a raw value into the canonical value of ``spec``; raise ``InvalidValue`` if impossible."""
-    ctx = ctx or NormalizeContext()
+    if value is None:
+        return None
+    kind = spec.type
+    # Identity, not equality: a plain "str" that is no FieldType member was never handled.
+    if type(kind) is FieldType:
+        simple = _SIMPLE_COERCERS.get(kind)
+        if simple is not None:
+            return simple(value)
+        if kind is FieldType.ENUM:
+            return _coerce_enum(spec.enum_values, value)
+        if kind is FieldType.PHONE:
+            return _coerce_phone(value, (ctx or NormalizeContext()).default_region)
+    return _coerce_unhandled(kind, value)
+
+
+def field_coercer(spec: FieldSpec, ctx: NormalizeContext | None = None) -> Callable[[Any], CanonicalValue]:
+    """``lambda value: coerce(spec, value, ctx)``, with the type dispatch done once.
+
+    For callers that coerce many values of one field (a mapping reading a whole table); None is
+    allowed as value, as for ``coerce``.
+    """
+    kind = spec.type
+    if type(kind) is FieldType:
+        simple = _SIMPLE_COERCERS.get(kind)
+        if simple is not None:
+            return simple
+        if kind is FieldType.ENUM:
+            return functools.partial(_coerce_enum, spec.enum_values)
+        if kind is FieldType.PHONE:
+            return _phone_coercer((ctx or NormalizeContext()).default_region)
+    return functools.partial(_coerce_unhandled, kind)
+
+
+# One function per field type. Each does what ``coerce`` promises for that type: None stays None,
+# a string is cleaned first (blank -> None), and the type's own parsing follows.
+
+
+def _coerce_str(value: Any) -> CanonicalValue:
+    if value is None:
+        return None
+    if type(value) is str and value.isascii():
+        # clean_text's ASCII fast path, inlined: most cells of a load are short ASCII strings.
+        return " ".join(value.split()) or None
+    return clean_text(value if isinstance(value, str) else str(value))
+
+
+def _coerce_text(value: Any) -> CanonicalValue:
     if value is None:
         return None
     if isinstance(value, str):
-        cleaned = clean_text(value) if spec.type is not FieldType.TEXT else value.strip() or None
-        if cleaned is None:
+        value = value.strip()
+        if not value:
             return None
-        value = cleaned
-    kind = spec.type
-    if kind is FieldType.STR:
-        return value if isinstance(value, str) else clean_text(str(value))
-    if kind is FieldType.TEXT:
-        text = str(value).replace("\r\n", "\n").strip()
-        return text or None
-    if kind is FieldType.INT:
-        if isinstance(value, bool):
-            return int(value)
+    text = str(value).replace("\r\n", "\n").strip()
+    return text or None
+
+
+def _coerce_int(value: Any) -> CanonicalValue:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = clean_text(value)
+        if value is None:
+            return None
+    if isinstance(value, bool):
+        return int(value)
+    try:
+        return int(str(value).strip())
+    except ValueError:
         try:
-            return int(str(value).strip())
-        except ValueError:
-            try:
-                as_decimal = Decimal(str(value))
-            except InvalidOperation:
-                raise InvalidValue(f"not an integer: {value!r}") from None
-            if as_decimal != as_decimal.to_integral_value():
-                raise InvalidValue(f"not an integer: {value!r}") from None
-            return int(as_decimal)
-    if kind is FieldType.DECIMAL:
-        try:
-            text = str(value).strip()
-            if isinstance(value, str) and "," in text and "." not in text:
-                text = text.replace(",", ".")
-            number = Decimal(text)
+            as_decimal = Decimal(str(value))
         except InvalidOperation:
-            raise InvalidValue(f"not a decimal number: {value!r}") from None
-        return number.normalize() if number != 0 else Decimal(0)
-    if kind is FieldType.DATE:
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        return _parse_date(str(value))
-    if kind is FieldType.DATETIME:
-        if isinstance(value, dt.datetime):
-            parsed = value
-        else:
-            try:
-                parsed = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-            except ValueError:
-                raise InvalidValue(f"not a date-time: {value!r}") from None
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-        return parsed
-    if kind is FieldType.BOOL:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int):
-            return value != 0
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise InvalidValue(f"not a yes/no value: {value!r}")
-    if kind is FieldType.ENUM:
-        text = str(value)
-        if spec.enum_values and text not in spec.enum_values:
-            allowed = ", ".join(spec.enum_values)
-            raise InvalidValue(f"{text!r} is not one of: {allowed}")
-        return text
-    if kind is FieldType.PHONE:
-        return _cached_phone(str(value), ctx.default_region)
-    if kind is FieldType.EMAIL:
-        return _cached_email(str(value))
-    if kind is FieldType.COUNTRY:
-        return _cached_country(str(value))
+            raise InvalidValue(f"not an integer: {value!r}") from None
+        if as_decimal != as_decimal.to_integral_value():
+            raise InvalidValue(f"not an integer: {value!r}") from None
+        return int(as_decimal)
+
+
+def _coerce_decimal(value: Any) -> CanonicalValue:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = clean_text(value)
+        if value is None:
+            return None
+    try:
+        text = str(value).strip()
+        if isinstance(value, str) and "," in text and "." not in text:
+            text = text.replace(",", ".")
+        number = Decimal(text)
+    except InvalidOperation:
+        raise InvalidValue(f"not a decimal number: {value!r}") from None
+    return number.normalize() if number != 0 else Decimal(0)
+
+
+def _coerce_date(value: Any) -> CanonicalValue:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = clean_text(value)
+        if value is None:
+            return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return _parse_date(str(value))
+
+
+def _coerce_datetime(value: Any) -> CanonicalValue:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = clean_text(value)
+        if value is None:
+            return None
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        try:
+            parsed = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidValue(f"not a date-time: {value!r}") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return parsed
+
+
+def _coerce_bool(value: Any) -> CanonicalValue:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = clean_text(value)
+        if value is None:
+            return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value != 0
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidValue(f"not a yes/no value: {value!r}")
+
+
+def _coerce_enum(enum_values: tuple[str, ...], value: Any) -> CanonicalValue:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = clean_text(value)
+        if value is None:
+            return None
+    text = str(value)
+    if enum_values and text not in enum_values:
+        allowed = ", ".join(enum_values)
+        raise InvalidValue(f"{text!r} is not one of: {allowed}")
+    return text
+
+
+def _coerce_phone(value: Any, region: str) -> CanonicalValue:
+    if isinstance(value, str):
+        value = clean_text(value)
+        if value is None:
+            return None
+    return _cached_phone(str(value), region)
+
+
+def _coerce_unhandled(kind: Any, value: Any) -> CanonicalValue:
+    if value is None:
+        return None
+    if isinstance(value, str) and clean_text(value) is None:
+        return None
     raise AssertionError(f"unhandled field type {kind}")
+
+
+def _coerce_email(value: Any) -> CanonicalValue:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = clean_text(value)
+        if value is None:
+            return None
+    else:
+        value = str(value)
+    known = _email_known(value)
+    return known if known is not None else _email_cache.add(value)
+
+
+def _coerce_country(value: Any) -> CanonicalValue:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = clean_text(value)
+        if value is None:
+            return None
+    else:
+        value = str(value)
+    known = _country_known(value)
+    return known if known is not None else _country_cache.add(value)
+
+
+def _phone_coercer(region: str) -> Callable[[Any], CanonicalValue]:
+    cache = _phone_cache(region)
+    lookup = cache.known.get
+    add = cache.add
+
+    def coerce_phone(value: Any) -> CanonicalValue:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = clean_text(value)
+            if value is None:
+                return None
+        else:
+            value = str(value)
+        known = lookup(value)
+        return known if known is not None else add(value)
+
+    return coerce_phone
 
 
 class _NormalizedCache:
@@ -159,44 +304,66 @@ class _NormalizedCache:
 
     Normalisation is pure, and a record is mapped more than once (on read, on write-back, in echo
     checks) — the second time already in canonical form. Remembering both directions makes those
-    passes and repeated values (same country, same switchboard number) nearly free.
+    passes and repeated values (same country, same switchboard number) nearly free. The size cap
+    keeps a load of millions of distinct values flat in memory.
     """
+
+    __slots__ = ("_limit", "_normalize", "known")
 
     def __init__(self, normalize: Callable[[str], str], limit: int = 50_000) -> None:
         self._normalize = normalize
         self._limit = limit
-        self._known: dict[str, str] = {}
+        # Cleared in place when full, never replaced: the coercers hold on to its ``get``.
+        self.known: dict[str, str] = {}
 
     def __call__(self, raw: str) -> str:
-        known = self._known.get(raw)
+        known = self.known.get(raw)
         if known is not None:
             return known
+        return self.add(raw)
+
+    def add(self, raw: str) -> str:
+        """Normalise a value not yet known and remember it."""
         value = self._normalize(raw)  # raises InvalidValue; failures are not cached
-        if len(self._known) >= self._limit:
-            self._known.clear()
-        self._known[raw] = value
-        self._known[value] = value
+        known = self.known
+        if len(known) >= self._limit:
+            known.clear()
+        known[raw] = value
+        known[value] = value
         return value
 
 
 _email_cache = _NormalizedCache(normalize_email)
 _country_cache = _NormalizedCache(normalize_country, limit=10_000)
+_email_known = _email_cache.known.get
+_country_known = _country_cache.known.get
 _phone_caches: dict[str, _NormalizedCache] = {}
 
 
-def _cached_phone(raw: str, region: str) -> str:
+def _phone_cache(region: str) -> _NormalizedCache:
     cache = _phone_caches.get(region)
     if cache is None:
         cache = _phone_caches[region] = _NormalizedCache(lambda value: normalize_phone(value, region))
-    return cache(raw)
+    return cache
 
 
-def _cached_email(raw: str) -> str:
-    return _email_cache(raw)
+def _cached_phone(raw: str, region: str) -> str:
+    return _phone_cache(region)(raw)
 
 
-def _cached_country(raw: str) -> str:
-    return _country_cache(raw)
+# Types whose coercion needs neither the field's settings nor the context.
+_SIMPLE_COERCERS: dict[FieldType, Callable[[Any], CanonicalValue]] = {
+    FieldType.STR: _coerce_str,
+    FieldType.TEXT: _coerce_text,
+    FieldType.INT: _coerce_int,
+    FieldType.DECIMAL: _coerce_decimal,
+    FieldType.DATE: _coerce_date,
+    FieldType.DATETIME: _coerce_datetime,
+    FieldType.BOOL: _coerce_bool,
+    FieldType.EMAIL: _coerce_email,
+    FieldType.COUNTRY: _coerce_country,
+}
+assert set(FieldType) == {*_SIMPLE_COERCERS, FieldType.ENUM, FieldType.PHONE}, "a field type without coercion"
 
 
 def _parse_date(text: str) -> dt.date:

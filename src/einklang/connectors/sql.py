@@ -58,6 +58,7 @@ from einklang.connectors.base import (
     SystemUnavailable,
     chunked,
 )
+from einklang.sql_bulk import can_copy, copy_rows
 
 SETTINGS = frozenset({"url", "password", "schema"})
 
@@ -634,7 +635,18 @@ class SqlConnector(Connector):
                 for values, new_id in zip(parameters, preallocated, strict=True):
                     values[id_name] = new_id
                 keys.add(id_name)
-            if id_name in keys and dialect.insert_executemany_returning:
+            if id_name in keys and len(parameters) > 1 and can_copy(dialect):
+                # COPY, then create() reads the rows back by id: several times faster on
+                # PostgreSQL than a batched INSERT ... RETURNING, with the same defaults and triggers.
+                if stamp and changed is not None and changed.name not in keys:
+                    # now() is the transaction's start time: the value the INSERT would have stored
+                    stamped = self._run(conn, sa.select(sa.cast(sa.func.now(), changed.type))).scalar_one()
+                    for values in parameters:
+                        values[changed.name] = stamped
+                columns = list(parameters[0])
+                copy_rows(conn, bound.table, columns, [tuple(values[c] for c in columns) for values in parameters])
+                results.extend(NativeRecord(str(values[id_name]), None, {}) for values in parameters)
+            elif id_name in keys and dialect.insert_executemany_returning:
                 # The ids are known here, so returned rows are matched by id and the database
                 # may return them in any order: that keeps the insert fully batched on
                 # PostgreSQL, where ordered RETURNING with a reflected serial key goes row by row.

@@ -18,7 +18,8 @@ _PLAIN_ADDRESS = re.compile(
     r"^(?=.{1,64}@)[a-z0-9_%+-]+(?:\.[a-z0-9_%+-]+)*@(?=.{1,253}$)"
     r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 )
-_SPECIAL_USE = tuple(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+_SPECIAL_USE = frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+_SPECIAL_USE_SUBDOMAINS = tuple("." + special for special in _SPECIAL_USE)
 
 
 def _plain_address(text: str) -> str | None:
@@ -26,7 +27,7 @@ def _plain_address(text: str) -> str | None:
     if not _PLAIN_ADDRESS.match(lowered):
         return None
     domain = lowered.rpartition("@")[2]
-    if any(domain == special or domain.endswith("." + special) for special in _SPECIAL_USE):
+    if domain in _SPECIAL_USE or domain.endswith(_SPECIAL_USE_SUBDOMAINS):
         return None
     return lowered
 
@@ -45,7 +46,9 @@ def normalize_email(raw: str) -> str:
     angle = _ANGLE_ADDRESS.search(text)
     if angle:
         text = angle.group(1).strip()
-    text = _MAILTO.sub("", text).split("?", 1)[0].strip()
+    if text[6:7] == ":":  # "mailto:" can only match then; the check is cheaper than the regex
+        text = _MAILTO.sub("", text)
+    text = text.split("?", 1)[0].strip()
     plain = _plain_address(text)
     if plain is not None:
         return plain

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Characters that look like nothing but break equality (zero-width space, BOM, soft hyphen, ...).
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+_INVISIBLE_CHARS = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_INVISIBLE = dict.fromkeys(map(ord, _INVISIBLE_CHARS))
+# Searching is many times cheaper than str.translate, and most text has none of them.
+_HAS_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]").search
 
 # Letters that NFKD does not decompose into base letter + combining mark.
 _UNDECOMPOSABLE = str.maketrans(
@@ -19,7 +23,15 @@ def clean_text(value: str | None) -> str | None:
     """NFC, trimmed, inner whitespace (incl. NBSP, tabs, newlines) collapsed to one space; empty -> None."""
     if value is None:
         return None
-    text = unicodedata.normalize("NFC", value).translate(_INVISIBLE)
+    # The shortcuts below are for plain str only; a subclass or a wrong type takes the long way and
+    # gets exactly its old result or error.
+    if type(value) is str and value.isascii():
+        # Nothing in ASCII changes under NFC and every invisible character is non-ASCII, so only
+        # the whitespace needs work.
+        return " ".join(value.split()) or None
+    text = unicodedata.normalize("NFC", value)
+    if type(text) is not str or _HAS_INVISIBLE(text):
+        text = text.translate(_INVISIBLE)
     text = " ".join(text.split())
     return text or None
 

@@ -27,8 +27,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from einklang.connectors.base import SnapshotStore
 from einklang.model import CanonicalRecord, decode_record, encode_record, record_hash, record_json
+from einklang.sql_bulk import driver_value, insert_rows
 from einklang.store import schema as t
-from einklang.store.bulk import driver_value, insert_rows
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

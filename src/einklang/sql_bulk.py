@@ -1,4 +1,4 @@
-"""Many-row writes through the database driver's own ``executemany``.
+"""Many-row writes through the database driver: ``executemany``, or COPY on PostgreSQL.
 
 SQLAlchemy Core processes every parameter of every row in Python (type processors, key
 lookups); for the bulk paths (initial load, imports) that costs several times more than the
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Dialect
 
 
@@ -34,9 +35,39 @@ def insert_sql(dialect: Dialect, table: sa.Table, columns: Sequence[str]) -> str
 
 
 def insert_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-    """INSERT ``rows`` (tuples in the order of ``columns``) in one driver ``executemany``."""
-    if rows:
-        conn.exec_driver_sql(insert_sql(conn.dialect, table, columns), list(rows))
+    """INSERT ``rows`` (tuples in the order of ``columns``): COPY on PostgreSQL, else ``executemany``.
+
+    psycopg's executemany still sends one statement per row (pipelined); COPY streams the rows
+    in one command, several times faster, with the same defaults, constraints and triggers.
+    """
+    if not rows:
+        return
+    if can_copy(conn.dialect):
+        copy_rows(conn, table, columns, rows)
+        return
+    conn.exec_driver_sql(insert_sql(conn.dialect, table, columns), list(rows))
+
+
+def can_copy(dialect: Dialect) -> bool:
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def copy_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    preparer = conn.dialect.identifier_preparer
+    names = ", ".join(preparer.quote(table.c[name].name) for name in columns)
+    statement = f"COPY {preparer.format_table(table)} ({names}) FROM STDIN"
+    import psycopg
+
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as error:
+        # as SQLAlchemy would raise it, so callers handle refusals (IntegrityError, ...) alike
+        raise sa_exc.DBAPIError.instance(statement, None, error, psycopg.Error, dialect=conn.dialect) from error
+    finally:
+        cursor.close()
 
 
 def driver_value(conn: Connection, column: sa.Column[Any], value: Any) -> Any:
