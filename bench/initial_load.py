@@ -4,6 +4,13 @@ Both copy the same rows between the same kind of databases in the same run; the 
 speed ratio einklang / plain copy (target >= 0.30) and, in a separate child process, the peak RSS
 of a load of 1,000,000 rows (target <= 300 MB).
 
+A third contender, the *bookkeeping floor*, writes exactly the rows a load must write (the target
+row plus, in the state store, golden record, two links and an audit entry per record) straight
+through the driver (executemany; COPY on PostgreSQL), without mapping, normalisation or any
+Python between: no implementation that keeps einklang's state can be faster than it, so
+einklang / floor says how much of the gap is the engine's own cost and floor / plain how much
+the design's.
+
     .venv/bin/python bench/initial_load.py --rows 100000 --backend sqlite --repeat 3
     .venv/bin/python bench/initial_load.py --rows 100000 --backend postgresql --repeat 3
     .venv/bin/python bench/initial_load.py --rows 1000000 --backend sqlite --memory-only
@@ -12,6 +19,7 @@ of a load of 1,000,000 rows (target <= 300 MB).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import platform
 import random
@@ -26,9 +34,19 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from einklang.config import parse_config
-from einklang.store.state import open_store
-from einklang.sync.initial_load import run_initial_load
+from einklang.sql_bulk import insert_rows
+from einklang.store import schema
+from einklang.store.state import new_golden_ids, open_store
+from einklang.sync.initial_load import DEFAULT_LOAD_BATCH, run_initial_load
+from einklang.sync.page_mapping import default_workers
 from einklang.systems import open_connector
+
+FLOOR_BATCH = DEFAULT_LOAD_BATCH
+GOLDEN_COLUMNS = ("id", "entity", "base", "base_hash", "status", "created_at", "updated_at")
+LINK_COLUMNS = ("golden_id", "entity", "system", "native_id", "version", "record_hash", "created_at", "updated_at")
+AUDIT_COLUMNS = ("ts", "run_id", "system", "entity", "golden_id", "native_id", "op", "new", "cause")
+ACCOUNT_COLUMNS = ("id", "external_id", "name", "address_line", "postcode", "city", "country", "phone", "email",
+                   "einklang_id")
 
 SOURCE_DDL = """CREATE TABLE kunden (
     kundennr VARCHAR(12) PRIMARY KEY, name1 VARCHAR(80), strasse VARCHAR(80), plz VARCHAR(10),
@@ -153,6 +171,45 @@ def plain_copy(src: str, tgt: str) -> float:
     return elapsed
 
 
+def bookkeeping_floor(src: str, tgt: str, state: str) -> float:
+    """The rows a load must write, through the driver only: the lower bound of any load."""
+    store = open_store(state)
+    source, target = sa.create_engine(src), sa.create_engine(tgt)
+    now = "2026-12-01 00:00:00.000000" if state.startswith("sqlite") else dt.datetime(2026, 12, 1)
+    columns = "kundennr, name1, strasse, plz, ort, land, telefon, email, geaendert_am"
+    started = time.perf_counter()
+    with source.connect() as read:
+        result = read.execution_options(stream_results=True, yield_per=FLOOR_BATCH).exec_driver_sql(
+            f"SELECT {columns} FROM kunden ORDER BY kundennr"
+        )
+        next_id = 1
+        for partition in result.partitions(FLOOR_BATCH):
+            golden_ids = new_golden_ids(len(partition))
+            ids = list(range(next_id, next_id + len(partition)))
+            next_id += len(partition)
+            bases = [json.dumps(row[:8], ensure_ascii=False) for row in partition]
+            batch = list(zip(golden_ids, ids, bases, partition, strict=True))
+            with store.transaction() as conn:
+                insert_rows(conn, schema.golden, GOLDEN_COLUMNS,
+                            [(g, "company", b, g[:32], "active", now, now) for g, _, b, _ in batch])
+                insert_rows(conn, schema.links, LINK_COLUMNS,
+                            [(g, "company", "src", row[0], str(row[8]), g[:32], now, now) for g, _, _, row in batch])
+            with target.begin() as write:
+                accounts = sa.Table("accounts", sa.MetaData(), autoload_with=write)
+                insert_rows(write, accounts, ACCOUNT_COLUMNS, [(i, *row[:8], g) for g, i, _, row in batch])
+            with store.transaction() as conn:
+                insert_rows(conn, schema.links, LINK_COLUMNS,
+                            [(g, "company", "tgt", str(i), "v", g[:32], now, now) for g, i, _, _ in batch])
+                insert_rows(conn, schema.audit, AUDIT_COLUMNS,
+                            [(now, None, "tgt", "company", g, str(i), "create", b, "initial load from src")
+                             for g, i, b, _ in batch])
+    elapsed = time.perf_counter() - started
+    source.dispose()
+    target.dispose()
+    store.close()
+    return elapsed
+
+
 def einklang_load(src: str, tgt: str, state: str, plain_types: bool = False) -> tuple[float, int]:
     # plain_types: the engine's own cost, with phone / e-mail / country declared as plain text
     types = ("str", "str", "str") if plain_types else ("country", "phone", "email")
@@ -161,7 +218,7 @@ def einklang_load(src: str, tgt: str, state: str, plain_types: bool = False) -> 
     store = open_store(config.state_url)
     started = time.perf_counter()
     with open_connector(config, "src") as source, open_connector(config, "tgt") as target:
-        report = run_initial_load(config, store, "company", source, target, batch_size=1000)
+        report = run_initial_load(config, store, "company", source, target)  # the load's own defaults
     elapsed = time.perf_counter() - started
     store.close()
     if report.failed or report.aborted:
@@ -171,29 +228,37 @@ def einklang_load(src: str, tgt: str, state: str, plain_types: bool = False) -> 
 
 def measure(backend: str, count: int, repeat: int, plain_types: bool = False) -> dict[str, object]:
     data = rows(count)
-    plain_times, load_times = [], []
+    plain_times, load_times, floor_times = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for i in range(repeat):
             src, tgt, _ = fresh_databases(backend, workdir, f"p{i}")
             prepare(src, tgt, data)
             plain_times.append(plain_copy(src, tgt))
+            src, tgt, state = fresh_databases(backend, workdir, f"f{i}")
+            prepare(src, tgt, data)
+            floor_times.append(bookkeeping_floor(src, tgt, state))
             src, tgt, state = fresh_databases(backend, workdir, f"e{i}")
             prepare(src, tgt, data)
             elapsed, created = einklang_load(src, tgt, state, plain_types)
             assert created == count, (created, count)
             load_times.append(elapsed)
-    plain, load = statistics.median(plain_times), statistics.median(load_times)
+    plain, load, floor = (statistics.median(t) for t in (plain_times, load_times, floor_times))
     return {
         "backend": backend,
         "rows": count,
         "repeat": repeat,
         "validation": "plain" if plain_types else "full",
+        "workers": default_workers(),
         "plain_copy_s": [round(t, 3) for t in plain_times],
+        "floor_s": [round(t, 3) for t in floor_times],
         "einklang_load_s": [round(t, 3) for t in load_times],
         "plain_copy_rec_per_s": round(count / plain),
+        "floor_rec_per_s": round(count / floor),
         "einklang_rec_per_s": round(count / load),
         "speed_ratio": round(plain / load, 3),
+        "floor_ratio": round(plain / floor, 3),
+        "einklang_vs_floor": round(floor / load, 3),
     }
 
 

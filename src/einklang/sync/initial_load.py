@@ -23,7 +23,7 @@ from einklang.connectors.base import (
 )
 from einklang.mapping import EntityMapping
 from einklang.model import CanonicalRecord, CanonicalValue, display, record_hash
-from einklang.store.state import StateStore, new_golden_id
+from einklang.store.state import StateStore, new_golden_ids
 from einklang.sync import state_ops as ops
 from einklang.sync.matching import best_matches
 from einklang.sync.page_mapping import MIN_RECORDS_FOR_WORKERS, MappedRecord, PageMapper, default_workers
@@ -124,6 +124,7 @@ class InitialLoad:
         self.correlation_field = target.capabilities(entity).correlation_field
         self.match_settings = config.entity(entity).match
         self.workers = workers
+        self._source_linked_before = True
 
     # ------------------------------------------------------------------ main
     def run(self) -> LoadReport:
@@ -146,6 +147,9 @@ class InitialLoad:
         try:
             if not self.dry_run:
                 self._finish_interrupted_creates()
+            # With no source record linked yet, no page can hold one (pages are disjoint), so the
+            # per-page lookup is skipped; the unique links index still refuses a concurrent double.
+            self._source_linked_before = self.store.count_links(self.source.system, self.entity) > 0
             key_index = self._target_key_index()
             report.target_was_empty = key_index.empty
             if not key_index.empty:
@@ -225,7 +229,11 @@ class InitialLoad:
     def _load_page(self, page: list[NativeRecord], mapped: list[MappedRecord], key_index: TargetKeyIndex) -> None:
         report = self.report
         report.read += len(page)
-        linked_sources = self.store.links_for_natives(self.source.system, self.entity, [r.native_id for r in page])
+        linked_sources = (
+            self.store.links_for_natives(self.source.system, self.entity, [r.native_id for r in page])
+            if self._source_linked_before
+            else {}
+        )
         already = self.store.links_for_golden([link.golden_id for link in linked_sources.values()])
         to_create: list[tuple[NativeRecord, MappedRecord]] = []
         to_link: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str]] = []
@@ -446,7 +454,7 @@ class InitialLoad:
         it into outbox entries and finds what was created before creating anything again.
         """
         store, entity, source = self.store, self.entity, self.source.system
-        golden_ids = [new_golden_id() for _ in records]
+        golden_ids = new_golden_ids(len(records))
         with store.transaction() as conn:
             store.insert_golden_rows(
                 conn, entity, [(gid, m.base_json, m.base_hash) for gid, (_, m) in zip(golden_ids, records, strict=True)]
