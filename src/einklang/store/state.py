@@ -69,6 +69,11 @@ def _alembic_config() -> AlembicConfig:
     return config
 
 
+# SQLite's default: checkpoint the WAL into the database file when it reaches 1,000 pages (4 MB).
+_WAL_AUTOCHECKPOINT = 1000
+_BULK_WAL_AUTOCHECKPOINT = 100_000
+
+
 def create_engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 60})
@@ -94,6 +99,31 @@ class StateStore:
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine_for(url)
+        self._wal_autocheckpoint = _WAL_AUTOCHECKPOINT
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "checkout", self._apply_wal_autocheckpoint)
+
+    def _apply_wal_autocheckpoint(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.get("wal_autocheckpoint") != self._wal_autocheckpoint:
+            dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={int(self._wal_autocheckpoint)}")
+            record.info["wal_autocheckpoint"] = self._wal_autocheckpoint
+
+    @contextmanager
+    def bulk_writes(self) -> Iterator[None]:
+        """Many large transactions ahead (an initial load): on SQLite the WAL is checkpointed once
+        at the end instead of every 4 MB — index pages written again and again reach the database
+        file once, and the fsync of every checkpoint is saved (commits took a third of the state
+        store's time in a 100,000-record load)."""
+        if self.engine.dialect.name != "sqlite":
+            yield
+            return
+        self._wal_autocheckpoint = _BULK_WAL_AUTOCHECKPOINT
+        try:
+            yield
+        finally:
+            self._wal_autocheckpoint = _WAL_AUTOCHECKPOINT
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     # ------------------------------------------------------------------ schema
     def current_revision(self) -> str | None:

@@ -156,7 +156,10 @@ class InitialLoad:
                 # the target's own records that this load does not link must reach the source too:
                 # the first sync reads the target from the beginning and treats them as new there
                 start_cursors.pop(self.target.system, None)
-            with PageMapper(self.source_mapping, self.target_mapping, self._worker_count()) as mapper:
+            with (
+                self.store.bulk_writes(),
+                PageMapper(self.source_mapping, self.target_mapping, self._worker_count()) as mapper,
+            ):
                 for page, mapped in mapper.map(self.source.read_all(self.entity, page_size=self.batch_size)):
                     self._load_page(page, mapped, key_index)
                     self.progress(len(page))

@@ -315,6 +315,30 @@ def test_create_without_returning_falls_back_and_keeps_order(
     assert connector.get("contact", [created[0].native_id])[created[0].native_id].version == created[0].version
 
 
+def test_a_batch_create_pairs_every_returned_row_with_its_record(database: sa.Engine) -> None:
+    connector = make_connector(database)
+    records = [{"name": f"N{n}", "city": "Kiel" if n % 2 else None, "golden_id": f"g{n}"} for n in range(2500)]
+    created = connector.create("contact", records)
+    assert [(r.fields["name"], r.fields["golden_id"]) for r in created] == [(f"N{n}", f"g{n}") for n in range(2500)]
+    stored = connector.get("contact", [r.native_id for r in created])
+    assert all(stored[r.native_id].fields["golden_id"] == r.fields["golden_id"] for r in created)
+    assert all(stored[r.native_id].version == r.version for r in created)
+    assert isinstance(created[0].fields["changed_at"], datetime)  # typed as a read returns it
+
+
+def test_a_batch_whose_rows_come_back_changed_is_written_row_by_row(database: sa.Engine) -> None:
+    """SQLite's type affinity turns the text '7' into the integer 7 in an INTEGER column: the
+    returned rows cannot be paired by value, so the batch is undone and written in order."""
+    with database.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE numbered (id INTEGER PRIMARY KEY, name TEXT, rank INTEGER)")
+    url = database.url.render_as_string(hide_password=False)
+    connector = SqlConnector("erp", {"url": url}, {"numbered": {"table": "numbered", "id": "id"}})
+    created = connector.create("numbered", [{"name": "A", "rank": "7"}, {"name": "B", "rank": "7"}])
+    assert [(r.fields["name"], r.fields["rank"]) for r in created] == [("A", 7), ("B", 7)]
+    with database.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM numbered").scalar() == 2
+
+
 def test_soft_delete_sets_the_flag_and_hides_the_row(database: sa.Engine) -> None:
     connector = make_connector(database, deleted="aktiv", deleted_value=False)
     created = connector.create("contact", [{"name": "Soft"}])[0]

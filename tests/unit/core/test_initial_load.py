@@ -176,3 +176,98 @@ def test_records_only_the_target_has_reach_the_source_with_the_first_sync(
     erp.dispose()
     assert row is not None and tuple(row) == ("Nur-im-CRM Handels GmbH", "Kiel")
     assert store.count_links("erp", "company") == store.count_links("crm", "company") == 61
+
+
+def test_crash_after_planning_before_sending_is_resumed_once(
+    demo: tuple[LoadedConfig, StateStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch planned (golden records, source links, create batch) but never sent: the rerun
+    expands the pending batch and creates each of its records exactly once."""
+    config, store = demo
+    original = InitialLoad._send_creates
+    calls = {"n": 0}
+
+    def crash_before_second_send(self: InitialLoad, items: Any, batch_id: Any = None) -> None:
+        if batch_id is not None:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise SystemExit("simulated crash after planning the second batch")
+        original(self, items, batch_id)
+
+    monkeypatch.setattr(InitialLoad, "_send_creates", crash_before_second_send)
+    with pytest.raises(SystemExit):
+        load(config, store)
+    assert len(crm_rows(config)) == 25
+    monkeypatch.setattr(InitialLoad, "_send_creates", original)
+    report = load(config, store)
+    rows = crm_rows(config)
+    assert len(rows) == 60
+    assert len({r.external_id for r in rows}) == 60
+    assert report.created == 35  # the 25 planned ones (resumed) and the 10 never read before
+    assert store.count_links("crm", "company") == store.count_links("erp", "company") == 60
+    assert store.outbox_counts("crm", "company").get("pending", 0) == 0
+
+
+def test_a_batch_a_crashed_load_left_is_finished_by_sync(
+    demo: tuple[LoadedConfig, StateStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contextlib import ExitStack
+
+    from einklang.sync.engine import SyncEngine
+
+    config, store = demo
+    original = InitialLoad._store_created
+    calls = {"n": 0}
+
+    def crash_on_second_batch(self: InitialLoad, items: Any, created: Any, batch_id: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise SystemExit("simulated crash after the target created the batch")
+        original(self, items, created, batch_id)
+
+    monkeypatch.setattr(InitialLoad, "_store_created", crash_on_second_batch)
+    with pytest.raises(SystemExit):
+        load(config, store)
+    assert len(crm_rows(config)) == 50
+    with ExitStack() as stack:
+        connectors = {name: stack.enter_context(open_connector(config, name)) for name in config.model.systems}
+        SyncEngine(config, store, connectors).run_cycle()
+    rows = crm_rows(config)
+    # the 25 created before the crash are found (correlation column) and linked, none created twice;
+    # the 10 records the load never read reach the CRM as new ERP records
+    assert len(rows) == 60
+    assert len({r.external_id for r in rows}) == 60
+    assert store.count_links("crm", "company") == 60
+
+
+def test_mapping_in_worker_processes_gives_the_same_result(tmp_path: Path) -> None:
+    results = []
+    for workers in (0, 2):
+        config_path = scenario.build(tmp_path / f"w{workers}", customer_count=60)
+        config = load_config(config_path)
+        store = open_store(config.state_url)
+        report = load(config, store, workers=workers)
+        rows = sorted(tuple(r) for r in crm_rows(config))
+        links = store.count_links("crm", "company")
+        problems = sorted((w.native_id, w.field, w.reason) for w in report.warnings)
+        results.append((report.created, rows, links, problems))
+        store.close()
+    assert results[0] == results[1]
+    assert results[0][0] == 60
+
+
+def test_golden_ids_are_time_ordered_uuid7() -> None:
+    import time
+    import uuid
+
+    from einklang.store.state import new_golden_ids
+
+    first = new_golden_ids(1000)
+    time.sleep(0.002)
+    later = new_golden_ids(1000)
+    assert len(set(first + later)) == 2000
+    for text in first[:10] + later[:10]:
+        value = uuid.UUID(text)
+        assert value.version == 7 and value.variant == uuid.RFC_4122
+        assert str(value) == text
+    assert max(first) < min(later)  # the millisecond prefix orders ids of different batches
