@@ -36,7 +36,8 @@ import sqlalchemy as sa
 from einklang.config import parse_config
 from einklang.sql_bulk import insert_rows
 from einklang.store import schema
-from einklang.store.state import new_golden_ids, open_store
+from einklang.store.ids import new_golden_ids
+from einklang.store.state import open_store
 from einklang.sync.initial_load import DEFAULT_LOAD_BATCH, run_initial_load
 from einklang.sync.page_mapping import default_workers
 from einklang.systems import open_connector

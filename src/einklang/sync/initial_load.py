@@ -23,10 +23,16 @@ from einklang.connectors.base import (
 )
 from einklang.mapping import EntityMapping
 from einklang.model import CanonicalRecord, CanonicalValue, display, record_hash
-from einklang.store.state import StateStore, new_golden_ids
+from einklang.store.state import StateStore
 from einklang.sync import state_ops as ops
 from einklang.sync.matching import best_matches
-from einklang.sync.page_mapping import MIN_RECORDS_FOR_WORKERS, MappedRecord, PageMapper, default_workers
+from einklang.sync.page_mapping import (
+    MIN_RECORDS_FOR_WORKERS,
+    MappedRecord,
+    PageMapper,
+    default_workers,
+    fewer_gc_pauses,
+)
 from einklang.sync.recovery import recover_pending_creates
 
 ProgressCallback = Callable[[int], None]
@@ -158,7 +164,10 @@ class InitialLoad:
                 start_cursors.pop(self.target.system, None)
             with (
                 self.store.bulk_writes(),
-                PageMapper(self.source_mapping, self.target_mapping, self._worker_count()) as mapper,
+                fewer_gc_pauses(),
+                PageMapper(
+                    self.source_mapping, self.target_mapping, self.correlation_field, self._worker_count()
+                ) as mapper,
             ):
                 for page, mapped in mapper.map(self.source.read_all(self.entity, page_size=self.batch_size)):
                     self._load_page(page, mapped, key_index)
@@ -457,7 +466,7 @@ class InitialLoad:
         it into outbox entries and finds what was created before creating anything again.
         """
         store, entity, source = self.store, self.entity, self.source.system
-        golden_ids = new_golden_ids(len(records))
+        golden_ids = [m.golden_id for _, m in records]
         with store.transaction() as conn:
             store.insert_golden_rows(
                 conn, entity, [(gid, m.base_json, m.base_hash) for gid, (_, m) in zip(golden_ids, records, strict=True)]
@@ -471,11 +480,10 @@ class InitialLoad:
             batch_id = store.plan_create_batch(
                 conn, self.report.run_id, entity, self.target.system, golden_ids, f"initial load from {source}"
             )
-        correlation = self.correlation_field
-        items = []
-        for gid, (_, m) in zip(golden_ids, records, strict=True):
-            native = dict(m.target_native, **{correlation: gid}) if correlation else m.target_native
-            items.append(_Create(None, gid, m.canonical, native, m.target_seen_hash, m.audit_new))
+        items = [
+            _Create(None, m.golden_id, m.canonical, m.target_native, m.target_seen_hash, m.audit_new)
+            for _, m in records
+        ]
         self._send_creates(items, batch_id)
 
     def _recovered_create(self, entry: dict[str, Any]) -> _Create:

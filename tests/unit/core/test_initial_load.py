@@ -260,7 +260,7 @@ def test_golden_ids_are_time_ordered_uuid7() -> None:
     import time
     import uuid
 
-    from einklang.store.state import new_golden_ids
+    from einklang.store.ids import new_golden_ids
 
     first = new_golden_ids(1000)
     time.sleep(0.002)
