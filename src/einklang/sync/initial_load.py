@@ -481,7 +481,7 @@ class InitialLoad:
                 conn, self.report.run_id, entity, self.target.system, golden_ids, f"initial load from {source}"
             )
         items = [
-            _Create(None, m.golden_id, m.canonical, m.target_native, m.target_seen_hash, m.audit_new)
+            _Create(None, m.golden_id, m.target_native, m.target_seen_hash, m.audit_new)
             for _, m in records
         ]
         self._send_creates(items, batch_id)
@@ -493,7 +493,7 @@ class InitialLoad:
         shown = json.dumps({k: display(v) for k, v in canonical.items() if v is not None}, ensure_ascii=False)
         if self.correlation_field:
             native[self.correlation_field] = entry["golden_id"]
-        return _Create(entry["id"], entry["golden_id"], canonical, native, record_hash(seen), shown)
+        return _Create(entry["id"], entry["golden_id"], native, record_hash(seen), shown)
 
     def _send_creates(self, items: list[_Create], batch_id: int | None = None) -> None:
         try:
@@ -514,12 +514,6 @@ class InitialLoad:
                     self.store.finish_create_batch(conn, batch_id)
             return
         self._store_created(items, created, batch_id)
-
-    def _native_for_create(self, golden_id: str, canonical: CanonicalRecord) -> dict[str, Any]:
-        native = self.target_mapping.to_native(canonical)
-        if self.correlation_field:
-            native[self.correlation_field] = golden_id
-        return native
 
     def _store_created(self, items: list[_Create], created: list[NativeRecord], batch_id: int | None) -> None:
         store, entity, system = self.store, self.entity, self.target.system
@@ -580,7 +574,6 @@ class InitialLoad:
 class _Create:
     outbox_id: int | None  # None: planned in bulk, found by golden id
     golden_id: str
-    canonical: CanonicalRecord
     native: dict[str, Any]  # as sent to the target, with the correlation field
     seen_hash: str  # hash of the target's reading of ``native``
     audit_new: str  # JSON for the audit log
