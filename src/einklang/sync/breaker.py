@@ -65,11 +65,17 @@ class CircuitBreakers:
             return "open"
         return "closed" if not health or not health.failures else "half-open"
 
-    def call(self, system: str, action: Callable[[], T]) -> T:
+    def call(self, system: str, action: Callable[[], T], idempotent: bool = True) -> T:
+        """Run ``action`` against ``system``, retried while it is unavailable.
+
+        An action that is not ``idempotent`` (a create) is tried once: an outage reported after
+        the system did the work (a lost reply) must not make it do the work twice. Its outbox
+        entry stays pending, and the next attempt first looks for what the first one created.
+        """
         if not self.allows(system):
             raise SystemDown(system, self.down_now.get(system) or "circuit open")
         retrying = Retrying(
-            stop=stop_after_attempt(self.settings.attempts),
+            stop=stop_after_attempt(self.settings.attempts if idempotent else 1),
             wait=wait_exponential(multiplier=self.settings.initial_wait, max=self.settings.max_wait),
             retry=retry_if_exception_type(SystemUnavailable),
             reraise=True,

@@ -6,15 +6,18 @@ Per entity, one cycle does:
 2. *capture*: read each system's changes from its cursor; each page is stored in the
    ``changes`` table and the cursor advanced in the same transaction (so a crash loses nothing
    and reading again only repeats work). Echoes of einklang's own writes are recognised by the
-   link's record hash and dropped here;
+   link's record hash and dropped here; an unlinked record carrying einklang's golden id in the
+   correlation field (a create whose link a crash lost) is linked to that golden record here;
 3. *merge*: pending changes are grouped by golden record and merged (``merge.merge_record``);
    base, links, conflicts, audit and the planned writes (outbox) of one golden record are
-   written in one transaction. New records are linked by key or planned for creation;
-   deletions follow the entity's policy behind the delete guard;
+   written in one transaction. New records are linked by key (found in the other systems, or
+   the key of a golden record whose create in the record's own system is pending) or planned
+   for creation; deletions follow the entity's policy behind the delete guard, and a record
+   linked to a golden record after its deletion gets the same removal;
 4. *apply*: each reachable system's outbox is sent in order: creates (after looking for a
-   record an interrupted run already created), then updates conditional on the version last
-   seen. A stale version means the record changed meanwhile: it is re-read, stored as a change
-   and merged again before anything is written (never blind).
+   record an interrupted run already created; a create is never retried blindly), then updates
+   conditional on the version last seen. A stale version means the record changed meanwhile:
+   it is re-read, stored as a change and merged again before anything is written (never blind).
 
 Systems that stay unavailable are skipped (their outbox waits) while the others go on.
 """
@@ -47,6 +50,7 @@ from einklang.model import (
     EntitySpec,
     coerce,
     display,
+    encode,
     record_hash,
 )
 from einklang.store.state import StateStore
@@ -147,6 +151,8 @@ class SyncEngine:
         self._dry_changes: list[ops.ChangeRow] = []
         self._plan_sink: list[dict[str, Any]] = []
         self._fuzzy_cache: dict[tuple[str, str], dict[str, CanonicalRecord]] = {}
+        # (entity, system) -> (key field, value) -> golden ids with a pending create there
+        self._pending_creates: dict[tuple[str, str], dict[tuple[str, str], set[str]]] = {}
 
     # ------------------------------------------------------------------ helpers
     def mapping(self, entity: str, system: str) -> EntityMapping:
@@ -178,8 +184,8 @@ class SyncEngine:
         with self.store.transaction() as conn:
             yield conn
 
-    def _call(self, system: str, action: Callable[[], Any]) -> Any:
-        return self.breakers.call(system, action)
+    def _call(self, system: str, action: Callable[[], Any], idempotent: bool = True) -> Any:
+        return self.breakers.call(system, action, idempotent)
 
     # ------------------------------------------------------------------ cycle
     def run_cycle(self, dry_run: bool = False, entities: list[str] | None = None) -> CycleReport:
@@ -188,6 +194,7 @@ class SyncEngine:
         self._run_id = None
         self._dry_changes = []
         self._fuzzy_cache = {}
+        self._pending_creates = {}
         self.breakers.new_cycle()
         report = CycleReport(dry_run)
         status = "failed"
@@ -239,7 +246,9 @@ class SyncEngine:
         connector = self.connectors[system]
         mapping = self.mapping(entity, system)
         changed_field = self._options(entity, system).get("changed")
-        snapshot_mode = connector.capabilities(entity).change_detection is ChangeDetection.SNAPSHOT
+        capabilities = connector.capabilities(entity)
+        snapshot_mode = capabilities.change_detection is ChangeDetection.SNAPSHOT
+        correlation = capabilities.correlation_field
         cursor = self.store.get_cursor(system, entity)
         snapshots = self.store.snapshot_store(system, entity) if snapshot_mode else None
         for page in connector.read_changes(entity, cursor, snapshots):
@@ -248,11 +257,14 @@ class SyncEngine:
                 known = ops.link_hashes(conn, system, entity, ids)
             rows: list[dict[str, Any]] = []
             problems: list[dict[str, Any]] = []
+            ours: list[tuple[NativeRecord, CanonicalRecord, str]] = []
             for record in page.records:
                 canonical, field_problems = mapping.to_canonical(record.fields)
                 if record.native_id in known and known[record.native_id] == record_hash(canonical):
                     report.echoes += 1
                     continue
+                if correlation and record.native_id not in known and record.fields.get(correlation):
+                    ours.append((record, canonical, str(record.fields[correlation])))
                 modified = record.fields.get(str(changed_field)) if changed_field else None
                 rows.append({"system": system, "native_id": record.native_id, "kind": "upsert",
                              "version": record.version, "record": canonical,
@@ -276,6 +288,8 @@ class SyncEngine:
             cursor = page.cursor
             run_id = self.run_id() if rows or problems else self._run_id
             with self._write() as conn:
+                # records einklang created whose link a crash lost are linked before they are merged
+                self._adopt_created(conn, entity, system, ours, report)
                 ops.insert_changes(conn, run_id, entity, rows)
                 if problems:
                     self.store.add_problems(conn, run_id, problems)
@@ -285,6 +299,71 @@ class SyncEngine:
                                              list(page.deleted_ids))
                 self.store.set_cursor(conn, system, entity, page.cursor)
             self.fault("captured_page")
+
+    def _adopt_created(self, conn: Connection, entity: str, system: str,
+                       ours: list[tuple[NativeRecord, CanonicalRecord, str]], report: EntityReport) -> None:
+        """Link unlinked records that carry einklang's golden id in the correlation field (I2, I6).
+
+        Such a record is the result of a create whose link a crash (or a lost reply) kept from
+        being stored. It is recognised here, from the system's own data, so that it is never
+        taken for a new record, not even while the systems holding its counterparts are down.
+        The change captured with it is then merged as that golden record's.
+        """
+        for record, canonical, golden_id in ours:
+            found = ops.golden_entity_status(conn, golden_id)
+            if found is None or found[0] != entity:
+                continue  # not (or no longer) a golden record of this entity: handled as new
+            links = ops.links_of_golden(conn, golden_id)
+            if system in links:
+                continue  # the golden record has its record here already: this one is new (a copy)
+            sent = ops.sent_create_payload(conn, golden_id, system, sent_only=False)
+            # measured against what was sent, so that an edit made there since is a change (I1)
+            seen = self._sent_seen(entity, system, sent, canonical) if sent is not None else canonical
+            ops.insert_link(conn, entity, system, golden_id, record.native_id, record.version, seen)
+            for outbox_id in ops.pending_for_golden(conn, golden_id, system, "create"):
+                ops.finish_outbox(conn, outbox_id, "done", native_id=record.native_id)
+            self.store.audit(conn, self.run_id(), [{
+                "system": system, "entity": entity, "golden_id": golden_id, "native_id": record.native_id,
+                "op": "link", "cause": "created by an interrupted run, found by its correlation id (no second "
+                                       "create)"}])
+            report.linked += 1
+            if found[1] != "active":
+                self._follow_removal(conn, entity, system, golden_id, record.native_id, record.version, found[1],
+                                     report)
+
+    def _sent_seen(self, entity: str, system: str, sent: CanonicalRecord,
+                   current: CanonicalRecord) -> CanonicalRecord:
+        """What a record einklang created from ``sent`` held right after the create.
+
+        The link's ``seen`` for a record found after an interrupted create: values that differ
+        from it now were changed in the system since (by a person, or filled in by the system
+        where nothing was sent) and are merged as that system's changes, not overwritten. Fields
+        einklang may not write keep what the system holds, unless nothing was sent for them.
+        """
+        mapping = self.mapping(entity, system)
+        writable = set(mapping.writable_fields())
+        return {name: sent.get(name) if name in writable or sent.get(name) is None else current.get(name)
+                for name in mapping.canonical_fields}
+
+    def _follow_removal(self, conn: Connection, entity: str, system: str, golden_id: str, native_id: str,
+                        version: str | None, status: str, report: EntityReport) -> bool:
+        """A record linked to a golden record that was deleted or archived meanwhile.
+
+        Under the ``propagate`` and ``archive`` policies the removal reaches it too (it is a
+        counterpart found late: an interrupted create's result, or a record with the key of one
+        being deleted), so nothing stays linked to a removed golden record. Under ``ignore`` and
+        ``manual`` a removal never spreads, so the golden record comes back with the record kept
+        here. Returns True when a removal was planned.
+        """
+        policy = self.config.entity(entity).sync.deletes
+        if policy in ("propagate", "archive"):
+            op = "delete" if policy == "propagate" else "archive"
+            cause = f"golden record {status} (deletes: {policy}); this {system} record was linked afterwards"
+            ops.add_outbox(conn, self.run_id(), entity, system, golden_id, native_id, op, {}, cause, version)
+            report.deletes_planned += 1
+            return True
+        self.store.set_golden_status(conn, golden_id, "active")
+        return False
 
     def _options(self, entity: str, system: str) -> Mapping[str, Any]:
         return self.connectors[system].entity_options.get(entity, {})
@@ -518,6 +597,10 @@ class SyncEngine:
             found_links = {system: ops.links_by_native(conn, system, entity, [r.native_id for r in records])
                            for system, records in found.items()}
         goldens = {link.golden_id for links in found_links.values() for link in links.values()}
+        # A golden record waiting for its create in the source is what the new record is when
+        # the key says so: the result of an interrupted create, or the same thing made there by
+        # hand meanwhile. The state store knows it even while the systems linked to it are down.
+        goldens |= self._pending_create_matches(entity, source, record)
         if len(goldens) > 1:
             self._problem_and_skip(entity, row, change_ids, "ambiguous_key",
                                    f"new record's key matches {len(goldens)} different linked records; not synced")
@@ -570,6 +653,8 @@ class SyncEngine:
         run_id = self.run_id()
         with self._write() as conn:
             golden_id = self.store.insert_golden(conn, entity, [base])[0]
+            for system in plan_create:
+                self._index_pending_create(entity, system, golden_id, base)
             for (cached_entity, system), candidates in self._fuzzy_cache.items():
                 # a record new elsewhere in this same cycle may be this one: let the matcher see it
                 if cached_entity == entity and system != source and system not in link_to:
@@ -598,6 +683,46 @@ class SyncEngine:
         self.fault("new_golden")
         if link_to:  # the found records may differ from the new one: plan what they need
             self._merge_golden(entity, golden_id, {}, [], report)
+
+    def _key_values(self, entity: str, record: Mapping[str, CanonicalValue]) -> list[tuple[str, str]]:
+        return [(key, json.dumps(encode(record[key]), sort_keys=True, default=str))
+                for key in self.config.entity(entity).keys if record.get(key) is not None]
+
+    def _index_pending_create(self, entity: str, system: str, golden_id: str,
+                              *records: Mapping[str, CanonicalValue]) -> None:
+        index = self._pending_creates.get((entity, system))
+        if index is None:
+            return  # not loaded yet: loading reads it from the outbox
+        for record in records:
+            for key_value in self._key_values(entity, record):
+                index.setdefault(key_value, set()).add(golden_id)
+
+    def _pending_create_matches(self, entity: str, source: str, record: CanonicalRecord) -> set[str]:
+        """Golden records with a pending create in ``source`` whose key the record has (first key that hits)."""
+        keys = self._key_values(entity, record)
+        if not keys:
+            return set()
+        cache_key = (entity, source)
+        if cache_key not in self._pending_creates:  # loaded once per cycle, then kept up to date
+            if not self._dry_run:
+                self.store.expand_create_batches(source, entity)  # creates an interrupted load had planned
+            self._pending_creates[cache_key] = {}
+            with self.store.engine.connect() as conn:
+                pending = ops.pending_creates_with_bases(conn, source, entity)
+            for golden_id, payload, base in pending:
+                self._index_pending_create(entity, source, golden_id, payload, base)
+        index = self._pending_creates[cache_key]
+        for key_value in keys:
+            hits = index.get(key_value)
+            if not hits:
+                continue
+            with self.store.engine.connect() as conn:  # still waiting there, not linked meanwhile
+                hits = {golden_id for golden_id in hits
+                        if ops.pending_for_golden(conn, golden_id, source, "create")
+                        and source not in ops.links_of_golden(conn, golden_id)}
+            if hits:
+                return hits
+        return set()
 
     def _fuzzy_match(self, entity: str, row: ops.ChangeRow, change_ids: list[int], report: EntityReport) -> bool:
         """After the keys, the fuzzy matcher: a sure match is linked, a possible one held for a person.
@@ -648,18 +773,29 @@ class SyncEngine:
             return
         with self._write() as conn:
             loaded = ops.load_golden(conn, golden_id)
-            base = loaded[0] if loaded else {}
-            filled = {k: v for k, v in row.record.items() if base.get(k) is None and v is not None}
-            if filled:
-                ops.save_golden(conn, golden_id, {**base, **filled})
-            ops.insert_link(conn, entity, source, golden_id, row.native_id, row.version, row.record)
+            base, status = loaded if loaded else ({}, "active")
+            # a create for it was sent there (or about to be) when a run died: the record is
+            # most likely that create's result, measured against what was sent (edits since count)
+            sent = ops.sent_create_payload(conn, golden_id, source)
+            if sent is not None:
+                seen = self._sent_seen(entity, source, sent, row.record)
+            else:  # someone else's record: it fills what the golden record lacks, the rest is planned
+                seen = row.record
+                filled = {k: v for k, v in row.record.items() if base.get(k) is None and v is not None}
+                if filled and status == "active":
+                    ops.save_golden(conn, golden_id, {**base, **filled})
+            ops.insert_link(conn, entity, source, golden_id, row.native_id, row.version, seen)
             ops.supersede_pending(conn, source, golden_id, ("create",), f"linked to existing {row.native_id}")
             self.store.audit(conn, self.run_id(), [{
                 "system": source, "entity": entity, "golden_id": golden_id, "native_id": row.native_id,
                 "op": "link", "cause": cause or f"new {source} record has the key of an existing record"}])
+            if status != "active":  # its counterparts are being removed: so is it (or it brings it back)
+                self._follow_removal(conn, entity, source, golden_id, row.native_id, row.version, status, report)
             ops.mark_changes_processed(conn, change_ids)
         report.linked += 1
-        self._merge_golden(entity, golden_id, {}, [], report)
+        observed = {source: _Observation([], row.native_id, row.version, row.record,
+                                         _parse_stamp(row.source_modified))} if sent is not None else {}
+        self._merge_golden(entity, golden_id, observed, [], report)
 
     def _problem_and_skip(self, entity: str, row: ops.ChangeRow, change_ids: list[int], kind: str,
                           message: str) -> None:
@@ -781,10 +917,15 @@ class SyncEngine:
                     with self._write() as conn:
                         ops.finish_outbox(conn, entry["id"], "superseded", "already linked or no longer active")
                     continue
+                planned = entry["planned"] = entry["payload"]
                 entry["payload"] = loaded[0]  # create what is agreed now, not what was agreed when planned
-                # a run that died after sending may have created it already (I2)
-                def look(e: dict[str, Any] = entry) -> list[NativeRecord]:
-                    return find_created(connector, mapping, entity, e["golden_id"], e["payload"], keys)
+                # a run that died after sending may have created it already (I2), with the key it
+                # had then if that has changed since
+                def look(e: dict[str, Any] = entry, planned: CanonicalRecord = planned) -> list[NativeRecord]:
+                    found = find_created(connector, mapping, entity, e["golden_id"], e["payload"], keys)
+                    if not found and any(planned.get(k) != e["payload"].get(k) for k in keys):
+                        found = find_created(connector, mapping, entity, e["golden_id"], planned, keys)
+                    return found
 
                 found: list[NativeRecord] = self._call(system, look)
                 if not found:
@@ -802,14 +943,20 @@ class SyncEngine:
         free = [r for r in found if r.native_id not in linked]
         if len(found) == 1 and len(free) == 1:
             canonical, _ = self.mapping(entity, system).to_canonical(free[0].fields)
+            observed: dict[str, _Observation] = {}
+            seen = canonical
+            if entry.get("attempts") and entry.get("planned") is not None:
+                # sent before (a run died): measured against what was sent, edits since are changes
+                seen = self._sent_seen(entity, system, entry["planned"], canonical)
+                observed[system] = _Observation([], free[0].native_id, free[0].version, canonical, None)
             with self._write() as conn:
-                ops.insert_link(conn, entity, system, golden_id, free[0].native_id, free[0].version, canonical)
+                ops.insert_link(conn, entity, system, golden_id, free[0].native_id, free[0].version, seen)
                 ops.finish_outbox(conn, entry["id"], "done", native_id=free[0].native_id)
                 self.store.audit(conn, self.run_id(), [{
                     "system": system, "entity": entity, "golden_id": golden_id, "native_id": free[0].native_id,
                     "op": "link", "cause": "found by correlation or key before creating (no second create)"}])
             report.linked += 1
-            self._merge_golden(entity, golden_id, {}, [], report)
+            self._merge_golden(entity, golden_id, observed, [], report)
             return
         message = (f"create for {system} not sent: the key matches {len(found)} record(s) "
                    f"({', '.join(r.native_id for r in found[:5])}), {len(found) - len(free)} linked to other "
@@ -831,9 +978,15 @@ class SyncEngine:
             if correlation:
                 native[correlation] = entry["golden_id"]
             natives.append(native)
+        with self._write() as conn:  # the outbox says what goes out before it does (found again after a crash)
+            for entry in entries:
+                ops.note_sending(conn, entry["id"], entry["payload"])
+                entry["planned"] = entry["payload"]
         self.fault("before_create")
         try:
-            created: list[NativeRecord] = self._call(system, lambda: connector.create(entity, natives))
+            # not retried: a create whose reply was lost is found (not repeated) on the next attempt
+            created: list[NativeRecord] = self._call(system, lambda: connector.create(entity, natives),
+                                                     idempotent=False)
         except RecordRejected as exc:
             if len(entries) > 1:  # find the record the system refuses; the others still go in
                 for entry in entries:

@@ -113,6 +113,12 @@ def load_golden(conn: Connection, golden_id: str) -> tuple[CanonicalRecord, str]
     return decode_record(json.loads(row.base)), row.status
 
 
+def golden_entity_status(conn: Connection, golden_id: str) -> tuple[str, str] | None:
+    """(entity, status) of a golden record, or None if there is no such record."""
+    row = conn.execute(sa.select(t.golden.c.entity, t.golden.c.status).where(t.golden.c.id == golden_id)).first()
+    return (row.entity, row.status) if row is not None else None
+
+
 def golden_bases_unlinked_in(conn: Connection, entity: str, system: str) -> dict[str, CanonicalRecord]:
     """Active golden records of ``entity`` with no link in ``system``: what a new record there may be."""
     linked_here = sa.select(t.links.c.golden_id).where(t.links.c.system == system, t.links.c.entity == entity)
@@ -204,6 +210,43 @@ def pending_for_golden(conn: Connection, golden_id: str, system: str, op: str) -
     return [int(row.id) for row in conn.execute(sa.select(t.outbox.c.id).where(
         t.outbox.c.golden_id == golden_id, t.outbox.c.system == system, t.outbox.c.status == "pending",
         t.outbox.c.op == op))]
+
+
+def pending_creates_with_bases(conn: Connection, system: str, entity: str) -> list[tuple[str, CanonicalRecord,
+                                                                                          CanonicalRecord]]:
+    """Pending creates for ``system``: (golden id, planned payload, golden base now), in outbox order.
+
+    What a new record there may be the result of (an interrupted create) or a counterpart of.
+    """
+    query = sa.select(t.outbox.c.golden_id, t.outbox.c.payload, t.golden.c.base).select_from(
+        t.outbox.join(t.golden, t.golden.c.id == t.outbox.c.golden_id)
+    ).where(t.outbox.c.system == system, t.outbox.c.entity == entity, t.outbox.c.status == "pending",
+            t.outbox.c.op == "create").order_by(t.outbox.c.id)
+    return [(row.golden_id, decode_record(json.loads(row.payload)), decode_record(json.loads(row.base)))
+            for row in conn.execute(query)]
+
+
+def sent_create_payload(conn: Connection, golden_id: str, system: str,
+                        sent_only: bool = True) -> CanonicalRecord | None:
+    """The payload of a pending create for ``golden_id`` in ``system`` that may have been sent.
+
+    ``note_sending`` counts an attempt (and stores the payload sent) before a create goes out,
+    so a pending create with attempts was sent, or was about to be, when a run died. With
+    ``sent_only=False`` (the record is known to be einklang's) any pending create's payload.
+    """
+    query = sa.select(t.outbox.c.payload).where(
+        t.outbox.c.golden_id == golden_id, t.outbox.c.system == system, t.outbox.c.status == "pending",
+        t.outbox.c.op == "create")
+    if sent_only:
+        query = query.where(t.outbox.c.attempts > 0)
+    row = conn.execute(query.order_by(t.outbox.c.id.desc()).limit(1)).first()
+    return decode_record(json.loads(row.payload)) if row is not None else None
+
+
+def note_sending(conn: Connection, outbox_id: int, payload: CanonicalRecord) -> None:
+    """Before a create is sent: store the payload as sent and count the attempt."""
+    conn.execute(t.outbox.update().where(t.outbox.c.id == outbox_id).values(
+        payload=json.dumps(encode_record(payload)), attempts=t.outbox.c.attempts + 1))
 
 
 def pending_outbox(conn: Connection, system: str, entity: str, ops: Sequence[str], limit: int,
