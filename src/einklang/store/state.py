@@ -216,6 +216,13 @@ class StateStore:
             [(gid, entity, base, base_hash, "active", now, now) for gid, base, base_hash in rows],
         )
 
+    def golden_status(self, golden_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            status: str | None = conn.execute(
+                sa.select(t.golden.c.status).where(t.golden.c.id == golden_id)
+            ).scalar_one_or_none()
+        return status
+
     def set_golden_status(self, conn: Connection, golden_id: str, status: str) -> None:
         conn.execute(t.golden.update().where(t.golden.c.id == golden_id).values(status=status, updated_at=utcnow()))
 

@@ -71,8 +71,13 @@ def recover_pending_creates(
                 with store.transaction() as conn:
                     store.mark_outbox(conn, [entry["id"]], "done", native_id=existing[system].native_id)
                 continue
+            if store.golden_status(entry["golden_id"]) != "active":
+                with store.transaction() as conn:
+                    store.mark_outbox(conn, [entry["id"]], "superseded", error="golden record no longer active")
+                continue
             found = find_created(connector, mapping, entity, entry["golden_id"], entry["payload"], keys)
-            if len(found) == 1:
+            linked_elsewhere = store.links_for_natives(system, entity, [record.native_id for record in found])
+            if len(found) == 1 and not linked_elsewhere:
                 record = found[0]
                 canonical, _ = mapping.to_canonical(record.fields)
                 with store.transaction() as conn:
@@ -98,9 +103,13 @@ def recover_pending_creates(
                         ],
                     )
                 report.linked += 1
-            elif len(found) > 1:
+            elif found:
                 ids = ", ".join(r.native_id for r in found[:5])
-                message = f"interrupted create matches {len(found)} records ({ids}); not linked, not created"
+                taken = f", {len(linked_elsewhere)} linked to other golden records" if linked_elsewhere else ""
+                message = (
+                    f"interrupted create matches {len(found)} record(s) ({ids}){taken}; not linked, not created "
+                    "(possible duplicate)"
+                )
                 with store.transaction() as conn:
                     store.mark_outbox(conn, [entry["id"]], "failed", error=message)
                     store.add_problems(

@@ -271,3 +271,47 @@ def test_golden_ids_are_time_ordered_uuid7() -> None:
         assert value.version == 7 and value.variant == uuid.RFC_4122
         assert str(value) == text
     assert max(first) < min(later)  # the millisecond prefix orders ids of different batches
+
+
+def test_recovery_never_links_a_record_that_belongs_to_another_golden_record(
+    demo: tuple[LoadedConfig, StateStore],
+) -> None:
+    from einklang.sync.recovery import recover_pending_creates
+
+    config, store = demo
+    load(config, store)
+    payload = {"customer_number": "K10001", "name": "Doppelt angelegt GmbH"}
+    with store.transaction() as conn:
+        (golden_id,) = store.insert_golden(conn, "company", [payload])
+        store.add_outbox(
+            conn, None, [{"system": "crm", "entity": "company", "golden_id": golden_id, "op": "create",
+                          "payload": payload, "cause": "test: an interrupted create"}]
+        )
+    with open_connector(config, "crm") as crm:
+        report = recover_pending_creates(
+            store, crm, config.mapping("company", "crm"), "company", ("customer_number",), None
+        )
+    assert report.linked == 0 and report.to_create == [] and report.ambiguous == [golden_id]
+    assert store.count_links("crm", "company") == 60
+    assert store.outbox_counts("crm", "company").get("failed") == 1
+    assert any("possible duplicate" in p["message"] for p in store.problems())
+
+
+def test_recovery_drops_creates_of_golden_records_no_longer_active(demo: tuple[LoadedConfig, StateStore]) -> None:
+    from einklang.sync.recovery import recover_pending_creates
+
+    config, store = demo
+    payload = {"customer_number": "K99999", "name": "Gelöscht GmbH"}
+    with store.transaction() as conn:
+        (golden_id,) = store.insert_golden(conn, "company", [payload])
+        store.set_golden_status(conn, golden_id, "deleted")
+        store.add_outbox(
+            conn, None, [{"system": "crm", "entity": "company", "golden_id": golden_id, "op": "create",
+                          "payload": payload, "cause": "test: an interrupted create"}]
+        )
+    with open_connector(config, "crm") as crm:
+        report = recover_pending_creates(
+            store, crm, config.mapping("company", "crm"), "company", ("customer_number",), None
+        )
+    assert report.to_create == [] and report.linked == 0
+    assert store.outbox_counts("crm", "company") == {"superseded": 1}
