@@ -37,9 +37,9 @@ from einklang.sync.recovery import recover_pending_creates
 
 ProgressCallback = Callable[[int], None]
 
-# Records per page and per write transaction. On SQL targets commits and index maintenance
-# dominate a bulk load; 5,000 took a third of the time 1,000 did (bench/RESULTS.md).
-DEFAULT_LOAD_BATCH = 5000
+# Records per page and per write transaction. 5,000 was no faster than 1,000 once the state
+# store stopped checkpointing per commit (bench/RESULTS.md), and holds five times the memory.
+DEFAULT_LOAD_BATCH = 1000
 
 
 @dataclass
