@@ -95,7 +95,7 @@ class StateStore:
     def bulk_writes(self) -> Iterator[None]:
         """Many large transactions ahead (an initial load): on SQLite the WAL is checkpointed once
         at the end instead of every 4 MB — index pages written again and again reach the database
-        file once, and the fsync of every checkpoint is saved (commits took a third of the state
+        file once, and the fsync of every checkpoint is saved (commits took a quarter of the state
         store's time in a 100,000-record load)."""
         if self.engine.dialect.name != "sqlite":
             yield
