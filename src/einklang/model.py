@@ -237,66 +237,12 @@ def _coerce_enum(enum_values: tuple[str, ...], value: Any) -> CanonicalValue:
     return text
 
 
-def _coerce_phone(value: Any, region: str) -> CanonicalValue:
-    if isinstance(value, str):
-        value = clean_text(value)
-        if value is None:
-            return None
-    return _cached_phone(str(value), region)
-
-
 def _coerce_unhandled(kind: Any, value: Any) -> CanonicalValue:
     if value is None:
         return None
     if isinstance(value, str) and clean_text(value) is None:
         return None
     raise AssertionError(f"unhandled field type {kind}")
-
-
-def _coerce_email(value: Any) -> CanonicalValue:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = clean_text(value)
-        if value is None:
-            return None
-    else:
-        value = str(value)
-    known = _email_known(value)
-    return known if known is not None else _email_cache.add(value)
-
-
-def _coerce_country(value: Any) -> CanonicalValue:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = clean_text(value)
-        if value is None:
-            return None
-    else:
-        value = str(value)
-    known = _country_known(value)
-    return known if known is not None else _country_cache.add(value)
-
-
-def _phone_coercer(region: str) -> Callable[[Any], CanonicalValue]:
-    cache = _phone_cache(region)
-    lookup = cache.known.get
-    add = cache.add
-
-    def coerce_phone(value: Any) -> CanonicalValue:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = clean_text(value)
-            if value is None:
-                return None
-        else:
-            value = str(value)
-        known = lookup(value)
-        return known if known is not None else add(value)
-
-    return coerce_phone
 
 
 class _NormalizedCache:
@@ -333,22 +279,43 @@ class _NormalizedCache:
         return value
 
 
+def _cached_coercer(cache: _NormalizedCache) -> Callable[[Any], CanonicalValue]:
+    """The coercer of a type normalised through ``cache`` (e-mail, country, phone)."""
+    lookup = cache.known.get
+    add = cache.add
+
+    def coerce_cached(value: Any) -> CanonicalValue:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = clean_text(value)
+            if value is None:
+                return None
+        else:
+            value = str(value)
+        known = lookup(value)
+        return known if known is not None else add(value)
+
+    return coerce_cached
+
+
 _email_cache = _NormalizedCache(normalize_email)
 _country_cache = _NormalizedCache(normalize_country, limit=10_000)
-_email_known = _email_cache.known.get
-_country_known = _country_cache.known.get
-_phone_caches: dict[str, _NormalizedCache] = {}
+_coerce_email = _cached_coercer(_email_cache)
+_coerce_country = _cached_coercer(_country_cache)
+_phone_coercers: dict[str, Callable[[Any], CanonicalValue]] = {}
 
 
-def _phone_cache(region: str) -> _NormalizedCache:
-    cache = _phone_caches.get(region)
-    if cache is None:
-        cache = _phone_caches[region] = _NormalizedCache(lambda value: normalize_phone(value, region))
-    return cache
+def _phone_coercer(region: str) -> Callable[[Any], CanonicalValue]:
+    coercer = _phone_coercers.get(region)
+    if coercer is None:
+        cache = _NormalizedCache(lambda value: normalize_phone(value, region))
+        coercer = _phone_coercers[region] = _cached_coercer(cache)
+    return coercer
 
 
-def _cached_phone(raw: str, region: str) -> str:
-    return _phone_cache(region)(raw)
+def _coerce_phone(value: Any, region: str) -> CanonicalValue:
+    return _phone_coercer(region)(value)
 
 
 # Types whose coercion needs neither the field's settings nor the context.
