@@ -12,6 +12,8 @@ import gc
 import json
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -74,11 +76,23 @@ def map_fields(
 _worker_mappings: tuple[EntityMapping, EntityMapping, str | None] | None = None
 
 
-def _init_worker(source: EntityMapping, target: EntityMapping, correlation_field: str | None) -> None:
+def _init_worker(
+    source: EntityMapping, target: EntityMapping, correlation_field: str | None, parent_pid: int
+) -> None:
     global _worker_mappings
     _worker_mappings = (source, target, correlation_field)
     gc.freeze()  # what the worker inherited stays put: collections skip it, pages stay shared
     gc.set_threshold(*BULK_GC_THRESHOLDS)
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A load killed with SIGKILL cannot stop its workers, and they would wait for work forever
+    (each holds the task pipe open itself): a worker whose parent is gone ends on its own."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent_pid:
+            os._exit(0)
 
 
 # A bulk load allocates millions of short-lived tuples and dicts, freed by reference counting;
@@ -133,7 +147,7 @@ class PageMapper:
                 max_workers=self.workers,
                 mp_context=context,
                 initializer=_init_worker,
-                initargs=(self.source, self.target, self.correlation_field),
+                initargs=(self.source, self.target, self.correlation_field, os.getpid()),
             )
         return self
 
