@@ -85,7 +85,7 @@ def coerce(spec: FieldSpec, value: Any, ctx: NormalizeContext | None = None) -> 
         if simple is not None:
             return simple(value)
         if kind is FieldType.ENUM:
-            return _coerce_enum(spec.enum_values, value)
+            return _enum_coercer(spec.enum_values)(value)
         if kind is FieldType.PHONE:
             return _coerce_phone(value, (ctx or NormalizeContext()).default_region)
     return _coerce_unhandled(kind, value)
@@ -103,7 +103,7 @@ def field_coercer(spec: FieldSpec, ctx: NormalizeContext | None = None) -> Calla
         if simple is not None:
             return simple
         if kind is FieldType.ENUM:
-            return functools.partial(_coerce_enum, spec.enum_values)
+            return _enum_coercer(spec.enum_values)
         if kind is FieldType.PHONE:
             return _phone_coercer((ctx or NormalizeContext()).default_region)
     return functools.partial(_coerce_unhandled, kind)
@@ -133,13 +133,24 @@ def _coerce_text(value: Any) -> CanonicalValue:
     return text or None
 
 
-def _coerce_int(value: Any) -> CanonicalValue:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = clean_text(value)
+def _cleaned_first(parse: Callable[[Any], CanonicalValue]) -> Callable[[Any], CanonicalValue]:
+    """None stays None; a string is cleaned first and a blank one is None; the rest goes to ``parse``."""
+
+    @functools.wraps(parse)
+    def coerce_value(value: Any) -> CanonicalValue:
         if value is None:
             return None
+        if isinstance(value, str):
+            value = clean_text(value)
+            if value is None:
+                return None
+        return parse(value)
+
+    return coerce_value
+
+
+@_cleaned_first
+def _coerce_int(value: Any) -> CanonicalValue:
     if isinstance(value, bool):
         return int(value)
     try:
@@ -154,13 +165,8 @@ def _coerce_int(value: Any) -> CanonicalValue:
         return int(as_decimal)
 
 
+@_cleaned_first
 def _coerce_decimal(value: Any) -> CanonicalValue:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = clean_text(value)
-        if value is None:
-            return None
     try:
         text = str(value).strip()
         if isinstance(value, str) and "," in text and "." not in text:
@@ -171,13 +177,8 @@ def _coerce_decimal(value: Any) -> CanonicalValue:
     return number.normalize() if number != 0 else Decimal(0)
 
 
+@_cleaned_first
 def _coerce_date(value: Any) -> CanonicalValue:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = clean_text(value)
-        if value is None:
-            return None
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -185,13 +186,8 @@ def _coerce_date(value: Any) -> CanonicalValue:
     return _parse_date(str(value))
 
 
+@_cleaned_first
 def _coerce_datetime(value: Any) -> CanonicalValue:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = clean_text(value)
-        if value is None:
-            return None
     if isinstance(value, dt.datetime):
         parsed = value
     else:
@@ -204,13 +200,8 @@ def _coerce_datetime(value: Any) -> CanonicalValue:
     return parsed
 
 
+@_cleaned_first
 def _coerce_bool(value: Any) -> CanonicalValue:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = clean_text(value)
-        if value is None:
-            return None
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -223,18 +214,16 @@ def _coerce_bool(value: Any) -> CanonicalValue:
     raise InvalidValue(f"not a yes/no value: {value!r}")
 
 
-def _coerce_enum(enum_values: tuple[str, ...], value: Any) -> CanonicalValue:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = clean_text(value)
-        if value is None:
-            return None
-    text = str(value)
-    if enum_values and text not in enum_values:
-        allowed = ", ".join(enum_values)
-        raise InvalidValue(f"{text!r} is not one of: {allowed}")
-    return text
+def _enum_coercer(enum_values: tuple[str, ...]) -> Callable[[Any], CanonicalValue]:
+    @_cleaned_first
+    def coerce_enum(value: Any) -> CanonicalValue:
+        text = str(value)
+        if enum_values and text not in enum_values:
+            allowed = ", ".join(enum_values)
+            raise InvalidValue(f"{text!r} is not one of: {allowed}")
+        return text
+
+    return coerce_enum
 
 
 def _coerce_unhandled(kind: Any, value: Any) -> CanonicalValue:
@@ -284,17 +273,11 @@ def _cached_coercer(cache: _NormalizedCache) -> Callable[[Any], CanonicalValue]:
     lookup = cache.known.get
     add = cache.add
 
+    @_cleaned_first
     def coerce_cached(value: Any) -> CanonicalValue:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = clean_text(value)
-            if value is None:
-                return None
-        else:
-            value = str(value)
-        known = lookup(value)
-        return known if known is not None else add(value)
+        text = value if isinstance(value, str) else str(value)
+        known = lookup(text)
+        return known if known is not None else add(text)
 
     return coerce_cached
 

@@ -1,7 +1,7 @@
 """Many-row writes through the database driver: ``executemany``, or COPY on PostgreSQL.
 
 SQLAlchemy Core processes every parameter of every row in Python (type processors, key
-lookups); for the bulk paths (initial load, imports) that costs several times more than the
+lookups); for a bulk path (the initial load) that costs several times more than the
 database's own work. Here a statement is compiled once per table and column list, constant
 values (timestamps) are converted once, and the rows go to the driver as plain tuples.
 Callers pass values the driver takes as they are: str, int, None, and constants made with

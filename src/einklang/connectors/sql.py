@@ -1010,9 +1010,13 @@ class SqlConnector(Connector):
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
+        with self._translated(), self._get_engine().connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
         try:
-            with self._get_engine().connect() as conn:
-                yield conn
+            yield
         except (sa_exc.IntegrityError, sa_exc.DataError):
             raise  # a record-level refusal: the write methods name the record
         except sa_exc.SQLAlchemyError as error:
@@ -1026,20 +1030,12 @@ class SqlConnector(Connector):
                 yield conn
 
     def _run(self, conn: Connection, statement: sa.Executable, parameters: Any = None) -> sa.CursorResult[Any]:
-        try:
+        with self._translated():
             return conn.execute(statement, parameters)
-        except (sa_exc.IntegrityError, sa_exc.DataError):
-            raise  # a record-level refusal: the write methods name the record
-        except sa_exc.SQLAlchemyError as error:
-            raise self._translate(error) from None
 
     def _run_driver(self, conn: Connection, sql: str, parameters: tuple[Any, ...]) -> sa.CursorResult[Any]:
-        try:
+        with self._translated():
             return conn.exec_driver_sql(sql, parameters)
-        except (sa_exc.IntegrityError, sa_exc.DataError):
-            raise
-        except sa_exc.SQLAlchemyError as error:
-            raise self._translate(error) from None
 
     def _translate(self, error: sa_exc.SQLAlchemyError) -> ConnectorError:
         if isinstance(error, ConnectorError):

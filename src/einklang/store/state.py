@@ -216,13 +216,6 @@ class StateStore:
             [(gid, entity, base, base_hash, "active", now, now) for gid, base, base_hash in rows],
         )
 
-    def golden_status(self, golden_id: str) -> str | None:
-        with self.engine.connect() as conn:
-            status: str | None = conn.execute(
-                sa.select(t.golden.c.status).where(t.golden.c.id == golden_id)
-            ).scalar_one_or_none()
-        return status
-
     def set_golden_status(self, conn: Connection, golden_id: str, status: str) -> None:
         conn.execute(t.golden.update().where(t.golden.c.id == golden_id).values(status=status, updated_at=utcnow()))
 
@@ -432,7 +425,6 @@ class StateStore:
         Returns the number of outbox entries made; recovery then finds each record in the target
         (created before the crash: linked) or creates it.
         """
-        made = 0
         pending = sa.select(t.create_batches).where(
             t.create_batches.c.system == system,
             t.create_batches.c.entity == entity,
@@ -441,53 +433,52 @@ class StateStore:
         with self.engine.connect() as conn:
             if conn.execute(pending.limit(1)).first() is None:
                 return 0  # the usual case, checked without a write transaction
+        made = 0
         with self.transaction() as conn:
             for batch in conn.execute(pending).all():
                 golden_ids: list[str] = json.loads(batch.golden_ids)
                 for start in range(0, len(golden_ids), 500):
-                    chunk = golden_ids[start : start + 500]
-                    linked = set(
-                        conn.execute(
-                            sa.select(t.links.c.golden_id).where(
-                                t.links.c.golden_id.in_(chunk), t.links.c.system == system
-                            )
-                        ).scalars()
-                    )
-                    queued = set(
-                        conn.execute(
-                            sa.select(t.outbox.c.golden_id).where(
-                                t.outbox.c.golden_id.in_(chunk),
-                                t.outbox.c.system == system,
-                                t.outbox.c.op == "create",
-                            )
-                        ).scalars()
-                    )
-                    open_ids = [gid for gid in chunk if gid not in linked and gid not in queued]
-                    if not open_ids:
-                        continue
-                    bases = conn.execute(
-                        sa.select(t.golden.c.id, t.golden.c.base).where(
-                            t.golden.c.id.in_(open_ids), t.golden.c.status == "active"
-                        )
-                    ).all()
-                    self.add_outbox(
-                        conn,
-                        batch.run_id,
-                        [
-                            {
-                                "system": system,
-                                "entity": entity,
-                                "golden_id": row.id,
-                                "op": "create",
-                                "payload": decode_record(json.loads(row.base)),
-                                "cause": f"{batch.cause} (interrupted, resumed)",
-                            }
-                            for row in bases
-                        ],
-                    )
-                    made += len(bases)
+                    made += self._queue_unfinished_creates(conn, batch, golden_ids[start : start + 500])
                 self.finish_create_batch(conn, batch.id)
         return made
+
+    def _queue_unfinished_creates(self, conn: Connection, batch: Any, golden_ids: list[str]) -> int:
+        """Outbox creates for those of a batch's golden records that are active, unlinked, not queued."""
+        system = batch.system
+        done = set(
+            conn.execute(
+                sa.select(t.links.c.golden_id).where(t.links.c.golden_id.in_(golden_ids), t.links.c.system == system)
+            ).scalars()
+        )
+        done.update(
+            conn.execute(
+                sa.select(t.outbox.c.golden_id).where(
+                    t.outbox.c.golden_id.in_(golden_ids), t.outbox.c.system == system, t.outbox.c.op == "create"
+                )
+            ).scalars()
+        )
+        open_ids = [gid for gid in golden_ids if gid not in done]
+        if not open_ids:
+            return 0
+        bases = conn.execute(
+            sa.select(t.golden.c.id, t.golden.c.base).where(t.golden.c.id.in_(open_ids), t.golden.c.status == "active")
+        ).all()
+        self.add_outbox(
+            conn,
+            batch.run_id,
+            [
+                {
+                    "system": system,
+                    "entity": batch.entity,
+                    "golden_id": row.id,
+                    "op": "create",
+                    "payload": decode_record(json.loads(row.base)),
+                    "cause": f"{batch.cause} (interrupted, resumed)",
+                }
+                for row in bases
+            ],
+        )
+        return len(bases)
 
     def add_failed_create(
         self, conn: Connection, run_id: int | None, entity: str, system: str, golden_id: str, error: str, cause: str

@@ -8,7 +8,6 @@ is run again creates nothing twice (see ``recovery``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +31,7 @@ from einklang.sync.page_mapping import (
     PageMapper,
     default_workers,
     fewer_gc_pauses,
+    planned_create,
 )
 from einklang.sync.recovery import recover_pending_creates
 
@@ -487,13 +487,10 @@ class InitialLoad:
         self._send_creates(items, batch_id)
 
     def _recovered_create(self, entry: dict[str, Any]) -> _Create:
-        canonical: CanonicalRecord = entry["payload"]
-        native = self.target_mapping.to_native(canonical)
-        seen, _ = self.target_mapping.to_canonical(native)
-        shown = json.dumps({k: display(v) for k, v in canonical.items() if v is not None}, ensure_ascii=False)
-        if self.correlation_field:
-            native[self.correlation_field] = entry["golden_id"]
-        return _Create(entry["id"], entry["golden_id"], native, record_hash(seen), shown)
+        planned = planned_create(self.target_mapping, entry["payload"], [], entry["golden_id"], self.correlation_field)
+        return _Create(
+            entry["id"], planned.golden_id, planned.target_native, planned.target_seen_hash, planned.audit_new
+        )
 
     def _send_creates(self, items: list[_Create], batch_id: int | None = None) -> None:
         try:

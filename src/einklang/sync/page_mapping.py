@@ -49,6 +49,17 @@ def map_record(
     correlation_field: str | None = None,
 ) -> MappedRecord:
     canonical, problems = source.to_canonical(fields)
+    return planned_create(target, canonical, problems, golden_id, correlation_field)
+
+
+def planned_create(
+    target: EntityMapping,
+    canonical: CanonicalRecord,
+    problems: list[FieldProblem],
+    golden_id: str,
+    correlation_field: str | None = None,
+) -> MappedRecord:
+    """What creating ``canonical`` in the target takes: its native record, hashes and audit entry."""
     present = {name: value for name, value in canonical.items() if value is not None}
     base_hash = record_hash(present)
     target_native = target.to_native(canonical)

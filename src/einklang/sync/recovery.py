@@ -15,6 +15,7 @@ from einklang.connectors.base import Connector, NativeRecord
 from einklang.mapping import EntityMapping
 from einklang.model import record_hash
 from einklang.store.state import StateStore
+from einklang.sync import state_ops as ops
 
 
 @dataclass
@@ -71,7 +72,9 @@ def recover_pending_creates(
                 with store.transaction() as conn:
                     store.mark_outbox(conn, [entry["id"]], "done", native_id=existing[system].native_id)
                 continue
-            if store.golden_status(entry["golden_id"]) != "active":
+            with store.engine.connect() as conn:
+                golden = ops.golden_entity_status(conn, entry["golden_id"])
+            if golden is None or golden[1] != "active":
                 with store.transaction() as conn:
                     store.mark_outbox(conn, [entry["id"]], "superseded", error="golden record no longer active")
                 continue
