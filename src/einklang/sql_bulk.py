@@ -2,7 +2,7 @@
 
 SQLAlchemy Core processes every parameter of every row in Python (type processors, key
 lookups); for a bulk path (the initial load) that costs several times more than the
-database's own work. Here a statement is compiled once per table and column list, constant
+database's own work. Here the statement is written once per batch, constant
 values (timestamps) are converted once, and the rows go to the driver as plain tuples.
 Callers pass values the driver takes as they are: str, int, None, and constants made with
 :func:`driver_value`.
