@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from tests.store_reads import read
 
 from einklang.config import load_config
 from einklang.demo import scenario
+from einklang.store import links, outbox
 from einklang.store.state import open_store
 from einklang.sync.initial_load import run_initial_load
 from einklang.systems import open_connector
@@ -70,7 +72,7 @@ def test_state_store_on_postgres(tmp_path: Path, postgres_state_url: str) -> Non
         second = run_initial_load(config, store, "company", erp, crm, batch_size=50)
     assert (first.created, first.failed) == (120, 0)
     assert (second.created, second.skipped) == (0, 120)
-    assert store.count_links("crm", "company") == 120
+    assert read(store, links.count_links, "crm", "company") == 120
     assert store.last_run("company") is not None
     store.close()
 
@@ -129,6 +131,6 @@ def test_load_killed_with_sigkill_resumes_without_duplicates(tmp_path: Path) -> 
     assert len(set(ids)) == customers
     config = load_config(tmp_path / "einklang.yaml")
     store = open_store(config.state_url)
-    assert store.count_links("crm", "company") == customers
-    assert store.count_links("erp", "company") == customers
-    assert store.outbox_counts("crm", "company").get("pending", 0) == 0
+    assert read(store, links.count_links, "crm", "company") == customers
+    assert read(store, links.count_links, "erp", "company") == customers
+    assert read(store, outbox.outbox_counts, "crm", "company").get("pending", 0) == 0

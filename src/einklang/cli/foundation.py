@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Annotated, Any
 
@@ -30,6 +31,7 @@ from einklang.cli._common import (
 )
 from einklang.config import mask
 from einklang.connectors.base import installed_connectors
+from einklang.store import changes, conflicts, links, outbox
 from einklang.store.state import StateStore
 from einklang.sync.initial_load import DEFAULT_LOAD_BATCH, LoadReport, run_initial_load
 from einklang.systems import open_connector
@@ -243,32 +245,33 @@ def _print_load_report(report: LoadReport, as_json: bool) -> None:
 
 def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Per system and entity: linked records, cursor, pending outbox, open conflicts, last run."""
-    with cli_errors(as_json):
+    with cli_errors(as_json), contextlib.ExitStack() as stack:
         loaded = load(config)
         store = store_for(loaded)
         entities: list[dict[str, Any]] = []
+        conn = stack.enter_context(store.read())
         for entity in loaded.model.entities:
             last = store.last_run(entity)
             entry: dict[str, Any] = {
                 "entity": entity,
-                "golden_records": store.count_golden(entity),
-                "open_conflicts": store.count_open_conflicts(entity),
+                "golden_records": links.count_golden(conn, entity),
+                "open_conflicts": conflicts.count_open_conflicts(conn, entity),
                 "last_run": last,
                 "systems": [],
             }
             for system in loaded.systems_of(entity):
-                outbox = store.outbox_counts(system, entity)
+                counts = outbox.outbox_counts(conn, system, entity)
                 entry["systems"].append(
                     {
                         "system": system,
-                        "linked": store.count_links(system, entity),
-                        "cursor": store.get_cursor(system, entity),
-                        "outbox_pending": outbox.get("pending", 0),
-                        "outbox_failed": outbox.get("failed", 0),
+                        "linked": links.count_links(conn, system, entity),
+                        "cursor": changes.get_cursor(conn, system, entity),
+                        "outbox_pending": counts.get("pending", 0),
+                        "outbox_failed": counts.get("failed", 0),
                     }
                 )
             entities.append(entry)
-        failed = store.failed_outbox()
+        failed = [dict(f.__dict__) for f in outbox.failed_outbox(conn)]
         if as_json:
             emit_json({"ok": True, "state": mask(loaded.state_url), "entities": entities, "failed_writes": failed})
             return

@@ -21,8 +21,10 @@ from einklang.cli._common import (
     store_for,
 )
 from einklang.model import coerce, display
+from einklang.store import conflicts as ops
+from einklang.store import journal
+from einklang.store.rows import ConflictRow
 from einklang.store.state import StateStore
-from einklang.sync import state_ops as ops
 from einklang.sync.engine import CycleReport, EngineOptions, SyncEngine
 from einklang.systems import open_connector
 
@@ -140,7 +142,7 @@ def _print_cycle(report: CycleReport, verbose: bool) -> None:
 
 
 # ---------------------------------------------------------------------------- conflicts
-def _conflict_dict(conflict: ops.ConflictRow) -> dict[str, Any]:
+def _conflict_dict(conflict: ConflictRow) -> dict[str, Any]:
     return {"id": conflict.id, "entity": conflict.entity, "golden_id": conflict.golden_id, "field": conflict.field,
             "base": display(conflict.base), "values": {s: display(v) for s, v in conflict.values.items()},
             "status": conflict.status, "reason": conflict.reason, "resolution": conflict.resolution,
@@ -165,7 +167,7 @@ def conflicts_list(
     """Open conflicts, each with the base value and every system's value."""
     with cli_errors(as_json):
         store = store_for(load(config))
-        with store.engine.connect() as conn:
+        with store.read() as conn:
             rows = ops.list_conflicts(conn, None if show_all else "open", entity)
         if as_json:
             emit_json({"ok": True, "conflicts": [_conflict_dict(c) for c in rows]})
@@ -183,7 +185,7 @@ def conflicts_show(conflict_id: int, config: ConfigOption = None, as_json: JsonO
     """One conflict with the base, each system's value and the reason it was held."""
     with cli_errors(as_json):
         store = store_for(load(config))
-        with store.engine.connect() as conn:
+        with store.read() as conn:
             conflict = ops.get_conflict(conn, conflict_id)
         if conflict is None:
             raise CliError(f"no conflict {conflict_id}", 4)
@@ -255,7 +257,8 @@ def log_command(
     """The audit log: every write einklang made and every policy decision, with its cause."""
     with cli_errors(as_json):
         store = store_for(load(config))
-        entries = store.audit_log(entity=entity, golden_id=record, limit=limit)
+        with store.read() as conn:
+            entries = [e.as_dict() for e in journal.audit_log(conn, entity=entity, golden_id=record, limit=limit)]
         if as_json:
             emit_json({"ok": True, "entries": entries})
             return

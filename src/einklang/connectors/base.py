@@ -35,6 +35,7 @@ class Capabilities:
     batch_size: int = 500
     max_requests_per_second: float | None = None
     correlation_field: str | None = None  # native field einklang may write its golden id into
+    modified_field: str | None = None  # native field holding the record's modification time
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,17 @@ class Connector(abc.ABC):
 
     @abc.abstractmethod
     def delete(self, entity: str, native_id: str, expected_version: str | None) -> None: ...
+
+    def archive(self, entity: str, native_id: str, expected_version: str | None) -> None:
+        """Mark the record inactive instead of deleting it (the ``archive`` delete policy).
+
+        The default sets the entity option ``archive: {column, value}`` through ``update``.
+        """
+        archive = self.entity_options.get(entity, {}).get("archive")
+        if not (isinstance(archive, Mapping) and "column" in archive):
+            raise RecordRejected("no archive option (archive: {column, value}) for this system; record left as it "
+                                 "is", system=self.system, record_id=native_id)
+        self.update(entity, native_id, {str(archive["column"]): archive.get("value")}, expected_version)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -142,8 +142,10 @@ class MemoryConnector(Connector):
 
     def capabilities(self, entity: str) -> Capabilities:
         correlation = self._options(entity).get("correlation")
+        changed = self._options(entity).get("changed")
         return Capabilities(ChangeDetection.FEED, reports_deletions=True, conditional_writes=True,
-                            correlation_field=str(correlation) if correlation else None)
+                            correlation_field=str(correlation) if correlation else None,
+                            modified_field=str(changed) if changed else None)
 
     def check(self) -> str:
         self._enter()

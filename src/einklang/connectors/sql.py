@@ -297,6 +297,7 @@ class SqlConnector(Connector):
             conditional_writes=True,
             batch_size=options.page_size or 500,
             correlation_field=options.correlation,
+            modified_field=options.changed,
         )
 
     # --- health ------------------------------------------------------------------------

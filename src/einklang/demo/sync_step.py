@@ -17,8 +17,9 @@ import sqlalchemy as sa
 
 from einklang.config import LoadedConfig
 from einklang.model import display
+from einklang.store import conflicts
+from einklang.store.links import iter_links
 from einklang.store.state import StateStore
-from einklang.sync import state_ops
 from einklang.sync.engine import SyncEngine
 from einklang.systems import open_connector
 
@@ -61,8 +62,8 @@ def _compare_all(config: LoadedConfig, store: StateStore, entity: str) -> tuple[
                 for record in page
             }
         views[system] = {}
-        for links in store.iter_links(system, entity):
-            for link in links:
+        for page in iter_links(store, system, entity):
+            for link in page:
                 if link.native_id in by_native:
                     views[system][link.golden_id] = by_native[link.native_id]
     agreeing, differing = 0, []
@@ -122,13 +123,13 @@ def run_sync_demo(directory: Path, config: LoadedConfig, store: StateStore, say:
             if entity.busy:
                 say(f"  {entity.entity}: {_describe(entity.as_dict())}")
         with store.transaction() as conn:
-            open_conflicts = state_ops.list_conflicts(conn, status="open", entity="company")
+            open_conflicts = conflicts.list_conflicts(conn, status="open", entity="company")
         for conflict in open_conflicts:
             values = ", ".join(f"{system}: {display(value)}" for system, value in conflict.values.items())
             say(f"einklang conflicts: #{conflict.id} company.{conflict.field}: base {display(conflict.base)}; {values}")
             say(f"einklang conflicts resolve {conflict.id} --take erp")
             with store.transaction() as conn:
-                state_ops.decide_conflict(conn, conflict.id, {"take": "erp", "by": "demo"})
+                conflicts.decide_conflict(conn, conflict.id, {"take": "erp", "by": "demo"})
         say("einklang sync --once")
         second = engine.run_cycle()
         for entity in second.entities:

@@ -21,12 +21,12 @@ from typing import Any
 
 from einklang.config import LoadedConfig
 from einklang.connectors.base import Connector, ConnectorError, StaleVersion
-from einklang.importer import import_state
 from einklang.importer.company_link import ACCOUNT_REFERENCE_FIELD, COMPANY_ENTITY, CompanyLinker, applies
 from einklang.importer.matching import to_entity_record
 from einklang.importer.review import ReviewRow, read_review
 from einklang.importer.writes import PlannedCreate, TargetEntity, create_records, link_existing, update_record
 from einklang.model import CanonicalRecord
+from einklang.store import imports, journal, links
 from einklang.store.state import StateStore
 from einklang.systems import open_connector
 
@@ -152,7 +152,8 @@ class ReviewApplier:
             return current is not None and target.canonical(current).get(ACCOUNT_REFERENCE_FIELD) is not None
         if not row.fingerprints:
             return False
-        known = import_state.known_fingerprints(self.store, target.entity, row.fingerprints)
+        with self.store.read() as conn:
+            known = imports.known_fingerprints(conn, target.entity, row.fingerprints)
         if len(known) < len(set(row.fingerprints)):
             return False
         # rows linked by the import itself point at the row's golden id until a decision moves them
@@ -171,11 +172,11 @@ class ReviewApplier:
         elif row.decision == "skip":
             self._skip(row, target, cause)
         elif row.decision == "not-duplicate":
-            pairs = [(import_state.incoming_key(fp), import_state.record_key(target.system, c.native_id))
+            pairs = [(imports.incoming_key(fp), imports.record_key(target.system, c.native_id))
                      for fp in row.fingerprints for c in row.candidates if c.native_id != "(new)"]
             with self.store.transaction() as conn:
-                added = [pair for pair in pairs if import_state.add_exclusion(conn, target.entity, *pair)]
-                self.store.audit(conn, self.run_id, [{
+                added = [pair for pair in pairs if imports.add_exclusion(conn, target.entity, *pair)]
+                journal.audit(conn, self.run_id, [{
                     "system": target.system, "entity": target.entity, "op": "decision",
                     "new": {"decision": "not-duplicate", "pairs": [list(p) for p in added]}, "cause": cause}])
             self.report.not_duplicate += 1
@@ -226,8 +227,8 @@ class ReviewApplier:
         # Rows the import already linked stay linked: skipping only means "change nothing".
         fingerprints = [] if row.golden_id else row.fingerprints
         with self.store.transaction() as conn:
-            import_state.remember_fingerprints(conn, target.entity, dict.fromkeys(fingerprints, import_state.SKIPPED))
-            self.store.audit(conn, self.run_id, [{
+            imports.remember_fingerprints(conn, target.entity, dict.fromkeys(fingerprints, imports.SKIPPED))
+            journal.audit(conn, self.run_id, [{
                 "system": target.system, "entity": target.entity, "op": "decision",
                 "new": {"decision": "skip", "fingerprints": fingerprints}, "cause": cause}])
         self.report.skipped += 1
@@ -236,7 +237,8 @@ class ReviewApplier:
     def _contact_native_id(self, row: ReviewRow, target: TargetEntity) -> str | None:
         if not row.golden_id:
             return None
-        link = self.store.links_for_golden([row.golden_id]).get(row.golden_id, {}).get(target.system)
+        with self.store.read() as conn:
+            link = links.links_of_golden(conn, row.golden_id).get(target.system)
         return link.native_id if link else None
 
     def _apply_account(self, row: ReviewRow, target: TargetEntity) -> None:

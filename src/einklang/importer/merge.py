@@ -7,7 +7,7 @@ field, the value most rows agree on; ties go to the spelling with umlauts (``Mü
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from einklang.importer.incoming import IncomingRow
@@ -86,6 +86,3 @@ def _best(candidates: Sequence[str]) -> str:
 
     return max(candidates, key=quality)
 
-
-def merged_by_fingerprint(merged: Sequence[MergedContact]) -> Mapping[str, MergedContact]:
-    return {fp: contact for contact in merged for fp in contact.fingerprints}

@@ -17,14 +17,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from einklang.config import LoadedConfig
 from einklang.connectors.base import Connector, NativeRecord, chunked
-from einklang.importer import import_state
 from einklang.importer.company_link import (
     ACCOUNT_REFERENCE_FIELD,
     COMPANY_ENTITY,
@@ -46,6 +45,7 @@ from einklang.importer.writes import (
 )
 from einklang.match import CandidatePair, find_duplicates
 from einklang.model import CanonicalRecord
+from einklang.store import imports, links
 from einklang.store.state import StateStore
 
 RUN_KIND = "import"
@@ -74,10 +74,6 @@ class ImportReport:
     failures: list[str] = field(default_factory=list)
     plan: list[dict[str, Any]] = field(default_factory=list)
     review_file: str | None = None
-
-    @property
-    def file_errors(self) -> int:
-        return sum(report.errors for report in self.files)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -161,12 +157,12 @@ class ImportRun:
         report.files = files
         report.rows_read = sum(f.rows_read for f in files)
         report.rows_usable = len(rows)
-        known = import_state.known_fingerprints(self.store, self.target.entity, [r.fingerprint for r in rows])
+        known = self._known_fingerprints([r.fingerprint for r in rows])
         # Known rows take part in merging, so that a new row of an imported person is recognised
         # as that person even when the target record alone would not tell.
         merged, inner_pairs = self._merge(rows)
         existing = {native.native_id: (native, record) for native, record in self.target.read_records()}
-        imported_natives = self._imported_natives(set(known.values()) - {import_state.SKIPPED})
+        imported_natives = self._imported_natives(set(known.values()) - {imports.SKIPPED})
         fresh: list[MergedContact] = []
         for contact in merged:
             known_targets = [known[fp] for fp in contact.fingerprints if fp in known]
@@ -214,9 +210,18 @@ class ImportRun:
             report.review_file = str(path)
 
     def _imported_natives(self, golden_ids: set[str]) -> dict[str, str]:
-        links = self.store.links_for_golden(sorted(golden_ids))
-        return {golden_id: by_system[self.target.system].native_id for golden_id, by_system in links.items()
+        with self.store.read() as conn:
+            linked = links.links_of_goldens(conn, sorted(golden_ids))
+        return {golden_id: by_system[self.target.system].native_id for golden_id, by_system in linked.items()
                 if self.target.system in by_system}
+
+    def _known_fingerprints(self, fingerprints: list[str]) -> dict[str, str]:
+        with self.store.read() as conn:
+            return imports.known_fingerprints(conn, self.target.entity, fingerprints)
+
+    def _excluded_pairs(self, keys: Iterable[str]) -> set[tuple[str, str]]:
+        with self.store.read() as conn:
+            return imports.excluded_pairs(conn, self.target.entity, keys)
 
     def _merge(self, rows: list[IncomingRow]) -> tuple[list[MergedContact], list[CandidatePair]]:
         records = [match_record(str(index), row.values) for index, row in enumerate(rows)]
@@ -242,10 +247,10 @@ class ImportRun:
         if not merged or not existing:
             return {}
         system = self.target.system
-        keys = {import_state.incoming_key(fp): contact.key for contact in merged for fp in contact.fingerprints}
+        keys = {imports.incoming_key(fp): contact.key for contact in merged for fp in contact.fingerprints}
         exclude: list[tuple[str, str]] = []
         prefix = f"{system}:"
-        for key_a, key_b in import_state.excluded_pairs(self.store, self.target.entity, keys):
+        for key_a, key_b in self._excluded_pairs(keys):
             if key_a in keys and key_b.startswith(prefix):
                 exclude.append((keys[key_a], key_b.removeprefix(prefix)))
         pairs = find_duplicates(

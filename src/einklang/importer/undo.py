@@ -12,17 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
 from einklang.config import LoadedConfig
 from einklang.connectors.base import Connector, ConnectorError, RecordNotFound
-from einklang.importer import import_state
 from einklang.importer.writes import TargetEntity
-from einklang.model import CanonicalRecord, coerce, display, record_hash
+from einklang.model import CanonicalRecord, coerce, display
 from einklang.normalize import InvalidValue
-from einklang.store import schema as t
+from einklang.store import imports, journal, links
+from einklang.store.rows import AuditEntry
 from einklang.store.state import StateStore
-from einklang.sync import state_ops as ops
 from einklang.systems import open_connector
 
 RUN_KIND = "undo"
@@ -69,7 +66,8 @@ class Undo:
 
     def run(self) -> UndoReport:
         run = self._run_row()
-        entries = self.store.audit_log(run_id=self.undone, limit=10_000_000)  # newest first
+        with self.store.read() as conn:
+            entries = journal.audit_log(conn, run_id=self.undone, limit=10_000_000)  # newest first
         if not self.dry_run:
             self.report.run_id = self.store.start_run(RUN_KIND, run["entity"], {"run": self.undone})
         status = "failed"
@@ -83,38 +81,36 @@ class Undo:
             if self.report.run_id is not None:
                 self.store.finish_run(self.report.run_id, status, self.report.summary())
                 if status == "ok":
-                    with self.store.transaction() as conn:
-                        conn.execute(t.runs.update().where(t.runs.c.id == self.undone).values(status="undone"))
+                    self.store.set_run_status(self.undone, "undone")
         return self.report
 
     def _run_row(self) -> dict[str, Any]:
-        with self.store.engine.connect() as conn:
-            row = conn.execute(sa.select(t.runs).where(t.runs.c.id == self.undone)).first()
-        if row is None:
+        run = self.store.get_run(self.undone)
+        if run is None:
             raise UndoError(f"run {self.undone} does not exist (see `einklang status`)")
-        if row.kind not in UNDOABLE:
-            raise UndoError(f"run {self.undone} is a {row.kind} run; only import and review runs can be undone")
-        if row.status == "undone":
+        if run["kind"] not in UNDOABLE:
+            raise UndoError(f"run {self.undone} is a {run['kind']} run; only import and review runs can be undone")
+        if run["status"] == "undone":
             raise UndoError(f"run {self.undone} was already undone")
-        return dict(row._mapping)
+        return run
 
     def _target(self, system: str, entity: str) -> TargetEntity:
         if system not in self._connectors:
             self._connectors[system] = self.connector_factory(self.config, system)
         return TargetEntity(self.config, self._connectors[system], entity)
 
-    def _audit(self, entry: dict[str, Any], op: str, old: Any, new: Any) -> None:
+    def _audit(self, entry: AuditEntry, op: str, old: Any, new: Any) -> None:
         with self.store.transaction() as conn:
-            self.store.audit(conn, self.report.run_id, [{
-                "system": entry["system"], "entity": entry["entity"], "golden_id": entry["golden_id"],
-                "native_id": entry["native_id"], "op": op, "old": old, "new": new,
-                "cause": f"undo of run {self.undone} (audit entry {entry['id']}: {entry['op']})"}])
+            journal.audit(conn, self.report.run_id, [{
+                "system": entry.system, "entity": entry.entity, "golden_id": entry.golden_id,
+                "native_id": entry.native_id, "op": op, "old": old, "new": new,
+                "cause": f"undo of run {self.undone} (audit entry {entry.id}: {entry.op})"}])
 
-    def _revert(self, entry: dict[str, Any]) -> None:
-        op = entry["op"]
-        new = entry["new"] or {}
-        self.report.plan.append({"audit_id": entry["id"], "op": op, "system": entry["system"],
-                                 "native_id": entry["native_id"]})
+    def _revert(self, entry: AuditEntry) -> None:
+        op = entry.op
+        new = entry.new or {}
+        self.report.plan.append({"audit_id": entry.id, "op": op, "system": entry.system,
+                                 "native_id": entry.native_id})
         if self.dry_run:
             return
         try:
@@ -128,39 +124,40 @@ class Undo:
                 self._undo_decision(entry, new)
         except ConnectorError as exc:
             self.report.failed += 1
-            self.report.failures.append(f"audit entry {entry['id']} ({op} {entry['native_id']}): {exc}")
+            self.report.failures.append(f"audit entry {entry.id} ({op} {entry.native_id}): {exc}")
 
     def _forget(self, entity: str, fingerprints: list[str]) -> None:
         if fingerprints:
             with self.store.transaction() as conn:
-                import_state.forget_fingerprints(conn, entity, fingerprints)
+                imports.forget_fingerprints(conn, entity, fingerprints)
 
-    def _unlink(self, entry: dict[str, Any]) -> None:
+    def _unlink(self, entry: AuditEntry) -> None:
         with self.store.transaction() as conn:
-            self.store.delete_link(conn, entry["system"], entry["entity"], entry["native_id"])
-            if entry["golden_id"]:
-                self.store.set_golden_status(conn, entry["golden_id"], "deleted")
+            links.delete_link(conn, str(entry.system), entry.entity, str(entry.native_id))
+            if entry.golden_id:
+                links.set_golden_status(conn, entry.golden_id, "deleted")
 
-    def _undo_create(self, entry: dict[str, Any], new: dict[str, Any]) -> None:
-        target = self._target(entry["system"], entry["entity"])
+    def _undo_create(self, entry: AuditEntry, new: dict[str, Any]) -> None:
+        target = self._target(str(entry.system), entry.entity)
         with contextlib.suppress(RecordNotFound):  # already gone: the link still goes
-            target.connector.delete(entry["entity"], entry["native_id"], None)
+            target.connector.delete(entry.entity, str(entry.native_id), None)
         self._unlink(entry)
-        self._forget(entry["entity"], list(new.get("fingerprints") or []))
+        self._forget(entry.entity, list(new.get("fingerprints") or []))
         self._audit(entry, "delete", new.get("values"), None)
         self.report.deleted += 1
 
-    def _undo_link(self, entry: dict[str, Any], new: dict[str, Any]) -> None:
-        self._forget(entry["entity"], list(new.get("fingerprints") or []))
+    def _undo_link(self, entry: AuditEntry, new: dict[str, Any]) -> None:
+        self._forget(entry.entity, list(new.get("fingerprints") or []))
         if new.get("new_golden"):
             self._unlink(entry)
         self._audit(entry, "unlink", new, None)
         self.report.unlinked += 1
 
-    def _undo_update(self, entry: dict[str, Any], new: dict[str, Any]) -> None:
-        target = self._target(entry["system"], entry["entity"])
-        old_values: dict[str, str] = (entry["old"] or {}).get("values", {})
-        spec = self.config.entity_spec(entry["entity"])
+    def _undo_update(self, entry: AuditEntry, new: dict[str, Any]) -> None:
+        system, native_id = str(entry.system), str(entry.native_id)
+        target = self._target(system, entry.entity)
+        old_values: dict[str, str] = (entry.old or {}).get("values", {})
+        spec = self.config.entity_spec(entry.entity)
         restore: CanonicalRecord = {}
         for name, text in old_values.items():
             try:
@@ -168,26 +165,27 @@ class Undo:
             except (InvalidValue, KeyError):
                 restore[name] = text or None
         patch = target.mapping.to_native(restore, only=list(restore))
-        updated = target.connector.update(entry["entity"], entry["native_id"], patch, None)
+        updated = target.connector.update(entry.entity, native_id, patch, None)
         after = target.canonical(updated)
         with self.store.transaction() as conn:
-            if entry["golden_id"]:
-                ops.save_golden(conn, entry["golden_id"], after)
-            self.store.update_link(conn, entry["system"], entry["entity"], entry["native_id"], updated.version,
-                                   record_hash(after))
-        self._forget(entry["entity"], list(new.get("fingerprints") or []))
+            if entry.golden_id:
+                links.save_golden(conn, entry.golden_id, after)
+            link = links.links_by_native(conn, system, entry.entity, [native_id]).get(native_id)
+            if link is not None:
+                links.save_link(conn, entry.entity, system, native_id, updated.version, after, link.tolerated)
+        self._forget(entry.entity, list(new.get("fingerprints") or []))
         if new.get("new_golden"):
             self._unlink(entry)
         self._audit(entry, "update", new.get("values"), {name: display(after.get(name)) for name in restore})
         self.report.restored += 1
 
-    def _undo_decision(self, entry: dict[str, Any], new: dict[str, Any]) -> None:
+    def _undo_decision(self, entry: AuditEntry, new: dict[str, Any]) -> None:
         if new.get("decision") == "not-duplicate":
             with self.store.transaction() as conn:
                 for key_a, key_b in new.get("pairs") or []:
-                    import_state.remove_exclusion(conn, entry["entity"], key_a, key_b)
+                    imports.remove_exclusion(conn, entry.entity, key_a, key_b)
         elif new.get("decision") == "skip":
-            self._forget(entry["entity"], list(new.get("fingerprints") or []))
+            self._forget(entry.entity, list(new.get("fingerprints") or []))
         self._audit(entry, "decision", new, {"reverted": True})
         self.report.decisions_reverted += 1
 

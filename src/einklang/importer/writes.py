@@ -1,24 +1,30 @@
-"""Writing imported records into a system the way the initial load does: outbox first, then link.
+"""Writing imported records into a system: creates through the one create path, links, updates.
 
 Every create is planned in the outbox (with its golden record) before it is sent and linked
-right after, so an interrupted import that is run again creates nothing twice
-(:func:`einklang.sync.recovery.recover_pending_creates` finds what was sent). Every write is
-audited with the run id; the audit entries carry what :mod:`einklang.importer.undo` needs.
+right after (:mod:`einklang.sync.creates`), so an interrupted import that is run again creates
+nothing twice (:func:`einklang.sync.recovery.recover_pending_creates` finds what was sent).
+Every write is audited with the run id; the audit entries carry what
+:mod:`einklang.importer.undo` needs (the row fingerprints, the values before).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from einklang.config import LoadedConfig
-from einklang.connectors.base import Connector, NativeRecord, RecordRejected
-from einklang.importer import import_state
+from einklang.connectors.base import Connector, NativeRecord
+from einklang.context import EntityContext, entity_context
 from einklang.mapping import EntityMapping
 from einklang.model import CanonicalRecord, display, record_hash
+from einklang.store import imports, journal, links, outbox
+from einklang.store.rows import PlannedWrite
 from einklang.store.state import StateStore
-from einklang.sync import state_ops as ops
+from einklang.sync.creates import Created, CreateItem, CreateTarget, native_for_create, send_creates
 from einklang.sync.recovery import recover_pending_creates
 
 
@@ -29,11 +35,13 @@ class TargetEntity:
     config: LoadedConfig
     connector: Connector
     entity: str
+    context: EntityContext = field(init=False)
     mapping: EntityMapping = field(init=False)
     correlation_field: str | None = field(init=False)
 
     def __post_init__(self) -> None:
-        self.mapping = self.config.mapping(self.entity, self.connector.system)
+        self.context = entity_context(self.config, self.entity)
+        self.mapping = self.context.mapping(self.connector.system)
         self.correlation_field = self.connector.capabilities(self.entity).correlation_field
 
     @property
@@ -43,6 +51,14 @@ class TargetEntity:
     @property
     def fields(self) -> tuple[str, ...]:
         return self.mapping.canonical_fields
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.context.keys
+
+    def other_systems(self) -> list[str]:
+        """The entity's other systems that receive new records."""
+        return [system for system in self.context.systems if system != self.system and self.context.creates_in(system)]
 
     def read_records(self) -> list[tuple[NativeRecord, CanonicalRecord]]:
         records: list[tuple[NativeRecord, CanonicalRecord]] = []
@@ -56,10 +72,7 @@ class TargetEntity:
         return self.mapping.to_canonical(native.fields)[0]
 
     def native_for_create(self, golden_id: str, record: CanonicalRecord) -> dict[str, Any]:
-        native = self.mapping.to_native(record)
-        if self.correlation_field:
-            native[self.correlation_field] = golden_id
-        return native
+        return native_for_create(self.mapping, self.correlation_field, golden_id, record)
 
 
 @dataclass(frozen=True)
@@ -83,78 +96,59 @@ def shown(record: Mapping[str, Any]) -> dict[str, str]:
 
 def finish_interrupted_creates(store: StateStore, target: TargetEntity, run_id: int | None) -> int:
     """Link what an interrupted run created and send what it never sent; return how many."""
-    keys = tuple(target.config.entity(target.entity).keys)
-    recovery = recover_pending_creates(store, target.connector, target.mapping, target.entity, keys, run_id)
+    recovery = recover_pending_creates(store, target.connector, target.mapping, target.entity, target.keys, run_id)
     for entry in recovery.to_create:
-        planned = PlannedCreate(entry["payload"], entry["cause"])
-        _send(store, target, run_id, [(int(entry["id"]), str(entry["golden_id"]), planned)])
+        _send(store, target, run_id, [(entry.id, entry.golden_id, PlannedCreate(entry.payload, entry.cause))])
     return recovery.linked + len(recovery.to_create)
 
 
 def create_records(
     store: StateStore, target: TargetEntity, run_id: int | None, planned: Sequence[PlannedCreate],
 ) -> list[CreateOutcome]:
+    """Create records in the target through the outbox; outcomes in the order of ``planned``."""
     if not planned:
         return []
     with store.transaction() as conn:
-        golden_ids = store.insert_golden(conn, target.entity, [p.record for p in planned])
-        outbox_ids = store.add_outbox(conn, run_id, [
-            {"system": target.system, "entity": target.entity, "golden_id": gid, "op": "create",
-             "payload": p.record, "cause": p.cause}
+        golden_ids = links.insert_golden(conn, target.entity, [p.record for p in planned])
+        outbox_ids = outbox.add_outbox(conn, run_id, [
+            PlannedWrite(target.system, target.entity, gid, "create", p.record, p.cause)
             for gid, p in zip(golden_ids, planned, strict=True)])
         # Remembered before sending: a rerun after a crash recognises the rows and the outbox
         # recovery decides whether the record reached the target.
-        import_state.remember_fingerprints(conn, target.entity, {
+        imports.remember_fingerprints(conn, target.entity, {
             fp: gid for gid, p in zip(golden_ids, planned, strict=True) for fp in p.fingerprints})
     return _send(store, target, run_id, list(zip(outbox_ids, golden_ids, planned, strict=True)))
 
 
 def _send(store: StateStore, target: TargetEntity, run_id: int | None,
           items: list[tuple[int, str, PlannedCreate]]) -> list[CreateOutcome]:
-    natives = [target.native_for_create(gid, p.record) for _, gid, p in items]
-    try:
-        created = target.connector.create(target.entity, natives)
-    except RecordRejected as exc:
-        if len(items) == 1:
-            return [_failed(store, target, run_id, items[0], str(exc))]
-        # isolate the record the target refuses; the others still go in
-        return [outcome for item in items for outcome in _send(store, target, run_id, [item])]
-    with store.transaction() as conn:
-        store.insert_links(conn, target.entity, target.system, [
-            (gid, native.native_id, native.version, record_hash(target.canonical(native)))
-            for (_, gid, _), native in zip(items, created, strict=True)])
-        for (outbox_id, _, _), native in zip(items, created, strict=True):
-            store.mark_outbox(conn, [outbox_id], "done", native_id=native.native_id)
-        store.audit(conn, run_id, [
-            {"system": target.system, "entity": target.entity, "golden_id": gid, "native_id": native.native_id,
-             "op": "create", "new": {"values": shown(p.record), "fingerprints": list(p.fingerprints)},
-             "cause": p.cause}
-            for (_, gid, p), native in zip(items, created, strict=True)])
+    planned = {golden_id: plan for _, golden_id, plan in items}
+
+    def also_created(conn: Connection, created: list[Created]) -> None:
         # The other systems of the entity get the new record too (the sync engine sends these
         # creates, looking the record up by key first): the target reports it as einklang's own
         # write, so no later read of changes would ever show it as new.
-        store.add_outbox(conn, run_id, [
-            {"system": system, "entity": target.entity, "golden_id": gid, "op": "create", "payload": p.record,
-             "cause": f"{p.cause} (created in {target.system})"}
-            for _, gid, p in items for system in _other_systems(target)])
-    return [CreateOutcome(p, gid, native) for (_, gid, p), native in zip(items, created, strict=True)]
+        outbox.add_outbox(conn, run_id, [
+            PlannedWrite(system, target.entity, done.item.golden_id, "create", planned[done.item.golden_id].record,
+                         f"{done.item.cause} (created in {target.system})")
+            for done in created for system in target.other_systems()])
 
+    def also_refused(conn: Connection, item: CreateItem, _error: str) -> None:
+        imports.forget_fingerprints(conn, target.entity, list(planned[item.golden_id].fingerprints))
 
-def _other_systems(target: TargetEntity) -> list[str]:
-    create_in = target.config.entity(target.entity).sync.create_in
-    return [system for system in target.config.systems_of(target.entity)
-            if system != target.system and (create_in is None or system in create_in)]
-
-
-def _failed(store: StateStore, target: TargetEntity, run_id: int | None,
-            item: tuple[int, str, PlannedCreate], error: str) -> CreateOutcome:
-    outbox_id, golden_id, planned = item
-    with store.transaction() as conn:
-        store.mark_outbox(conn, [outbox_id], "failed", error=error)
-        store.add_problems(conn, run_id, [{"kind": "rejected", "system": target.system, "entity": target.entity,
-                                           "golden_id": golden_id, "message": error}])
-        import_state.forget_fingerprints(conn, target.entity, list(planned.fingerprints))
-    return CreateOutcome(planned, golden_id, None, error)
+    create_target = CreateTarget(store, target.connector, target.entity, target.mapping, run_id,
+                                 on_created=also_created, on_refused=also_refused)
+    results = send_creates(create_target, [
+        CreateItem(gid, target.native_for_create(gid, plan.record), plan.cause, outbox_id=outbox_id,
+                   payload=plan.record,
+                   audit_new=json.dumps({"values": shown(plan.record), "fingerprints": list(plan.fingerprints)},
+                                        ensure_ascii=False))
+        for outbox_id, gid, plan in items])
+    outcomes = {done.item.golden_id: CreateOutcome(planned[done.item.golden_id], done.item.golden_id, done.record)
+                for done in results.created}
+    outcomes.update({item.golden_id: CreateOutcome(planned[item.golden_id], item.golden_id, None, error)
+                     for item, error in results.refused})
+    return [outcomes[golden_id] for _, golden_id, _ in items]
 
 
 def link_existing(
@@ -162,18 +156,18 @@ def link_existing(
     fingerprints: Sequence[str], cause: str,
 ) -> str:
     """Link incoming rows to an existing record without changing it; return its golden id."""
-    existing = store.links_for_natives(target.system, target.entity, [native.native_id]).get(native.native_id)
     canonical = target.canonical(native)
     with store.transaction() as conn:
+        existing = links.links_by_native(conn, target.system, target.entity, [native.native_id]).get(native.native_id)
         if existing is not None:
             golden_id, new_golden = existing.golden_id, False
         else:
-            golden_id = store.insert_golden(conn, target.entity, [canonical])[0]
+            golden_id = links.insert_golden(conn, target.entity, [canonical])[0]
             new_golden = True
-            store.insert_links(conn, target.entity, target.system,
+            links.insert_links(conn, target.entity, target.system,
                                [(golden_id, native.native_id, native.version, record_hash(canonical))])
-        import_state.remember_fingerprints(conn, target.entity, dict.fromkeys(fingerprints, golden_id))
-        store.audit(conn, run_id, [{
+        imports.remember_fingerprints(conn, target.entity, dict.fromkeys(fingerprints, golden_id))
+        journal.audit(conn, run_id, [{
             "system": target.system, "entity": target.entity, "golden_id": golden_id,
             "native_id": native.native_id, "op": "link",
             "new": {"fingerprints": list(fingerprints), "new_golden": new_golden}, "cause": cause}])
@@ -193,31 +187,33 @@ def update_record(
     patch = target.mapping.to_native({**before, **changes}, only=list(changes))
     updated = target.connector.update(target.entity, native_id, patch, expected_version)
     after = target.canonical(updated)
-    existing = store.links_for_natives(target.system, target.entity, [native_id]).get(native_id)
     with store.transaction() as conn:
+        existing = links.links_by_native(conn, target.system, target.entity, [native_id]).get(native_id)
         if existing is None:
-            golden_id = store.insert_golden(conn, target.entity, [after])[0]
-            store.insert_links(conn, target.entity, target.system,
+            golden_id = links.insert_golden(conn, target.entity, [after])[0]
+            links.insert_links(conn, target.entity, target.system,
                                [(golden_id, native_id, updated.version, record_hash(after))])
             new_golden = True
         else:
             golden_id, new_golden = existing.golden_id, False
-            loaded = ops.load_golden(conn, golden_id)
+            loaded = links.load_golden(conn, golden_id)
             # fields the target does not map keep their agreed values
-            ops.save_golden(conn, golden_id, {**(loaded[0] if loaded else {}), **after})
-            store.update_link(conn, target.system, target.entity, native_id, updated.version, record_hash(after))
+            links.save_golden(conn, golden_id, {**(loaded[0] if loaded else {}), **after})
+            links.save_link(conn, target.entity, target.system, native_id, updated.version, after, existing.tolerated)
             # The other linked systems get the change too (the sync engine sends these updates):
             # the target reports it as einklang's own write, so no read of changes would show it.
-            for system, link in ops.links_of_golden(conn, golden_id).items():
+            writes = []
+            for system, link in links.links_of_golden(conn, golden_id).items():
                 if system == target.system:
                     continue
-                fields = set(target.config.mapping(target.entity, system).writable_fields())
+                fields = set(target.context.mapping(system).writable_fields())
                 payload = {name: after.get(name) for name in changes if name in fields}
                 if payload:
-                    ops.add_outbox(conn, run_id, target.entity, system, golden_id, link.native_id, "update",
-                                   payload, f"{cause} (changed in {target.system})", link.version)
-        import_state.remember_fingerprints(conn, target.entity, dict.fromkeys(fingerprints, golden_id))
-        store.audit(conn, run_id, [{
+                    writes.append(PlannedWrite(system, target.entity, golden_id, "update", payload,
+                                               f"{cause} (changed in {target.system})", link.native_id, link.version))
+            outbox.add_outbox(conn, run_id, writes)
+        imports.remember_fingerprints(conn, target.entity, dict.fromkeys(fingerprints, golden_id))
+        journal.audit(conn, run_id, [{
             "system": target.system, "entity": target.entity, "golden_id": golden_id, "native_id": native_id,
             "op": "update",
             "old": {"values": {name: display(before.get(name)) for name in changes}},

@@ -17,8 +17,9 @@ from typing import TypeVar
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from einklang.connectors.base import SystemUnavailable
+from einklang.store.health import load_health, save_health
+from einklang.store.rows import Health
 from einklang.store.state import StateStore, utcnow
-from einklang.sync import state_ops as ops
 
 T = TypeVar("T")
 
@@ -46,8 +47,8 @@ class CircuitBreakers:
         self.store = store
         self.settings = settings
         self._sleep = sleep
-        with store.engine.connect() as conn:
-            self.health = ops.load_health(conn)
+        with store.read() as conn:
+            self.health = load_health(conn)
         self.down_now: dict[str, str] = {}  # systems given up on in this cycle
 
     def new_cycle(self) -> None:
@@ -91,19 +92,19 @@ class CircuitBreakers:
         return result
 
     def _failed(self, system: str, error: str) -> None:
-        health = self.health.setdefault(system, ops.Health())
+        health = self.health.setdefault(system, Health())
         health.failures += 1
         cooldown = min(self.settings.cooldown * 2 ** (health.failures - 1), self.settings.max_cooldown)
         health.open_until = utcnow() + dt.timedelta(seconds=cooldown)
         health.last_error = error
         self.down_now[system] = error
         with self.store.transaction() as conn:
-            ops.save_health(conn, system, health)
+            save_health(conn, system, health)
 
     def _succeeded(self, system: str) -> None:
         health = self.health.get(system)
         if health is None or (health.failures == 0 and health.open_until is None):
             return  # the usual case: nothing to write, a quiet cycle stays cheap
-        self.health[system] = ops.Health()
+        self.health[system] = Health()
         with self.store.transaction() as conn:
-            ops.save_health(conn, system, self.health[system])
+            save_health(conn, system, self.health[system])

@@ -17,13 +17,15 @@ from einklang.connectors.base import (
     Connector,
     ConnectorError,
     NativeRecord,
-    RecordRejected,
     SystemUnavailable,
 )
+from einklang.context import entity_context
 from einklang.mapping import EntityMapping
-from einklang.model import CanonicalRecord, CanonicalValue, display, record_hash
+from einklang.model import CanonicalRecord, display
+from einklang.store import changes, journal, links, outbox
+from einklang.store.rows import Link, OutboxEntry, PlannedWrite
 from einklang.store.state import StateStore
-from einklang.sync import state_ops as ops
+from einklang.sync.creates import CreateItem, CreateTarget, send_creates
 from einklang.sync.matching import best_matches
 from einklang.sync.page_mapping import (
     MIN_RECORDS_FOR_WORKERS,
@@ -34,6 +36,7 @@ from einklang.sync.page_mapping import (
     planned_create,
 )
 from einklang.sync.recovery import recover_pending_creates
+from einklang.sync.target_index import TargetKeyIndex
 
 ProgressCallback = Callable[[int], None]
 
@@ -120,17 +123,19 @@ class InitialLoad:
         self.entity = entity
         self.source = source
         self.target = target
-        self.source_mapping: EntityMapping = config.mapping(entity, source.system)
-        self.target_mapping: EntityMapping = config.mapping(entity, target.system)
-        self.keys = tuple(config.entity(entity).keys)
+        self.context = entity_context(config, entity)
+        self.source_mapping: EntityMapping = self.context.mapping(source.system)
+        self.target_mapping: EntityMapping = self.context.mapping(target.system)
+        self.keys = self.context.keys
         self.batch_size = batch_size
         self.dry_run = dry_run
         self.progress = progress or (lambda _n: None)
         self.report = LoadReport(entity, source.system, target.system, dry_run)
         self.correlation_field = target.capabilities(entity).correlation_field
-        self.match_settings = config.entity(entity).match
+        self.match_settings = self.context.match
         self.workers = workers
         self._source_linked_before = True
+        self._cause = f"initial load from {source.system}"
 
     # ------------------------------------------------------------------ main
     def run(self) -> LoadReport:
@@ -146,7 +151,7 @@ class InitialLoad:
             else {
                 system.system: system.current_cursor(self.entity)
                 for system in (self.source, self.target)
-                if not self.store.has_cursor(system.system, self.entity)
+                if not self._has_cursor(system.system)
             }
         )
         status = "ok"
@@ -155,7 +160,8 @@ class InitialLoad:
                 self._finish_interrupted_creates()
             # With no source record linked yet, no page can hold one (pages are disjoint), so the
             # per-page lookup is skipped; the unique links index still refuses a concurrent double.
-            self._source_linked_before = self.store.count_links(self.source.system, self.entity) > 0
+            with self.store.read() as conn:
+                self._source_linked_before = links.count_links(conn, self.source.system, self.entity) > 0
             key_index = self._target_key_index()
             report.target_was_empty = key_index.empty
             if not key_index.empty:
@@ -185,7 +191,7 @@ class InitialLoad:
                 if status == "ok":
                     with self.store.transaction() as conn:
                         for system, cursor in start_cursors.items():
-                            self.store.set_cursor(conn, system, self.entity, cursor)
+                            changes.set_cursor(conn, system, self.entity, cursor)
                 self.store.finish_run(report.run_id, status, report.summary())
         return report
 
@@ -208,6 +214,10 @@ class InitialLoad:
         for entry in recovery.to_create:
             self._send_creates([self._recovered_create(entry)])
 
+    def _has_cursor(self, system: str) -> bool:
+        with self.store.read() as conn:
+            return changes.has_cursor(conn, system, self.entity)
+
     # ------------------------------------------------------------------ key index of the target
     def _target_is_empty(self) -> bool:
         count = self.target.count(self.entity)
@@ -229,7 +239,8 @@ class InitialLoad:
         if not self.keys and self.match_settings is None:
             return index
         for page in self.target.read_all(self.entity, page_size=self.batch_size):
-            linked = self.store.links_for_natives(self.target.system, self.entity, [r.native_id for r in page])
+            with self.store.read() as conn:
+                linked = links.links_by_native(conn, self.target.system, self.entity, [r.native_id for r in page])
             for record in page:
                 if record.native_id in linked:
                     continue
@@ -241,12 +252,13 @@ class InitialLoad:
     def _load_page(self, page: list[NativeRecord], mapped: list[MappedRecord], key_index: TargetKeyIndex) -> None:
         report = self.report
         report.read += len(page)
-        linked_sources = (
-            self.store.links_for_natives(self.source.system, self.entity, [r.native_id for r in page])
-            if self._source_linked_before
-            else {}
-        )
-        already = self.store.links_for_golden([link.golden_id for link in linked_sources.values()])
+        linked_sources: dict[str, Link] = {}
+        already: dict[str, dict[str, Link]] = {}
+        if self._source_linked_before:
+            with self.store.read() as conn:
+                linked_sources = links.links_by_native(conn, self.source.system, self.entity,
+                                                       [r.native_id for r in page])
+                already = links.links_of_goldens(conn, [link.golden_id for link in linked_sources.values()])
         to_create: list[tuple[NativeRecord, MappedRecord]] = []
         to_link: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str]] = []
         problems: list[dict[str, Any]] = []
@@ -342,7 +354,7 @@ class InitialLoad:
             return
         if problems:
             with self.store.transaction() as conn:
-                self.store.add_problems(conn, report.run_id, problems)
+                journal.add_problems(conn, report.run_id, problems)
         if to_link:
             self._link_existing(to_link)
         if to_create:
@@ -361,7 +373,7 @@ class InitialLoad:
             self.match_settings,
             {record.native_id: mapping_result.canonical for record, mapping_result in candidates},
             key_index.free_canonical(),
-            self.config.model.default_region,
+            self.context.default_region,
         )
         clearly_new = []
         for record, mapping_result in candidates:
@@ -417,10 +429,11 @@ class InitialLoad:
                         base[name] = value
                 bases.append(base)
                 seens.append(((record, canonical), (target_record, target_canonical)))
-            golden_ids = store.insert_golden(conn, entity, bases)
+            golden_ids = links.insert_golden(conn, entity, bases)
+            writes: list[PlannedWrite] = []
             for gid, base, seen_pair in zip(golden_ids, bases, seens, strict=True):
                 for (system, mapping), (native, seen) in zip(systems, seen_pair, strict=True):
-                    ops.insert_link(conn, entity, system, gid, native.native_id, native.version, seen)
+                    links.insert_link(conn, entity, system, gid, native.native_id, native.version, seen)
                     writable = set(mapping.writable_fields())
                     patch = {
                         name: base.get(name)
@@ -428,19 +441,11 @@ class InitialLoad:
                         if name in writable and base.get(name) is not None and base.get(name) != seen.get(name)
                     }
                     if patch:
-                        ops.add_outbox(
-                            conn,
-                            self.report.run_id,
-                            entity,
-                            system,
-                            gid,
-                            native.native_id,
-                            "update",
-                            patch,
-                            "initial load: linked record differs from the agreed values",
-                            native.version,
-                        )
-            store.audit(
+                        writes.append(PlannedWrite(system, entity, gid, "update", patch,
+                                                   "initial load: linked record differs from the agreed values",
+                                                   native.native_id, native.version))
+            outbox.add_outbox(conn, self.report.run_id, writes)
+            journal.audit(
                 conn,
                 self.report.run_id,
                 [
@@ -465,167 +470,38 @@ class InitialLoad:
         the plan and before the links leaves the batch pending; the next run (or sync) expands
         it into outbox entries and finds what was created before creating anything again.
         """
-        store, entity, source = self.store, self.entity, self.source.system
+        entity, source = self.entity, self.source.system
         golden_ids = [m.golden_id for _, m in records]
-        with store.transaction() as conn:
-            store.insert_golden_rows(
+        with self.store.transaction() as conn:
+            links.insert_golden_rows(
                 conn, entity, [(gid, m.base_json, m.base_hash) for gid, (_, m) in zip(golden_ids, records, strict=True)]
             )
-            store.insert_links(
+            links.insert_links(
                 conn,
                 entity,
                 source,
                 [(gid, r.native_id, r.version, m.base_hash) for gid, (r, m) in zip(golden_ids, records, strict=True)],
             )
-            batch_id = store.plan_create_batch(
-                conn, self.report.run_id, entity, self.target.system, golden_ids, f"initial load from {source}"
-            )
+            batch_id = outbox.plan_create_batch(conn, self.report.run_id, entity, self.target.system, golden_ids,
+                                                self._cause)
         items = [
-            _Create(None, m.golden_id, m.target_native, m.target_seen_hash, m.audit_new)
+            CreateItem(m.golden_id, m.target_native, self._cause, seen_hash=m.target_seen_hash, audit_new=m.audit_new)
             for _, m in records
         ]
         self._send_creates(items, batch_id)
 
-    def _recovered_create(self, entry: dict[str, Any]) -> _Create:
-        planned = planned_create(self.target_mapping, entry["payload"], [], entry["golden_id"], self.correlation_field)
-        return _Create(
-            entry["id"], planned.golden_id, planned.target_native, planned.target_seen_hash, planned.audit_new
-        )
+    def _recovered_create(self, entry: OutboxEntry) -> CreateItem:
+        planned = planned_create(self.target_mapping, entry.payload, [], entry.golden_id, self.correlation_field)
+        return CreateItem(planned.golden_id, planned.target_native, self._cause, outbox_id=entry.id,
+                          payload=entry.payload, seen_hash=planned.target_seen_hash, audit_new=planned.audit_new)
 
-    def _send_creates(self, items: list[_Create], batch_id: int | None = None) -> None:
-        try:
-            created = self.target.create(self.entity, [item.native for item in items])
-        except RecordRejected as rejected:
-            if len(items) > 1:
-                for item in items:  # isolate the record the target refuses; the others still go in
-                    try:
-                        self._send_creates([item])
-                    except RecordRejected as exc:
-                        self._record_failed_create(item, str(exc))
-            elif batch_id is None:
-                raise
-            else:
-                self._record_failed_create(items[0], str(rejected))
-            if batch_id is not None:
-                with self.store.transaction() as conn:
-                    self.store.finish_create_batch(conn, batch_id)
-            return
-        self._store_created(items, created, batch_id)
-
-    def _store_created(self, items: list[_Create], created: list[NativeRecord], batch_id: int | None) -> None:
-        store, entity, system = self.store, self.entity, self.target.system
-        columns = self.target_mapping.native_columns
-        links = []
-        for item, record in zip(items, created, strict=True):
-            seen_hash = item.seen_hash
-            fields = record.fields
-            if fields and any(fields.get(column) != item.native.get(column) for column in columns):
-                # the target stored something else than it was sent (a default, a rounding): that is what it holds
-                seen, _ = self.target_mapping.to_canonical(fields)
-                seen_hash = record_hash(seen)
-            links.append((item.golden_id, record.native_id, record.version, seen_hash))
-        cause = f"initial load from {self.source.system}"
-        with store.transaction() as conn:
-            store.insert_links(conn, entity, system, links)
-            store.mark_outbox_done(conn, [item.outbox_id for item in items if item.outbox_id is not None])
-            if batch_id is not None:
-                store.finish_create_batch(conn, batch_id)
-            store.audit_rows(
-                conn,
-                self.report.run_id,
-                [
-                    (system, entity, item.golden_id, record.native_id, "create", None, item.audit_new, cause)
-                    for item, record in zip(items, created, strict=True)
-                ],
-            )
-        self.report.created += len(created)
-
-    def _record_failed_create(self, item: _Create, error: str) -> None:
-        golden_id = item.golden_id
-        with self.store.transaction() as conn:
-            if item.outbox_id is not None:
-                self.store.mark_outbox(conn, [item.outbox_id], "failed", error=error)
-            else:
-                cause = f"initial load from {self.source.system}"
-                self.store.add_failed_create(
-                    conn, self.report.run_id, self.entity, self.target.system, golden_id, error, cause
-                )
-            self.store.add_problems(
-                conn,
-                self.report.run_id,
-                [
-                    {
-                        "kind": "rejected",
-                        "system": self.target.system,
-                        "entity": self.entity,
-                        "golden_id": golden_id,
-                        "message": error,
-                    }
-                ],
-            )
-        self.report.failed += 1
-        self.report.failures.append(LoadIssue(golden_id, f"rejected by {self.target.system}: {error}"))
-
-
-@dataclass(slots=True)
-class _Create:
-    outbox_id: int | None  # None: planned in bulk, found by golden id
-    golden_id: str
-    native: dict[str, Any]  # as sent to the target, with the correlation field
-    seen_hash: str  # hash of the target's reading of ``native``
-    audit_new: str  # JSON for the audit log
-
-
-class TargetKeyIndex:
-    """Per key field: value -> unlinked target records; a target record is linked at most once."""
-
-    def __init__(self, keys: tuple[str, ...]) -> None:
-        self.empty = True
-        self.keys = keys
-        self._by_key: dict[str, dict[CanonicalValue, list[str]]] = {key: {} for key in keys}
-        self._records: dict[str, NativeRecord] = {}
-        self._canonical: dict[str, CanonicalRecord] = {}
-        self._taken: set[str] = set()
-
-    def add(self, canonical: CanonicalRecord, record: NativeRecord) -> None:
-        self._records[record.native_id] = record
-        self._canonical[record.native_id] = canonical
-        for key in self.keys:
-            value = canonical.get(key)
-            if value is not None:
-                self._by_key[key].setdefault(value, []).append(record.native_id)
-
-    def lookup(self, canonical: CanonicalRecord) -> tuple[str | None, list[NativeRecord], bool]:
-        """(key used, free candidates, whether a key matched a record already linked in this load)."""
-        taken_hit = False
-        for key in self.keys:
-            value = canonical.get(key)
-            if value is None:
-                continue
-            ids = self._by_key[key].get(value, [])
-            free = [self._records[i] for i in ids if i not in self._taken]
-            if free:
-                return key, free, False
-            taken_hit = taken_hit or bool(ids)
-        return None, [], taken_hit
-
-    def take(self, record: NativeRecord) -> None:
-        self._taken.add(record.native_id)
-
-    def is_taken(self, native_id: str) -> bool:
-        return native_id in self._taken
-
-    def record(self, native_id: str) -> NativeRecord:
-        return self._records[native_id]
-
-    def untaken_count(self) -> int | None:
-        """Target records not linked by this load (None when the index was not built)."""
-        if self.empty or not self._records:
-            return None if not self.empty else 0
-        return len(self._records) - len(self._taken)
-
-    def free_canonical(self) -> dict[str, CanonicalRecord]:
-        return {nid: record for nid, record in self._canonical.items() if nid not in self._taken}
+    def _send_creates(self, items: list[CreateItem], batch_id: int | None = None) -> None:
+        target = CreateTarget(self.store, self.target, self.entity, self.target_mapping, self.report.run_id)
+        results = send_creates(target, items, batch_id)
+        self.report.created += len(results.created)
+        for item, error in results.refused:
+            self.report.failed += 1
+            self.report.failures.append(LoadIssue(item.golden_id, f"rejected by {self.target.system}: {error}"))
 
 
 def _show_key(key: str | None, record: CanonicalRecord) -> str:

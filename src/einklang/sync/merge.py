@@ -73,10 +73,6 @@ class MergeResult:
     held: dict[str, dict[str, CanonicalValue]] = field(default_factory=dict)  # still open: field -> values
     settled: dict[str, CanonicalValue] = field(default_factory=dict)  # open conflicts that resolved themselves
 
-    @property
-    def base_changed(self) -> bool:
-        return any(d.kind in ("change", "policy", "conflict_settled") for d in self.decisions)
-
 
 def merge_record(
     base: Mapping[str, CanonicalValue],

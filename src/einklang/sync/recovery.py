@@ -8,20 +8,22 @@ the record), then by the entity's key fields; a unique hit is linked instead of 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from einklang.connectors.base import Connector, NativeRecord
 from einklang.mapping import EntityMapping
 from einklang.model import record_hash
+from einklang.store import journal, links, outbox
+from einklang.store.rows import OutboxEntry
 from einklang.store.state import StateStore
-from einklang.sync import state_ops as ops
 
 
 @dataclass
 class RecoveryReport:
     linked: int = 0
-    to_create: list[dict[str, Any]] = field(default_factory=list)
+    to_create: list[OutboxEntry] = field(default_factory=list)
     ambiguous: list[str] = field(default_factory=list)
 
 
@@ -30,7 +32,7 @@ def find_created(
     mapping: EntityMapping,
     entity: str,
     golden_id: str,
-    payload: dict[str, Any],
+    payload: Mapping[str, Any],
     keys: tuple[str, ...],
 ) -> list[NativeRecord]:
     correlation = connector.capabilities(entity).correlation_field
@@ -57,77 +59,51 @@ def recover_pending_creates(
     """Link what an interrupted run created; return the entries that still need a create."""
     report = RecoveryReport()
     system = connector.system
-    store.expand_create_batches(system, entity)
+    outbox.expand_create_batches(store, system, entity)
     last_id = 0
     while True:
-        pending = store.pending_outbox(
-            system, entity, op="create", due_only=False, limit=500, after_id=last_id
-        )
+        with store.read() as conn:
+            pending = outbox.pending_outbox(conn, system, entity, ("create",), limit=500, after_id=last_id)
         if not pending:
             return report
-        last_id = int(pending[-1]["id"])
+        last_id = pending[-1].id
         for entry in pending:
-            existing = store.links_for_golden([entry["golden_id"]]).get(entry["golden_id"], {})
+            with store.read() as conn:
+                existing = links.links_of_golden(conn, entry.golden_id)
+                golden = links.golden_entity_status(conn, entry.golden_id)
             if system in existing:
                 with store.transaction() as conn:
-                    store.mark_outbox(conn, [entry["id"]], "done", native_id=existing[system].native_id)
+                    outbox.finish_outbox(conn, entry.id, "done", native_id=existing[system].native_id)
                 continue
-            with store.engine.connect() as conn:
-                golden = ops.golden_entity_status(conn, entry["golden_id"])
             if golden is None or golden[1] != "active":
                 with store.transaction() as conn:
-                    store.mark_outbox(conn, [entry["id"]], "superseded", error="golden record no longer active")
+                    outbox.finish_outbox(conn, entry.id, "superseded", "golden record no longer active")
                 continue
-            found = find_created(connector, mapping, entity, entry["golden_id"], entry["payload"], keys)
-            linked_elsewhere = store.links_for_natives(system, entity, [record.native_id for record in found])
+            found = find_created(connector, mapping, entity, entry.golden_id, entry.payload, keys)
+            with store.read() as conn:
+                linked_elsewhere = links.links_by_native(conn, system, entity, [record.native_id for record in found])
             if len(found) == 1 and not linked_elsewhere:
                 record = found[0]
                 canonical, _ = mapping.to_canonical(record.fields)
                 with store.transaction() as conn:
-                    store.insert_links(
-                        conn,
-                        entity,
-                        system,
-                        [(entry["golden_id"], record.native_id, record.version, record_hash(canonical))],
-                    )
-                    store.mark_outbox(conn, [entry["id"]], "done", native_id=record.native_id)
-                    store.audit(
-                        conn,
-                        run_id,
-                        [
-                            {
-                                "system": system,
-                                "entity": entity,
-                                "golden_id": entry["golden_id"],
-                                "native_id": record.native_id,
-                                "op": "link",
-                                "cause": "recovered: record created by an interrupted run, found again and linked",
-                            }
-                        ],
-                    )
+                    links.insert_links(conn, entity, system,
+                                       [(entry.golden_id, record.native_id, record.version, record_hash(canonical))])
+                    outbox.finish_outbox(conn, entry.id, "done", native_id=record.native_id)
+                    journal.audit(conn, run_id, [{
+                        "system": system, "entity": entity, "golden_id": entry.golden_id,
+                        "native_id": record.native_id, "op": "link",
+                        "cause": "recovered: record created by an interrupted run, found again and linked"}])
                 report.linked += 1
             elif found:
                 ids = ", ".join(r.native_id for r in found[:5])
                 taken = f", {len(linked_elsewhere)} linked to other golden records" if linked_elsewhere else ""
-                message = (
-                    f"interrupted create matches {len(found)} record(s) ({ids}){taken}; not linked, not created "
-                    "(possible duplicate)"
-                )
+                message = (f"interrupted create matches {len(found)} record(s) ({ids}){taken}; not linked, not "
+                           "created (possible duplicate)")
                 with store.transaction() as conn:
-                    store.mark_outbox(conn, [entry["id"]], "failed", error=message)
-                    store.add_problems(
-                        conn,
-                        run_id,
-                        [
-                            {
-                                "kind": "ambiguous_key",
-                                "system": system,
-                                "entity": entity,
-                                "golden_id": entry["golden_id"],
-                                "message": message,
-                            }
-                        ],
-                    )
-                report.ambiguous.append(entry["golden_id"])
+                    outbox.finish_outbox(conn, entry.id, "failed", message)
+                    journal.add_problems(conn, run_id, [{
+                        "kind": "ambiguous_key", "system": system, "entity": entity, "golden_id": entry.golden_id,
+                        "message": message}])
+                report.ambiguous.append(entry.golden_id)
             else:
                 report.to_create.append(entry)

@@ -5,11 +5,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.store_reads import read
 
 from einklang.config import LoadedConfig, load_config
 from einklang.demo import scenario
+from einklang.store import journal, links, outbox
+from einklang.store.rows import PlannedWrite
 from einklang.store.state import StateStore, open_store
-from einklang.sync import initial_load
+from einklang.sync import creates, initial_load
 from einklang.sync.initial_load import InitialLoad, run_initial_load
 from einklang.systems import open_connector
 
@@ -41,14 +44,14 @@ def test_load_into_empty_target_creates_and_links(demo: tuple[LoadedConfig, Stat
     rows = crm_rows(config)
     assert len(rows) == 60
     assert len({r.external_id for r in rows}) == 60
-    assert store.count_links("erp", "company") == store.count_links("crm", "company") == 60
+    assert read(store, links.count_links, "erp", "company") == read(store, links.count_links, "crm", "company") == 60
     # normalised on the way: E.164 phones, ISO countries
     assert all(r.phone is None or r.phone.startswith("+") for r in rows)
     assert {r.country for r in rows} <= {"DE", "AT", "CH"}
     # the planted invalid values are reported, the records are still there
     assert {w.field for w in report.warnings} == {"email", "phone"}
     # every create is audited with its cause
-    assert len([e for e in store.audit_log(entity="company", limit=1000) if e["op"] == "create"]) == 60
+    assert len([e for e in read(store, journal.audit_log, entity="company", limit=1000) if e.op == "create"]) == 60
 
 
 def test_rerun_creates_nothing_twice(demo: tuple[LoadedConfig, StateStore]) -> None:
@@ -66,27 +69,27 @@ def test_dry_run_changes_nothing(demo: tuple[LoadedConfig, StateStore]) -> None:
     assert report.created == 60
     assert len(report.plan) == 60
     assert crm_rows(config) == []
-    assert store.count_links("erp", "company") == 0
+    assert read(store, links.count_links, "erp", "company") == 0
 
 
 def test_crash_between_create_and_link_does_not_duplicate(
     demo: tuple[LoadedConfig, StateStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config, store = demo
-    original = InitialLoad._store_created
+    original = creates._store_created
     calls = {"n": 0}
 
-    def crash_on_second_batch(self: InitialLoad, items: Any, created: Any, batch_id: Any) -> None:
+    def crash_on_second_batch(target: Any, created: Any, batch_id: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise SystemExit("simulated crash after the target created the batch")
-        original(self, items, created, batch_id)
+        original(target, created, batch_id)
 
-    monkeypatch.setattr(InitialLoad, "_store_created", crash_on_second_batch)
+    monkeypatch.setattr(creates, "_store_created", crash_on_second_batch)
     with pytest.raises(SystemExit):
         load(config, store)
     assert len(crm_rows(config)) == 50  # two batches of 25 reached the CRM, only one was linked
-    monkeypatch.setattr(InitialLoad, "_store_created", original)
+    monkeypatch.setattr(creates, "_store_created", original)
     report = load(config, store)
     assert report.recovered == 25
     rows = crm_rows(config)
@@ -140,9 +143,9 @@ def test_non_empty_target_links_fuzzy_duplicates_and_holds_possible_ones(
         )
     crm.dispose()
     report = load(config, store)
-    linked = [e for e in store.audit_log(entity="company", limit=1000) if e["op"] == "link"]
+    linked = [e for e in read(store, journal.audit_log, entity="company", limit=1000) if e.op == "link"]
     assert report.linked == 1
-    assert same["kundennr"] in linked[0]["cause"] and "duplicate" in linked[0]["cause"]
+    assert same["kundennr"] in linked[0].cause and "duplicate" in linked[0].cause
     held = [s for s in report.skips if "possible duplicate" in s.reason]
     assert [s.native_id for s in held] in ([namesake["kundennr"]], [])
     assert report.created == 60 - 1 - len(held)
@@ -175,7 +178,7 @@ def test_records_only_the_target_has_reach_the_source_with_the_first_sync(
         row = conn.execute(sa.text("SELECT name1, ort FROM kunden WHERE kundennr = 'K55555'")).first()
     erp.dispose()
     assert row is not None and tuple(row) == ("Nur-im-CRM Handels GmbH", "Kiel")
-    assert store.count_links("erp", "company") == store.count_links("crm", "company") == 61
+    assert read(store, links.count_links, "erp", "company") == read(store, links.count_links, "crm", "company") == 61
 
 
 def test_crash_after_planning_before_sending_is_resumed_once(
@@ -204,8 +207,8 @@ def test_crash_after_planning_before_sending_is_resumed_once(
     assert len(rows) == 60
     assert len({r.external_id for r in rows}) == 60
     assert report.created == 35  # the 25 planned ones (resumed) and the 10 never read before
-    assert store.count_links("crm", "company") == store.count_links("erp", "company") == 60
-    assert store.outbox_counts("crm", "company").get("pending", 0) == 0
+    assert read(store, links.count_links, "crm", "company") == read(store, links.count_links, "erp", "company") == 60
+    assert read(store, outbox.outbox_counts, "crm", "company").get("pending", 0) == 0
 
 
 def test_a_batch_a_crashed_load_left_is_finished_by_sync(
@@ -216,16 +219,16 @@ def test_a_batch_a_crashed_load_left_is_finished_by_sync(
     from einklang.sync.engine import SyncEngine
 
     config, store = demo
-    original = InitialLoad._store_created
+    original = creates._store_created
     calls = {"n": 0}
 
-    def crash_on_second_batch(self: InitialLoad, items: Any, created: Any, batch_id: Any) -> None:
+    def crash_on_second_batch(target: Any, created: Any, batch_id: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise SystemExit("simulated crash after the target created the batch")
-        original(self, items, created, batch_id)
+        original(target, created, batch_id)
 
-    monkeypatch.setattr(InitialLoad, "_store_created", crash_on_second_batch)
+    monkeypatch.setattr(creates, "_store_created", crash_on_second_batch)
     with pytest.raises(SystemExit):
         load(config, store)
     assert len(crm_rows(config)) == 50
@@ -237,7 +240,7 @@ def test_a_batch_a_crashed_load_left_is_finished_by_sync(
     # the 10 records the load never read reach the CRM as new ERP records
     assert len(rows) == 60
     assert len({r.external_id for r in rows}) == 60
-    assert store.count_links("crm", "company") == 60
+    assert read(store, links.count_links, "crm", "company") == 60
 
 
 def test_mapping_in_worker_processes_gives_the_same_result(tmp_path: Path) -> None:
@@ -248,9 +251,9 @@ def test_mapping_in_worker_processes_gives_the_same_result(tmp_path: Path) -> No
         store = open_store(config.state_url)
         report = load(config, store, workers=workers)
         rows = sorted(tuple(r) for r in crm_rows(config))
-        links = store.count_links("crm", "company")
+        linked = read(store, links.count_links, "crm", "company")
         problems = sorted((w.native_id, w.field, w.reason) for w in report.warnings)
-        results.append((report.created, rows, links, problems))
+        results.append((report.created, rows, linked, problems))
         store.close()
     assert results[0] == results[1]
     assert results[0][0] == 60
@@ -282,19 +285,18 @@ def test_recovery_never_links_a_record_that_belongs_to_another_golden_record(
     load(config, store)
     payload = {"customer_number": "K10001", "name": "Doppelt angelegt GmbH"}
     with store.transaction() as conn:
-        (golden_id,) = store.insert_golden(conn, "company", [payload])
-        store.add_outbox(
-            conn, None, [{"system": "crm", "entity": "company", "golden_id": golden_id, "op": "create",
-                          "payload": payload, "cause": "test: an interrupted create"}]
+        (golden_id,) = links.insert_golden(conn, "company", [payload])
+        outbox.add_outbox(
+            conn, None, [PlannedWrite("crm", "company", golden_id, "create", payload, "test: an interrupted create")]
         )
     with open_connector(config, "crm") as crm:
         report = recover_pending_creates(
             store, crm, config.mapping("company", "crm"), "company", ("customer_number",), None
         )
     assert report.linked == 0 and report.to_create == [] and report.ambiguous == [golden_id]
-    assert store.count_links("crm", "company") == 60
-    assert store.outbox_counts("crm", "company").get("failed") == 1
-    assert any("possible duplicate" in p["message"] for p in store.problems())
+    assert read(store, links.count_links, "crm", "company") == 60
+    assert read(store, outbox.outbox_counts, "crm", "company").get("failed") == 1
+    assert any("possible duplicate" in p["message"] for p in read(store, journal.problems))
 
 
 def test_recovery_drops_creates_of_golden_records_no_longer_active(demo: tuple[LoadedConfig, StateStore]) -> None:
@@ -303,15 +305,14 @@ def test_recovery_drops_creates_of_golden_records_no_longer_active(demo: tuple[L
     config, store = demo
     payload = {"customer_number": "K99999", "name": "Gelöscht GmbH"}
     with store.transaction() as conn:
-        (golden_id,) = store.insert_golden(conn, "company", [payload])
-        store.set_golden_status(conn, golden_id, "deleted")
-        store.add_outbox(
-            conn, None, [{"system": "crm", "entity": "company", "golden_id": golden_id, "op": "create",
-                          "payload": payload, "cause": "test: an interrupted create"}]
+        (golden_id,) = links.insert_golden(conn, "company", [payload])
+        links.set_golden_status(conn, golden_id, "deleted")
+        outbox.add_outbox(
+            conn, None, [PlannedWrite("crm", "company", golden_id, "create", payload, "test: an interrupted create")]
         )
     with open_connector(config, "crm") as crm:
         report = recover_pending_creates(
             store, crm, config.mapping("company", "crm"), "company", ("customer_number",), None
         )
     assert report.to_create == [] and report.linked == 0
-    assert store.outbox_counts("crm", "company") == {"superseded": 1}
+    assert read(store, outbox.outbox_counts, "crm", "company") == {"superseded": 1}

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.store_reads import read
 
 from einklang.config import LoadedConfig, load_config
 from einklang.demo import scenario
@@ -12,6 +13,7 @@ from einklang.importer import demo_step
 from einklang.importer.checks import dedupe_system
 from einklang.importer.pipeline import ImportReport, run_import
 from einklang.importer.undo import UndoError, undo_run
+from einklang.store import journal, links
 from einklang.store.state import StateStore, open_store
 from einklang.sync.initial_load import run_initial_load
 from einklang.systems import open_connector
@@ -70,9 +72,9 @@ def test_import_merges_input_creates_new_links_sure_and_reviews_possible(
     # the colleague with the same surname (Martina Müller) was not taken for Jürgen
     assert len([r for r in contacts if r.last_name == "Müller"]) == 3
     # every create went through the outbox and is audited with the run id
-    audit = store.audit_log(run_id=report.run_id, limit=1000)
-    assert len([e for e in audit if e["op"] == "create" and e["entity"] == "contact"]) == 14
-    assert len([e for e in audit if e["op"] == "link"]) == 2
+    audit = read(store, journal.audit_log, run_id=report.run_id, limit=1000)
+    assert len([e for e in audit if e.op == "create" and e.entity == "contact"]) == 14
+    assert len([e for e in audit if e.op == "link"]) == 2
 
 
 def test_rerun_creates_nothing_twice(world: tuple[LoadedConfig, StateStore, list[Path]], tmp_path: Path) -> None:
@@ -98,7 +100,7 @@ def test_dry_run_changes_nothing(world: tuple[LoadedConfig, StateStore, list[Pat
     assert report.created == 14 and report.linked == 2 and report.run_id is None
     assert {entry["action"] for entry in report.plan} >= {"create", "link", "review", "create-account"}
     assert crm(config, "SELECT count(*) FROM contacts")[0][0] == 3
-    assert store.count_links("crm", "contact") == 0
+    assert read(store, links.count_links, "crm", "contact") == 0
 
 
 def test_undo_reverts_the_whole_import(world: tuple[LoadedConfig, StateStore, list[Path]], tmp_path: Path) -> None:
@@ -111,8 +113,8 @@ def test_undo_reverts_the_whole_import(world: tuple[LoadedConfig, StateStore, li
     assert undone.deleted == 14 + 1 and undone.unlinked == 2
     assert crm(config, "SELECT count(*) FROM contacts")[0][0] == 3
     assert crm(config, "SELECT count(*) FROM accounts")[0][0] == accounts_before
-    assert store.count_links("crm", "contact") == 0
-    assert any(e["op"] == "delete" for e in store.audit_log(run_id=undone.run_id, limit=100))
+    assert read(store, links.count_links, "crm", "contact") == 0
+    assert any(e.op == "delete" for e in read(store, journal.audit_log, run_id=undone.run_id, limit=100))
     with pytest.raises(UndoError):
         undo_run(config, store, report.run_id)
     # after the undo the same import starts from scratch

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from tests.store_reads import read
 
+from einklang.store import changes, conflicts, journal
 from einklang.store import schema as t
-from einklang.sync import state_ops as ops
 
 from .harness import World
 
@@ -64,15 +65,15 @@ def test_conflict_is_held_resolved_and_audited(tmp_path: Path) -> None:
     w.settle()
     assert w.rows("crm")[crm_id]["name"] == "Alpha AG"  # the other field still syncs
     with w.store.engine.connect() as conn:
-        [conflict] = ops.list_conflicts(conn)
+        [conflict] = conflicts.list_conflicts(conn)
         assert conflict.values == {"erp": "München", "crm": "Hamburg"}
-        ops.decide_conflict(conn, conflict.id, {"take": "crm", "by": "test"})
+        conflicts.decide_conflict(conn, conflict.id, {"take": "crm", "by": "test"})
         conn.commit()
     w.settle()
     assert w.rows("erp")[erp_id]["city"] == "Hamburg"
-    log = w.store.audit_log(golden_id=conflict.golden_id)
-    assert any(e["op"] == "resolve" and "take crm" in e["cause"] for e in log)
-    assert any(e["op"] == "update" and e["system"] == "erp" and e["new"] == {"city": "Hamburg"} for e in log)
+    log = read(w.store, journal.audit_log, golden_id=conflict.golden_id)
+    assert any(e.op == "resolve" and "take crm" in e.cause for e in log)
+    assert any(e.op == "update" and e.system == "erp" and e.new == {"city": "Hamburg"} for e in log)
 
 
 def test_leader_and_ownership_from_config(tmp_path: Path) -> None:
@@ -93,7 +94,7 @@ fields:
     assert w.rows("crm")[crm_id]["number"] == "K1"  # reverted
     assert w.rows("crm")[crm_id]["phone"] == "030 999"  # reported, kept, not propagated
     assert w.rows("erp")[erp_id]["phone"] == "030 111"
-    kinds = [p["kind"] for p in w.store.problems()]
+    kinds = [p["kind"] for p in read(w.store, journal.problems)]
     assert kinds.count("violation") == 2
 
 
@@ -129,7 +130,7 @@ def test_edit_in_a_system_that_was_down_is_checked_against_its_fresh_state(tmp_p
     w.settle()
     assert w.rows("crm")[crm_id]["city"] == "Hamburg"  # not overwritten blindly
     with w.store.engine.connect() as conn:
-        assert [c.field for c in ops.list_conflicts(conn)] == ["city"]
+        assert [c.field for c in conflicts.list_conflicts(conn)] == ["city"]
 
 
 def test_rejected_record_is_isolated_and_blocks_nothing(tmp_path: Path) -> None:
@@ -142,7 +143,7 @@ def test_rejected_record_is_isolated_and_blocks_nothing(tmp_path: Path) -> None:
     with w.store.engine.connect() as conn:
         failed = conn.execute(sa.select(t.outbox).where(t.outbox.c.status == "failed")).all()
     assert len(failed) == 1 and "refused" in failed[0].last_error
-    assert any(p["kind"] == "rejected" for p in w.store.problems())
+    assert any(p["kind"] == "rejected" for p in read(w.store, journal.problems))
 
 
 @pytest.mark.parametrize("point", ["after_create", "before_create", "captured_page", "new_golden",
@@ -200,7 +201,7 @@ def test_dry_run_changes_nothing_anywhere(tmp_path: Path) -> None:
     report = w.sync(dry_run=True)
     assert [p["action"] for p in report.entities[0].plan] == ["create"]
     assert w.rows("crm") == {}
-    assert w.store.get_cursor("erp", "customer") is None
+    assert read(w.store, changes.get_cursor, "erp", "customer") is None
     w.settle()
     assert len(w.rows("crm")) == 1
 

@@ -6,9 +6,11 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import sqlalchemy as sa
+from tests.store_reads import read
 
 from einklang.config import load_config
 from einklang.demo import scenario
+from einklang.store import journal, links
 from einklang.store.state import open_store
 from einklang.sync.engine import SyncEngine
 from einklang.sync.initial_load import run_initial_load
@@ -55,6 +57,6 @@ def test_same_new_company_in_both_systems_is_linked_once(tmp_path: Path) -> None
         engine.run_cycle()
     assert _count(crm_url, "SELECT COUNT(*) FROM accounts WHERE city = 'Rostock' AND address_line LIKE 'Am Kai%'") == 1
     assert _count(erp_url, "SELECT COUNT(*) FROM kunden WHERE ort = 'Rostock' AND strasse LIKE 'Am Kai%'") == 1
-    assert store.count_links("erp", "company") == store.count_links("crm", "company") == 31
-    causes = [e["cause"] for e in store.audit_log(entity="company", limit=50) if e["op"] == "link"]
+    assert read(store, links.count_links, "erp", "company") == read(store, links.count_links, "crm", "company") == 31
+    causes = [e.cause for e in read(store, journal.audit_log, entity="company", limit=50) if e.op == "link"]
     assert any(cause.startswith("fuzzy match: duplicate") for cause in causes)

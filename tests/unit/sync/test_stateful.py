@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from einklang.store import conflicts
 from einklang.store import schema as t
-from einklang.sync import state_ops as ops
 
 from .harness import World
 
@@ -107,12 +107,12 @@ class SyncModel(RuleBasedStateMachine):
     @rule(data=st.data())
     def resolve_a_conflict(self, data: st.DataObject) -> None:
         with self.world.store.transaction() as conn:
-            open_conflicts = ops.list_conflicts(conn)
+            open_conflicts = conflicts.list_conflicts(conn)
             if not open_conflicts:
                 return
             conflict = data.draw(st.sampled_from(open_conflicts))
             system = data.draw(st.sampled_from(sorted(conflict.values)))
-            ops.decide_conflict(conn, conflict.id, {"take": system, "by": "model"})
+            conflicts.decide_conflict(conn, conflict.id, {"take": system, "by": "model"})
 
     @precondition(lambda self: True)
     @rule()
@@ -156,7 +156,7 @@ class SyncModel(RuleBasedStateMachine):
     def check_converged(self) -> None:
         w = self.world
         with w.store.engine.connect() as conn:
-            held = {(c.golden_id, c.field) for c in ops.list_conflicts(conn)}
+            held = {(c.golden_id, c.field) for c in conflicts.list_conflicts(conn)}
             links = conn.execute(sa.select(t.links)).all()
             goldens = {row.id: row.status for row in conn.execute(sa.select(t.golden))}
         linked: dict[str, dict[str, str]] = {}

@@ -8,7 +8,7 @@ They live in the state store's ``snapshots`` table under the pseudo-system ``IMP
 (native id = fingerprint, hash = golden id): a key-value table with exactly the needed shape
 and no uniqueness on the golden id, which ``links`` has (one link per golden and system) and
 which several rows merged into one person would break. A dedicated table would be cleaner; it
-needs a migration in ``store/``, which this module is written to make a one-file change.
+needs a migration, which this module is written to make a one-file change.
 """
 
 from __future__ import annotations
@@ -19,23 +19,20 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from einklang.store import schema as t
-from einklang.store.state import StateStore, utcnow
+from einklang.store.state import chunks, utcnow
 
 IMPORT_SYSTEM = "einklang:import"
 SKIPPED = "skipped"
 
 
-def known_fingerprints(store: StateStore, entity: str, fingerprints: Sequence[str]) -> dict[str, str]:
+def known_fingerprints(conn: Connection, entity: str, fingerprints: Sequence[str]) -> dict[str, str]:
     """fingerprint -> golden id (or SKIPPED) for the fingerprints seen by an earlier run."""
     found: dict[str, str] = {}
-    unique = list(dict.fromkeys(fingerprints))
-    with store.engine.connect() as conn:
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            rows = conn.execute(sa.select(t.snapshots.c.native_id, t.snapshots.c.hash).where(
-                t.snapshots.c.system == IMPORT_SYSTEM, t.snapshots.c.entity == entity,
-                t.snapshots.c.native_id.in_(chunk)))
-            found.update({row.native_id: row.hash for row in rows})
+    for chunk in chunks(list(dict.fromkeys(fingerprints))):
+        rows = conn.execute(sa.select(t.snapshots.c.native_id, t.snapshots.c.hash).where(
+            t.snapshots.c.system == IMPORT_SYSTEM, t.snapshots.c.entity == entity,
+            t.snapshots.c.native_id.in_(chunk)))
+        found.update({row.native_id: row.hash for row in rows})
     return found
 
 
@@ -50,10 +47,10 @@ def remember_fingerprints(conn: Connection, entity: str, targets: Mapping[str, s
 
 
 def forget_fingerprints(conn: Connection, entity: str, fingerprints: Sequence[str]) -> None:
-    for start in range(0, len(fingerprints), 500):
+    for chunk in chunks(fingerprints):
         conn.execute(t.snapshots.delete().where(
             t.snapshots.c.system == IMPORT_SYSTEM, t.snapshots.c.entity == entity,
-            t.snapshots.c.native_id.in_(list(fingerprints[start : start + 500]))))
+            t.snapshots.c.native_id.in_(chunk)))
 
 
 # ---------------------------------------------------------------------------- exclusions
@@ -67,19 +64,16 @@ def record_key(system: str, native_id: str) -> str:
     return f"{system}:{native_id}"
 
 
-def excluded_pairs(store: StateStore, entity: str, keys: Iterable[str]) -> set[tuple[str, str]]:
+def excluded_pairs(conn: Connection, entity: str, keys: Iterable[str]) -> set[tuple[str, str]]:
     """The (key_a, key_b) pairs declared "not a duplicate" that involve any of ``keys`` (both orders)."""
-    wanted = list(dict.fromkeys(keys))
     pairs: set[tuple[str, str]] = set()
-    with store.engine.connect() as conn:
-        for start in range(0, len(wanted), 400):
-            chunk = wanted[start : start + 400]
-            rows = conn.execute(sa.select(t.match_exclusions.c.key_a, t.match_exclusions.c.key_b).where(
-                t.match_exclusions.c.entity == entity,
-                sa.or_(t.match_exclusions.c.key_a.in_(chunk), t.match_exclusions.c.key_b.in_(chunk))))
-            for row in rows:
-                pairs.add((row.key_a, row.key_b))
-                pairs.add((row.key_b, row.key_a))
+    for chunk in chunks(list(dict.fromkeys(keys)), 400):  # two IN lists per query
+        rows = conn.execute(sa.select(t.match_exclusions.c.key_a, t.match_exclusions.c.key_b).where(
+            t.match_exclusions.c.entity == entity,
+            sa.or_(t.match_exclusions.c.key_a.in_(chunk), t.match_exclusions.c.key_b.in_(chunk))))
+        for row in rows:
+            pairs.add((row.key_a, row.key_b))
+            pairs.add((row.key_b, row.key_a))
     return pairs
 
 

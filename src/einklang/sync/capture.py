@@ -1,0 +1,141 @@
+"""Capture: read each system's changes from its cursor and store them for the merge.
+
+Each page is stored in the ``changes`` table and the cursor advanced in the same transaction,
+so a crash loses nothing and reading again only repeats work. Echoes of einklang's own writes
+are recognised by the link's record hash and dropped here. An unlinked record carrying
+einklang's golden id in the correlation field (a create whose link a crash lost) is linked to
+that golden record here, before anything could take it for a new record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from einklang.connectors.base import ChangeDetection, NativeRecord
+from einklang.context import EntityContext
+from einklang.model import CanonicalRecord, record_hash
+from einklang.store import changes, journal, links, outbox
+from einklang.store.rows import NewChange
+from einklang.sync.breaker import SystemDown
+from einklang.sync.cycle import Cycle, stamp
+from einklang.sync.deletes import follow_removal
+from einklang.sync.report import EntityReport
+
+
+def capture(cycle: Cycle, ctx: EntityContext, system: str, report: EntityReport) -> None:
+    if not cycle.breakers.allows(system):
+        report.unavailable[system] = cycle.breakers.down_now.get(system) or "circuit open"
+        return
+    try:
+        cycle.call(system, lambda: _capture_pages(cycle, ctx, system, report))
+    except SystemDown as exc:
+        report.unavailable[system] = exc.reason
+
+
+def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: EntityReport) -> None:
+    connector = cycle.connectors[system]
+    mapping = ctx.mapping(system)
+    capabilities = connector.capabilities(ctx.name)
+    modified_field = capabilities.modified_field
+    snapshot_mode = capabilities.change_detection is ChangeDetection.SNAPSHOT
+    correlation = capabilities.correlation_field
+    with cycle.store.read() as conn:
+        cursor = changes.get_cursor(conn, system, ctx.name)
+    snapshots = changes.DbSnapshotStore(cycle.store, system, ctx.name) if snapshot_mode else None
+    for page in connector.read_changes(ctx.name, cursor, snapshots):
+        ids = [r.native_id for r in page.records] + list(page.deleted_ids)
+        with cycle.store.read() as conn:
+            known = links.link_hashes(conn, system, ctx.name, ids)
+        rows: list[NewChange] = []
+        problems: list[dict[str, Any]] = []
+        ours: list[tuple[NativeRecord, CanonicalRecord, str]] = []
+        for record in page.records:
+            canonical, field_problems = mapping.to_canonical(record.fields)
+            if record.native_id in known and known[record.native_id] == record_hash(canonical):
+                report.echoes += 1
+                continue
+            if correlation and record.native_id not in known and record.fields.get(correlation):
+                ours.append((record, canonical, str(record.fields[correlation])))
+            modified = record.fields.get(modified_field) if modified_field else None
+            rows.append(NewChange(system, record.native_id, "upsert", record.version, canonical, stamp(modified)))
+            problems.extend({"kind": "invalid_value", "system": system, "entity": ctx.name,
+                             "native_id": record.native_id, "field": p.field,
+                             "message": f"{p.reason} (value {p.value!r}); field not synced"}
+                            for p in field_problems)
+        # deletions of unlinked records are kept too: a change captured before a crash may
+        # still wait for its merge, and the deletion must win over it there
+        rows.extend(NewChange(system, native_id, "delete") for native_id in page.deleted_ids)
+        report.captured += len(rows)
+        if not rows and not problems and page.cursor == cursor and not (
+                snapshot_mode and (page.records or page.deleted_ids)):
+            continue  # nothing new and the cursor stays: a quiet read writes nothing (no run row)
+        cursor = page.cursor
+        run_id = cycle.ensure_run() if rows or problems else cycle.run_id
+        with cycle.write() as conn:
+            # records einklang created whose link a crash lost are linked before they are merged
+            _adopt_created(cycle, conn, ctx, system, ours, report)
+            changes.insert_changes(conn, run_id, ctx.name, rows)
+            journal.add_problems(conn, run_id, problems)
+            if snapshot_mode:
+                changes.save_snapshot(conn, system, ctx.name, {r.native_id: r.version or "" for r in page.records},
+                                      list(page.deleted_ids))
+            changes.set_cursor(conn, system, ctx.name, page.cursor)
+        cycle.fault("captured_page")
+
+
+def _adopt_created(cycle: Cycle, conn: Connection, ctx: EntityContext, system: str,
+                   ours: list[tuple[NativeRecord, CanonicalRecord, str]], report: EntityReport) -> None:
+    """Link unlinked records that carry einklang's golden id in the correlation field (I2, I6).
+
+    Such a record is the result of a create whose link a crash (or a lost reply) kept from
+    being stored. It is recognised here, from the system's own data, so that it is never
+    taken for a new record, not even while the systems holding its counterparts are down.
+    The change captured with it is then merged as that golden record's.
+    """
+    for record, canonical, golden_id in ours:
+        found = links.golden_entity_status(conn, golden_id)
+        if found is None or found[0] != ctx.name:
+            continue  # not (or no longer) a golden record of this entity: handled as new
+        if system in links.links_of_golden(conn, golden_id):
+            continue  # the golden record has its record here already: this one is new (a copy)
+        sent = outbox.sent_create_payload(conn, golden_id, system, sent_only=False)
+        # measured against what was sent, so that an edit made there since is a change (I1)
+        seen = sent_seen(ctx, system, sent, canonical) if sent is not None else canonical
+        links.insert_link(conn, ctx.name, system, golden_id, record.native_id, record.version, seen)
+        for outbox_id in outbox.pending_for_golden(conn, golden_id, system, "create"):
+            outbox.finish_outbox(conn, outbox_id, "done", native_id=record.native_id)
+        journal.audit(conn, cycle.run_id, [{
+            "system": system, "entity": ctx.name, "golden_id": golden_id, "native_id": record.native_id,
+            "op": "link", "cause": "created by an interrupted run, found by its correlation id (no second "
+                                   "create)"}])
+        report.linked += 1
+        if found[1] != "active":
+            follow_removal(cycle, conn, ctx, system, golden_id, record.native_id, record.version, found[1],
+                           report)
+
+
+def sent_seen(ctx: EntityContext, system: str, sent: CanonicalRecord, current: CanonicalRecord) -> CanonicalRecord:
+    """What a record einklang created from ``sent`` held right after the create.
+
+    The link's ``seen`` for a record found after an interrupted create: values that differ
+    from it now were changed in the system since (by a person, or filled in by the system
+    where nothing was sent) and are merged as that system's changes, not overwritten. Fields
+    einklang may not write keep what the system holds, unless nothing was sent for them.
+    """
+    mapping = ctx.mapping(system)
+    writable = set(mapping.writable_fields())
+    return {name: sent.get(name) if name in writable or sent.get(name) is None else current.get(name)
+            for name in mapping.canonical_fields}
+
+
+def store_fresh_state(cycle: Cycle, ctx: EntityContext, system: str, native_id: str) -> NewChange:
+    """Re-read one record and return its state as a change, so it is merged before any write."""
+    record = cycle.call(system, lambda: cycle.connectors[system].get(ctx.name, [native_id])).get(native_id)
+    if record is None:
+        return NewChange(system, native_id, "delete")
+    canonical, _ = ctx.mapping(system).to_canonical(record.fields)
+    modified_field = cycle.connectors[system].capabilities(ctx.name).modified_field
+    modified = stamp(record.fields.get(modified_field)) if modified_field else None
+    return NewChange(system, native_id, "upsert", record.version, canonical, modified)
