@@ -46,6 +46,7 @@ import sqlalchemy as sa
 
 from einklang.config import LoadedConfig, parse_config
 from einklang.model import record_hash, record_json
+from einklang.store import changes
 from einklang.store import schema as t
 from einklang.store.state import StateStore, open_store
 from einklang.sync.engine import SyncEngine
@@ -312,7 +313,7 @@ def bulk_state(config: LoadedConfig, store: StateStore, count: int, ids: list[st
     )
     with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm, store.transaction() as conn:
         for connector in (erp, crm):
-            store.set_cursor(conn, connector.system, "company", connector.current_cursor("company"))
+            changes.set_cursor(conn, connector.system, "company", connector.current_cursor("company"))
     if store.engine.dialect.name == "postgresql":
         with store.engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE")
@@ -374,7 +375,8 @@ def connector_part(config: LoadedConfig, store: StateStore, connectors: dict[str
     """The two systems' change queries alone, from the stored cursors (what a cycle calls)."""
     started = time.perf_counter()
     for name, connector in connectors.items():
-        cursor = store.get_cursor(name, "company")
+        with store.read() as conn:
+            cursor = changes.get_cursor(conn, name, "company")
         for _page in connector.read_changes("company", cursor):
             pass
     return time.perf_counter() - started

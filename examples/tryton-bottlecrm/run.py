@@ -42,6 +42,7 @@ import seed  # noqa: E402
 
 from einklang.config import LoadedConfig, load_config  # noqa: E402
 from einklang.connectors.tryton import TrytonSession  # noqa: E402
+from einklang.store.links import iter_links  # noqa: E402
 from einklang.store.state import open_store  # noqa: E402
 from einklang.systems import open_connector  # noqa: E402
 
@@ -309,7 +310,7 @@ def canonical_views(config: LoadedConfig, entity: str) -> tuple[dict[str, dict[s
                           for page in connector.read_all(entity) for r in page}
             counts[system] = len(native)
             views[system] = {link.golden_id: dict(native[link.native_id])
-                             for links in store.iter_links(system, entity) for link in links
+                             for page in iter_links(store, system, entity) for link in page
                              if link.native_id in native}
     finally:
         store.close()
