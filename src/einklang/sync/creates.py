@@ -152,8 +152,7 @@ def _store_created(target: CreateTarget, created: list[Created], batch_id: int |
                 seen_hash = item.seen_hash
                 if seen_hash is None or (fields and any(fields.get(c) != item.native.get(c) for c in columns)):
                     # the target stored something else than it was sent (a default, a rounding): that is what it holds
-                    reading = target.mapping.to_canonical(fields)[0] if fields else (item.payload or {})
-                    seen_hash = record_hash(reading)
+                    seen_hash = record_hash(target.mapping.to_canonical(fields)[0])
                 rows.append((item.golden_id, done.record.native_id, done.record.version, seen_hash))
             links.insert_links(conn, entity, system, rows)
         for done in created:
