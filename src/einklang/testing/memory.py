@@ -1,8 +1,9 @@
 """An in-memory system that implements the whole connector contract.
 
-Used by tests, the stateful model and experiments. Several connector instances with the same
-``store`` setting share one ``MemorySystem``, so a test can edit "the CRM" directly while the
-engine talks to it through the connector. A system can be taken down (every call raises
+Used by tests, the stateful model and experiments; registered as the ``memory`` connector.
+Several connector instances with the same ``store`` setting share one ``MemorySystem``, so a
+test can edit "the CRM" directly while the engine talks to it through the connector. A system can
+be taken down (every call raises
 ``SystemUnavailable``) and told to reject values (``RecordRejected``), to exercise outages and
 permanent failures.
 
