@@ -23,7 +23,7 @@ from einklang.connectors.base import (
     load_connector_class,
 )
 from einklang.connectors.bottlecrm import BottleCrmConnector
-from einklang.testing.contract import BackDoor, ConnectorContract
+from einklang.testing.contract import BackDoor, ConnectorContract, live_ids
 
 try:  # tests/ may or may not be a package, depending on who adds __init__ files
     from tests.integration.servers import RunningServer, bottlecrm_running, bottlecrm_server
@@ -95,7 +95,7 @@ def test_create_get_and_read_all_across_pages(crm: BottleCrmConnector) -> None:
     pages = list(crm.read_all("person", page_size=3))
     assert [len(page) for page in pages] == [3, 3, 1]  # page_size 3
     assert {r.native_id for page in pages for r in page} == {p.native_id for p in people}
-    assert sorted(crm.list_ids("person")) == sorted(p.native_id for p in people)
+    assert sorted(live_ids(crm, "person")) == sorted(p.native_id for p in people)
     got = crm.get("person", [people[0].native_id, "00000000-0000-0000-0000-000000000000"])
     assert list(got) == [people[0].native_id] and got[people[0].native_id].version == people[0].version
 
@@ -108,7 +108,7 @@ def test_validation_errors_are_rejections_with_the_servers_message(crm: BottleCr
     # engine then sends each record again on its own.
     with pytest.raises(RecordRejected, match=r"record #1 of the batch: .*email.*deleted again"):
         crm.create("person", [person("Good", "One"), person("Bad", "Mail", email="not-an-email")])
-    assert list(crm.list_ids("person")) == []
+    assert list(live_ids(crm, "person")) == []
     [good] = crm.create("person", [person("Fine", "Person")])
     with pytest.raises(RecordRejected, match="unknown contact fields: shoe_size"):
         crm.update("person", good.native_id, {"shoe_size": 44}, good.version)
@@ -240,17 +240,17 @@ def test_429_waits_as_long_as_retry_after_says() -> None:
         httpx.Response(200, json=CONTACT_LIST),
     )
     waits: list[float] = []
-    assert list(mocked_connector(transport, waits).list_ids("person")) == []
+    assert list(live_ids(mocked_connector(transport, waits), "person")) == []
     assert waits == [7.0, 30.0, 2.0] and len(seen) == 4  # third wait: backoff 0.5 * 2**2
 
 
 def test_persistent_failure_becomes_system_unavailable() -> None:
     transport, _ = scripted(*[httpx.Response(502)] * 3)
     with pytest.raises(SystemUnavailable, match="HTTP 502 after 3 attempts"):
-        list(mocked_connector(transport, [], attempts=3).list_ids("person"))
+        list(live_ids(mocked_connector(transport, [], attempts=3), "person"))
     transport, _ = scripted(*[httpx.ConnectError("refused")] * 2)
     with pytest.raises(SystemUnavailable, match="ConnectError"):
-        list(mocked_connector(transport, [], attempts=2).list_ids("person"))
+        list(live_ids(mocked_connector(transport, [], attempts=2), "person"))
 
 
 def test_create_is_not_repeated_after_a_lost_answer() -> None:

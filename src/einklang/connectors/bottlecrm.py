@@ -20,15 +20,16 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, Literal
 
 import httpx
+from pydantic import BaseModel
 
 from einklang.connectors._http import (
+    HttpSettings,
     RetryPolicy,
     create_all_or_none,
     make_client,
-    require_setting,
     send_with_retry,
 )
 from einklang.connectors.base import (
@@ -46,6 +47,7 @@ from einklang.connectors.base import (
     StaleVersion,
     SystemUnavailable,
 )
+from einklang.connectors.settings import ConnectorSettings, NonNegativeNumber, PositiveInt, Secret
 
 _MAX_RECENT_VERSIONS = 1000
 
@@ -133,38 +135,50 @@ class _Scan:
     expected_count: int | None = None
 
 
+class BottleCrmSettings(HttpSettings):
+    token: Secret  # a personal access token
+    page_size: PositiveInt = 100
+    overlap_seconds: NonNegativeNumber = 2.0
+
+
+class BottleCrmEntityOptions(ConnectorSettings):
+    resource: Literal["account", "contact"] | None = None  # default: the entity name
+
+
 class BottleCrmConnector(Connector):
     """Settings: url, token, [page_size, overlap_seconds, timeout, verify_tls, retry_*].
 
     Entity options: ``resource`` (``account`` or ``contact``; default: the entity name).
     """
 
-    default_page_size: ClassVar[int] = 100
+    settings_model = BottleCrmSettings
+    entity_settings_model = BottleCrmEntityOptions
+    settings: BottleCrmSettings
+    entity_settings: Mapping[str, BottleCrmEntityOptions]
 
     def __init__(
         self,
         system: str,
-        settings: Mapping[str, Any],
-        entities: Mapping[str, Mapping[str, Any]],
+        settings: Mapping[str, Any] | BaseModel,
+        entities: Mapping[str, Mapping[str, Any] | BaseModel],
         *,
         transport: httpx.BaseTransport | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
         super().__init__(system, settings, entities)
-        base_url = require_setting(self.settings, "url", system).rstrip("/")
-        token = require_setting(self.settings, "token", system)
-        self.page_size = int(self.settings.get("page_size", self.default_page_size))
-        self.overlap = timedelta(seconds=float(self.settings.get("overlap_seconds", 2)))
+        self.page_size = self.settings.page_size
+        self.overlap = timedelta(seconds=self.settings.overlap_seconds)
         self.policy = retry_policy or RetryPolicy.from_settings(self.settings)
+        token = self.settings.token.get_secret_value()
         self.client = make_client(
             self.settings,
-            base_url=base_url,
+            base_url=self.settings.url.rstrip("/"),
             transport=transport,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
         )
         self.resources: dict[str, Resource] = {}
-        for entity, options in self.entity_options.items():
-            resource_name = str(options.get("resource", entity))
+        for entity, options in self.entity_settings.items():
+            resource_name = options.resource or entity
             if resource_name not in RESOURCES:
                 raise ConfigurationError(
                     f"entity {entity!r}: unknown BottleCRM resource {resource_name!r} "
@@ -282,11 +296,6 @@ class BottleCrmConnector(Connector):
             # An account page holds open and closed accounts: up to twice the page size.
             for start in range(0, len(rows), page_size):
                 yield [self._native(resource, row) for row in rows[start : start + page_size]]
-
-    def list_ids(self, entity: str) -> Iterator[str]:
-        resource = self._resource(entity)
-        for rows in self._list_pages(resource, _Scan()):
-            yield from (str(row["id"]) for row in rows)
 
     def _get_one(self, resource: Resource, native_id: str) -> NativeRecord:
         body = self._request("GET", f"{resource.path}{native_id}/", record_id=native_id).json()

@@ -245,8 +245,8 @@ class SyncEngine:
     def _capture_pages(self, entity: str, system: str, report: EntityReport) -> None:
         connector = self.connectors[system]
         mapping = self.mapping(entity, system)
-        changed_field = self._options(entity, system).get("changed")
         capabilities = connector.capabilities(entity)
+        changed_field = capabilities.modified_field
         snapshot_mode = capabilities.change_detection is ChangeDetection.SNAPSHOT
         correlation = capabilities.correlation_field
         cursor = self.store.get_cursor(system, entity)
@@ -364,9 +364,6 @@ class SyncEngine:
             return True
         self.store.set_golden_status(conn, golden_id, "active")
         return False
-
-    def _options(self, entity: str, system: str) -> Mapping[str, Any]:
-        return self.connectors[system].entity_options.get(entity, {})
 
     # ------------------------------------------------------------------ merge
     def _process_changes(self, entity: str, report: EntityReport) -> None:
@@ -1100,7 +1097,7 @@ class SyncEngine:
             row = {"system": system, "native_id": link.native_id, "kind": "delete"}
         else:
             canonical, _ = self.mapping(entity, system).to_canonical(record.fields)
-            changed_field = self._options(entity, system).get("changed")
+            changed_field = self.connectors[system].capabilities(entity).modified_field
             row = {"system": system, "native_id": link.native_id, "kind": "upsert", "version": record.version,
                    "record": canonical,
                    "source_modified": _stamp(record.fields.get(str(changed_field))) if changed_field else None}
@@ -1111,19 +1108,12 @@ class SyncEngine:
     def _send_removal(self, entity: str, system: str, entry: dict[str, Any], link: ops.LinkState,
                       connector: Connector, report: EntityReport) -> bool:
         op = entry["op"]
-        archive = self._options(entity, system).get("archive")
-        if op == "archive" and not (isinstance(archive, Mapping) and "column" in archive):
-            self._fail_entry(entity, system, entry, "no archive option (archive: {column, value}) for this "
-                             "system; record left as it is", report)
-            return False
         self.fault("before_delete")
         try:
             if op == "delete":
                 self._call(system, lambda: connector.delete(entity, link.native_id, link.version))
             else:
-                assert isinstance(archive, Mapping)
-                self._call(system, lambda: connector.update(
-                    entity, link.native_id, {str(archive["column"]): archive.get("value")}, link.version))
+                self._call(system, lambda: connector.archive(entity, link.native_id, link.version))
         except StaleVersion:
             # the record was edited after the deletion elsewhere: the delete policy still applies,
             # but only to the state now read, so refresh the version and try again next round

@@ -17,7 +17,7 @@ connector), for tests of everything that talks to connectors.
 
 from typing import Any
 
-__all__ = ["BackDoor", "ConnectorContract", "MemorySnapshotStore", "SqlTableBackDoor", "drain_changes"]
+__all__ = ["BackDoor", "ConnectorContract", "MemorySnapshotStore", "SqlTableBackDoor", "drain_changes", "live_ids"]
 
 
 def __getattr__(name: str) -> Any:

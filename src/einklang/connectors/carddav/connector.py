@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 from xml.etree import ElementTree
 
 import httpx
+from pydantic import BaseModel
 
 from einklang.connectors._http import (
     RetryPolicy,
     create_all_or_none,
     make_client,
-    require_setting,
     send_with_retry,
 )
 from einklang.connectors.base import (
@@ -43,6 +43,7 @@ from einklang.connectors.base import (
     StaleVersion,
     SystemUnavailable,
 )
+from einklang.connectors.carddav.options import CardDavEntityOptions, CardDavSettings
 from einklang.connectors.carddav.vcard import FLAT_FIELDS, VCard, apply_fields, card_to_fields, fields_to_card
 from einklang.connectors.carddav.webdav import CARDDAV, DAV, XML_HEADERS, Entry, parse_multistatus, xml_text
 
@@ -54,25 +55,28 @@ class CardDavConnector(Connector):
     ``page_size`` for multiget batches (default 100).
     """
 
-    multiget_batch: ClassVar[int] = 100
+    settings_model = CardDavSettings
+    entity_settings_model = CardDavEntityOptions
+    settings: CardDavSettings
+    entity_settings: Mapping[str, CardDavEntityOptions]
 
     def __init__(
         self,
         system: str,
-        settings: Mapping[str, Any],
-        entities: Mapping[str, Mapping[str, Any]],
+        settings: Mapping[str, Any] | BaseModel,
+        entities: Mapping[str, Mapping[str, Any] | BaseModel],
         *,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(system, settings, entities)
-        base = require_setting(self.settings, "url", system)
-        user = self.settings.get("user")
-        auth = (str(user), str(self.settings.get("password", ""))) if user else None
+        base = self.settings.url
+        user, password = self.settings.user, self.settings.password
+        auth = (user, password.get_secret_value() if password else "") if user else None
         self.policy = RetryPolicy.from_settings(self.settings)
         self.client = make_client(self.settings, auth=auth, transport=transport)
         self.collections: dict[str, str] = {}
-        for entity, options in self.entity_options.items():
-            url = urljoin(base, str(options.get("addressbook", base)))
+        for entity, options in self.entity_settings.items():
+            url = urljoin(base, options.addressbook or base)
             self.collections[entity] = url if url.endswith("/") else url + "/"
 
     def close(self) -> None:
@@ -85,7 +89,8 @@ class CardDavConnector(Connector):
             raise ConfigurationError(f"entity {entity!r} is not configured", system=self.system) from None
 
     def _batch(self, entity: str) -> int:
-        return int(self.entity_options[entity].get("page_size", self.multiget_batch))
+        self._collection(entity)
+        return self.entity_settings[entity].page_size
 
     def capabilities(self, entity: str) -> Capabilities:
         self._collection(entity)
@@ -193,10 +198,6 @@ class CardDavConnector(Connector):
             batch = ids[start : start + page_size]
             found = self._multiget(entity, batch)
             yield [found[i] for i in batch if i in found]
-
-    def list_ids(self, entity: str) -> Iterator[str]:
-        listing, _ = self._listing(entity)
-        yield from sorted(listing)
 
     def get(self, entity: str, native_ids: Sequence[str]) -> dict[str, NativeRecord]:
         found: dict[str, NativeRecord] = {}

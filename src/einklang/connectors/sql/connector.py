@@ -57,6 +57,7 @@ class SqlConnector(SqlChangeReading, SqlInserting):
             conditional_writes=True,
             batch_size=options.page_size or 500,
             correlation_field=options.correlation,
+            modified_field=options.changed,
         )
 
     # --- health ------------------------------------------------------------------------
@@ -74,13 +75,6 @@ class SqlConnector(SqlChangeReading, SqlInserting):
         size = self._page_size(bound, page_size)
         for rows in self._id_pages(bound, sa.select(bound.table).where(bound.live()), size):
             yield self._records(bound, rows)
-
-    def list_ids(self, entity: str) -> Iterator[str]:
-        bound = self._entity(entity)
-        size = self._page_size(bound, DEFAULT_PAGE_SIZE * 10)
-        for rows in self._id_pages(bound, sa.select(bound.id_column).where(bound.live()), size):
-            for row in rows:
-                yield str(row[0])
 
     def get(self, entity: str, native_ids: Sequence[str]) -> dict[str, NativeRecord]:
         bound = self._entity(entity)
@@ -181,7 +175,7 @@ class SqlConnector(SqlChangeReading, SqlInserting):
             with self._write_transaction() as conn:
                 key = self._lock_and_check(conn, bound, native_id, expected_version)
                 if (
-                    bound.options.set_changed
+                    bound.options.stamps_changed
                     and bound.changed_column is not None
                     and (bound.changed_column.name not in values)
                 ):
@@ -209,7 +203,7 @@ class SqlConnector(SqlChangeReading, SqlInserting):
                 # The table keeps deleted rows flagged; deleting physically would hide the
                 # deletion from every other reader of the flag.
                 values: dict[str, Any] = {bound.deleted_column.name: bound.options.deleted_value}
-                if bound.options.set_changed and bound.changed_column is not None:
+                if bound.options.stamps_changed and bound.changed_column is not None:
                     values[bound.changed_column.name] = self._now(conn, bound.changed_column)
                 self._run(conn, sa.update(bound.table).where(where).values(values))
         except (sa_exc.IntegrityError, sa_exc.DataError) as error:
@@ -218,6 +212,13 @@ class SqlConnector(SqlChangeReading, SqlInserting):
                 system=self.system,
                 record_id=native_id,
             ) from None
+
+    def archive(self, entity: str, native_id: str, expected_version: str | None) -> None:
+        rule = self.entity_config(entity).archive
+        if rule is None:
+            super().archive(entity, native_id, expected_version)  # refuses: no archive column
+            return
+        self.update(entity, native_id, rule.patch(), expected_version)
 
     def close(self) -> None:
         if self._engine is not None:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, Row
 
@@ -24,7 +25,7 @@ from einklang.connectors.base import (
     SystemUnavailable,
 )
 from einklang.connectors.sql.dialect import WRITE_OPTION, connection_url, error_reason, take_over_sqlite_transactions
-from einklang.connectors.sql.options import SETTINGS, SqlEntityOptions
+from einklang.connectors.sql.options import SqlEntityOptions, SqlSettings
 from einklang.connectors.sql.table import (
     CHANGE_KEY_LABEL,
     BoundEntity,
@@ -37,17 +38,21 @@ from einklang.connectors.sql.table import (
 class SqlDatabase(Connector):
     """The plumbing every part of the sql connector shares: the engine, sessions, bound tables."""
 
-    def __init__(self, system: str, settings: Mapping[str, Any], entities: Mapping[str, Mapping[str, Any]]):
+    settings_model = SqlSettings
+    entity_settings_model = SqlEntityOptions
+    settings: SqlSettings
+    entity_settings: Mapping[str, SqlEntityOptions]
+
+    def __init__(
+        self,
+        system: str,
+        settings: Mapping[str, Any] | BaseModel,
+        entities: Mapping[str, Mapping[str, Any] | BaseModel],
+    ) -> None:
         super().__init__(system, settings, entities)
-        unknown = sorted(set(self.settings) - SETTINGS)
-        if unknown:
-            raise ConfigurationError(
-                f"unknown setting {', '.join(map(repr, unknown))} (sql knows: {', '.join(sorted(SETTINGS))})",
-                system=system,
-            )
-        self.url = connection_url(system, self.settings)
-        self.schema: str | None = self.settings.get("schema")
-        self.options = {name: SqlEntityOptions.parse(system, name, raw) for name, raw in self.entity_options.items()}
+        self.url = connection_url(self.settings)
+        self.schema = self.settings.database_schema
+        self.options = self.entity_settings
         self._engine: Engine | None = None
         self._bound: dict[str, BoundEntity] = {}
         self._sequences: dict[str, str | None] = {}  # entity -> sequence of its generated key

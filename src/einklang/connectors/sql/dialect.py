@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from einklang.connectors.base import (
-    ConfigurationError,
-)
+if TYPE_CHECKING:
+    from einklang.connectors.sql.options import SqlSettings
 
 _DRIVER_FOR_PLAIN_URL = {
     "postgresql": "postgresql+psycopg",
@@ -27,28 +25,30 @@ WRITE_OPTION = "einklang_write"
 
 
 
-def connection_url(system: str, settings: Mapping[str, Any]) -> URL:
-    raw = settings.get("url")
-    if not isinstance(raw, str) or not raw:
-        raise ConfigurationError("setting 'url' is required (a SQLAlchemy database URL)", system=system)
+def database_url(text: str) -> URL:
+    """``text`` as a URL of a supported database, with the drivers einklang ships (ValueError if not)."""
     try:
-        url = make_url(raw)
+        url = make_url(text)
     except (sa_exc.ArgumentError, ValueError):
         # The text may contain a password, so it is not repeated.
-        raise ConfigurationError("setting 'url' is not a valid database URL", system=system) from None
+        raise ValueError("not a valid database URL") from None
     url = url.set(drivername=_DRIVER_FOR_PLAIN_URL.get(url.drivername, url.drivername))
-    if settings.get("password") is not None:
-        url = url.set(password=str(settings["password"]))
-    if url.get_backend_name() in ("mysql", "mariadb") and "charset" not in url.query:
-        # MySQL's "utf8" is three bytes wide and refuses emoji.
-        url = url.update_query_dict({"charset": "utf8mb4"})
     backend = url.get_backend_name()
     if backend not in ("postgresql", "mysql", "mariadb", "sqlite"):
-        raise ConfigurationError(
+        raise ValueError(
             f"unsupported database {backend!r} in {url.render_as_string(hide_password=True)} "
-            "(sql supports postgresql, mysql/mariadb and sqlite)",
-            system=system,
+            "(sql supports postgresql, mysql/mariadb and sqlite)"
         )
+    if backend in ("mysql", "mariadb") and "charset" not in url.query:
+        # MySQL's "utf8" is three bytes wide and refuses emoji.
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    return url
+
+
+def connection_url(settings: SqlSettings) -> URL:
+    url = database_url(settings.url)
+    if settings.password is not None:
+        url = url.set(password=settings.password.get_secret_value())
     return url
 
 

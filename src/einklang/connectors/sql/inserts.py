@@ -34,7 +34,7 @@ class SqlInserting(SqlDatabase):
         """Insert in order; full records when RETURNING is available, else records with ids only."""
         statement = sa.insert(bound.table)
         changed = bound.changed_column
-        stamp = bound.options.set_changed and changed is not None and changed.server_default is None
+        stamp = bound.options.stamps_changed and changed is not None and changed.server_default is None
         results: list[NativeRecord] = []
         dialect = conn.dialect
         # executemany needs one key set per statement; runs of equally shaped records keep order.
@@ -230,7 +230,7 @@ class SqlInserting(SqlDatabase):
         dialect = self._get_engine().dialect
         if not dialect.insert_executemany_returning_sort_by_parameter_order:
             return False
-        return bound.changed_column is None or bound.options.set_changed
+        return bound.changed_column is None or bound.options.stamps_changed
 
     def _reread_in_order(
         self, conn: Connection, bound: BoundEntity, created: list[NativeRecord]

@@ -1,141 +1,83 @@
-"""Options of the sql connector: the connection settings and, per entity, the table binding."""
+"""Settings of the sql connector: the connection, and per entity the table binding."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from einklang.connectors.base import (
-    ChangeDetection,
-    ConfigurationError,
+from pydantic import Field, field_validator, model_validator
+
+from einklang.connectors.base import ChangeDetection
+from einklang.connectors.settings import (
+    ArchiveRule,
+    ConnectorSettings,
+    Flag,
+    Name,
+    NonNegativeInt,
+    NonNegativeNumber,
+    PositiveInt,
+    Secret,
 )
-
-SETTINGS = frozenset({"url", "password", "schema"})
-
-ENTITY_OPTIONS = frozenset(
-    {
-        "table",
-        "id",
-        "changed",
-        "changed_kind",
-        "set_changed",
-        "deleted",
-        "deleted_value",
-        "overlap_seconds",
-        "overlap_versions",
-        "page_size",
-        "correlation",
-        "archive",
-        "generated_id",
-    }
-)
+from einklang.connectors.sql.dialect import database_url
 
 
+class SqlSettings(ConnectorSettings):
+    url: Name  # a SQLAlchemy URL; plain postgresql:// and mysql:// get psycopg 3 and PyMySQL
+    password: Secret | None = None  # injected into the URL, so the URL itself can live in the file
+    # ``schema`` would shadow a BaseModel attribute: the key is ``schema``, the field another name.
+    database_schema: Name | None = Field(None, alias="schema")
 
-@dataclass(frozen=True)
-class ArchiveRule:
-    """How the sync engine archives a record in this table instead of deleting it."""
+    @field_validator("url")
+    @classmethod
+    def _supported_database(cls, url: str) -> str:
+        database_url(url)
+        return url
 
-    column: str
-    value: Any
 
-
-@dataclass(frozen=True)
-class SqlEntityOptions:
-    table: str
-    id: str
-    changed: str | None = None
+class SqlEntityOptions(ConnectorSettings):
+    table: Name
+    id: Name
+    changed: Name | None = None
     changed_kind: ChangeDetection = ChangeDetection.TIMESTAMP
-    set_changed: bool = False
-    deleted: str | None = None
+    set_changed: Flag | None = None  # default: with a timestamp change column, yes
+    deleted: Name | None = None
     deleted_value: Any = True
-    overlap_seconds: float = 2.0
-    overlap_versions: int = 0
-    page_size: int | None = None
-    correlation: str | None = None
+    overlap_seconds: NonNegativeNumber = 2.0
+    overlap_versions: NonNegativeInt = 0
+    page_size: PositiveInt | None = None
+    correlation: Name | None = None
     archive: ArchiveRule | None = None
-    generated_id: bool | None = None  # None: decided from the reflected id column
+    generated_id: Flag | None = None  # None: decided from the reflected id column
+
+    @field_validator("changed_kind", mode="before")
+    @classmethod
+    def _cursor_kinds(cls, value: Any) -> Any:
+        if value not in (ChangeDetection.TIMESTAMP.value, ChangeDetection.ROW_VERSION.value):
+            raise ValueError("must be timestamp or row_version")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SqlEntityOptions:
+        given = self.model_fields_set
+        if "changed_kind" in given and not self.changed:
+            raise ValueError("option 'changed_kind' needs option 'changed'")
+        if self.set_changed and not self.changed:
+            raise ValueError("option 'set_changed' needs option 'changed'")
+        if self.set_changed and self.changed_kind is ChangeDetection.ROW_VERSION:
+            # A per-row counter is no change cursor, and a table-wide maximum + 1 computed here
+            # would race with every other writer: only the database can hand out row versions.
+            raise ValueError(
+                "set_changed cannot be used with changed_kind row_version; "
+                "the database must maintain the row version (trigger or sequence default)"
+            )
+        return self
+
+    @property
+    def stamps_changed(self) -> bool:
+        """Whether the connector writes the change column itself (``set_changed``)."""
+        if self.set_changed is not None:
+            return self.set_changed
+        return self.changed_kind is ChangeDetection.TIMESTAMP and self.changed is not None
 
     @property
     def change_detection(self) -> ChangeDetection:
         return self.changed_kind if self.changed else ChangeDetection.SNAPSHOT
-
-    @classmethod
-    def parse(cls, system: str, entity: str, raw: Mapping[str, Any]) -> SqlEntityOptions:
-        def fail(message: str) -> ConfigurationError:
-            return ConfigurationError(f"entity {entity!r}: {message}", system=system)
-
-        unknown = sorted(set(raw) - ENTITY_OPTIONS)
-        if unknown:
-            known = ", ".join(sorted(ENTITY_OPTIONS))
-            raise fail(f"unknown option {', '.join(map(repr, unknown))} (sql knows: {known})")
-        for required in ("table", "id"):
-            if not isinstance(raw.get(required), str) or not raw[required]:
-                raise fail(
-                    f"option {required!r} is required and names a {required} column"
-                    if required == "id"
-                    else f"option {required!r} is required"
-                )
-        for name in ("changed", "deleted", "correlation"):
-            if raw.get(name) is not None and not isinstance(raw[name], str):
-                raise fail(f"option {name!r} must be a column name")
-
-        try:
-            kind = ChangeDetection(raw.get("changed_kind", "timestamp"))
-        except ValueError:
-            kind = None
-        if kind not in (ChangeDetection.TIMESTAMP, ChangeDetection.ROW_VERSION):
-            raise fail(f"option 'changed_kind' must be timestamp or row_version, not {raw['changed_kind']!r}")
-        if "changed_kind" in raw and not raw.get("changed"):
-            raise fail("option 'changed_kind' needs option 'changed'")
-
-        set_changed = raw.get("set_changed", kind is ChangeDetection.TIMESTAMP and bool(raw.get("changed")))
-        if not isinstance(set_changed, bool):
-            raise fail("option 'set_changed' must be true or false")
-        if set_changed and not raw.get("changed"):
-            raise fail("option 'set_changed' needs option 'changed'")
-        if set_changed and kind is ChangeDetection.ROW_VERSION:
-            # A per-row counter is no change cursor, and a table-wide maximum + 1 computed here
-            # would race with every other writer: only the database can hand out row versions.
-            raise fail(
-                "set_changed cannot be used with changed_kind row_version; "
-                "the database must maintain the row version (trigger or sequence default)"
-            )
-
-        overlap = raw.get("overlap_seconds", 2)
-        if isinstance(overlap, bool) or not isinstance(overlap, int | float) or overlap < 0:
-            raise fail("option 'overlap_seconds' must be a number >= 0")
-        overlap_versions = raw.get("overlap_versions", 0)
-        if isinstance(overlap_versions, bool) or not isinstance(overlap_versions, int) or overlap_versions < 0:
-            raise fail("option 'overlap_versions' must be an integer >= 0")
-        page_size = raw.get("page_size")
-        if page_size is not None and (isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1):
-            raise fail("option 'page_size' must be a positive integer")
-        generated_id = raw.get("generated_id")
-        if generated_id is not None and not isinstance(generated_id, bool):
-            raise fail("option 'generated_id' must be true or false")
-
-        archive = None
-        if raw.get("archive") is not None:
-            spec = raw["archive"]
-            if not isinstance(spec, Mapping) or set(spec) != {"column", "value"} or not isinstance(spec["column"], str):
-                raise fail("option 'archive' must be {column: <column>, value: <value>}")
-            archive = ArchiveRule(spec["column"], spec["value"])
-
-        return cls(
-            table=raw["table"],
-            id=raw["id"],
-            changed=raw.get("changed"),
-            changed_kind=kind,
-            set_changed=set_changed,
-            deleted=raw.get("deleted"),
-            deleted_value=raw.get("deleted_value", True),
-            overlap_seconds=float(overlap),
-            overlap_versions=overlap_versions,
-            page_size=page_size,
-            correlation=raw.get("correlation"),
-            archive=archive,
-            generated_id=generated_id,
-        )
-

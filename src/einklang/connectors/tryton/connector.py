@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+from pydantic import BaseModel
 
 from einklang.connectors.base import (
     Capabilities,
@@ -40,6 +41,7 @@ from einklang.connectors.base import (
     StaleVersion,
 )
 from einklang.connectors.tryton.kinds import KINDS, LoadedRecord, ModelKind
+from einklang.connectors.tryton.options import TrytonEntityOptions, TrytonSettings
 from einklang.connectors.tryton.wire import TrytonError, TrytonSession, encode_datetime
 
 # --- cursors ------------------------------------------------------------------------------------
@@ -73,28 +75,30 @@ class TrytonConnector(Connector):
     ``delete_mode`` ``archive`` (default) or ``delete``.
     """
 
+    settings_model = TrytonSettings
+    entity_settings_model = TrytonEntityOptions
+    settings: TrytonSettings
+    entity_settings: Mapping[str, TrytonEntityOptions]
+
     def __init__(
         self,
         system: str,
-        settings: Mapping[str, Any],
-        entities: Mapping[str, Mapping[str, Any]],
+        settings: Mapping[str, Any] | BaseModel,
+        entities: Mapping[str, Mapping[str, Any] | BaseModel],
         *,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(system, settings, entities)
         self.session = TrytonSession(system, self.settings, transport=transport)
-        self.overlap = timedelta(seconds=float(self.settings.get("overlap_seconds", 10)))
+        self.overlap = timedelta(seconds=self.settings.overlap_seconds)
         self.kinds: dict[str, ModelKind] = {}
-        for entity, options in self.entity_options.items():
-            kind_name = str(options.get("kind", entity))
+        for entity, options in self.entity_settings.items():
+            kind_name = options.kind or entity
             if kind_name not in KINDS:
                 raise ConfigurationError(
                     f"entity {entity!r}: unknown Tryton kind {kind_name!r} (known: {', '.join(sorted(KINDS))})",
                     system=system,
                 )
-            delete_mode = options.get("delete_mode", "archive")
-            if delete_mode not in ("archive", "delete"):
-                raise ConfigurationError(f"entity {entity!r}: delete_mode must be archive or delete", system=system)
             self.kinds[entity] = KINDS[kind_name](self.session, options)
 
     def _kind(self, entity: str) -> ModelKind:
@@ -169,11 +173,6 @@ class TrytonConnector(Connector):
             loaded = self._load_existing(kind, ids)
             yield [loaded[record_id].native() for record_id in ids if record_id in loaded]
             last_id = ids[-1]
-
-    def list_ids(self, entity: str) -> Iterator[str]:
-        kind = self._kind(entity)
-        for record_id in self._search_ids(kind.model, [], include_archived=False):
-            yield str(record_id)
 
     def get(self, entity: str, native_ids: Sequence[str]) -> dict[str, NativeRecord]:
         kind = self._kind(entity)
@@ -404,6 +403,21 @@ class TrytonConnector(Connector):
 
     def delete(self, entity: str, native_id: str, expected_version: str | None) -> None:
         kind = self._kind(entity)
+        # ``delete_mode: archive`` (the default) keeps deleted records as archived ones.
+        hard = self.entity_settings[entity].delete_mode == "delete" or not kind.has_active_flag
+        self._change_activity(kind, native_id, expected_version, "delete" if hard else "archive")
+
+    def archive(self, entity: str, native_id: str, expected_version: str | None) -> None:
+        kind = self._kind(entity)
+        if not kind.has_active_flag:
+            super().archive(entity, native_id, expected_version)  # refuses: no flag to clear
+            return
+        self._change_activity(kind, native_id, expected_version, "archive")
+
+    def _change_activity(
+        self, kind: ModelKind, native_id: str, expected_version: str | None, how: Literal["archive", "delete"]
+    ) -> None:
+        """Delete the record, or archive it (``active = False``), conditional on its version."""
         current = self._load_one(kind, native_id)
         if expected_version is not None and current.version != expected_version:
             raise StaleVersion(
@@ -411,14 +425,12 @@ class TrytonConnector(Connector):
                 system=self.system,
                 record_id=native_id,
             )
-        context = {
-            "_timestamp": {f"{kind.model},{current.record_id}": current.timestamps[f"{kind.model},{current.record_id}"]}
-        }
-        if self.entity_options[entity].get("delete_mode", "archive") == "delete" or not kind.has_active_flag:
+        own_key = f"{kind.model},{current.record_id}"
+        context = {"_timestamp": {own_key: current.timestamps[own_key]}}
+        if how == "delete":
             self.session.model(kind.model, "delete", [current.record_id], context=context)
         else:
             self.session.model(kind.model, "write", [current.record_id], {"active": False}, context=context)
-
 
 def _batches(items: Sequence[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):

@@ -12,6 +12,7 @@ from einklang.connectors.base import (
     NativeRecord,
     RecordRejected,
 )
+from einklang.connectors.tryton.options import TrytonEntityOptions
 from einklang.connectors.tryton.wire import TrytonSession
 
 # --- kinds ------------------------------------------------------------------------------------
@@ -56,7 +57,7 @@ class ModelKind(abc.ABC):
     has_active_flag: ClassVar[bool] = True
     flat_fields: ClassVar[tuple[str, ...]]
 
-    def __init__(self, session: TrytonSession, options: Mapping[str, Any]) -> None:
+    def __init__(self, session: TrytonSession, options: TrytonEntityOptions) -> None:
         self.session = session
         self.options = options
 
@@ -100,7 +101,7 @@ class PartyKind(ModelKind):
         "room_number",
     )
 
-    def __init__(self, session: TrytonSession, options: Mapping[str, Any]) -> None:
+    def __init__(self, session: TrytonSession, options: TrytonEntityOptions) -> None:
         super().__init__(session, options)
         self._country_ids: dict[str, int] = {}
 

@@ -13,16 +13,18 @@ import httpx
 from einklang.connectors._http import (
     RetryPolicy,
     make_client,
-    require_setting,
     send_with_retry,
 )
 from einklang.connectors.base import (
     ConfigurationError,
     ConnectorError,
+    InvalidSettings,
     RecordRejected,
     StaleVersion,
     SystemUnavailable,
 )
+from einklang.connectors.settings import SettingsRefused, validate_settings
+from einklang.connectors.tryton.options import TrytonSettings
 
 _REJECTION_ERRORS = frozenset(
     {
@@ -116,13 +118,23 @@ def _error_message(details: Any) -> str:
 class TrytonSession:
     """A logged-in JSON-RPC session; logs in again once when the server forgot the session."""
 
-    def __init__(self, system: str, settings: Mapping[str, Any], transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        system: str,
+        settings: TrytonSettings | Mapping[str, Any],
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.system = system
-        base = require_setting(settings, "url", system).rstrip("/")
-        self.database = require_setting(settings, "database", system)
-        self.user = require_setting(settings, "user", system)
-        self.password = require_setting(settings, "password", system)
-        self.language = str(settings.get("language", "en"))
+        if not isinstance(settings, TrytonSettings):
+            try:
+                settings = validate_settings(TrytonSettings, settings, what="setting")
+            except SettingsRefused as refused:
+                raise InvalidSettings(refused, system=system) from None
+        base = settings.url.rstrip("/")
+        self.database = settings.database
+        self.user = settings.user
+        self._password = settings.password
+        self.language = settings.language
         self.rpc_url = f"{base}/{self.database}/rpc/"
         self.server_rpc_url = f"{base}/rpc/"  # methods outside any database (server version)
         self.policy = RetryPolicy.from_settings(settings)
@@ -135,7 +147,8 @@ class TrytonSession:
         self.client.close()
 
     def login(self) -> None:
-        user_id, session, *_ = self._post("common.db.login", [self.user, {"password": self.password}, self.language])
+        password = self._password.get_secret_value()
+        user_id, session, *_ = self._post("common.db.login", [self.user, {"password": password}, self.language])
         token = base64.b64encode(f"{self.user}:{user_id}:{session}".encode()).decode()
         self._authorization = f"Session {token}"
         preferences = self._post("model.res.user.get_preferences", [True, {}])
