@@ -32,6 +32,7 @@ from einklang.connectors._http import (
     make_client,
     send_with_retry,
 )
+from einklang.connectors._snapshots import changed_records, changed_since_snapshot, remembered, vanished
 from einklang.connectors.base import (
     Capabilities,
     ChangeDetection,
@@ -48,8 +49,6 @@ from einklang.connectors.base import (
     SystemUnavailable,
 )
 from einklang.connectors.settings import ConnectorSettings, NonNegativeNumber, PositiveInt, Secret
-
-_MAX_RECENT_VERSIONS = 1000
 
 
 @dataclass(frozen=True)
@@ -361,18 +360,18 @@ class BottleCrmConnector(Connector):
             records = [self._native(resource, row) for row in rows]
             live_ids.update(record.native_id for record in records)
             if resource.has_updated_at:
-                changed = []
+                in_window = []
                 for record in records:
                     updated = _parse_time(str(record.version))
                     newest = updated if newest is None else max(newest, updated)
                     if since is not None and updated < since - self.overlap:
                         continue
                     loaded_recent[record.native_id] = str(record.version)
-                    if recent.get(record.native_id) != record.version:
-                        changed.append(record)
+                    in_window.append(record)
+                # Unchanged records of the overlap window were reported last time already.
+                changed = changed_records(in_window, recent)
             else:
-                stored = snapshots.hashes([record.native_id for record in records]) if snapshots else {}
-                changed = [record for record in records if stored.get(record.native_id) != record.version]
+                changed = changed_since_snapshot(records, snapshots)
             if changed:
                 yield ChangePage(records=changed, cursor=old_cursor)
 
@@ -381,13 +380,13 @@ class BottleCrmConnector(Connector):
             # deleted that are not. Keep the old cursor; the next read scans again.
             yield ChangePage(cursor=old_cursor)
             return
-        deleted = sorted(known_ids - live_ids) if (previous or snapshots is not None) else []
+        deleted = vanished(known_ids, live_ids) if (previous or snapshots is not None) else []
         yield ChangePage(
             deleted_ids=deleted,
             cursor={
                 "updated_since": _format_time(newest) if newest else None,
                 "ids": sorted(live_ids),
-                "recent": loaded_recent if len(loaded_recent) <= _MAX_RECENT_VERSIONS else {},
+                "recent": remembered(loaded_recent),
             },
         )
 

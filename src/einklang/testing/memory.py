@@ -270,7 +270,7 @@ class MemoryConnector(Connector):
             data = self._entity(entity)
             row = data.rows.get(native_id)
             if row is None:
-                return  # already gone: deleting is idempotent
+                raise RecordNotFound("no such record", system=self.system, record_id=native_id)
             if expected_version is not None and str(row.version) != expected_version:
                 raise StaleVersion(f"version is {row.version}, expected {expected_version}",
                                    system=self.system, record_id=native_id)

@@ -28,6 +28,7 @@ from einklang.connectors._http import (
     make_client,
     send_with_retry,
 )
+from einklang.connectors._snapshots import changed_ids, stored_versions, vanished
 from einklang.connectors.base import (
     Capabilities,
     ChangeDetection,
@@ -257,10 +258,9 @@ class CardDavConnector(Connector):
             # Token refused (expired, server reset): compare a full listing with what einklang
             # stored; without stored versions everything is reported and deletions are unknown.
             listing, new_token = self._listing(entity)
-            stored = snapshots.hashes(sorted(listing)) if snapshots is not None else {}
-            changed = [i for i in sorted(listing) if stored.get(i) != listing[i]]
+            changed = changed_ids(listing, stored_versions(snapshots, sorted(listing)))
             if snapshots is not None:
-                deleted = sorted(set(snapshots.known_ids()) - set(listing))
+                deleted = vanished(snapshots.known_ids(), listing)
         new_cursor = {"sync_token": new_token}
         old_cursor = dict(cursor) if isinstance(cursor, Mapping) else None
         batch = self._batch(entity)
@@ -269,10 +269,10 @@ class CardDavConnector(Connector):
             found = self._multiget(entity, ids)
             last = number == len(pages) - 1
             # A card changed in the sync answer but gone by the multiget was deleted meanwhile.
-            vanished = [i for i in ids if i not in found]
+            gone_meanwhile = [i for i in ids if i not in found]
             yield ChangePage(
                 records=[found[i] for i in ids if i in found],
-                deleted_ids=vanished + (deleted if last else []),
+                deleted_ids=gone_meanwhile + (deleted if last else []),
                 cursor=new_cursor if last else old_cursor,
             )
         if not pages:

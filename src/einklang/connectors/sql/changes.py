@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
+from einklang.connectors._snapshots import stored_versions, vanished
 from einklang.connectors.base import (
     ChangeDetection,
     ChangePage,
@@ -128,7 +129,7 @@ class SqlChangeReading(SqlDatabase):
         start = bound.id_value(str(resume_after)) if resume_after is not None else None
         for rows in self._id_pages(bound, sa.select(bound.table), size, start_after=start):
             ids = [bound.native_id(row) for row in rows]
-            previous = snapshots.hashes(ids) if snapshots is not None else {}
+            previous = stored_versions(snapshots, ids)
             page = ChangePage(cursor={"snapshot_after": json_scalar(rows[-1]._mapping[bound.id_column.name])})
             for native_id, row in zip(ids, rows, strict=True):
                 if bound.flagged_deleted(row):
@@ -155,7 +156,7 @@ class SqlChangeReading(SqlDatabase):
                             conn, sa.select(bound.id_column).where(bound.id_column.in_(keys), bound.live())
                         ).scalars()
                     }
-                gone.extend(native_id for native_id in known if native_id not in live)
+                gone.extend(vanished(known, live))
                 if len(gone) >= size:
                     # The scan is complete, so a restart after this page only repeats the
                     # (idempotent) deletion check.

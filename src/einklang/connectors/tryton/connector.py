@@ -26,6 +26,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel
 
+from einklang.connectors._snapshots import changed_records, remembered, vanished
 from einklang.connectors.base import (
     Capabilities,
     ChangeDetection,
@@ -47,7 +48,6 @@ from einklang.connectors.tryton.wire import TrytonError, TrytonSession, encode_d
 # --- cursors ------------------------------------------------------------------------------------
 
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
-_MAX_RECENT_VERSIONS = 1000
 
 
 def _compress_ids(ids: Sequence[int]) -> list[list[int]]:
@@ -235,7 +235,7 @@ class TrytonConnector(Connector):
         new_log_id, deleted_models = self._deletion_log(kind, seen_log_id)
         if since is not None and deleted_models:
             live_ids = set(self._search_ids(kind.model, [], include_archived=False))
-            deleted = known_ids - live_ids
+            deleted = set(vanished(known_ids, live_ids))
             if deleted_models - {kind.model}:
                 # A child deleted on its own leaves no trace on its parent, and the log no
                 # longer says which parent it had: re-read all live parents (rare, but exact).
@@ -246,7 +246,7 @@ class TrytonConnector(Connector):
         reported_deleted: set[int] = set()
         for page_number, batch in enumerate(pages):
             loaded = self._load_existing(kind, batch)
-            records: list[NativeRecord] = []
+            live_records: list[NativeRecord] = []
             page_deleted: list[str] = []
             for record_id in batch:
                 record = loaded.get(record_id)
@@ -257,14 +257,16 @@ class TrytonConnector(Connector):
                     continue
                 if record.active:
                     loaded_versions[str(record_id)] = record.version
-                    if seen_versions.get(str(record_id)) != record.version:
-                        records.append(record.native())
+                    live_records.append(record.native())
                     live_after.add(record_id)
                 else:
                     # Archived: gone for the other systems; reported once, while still known.
                     if record_id in known_ids:
                         page_deleted.append(str(record_id))
                     live_after.discard(record_id)
+            # Versions of the records read last time: the overlap window reads them again, but
+            # unchanged they are not news (a quiet Tryton costs a few searches, no records).
+            records = changed_records(live_records, seen_versions)
             reported_deleted.update(int(record_id) for record_id in page_deleted)
             newest = _max_datetime(newest, self._newest_timestamp(kind, batch))
             is_last = page_number == len(pages) - 1
@@ -293,7 +295,7 @@ class TrytonConnector(Connector):
             "ids": _compress_ids(sorted(live_ids)),
             "log_id": log_id,
             # Bounded: after a large read the next window is simply re-sent (overlap is allowed).
-            "recent": recent_versions if len(recent_versions) <= _MAX_RECENT_VERSIONS else {},
+            "recent": remembered(recent_versions),
         }
 
     def _newest_timestamp(self, kind: ModelKind, parent_ids: Sequence[int]) -> datetime | None:
