@@ -2,14 +2,13 @@
 
 Used by tests, the stateful model and experiments; registered as the ``memory`` connector.
 Several connector instances with the same ``store`` setting share one ``MemorySystem``, so a
-test can edit "the CRM" directly while the engine talks to it through the connector. A system can
-be taken down (every call raises
-``SystemUnavailable``) and told to reject values (``RecordRejected``), to exercise outages and
-permanent failures.
+test can edit "the CRM" directly while the engine talks to it through the connector. A system
+can be taken down (every call raises ``SystemUnavailable``) and told to reject values
+(``RecordRejected``), to exercise outages and permanent failures.
 
 Entity options: ``correlation`` (native field einklang may write its golden id into),
 ``changed`` (native field the system fills with its own modification time),
-``archive: {column, value}`` (how a record is marked inactive).
+``archive: {column, value}`` (how a record is marked inactive), ``page_size`` (of change pages).
 """
 
 from __future__ import annotations
