@@ -18,6 +18,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from einklang.connectors.base import ConfigurationError as ConnectorConfigurationError
+from einklang.connectors.base import load_connector_class
+from einklang.connectors.settings import SettingsRefused, validate_settings
 from einklang.mapping import EntityMapping, FieldMap, MapKind, SplitStrategy
 from einklang.model import EntitySpec, FieldSpec, FieldType, NormalizeContext
 
@@ -419,7 +422,47 @@ def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, s
         if more:
             message += f" (and {more} more problem{'s' if more > 1 else ''})"
         raise ConfigError(message, file=path, line=line, key=".".join(key_path) or ".".join(loc)) from None
+    _check_connector_settings(model, lines, path)
     return LoadedConfig(model=model, path=path)
+
+
+def _check_connector_settings(model: EinklangConfig, lines: dict[tuple[str, ...], int], path: Path | None) -> None:
+    """Check each system's settings and entity options against the models its connector declares.
+
+    Done at load time, so that a misspelt key anywhere is reported before anything connects.
+    """
+    for system_name, system in model.systems.items():
+        where: tuple[str, ...] = ("systems", system_name)
+        try:
+            connector_class = load_connector_class(system.connector)
+        except ConnectorConfigurationError as unknown:
+            key = (*where, "connector")
+            raise ConfigError(str(unknown), file=path, line=lines.get(key), key=".".join(key)) from None
+        _check_settings(connector_class.settings_model, system.settings(), "setting", where, lines, path)
+        for entity_name, entity in model.entities.items():
+            binding = entity.systems.get(system_name)
+            if binding is not None:
+                where = ("entities", entity_name, "systems", system_name)
+                options = binding.connector_options()
+                _check_settings(connector_class.entity_settings_model, options, "option", where, lines, path)
+
+
+def _check_settings(
+    settings_model: type[BaseModel],
+    raw: dict[str, Any],
+    what: str,
+    where: tuple[str, ...],
+    lines: dict[tuple[str, ...], int],
+    path: Path | None,
+) -> None:
+    try:
+        validate_settings(settings_model, raw, what=what)
+    except SettingsRefused as refused:
+        problem = refused.problems[0]
+        key = (*where, *problem.location)
+        _, line = _locate(key, lines)
+        # Problems name keys, not values; masking is for values that slipped into a message anyway.
+        raise ConfigError(mask(str(refused)), file=path, line=line, key=".".join(key)) from None
 
 
 def _read_secrets_file(path: Path) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The BottleCRM connector against a real django-crm 1.35 (database reset per test).
 
-The retry tests at the end use an httpx MockTransport: a real server cannot be made to answer
-429 on demand, and they need no server.
+The retry tests, which need no server (an httpx MockTransport), are in
+tests/unit/connectors/test_bottlecrm_http.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from einklang.connectors._http import RetryPolicy, retry_after_seconds
 from einklang.connectors.base import (
     ChangeDetection,
     ChangePage,
@@ -23,7 +22,7 @@ from einklang.connectors.base import (
     load_connector_class,
 )
 from einklang.connectors.bottlecrm import BottleCrmConnector
-from einklang.testing.contract import BackDoor, ConnectorContract
+from einklang.testing.contract import BackDoor, ConnectorContract, live_ids
 
 try:  # tests/ may or may not be a package, depending on who adds __init__ files
     from tests.integration.servers import RunningServer, bottlecrm_running, bottlecrm_server
@@ -95,7 +94,7 @@ def test_create_get_and_read_all_across_pages(crm: BottleCrmConnector) -> None:
     pages = list(crm.read_all("person", page_size=3))
     assert [len(page) for page in pages] == [3, 3, 1]  # page_size 3
     assert {r.native_id for page in pages for r in page} == {p.native_id for p in people}
-    assert sorted(crm.list_ids("person")) == sorted(p.native_id for p in people)
+    assert sorted(live_ids(crm, "person")) == sorted(p.native_id for p in people)
     got = crm.get("person", [people[0].native_id, "00000000-0000-0000-0000-000000000000"])
     assert list(got) == [people[0].native_id] and got[people[0].native_id].version == people[0].version
 
@@ -108,7 +107,7 @@ def test_validation_errors_are_rejections_with_the_servers_message(crm: BottleCr
     # engine then sends each record again on its own.
     with pytest.raises(RecordRejected, match=r"record #1 of the batch: .*email.*deleted again"):
         crm.create("person", [person("Good", "One"), person("Bad", "Mail", email="not-an-email")])
-    assert list(crm.list_ids("person")) == []
+    assert list(live_ids(crm, "person")) == []
     [good] = crm.create("person", [person("Fine", "Person")])
     with pytest.raises(RecordRejected, match="unknown contact fields: shoe_size"):
         crm.update("person", good.native_id, {"shoe_size": 44}, good.version)
@@ -204,78 +203,6 @@ def test_unreachable_server_is_unavailable(bottlecrm_server: RunningServer) -> N
     with pytest.raises(ConfigurationError, match=r"401|403"):
         bad_token.check()
 
-
-# --- retry logic (no server) -------------------------------------------------------------------
-
-
-def scripted(*answers: httpx.Response | Exception) -> tuple[httpx.MockTransport, list[httpx.Request]]:
-    remaining = list(answers)
-    seen: list[httpx.Request] = []
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        answer = remaining.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    return httpx.MockTransport(handle), seen
-
-
-def mocked_connector(transport: httpx.MockTransport, waits: list[float], attempts: int = 4) -> BottleCrmConnector:
-    policy = RetryPolicy(attempts=attempts, initial_wait=0.5, max_wait=30, sleep=waits.append)
-    return BottleCrmConnector(
-        "crm", {"url": "http://crm.test", "token": "t"}, ENTITIES, transport=transport, retry_policy=policy
-    )
-
-
-CONTACT_LIST = {"count": 0, "contact_obj_list": []}
-
-
-def test_429_waits_as_long_as_retry_after_says() -> None:
-    transport, seen = scripted(
-        httpx.Response(429, headers={"Retry-After": "7"}),
-        httpx.Response(429, headers={"Retry-After": "120"}),  # capped at max_wait
-        httpx.Response(503),
-        httpx.Response(200, json=CONTACT_LIST),
-    )
-    waits: list[float] = []
-    assert list(mocked_connector(transport, waits).list_ids("person")) == []
-    assert waits == [7.0, 30.0, 2.0] and len(seen) == 4  # third wait: backoff 0.5 * 2**2
-
-
-def test_persistent_failure_becomes_system_unavailable() -> None:
-    transport, _ = scripted(*[httpx.Response(502)] * 3)
-    with pytest.raises(SystemUnavailable, match="HTTP 502 after 3 attempts"):
-        list(mocked_connector(transport, [], attempts=3).list_ids("person"))
-    transport, _ = scripted(*[httpx.ConnectError("refused")] * 2)
-    with pytest.raises(SystemUnavailable, match="ConnectError"):
-        list(mocked_connector(transport, [], attempts=2).list_ids("person"))
-
-
-def test_create_is_not_repeated_after_a_lost_answer() -> None:
-    # A read timeout on POST may mean "created, answer lost": retrying could double the record.
-    transport, seen = scripted(httpx.ReadTimeout("slow"), httpx.Response(200, json={"id": "x"}))
-    with pytest.raises(SystemUnavailable):
-        mocked_connector(transport, []).create("person", [person("Erika", "Muster")])
-    assert len(seen) == 1
-    # ... but a 429 says the server did nothing, so the create is repeated.
-    detail = {"contact_obj": {"id": "x", "updated_at": "2026-01-01T00:00:00Z", "first_name": "Erika"}}
-    transport, seen = scripted(
-        httpx.Response(429, headers={"Retry-After": "1"}),
-        httpx.Response(200, json={"id": "x"}),
-        httpx.Response(200, json=detail),
-    )
-    [created] = mocked_connector(transport, []).create("person", [person("Erika", "Muster")])
-    assert created.native_id == "x" and [r.method for r in seen] == ["POST", "POST", "GET"]
-
-
-def test_retry_after_as_http_date() -> None:
-    from datetime import UTC, datetime
-
-    response = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"})
-    assert retry_after_seconds(response, now=datetime(2026, 10, 21, 7, 27, 30, tzinfo=UTC)) == 30.0
-    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "soon"})) is None
 
 
 # --- the shared connector contract ---------------------------------------------------------------

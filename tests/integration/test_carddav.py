@@ -16,7 +16,7 @@ from einklang.connectors.base import (
     load_connector_class,
 )
 from einklang.connectors.carddav import CardDavConnector, VCard, apply_fields, card_to_fields, fields_to_card
-from einklang.testing.contract import BackDoor, ConnectorContract, MemorySnapshotStore, drain_changes
+from einklang.testing.contract import BackDoor, ConnectorContract, MemorySnapshotStore, drain_changes, live_ids
 
 try:  # tests/ may or may not be a package, depending on who adds __init__ files
     from tests.integration.servers import RunningServer, radicale_server
@@ -234,7 +234,7 @@ def test_etag_conflicts(book: CardDavConnector, phone: RadicaleBackDoor) -> None
         book.create("contact", [{"uid": "fixed-uid-1", "name": "Doppelt"}])
     with pytest.raises(RecordRejected, match="record #1 of the batch"):  # all or nothing
         book.create("contact", [{"uid": "fresh-2", "name": "Neu"}, {"uid": "fixed-uid-1", "name": "Doppelt"}])
-    assert list(book.list_ids("contact")) == ["fixed-uid-1.vcf"]
+    assert list(live_ids(book, "contact")) == ["fixed-uid-1.vcf"]
     phone.update(card.native_id, {"title": "CFO"})
     with pytest.raises(StaleVersion):
         book.update("contact", card.native_id, {"city": "Köln"}, card.version)

@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL
 
 from einklang.connectors.base import ChangeDetection, RecordRejected
 from einklang.connectors.sql import SqlConnector
-from einklang.testing.contract import ConnectorContract, SqlTableBackDoor
+from einklang.testing.contract import ConnectorContract, SqlTableBackDoor, live_ids
 
 pytestmark = pytest.mark.integration
 
@@ -116,4 +116,4 @@ def test_too_long_value_is_a_rejected_record(mariadb_url: URL) -> None:
         with pytest.raises(RecordRejected) as raised:
             connector.create("n", [{"name": "ok"}, {"name": "far too long"}])
         assert raised.value.record_id == "#1" and str(raised.value).startswith("crm")
-        assert list(connector.list_ids("n")) == []
+        assert list(live_ids(connector, "n")) == []

@@ -20,11 +20,23 @@ from typing import Any
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from einklang.connectors.base import ConfigurationError, NativeRecord, RecordRejected, SystemUnavailable
+from einklang.connectors.base import NativeRecord, RecordRejected, SystemUnavailable
+from einklang.connectors.settings import ConnectorSettings, Flag, Name, NonNegativeNumber, PositiveInt, PositiveNumber
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 # Statuses that promise the request was not processed, so even a create may be repeated.
 NOT_PROCESSED_STATUS = frozenset({429, 503})
+
+
+class HttpSettings(ConnectorSettings):
+    """The settings every connector over HTTP shares; connectors add their own to a subclass."""
+
+    url: Name
+    timeout: PositiveNumber = 30.0  # seconds per request (connecting: at most 10)
+    verify_tls: Flag = True
+    retry_attempts: PositiveInt = 5
+    retry_initial_wait: NonNegativeNumber = 0.5
+    retry_max_wait: NonNegativeNumber = 30.0
 
 
 @dataclass(frozen=True)
@@ -36,11 +48,11 @@ class RetryPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> RetryPolicy:
+    def from_settings(cls, settings: HttpSettings) -> RetryPolicy:
         return cls(
-            attempts=int(settings.get("retry_attempts", cls.attempts)),
-            initial_wait=float(settings.get("retry_initial_wait", cls.initial_wait)),
-            max_wait=float(settings.get("retry_max_wait", cls.max_wait)),
+            attempts=settings.retry_attempts,
+            initial_wait=settings.retry_initial_wait,
+            max_wait=settings.retry_max_wait,
         )
 
 
@@ -130,15 +142,8 @@ def send_with_retry(
         ) from unreachable
 
 
-def require_setting(settings: Mapping[str, Any], key: str, system: str) -> str:
-    value = settings.get(key)
-    if value is None or value == "":
-        raise ConfigurationError(f"setting {key!r} is required", system=system)
-    return str(value)
-
-
 def make_client(
-    settings: Mapping[str, Any],
+    settings: HttpSettings,
     *,
     base_url: str = "",
     headers: Mapping[str, str] | None = None,
@@ -146,13 +151,13 @@ def make_client(
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
     """An httpx client configured from the common settings ``timeout`` and ``verify_tls``."""
-    timeout = float(settings.get("timeout", 30.0))
+    timeout = settings.timeout
     return httpx.Client(
         base_url=base_url,
         headers=dict(headers or {}),
         auth=auth,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-        verify=bool(settings.get("verify_tls", True)),
+        verify=settings.verify_tls,
         transport=transport,
         follow_redirects=False,
     )

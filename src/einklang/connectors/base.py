@@ -3,7 +3,12 @@
 A connector speaks in *native* flat records ``(native_id, version, fields)``; mapping to the
 canonical model happens outside it. Connectors are registered under the entry point group
 ``einklang.connectors`` and constructed with the system's name, its settings and, per entity,
-its raw entity options from the config (each connector validates these itself).
+its options from the config. Each connector class declares pydantic models for both
+(``settings_model``, ``entity_settings_model``); the config loader checks a whole config file
+against them before anything connects, and the constructor validates again, so a connector built
+directly (in a test, a script) gets the same checks.
+
+Loading a connector class must stay cheap: the CLI loads every configured one at start-up.
 """
 
 from __future__ import annotations
@@ -13,7 +18,11 @@ import importlib.metadata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from einklang.connectors.settings import ConnectorSettings, NoOptions, SettingsRefused, validate_settings
 
 JsonValue = Any  # a value that survives json.dumps; cursors are of this type
 
@@ -33,9 +42,10 @@ class Capabilities:
     reports_deletions: bool
     conditional_writes: bool
     batch_size: int = 500
-    max_requests_per_second: float | None = None
     correlation_field: str | None = None  # native field einklang may write its golden id into
-    modified_field: str | None = None  # native field holding the record's modification time
+    # Native field holding the system's own modification time of a record, if the records carry
+    # one: the engine reads it as "when did this change happen" (for the ``newest`` policy).
+    modified_field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,24 +111,55 @@ class ConfigurationError(ConnectorError):
     """The connector settings do not fit the system (unknown table, column, model ...)."""
 
 
+class InvalidSettings(ConfigurationError):
+    """Settings or entity options refused by the connector's models; ``problems`` says which keys."""
+
+    def __init__(self, refused: SettingsRefused, *, system: str, entity: str | None = None) -> None:
+        prefix = f"entity {entity!r}: " if entity is not None else ""
+        super().__init__(prefix + str(refused), system=system)
+        self.problems = refused.problems
+        self.entity = entity
+
+
 class Connector(abc.ABC):
     """A system einklang reads from and writes to.
 
-    ``entities`` maps entity name -> connector-specific options (table, id column, ...).
+    ``settings`` are the system's settings, ``entities`` maps entity name -> the connector's
+    options for it (table, id column, ...), both raw mappings or already the declared models.
     ``fields`` passed to create/update are native column names with native values.
     """
 
-    def __init__(self, system: str, settings: Mapping[str, Any], entities: Mapping[str, Mapping[str, Any]]):
+    settings_model: ClassVar[type[BaseModel]] = ConnectorSettings
+    entity_settings_model: ClassVar[type[BaseModel]] = NoOptions
+    # Subclasses narrow these two to their own models (``settings: SqlSettings`` ...).
+    settings: BaseModel
+    entity_settings: Mapping[str, BaseModel]
+
+    def __init__(
+        self,
+        system: str,
+        settings: Mapping[str, Any] | BaseModel,
+        entities: Mapping[str, Mapping[str, Any] | BaseModel],
+    ) -> None:
         self.system = system
-        self.settings = dict(settings)
-        self.entity_options = {name: dict(options) for name, options in entities.items()}
+        try:
+            self.settings = validate_settings(self.settings_model, settings, what="setting")
+        except SettingsRefused as refused:
+            raise InvalidSettings(refused, system=system) from None
+        entity_settings: dict[str, BaseModel] = {}
+        for entity, options in entities.items():
+            try:
+                entity_settings[entity] = validate_settings(self.entity_settings_model, options, what="option")
+            except SettingsRefused as refused:
+                raise InvalidSettings(refused, system=system, entity=entity) from None
+        self.entity_settings = entity_settings
 
     # --- description -------------------------------------------------------------------
     @abc.abstractmethod
     def capabilities(self, entity: str) -> Capabilities: ...
 
     def entities(self) -> list[str]:
-        return list(self.entity_options)
+        return list(self.entity_settings)
 
     # --- health ------------------------------------------------------------------------
     @abc.abstractmethod
@@ -144,10 +185,6 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def get(self, entity: str, native_ids: Sequence[str]) -> dict[str, NativeRecord]:
         """The current state of the given records; missing ids are absent from the result."""
-
-    @abc.abstractmethod
-    def list_ids(self, entity: str) -> Iterator[str]:
-        """All live record ids (for deletion detection by id-set difference)."""
 
     @abc.abstractmethod
     def find(self, entity: str, criteria: Mapping[str, Any], limit: int = 10) -> list[NativeRecord]:
@@ -181,13 +218,13 @@ class Connector(abc.ABC):
     def archive(self, entity: str, native_id: str, expected_version: str | None) -> None:
         """Mark the record inactive instead of deleting it (the ``archive`` delete policy).
 
-        The default sets the entity option ``archive: {column, value}`` through ``update``.
+        Conditional on the version like ``update``; systems without a way to archive a record
+        refuse, and the engine reports the planned archive as failed.
         """
-        archive = self.entity_options.get(entity, {}).get("archive")
-        if not (isinstance(archive, Mapping) and "column" in archive):
-            raise RecordRejected("no archive option (archive: {column, value}) for this system; record left as it "
-                                 "is", system=self.system, record_id=native_id)
-        self.update(entity, native_id, {str(archive["column"]): archive.get("value")}, expected_version)
+        raise RecordRejected(
+            "no archive option (archive: {column, value}) for this system; record left as it is",
+            system=self.system,
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -20,17 +20,19 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, Literal
 
 import httpx
+from pydantic import BaseModel
 
 from einklang.connectors._http import (
+    HttpSettings,
     RetryPolicy,
     create_all_or_none,
     make_client,
-    require_setting,
     send_with_retry,
 )
+from einklang.connectors._snapshots import changed_records, changed_since_snapshot, remembered, vanished
 from einklang.connectors.base import (
     Capabilities,
     ChangeDetection,
@@ -46,8 +48,7 @@ from einklang.connectors.base import (
     StaleVersion,
     SystemUnavailable,
 )
-
-_MAX_RECENT_VERSIONS = 1000
+from einklang.connectors.settings import ConnectorSettings, NonNegativeNumber, PositiveInt, Secret
 
 
 @dataclass(frozen=True)
@@ -133,38 +134,50 @@ class _Scan:
     expected_count: int | None = None
 
 
+class BottleCrmSettings(HttpSettings):
+    token: Secret  # a personal access token
+    page_size: PositiveInt = 100
+    overlap_seconds: NonNegativeNumber = 2.0
+
+
+class BottleCrmEntityOptions(ConnectorSettings):
+    resource: Literal["account", "contact"] | None = None  # default: the entity name
+
+
 class BottleCrmConnector(Connector):
     """Settings: url, token, [page_size, overlap_seconds, timeout, verify_tls, retry_*].
 
     Entity options: ``resource`` (``account`` or ``contact``; default: the entity name).
     """
 
-    default_page_size: ClassVar[int] = 100
+    settings_model = BottleCrmSettings
+    entity_settings_model = BottleCrmEntityOptions
+    settings: BottleCrmSettings
+    entity_settings: Mapping[str, BottleCrmEntityOptions]
 
     def __init__(
         self,
         system: str,
-        settings: Mapping[str, Any],
-        entities: Mapping[str, Mapping[str, Any]],
+        settings: Mapping[str, Any] | BaseModel,
+        entities: Mapping[str, Mapping[str, Any] | BaseModel],
         *,
         transport: httpx.BaseTransport | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
         super().__init__(system, settings, entities)
-        base_url = require_setting(self.settings, "url", system).rstrip("/")
-        token = require_setting(self.settings, "token", system)
-        self.page_size = int(self.settings.get("page_size", self.default_page_size))
-        self.overlap = timedelta(seconds=float(self.settings.get("overlap_seconds", 2)))
+        self.page_size = self.settings.page_size
+        self.overlap = timedelta(seconds=self.settings.overlap_seconds)
         self.policy = retry_policy or RetryPolicy.from_settings(self.settings)
+        token = self.settings.token.get_secret_value()
         self.client = make_client(
             self.settings,
-            base_url=base_url,
+            base_url=self.settings.url.rstrip("/"),
             transport=transport,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
         )
         self.resources: dict[str, Resource] = {}
-        for entity, options in self.entity_options.items():
-            resource_name = str(options.get("resource", entity))
+        for entity, options in self.entity_settings.items():
+            resource_name = options.resource or entity
             if resource_name not in RESOURCES:
                 raise ConfigurationError(
                     f"entity {entity!r}: unknown BottleCRM resource {resource_name!r} "
@@ -283,11 +296,6 @@ class BottleCrmConnector(Connector):
             for start in range(0, len(rows), page_size):
                 yield [self._native(resource, row) for row in rows[start : start + page_size]]
 
-    def list_ids(self, entity: str) -> Iterator[str]:
-        resource = self._resource(entity)
-        for rows in self._list_pages(resource, _Scan()):
-            yield from (str(row["id"]) for row in rows)
-
     def _get_one(self, resource: Resource, native_id: str) -> NativeRecord:
         body = self._request("GET", f"{resource.path}{native_id}/", record_id=native_id).json()
         return self._native(resource, body[resource.detail_key])
@@ -352,18 +360,18 @@ class BottleCrmConnector(Connector):
             records = [self._native(resource, row) for row in rows]
             live_ids.update(record.native_id for record in records)
             if resource.has_updated_at:
-                changed = []
+                in_window = []
                 for record in records:
                     updated = _parse_time(str(record.version))
                     newest = updated if newest is None else max(newest, updated)
                     if since is not None and updated < since - self.overlap:
                         continue
                     loaded_recent[record.native_id] = str(record.version)
-                    if recent.get(record.native_id) != record.version:
-                        changed.append(record)
+                    in_window.append(record)
+                # Unchanged records of the overlap window were reported last time already.
+                changed = changed_records(in_window, recent)
             else:
-                stored = snapshots.hashes([record.native_id for record in records]) if snapshots else {}
-                changed = [record for record in records if stored.get(record.native_id) != record.version]
+                changed = changed_since_snapshot(records, snapshots)
             if changed:
                 yield ChangePage(records=changed, cursor=old_cursor)
 
@@ -372,13 +380,13 @@ class BottleCrmConnector(Connector):
             # deleted that are not. Keep the old cursor; the next read scans again.
             yield ChangePage(cursor=old_cursor)
             return
-        deleted = sorted(known_ids - live_ids) if (previous or snapshots is not None) else []
+        deleted = vanished(known_ids, live_ids) if (previous or snapshots is not None) else []
         yield ChangePage(
             deleted_ids=deleted,
             cursor={
                 "updated_since": _format_time(newest) if newest else None,
                 "ids": sorted(live_ids),
-                "recent": loaded_recent if len(loaded_recent) <= _MAX_RECENT_VERSIONS else {},
+                "recent": remembered(loaded_recent),
             },
         )
 

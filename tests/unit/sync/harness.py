@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from einklang.config import LoadedConfig, parse_config
-from einklang.connectors.memory import MemoryConnector, MemorySystem
 from einklang.store.state import StateStore, open_store
 from einklang.sync.breaker import RetrySettings
 from einklang.sync.engine import CycleReport, EngineOptions, SyncEngine
+from einklang.testing.memory import MemoryConnector, MemorySystem
 
 _unique = itertools.count()
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from tests.store_reads import read
 
-from einklang.connectors.memory import MemoryConnector, MemorySystem
 from einklang.store import journal, links, outbox
 from einklang.store.rows import PlannedWrite
 from einklang.sync.creates import CreateItem, CreateTarget, native_for_create, send_creates
+from einklang.testing.memory import MemoryConnector, MemorySystem
 
 from .harness import World
 

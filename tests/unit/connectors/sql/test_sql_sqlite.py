@@ -22,7 +22,7 @@ from einklang.connectors.base import (
     load_connector_class,
 )
 from einklang.connectors.sql import SqlConnector, row_hash
-from einklang.testing.contract import MemorySnapshotStore, drain_changes
+from einklang.testing.contract import MemorySnapshotStore, drain_changes, live_ids
 
 CONTACT_DDL = (
     "CREATE TABLE contact (id INTEGER PRIMARY KEY, name TEXT, email TEXT, city TEXT,"
@@ -286,7 +286,7 @@ def test_a_refused_batch_names_the_record_and_writes_nothing(database: sa.Engine
     with pytest.raises(RecordRejected) as raised:
         connector.create("contact", batch)
     assert raised.value.record_id == "1" and "UNIQUE" in str(raised.value)
-    assert list(connector.list_ids("contact")) == []
+    assert list(live_ids(connector, "contact")) == []
 
 
 def test_records_without_a_generated_id_need_one(database: sa.Engine) -> None:

@@ -1,14 +1,14 @@
 """An in-memory system that implements the whole connector contract.
 
-Used by tests, the stateful model and experiments. Several connector instances with the same
-``store`` setting share one ``MemorySystem``, so a test can edit "the CRM" directly while the
-engine talks to it through the connector. A system can be taken down (every call raises
-``SystemUnavailable``) and told to reject values (``RecordRejected``), to exercise outages and
-permanent failures.
+Used by tests, the stateful model and experiments; registered as the ``memory`` connector.
+Several connector instances with the same ``store`` setting share one ``MemorySystem``, so a
+test can edit "the CRM" directly while the engine talks to it through the connector. A system
+can be taken down (every call raises ``SystemUnavailable``) and told to reject values
+(``RecordRejected``), to exercise outages and permanent failures.
 
 Entity options: ``correlation`` (native field einklang may write its golden id into),
 ``changed`` (native field the system fills with its own modification time),
-``archive: {column, value}`` (how a record is marked inactive).
+``archive: {column, value}`` (how a record is marked inactive), ``page_size`` (of change pages).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from einklang.connectors.base import (
     Capabilities,
@@ -33,6 +35,7 @@ from einklang.connectors.base import (
     StaleVersion,
     SystemUnavailable,
 )
+from einklang.connectors.settings import ArchiveRule, ConnectorSettings, Name, PositiveInt
 
 
 @dataclass
@@ -118,13 +121,37 @@ def forget_memory_systems() -> None:
         _SYSTEMS.clear()
 
 
-class MemoryConnector(Connector):
-    """Settings: ``store`` (name of the shared MemorySystem; default: the system name)."""
+class MemorySettings(ConnectorSettings):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    def __init__(self, system: str, settings: Mapping[str, Any], entities: Mapping[str, Mapping[str, Any]]):
+    # The shared MemorySystem, or its name (default: the system name).
+    store: MemorySystem | Name | None = None
+
+
+class MemoryEntityOptions(ConnectorSettings):
+    correlation: Name | None = None
+    changed: Name | None = None
+    archive: ArchiveRule | None = None
+    page_size: PositiveInt = 500
+
+
+class MemoryConnector(Connector):
+    """A connector to a :class:`MemorySystem`; serves any entity, configured or not."""
+
+    settings_model = MemorySettings
+    entity_settings_model = MemoryEntityOptions
+    settings: MemorySettings
+    entity_settings: Mapping[str, MemoryEntityOptions]
+
+    def __init__(
+        self,
+        system: str,
+        settings: Mapping[str, Any] | BaseModel,
+        entities: Mapping[str, Mapping[str, Any] | BaseModel],
+    ) -> None:
         super().__init__(system, settings, entities)
-        store = settings.get("store") or system
-        self.data = store if isinstance(store, MemorySystem) else memory_system(str(store))
+        store = self.settings.store or system
+        self.data = store if isinstance(store, MemorySystem) else memory_system(store)
 
     def _enter(self, entity: str | None = None) -> MemoryEntity | None:
         self.data.calls += 1
@@ -137,15 +164,13 @@ class MemoryConnector(Connector):
         assert found is not None
         return found
 
-    def _options(self, entity: str) -> Mapping[str, Any]:
-        return self.entity_options.get(entity, {})
+    def _options(self, entity: str) -> MemoryEntityOptions:
+        return self.entity_settings.get(entity) or MemoryEntityOptions()
 
     def capabilities(self, entity: str) -> Capabilities:
-        correlation = self._options(entity).get("correlation")
-        changed = self._options(entity).get("changed")
+        options = self._options(entity)
         return Capabilities(ChangeDetection.FEED, reports_deletions=True, conditional_writes=True,
-                            correlation_field=str(correlation) if correlation else None,
-                            modified_field=str(changed) if changed else None)
+                            correlation_field=options.correlation, modified_field=options.changed)
 
     def check(self) -> str:
         self._enter()
@@ -165,7 +190,7 @@ class MemoryConnector(Connector):
         self, entity: str, cursor: JsonValue, snapshots: SnapshotStore | None = None
     ) -> Iterator[ChangePage]:
         after = int(cursor or 0)
-        page_size = int(self._options(entity).get("page_size", 500))
+        page_size = self._options(entity).page_size
         with self.data._lock:
             data = self._entity(entity)
             newest: dict[str, tuple[int, bool]] = {}
@@ -196,11 +221,6 @@ class MemoryConnector(Connector):
             data = self._entity(entity)
             return {nid: self._native(nid, data.rows[nid]) for nid in native_ids if nid in data.rows}
 
-    def list_ids(self, entity: str) -> Iterator[str]:
-        with self.data._lock:
-            ids = sorted(self._entity(entity).rows)
-        yield from ids
-
     def find(self, entity: str, criteria: Mapping[str, Any], limit: int = 10) -> list[NativeRecord]:
         with self.data._lock:
             data = self._entity(entity)
@@ -222,7 +242,7 @@ class MemoryConnector(Connector):
         with self.data._lock:
             for record in records:
                 self._check_values(record)
-            changed = self._options(entity).get("changed")
+            changed = self._options(entity).changed
             created = []
             for record in records:
                 nid = self.data.insert(entity, record, changed=changed)
@@ -241,7 +261,7 @@ class MemoryConnector(Connector):
                 raise StaleVersion(f"version is {row.version}, expected {expected_version}",
                                    system=self.system, record_id=native_id)
             self._check_values(patch, native_id)
-            self.data.edit(entity, native_id, patch, changed=self._options(entity).get("changed"))
+            self.data.edit(entity, native_id, patch, changed=self._options(entity).changed)
             return self._native(native_id, data.rows[native_id])
 
     def delete(self, entity: str, native_id: str, expected_version: str | None) -> None:
@@ -249,8 +269,15 @@ class MemoryConnector(Connector):
             data = self._entity(entity)
             row = data.rows.get(native_id)
             if row is None:
-                return  # already gone: deleting is idempotent
+                raise RecordNotFound("no such record", system=self.system, record_id=native_id)
             if expected_version is not None and str(row.version) != expected_version:
                 raise StaleVersion(f"version is {row.version}, expected {expected_version}",
                                    system=self.system, record_id=native_id)
             self.data.remove(entity, native_id)
+
+    def archive(self, entity: str, native_id: str, expected_version: str | None) -> None:
+        rule = self._options(entity).archive
+        if rule is None:
+            super().archive(entity, native_id, expected_version)  # refuses: no way to archive
+            return
+        self.update(entity, native_id, rule.patch(), expected_version)
