@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -18,66 +18,58 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from einklang import masking
 from einklang.connectors.base import ConfigurationError as ConnectorConfigurationError
 from einklang.connectors.base import load_connector_class
 from einklang.connectors.settings import SettingsRefused, validate_settings
 from einklang.mapping import EntityMapping, FieldMap, MapKind, SplitStrategy
+from einklang.masking import MASK, SECRET_KEY_PATTERN, mask
 from einklang.model import EntitySpec, FieldSpec, FieldType, NormalizeContext
 
 CONFIG_ENV = "EINKLANG_CONFIG"
 SECRETS_ENV = "EINKLANG_SECRETS_FILE"
 DEFAULT_CONFIG_NAME = "einklang.yaml"
-SECRET_KEY_PATTERN = re.compile(r"(password|passwd|secret|token|api_key|apikey|credential)", re.I)
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-MASK = "***"
+# a config is a few kilobytes: these bounds stop a hostile file (an alias bomb, a huge document)
+MAX_CONFIG_BYTES = 1_000_000
+MAX_CONFIG_NODES = 100_000  # values after YAML aliases are expanded
 
 
 class ConfigError(Exception):
-    """A configuration problem, located as precisely as possible (file:line: key: message)."""
+    """Configuration problems, each located as precisely as possible (file:line: key: message).
 
-    def __init__(self, message: str, *, file: Path | None = None, line: int | None = None, key: str = ""):
+    ``problems`` holds every problem found (the first is this error's own); ``str()`` gives
+    one line per problem.
+    """
+
+    def __init__(self, message: str, *, file: Path | None = None, line: int | None = None, key: str = "",
+                 more: Sequence[ConfigError] = ()):
         self.file = file
         self.line = line
         self.key = key
         self.message = message
+        self.more = list(more)
         super().__init__(str(self))
 
-    def __str__(self) -> str:
+    @property
+    def problems(self) -> list[ConfigError]:
+        return [self, *self.more]
+
+    def located(self) -> str:
         where = str(self.file) if self.file else "config"
         if self.line:
             where += f":{self.line}"
         key = f" {self.key}:" if self.key else ""
         return f"{where}:{key} {self.message}"
 
-
-class SecretRegistry:
-    """Values that must never be printed."""
-
-    def __init__(self) -> None:
-        self._values: set[str] = set()
-
-    def add(self, value: str) -> None:
-        if value and len(value) >= 3:
-            self._values.add(value)
-
-    def mask(self, text: str) -> str:
-        for value in sorted(self._values, key=len, reverse=True):
-            text = text.replace(value, MASK)
-        return _mask_url_passwords(text)
+    def __str__(self) -> str:
+        return "\n".join(problem.located() for problem in self.problems)
 
 
-SECRETS = SecretRegistry()
-
-
-def mask(text: str) -> str:
-    return SECRETS.mask(text)
-
-
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@")
-
-
-def _mask_url_passwords(text: str) -> str:
-    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+def _raise_all(problems: list[ConfigError]) -> None:
+    if problems:
+        first, *more = problems
+        raise ConfigError(first.message, file=first.file, line=first.line, key=first.key, more=more)
 
 
 # --------------------------------------------------------------------------- models
@@ -388,9 +380,13 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
 
 
 def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Validate a config document; every problem found is reported at once (``ConfigError.problems``)."""
     env = dict(os.environ if environ is None else environ)
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"the config is larger than {MAX_CONFIG_BYTES:,} bytes; is this the right file?", file=path)
     try:
         root_node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_size(root_node, path)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -410,41 +406,66 @@ def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, s
             secrets_path = path.parent / secrets_path
         env = {**_read_secrets_file(secrets_path), **env}
 
-    resolved = _interpolate(data, env, lines, path, ())
+    problems: list[ConfigError] = []
+    resolved = _interpolate(data, env, lines, path, (), problems)
     try:
         model = EinklangConfig.model_validate(resolved)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(str(part) for part in first["loc"])
-        key_path, line = _locate(loc, lines)
-        message = first["msg"].removeprefix("Value error, ")
-        more = len(exc.errors()) - 1
-        if more:
-            message += f" (and {more} more problem{'s' if more > 1 else ''})"
-        raise ConfigError(message, file=path, line=line, key=".".join(key_path) or ".".join(loc)) from None
-    _check_connector_settings(model, lines, path)
+        for error in exc.errors():
+            loc = tuple(str(part) for part in error["loc"])
+            key_path, line = _locate(loc, lines)
+            message = mask(error["msg"].removeprefix("Value error, "))
+            problems.append(ConfigError(message, file=path, line=line, key=".".join(key_path) or ".".join(loc)))
+        _raise_all(problems)
+        raise AssertionError("unreachable") from None
+    problems.extend(_check_connector_settings(model, lines, path))
+    _raise_all(problems)
     return LoadedConfig(model=model, path=path)
 
 
-def _check_connector_settings(model: EinklangConfig, lines: dict[tuple[str, ...], int], path: Path | None) -> None:
-    """Check each system's settings and entity options against the models its connector declares.
+def _check_size(root: yaml.Node | None, path: Path | None) -> None:
+    """Refuse a document whose aliases expand to more values than any config has (an alias bomb)."""
+    budget = MAX_CONFIG_NODES
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise ConfigError(f"the config expands to more than {MAX_CONFIG_NODES:,} values (YAML aliases?); "
+                              "refused", file=path)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                stack.append(key_node)
+                stack.append(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
+def _check_connector_settings(model: EinklangConfig, lines: dict[tuple[str, ...], int],
+                              path: Path | None) -> list[ConfigError]:
+    """Each system's settings and entity options against the models its connector declares.
 
     Done at load time, so that a misspelt key anywhere is reported before anything connects.
     """
+    problems: list[ConfigError] = []
     for system_name, system in model.systems.items():
         where: tuple[str, ...] = ("systems", system_name)
         try:
             connector_class = load_connector_class(system.connector)
         except ConnectorConfigurationError as unknown:
             key = (*where, "connector")
-            raise ConfigError(str(unknown), file=path, line=lines.get(key), key=".".join(key)) from None
-        _check_settings(connector_class.settings_model, system.settings(), "setting", where, lines, path)
+            problems.append(ConfigError(str(unknown), file=path, line=lines.get(key), key=".".join(key)))
+            continue
+        problems.extend(_check_settings(connector_class.settings_model, system.settings(), "setting", where, lines,
+                                        path))
         for entity_name, entity in model.entities.items():
             binding = entity.systems.get(system_name)
             if binding is not None:
                 where = ("entities", entity_name, "systems", system_name)
                 options = binding.connector_options()
-                _check_settings(connector_class.entity_settings_model, options, "option", where, lines, path)
+                problems.extend(_check_settings(connector_class.entity_settings_model, options, "option", where,
+                                                lines, path))
+    return problems
 
 
 def _check_settings(
@@ -454,15 +475,18 @@ def _check_settings(
     where: tuple[str, ...],
     lines: dict[tuple[str, ...], int],
     path: Path | None,
-) -> None:
+) -> list[ConfigError]:
     try:
         validate_settings(settings_model, raw, what=what)
     except SettingsRefused as refused:
-        problem = refused.problems[0]
-        key = (*where, *problem.location)
-        _, line = _locate(key, lines)
-        # Problems name keys, not values; masking is for values that slipped into a message anyway.
-        raise ConfigError(mask(str(refused)), file=path, line=line, key=".".join(key)) from None
+        problems = []
+        for problem in refused.problems:
+            key = (*where, *problem.location)
+            _, line = _locate(key, lines)
+            # Problems name keys, not values; masking is for values that slipped into a message anyway.
+            problems.append(ConfigError(mask(problem.message), file=path, line=line, key=".".join(key)))
+        return problems
+    return []
 
 
 def _read_secrets_file(path: Path) -> dict[str, str]:
@@ -478,7 +502,7 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
         key, _, value = line.partition("=")
         value = value.strip().strip('"').strip("'")
         values[key.strip().removeprefix("export ").strip()] = value
-        SECRETS.add(value)
+        masking.register(value)
     return values
 
 
@@ -488,11 +512,14 @@ def _interpolate(
     lines: dict[tuple[str, ...], int],
     path: Path | None,
     where: tuple[str, ...],
+    problems: list[ConfigError],
 ) -> Any:
+    """``${VAR}`` and ``${VAR:-default}`` replaced; every secret met registered for masking."""
     if isinstance(node, dict):
-        return {key: _interpolate(value, env, lines, path, (*where, str(key))) for key, value in node.items()}
+        return {key: _interpolate(value, env, lines, path, (*where, str(key)), problems)
+                for key, value in node.items()}
     if isinstance(node, list):
-        return [_interpolate(value, env, lines, path, (*where, str(i))) for i, value in enumerate(node)]
+        return [_interpolate(value, env, lines, path, (*where, str(i)), problems) for i, value in enumerate(node)]
     if isinstance(node, str):
 
         def replace(match: re.Match[str]) -> str:
@@ -502,18 +529,21 @@ def _interpolate(
             elif default is not None:
                 value = default
             else:
-                raise ConfigError(
+                problems.append(ConfigError(
                     f"${{{name}}} is not set (set the environment variable or add it to the secrets file)",
                     file=path,
                     line=_locate(where, lines)[1],
                     key=".".join(where),
-                )
-            SECRETS.add(value)
+                ))
+                return match.group(0)
+            masking.register(value)
             return value
 
         result = _INTERPOLATION.sub(replace, node)
         if where and SECRET_KEY_PATTERN.search(where[-1]):
-            SECRETS.add(result)
+            masking.register(result)
+        if "://" in result:
+            masking.register_url_secrets(result)
         return result
     return node
 

@@ -12,8 +12,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from einklang.config import ConfigError, LoadedConfig, load_config, mask
+from einklang.config import ConfigError, LoadedConfig, load_config
 from einklang.connectors.base import ConnectorError
+from einklang.masking import mask
 from einklang.store.state import StateStore, open_store
 
 ConfigOption = Annotated[

@@ -29,8 +29,8 @@ from einklang.cli._common import (
     say,
     store_for,
 )
-from einklang.config import mask
 from einklang.connectors.base import installed_connectors
+from einklang.masking import mask
 from einklang.store import changes, conflicts, links, outbox
 from einklang.store.state import StateStore
 from einklang.sync.initial_load import DEFAULT_LOAD_BATCH, LoadReport, run_initial_load

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from einklang.masking import mask
 from einklang.store import schema as t
 from einklang.store.rows import Health
 from einklang.store.state import utcnow
@@ -16,7 +17,9 @@ def load_health(conn: Connection) -> dict[str, Health]:
 
 
 def save_health(conn: Connection, system: str, health: Health) -> None:
-    values = {"failures": health.failures, "open_until": health.open_until, "last_error": health.last_error,
+    # an error quoting a connection string must not carry its password into the store
+    last_error = mask(health.last_error) if health.last_error else None
+    values = {"failures": health.failures, "open_until": health.open_until, "last_error": last_error,
               "updated_at": utcnow()}
     updated = conn.execute(t.system_health.update().where(t.system_health.c.system == system).values(**values))
     if updated.rowcount == 0:

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from einklang.masking import mask
 from einklang.sql_bulk import driver_value, insert_rows
 from einklang.store import schema as t
 from einklang.store.rows import AuditEntry
@@ -64,7 +65,7 @@ def add_problems(conn: Connection, run_id: int | None, problems: Sequence[Mappin
     conn.execute(t.problems.insert(), [
         {"run_id": run_id, "kind": p["kind"], "system": p.get("system"), "entity": p.get("entity"),
          "native_id": p.get("native_id"), "golden_id": p.get("golden_id"), "field": p.get("field"),
-         "message": p["message"], "created_at": now}
+         "message": mask(p["message"]), "created_at": now}
         for p in problems])
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from einklang.masking import mask
 from einklang.model import CanonicalRecord, decode_record, encode_record
 from einklang.store import schema as t
 from einklang.store.rows import FailedWrite, OutboxEntry, PlannedWrite
@@ -50,7 +51,7 @@ def pending_outbox(conn: Connection, system: str, entity: str, ops: Sequence[str
 def finish_outbox(conn: Connection, outbox_ids: int | Sequence[int], status: str, error: str | None = None,
                   native_id: str | None = None) -> None:
     """Entries are done, failed (for good) or superseded; ``native_id``: the record written."""
-    values: dict[str, Any] = {"status": status, "last_error": error}
+    values: dict[str, Any] = {"status": status, "last_error": mask(error) if error else None}
     if status in ("done", "superseded"):
         values["done_at"] = utcnow()
     if native_id is not None:
@@ -71,7 +72,7 @@ def note_sending(conn: Connection, outbox_id: int, payload: CanonicalRecord) -> 
 def count_attempt(conn: Connection, outbox_id: int, error: str) -> None:
     """The entry stays pending; why it did not go through this time."""
     conn.execute(t.outbox.update().where(t.outbox.c.id == outbox_id).values(
-        attempts=t.outbox.c.attempts + 1, last_error=error))
+        attempts=t.outbox.c.attempts + 1, last_error=mask(error)))
 
 
 def supersede_pending(conn: Connection, system: str, golden_id: str, ops: Sequence[str], reason: str) -> None:
@@ -124,7 +125,7 @@ def add_failed_create(conn: Connection, run_id: int | None, entity: str, system:
     base = conn.execute(sa.select(t.golden.c.base).where(t.golden.c.id == golden_id)).scalar_one()
     conn.execute(t.outbox.insert().values(
         run_id=run_id, system=system, entity=entity, golden_id=golden_id, op="create", payload=base, cause=cause,
-        status="failed", attempts=1, last_error=error, created_at=utcnow()))
+        status="failed", attempts=1, last_error=mask(error), created_at=utcnow()))
 
 
 def failed_outbox(conn: Connection, limit: int = 20) -> list[FailedWrite]:

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from einklang.config import ConfigError, mask, parse_config
+from einklang.config import ConfigError, parse_config
+from einklang.masking import mask
 
 VALID = """\
 state: sqlite:///state.db
