@@ -247,6 +247,8 @@ class EinklangConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     state: str | None = None
+    # einklang keeps its tables in a database of its own unless this says it may share one
+    state_shared_database: bool = False
     secrets_file: str | None = None
     default_region: str = "DE"
     systems: dict[str, SystemConfig] = Field(default_factory=dict)

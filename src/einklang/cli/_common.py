@@ -15,7 +15,7 @@ from rich.console import Console
 from einklang.config import ConfigError, LoadedConfig, load_config
 from einklang.connectors.base import ConnectorError
 from einklang.masking import mask
-from einklang.store.state import StateStore, open_store
+from einklang.store.state import StateStore, store_for_config
 
 ConfigOption = Annotated[
     Path | None,
@@ -88,7 +88,7 @@ def load(config_path: Path | None) -> LoadedConfig:
 
 
 def store_for(config: LoadedConfig) -> StateStore:
-    return open_store(config.state_url)
+    return store_for_config(config)
 
 
 def render_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:

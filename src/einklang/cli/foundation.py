@@ -52,7 +52,7 @@ def init(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Create or upgrade the state store (Alembic migrations)."""
     with cli_errors(as_json):
         loaded = load(config)
-        store = StateStore(loaded.state_url)
+        store = StateStore(loaded.state_url, allow_foreign_tables=loaded.model.state_shared_database)
         before, after = store.migrate()
         result = {"ok": True, "state": mask(loaded.state_url), "revision_before": before, "revision": after}
         if as_json:
@@ -83,7 +83,7 @@ def check(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         results: list[dict[str, Any]] = []
         started = time.perf_counter()
         try:
-            store = StateStore(loaded.state_url)
+            store = StateStore(loaded.state_url, allow_foreign_tables=loaded.model.state_shared_database)
             results.append({"name": "state store", "kind": "state", "ok": True, "detail": store.check()})
         except Exception as exc:
             results.append({"name": "state store", "kind": "state", "ok": False, "detail": str(exc)})

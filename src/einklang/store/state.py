@@ -16,10 +16,10 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -28,7 +28,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
+from einklang.config import LoadedConfig
+from einklang.masking import mask
 from einklang.store import schema as t
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -74,9 +78,19 @@ def create_engine_for(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+class StateStoreError(Exception):
+    """The state store cannot be used as it is (damaged, someone else's database, ...)."""
+
+
+# einklang's tables, and Alembic's bookkeeping of their revision
+_OWN_TABLES = {*t.metadata.tables, "alembic_version"}
+
+
 class StateStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, allow_foreign_tables: bool = False) -> None:
+        """``allow_foreign_tables``: einklang may add its tables to a database that holds others."""
         self.url = url
+        self.allow_foreign_tables = allow_foreign_tables
         if url.startswith("sqlite:///"):
             db_path = url.removeprefix("sqlite:///")
             if db_path and db_path != ":memory:":
@@ -116,10 +130,27 @@ class StateStore:
     def head_revision(self) -> str | None:
         return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
+    def foreign_tables(self) -> list[str]:
+        """Tables in the state database that are not einklang's."""
+        with self.read() as conn:
+            return sorted(set(sa.inspect(conn).get_table_names()) - _OWN_TABLES)
+
     def migrate(self) -> tuple[str | None, str | None]:
-        """Bring the schema to the newest revision; return (before, after)."""
-        before = self.current_revision()
+        """Bring the schema to the newest revision; return (before, after).
+
+        A database that holds other tables and no einklang schema yet is refused (a ``state:``
+        URL pointing at the ERP's own database), unless ``allow_foreign_tables`` says so.
+        """
+        before = self._readable(self.current_revision)
         head = self.head_revision()
+        if before is None and not self.allow_foreign_tables:
+            foreign = self.foreign_tables()
+            if foreign:
+                shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+                raise StateStoreError(
+                    f"the state database already holds {len(foreign)} table(s) that are not einklang's ({shown}); "
+                    "einklang keeps its state in a database of its own: point `state:` at an empty database, "
+                    "or set `state_shared_database: true` to add einklang's tables there anyway")
         if before != head:
             config = _alembic_config()
             with self.engine.begin() as conn:
@@ -128,12 +159,33 @@ class StateStore:
         return before, head
 
     def check(self) -> str:
-        with self.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        revision = self.current_revision()
+        """A short description of the state store; raises StateStoreError when it cannot be used."""
+        revision = self._readable(self.current_revision)
+        if revision is not None:
+            self._readable(self._integrity)
+        elif not self.allow_foreign_tables and self._readable(self.foreign_tables):
+            self.migrate()  # raises the refusal with the tables it found
         if revision != self.head_revision():
             return f"schema at {revision or 'none'}, will migrate to {self.head_revision()}"
         return f"schema {revision}"
+
+    def _integrity(self) -> None:
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.read() as conn:
+            verdict = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+        if verdict != "ok":
+            raise StateStoreError(f"the state store file is damaged: {verdict}")
+
+    def _readable(self, action: Callable[[], T]) -> T:
+        """``action``, with a damaged or foreign database file reported as such."""
+        try:
+            return action()
+        except sa.exc.DatabaseError as exc:
+            reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
+            raise StateStoreError(
+                f"the state store {mask(self.url)} cannot be read: {reason}. Is it an einklang state store? "
+                "A damaged file can be restored from a backup; `einklang relink` rebuilds links by keys") from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -247,8 +299,13 @@ def _run_row(row: Any) -> dict[str, Any]:
     return entry
 
 
-def open_store(url: str, migrate: bool = True) -> StateStore:
-    store = StateStore(url)
+def store_for_config(config: LoadedConfig, migrate: bool = True) -> StateStore:
+    """The state store a config names, opened (and migrated) as it says."""
+    return open_store(config.state_url, migrate, allow_foreign_tables=config.model.state_shared_database)
+
+
+def open_store(url: str, migrate: bool = True, *, allow_foreign_tables: bool = False) -> StateStore:
+    store = StateStore(url, allow_foreign_tables=allow_foreign_tables)
     if migrate:
         store.migrate()
     return store
