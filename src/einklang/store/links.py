@@ -79,6 +79,11 @@ def set_golden_status(conn: Connection, golden_id: str, status: str) -> None:
     conn.execute(t.golden.update().where(t.golden.c.id == golden_id).values(status=status, updated_at=utcnow()))
 
 
+def has_golden(conn: Connection, entity: str) -> bool:
+    """Whether the store knows any golden record of ``entity`` (active or not)."""
+    return conn.execute(sa.select(t.golden.c.id).where(t.golden.c.entity == entity).limit(1)).first() is not None
+
+
 def count_golden(conn: Connection, entity: str) -> int:
     """Active golden records of ``entity``."""
     query = sa.select(sa.func.count()).select_from(t.golden)

@@ -21,6 +21,7 @@ from einklang.store.rows import NewChange
 from einklang.sync.breaker import SystemDown
 from einklang.sync.cycle import Cycle, stamp
 from einklang.sync.deletes import follow_removal
+from einklang.sync.relink import StateLost
 from einklang.sync.report import EntityReport
 
 
@@ -67,6 +68,8 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
         # deletions of unlinked records are kept too: a change captured before a crash may
         # still wait for its merge, and the deletion must win over it there
         rows.extend(NewChange(system, native_id, "delete") for native_id in page.deleted_ids)
+        if ours:
+            _check_state_known(cycle, ctx, system, len(ours))
         report.captured += len(rows)
         if not rows and not problems and page.cursor == cursor and not (
                 snapshot_mode and (page.records or page.deleted_ids)):
@@ -83,6 +86,17 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
                                       list(page.deleted_ids))
             changes.set_cursor(conn, system, ctx.name, page.cursor)
         cycle.fault("captured_page")
+
+
+def _check_state_known(cycle: Cycle, ctx: EntityContext, system: str, carrying_ids: int) -> None:
+    """Records carrying einklang's golden ids, and a state store that knows no record of them: refuse.
+
+    The state store was lost or replaced; the records look loaded. Syncing would treat them as
+    new and link them afresh, overwriting one system's edits with another's values (I1).
+    """
+    with cycle.store.read() as conn:
+        if not links.has_golden(conn, ctx.name):
+            raise StateLost(ctx.name, system, carrying_ids)
 
 
 def _adopt_created(cycle: Cycle, conn: Connection, ctx: EntityContext, system: str,

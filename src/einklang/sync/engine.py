@@ -34,6 +34,7 @@ from einklang.sync.decisions import apply_decisions
 from einklang.sync.deletes import handle_delete
 from einklang.sync.linking import handle_new
 from einklang.sync.merging import merge_golden
+from einklang.sync.relink import StateLost
 from einklang.sync.report import CycleReport, EntityReport, plan_marks, read_plan
 from einklang.sync.sending import apply_outbox
 
@@ -100,8 +101,12 @@ class SyncEngine:
     def _sync_entity(self, cycle: Cycle, ctx: EntityContext) -> EntityReport:
         report = EntityReport(ctx.name)
         apply_decisions(cycle, ctx, report)
-        for system in cycle.systems(ctx):
-            capture(cycle, ctx, system, report)
+        try:
+            for system in cycle.systems(ctx):
+                capture(cycle, ctx, system, report)
+        except StateLost as lost:
+            report.held_back.append(str(lost))
+            return report
         process_changes(cycle, ctx, report)
         if cycle.dry_run:
             return report

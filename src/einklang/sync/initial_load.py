@@ -22,7 +22,7 @@ from einklang.connectors.base import (
 from einklang.context import entity_context
 from einklang.mapping import EntityMapping
 from einklang.model import CanonicalRecord, display
-from einklang.store import changes, journal, links, outbox
+from einklang.store import changes, conflicts, journal, links, outbox
 from einklang.store.rows import Link, OutboxEntry, PlannedWrite
 from einklang.store.state import StateStore
 from einklang.sync.creates import CreateItem, CreateTarget, send_creates
@@ -36,6 +36,7 @@ from einklang.sync.page_mapping import (
     planned_create,
 )
 from einklang.sync.recovery import recover_pending_creates
+from einklang.sync.relink import RELINK_CONFLICT_REASON, relinked_values
 from einklang.sync.target_index import TargetKeyIndex
 
 ProgressCallback = Callable[[int], None]
@@ -65,6 +66,7 @@ class LoadReport:
     read: int = 0
     created: int = 0
     linked: int = 0
+    conflicts: int = 0  # fields held for a person (relink)
     recovered: int = 0
     skipped: int = 0
     failed: int = 0
@@ -86,6 +88,7 @@ class LoadReport:
             "read": self.read,
             "created": self.created,
             "linked": self.linked,
+            "conflicts": self.conflicts,
             "recovered": self.recovered,
             "skipped": self.skipped,
             "failed": self.failed,
@@ -117,8 +120,11 @@ class InitialLoad:
         dry_run: bool = False,
         progress: ProgressCallback | None = None,
         workers: int | None = None,
+        relink: bool = False,
     ) -> None:
         self.config = config
+        self.relink = relink
+        self._verb = "relink" if relink else "initial load"
         self.store = store
         self.entity = entity
         self.source = source
@@ -142,12 +148,14 @@ class InitialLoad:
         report = self.report
         if not self.dry_run:
             report.run_id = self.store.start_run(
-                "load", self.entity, {"source": self.source.system, "target": self.target.system}
+                "relink" if self.relink else "load", self.entity,
+                {"source": self.source.system, "target": self.target.system}
             )
-        # cursors are taken before reading: whatever changes during the load is seen by the next sync
+        # cursors are taken before reading: whatever changes during the load is seen by the next
+        # sync; after a relink the next sync reads both systems from the start instead
         start_cursors = (
             {}
-            if self.dry_run
+            if self.dry_run or self.relink
             else {
                 system.system: system.current_cursor(self.entity)
                 for system in (self.source, self.target)
@@ -331,6 +339,12 @@ class InitialLoad:
             to_create.append((record, mapping_result))
         if to_create and self.match_settings is not None and not key_index.empty:
             to_create = self._fuzzy_match(to_create, key_index, to_link, problems)
+        if self.relink:  # nothing is created: the next sync reads both systems from the start
+            for record, _ in to_create:
+                report.skipped += 1
+                self._skip(record.native_id, f"no {self.target.system} record with its key; the next sync treats "
+                                             "it as new")
+            to_create = []
         if self.dry_run:
             for record, _canonical, target_record, reason in to_link:
                 report.linked += 1
@@ -420,25 +434,34 @@ class InitialLoad:
             (self.target.system, self.target_mapping),
         )
         with store.transaction() as conn:
-            bases, seens = [], []
+            bases, seens, holds = [], [], []
             for record, canonical, target_record, _ in pairs:
                 target_canonical, _ = self.target_mapping.to_canonical(target_record.fields)
-                base = dict(canonical)
-                for name, value in target_canonical.items():
-                    if base.get(name) is None and value is not None:
-                        base[name] = value
+                if self.relink:
+                    base, held = relinked_values(self.context, self.source.system, self.target.system, canonical,
+                                                 target_canonical)
+                else:
+                    base, held = dict(canonical), {}
+                    for name, value in target_canonical.items():
+                        if base.get(name) is None and value is not None:
+                            base[name] = value
                 bases.append(base)
+                holds.append(held)
                 seens.append(((record, canonical), (target_record, target_canonical)))
             golden_ids = links.insert_golden(conn, entity, bases)
             writes: list[PlannedWrite] = []
-            for gid, base, seen_pair in zip(golden_ids, bases, seens, strict=True):
+            for gid, base, held, seen_pair in zip(golden_ids, bases, holds, seens, strict=True):
+                for name, values in held.items():
+                    conflicts.insert_conflict(conn, entity, gid, name, None, values, RELINK_CONFLICT_REASON)
+                    self.report.conflicts += 1
                 for (system, mapping), (native, seen) in zip(systems, seen_pair, strict=True):
                     links.insert_link(conn, entity, system, gid, native.native_id, native.version, seen)
                     writable = set(mapping.writable_fields())
                     patch = {
                         name: base.get(name)
                         for name in mapping.canonical_fields
-                        if name in writable and base.get(name) is not None and base.get(name) != seen.get(name)
+                        if name in writable and name not in held and base.get(name) is not None
+                        and base.get(name) != seen.get(name)
                     }
                     if patch:
                         writes.append(PlannedWrite(system, entity, gid, "update", patch,
@@ -455,7 +478,7 @@ class InitialLoad:
                         "golden_id": gid,
                         "native_id": target_record.native_id,
                         "op": "link",
-                        "cause": f"initial load: {reason} as {self.source.system} record {record.native_id}",
+                        "cause": f"{self._verb}: {reason} as {self.source.system} record {record.native_id}",
                     }
                     for gid, (record, _, target_record, reason) in zip(golden_ids, pairs, strict=True)
                 ],
@@ -519,8 +542,13 @@ def run_initial_load(
     batch_size: int = DEFAULT_LOAD_BATCH,
     progress: ProgressCallback | None = None,
     workers: int | None = None,
+    relink: bool = False,
 ) -> LoadReport:
-    """``workers``: processes that map pages (0: in this process; None: one per core for large loads)."""
+    """``workers``: processes that map pages (0: in this process; None: one per core for large loads).
+
+    ``relink``: link by keys only, create nothing, hold differing values as conflicts
+    (:mod:`einklang.sync.relink`).
+    """
     if source.system == target.system:
         raise ConnectorError("source and target are the same system", system=source.system)
     return InitialLoad(
@@ -533,4 +561,5 @@ def run_initial_load(
         dry_run=dry_run,
         progress=progress,
         workers=workers,
+        relink=relink,
     ).run()
