@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from einklang.config import load_config
+from einklang.store.lock import writer_lock
 from einklang.store.state import open_store
 from einklang.sync.engine import SyncEngine
 from einklang.systems import open_connector
@@ -219,8 +220,8 @@ def test_sync_once_cli_with_a_second_process_waiting(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert [r["name"] for r in crm.rows()] == ["Alpha GmbH"]
     store = open_store(load_config(config).state_url)
-    with store.exclusive("sync") as held:
-        assert held
+    with writer_lock(store, "load"):
         blocked = subprocess.run([*EINKLANG, "sync", "-c", str(config), "--once", "--wait", "0.5"],
                                  capture_output=True, text=True, timeout=120)
-    assert blocked.returncode == 3 and "another einklang sync is running" in blocked.stderr
+    assert blocked.returncode == 3 and "another einklang process is writing" in blocked.stderr
+    assert "load (process" in blocked.stderr

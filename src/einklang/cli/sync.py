@@ -23,12 +23,11 @@ from einklang.cli._common import (
 from einklang.model import coerce, display
 from einklang.store import conflicts as ops
 from einklang.store import journal
+from einklang.store.lock import LockBusy, writer_lock
 from einklang.store.rows import ConflictRow
 from einklang.store.state import StateStore
 from einklang.sync.engine import CycleReport, EngineOptions, SyncEngine
 from einklang.systems import open_connector
-
-LOCK_NAME = "sync"
 
 conflicts_app = typer.Typer(help="Fields held because they changed differently in two systems.",
                             invoke_without_command=True)
@@ -71,10 +70,7 @@ def sync_command(
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             with ExitStack() as stack:
-                acquired = _acquire(stack, store, wait)
-                if not acquired:
-                    raise CliError(f"another einklang sync is running on this state store; waited {wait:g}s. "
-                                   "Try again when it has finished.", 3)
+                _acquire(stack, store, wait, "sync --dry-run" if dry_run else "sync")
                 connectors = {name: stack.enter_context(open_connector(loaded, name))
                               for name in loaded.model.systems}
                 engine = SyncEngine(loaded, store, connectors,
@@ -91,7 +87,6 @@ def sync_command(
                         _print_cycle(report, verbose=every is None or report.busy)
                     if every is None or stop.requested:
                         break
-                    store.heartbeat(LOCK_NAME)
                     while not stop.requested and time.monotonic() - started < every:
                         time.sleep(min(0.1, every))
                     if stop.requested:
@@ -103,16 +98,16 @@ def sync_command(
                 signal.signal(sig, handler)
 
 
-def _acquire(stack: ExitStack, store: StateStore, wait: float) -> bool:
+def _acquire(stack: ExitStack, store: StateStore, wait: float, purpose: str) -> None:
+    """The writer lock, waiting up to ``wait`` seconds for another writer to finish."""
     deadline = time.monotonic() + wait
     while True:
-        lock = store.exclusive(LOCK_NAME)
-        if lock.__enter__():
-            stack.push(lock.__exit__)
-            return True
-        lock.__exit__(None, None, None)
-        if time.monotonic() >= deadline:
-            return False
+        try:
+            stack.enter_context(writer_lock(store, purpose))
+            return
+        except LockBusy as busy:
+            if time.monotonic() >= deadline:
+                raise CliError(f"{busy} (waited {wait:g} s)", 3) from None
         time.sleep(0.2)
 
 

@@ -202,6 +202,8 @@ locks = Table(
     Column("holder", String(255), nullable=False),
     Column("acquired_at", DateTime, nullable=False),
     Column("heartbeat_at", DateTime, nullable=False),
+    Column("purpose", String(64)),  # the command holding it: sync, load, import ...
+    Column("lease_seconds", Integer),  # a holder on another host is gone when silent this long
 )
 
 # --- sync engine ---

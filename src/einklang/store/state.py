@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import socket
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -242,51 +239,10 @@ class StateStore:
             row = conn.execute(query).first()
         return _run_row(row._mapping) if row else None
 
-    # ------------------------------------------------------------------ lock
-    @contextmanager
-    def exclusive(self, name: str, stale_after: dt.timedelta = dt.timedelta(minutes=10)) -> Iterator[bool]:
-        """Hold a named lock for the duration; yields False if another live process holds it."""
-        holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        acquired = self._try_lock(name, holder, stale_after)
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                with self.transaction() as conn:
-                    conn.execute(t.locks.delete().where(t.locks.c.name == name, t.locks.c.holder == holder))
-
-    def _try_lock(self, name: str, holder: str, stale_after: dt.timedelta) -> bool:
-        now = utcnow()
-        with self.transaction() as conn:
-            row = conn.execute(sa.select(t.locks).where(t.locks.c.name == name)).first()
-            if row is not None:
-                alive = _holder_alive(row.holder)
-                if alive and now - row.heartbeat_at < stale_after:
-                    return False
-                conn.execute(t.locks.delete().where(t.locks.c.name == name, t.locks.c.holder == row.holder))
-            try:
-                conn.execute(t.locks.insert().values(name=name, holder=holder, acquired_at=now, heartbeat_at=now))
-            except sa.exc.IntegrityError:
-                return False
-        return True
-
     def heartbeat(self, name: str) -> None:
+        """A sign of life from the holder of lock ``name`` (see :mod:`einklang.store.lock`)."""
         with self.transaction() as conn:
             conn.execute(t.locks.update().where(t.locks.c.name == name).values(heartbeat_at=utcnow()))
-
-
-def _holder_alive(holder: str) -> bool:
-    host, _, rest = holder.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return True  # another machine: rely on the heartbeat age
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _run_row(row: Any) -> dict[str, Any]:
