@@ -7,17 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.rule import Rule
 
 from einklang.cli._common import JsonOption, cli_errors, console, emit_json
 from einklang.cli._common import say as say_always
-from einklang.config import load_config
-from einklang.demo import scenario
-from einklang.demo.sync_step import run_sync_demo
-from einklang.importer.demo_step import run_import_demo
-from einklang.store.state import open_store
-from einklang.sync.initial_load import run_initial_load
-from einklang.systems import open_connector
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +22,16 @@ def demo(
     as_json: JsonOption = False,
 ) -> None:
     """Build a German ERP and an empty CRM on SQLite, check them and run the initial load."""
+    from rich.rule import Rule
+
+    from einklang.config import load_config
+    from einklang.demo import scenario
+    from einklang.demo.import_step import run_import_demo
+    from einklang.demo.sync_step import run_sync_demo
+    from einklang.store.state import open_store
+    from einklang.sync.initial_load import run_initial_load
+    from einklang.systems import open_connector
+
     with cli_errors(as_json):
         started = time.perf_counter()
         steps: list[dict[str, Any]] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,20 +13,17 @@ from einklang.cli._common import (
     JsonOption,
     cli_errors,
     emit_json,
+    lit,
     load,
     render_table,
     say,
     store_for,
 )
-from einklang.config import LoadedConfig
-from einklang.importer.apply import apply_review
-from einklang.importer.checks import dedupe_files, dedupe_system, inspect_system, write_matches
-from einklang.importer.incoming import FileReport, read_files
-from einklang.importer.pipeline import ImportReport, run_import
-from einklang.importer.review import ReviewFileError
-from einklang.importer.undo import UndoError, undo_run
-from einklang.match import MatchModel
-from einklang.systems import open_connector
+
+if TYPE_CHECKING:
+    from einklang.config import LoadedConfig
+    from einklang.importer.incoming import FileReport
+    from einklang.importer.pipeline import ImportReport
 
 review_app = typer.Typer(help="Apply the decisions of a review file.", no_args_is_help=True)
 
@@ -60,10 +57,10 @@ def _print_files(reports: list[FileReport]) -> None:
                    r.rows_read, r.rows_usable, r.errors, r.warnings] for r in reports])
     for report in reports:
         if report.error:
-            say(f"[red]error[/] {report.error}")
+            say(f"[red]error[/] {lit(report.error)}")
         for problem in report.problems:
             colour = "red" if problem.severity == "error" else "yellow"
-            say(f"[{colour}]{problem.severity}[/] {problem}")
+            say(f"[{colour}]{problem.severity}[/] {lit(problem)}")
 
 
 def inspect(
@@ -74,6 +71,10 @@ def inspect(
 
     Exit code 1 when any error was found (warnings alone exit 0), 2 for usage errors.
     """
+    from einklang.importer.checks import inspect_system
+    from einklang.importer.incoming import read_files
+    from einklang.systems import open_connector
+
     with cli_errors(as_json):
         if bool(files) == bool(system):
             raise CliError("give contact files or --system SYSTEM (not both)", 2)
@@ -100,9 +101,10 @@ def inspect(
                 emit_json({"ok": errors == 0, "errors": errors, "entities": [r.as_dict() for r in results]})
             else:
                 for result in results:
-                    say(f"{result.system} {result.entity}: {result.records} records, {result.errors} problem(s)")
+                    say(f"{lit(result.system)} {lit(result.entity)}: {result.records} records, "
+                        f"{result.errors} problem(s)")
                     for problem in result.problems:
-                        say(f"  [red]error[/] {problem['text']}")
+                        say(f"  [red]error[/] {lit(problem['text'])}")
         if errors:
             raise typer.Exit(1)
 
@@ -118,6 +120,10 @@ def dedupe(
     config: ConfigOption = None, as_json: JsonOption = False,
 ) -> None:
     """Find duplicate pairs within and across files (or inside a system); CSV a_source,a_row,b_source,b_row,..."""
+    from einklang.importer.checks import dedupe_files, dedupe_system, write_matches
+    from einklang.match import MatchModel
+    from einklang.systems import open_connector
+
     with cli_errors(as_json):
         if bool(files) == bool(system):
             raise CliError("give contact files or --system SYSTEM (not both)", 2)
@@ -150,9 +156,9 @@ def dedupe(
                      [[f"{p.a_source}:{p.a_row}", f"{p.b_source}:{p.b_row}", f"{p.score:.3f}", p.verdict,
                        "; ".join(p.reasons)] for p in pairs[:100]])
         if len(pairs) > 100:
-            say(f"... and {len(pairs) - 100} more" + (f" (all in {out})" if out else " (use --out)"))
+            say(f"... and {len(pairs) - 100} more" + (f" (all in {lit(out)})" if out else " (use --out)"))
         if out is not None:
-            say(f"wrote {len(pairs)} pair(s) to {out}")
+            say(f"wrote {len(pairs)} pair(s) to {lit(out)}")
 
 
 def import_command(
@@ -165,6 +171,9 @@ def import_command(
     dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
 ) -> None:
     """Import contact files into a system: merge, match, create new ones, write duplicates to a review file."""
+    from einklang.importer.pipeline import run_import
+    from einklang.systems import open_connector
+
     with cli_errors(as_json):
         if lang not in ("en", "de"):
             raise CliError("--lang is en or de", 2)
@@ -195,10 +204,10 @@ def _print_import(report: ImportReport, as_json: bool) -> None:
         say(f"companies: {verb}attached {report.accounts_attached}, {verb}created {report.accounts_created}, "
             f"{report.accounts_to_review} for review")
     for failure in report.failures:
-        say(f"[red]failed[/] {failure}")
+        say(f"[red]failed[/] {lit(failure)}")
     if report.review_file:
-        say(f"review file: {report.review_file}; fill in the decisions, then "
-            f"`einklang review apply {report.review_file}`")
+        say(f"review file: {lit(report.review_file)}; fill in the decisions, then "
+            f"`einklang review apply {lit(report.review_file)}`")
     if report.run_id is not None:
         say(f"run {report.run_id}; `einklang undo {report.run_id}` reverts it")
 
@@ -209,6 +218,9 @@ def review_apply(
     dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
 ) -> None:
     """Apply the decisions (merge / create / skip / not-duplicate) of a review file."""
+    from einklang.importer.apply import apply_review
+    from einklang.importer.review import ReviewFileError
+
     with cli_errors(as_json):
         loaded = load(config)
         store = store_for(loaded)
@@ -224,7 +236,7 @@ def review_apply(
                 f"not duplicates {report.not_duplicate}, companies attached {report.attached}; "
                 f"undecided {report.undecided}, applied before {report.already_applied}, failed {report.failed}")
             for failure in report.failures:
-                say(f"[red]failed[/] {failure}")
+                say(f"[red]failed[/] {lit(failure)}")
             if report.run_id is not None:
                 say(f"run {report.run_id}; `einklang undo {report.run_id}` reverts it")
         if report.failed:
@@ -236,6 +248,8 @@ def undo(
     dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
 ) -> None:
     """Revert a whole import or review run: delete what it created, restore what it merged."""
+    from einklang.importer.undo import UndoError, undo_run
+
     with cli_errors(as_json):
         loaded = load(config)
         store = store_for(loaded)
@@ -252,6 +266,6 @@ def undo(
                 f"{verb}unlinked {report.unlinked}, decisions reverted {report.decisions_reverted}, "
                 f"failed {report.failed}")
             for failure in report.failures:
-                say(f"[red]failed[/] {failure}")
+                say(f"[red]failed[/] {lit(failure)}")
         if report.failed:
             raise typer.Exit(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 from contextlib import ExitStack
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,16 +15,20 @@ from einklang.cli._common import (
     JsonOption,
     cli_errors,
     emit_json,
+    lit,
     load,
     render_table,
     say,
     store_for,
 )
-from einklang.model import coerce, display
-from einklang.store.state import StateStore
-from einklang.sync import state_ops as ops
-from einklang.sync.engine import CycleReport, EngineOptions, SyncEngine
-from einklang.systems import open_connector
+from einklang.cli.status import keys_of, record_text
+from einklang.cli.wording import change_text, cycle_entity_text, resolution_text
+
+if TYPE_CHECKING:
+    from einklang.store.reports import RecordName
+    from einklang.store.state import StateStore
+    from einklang.sync import state_ops as ops
+    from einklang.sync.engine import CycleReport
 
 LOCK_NAME = "sync"
 
@@ -60,6 +64,9 @@ def sync_command(
     as_json: JsonOption = False,
 ) -> None:
     """Run sync cycles: read changes, merge them, write them to the other systems."""
+    from einklang.sync.engine import EngineOptions, SyncEngine
+    from einklang.systems import open_connector
+
     with cli_errors(as_json):
         if once and every is not None:
             raise CliError("give either --once or --every, not both", 2)
@@ -119,31 +126,35 @@ def _print_cycle(report: CycleReport, verbose: bool) -> None:
         return
     prefix = "dry run: " if report.dry_run else ""
     for entity in report.entities:
-        parts = [f"{entity.captured} change(s) read", f"{entity.applied} update(s)", f"{entity.created} create(s)",
-                 f"{entity.deleted} delete(s)/archive(s)", f"{entity.linked} linked",
-                 f"{entity.conflicts} new conflict(s)", f"{entity.violations} violation(s)"]
-        if entity.failed:
-            parts.append(f"{entity.failed} failed")
-        if entity.resolved:
-            parts.append(f"{entity.resolved} conflict decision(s) applied")
-        say(f"{prefix}{entity.entity}: " + ", ".join(parts))
+        say(f"{prefix}{lit(entity.entity)}: {cycle_entity_text(entity.as_dict())}")
         for system, reason in entity.unavailable.items():
-            say(f"  [yellow]{system} unavailable[/]: {reason} (its writes wait)")
+            say(f"  [yellow]{lit(system)} unavailable[/]: {lit(reason)} (its writes wait)")
         for message in entity.held_back:
-            say(f"  [red]{message}[/]")
+            say(f"  [red]{lit(message)}[/]")
         if report.dry_run and entity.plan:
             render_table(f"Plan for {entity.entity}", ["action", "system", "record", "values / reason"], [
                 [item["action"], item.get("system", ""), item.get("native_id") or item.get("source_id") or
-                 item.get("golden_id", ""), item.get("values") or item.get("reason") or item.get("cause") or ""]
+                 item.get("golden_id", ""), _plan_text(item)]
                 for item in entity.plan])
     say(f"cycle took {report.seconds:.3f}s")
 
 
+def _plan_text(item: dict[str, Any]) -> str:
+    values = item.get("values")
+    if isinstance(values, dict):
+        return "\n".join(f"{name}: {value}" for name, value in values.items())
+    return str(values or item.get("reason") or item.get("cause") or "")
+
+
 # ---------------------------------------------------------------------------- conflicts
-def _conflict_dict(conflict: ops.ConflictRow) -> dict[str, Any]:
-    return {"id": conflict.id, "entity": conflict.entity, "golden_id": conflict.golden_id, "field": conflict.field,
+def _conflict_dict(conflict: ops.ConflictRow, name: RecordName | None) -> dict[str, Any]:
+    from einklang.model import display
+
+    return {"id": conflict.id, "entity": conflict.entity, "golden_id": conflict.golden_id,
+            "record": name.as_dict() if name else None, "field": conflict.field,
             "base": display(conflict.base), "values": {s: display(v) for s, v in conflict.values.items()},
             "status": conflict.status, "reason": conflict.reason, "resolution": conflict.resolution,
+            "resolution_text": resolution_text(conflict.resolution, conflict.status) or None,
             "created_at": conflict.created_at.isoformat(timespec="seconds"),
             "resolved_at": conflict.resolved_at.isoformat(timespec="seconds") if conflict.resolved_at else None}
 
@@ -163,56 +174,82 @@ def conflicts_list(
     as_json: JsonOption = False,
 ) -> None:
     """Open conflicts, each with the base value and every system's value."""
+    from einklang.model import display
+    from einklang.store.reports import record_names
+    from einklang.sync import state_ops as ops
+
     with cli_errors(as_json):
-        store = store_for(load(config))
+        loaded = load(config)
+        store = store_for(loaded)
         with store.engine.connect() as conn:
             rows = ops.list_conflicts(conn, None if show_all else "open", entity)
+            names = record_names(conn, (c.golden_id for c in rows), keys_of(loaded))
         if as_json:
-            emit_json({"ok": True, "conflicts": [_conflict_dict(c) for c in rows]})
+            emit_json({"ok": True, "conflicts": [_conflict_dict(c, names.get(c.golden_id)) for c in rows]})
             return
         if not rows:
-            say("no open conflicts")
+            say("no open conflicts" if not show_all else "no conflicts")
             return
-        render_table("Conflicts", ["id", "entity", "record", "field", "base", "values", "status"], [
-            [c.id, c.entity, c.golden_id[:8], c.field, display(c.base),
-             ", ".join(f"{s}: {display(v)}" for s, v in c.values.items()), c.status] for c in rows])
+        render_table("Conflicts (details: einklang conflicts show ID)",
+                     ["id", "record", "field", "last agreed", "now", "status"], [
+            [c.id, f"{c.entity} " + record_text(names.get(c.golden_id), c.golden_id), c.field, display(c.base),
+             "\n".join(f"{s}: {display(v)}" for s, v in c.values.items()), c.status] for c in rows])
 
 
 @conflicts_app.command("show")
-def conflicts_show(conflict_id: int, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+def conflicts_show(
+    conflict_id: Annotated[int, typer.Argument(help="The conflict's id (from `einklang conflicts`).")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """One conflict with the base, each system's value and the reason it was held."""
+    from einklang.model import display
+    from einklang.store.reports import record_names
+    from einklang.sync import state_ops as ops
+
     with cli_errors(as_json):
-        store = store_for(load(config))
+        loaded = load(config)
+        store = store_for(loaded)
         with store.engine.connect() as conn:
             conflict = ops.get_conflict(conn, conflict_id)
+            names = record_names(conn, [conflict.golden_id] if conflict else [], keys_of(loaded))
         if conflict is None:
             raise CliError(f"no conflict {conflict_id}", 4)
-        data = _conflict_dict(conflict)
+        name = names.get(conflict.golden_id)
         if as_json:
-            emit_json({"ok": True, "conflict": data})
+            emit_json({"ok": True, "conflict": _conflict_dict(conflict, name)})
             return
-        say(f"conflict {conflict.id} ({conflict.status}): {conflict.entity} {conflict.golden_id}, "
-            f"field {conflict.field}")
-        say(f"  base (last agreed): {display(conflict.base)!r}")
+        say(f"conflict {conflict.id} ({conflict.status}): {lit(conflict.entity)} "
+            f"{lit(name.label if name else conflict.golden_id)}, field {lit(conflict.field)}")
+        if name and name.ids:
+            say(f"  record: {lit(name.ids)} (golden id {conflict.golden_id})")
+        say(f"  last agreed value: {_quoted(display(conflict.base))}")
         for system, value in conflict.values.items():
-            say(f"  {system}: {display(value)!r}")
+            say(f"  now in {lit(system)}: {_quoted(display(value))}")
         if conflict.reason:
-            say(f"  why: {conflict.reason}")
+            say(f"  why it was held: {lit(conflict.reason)}")
         if conflict.resolution:
-            say(f"  resolution: {conflict.resolution}")
+            say(f"  decision: {lit(resolution_text(conflict.resolution, conflict.status))}")
         if conflict.status == "open":
-            say(f"resolve with: einklang conflicts resolve {conflict.id} --take SYSTEM  (or --value VALUE)")
+            say(f"decide with: einklang conflicts resolve {conflict.id} --take SYSTEM  (or --value VALUE)")
+
+
+def _quoted(value: str) -> str:
+    return f'"{lit(value)}"' if value else "(empty)"
 
 
 @conflicts_app.command("resolve")
 def conflicts_resolve(
-    conflict_id: int,
+    conflict_id: Annotated[int, typer.Argument(help="The conflict's id (from `einklang conflicts`).")],
     take: Annotated[str | None, typer.Option("--take", help="Keep this system's value.")] = None,
     value: Annotated[str | None, typer.Option("--value", help="Use this value everywhere.")] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Decide a conflict; the decision is applied (and audited) by the next sync cycle."""
+    from einklang.model import coerce, display
+    from einklang.sync import state_ops as ops
+
     with cli_errors(as_json):
         if (take is None) == (value is None):
             raise CliError("give exactly one of --take SYSTEM or --value VALUE", 2)
@@ -241,7 +278,7 @@ def conflicts_resolve(
         if as_json:
             emit_json({"ok": True, "id": conflict_id, "resolution": resolution})
         else:
-            say(f"conflict {conflict_id} decided; the next `einklang sync` writes it to every system")
+            say(f"conflict {conflict_id} decided ({lit(resolution_text(resolution, 'decided'))})")
 
 
 # ---------------------------------------------------------------------------- log
@@ -253,23 +290,25 @@ def log_command(
     as_json: JsonOption = False,
 ) -> None:
     """The audit log: every write einklang made and every policy decision, with its cause."""
+    from einklang.store.reports import record_names
+
     with cli_errors(as_json):
-        store = store_for(load(config))
+        loaded = load(config)
+        store = store_for(loaded)
         entries = store.audit_log(entity=entity, golden_id=record, limit=limit)
+        with store.engine.connect() as conn:
+            names = record_names(conn, (e["golden_id"] for e in entries), keys_of(loaded))
+        for entry in entries:
+            name = names.get(entry["golden_id"]) if entry["golden_id"] else None
+            entry["record"] = name.as_dict() if name else None
         if as_json:
             emit_json({"ok": True, "entries": entries})
             return
         if not entries:
             say("the audit log is empty")
             return
-        render_table("Audit log", ["when", "op", "system", "entity", "record", "old", "new", "cause"], [
-            [e["ts"], e["op"], e["system"] or "", e["entity"], (e["golden_id"] or "")[:8],
-             _short(e["old"]), _short(e["new"]), e["cause"]] for e in entries])
-
-
-def _short(value: Any) -> str:
-    if not value:
-        return ""
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
+        render_table("Audit log (newest first)", ["when", "what", "record", "change", "cause"], [
+            [e["ts"].replace("T", " "), " ".join(p for p in (e["op"], e["system"] and f"in {e['system']}") if p),
+             f"{e['entity']} " + record_text(names.get(e["golden_id"] or ""), e["golden_id"], e["system"],
+                                             e["native_id"]),
+             change_text(e["old"], e["new"]), e["cause"]] for e in entries])

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 
 from einklang.cli import app
 from einklang.config import load_config
+from einklang.demo import import_step as demo_step
 from einklang.demo import scenario
-from einklang.importer import demo_step
 from einklang.store.state import open_store
 from einklang.sync.initial_load import run_initial_load
 from einklang.systems import open_connector

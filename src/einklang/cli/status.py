@@ -1,0 +1,123 @@
+"""``einklang status``: per entity and system, what is linked, waiting, failed and when it last ran."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from einklang.cli._common import ConfigOption, JsonOption, cli_errors, emit_json, lit, load, mask, render_table, say
+
+if TYPE_CHECKING:
+    from einklang.config import LoadedConfig
+    from einklang.store.reports import RecordName
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)
+
+
+def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Per entity and system: linked records, cursor, waiting and failed writes, open conflicts, last run."""
+    from einklang.cli._common import store_for
+    from einklang.store import reports
+
+    with cli_errors(as_json):
+        loaded = load(config)
+        store = store_for(loaded)
+        entities: list[dict[str, Any]] = []
+        for entity in loaded.model.entities:
+            with store.engine.connect() as conn:
+                last = reports.last_run(conn, entity)
+            entry: dict[str, Any] = {
+                "entity": entity,
+                "golden_records": store.count_golden(entity),
+                "open_conflicts": store.count_open_conflicts(entity),
+                "last_run": last,
+                "systems": [],
+            }
+            for system in loaded.systems_of(entity):
+                outbox = store.outbox_counts(system, entity)
+                entry["systems"].append(
+                    {
+                        "system": system,
+                        "linked": store.count_links(system, entity),
+                        "cursor": store.get_cursor(system, entity),
+                        "outbox_pending": outbox.get("pending", 0),
+                        "outbox_failed": outbox.get("failed", 0),
+                    }
+                )
+            entities.append(entry)
+        failed = store.failed_outbox()
+        with store.engine.connect() as conn:
+            names = reports.record_names(conn, (f["golden_id"] for f in failed), keys_of(loaded))
+        for write in failed:
+            name = names.get(write["golden_id"])
+            write["record"] = name.as_dict() if name else None
+        if as_json:
+            emit_json({"ok": True, "state": mask(loaded.state_url), "entities": entities, "failed_writes": failed})
+            return
+        _print_status(loaded.state_url, entities, failed, names)
+
+
+def keys_of(loaded: LoadedConfig) -> dict[str, tuple[str, ...]]:
+    """Entity -> its key fields (customer number ...), which name records for people."""
+    return {entity: loaded.entity_spec(entity).keys for entity in loaded.model.entities}
+
+
+def _print_status(
+    state_url: str, entities: list[dict[str, Any]], failed: list[dict[str, Any]], names: dict[str, RecordName]
+) -> None:
+    say(f"state store: {lit(state_url)}")
+    for e in entities:
+        conflicts = e["open_conflicts"]
+        title = (
+            f"{e['entity']}: {e['golden_records']} record(s), "
+            f"{conflicts} open conflict(s){' (einklang conflicts)' if conflicts else ''}; "
+            f"last run: {run_text(e['last_run'])}"
+        )
+        render_table(
+            title,
+            ["system", "linked", "writes waiting", "writes failed", "changes read up to"],
+            [
+                [s["system"], s["linked"], s["outbox_pending"], s["outbox_failed"], _cursor_text(s["cursor"])]
+                for s in e["systems"]
+            ],
+        )
+    if failed:
+        render_table(
+            "Isolated records: writes that failed for good (they block nothing else)",
+            ["record", "write", "error"],
+            [
+                [
+                    record_text(names.get(f["golden_id"]), f["golden_id"], f["system"], f["native_id"]),
+                    f"{f['op']} in {f['system']}",
+                    f["last_error"],
+                ]
+                for f in failed
+            ],
+        )
+
+
+def record_text(name: RecordName | None, golden_id: str | None, system: str | None = None,
+                native_id: str | None = None) -> str:
+    """A record as people know it: key fields and name, then its ids in the systems."""
+    label = name.label if name else (f"golden {golden_id[:8]}" if golden_id else "")
+    ids = name.ids if name else ""
+    if native_id and system and f"{system} {native_id}" not in ids:
+        ids = f"{system} {native_id}" + (f", {ids}" if ids else "")
+    return f"{label}\n({ids})" if ids and label else label or ids
+
+
+def run_text(run: dict[str, Any] | None) -> str:
+    if not run:
+        return "never"
+    when = str(run.get("started_at") or "").replace("T", " ")
+    return f"#{run['id']} {run['kind']} {run['status']}" + (f", {when}" if when else "")
+
+
+def _cursor_text(value: Any, width: int = 40) -> str:
+    if isinstance(value, dict):
+        value = " ".join(str(v) for v in value.values() if v is not None)
+    text = "" if value is None else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"

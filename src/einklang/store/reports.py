@@ -1,0 +1,135 @@
+"""Read-only questions people ask of the state store: which record is this, what ran last.
+
+The engine keeps records by golden id; people know them by their key fields (a customer
+number), their name and their id in each system. The command line (``log``, ``conflicts``,
+``status``) and other reports name records through :func:`record_names`, which reads the base
+values and, where the base lacks a field, the values last seen in a system. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from einklang.model import decode, display
+from einklang.store import schema as t
+
+NAME_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("name",),
+    ("first_name", "last_name"),
+    ("company",),
+    ("email",),
+)
+"""Fields that name a record, tried in order; the first group with a value wins."""
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class RecordName:
+    """What people know a golden record by."""
+
+    golden_id: str
+    entity: str
+    keys: Mapping[str, str] = field(default_factory=dict)
+    name: str | None = None
+    natives: Mapping[str, str] = field(default_factory=dict)
+    """system -> native id."""
+
+    @property
+    def label(self) -> str:
+        """Key values and name, e.g. ``K10042 Müller GmbH``; the golden id's start if neither is known."""
+        parts = [*self.keys.values(), *([self.name] if self.name else [])]
+        return " ".join(parts) if parts else f"golden {self.golden_id[:8]}"
+
+    @property
+    def ids(self) -> str:
+        """The native ids, e.g. ``erp 10042, crm 17``."""
+        return ", ".join(f"{system} {native_id}" for system, native_id in self.natives.items())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "keys": dict(self.keys), "name": self.name, "ids": dict(self.natives)}
+
+
+def record_names(
+    conn: Connection, golden_ids: Iterable[str | None], keys_of: Mapping[str, Sequence[str]]
+) -> dict[str, RecordName]:
+    """Names for the given golden ids (unknown ids are left out). ``keys_of``: entity -> key fields."""
+    wanted = sorted({golden_id for golden_id in golden_ids if golden_id})
+    bases: dict[str, tuple[str, dict[str, Any]]] = {}
+    seen: dict[str, list[dict[str, Any]]] = {}
+    natives: dict[str, dict[str, str]] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        for row in conn.execute(
+            sa.select(t.golden.c.id, t.golden.c.entity, t.golden.c.base).where(t.golden.c.id.in_(chunk))
+        ):
+            bases[row.id] = (row.entity, _json_object(row.base))
+        for link in conn.execute(
+            sa.select(t.links.c.golden_id, t.links.c.system, t.links.c.native_id, t.links.c.seen)
+            .where(t.links.c.golden_id.in_(chunk))
+            .order_by(t.links.c.id)
+        ):
+            natives.setdefault(link.golden_id, {})[link.system] = link.native_id
+            seen.setdefault(link.golden_id, []).append(_json_object(link.seen))
+    names: dict[str, RecordName] = {}
+    for golden_id, (entity, base) in bases.items():
+        sources = [base, *seen.get(golden_id, [])]
+        keys = {key: text for key in keys_of.get(entity, ()) if (text := _first(sources, key))}
+        names[golden_id] = RecordName(golden_id, entity, keys, _name(sources), natives.get(golden_id, {}))
+    return names
+
+
+def last_run(conn: Connection, entity: str) -> dict[str, Any] | None:
+    """The newest run that touched ``entity``: its own runs and the sync cycles (which cover every entity)."""
+    row = conn.execute(
+        sa.select(t.runs)
+        .where(sa.or_(t.runs.c.entity == entity, t.runs.c.entity.is_(None)))
+        .order_by(t.runs.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    entry = dict(row._mapping)
+    entry["args"] = json.loads(entry["args"]) if entry.get("args") else {}
+    entry["summary"] = json.loads(entry["summary"]) if entry.get("summary") else {}
+    for key in ("started_at", "finished_at"):
+        if entry.get(key) is not None:
+            entry[key] = entry[key].isoformat(timespec="seconds")
+    return entry
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    """An encoded canonical value as people read it."""
+    return display(decode(value)).strip()
+
+
+def _first(sources: Sequence[Mapping[str, Any]], name: str) -> str:
+    for source in sources:
+        text = _text(source.get(name))
+        if text:
+            return text
+    return ""
+
+
+def _name(sources: Sequence[Mapping[str, Any]]) -> str | None:
+    for group in NAME_FIELDS:
+        parts = [text for part in group if (text := _first(sources, part))]
+        if parts:
+            return " ".join(parts)
+    return None
