@@ -19,6 +19,7 @@ from einklang.cli._common import (
     say,
     store_for,
 )
+from einklang.cli.wording import import_lines, review_lines
 
 if TYPE_CHECKING:
     from einklang.config import LoadedConfig
@@ -195,19 +196,12 @@ def _print_import(report: ImportReport, as_json: bool) -> None:
         emit_json({"ok": ok, **report.as_dict()})
         return
     _print_files(report.files)
-    verb = "would be " if report.dry_run else ""
-    say(f"{report.rows_usable} usable rows are {report.persons} new person(s) ({report.merged_rows} rows merged, "
-        f"{report.already_imported} imported before)")
-    say(f"{verb}created {report.created}, {verb}linked {report.linked} to existing records, "
-        f"{report.to_review} for review, failed {report.failed}")
-    if report.accounts_attached or report.accounts_created or report.accounts_to_review:
-        say(f"companies: {verb}attached {report.accounts_attached}, {verb}created {report.accounts_created}, "
-            f"{report.accounts_to_review} for review")
+    for line in import_lines(report.summary()):
+        say(lit(line))
     for failure in report.failures:
         say(f"[red]failed[/] {lit(failure)}")
     if report.review_file:
-        say(f"review file: {lit(report.review_file)}; fill in the decisions, then "
-            f"`einklang review apply {lit(report.review_file)}`")
+        say(f"fill in the decisions, then: einklang review apply {lit(report.review_file)}")
     if report.run_id is not None:
         say(f"run {report.run_id}; `einklang undo {report.run_id}` reverts it")
 
@@ -231,10 +225,8 @@ def review_apply(
         if as_json:
             emit_json({"ok": not report.failed, **report.as_dict()})
         else:
-            verb = "would be " if dry_run else ""
-            say(f"{verb}merged {report.merged}, {verb}created {report.created}, skipped {report.skipped}, "
-                f"not duplicates {report.not_duplicate}, companies attached {report.attached}; "
-                f"undecided {report.undecided}, applied before {report.already_applied}, failed {report.failed}")
+            for line in review_lines(report.as_dict()):
+                say(lit(line))
             for failure in report.failures:
                 say(f"[red]failed[/] {lit(failure)}")
             if report.run_id is not None:

@@ -83,3 +83,55 @@ def _value(value: Any) -> str:
     if value is None or value == "":
         return "(empty)"
     return str(value)
+
+
+def import_lines(report: Mapping[str, Any]) -> list[str]:
+    """An import run's counts (``ImportReport.summary()``) so that they add up: every row read is
+    left out, imported before or one of a person's rows; every person is created, linked, waiting
+    or failed; the review file holds the linked, the waiting and the contacts without a company."""
+    verb = "would be " if report.get("dry_run") else ""
+    read, left_out, before = report["rows_read"], report.get("rows_left_out", 0), report["already_imported"]
+    persons, merged = report["persons"], report["merged_rows"]
+    rows_parts = [f"{left_out} left out (no name)" if left_out else "",
+                  f"{before} imported before" if before else "",
+                  f"{persons + merged} for {persons} person(s)" + (f" ({merged} repeat a person of another row)"
+                                                                   if merged else "")]
+    lines = [f"{read} row(s) read: " + ", ".join(part for part in rows_parts if part)]
+    if persons:
+        lines.append(
+            f"person(s): {verb}created {report['created']}, {verb}linked {report['linked']} to existing records, "
+            f"{report.get('waiting', 0)} wait for a decision, failed {report['failed']}"
+        )
+    if report.get("accounts_attached") or report.get("accounts_created") or report.get("accounts_to_review"):
+        lines.append(
+            f"companies: {verb}attached {report['accounts_attached']}, {verb}created {report['accounts_created']} "
+            f"account(s), {report['accounts_to_review']} contact(s) whose company is unsure"
+        )
+    rows = report.get("to_review", 0) + report.get("accounts_to_review", 0)
+    if rows:
+        parts = [f"{report['linked']} linked (choose merge to fill their fields)" if report.get("linked") else "",
+                 f"{report['waiting']} waiting for a decision" if report.get("waiting") else "",
+                 f"{report['accounts_to_review']} without a company" if report.get("accounts_to_review") else ""]
+        where = report.get("review_file") or "the review file (not written in a dry run)"
+        lines.append(f"{rows} row(s) in {where}: " + ", ".join(part for part in parts if part))
+    return lines
+
+
+_DECISION_WORDS = {"merge": "merged", "create": "created", "skip": "skipped", "not-duplicate": "not duplicates"}
+
+
+def review_lines(report: Mapping[str, Any]) -> list[str]:
+    """A review run's counts (``ApplyReport.as_dict()``); every row of the file has one outcome.
+
+    A dry run applies nothing, so its outcomes are counted from the plan (by decision)."""
+    if report.get("dry_run"):
+        planned: dict[str, int] = {}
+        for item in report.get("plan", []):
+            word = _DECISION_WORDS.get(str(item.get("decision")), str(item.get("decision")))
+            planned[word] = planned.get(word, 0) + 1
+        done = ", ".join(f"would be {word} {count}" for word, count in planned.items()) or "nothing to apply"
+    else:
+        done = (f"merged {report['merged']}, created {report['created']}, skipped {report['skipped']}, "
+                f"not duplicates {report['not_duplicate']}, companies attached {report['attached']}")
+    return [f"{done}; undecided {report['undecided']}, applied before {report['already_applied']}, "
+            f"failed {report['failed']}"]

@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
+from einklang.cli.wording import import_lines, review_lines
 from einklang.config import load_config
 from einklang.demo.scenario import CONTACT_ENTITY_YAML
 from einklang.importer.apply import apply_review
@@ -264,11 +265,9 @@ def run_import_demo(directory: Path, config_path: Path, say: Callable[[str], Non
     review_path = directory / "review.xlsx"
     with open_connector(config, "crm") as crm:
         imported = run_import(config, store, crm, exports, entity="contact", review_path=review_path, lang="en")
-    say(f"import run {imported.run_id}: {imported.rows_usable} usable rows are {imported.persons} persons "
-        f"({imported.merged_rows} rows merged); created {imported.created}, linked {imported.linked} to existing "
-        f"contacts, {imported.to_review} to review; accounts attached {imported.accounts_attached}, "
-        f"created {imported.accounts_created}")
-    say(f"review file: {imported.review_file}")
+    say(f"import run {imported.run_id} (einklang import exports/*.csv --into crm --review review.xlsx):")
+    for line in import_lines(imported.summary()):
+        say(f"  {line}")
 
     decisions_path = directory / "decisions.csv"
     decisions_path.write_text(DECISIONS_CSV, encoding="utf-8")
@@ -276,9 +275,8 @@ def run_import_demo(directory: Path, config_path: Path, say: Callable[[str], Non
     filled = fill_decisions(review_path, decisions_path, decided_path)
     say(f"prepared decisions {decisions_path.name} filled into {decided_path.name} ({filled} rows)")
     applied = apply_review(config, store, decided_path)
-    say(f"review run {applied.run_id}: merged {applied.merged}, created {applied.created}, "
-        f"skipped {applied.skipped}, not duplicates {applied.not_duplicate}, undecided {applied.undecided}, "
-        f"failed {applied.failed}")
+    say(f"review run {applied.run_id} (einklang review apply {decided_path.name}): "
+        + "; ".join(review_lines(applied.as_dict())))
     for failure in applied.failures:
         say(f"  failed: {failure}")
 
