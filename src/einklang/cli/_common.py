@@ -121,14 +121,29 @@ def render_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     from rich.text import Text
 
     table = Table(
-        title=Text(mask(title), style="bold"),
+        title=Text(mask(title), style="bold") if title else None,
         title_justify="left",
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
         pad_edge=False,
+        show_edge=False,
     )
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*[Text(mask("" if cell is None else str(cell))) for cell in row])
     console.print(table)
+    console.print()
+
+
+def render_list(title: str, items: list[tuple[str, list[str]]]) -> None:
+    """Entries too wide for a table row at 80 columns (the audit log, conflicts): a headline per
+    entry and its details indented below it; wrapped lines keep their indent; printed literally."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    console.print(Text(mask(title), style="bold"))
+    for headline, details in items:
+        console.print(Text(mask(headline)))
+        for line in details:
+            console.print(Padding(Text(mask(line)), (0, 0, 0, 4), expand=False))

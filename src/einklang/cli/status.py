@@ -71,13 +71,12 @@ def _print_status(
     say(f"state store: {lit(state_url)}")
     for e in entities:
         conflicts = e["open_conflicts"]
-        title = (
-            f"{e['entity']}: {e['golden_records']} record(s), "
-            f"{conflicts} open conflict(s){' (einklang conflicts)' if conflicts else ''}; "
-            f"last run: {run_text(e['last_run'])}"
-        )
+        say("")
+        say(f"[bold]{lit(e['entity'])}[/]: {e['golden_records']} record(s), {conflicts} open conflict(s)"
+            + (" (see: einklang conflicts)" if conflicts else ""))
+        say(f"last run: {lit(run_text(e['last_run']))}")
         render_table(
-            title,
+            "",
             ["system", "linked", "writes waiting", "writes failed", "changes read up to"],
             [
                 [s["system"], s["linked"], s["outbox_pending"], s["outbox_failed"], _cursor_text(s["cursor"])]
@@ -90,7 +89,7 @@ def _print_status(
             ["record", "write", "error"],
             [
                 [
-                    record_text(names.get(f["golden_id"]), f["golden_id"], f["system"], f["native_id"]),
+                    record_text(names.get(f["golden_id"]), f["golden_id"], f["system"], f["native_id"], sep="\n"),
                     f"{f['op']} in {f['system']}",
                     f["last_error"],
                 ]
@@ -100,13 +99,13 @@ def _print_status(
 
 
 def record_text(name: RecordName | None, golden_id: str | None, system: str | None = None,
-                native_id: str | None = None) -> str:
-    """A record as people know it: key fields and name, then its ids in the systems."""
+                native_id: str | None = None, sep: str = " ") -> str:
+    """A record as people know it: key field and name, then its ids in the systems (after ``sep``)."""
     label = name.label if name else (f"golden {golden_id[:8]}" if golden_id else "")
     ids = name.ids if name else ""
     if native_id and system and f"{system} {native_id}" not in ids:
         ids = f"{system} {native_id}" + (f", {ids}" if ids else "")
-    return f"{label}\n({ids})" if ids and label else label or ids
+    return f"{label}{sep}({ids})" if ids and label else label or ids
 
 
 def run_text(run: dict[str, Any] | None) -> str:

@@ -17,6 +17,7 @@ from einklang.cli._common import (
     emit_json,
     lit,
     load,
+    render_list,
     render_table,
     say,
     store_for,
@@ -190,10 +191,15 @@ def conflicts_list(
         if not rows:
             say("no open conflicts" if not show_all else "no conflicts")
             return
-        render_table("Conflicts (details: einklang conflicts show ID)",
-                     ["id", "record", "field", "last agreed", "now", "status"], [
-            [c.id, f"{c.entity} " + record_text(names.get(c.golden_id), c.golden_id), c.field, display(c.base),
-             "\n".join(f"{s}: {display(v)}" for s, v in c.values.items()), c.status] for c in rows])
+        items = []
+        for c in rows:
+            now = ", ".join(f"{system} {_quoted(display(value))}" for system, value in c.values.items())
+            details = [f"{c.field}: last agreed {_quoted(display(c.base))}; now {now}"]
+            if c.resolution:
+                details.append(f"decision: {resolution_text(c.resolution, c.status)}")
+            items.append((f"#{c.id} {c.status}  {c.entity} {record_text(names.get(c.golden_id), c.golden_id)}",
+                          details))
+        render_list("Conflicts (details: einklang conflicts show ID; decide: einklang conflicts resolve ID)", items)
 
 
 @conflicts_app.command("show")
@@ -223,9 +229,9 @@ def conflicts_show(
             f"{lit(name.label if name else conflict.golden_id)}, field {lit(conflict.field)}")
         if name and name.ids:
             say(f"  record: {lit(name.ids)} (golden id {conflict.golden_id})")
-        say(f"  last agreed value: {_quoted(display(conflict.base))}")
+        say(f"  last agreed value: {lit(_quoted(display(conflict.base)))}")
         for system, value in conflict.values.items():
-            say(f"  now in {lit(system)}: {_quoted(display(value))}")
+            say(f"  now in {lit(system)}: {lit(_quoted(display(value)))}")
         if conflict.reason:
             say(f"  why it was held: {lit(conflict.reason)}")
         if conflict.resolution:
@@ -235,7 +241,8 @@ def conflicts_show(
 
 
 def _quoted(value: str) -> str:
-    return f'"{lit(value)}"' if value else "(empty)"
+    """A value in quotes, ``(empty)`` for none (plain text: escape it with ``lit`` for ``say``)."""
+    return f'"{value}"' if value else "(empty)"
 
 
 @conflicts_app.command("resolve")
@@ -307,8 +314,11 @@ def log_command(
         if not entries:
             say("the audit log is empty")
             return
-        render_table("Audit log (newest first)", ["when", "what", "record", "change", "cause"], [
-            [e["ts"].replace("T", " "), " ".join(p for p in (e["op"], e["system"] and f"in {e['system']}") if p),
-             f"{e['entity']} " + record_text(names.get(e["golden_id"] or ""), e["golden_id"], e["system"],
-                                             e["native_id"]),
-             change_text(e["old"], e["new"]), e["cause"]] for e in entries])
+        items = []
+        for e in entries:
+            what = " ".join(part for part in (e["op"], e["system"] and f"in {e['system']}") if part)
+            record_label = record_text(names.get(e["golden_id"] or ""), e["golden_id"], e["system"], e["native_id"])
+            details = [line for line in change_text(e["old"], e["new"]).splitlines() if line]
+            details.append(f"cause: {e['cause']}")
+            items.append((f"{e['ts'].replace('T', ' ')}  {what}  {e['entity']} {record_label}", details))
+        render_list("Audit log (newest first)", items)

@@ -60,7 +60,9 @@ def resolution_text(resolution: Mapping[str, Any] | None, status: str) -> str:
 
 
 def change_text(old: Any, new: Any) -> str:
-    """An audit entry's change, one field a line: ``city: Berlin → Potsdam``."""
+    """An audit entry's change, one field a line: ``city: Berlin → Potsdam`` (a create's values on one line)."""
+    if not old and isinstance(new, Mapping):  # a create: all its values on one (wrapping) line
+        return "values: " + "; ".join(f"{name} {_value(value)}" for name, value in new.items())
     if isinstance(old, Mapping) or isinstance(new, Mapping):
         before = old if isinstance(old, Mapping) else {}
         after = new if isinstance(new, Mapping) else {}

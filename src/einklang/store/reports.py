@@ -37,6 +37,7 @@ class RecordName:
     golden_id: str
     entity: str
     keys: Mapping[str, str] = field(default_factory=dict)
+    """The first of the entity's key fields that has a value (a customer number), by field name."""
     name: str | None = None
     natives: Mapping[str, str] = field(default_factory=dict)
     """system -> native id."""
@@ -80,7 +81,8 @@ def record_names(
     names: dict[str, RecordName] = {}
     for golden_id, (entity, base) in bases.items():
         sources = [base, *seen.get(golden_id, [])]
-        keys = {key: text for key in keys_of.get(entity, ()) if (text := _first(sources, key))}
+        # an entity's keys are alternatives tried in order; the first one with a value names the record
+        keys = next(({key: text} for key in keys_of.get(entity, ()) if (text := _first(sources, key))), {})
         names[golden_id] = RecordName(golden_id, entity, keys, _name(sources), natives.get(golden_id, {}))
     return names
 
