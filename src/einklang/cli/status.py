@@ -9,6 +9,8 @@ import typer
 from einklang.cli._common import ConfigOption, JsonOption, cli_errors, emit_json, lit, load, mask, render_table, say
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from einklang.config import LoadedConfig
     from einklang.store.reports import RecordName
 
@@ -19,38 +21,9 @@ def register(app: typer.Typer) -> None:
 
 def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Per entity and system: linked records, cursor, waiting and failed writes, open conflicts, last run."""
-    from einklang.cli._common import store_for
-    from einklang.store import reports
-
     with cli_errors(as_json):
         loaded = load(config)
-        store = store_for(loaded)
-        entities: list[dict[str, Any]] = []
-        for entity in loaded.model.entities:
-            with store.engine.connect() as conn:
-                last = reports.last_run(conn, entity)
-            entry: dict[str, Any] = {
-                "entity": entity,
-                "golden_records": store.count_golden(entity),
-                "open_conflicts": store.count_open_conflicts(entity),
-                "last_run": last,
-                "systems": [],
-            }
-            for system in loaded.systems_of(entity):
-                outbox = store.outbox_counts(system, entity)
-                entry["systems"].append(
-                    {
-                        "system": system,
-                        "linked": store.count_links(system, entity),
-                        "cursor": store.get_cursor(system, entity),
-                        "outbox_pending": outbox.get("pending", 0),
-                        "outbox_failed": outbox.get("failed", 0),
-                    }
-                )
-            entities.append(entry)
-        failed = store.failed_outbox()
-        with store.engine.connect() as conn:
-            names = reports.record_names(conn, (f["golden_id"] for f in failed), keys_of(loaded))
+        entities, failed, names = _collect(loaded)
         for write in failed:
             name = names.get(write["golden_id"])
             write["record"] = name.as_dict() if name else None
@@ -58,6 +31,37 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
             emit_json({"ok": True, "state": mask(loaded.state_url), "entities": entities, "failed_writes": failed})
             return
         _print_status(loaded.state_url, entities, failed, names)
+
+
+def _collect(loaded: LoadedConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, RecordName]]:
+    """Read the status without the migration machinery; a store that does not exist yet or lacks a
+    table is created or upgraded first (as every other command does)."""
+    from einklang.cli._common import store_for
+    from einklang.store import reports
+
+    engine = reports.reader_engine(loaded.state_url)
+    try:
+        if engine is not None:
+            try:
+                return _read(engine, loaded)
+            except reports.NotReady:
+                pass
+        store = store_for(loaded)
+        return _read(store.engine, loaded)
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
+def _read(engine: Engine, loaded: LoadedConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                                          dict[str, RecordName]]:
+    from einklang.store import reports
+
+    with engine.connect() as conn:
+        entities = [reports.entity_status(conn, entity, loaded.systems_of(entity)) for entity in loaded.model.entities]
+        failed = reports.failed_writes(conn)
+        names = reports.record_names(conn, (f["golden_id"] for f in failed), keys_of(loaded))
+    return entities, failed, names
 
 
 def keys_of(loaded: LoadedConfig) -> dict[str, tuple[str, ...]]:

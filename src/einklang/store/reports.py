@@ -4,6 +4,10 @@ The engine keeps records by golden id; people know them by their key fields (a c
 number), their name and their id in each system. The command line (``log``, ``conflicts``,
 ``status``) and other reports name records through :func:`record_names`, which reads the base
 values and, where the base lacks a field, the values last seen in a system. Nothing here writes.
+
+``einklang status`` reads through :func:`reader_engine` and :func:`entity_status`, which need
+neither the migration machinery (Alembic) nor a schema check: status answers quickly, and falls
+back to the full state store (which creates or upgrades the schema) when a table is missing.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from einklang.model import decode, display
 from einklang.store import schema as t
@@ -85,6 +90,80 @@ def record_names(
         keys = next(({key: text} for key in keys_of.get(entity, ()) if (text := _first(sources, key))), {})
         names[golden_id] = RecordName(golden_id, entity, keys, _name(sources), natives.get(golden_id, {}))
     return names
+
+
+class NotReady(Exception):
+    """The state store lacks a table a report reads: create or upgrade it first (``einklang init``)."""
+
+
+def reader_engine(url: str) -> Engine | None:
+    """An engine for read-only reports; None when a SQLite state store does not exist yet."""
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if not path or path.startswith(":memory:") or not Path(path).exists():
+            return None
+        return sa.create_engine(url, connect_args={"timeout": 60})
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def entity_status(conn: Connection, entity: str, systems: Sequence[str]) -> dict[str, Any]:
+    """Active golden records, open conflicts, last run and, per system, links, cursor and outbox counts.
+
+    Raises :class:`NotReady` when a table is missing."""
+    try:
+        golden = conn.execute(
+            sa.select(sa.func.count()).select_from(t.golden)
+            .where(t.golden.c.entity == entity, t.golden.c.status == "active")
+        ).scalar_one()
+        conflicts = conn.execute(
+            sa.select(sa.func.count()).select_from(t.conflicts)
+            .where(t.conflicts.c.entity == entity, t.conflicts.c.status == "open")
+        ).scalar_one()
+        links = {str(row[0]): int(row[1]) for row in conn.execute(
+            sa.select(t.links.c.system, sa.func.count()).where(t.links.c.entity == entity).group_by(t.links.c.system)
+        )}
+        cursors = {str(row[0]): row[1] for row in conn.execute(
+            sa.select(t.cursors.c.system, t.cursors.c.value).where(t.cursors.c.entity == entity)
+        )}
+        outbox = {(str(row[0]), str(row[1])): int(row[2]) for row in conn.execute(
+            sa.select(t.outbox.c.system, t.outbox.c.status, sa.func.count())
+            .where(t.outbox.c.entity == entity)
+            .group_by(t.outbox.c.system, t.outbox.c.status)
+        )}
+        run = last_run(conn, entity)
+    except sa.exc.DBAPIError as exc:
+        raise NotReady(str(exc)) from exc
+    return {
+        "entity": entity,
+        "golden_records": int(golden),
+        "open_conflicts": int(conflicts),
+        "last_run": run,
+        "systems": [
+            {
+                "system": system,
+                "linked": int(links.get(system, 0)),
+                "cursor": json.loads(text) if (text := cursors.get(system)) is not None else None,
+                "outbox_pending": outbox.get((system, "pending"), 0),
+                "outbox_failed": outbox.get((system, "failed"), 0),
+            }
+            for system in systems
+        ],
+    }
+
+
+def failed_writes(conn: Connection, limit: int = 20) -> list[dict[str, Any]]:
+    """Writes that failed for good (isolated records), newest first."""
+    query = (
+        sa.select(t.outbox.c.id, t.outbox.c.system, t.outbox.c.entity, t.outbox.c.golden_id,
+                  t.outbox.c.native_id, t.outbox.c.op, t.outbox.c.last_error, t.outbox.c.created_at)
+        .where(t.outbox.c.status == "failed")
+        .order_by(t.outbox.c.id.desc())
+        .limit(limit)
+    )
+    try:
+        return [dict(row._mapping) for row in conn.execute(query)]
+    except sa.exc.DBAPIError as exc:
+        raise NotReady(str(exc)) from exc
 
 
 def last_run(conn: Connection, entity: str) -> dict[str, Any] | None:

@@ -88,3 +88,15 @@ def test_cycle_counts_and_decisions_read_as_words() -> None:
         'use "X" in every system; decided by cli; applied')
     assert change_text({"city": "A"}, {"city": "B"}) == "city: A → B"
     assert change_text(None, {"city": "B", "name": "N"}) == "values: city B; name N"
+
+
+def test_status_creates_a_missing_or_empty_state_store(tmp_path: Path) -> None:
+    from einklang.demo import scenario
+
+    config = scenario.build(tmp_path, 10)
+    state = tmp_path / "einklang.db"
+    for prepare in (lambda: state.unlink(missing_ok=True), lambda: state.write_bytes(b"")):
+        prepare()
+        data = json.loads(_run("status", "-c", str(config), "--json"))
+        assert data["entities"][0]["golden_records"] == 0 and data["entities"][0]["last_run"] is None
+        assert state.stat().st_size > 0
