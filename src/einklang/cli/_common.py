@@ -137,13 +137,21 @@ def render_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
 
 def render_list(title: str, items: list[tuple[str, list[str]]]) -> None:
-    """Entries too wide for a table row at 80 columns (the audit log, conflicts): a headline per
-    entry and its details indented below it; wrapped lines keep their indent; printed literally."""
-    from rich.padding import Padding
-    from rich.text import Text
+    """Entries too wide for a table row at 80 columns (the audit log, conflicts, files, pairs): a
+    headline per entry and its details indented below it. Lines wrap at the console's width with
+    their indent kept (a word longer than a line is folded, never cut); printed literally."""
+    import textwrap
 
-    console.print(Text(mask(title), style="bold"))
+    width = max(console.width, 40)
+
+    def show(text: str, indent: str, hanging: str) -> None:
+        for paragraph in mask(text).splitlines() or [""]:
+            wrapped = textwrap.fill(paragraph, width, initial_indent=indent, subsequent_indent=hanging,
+                                    break_on_hyphens=False)
+            console.print(wrapped, markup=False, highlight=False, soft_wrap=True)
+
+    console.print(mask(title), style="bold", markup=False, highlight=False, soft_wrap=True)
     for headline, details in items:
-        console.print(Text(mask(headline)))
+        show(headline, "", "  ")
         for line in details:
-            console.print(Padding(Text(mask(line)), (0, 0, 0, 4), expand=False))
+            show(line, "    ", "    ")

@@ -15,7 +15,7 @@ from einklang.cli._common import (
     emit_json,
     lit,
     load,
-    render_table,
+    render_list,
     say,
     store_for,
 )
@@ -53,9 +53,14 @@ def _entities(loaded: LoadedConfig, system: str, entity: str | None) -> list[str
 
 
 def _print_files(reports: list[FileReport]) -> None:
-    render_table("Files", ["file", "format", "encoding", "delimiter", "rows", "usable", "errors", "warnings"],
-                 [[r.source, r.format or "", r.encoding or "", repr(r.delimiter) if r.delimiter else "",
-                   r.rows_read, r.rows_usable, r.errors, r.warnings] for r in reports])
+    items = []
+    for r in reports:
+        how = ", ".join(part for part in (r.format, r.encoding, f"delimiter {r.delimiter!r}" if r.delimiter else "")
+                        if part)
+        items.append((r.source, [f"{how}: {r.rows_read} row(s), {r.rows_usable} usable, {r.errors} error(s), "
+                                 f"{r.warnings} warning(s)" if how else
+                                 f"{r.rows_read} row(s), {r.errors} error(s)"]))
+    render_list("Files", items)
     for report in reports:
         if report.error:
             say(f"[red]error[/] {lit(report.error)}")
@@ -152,10 +157,9 @@ def dedupe(
                        "matches": [p.as_dict() for p in pairs],
                        "files": [{k: v for k, v in r.as_dict().items() if k != "problems"} for r in reports]})
             return
-        render_table(f"Duplicate pairs ({counts['duplicate']} sure, {counts['possible']} possible)",
-                     ["a", "b", "score", "verdict", "reasons"],
-                     [[f"{p.a_source}:{p.a_row}", f"{p.b_source}:{p.b_row}", f"{p.score:.3f}", p.verdict,
-                       "; ".join(p.reasons)] for p in pairs[:100]])
+        render_list(f"Duplicate pairs ({counts['duplicate']} sure, {counts['possible']} possible)",
+                    [(f"{p.a_source}:{p.a_row} and {p.b_source}:{p.b_row}: {p.verdict}, score {p.score:.3f}",
+                      ["; ".join(p.reasons)]) for p in pairs[:100]])
         if len(pairs) > 100:
             say(f"... and {len(pairs) - 100} more" + (f" (all in {lit(out)})" if out else " (use --out)"))
         if out is not None:

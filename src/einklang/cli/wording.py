@@ -96,8 +96,8 @@ def import_lines(report: Mapping[str, Any]) -> list[str]:
     persons, merged = report["persons"], report["merged_rows"]
     rows_parts = [f"{left_out} left out (no name)" if left_out else "",
                   f"{before} imported before" if before else "",
-                  f"{persons + merged} for {persons} person(s)" + (f" ({merged} repeat a person of another row)"
-                                                                   if merged else "")]
+                  (f"{persons + merged} for {persons} person(s)" + (f" ({merged} repeat a person of another row)"
+                                                                    if merged else "")) if persons else ""]
     lines = [f"{read} row(s) read: " + ", ".join(part for part in rows_parts if part)]
     if persons:
         lines.append(
