@@ -144,13 +144,13 @@ def render_list(title: str, items: list[tuple[str, list[str]]]) -> None:
 
     width = max(console.width, 40)
 
-    def show(text: str, indent: str, hanging: str) -> None:
+    def show(text: str, indent: str, hanging: str, style: str | None = None) -> None:
         for paragraph in mask(text).splitlines() or [""]:
             wrapped = textwrap.fill(paragraph, width, initial_indent=indent, subsequent_indent=hanging,
                                     break_on_hyphens=False)
-            console.print(wrapped, markup=False, highlight=False, soft_wrap=True)
+            console.print(wrapped, style=style, markup=False, highlight=False, soft_wrap=True)
 
-    console.print(mask(title), style="bold", markup=False, highlight=False, soft_wrap=True)
+    show(title, "", "", style="bold")
     for headline, details in items:
         show(headline, "", "  ")
         for line in details:
