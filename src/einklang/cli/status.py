@@ -40,17 +40,18 @@ def _collect(loaded: LoadedConfig) -> tuple[list[dict[str, Any]], list[dict[str,
     from einklang.store import reports
 
     engine = reports.reader_engine(loaded.state_url)
+    if engine is not None:
+        try:
+            return _read(engine, loaded)
+        except reports.NotReady:
+            pass
+        finally:  # closed before the store is created or upgraded (SQLite: no second connection in the way)
+            engine.dispose()
+    store = store_for(loaded)
     try:
-        if engine is not None:
-            try:
-                return _read(engine, loaded)
-            except reports.NotReady:
-                pass
-        store = store_for(loaded)
         return _read(store.engine, loaded)
     finally:
-        if engine is not None:
-            engine.dispose()
+        store.close()
 
 
 def _read(engine: Engine, loaded: LoadedConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
