@@ -8,6 +8,7 @@ initial load of --customers records and one sync cycle), so it does the real wor
 
     .venv/bin/python bench/cli_startup.py --runs 15
     .venv/bin/python bench/cli_startup.py --runs 15 --json     # one JSON document
+    .venv/bin/python bench/cli_startup.py --source /tmp/old/src # the same, with another checkout's code
 
 Also run with `-X importtime` by hand to see where the time goes:
 
@@ -53,9 +54,12 @@ def commands(config: Path) -> dict[str, list[str]]:
     }
 
 
-def measure(cmds: dict[str, list[str]], runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+def measure(cmds: dict[str, list[str]], runs: int, source: Path | None = None
+            ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Wall-clock seconds and CPU seconds (user + system of the child) of every run."""
     env = {**os.environ, "COLUMNS": "80"}
+    if source is not None:  # another checkout's src/ first on the path (e.g. the code before a change)
+        env["PYTHONPATH"] = str(source)
     wall: dict[str, list[float]] = {name: [] for name in cmds}
     cpu: dict[str, list[float]] = {name: [] for name in cmds}
     for argv in cmds.values():  # one warm-up each (file system cache, .pyc files)
@@ -88,11 +92,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="Runs of every command (median of these).")
     parser.add_argument("--customers", type=int, default=300, help="Customers in the demo ERP.")
     parser.add_argument("--json", action="store_true", help="Print one JSON document.")
+    parser.add_argument("--source", type=Path, help="Measure the einklang package in this src/ folder instead.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="einklang-startup-") as tmp:
         config = build_folder(Path(tmp), args.customers)
         load_before = machine()["load_average"]
-        times, cpu = measure(commands(config), args.runs)
+        cmds = commands(config)
+        if args.source is not None:
+            cmds.pop("einklang --version")  # older checkouts may not have it
+        times, cpu = measure(cmds, args.runs, args.source)
     baseline = statistics.median(times["python -c pass"])
     results = [
         {
@@ -109,6 +117,7 @@ def main() -> None:
     report = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {**machine(), "load_average_before": load_before},
+        "source": str(args.source) if args.source else "installed",
         "results": results,
     }
     if args.json:
