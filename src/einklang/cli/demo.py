@@ -105,8 +105,8 @@ def demo(
             return
         step("Done")
         say(f"finished in {seconds} s. Try it yourself:")
-        for line in next_steps(directory):
-            say(line)
+        for line in next_steps(directory):  # never wrapped by us: each line stays one command to copy
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
 
 
 HINTS = (
@@ -134,5 +134,6 @@ def next_steps(directory: Path) -> list[str]:
     lines += [f"  {program} {hint}" for hint in HINTS]
     if program != "einklang":
         activate = installed.parent / "activate"
-        lines.append(f"(to type just `einklang`, put it on your PATH: source {shlex.quote(str(activate))})")
+        lines.append("To type just `einklang`, put it on your PATH first:")
+        lines.append(f"  source {shlex.quote(str(activate))}")
     return lines

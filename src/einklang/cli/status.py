@@ -74,9 +74,9 @@ def _print_status(
     state_url: str, entities: list[dict[str, Any]], failed: list[dict[str, Any]], names: dict[str, RecordName]
 ) -> None:
     say(f"state store: {lit(state_url)}")
-    for e in entities:
+    say("")
+    for e in entities:  # each table ends with an empty line
         conflicts = e["open_conflicts"]
-        say("")
         say(f"[bold]{lit(e['entity'])}[/]: {e['golden_records']} record(s), {conflicts} open conflict(s)"
             + (" (see: einklang conflicts)" if conflicts else ""))
         say(f"last run: {lit(run_text(e['last_run']))}")

@@ -100,3 +100,18 @@ def test_status_creates_a_missing_or_empty_state_store(tmp_path: Path) -> None:
         data = json.loads(_run("status", "-c", str(config), "--json"))
         assert data["entities"][0]["golden_records"] == 0 and data["entities"][0]["last_run"] is None
         assert state.stat().st_size > 0
+
+
+def test_demo_hints_can_be_copied(tmp_path: Path) -> None:
+    from einklang.cli.demo import HINTS, next_steps
+
+    lines = next_steps(tmp_path / "my demo")
+    assert lines[0] == f"  cd '{tmp_path / 'my demo'}'"
+    commands = [line.strip() for line in lines[1 : 1 + len(HINTS)]]
+    program = commands[0].split(" ")[0]
+    assert all(command.startswith(f"{program} ") for command in commands)
+    if program != "einklang":  # not on PATH: the full path of this installation, and how to activate it
+        assert Path(program).exists() and lines[-1].strip().startswith("source ")
+    for hint in HINTS:  # every hint is a command of this CLI
+        result = runner.invoke(app, [*hint.split(" ")[:1], "--help"])
+        assert result.exit_code == 0, hint
