@@ -106,7 +106,7 @@ def _print_status(
 def record_text(name: RecordName | None, golden_id: str | None, system: str | None = None,
                 native_id: str | None = None, sep: str = " ") -> str:
     """A record as people know it: key field and name, then its ids in the systems (after ``sep``)."""
-    label = name.label if name else (f"golden {golden_id[:8]}" if golden_id else "")
+    label = name.label if name else (f"golden id {golden_id}" if golden_id else "")
     ids = name.ids if name else ""
     if native_id and system and f"{system} {native_id}" not in ids:
         ids = f"{system} {native_id}" + (f", {ids}" if ids else "")

@@ -292,17 +292,27 @@ def conflicts_resolve(
 def log_command(
     config: ConfigOption = None,
     entity: Annotated[str | None, typer.Option("--entity", help="Only this entity.")] = None,
-    record: Annotated[str | None, typer.Option("--record", help="Only this golden record id.")] = None,
+    record: Annotated[str | None, typer.Option(
+        "--record", help="Only this record: its id in any system (e.g. a customer number) or its golden id.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="Newest N entries.")] = 100,
     as_json: JsonOption = False,
 ) -> None:
     """The audit log: every write einklang made and every policy decision, with its cause."""
-    from einklang.store.reports import record_names
+    from einklang.store.reports import find_records, record_names
 
     with cli_errors(as_json):
         loaded = load(config)
         store = store_for(loaded)
-        entries = store.audit_log(entity=entity, golden_id=record, limit=limit)
+        if record is None:
+            entries = store.audit_log(entity=entity, limit=limit)
+        else:
+            with store.engine.connect() as conn:
+                golden_ids = find_records(conn, record, entity)
+            if not golden_ids:
+                raise CliError(f"no record {record!r}" + (f" of entity {entity!r}" if entity else ""), 4)
+            entries = sorted((e for golden_id in golden_ids
+                              for e in store.audit_log(entity=entity, golden_id=golden_id, limit=limit)),
+                             key=lambda e: -int(e["id"]))[:limit]
         with store.engine.connect() as conn:
             names = record_names(conn, (e["golden_id"] for e in entries), keys_of(loaded))
         for entry in entries:

@@ -49,9 +49,9 @@ class RecordName:
 
     @property
     def label(self) -> str:
-        """Key values and name, e.g. ``K10042 Müller GmbH``; the golden id's start if neither is known."""
+        """Key value and name, e.g. ``K10042 Müller GmbH``; the golden id if neither is known."""
         parts = [*self.keys.values(), *([self.name] if self.name else [])]
-        return " ".join(parts) if parts else f"golden {self.golden_id[:8]}"
+        return " ".join(parts) if parts else f"golden id {self.golden_id}"
 
     @property
     def ids(self) -> str:
@@ -90,6 +90,24 @@ def record_names(
         keys = next(({key: text} for key in keys_of.get(entity, ()) if (text := _first(sources, key))), {})
         names[golden_id] = RecordName(golden_id, entity, keys, _name(sources), natives.get(golden_id, {}))
     return names
+
+
+def find_records(conn: Connection, text: str, entity: str | None = None) -> list[str]:
+    """Golden ids of the records ``text`` names: a golden id or the record's id in any system (a
+    customer number where that is the ERP's id). Golden ids are time-ordered (UUIDv7), so a prefix
+    names nothing reliably and is not accepted."""
+    text = text.strip()
+    if not text:
+        return []
+    found: dict[str, None] = {}
+    golden = sa.select(t.golden.c.id).where(t.golden.c.id == text)
+    links = sa.select(t.links.c.golden_id).where(t.links.c.native_id == text)
+    if entity:
+        golden = golden.where(t.golden.c.entity == entity)
+        links = links.where(t.links.c.entity == entity)
+    for query in (golden, links):
+        found.update((str(row[0]), None) for row in conn.execute(query.limit(100)))
+    return list(found)
 
 
 class NotReady(Exception):

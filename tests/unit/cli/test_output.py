@@ -115,3 +115,12 @@ def test_demo_hints_can_be_copied(tmp_path: Path) -> None:
     for hint in HINTS:  # every hint is a command of this CLI
         result = runner.invoke(app, [*hint.split(" ")[:1], "--help"])
         assert result.exit_code == 0, hint
+
+
+def test_log_finds_a_record_by_its_id_in_a_system(demo: Path) -> None:
+    data = json.loads(_run("log", "--entity", "company", "--limit", "5", "-c", str(demo), "--json"))
+    entry = next(e for e in data["entries"] if e["record"])
+    entries = json.loads(_run("log", "--record", entry["record"]["ids"]["erp"], "-c", str(demo), "--json"))["entries"]
+    assert entries and {e["golden_id"] for e in entries} == {entry["golden_id"]}
+    missing = runner.invoke(app, ["log", "--record", "no-such-record", "-c", str(demo)])
+    assert missing.exit_code == 4
