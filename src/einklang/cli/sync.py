@@ -26,6 +26,7 @@ from einklang.cli.status import keys_of, record_text
 from einklang.cli.wording import change_text, cycle_entity_text, resolution_text
 
 if TYPE_CHECKING:
+    from einklang.config import LoadedConfig
     from einklang.store.reports import RecordName
     from einklang.store.state import StateStore
     from einklang.sync import state_ops as ops
@@ -94,7 +95,8 @@ def sync_command(
                     elif as_json:
                         emit_json({"ok": True, "cycle": report.as_dict()})
                     else:
-                        _print_cycle(report, verbose=every is None or report.busy)
+                        _print_cycle(report, verbose=every is None or report.busy, names=_plan_names(
+                            store, loaded, report) if report.dry_run else {})
                     if every is None or stop.requested:
                         break
                     store.heartbeat(LOCK_NAME)
@@ -122,7 +124,16 @@ def _acquire(stack: ExitStack, store: StateStore, wait: float) -> bool:
         time.sleep(0.2)
 
 
-def _print_cycle(report: CycleReport, verbose: bool) -> None:
+def _plan_names(store: StateStore, loaded: LoadedConfig, report: CycleReport) -> dict[str, RecordName]:
+    """Names of the records a dry run's plan touches (the plan holds golden ids)."""
+    from einklang.store.reports import record_names
+
+    golden_ids = [item.get("golden_id") for entity in report.entities for item in entity.plan]
+    with store.engine.connect() as conn:
+        return record_names(conn, golden_ids, keys_of(loaded))
+
+
+def _print_cycle(report: CycleReport, verbose: bool, names: dict[str, RecordName] | None = None) -> None:
     if not verbose:
         return
     prefix = "dry run: " if report.dry_run else ""
@@ -134,10 +145,17 @@ def _print_cycle(report: CycleReport, verbose: bool) -> None:
             say(f"  [red]{lit(message)}[/]")
         if report.dry_run and entity.plan:
             render_table(f"Plan for {entity.entity}", ["action", "system", "record", "values / reason"], [
-                [item["action"], item.get("system", ""), item.get("native_id") or item.get("source_id") or
-                 item.get("golden_id", ""), _plan_text(item)]
+                [item["action"], item.get("system", ""),
+                 _plan_record(item, (names or {}).get(item.get("golden_id") or "")), _plan_text(item)]
                 for item in entity.plan])
     say(f"cycle took {report.seconds:.3f}s")
+
+
+def _plan_record(item: dict[str, Any], name: RecordName | None) -> str:
+    native = item.get("native_id") or item.get("source_id")
+    if name is not None:
+        return record_text(name, name.golden_id, sep="\n")
+    return str(native or item.get("golden_id") or "")
 
 
 def _plan_text(item: dict[str, Any]) -> str:
