@@ -16,13 +16,7 @@ stays cheap.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
-
-try:
-    __version__ = version("einklang")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
 
 _EXPORTS = {
     # configuration
@@ -90,7 +84,21 @@ __all__ = [
 ]
 
 
+def _version() -> str:
+    # read from the installed metadata on first use: importlib.metadata costs ~40 ms at start-up
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("einklang")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value: Any = _version()
+        globals()[name] = value
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'einklang' has no attribute {name!r}")
@@ -104,6 +112,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    __version__: str
     from einklang.config import ConfigError, LoadedConfig, load_config, parse_config
     from einklang.connectors.base import (
         Capabilities,

@@ -1,3 +1,5 @@
-from einklang.cli import main
+"""``python -m einklang``: the same command line as ``einklang``."""
 
-main()
+from einklang.cli import app
+
+app(prog_name="einklang")

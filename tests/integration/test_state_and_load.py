@@ -19,7 +19,7 @@ from tests.store_reads import read
 
 from einklang.config import load_config
 from einklang.demo import scenario
-from einklang.store import links, outbox
+from einklang.store import links, outbox, reports
 from einklang.store.state import open_store
 from einklang.sync.initial_load import run_initial_load
 from einklang.systems import open_connector
@@ -73,7 +73,7 @@ def test_state_store_on_postgres(tmp_path: Path, postgres_state_url: str) -> Non
     assert (first.created, first.failed) == (120, 0)
     assert (second.created, second.skipped) == (0, 120)
     assert read(store, links.count_links, "crm", "company") == 120
-    assert store.last_run("company") is not None
+    assert read(store, reports.last_run, "company") is not None
     store.close()
 
 

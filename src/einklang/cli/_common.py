@@ -1,4 +1,10 @@
-"""Shared CLI plumbing: options, JSON/human output, error reporting with exit codes."""
+"""Shared CLI plumbing: options, JSON/human output, error reporting with exit codes.
+
+Start-up time matters for a command line (``einklang --help`` should answer at once), so this
+module and every command module import only Typer and rich at the top. The configuration
+(pydantic), the state store (SQLAlchemy, Alembic), the matcher (Splink, pandas, DuckDB) and the
+connectors are imported inside the commands that use them; ``tests/unit/cli`` guards that.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from einklang.config import ConfigError, LoadedConfig, load_config
-from einklang.connectors.base import ConnectorError
-from einklang.masking import mask
-from einklang.store.state import StateStore, store_for_config
+from einklang.masking import mask as mask_secrets
+
+if TYPE_CHECKING:
+    from einklang.config import LoadedConfig
+    from einklang.store.state import StateStore
 
 ConfigOption = Annotated[
     Path | None,
@@ -38,6 +46,11 @@ class CliError(Exception):
         self.details = details or {}
 
 
+def mask(text: str) -> str:
+    """Secrets out of everything printed (:mod:`einklang.masking` is light: no pydantic)."""
+    return mask_secrets(text)
+
+
 def emit_json(data: Any) -> None:
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write(mask(text) + "\n")
@@ -45,7 +58,13 @@ def emit_json(data: Any) -> None:
 
 
 def say(message: str) -> None:
+    """Print a message written as rich markup. Data inside it must be passed through :func:`lit`."""
     console.print(mask(message))
+
+
+def lit(value: Any) -> str:
+    """A value shown literally inside a :func:`say` message: ``[red]`` in data stays ``[red]``."""
+    return escape(str(value))
 
 
 @contextmanager
@@ -55,49 +74,84 @@ def cli_errors(as_json: bool) -> Iterator[None]:
         yield
     except typer.Exit:
         raise
-    except ConfigError as exc:
-        _fail(
-            as_json,
-            "config",
-            str(exc),
-            2,
-            {"file": str(exc.file) if exc.file else None, "line": exc.line, "key": exc.key},
-        )
-    except ConnectorError as exc:
-        _fail(as_json, "system", str(exc), 1, {"system": exc.system, "record_id": exc.record_id})
     except CliError as exc:
         _fail(as_json, "error", str(exc), exc.code, exc.details)
     except KeyboardInterrupt:
         _fail(as_json, "interrupted", "interrupted", 130, {})
     except Exception as exc:  # an unexpected error still gets a clean, masked report
+        from einklang.config import ConfigError
+        from einklang.connectors.base import ConnectorError
+
+        if isinstance(exc, ConfigError):
+            details = {"file": str(exc.file) if exc.file else None, "line": exc.line, "key": exc.key}
+            _fail(as_json, "config", str(exc), 2, details)
+        if isinstance(exc, ConnectorError):
+            _fail(as_json, "system", str(exc), 1, {"system": exc.system, "record_id": exc.record_id})
         if not as_json and "--traceback" in sys.argv:
             raise
         _fail(as_json, "internal", f"{type(exc).__name__}: {exc}", 1, {})
 
 
-def _fail(as_json: bool, kind: str, message: str, code: int, details: dict[str, Any]) -> None:
+def _fail(as_json: bool, kind: str, message: str, code: int, details: dict[str, Any]) -> NoReturn:
     if as_json:
         emit_json({"ok": False, "error": {"kind": kind, "message": mask(message), **details}})
     else:
-        err_console.print(f"[bold red]error:[/] {mask(message)}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(mask(message))}", soft_wrap=True)
     raise typer.Exit(code)
 
 
 def load(config_path: Path | None) -> LoadedConfig:
+    from einklang.config import load_config
+
     return load_config(config_path)
 
 
 def store_for(config: LoadedConfig) -> StateStore:
+    from einklang.store.state import store_for_config
+
     return store_for_config(config)
 
 
 def render_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """A table that stays readable at 80 columns and in a pipe: cells wrap at spaces, a word too
+    long for its column (a file name, an id) folds onto the next line instead of being cut, and
+    cells and title are printed literally (never read as rich markup)."""
+    from rich import box
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, title_justify="left")
+    table = Table(
+        title=Text(mask(title), style="bold") if title else None,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+        show_edge=False,
+    )
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*[mask("" if cell is None else str(cell)) for cell in row])
+        table.add_row(*[Text(mask("" if cell is None else str(cell))) for cell in row])
     console.print(table)
+    console.print()
 
+
+def render_list(title: str, items: list[tuple[str, list[str]]]) -> None:
+    """Entries too wide for a table row at 80 columns (the audit log, conflicts, files, pairs): a
+    headline per entry and its details indented below it. Lines wrap at the console's width with
+    their indent kept (a word longer than a line is folded, never cut); printed literally."""
+    import textwrap
+
+    width = max(console.width, 40)
+
+    def show(text: str, indent: str, hanging: str, style: str | None = None) -> None:
+        for paragraph in mask(text).splitlines() or [""]:
+            wrapped = textwrap.fill(paragraph, width, initial_indent=indent, subsequent_indent=hanging,
+                                    break_on_hyphens=False)
+            console.print(wrapped, style=style, markup=False, highlight=False, soft_wrap=True)
+
+    show(title, "", "", style="bold")
+    for headline, details in items:
+        show(headline, "", "  ")
+        for line in details:
+            show(line, "    ", "    ")

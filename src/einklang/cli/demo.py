@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.rule import Rule
 
-from einklang.cli._common import JsonOption, cli_errors, console, emit_json
+from einklang.cli._common import JsonOption, cli_errors, console, emit_json, lit
 from einklang.cli._common import say as say_always
-from einklang.config import load_config
-from einklang.demo import scenario
-from einklang.demo.sync_step import run_sync_demo
-from einklang.importer.demo_step import run_import_demo
-from einklang.store.state import open_store
-from einklang.sync.initial_load import run_initial_load
-from einklang.systems import open_connector
 
 
 def register(app: typer.Typer) -> None:
@@ -26,22 +21,41 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo (re-created).")] = Path("einklang-demo"),
-    customers: Annotated[int, typer.Option("--customers", min=10, max=100_000)] = 300,
+    customers: Annotated[int, typer.Option("--customers", min=10, max=100_000,
+                                           help="Customers in the demo ERP.")] = 300,
     as_json: JsonOption = False,
 ) -> None:
-    """Build a German ERP and an empty CRM on SQLite, check them and run the initial load."""
+    """Build a German ERP and an empty CRM on SQLite and walk through einklang: check, initial load,
+    Outlook exports imported with duplicate review, two-way sync with a conflict. Prints commands to try next."""
+    from rich.rule import Rule
+    from rich.text import Text
+
+    from einklang.config import load_config
+    from einklang.demo import scenario
+    from einklang.demo.import_step import run_import_demo
+    from einklang.demo.sync_step import run_sync_demo
+    from einklang.store.state import store_for_config
+    from einklang.sync.initial_load import run_initial_load
+    from einklang.systems import open_connector
+
     with cli_errors(as_json):
         started = time.perf_counter()
         steps: list[dict[str, Any]] = []
         directory = directory.resolve()
 
         def say(message: str) -> None:
+            """Print a message literally (the demo's data may hold brackets)."""
             if not as_json:
-                say_always(message)
+                say_always(lit(message))
 
         def step(title: str) -> None:
-            if not as_json:
-                console.print(Rule(f"[bold]{title}"))
+            if as_json:
+                return
+            if len(title) + 6 <= console.width:
+                console.print(Rule(Text(title, style="bold")))
+            else:  # a rule would cut the title
+                console.print(Rule())
+                console.print(Text(title, style="bold"))
 
         step("1. Build the demo systems")
         config_path = scenario.build(directory, customers)
@@ -52,16 +66,16 @@ def demo(
 
         step("2. einklang check")
         config = load_config(config_path)
-        store = open_store(config.state_url)
+        store = store_for_config(config)
         checks = []
         for system in config.model.systems:
             with open_connector(config, system) as connector:
                 detail = connector.check()
             checks.append({"system": system, "ok": True, "detail": detail})
-            say(f"[green]ok[/] {system}: {detail}")
+            say(f"ok {system}: {detail}")
         steps.append({"step": "check", "systems": checks})
 
-        step("3. einklang load company --from erp --to crm")
+        step("3. Initial load: einklang load company --from erp --to crm")
         with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm:
             report = run_initial_load(config, store, "company", erp, crm)
         say(
@@ -69,19 +83,19 @@ def demo(
             f"failed {report.failed}"
         )
         for warning in report.warnings:
-            say(f"  [yellow]warning[/] erp record {warning.native_id} field {warning.field}: {warning.reason}")
+            say(f"  warning: erp record {warning.native_id} field {warning.field}: {warning.reason}")
         steps.append({"step": "load", **report.summary(), "warnings": [w.as_dict() for w in report.warnings]})
 
-        step("4. Run it again: nothing is created twice")
+        step("4. The same load again: nothing is created twice")
         with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm:
             again = run_initial_load(config, store, "company", erp, crm)
         say(f"second run: created {again.created}, already linked {again.skipped}")
         steps.append({"step": "load-again", **again.summary()})
 
-        step("5. Outlook exports: inspect, import into the CRM with duplicate review, apply decisions")
+        step("5. Outlook exports: inspect, import with duplicate review, decide")
         steps.append({"step": "import", **run_import_demo(directory, config_path, say)})
 
-        step("6. Both systems are edited; einklang sync; a conflict is resolved; sync again")
+        step("6. Edits in both systems: sync, decide a conflict, sync again")
         config = load_config(config_path)
         steps.append({"step": "sync", **run_sync_demo(directory, config, store, say)})
 
@@ -90,15 +104,36 @@ def demo(
             emit_json({"ok": True, "dir": str(directory), "seconds": seconds, "steps": steps})
             return
         step("Done")
-        say(f"finished in {seconds} s. Try, in {directory}:")
-        for command in (
-            "einklang inspect exports/*.csv",
-            "einklang status",
-            "einklang sync --once",
-            "einklang conflicts",
-            "einklang log --entity company",
-            "einklang check",
-            "einklang config show",
-            "einklang load company --from erp --to crm --dry-run",
-        ):
-            say(f"  cd {directory} && {command}")
+        say(f"finished in {seconds} s. Try it yourself:")
+        for line in next_steps(directory):  # never wrapped by us: each line stays one command to copy
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
+HINTS = (
+    "inspect exports/*.csv",
+    "status",
+    "sync --once",
+    "conflicts list --all",
+    "log --entity company --limit 20",
+    "check",
+    "config show",
+    "load company --from erp --to crm --dry-run",
+)
+
+
+def next_steps(directory: Path) -> list[str]:
+    """Commands to try after the demo, as they can be copied: with this installation's ``einklang``
+    when the shell would not find it (or find another one) on PATH."""
+    installed = Path(sys.executable).parent / "einklang"
+    found = shutil.which("einklang")
+    if not installed.exists() or (found is not None and Path(found).resolve() == installed.resolve()):
+        program = "einklang"
+    else:
+        program = shlex.quote(str(installed))
+    lines = [f"  cd {shlex.quote(str(directory))}"]
+    lines += [f"  {program} {hint}" for hint in HINTS]
+    if program != "einklang":
+        activate = installed.parent / "activate"
+        lines.append("To type just `einklang`, put it on your PATH first:")
+        lines.append(f"  source {shlex.quote(str(activate))}")
+    return lines

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,20 +13,18 @@ from einklang.cli._common import (
     JsonOption,
     cli_errors,
     emit_json,
+    lit,
     load,
-    render_table,
+    render_list,
     say,
     store_for,
 )
-from einklang.config import LoadedConfig
-from einklang.importer.apply import apply_review
-from einklang.importer.checks import dedupe_files, dedupe_system, inspect_system, write_matches
-from einklang.importer.incoming import FileReport, read_files
-from einklang.importer.pipeline import ImportReport, run_import
-from einklang.importer.review import ReviewFileError
-from einklang.importer.undo import UndoError, undo_run
-from einklang.match import MatchModel
-from einklang.systems import open_connector
+from einklang.cli.wording import import_lines, review_lines
+
+if TYPE_CHECKING:
+    from einklang.config import LoadedConfig
+    from einklang.importer.incoming import FileReport
+    from einklang.importer.pipeline import ImportReport
 
 review_app = typer.Typer(help="Apply the decisions of a review file.", no_args_is_help=True)
 
@@ -55,15 +53,20 @@ def _entities(loaded: LoadedConfig, system: str, entity: str | None) -> list[str
 
 
 def _print_files(reports: list[FileReport]) -> None:
-    render_table("Files", ["file", "format", "encoding", "delimiter", "rows", "usable", "errors", "warnings"],
-                 [[r.source, r.format or "", r.encoding or "", repr(r.delimiter) if r.delimiter else "",
-                   r.rows_read, r.rows_usable, r.errors, r.warnings] for r in reports])
+    items = []
+    for r in reports:
+        how = ", ".join(part for part in (r.format, r.encoding, f"delimiter {r.delimiter!r}" if r.delimiter else "")
+                        if part)
+        items.append((r.source, [f"{how}: {r.rows_read} row(s), {r.rows_usable} usable, {r.errors} error(s), "
+                                 f"{r.warnings} warning(s)" if how else
+                                 f"{r.rows_read} row(s), {r.errors} error(s)"]))
+    render_list("Files", items)
     for report in reports:
         if report.error:
-            say(f"[red]error[/] {report.error}")
+            say(f"[red]error[/] {lit(report.error)}")
         for problem in report.problems:
             colour = "red" if problem.severity == "error" else "yellow"
-            say(f"[{colour}]{problem.severity}[/] {problem}")
+            say(f"[{colour}]{problem.severity}[/] {lit(problem)}")
 
 
 def inspect(
@@ -74,6 +77,10 @@ def inspect(
 
     Exit code 1 when any error was found (warnings alone exit 0), 2 for usage errors.
     """
+    from einklang.importer.checks import inspect_system
+    from einklang.importer.incoming import read_files
+    from einklang.systems import open_connector
+
     with cli_errors(as_json):
         if bool(files) == bool(system):
             raise CliError("give contact files or --system SYSTEM (not both)", 2)
@@ -100,9 +107,10 @@ def inspect(
                 emit_json({"ok": errors == 0, "errors": errors, "entities": [r.as_dict() for r in results]})
             else:
                 for result in results:
-                    say(f"{result.system} {result.entity}: {result.records} records, {result.errors} problem(s)")
+                    say(f"{lit(result.system)} {lit(result.entity)}: {result.records} records, "
+                        f"{result.errors} problem(s)")
                     for problem in result.problems:
-                        say(f"  [red]error[/] {problem['text']}")
+                        say(f"  [red]error[/] {lit(problem['text'])}")
         if errors:
             raise typer.Exit(1)
 
@@ -118,6 +126,10 @@ def dedupe(
     config: ConfigOption = None, as_json: JsonOption = False,
 ) -> None:
     """Find duplicate pairs within and across files (or inside a system); CSV a_source,a_row,b_source,b_row,..."""
+    from einklang.importer.checks import dedupe_files, dedupe_system, write_matches
+    from einklang.match import MatchModel
+    from einklang.systems import open_connector
+
     with cli_errors(as_json):
         if bool(files) == bool(system):
             raise CliError("give contact files or --system SYSTEM (not both)", 2)
@@ -145,14 +157,13 @@ def dedupe(
                        "matches": [p.as_dict() for p in pairs],
                        "files": [{k: v for k, v in r.as_dict().items() if k != "problems"} for r in reports]})
             return
-        render_table(f"Duplicate pairs ({counts['duplicate']} sure, {counts['possible']} possible)",
-                     ["a", "b", "score", "verdict", "reasons"],
-                     [[f"{p.a_source}:{p.a_row}", f"{p.b_source}:{p.b_row}", f"{p.score:.3f}", p.verdict,
-                       "; ".join(p.reasons)] for p in pairs[:100]])
+        render_list(f"Duplicate pairs ({counts['duplicate']} sure, {counts['possible']} possible)",
+                    [(f"{p.a_source}:{p.a_row} and {p.b_source}:{p.b_row}: {p.verdict}, score {p.score:.3f}",
+                      ["; ".join(p.reasons)]) for p in pairs[:100]])
         if len(pairs) > 100:
-            say(f"... and {len(pairs) - 100} more" + (f" (all in {out})" if out else " (use --out)"))
+            say(f"... and {len(pairs) - 100} more" + (f" (all in {lit(out)})" if out else " (use --out)"))
         if out is not None:
-            say(f"wrote {len(pairs)} pair(s) to {out}")
+            say(f"wrote {len(pairs)} pair(s) to {lit(out)}")
 
 
 def import_command(
@@ -165,6 +176,9 @@ def import_command(
     dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
 ) -> None:
     """Import contact files into a system: merge, match, create new ones, write duplicates to a review file."""
+    from einklang.importer.pipeline import run_import
+    from einklang.systems import open_connector
+
     with cli_errors(as_json):
         if lang not in ("en", "de"):
             raise CliError("--lang is en or de", 2)
@@ -186,19 +200,12 @@ def _print_import(report: ImportReport, as_json: bool) -> None:
         emit_json({"ok": ok, **report.as_dict()})
         return
     _print_files(report.files)
-    verb = "would be " if report.dry_run else ""
-    say(f"{report.rows_usable} usable rows are {report.persons} new person(s) ({report.merged_rows} rows merged, "
-        f"{report.already_imported} imported before)")
-    say(f"{verb}created {report.created}, {verb}linked {report.linked} to existing records, "
-        f"{report.to_review} for review, failed {report.failed}")
-    if report.accounts_attached or report.accounts_created or report.accounts_to_review:
-        say(f"companies: {verb}attached {report.accounts_attached}, {verb}created {report.accounts_created}, "
-            f"{report.accounts_to_review} for review")
+    for line in import_lines(report.summary()):
+        say(lit(line))
     for failure in report.failures:
-        say(f"[red]failed[/] {failure}")
+        say(f"[red]failed[/] {lit(failure)}")
     if report.review_file:
-        say(f"review file: {report.review_file}; fill in the decisions, then "
-            f"`einklang review apply {report.review_file}`")
+        say(f"fill in the decisions, then: einklang review apply {lit(report.review_file)}")
     if report.run_id is not None:
         say(f"run {report.run_id}; `einklang undo {report.run_id}` reverts it")
 
@@ -209,6 +216,9 @@ def review_apply(
     dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
 ) -> None:
     """Apply the decisions (merge / create / skip / not-duplicate) of a review file."""
+    from einklang.importer.apply import apply_review
+    from einklang.importer.review import ReviewFileError
+
     with cli_errors(as_json):
         loaded = load(config)
         store = store_for(loaded)
@@ -219,12 +229,10 @@ def review_apply(
         if as_json:
             emit_json({"ok": not report.failed, **report.as_dict()})
         else:
-            verb = "would be " if dry_run else ""
-            say(f"{verb}merged {report.merged}, {verb}created {report.created}, skipped {report.skipped}, "
-                f"not duplicates {report.not_duplicate}, companies attached {report.attached}; "
-                f"undecided {report.undecided}, applied before {report.already_applied}, failed {report.failed}")
+            for line in review_lines(report.as_dict()):
+                say(lit(line))
             for failure in report.failures:
-                say(f"[red]failed[/] {failure}")
+                say(f"[red]failed[/] {lit(failure)}")
             if report.run_id is not None:
                 say(f"run {report.run_id}; `einklang undo {report.run_id}` reverts it")
         if report.failed:
@@ -236,6 +244,8 @@ def undo(
     dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
 ) -> None:
     """Revert a whole import or review run: delete what it created, restore what it merged."""
+    from einklang.importer.undo import UndoError, undo_run
+
     with cli_errors(as_json):
         loaded = load(config)
         store = store_for(loaded)
@@ -252,6 +262,6 @@ def undo(
                 f"{verb}unlinked {report.unlinked}, decisions reverted {report.decisions_reverted}, "
                 f"failed {report.failed}")
             for failure in report.failures:
-                say(f"[red]failed[/] {failure}")
+                say(f"[red]failed[/] {lit(failure)}")
         if report.failed:
             raise typer.Exit(1)

@@ -8,11 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from einklang.cli._common import CliError, ConfigOption, JsonOption, cli_errors, emit_json, load, say
-from einklang.importer.incoming import read_files
-from einklang.importer.matching import match_record, spec_for_entity
-from einklang.match import SPECS, train
-from einklang.systems import open_connector
+from einklang.cli._common import CliError, ConfigOption, JsonOption, cli_errors, emit_json, lit, load, say
 
 match_app = typer.Typer(help="Duplicate-detection models.", no_args_is_help=True)
 
@@ -25,10 +21,13 @@ def register(app: typer.Typer) -> None:
 def train_command(
     files: Annotated[list[Path] | None, typer.Argument(help="Contact files to learn from.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Where to save the model (JSON).")] = Path("match-model.json"),
-    spec_name: Annotated[str | None, typer.Option("--spec", help="contact | company | person")] = None,
+    spec_name: Annotated[str | None, typer.Option(
+        "--spec", help="Record type: contact, company or person (default: contact for files, from the entity "
+        "for --system).")] = None,
     system: Annotated[str | None, typer.Option("--system", help="Learn from a configured system instead.")] = None,
     entity: Annotated[str | None, typer.Option("--entity", help="Entity of --system.")] = None,
-    max_pairs: Annotated[int, typer.Option("--max-pairs", min=1000)] = 1_000_000,
+    max_pairs: Annotated[int, typer.Option("--max-pairs", min=1000, help="Random pairs sampled to estimate u "
+                                           "(more: steadier estimates, slower).")] = 1_000_000,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -36,6 +35,11 @@ def train_command(
 
     Use it with `einklang dedupe --model FILE`. Small lists are better served by the shipped model.
     """
+    from einklang.importer.incoming import read_files
+    from einklang.importer.matching import match_record, spec_for_entity
+    from einklang.match import SPECS, train
+    from einklang.systems import open_connector
+
     with cli_errors(as_json):
         if bool(files) == bool(system):
             raise CliError("give contact files or --system SYSTEM (not both)", 2)
@@ -77,5 +81,5 @@ def train_command(
         if as_json:
             emit_json({"ok": True, "out": str(out), "spec": spec.name, "records": len(records)})
         else:
-            say(f"trained a {spec.name} model on {len(records)} records; saved to {out}")
-            say(f"use it with: einklang dedupe FILE... --model {out}")
+            say(f"trained a {spec.name} model on {len(records)} records; saved to {lit(out)}")
+            say(f"use it with: einklang dedupe FILE... --model {lit(out)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 from contextlib import ExitStack
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,19 +15,23 @@ from einklang.cli._common import (
     JsonOption,
     cli_errors,
     emit_json,
+    lit,
     load,
+    render_list,
     render_table,
     say,
     store_for,
 )
-from einklang.model import coerce, display
-from einklang.store import conflicts as ops
-from einklang.store import journal
-from einklang.store.lock import LockBusy, writer_lock
-from einklang.store.rows import ConflictRow
-from einklang.store.state import StateStore
-from einklang.sync.engine import CycleReport, EngineOptions, SyncEngine
-from einklang.systems import open_connector
+from einklang.cli.status import keys_of, record_text
+from einklang.cli.wording import change_text, cycle_entity_text, resolution_text
+
+if TYPE_CHECKING:
+    from einklang.config import LoadedConfig
+    from einklang.store.reports import RecordName
+    from einklang.store.rows import ConflictRow
+    from einklang.store.state import StateStore
+    from einklang.sync.engine import CycleReport
+
 
 conflicts_app = typer.Typer(help="Fields held because they changed differently in two systems.",
                             invoke_without_command=True)
@@ -61,6 +65,9 @@ def sync_command(
     as_json: JsonOption = False,
 ) -> None:
     """Run sync cycles: read changes, merge them, write them to the other systems."""
+    from einklang.sync.engine import EngineOptions, SyncEngine
+    from einklang.systems import open_connector
+
     with cli_errors(as_json):
         if once and every is not None:
             raise CliError("give either --once or --every, not both", 2)
@@ -84,7 +91,8 @@ def sync_command(
                     elif as_json:
                         emit_json({"ok": True, "cycle": report.as_dict()})
                     else:
-                        _print_cycle(report, verbose=every is None or report.busy)
+                        _print_cycle(report, verbose=every is None or report.busy, names=_plan_names(
+                            store, loaded, report) if report.dry_run else {})
                     if every is None or stop.requested:
                         break
                     while not stop.requested and time.monotonic() - started < every:
@@ -100,6 +108,8 @@ def sync_command(
 
 def _acquire(stack: ExitStack, store: StateStore, wait: float, purpose: str) -> None:
     """The writer lock, waiting up to ``wait`` seconds for another writer to finish."""
+    from einklang.store.lock import LockBusy, writer_lock
+
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -111,36 +121,56 @@ def _acquire(stack: ExitStack, store: StateStore, wait: float, purpose: str) -> 
         time.sleep(0.2)
 
 
-def _print_cycle(report: CycleReport, verbose: bool) -> None:
+def _plan_names(store: StateStore, loaded: LoadedConfig, report: CycleReport) -> dict[str, RecordName]:
+    """Names of the records a dry run's plan touches (the plan holds golden ids)."""
+    from einklang.store.reports import record_names
+
+    golden_ids = [item.get("golden_id") for entity in report.entities for item in entity.plan]
+    with store.engine.connect() as conn:
+        return record_names(conn, golden_ids, keys_of(loaded))
+
+
+def _print_cycle(report: CycleReport, verbose: bool, names: dict[str, RecordName] | None = None) -> None:
     if not verbose:
         return
     prefix = "dry run: " if report.dry_run else ""
     for entity in report.entities:
-        parts = [f"{entity.captured} change(s) read", f"{entity.applied} update(s)", f"{entity.created} create(s)",
-                 f"{entity.deleted} delete(s)/archive(s)", f"{entity.linked} linked",
-                 f"{entity.conflicts} new conflict(s)", f"{entity.violations} violation(s)"]
-        if entity.failed:
-            parts.append(f"{entity.failed} failed")
-        if entity.resolved:
-            parts.append(f"{entity.resolved} conflict decision(s) applied")
-        say(f"{prefix}{entity.entity}: " + ", ".join(parts))
+        say(f"{prefix}{lit(entity.entity)}: {cycle_entity_text(entity.as_dict())}")
         for system, reason in entity.unavailable.items():
-            say(f"  [yellow]{system} unavailable[/]: {reason} (its writes wait)")
+            say(f"  [yellow]{lit(system)} unavailable[/]: {lit(reason)} (its writes wait)")
         for message in entity.held_back:
-            say(f"  [red]{message}[/]")
+            say(f"  [red]{lit(message)}[/]")
         if report.dry_run and entity.plan:
             render_table(f"Plan for {entity.entity}", ["action", "system", "record", "values / reason"], [
-                [item["action"], item.get("system", ""), item.get("native_id") or item.get("source_id") or
-                 item.get("golden_id", ""), item.get("values") or item.get("reason") or item.get("cause") or ""]
+                [item["action"], item.get("system", ""),
+                 _plan_record(item, (names or {}).get(item.get("golden_id") or "")), _plan_text(item)]
                 for item in entity.plan])
     say(f"cycle took {report.seconds:.3f}s")
 
 
+def _plan_record(item: dict[str, Any], name: RecordName | None) -> str:
+    native = item.get("native_id") or item.get("source_id")
+    if name is not None:
+        return record_text(name, name.golden_id, sep="\n")
+    return str(native or item.get("golden_id") or "")
+
+
+def _plan_text(item: dict[str, Any]) -> str:
+    values = item.get("values")
+    if isinstance(values, dict):
+        return "\n".join(f"{name}: {value}" for name, value in values.items())
+    return str(values or item.get("reason") or item.get("cause") or "")
+
+
 # ---------------------------------------------------------------------------- conflicts
-def _conflict_dict(conflict: ConflictRow) -> dict[str, Any]:
-    return {"id": conflict.id, "entity": conflict.entity, "golden_id": conflict.golden_id, "field": conflict.field,
+def _conflict_dict(conflict: ConflictRow, name: RecordName | None) -> dict[str, Any]:
+    from einklang.model import display
+
+    return {"id": conflict.id, "entity": conflict.entity, "golden_id": conflict.golden_id,
+            "record": name.as_dict() if name else None, "field": conflict.field,
             "base": display(conflict.base), "values": {s: display(v) for s, v in conflict.values.items()},
             "status": conflict.status, "reason": conflict.reason, "resolution": conflict.resolution,
+            "resolution_text": resolution_text(conflict.resolution, conflict.status) or None,
             "created_at": conflict.created_at.isoformat(timespec="seconds"),
             "resolved_at": conflict.resolved_at.isoformat(timespec="seconds") if conflict.resolved_at else None}
 
@@ -160,56 +190,88 @@ def conflicts_list(
     as_json: JsonOption = False,
 ) -> None:
     """Open conflicts, each with the base value and every system's value."""
+    from einklang.model import display
+    from einklang.store import conflicts as ops
+    from einklang.store.reports import record_names
+
     with cli_errors(as_json):
-        store = store_for(load(config))
-        with store.read() as conn:
+        loaded = load(config)
+        store = store_for(loaded)
+        with store.engine.connect() as conn:
             rows = ops.list_conflicts(conn, None if show_all else "open", entity)
+            names = record_names(conn, (c.golden_id for c in rows), keys_of(loaded))
         if as_json:
-            emit_json({"ok": True, "conflicts": [_conflict_dict(c) for c in rows]})
+            emit_json({"ok": True, "conflicts": [_conflict_dict(c, names.get(c.golden_id)) for c in rows]})
             return
         if not rows:
-            say("no open conflicts")
+            say("no open conflicts" if not show_all else "no conflicts")
             return
-        render_table("Conflicts", ["id", "entity", "record", "field", "base", "values", "status"], [
-            [c.id, c.entity, c.golden_id[:8], c.field, display(c.base),
-             ", ".join(f"{s}: {display(v)}" for s, v in c.values.items()), c.status] for c in rows])
+        items = []
+        for c in rows:
+            now = ", ".join(f"{system} {_quoted(display(value))}" for system, value in c.values.items())
+            details = [f"{c.field}: last agreed {_quoted(display(c.base))}; now {now}"]
+            if c.resolution:
+                details.append(f"decision: {resolution_text(c.resolution, c.status)}")
+            items.append((f"#{c.id} {c.status}  {c.entity} {record_text(names.get(c.golden_id), c.golden_id)}",
+                          details))
+        render_list("Conflicts (details: einklang conflicts show ID; decide: einklang conflicts resolve ID)", items)
 
 
 @conflicts_app.command("show")
-def conflicts_show(conflict_id: int, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+def conflicts_show(
+    conflict_id: Annotated[int, typer.Argument(help="The conflict's id (from `einklang conflicts`).")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """One conflict with the base, each system's value and the reason it was held."""
+    from einklang.model import display
+    from einklang.store import conflicts as ops
+    from einklang.store.reports import record_names
+
     with cli_errors(as_json):
-        store = store_for(load(config))
-        with store.read() as conn:
+        loaded = load(config)
+        store = store_for(loaded)
+        with store.engine.connect() as conn:
             conflict = ops.get_conflict(conn, conflict_id)
+            names = record_names(conn, [conflict.golden_id] if conflict else [], keys_of(loaded))
         if conflict is None:
             raise CliError(f"no conflict {conflict_id}", 4)
-        data = _conflict_dict(conflict)
+        name = names.get(conflict.golden_id)
         if as_json:
-            emit_json({"ok": True, "conflict": data})
+            emit_json({"ok": True, "conflict": _conflict_dict(conflict, name)})
             return
-        say(f"conflict {conflict.id} ({conflict.status}): {conflict.entity} {conflict.golden_id}, "
-            f"field {conflict.field}")
-        say(f"  base (last agreed): {display(conflict.base)!r}")
+        say(f"conflict {conflict.id} ({conflict.status}): {lit(conflict.entity)} "
+            f"{lit(name.label if name else conflict.golden_id)}, field {lit(conflict.field)}")
+        if name and name.ids:
+            say(f"  record: {lit(name.ids)} (golden id {conflict.golden_id})")
+        say(f"  last agreed value: {lit(_quoted(display(conflict.base)))}")
         for system, value in conflict.values.items():
-            say(f"  {system}: {display(value)!r}")
+            say(f"  now in {lit(system)}: {lit(_quoted(display(value)))}")
         if conflict.reason:
-            say(f"  why: {conflict.reason}")
+            say(f"  why it was held: {lit(conflict.reason)}")
         if conflict.resolution:
-            say(f"  resolution: {conflict.resolution}")
+            say(f"  decision: {lit(resolution_text(conflict.resolution, conflict.status))}")
         if conflict.status == "open":
-            say(f"resolve with: einklang conflicts resolve {conflict.id} --take SYSTEM  (or --value VALUE)")
+            say(f"decide with: einklang conflicts resolve {conflict.id} --take SYSTEM  (or --value VALUE)")
+
+
+def _quoted(value: str) -> str:
+    """A value in quotes, ``(empty)`` for none (plain text: escape it with ``lit`` for ``say``)."""
+    return f'"{value}"' if value else "(empty)"
 
 
 @conflicts_app.command("resolve")
 def conflicts_resolve(
-    conflict_id: int,
+    conflict_id: Annotated[int, typer.Argument(help="The conflict's id (from `einklang conflicts`).")],
     take: Annotated[str | None, typer.Option("--take", help="Keep this system's value.")] = None,
     value: Annotated[str | None, typer.Option("--value", help="Use this value everywhere.")] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Decide a conflict; the decision is applied (and audited) by the next sync cycle."""
+    from einklang.model import coerce, display
+    from einklang.store import conflicts as ops
+
     with cli_errors(as_json):
         if (take is None) == (value is None):
             raise CliError("give exactly one of --take SYSTEM or --value VALUE", 2)
@@ -238,36 +300,52 @@ def conflicts_resolve(
         if as_json:
             emit_json({"ok": True, "id": conflict_id, "resolution": resolution})
         else:
-            say(f"conflict {conflict_id} decided; the next `einklang sync` writes it to every system")
+            say(f"conflict {conflict_id} decided ({lit(resolution_text(resolution, 'decided'))})")
 
 
 # ---------------------------------------------------------------------------- log
 def log_command(
     config: ConfigOption = None,
     entity: Annotated[str | None, typer.Option("--entity", help="Only this entity.")] = None,
-    record: Annotated[str | None, typer.Option("--record", help="Only this golden record id.")] = None,
+    record: Annotated[str | None, typer.Option(
+        "--record", help="Only this record: its id in any system (e.g. a customer number) or its golden id.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="Newest N entries.")] = 100,
     as_json: JsonOption = False,
 ) -> None:
     """The audit log: every write einklang made and every policy decision, with its cause."""
+    from einklang.store.journal import audit_log
+    from einklang.store.reports import find_records, record_names
+
     with cli_errors(as_json):
-        store = store_for(load(config))
+        loaded = load(config)
+        store = store_for(loaded)
         with store.read() as conn:
-            entries = [e.as_dict() for e in journal.audit_log(conn, entity=entity, golden_id=record, limit=limit)]
+            if record is None:
+                found = audit_log(conn, entity=entity, limit=limit)
+            else:
+                golden_ids = find_records(conn, record, entity)
+                if not golden_ids:
+                    raise CliError(f"no record {record!r}" + (f" of entity {entity!r}" if entity else ""), 4)
+                found = sorted((e for golden_id in golden_ids
+                                for e in audit_log(conn, entity=entity, golden_id=golden_id, limit=limit)),
+                               key=lambda e: -e.id)[:limit]
+        entries = [e.as_dict() for e in found]
+        with store.engine.connect() as conn:
+            names = record_names(conn, (e["golden_id"] for e in entries), keys_of(loaded))
+        for entry in entries:
+            name = names.get(entry["golden_id"]) if entry["golden_id"] else None
+            entry["record"] = name.as_dict() if name else None
         if as_json:
             emit_json({"ok": True, "entries": entries})
             return
         if not entries:
             say("the audit log is empty")
             return
-        render_table("Audit log", ["when", "op", "system", "entity", "record", "old", "new", "cause"], [
-            [e["ts"], e["op"], e["system"] or "", e["entity"], (e["golden_id"] or "")[:8],
-             _short(e["old"]), _short(e["new"]), e["cause"]] for e in entries])
-
-
-def _short(value: Any) -> str:
-    if not value:
-        return ""
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
+        items = []
+        for e in entries:
+            what = " ".join(part for part in (e["op"], e["system"] and f"in {e['system']}") if part)
+            record_label = record_text(names.get(e["golden_id"] or ""), e["golden_id"], e["system"], e["native_id"])
+            details = [line for line in change_text(e["old"], e["new"]).splitlines() if line]
+            details.append(f"cause: {e['cause']}")
+            items.append((f"{e['ts'].replace('T', ' ')}  {what}  {e['entity']} {record_label}", details))
+        render_list("Audit log (newest first)", items)

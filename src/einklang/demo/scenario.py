@@ -7,7 +7,6 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from einklang.demo import data
-from einklang.importer.demo_step import CONTACT_ENTITY_YAML
 
 ERP_SCHEMA = [
     """CREATE TABLE kunden (
@@ -97,6 +96,44 @@ CRM_SCHEMA = [
          UPDATE contacts SET updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE id = NEW.id;
        END""",
 ]
+
+CONTACT_ENTITY_YAML = """\
+  contact:                              # persons; imported from Outlook exports into the CRM
+    fields:
+      first_name: str
+      last_name: str
+      title: str
+      position: str
+      company: str
+      street: str
+      postal_code: str
+      city: str
+      country: country
+      phone: phone
+      mobile: phone
+      email: email
+      account_id: str                   # the CRM account the contact belongs to (filled by the import)
+    systems:
+      crm:
+        table: contacts
+        id: id
+        changed: updated_at
+        correlation: einklang_id
+        map:
+          first_name: first_name
+          last_name: last_name
+          title: title
+          position: position
+          company: company
+          street: street
+          postal_code: postcode
+          city: city
+          country: country
+          phone: phone
+          mobile: mobile
+          email: email
+          account_id: account_id
+"""
 
 DEMO_CONFIG = """\
 # einklang demo: a German ERP (SQLite) and an English CRM (SQLite).

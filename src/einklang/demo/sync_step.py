@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from einklang.cli.wording import cycle_entity_text
 from einklang.config import LoadedConfig
 from einklang.model import display
 from einklang.store import conflicts
@@ -121,7 +122,10 @@ def run_sync_demo(directory: Path, config: LoadedConfig, store: StateStore, say:
         first = engine.run_cycle()
         for entity in first.entities:
             if entity.busy:
-                say(f"  {entity.entity}: {_describe(entity.as_dict())}")
+                say(f"  {entity.entity}: {cycle_entity_text(entity.as_dict())}")
+            if entity.failed:
+                say(f"  {entity.failed} {entity.entity} write(s) failed for good: isolated, they block nothing "
+                    "else; `einklang status` shows which record and why")
         with store.transaction() as conn:
             open_conflicts = conflicts.list_conflicts(conn, status="open", entity="company")
         for conflict in open_conflicts:
@@ -134,7 +138,7 @@ def run_sync_demo(directory: Path, config: LoadedConfig, store: StateStore, say:
         second = engine.run_cycle()
         for entity in second.entities:
             if entity.busy:
-                say(f"  {entity.entity}: {_describe(entity.as_dict())}")
+                say(f"  {entity.entity}: {cycle_entity_text(entity.as_dict())}")
 
     agreeing, differing = _compare_all(config, store, "company")
     erp_view = _row(erp_url, "SELECT telefon, email, ort, strasse FROM kunden WHERE kundennr = :k", both["kundennr"])
@@ -164,21 +168,3 @@ def _row(url: str, query: str, key: str) -> tuple[Any, ...]:
         row = conn.execute(sa.text(query), {"k": key}).first()
     engine.dispose()
     return tuple(row) if row else ()
-
-
-def _describe(report: dict[str, Any]) -> str:
-    wanted = (
-        "captured",
-        "echoes",
-        "applied",
-        "created",
-        "linked",
-        "conflicts",
-        "violations",
-        "resolved",
-        "stale",
-        "failed",
-        "deleted",
-    )
-    parts = [f"{key} {report[key]}" for key in wanted if isinstance(report.get(key), int) and report[key]]
-    return ", ".join(parts) or "nothing to do"

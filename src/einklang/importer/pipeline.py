@@ -65,7 +65,10 @@ class ImportReport:
     merged_rows: int = 0
     created: int = 0
     linked: int = 0
+    waiting: int = 0
+    """Persons not imported: possible duplicates that wait for a decision in the review file."""
     to_review: int = 0
+    """Contact rows of the review file: the ``linked`` persons (a merge can fill their gaps) and the ``waiting``."""
     accounts_attached: int = 0
     accounts_created: int = 0
     accounts_to_review: int = 0
@@ -75,13 +78,19 @@ class ImportReport:
     plan: list[dict[str, Any]] = field(default_factory=list)
     review_file: str | None = None
 
+    @property
+    def rows_left_out(self) -> int:
+        """Rows read but not usable (no name at all); every other row is imported before or part of a person."""
+        return self.rows_read - self.rows_usable
+
     def summary(self) -> dict[str, Any]:
         return {
             "entity": self.entity, "system": self.system, "dry_run": self.dry_run, "run_id": self.run_id,
-            "rows_read": self.rows_read, "rows_usable": self.rows_usable, "already_imported": self.already_imported,
-            "persons": self.persons, "merged_rows": self.merged_rows, "created": self.created,
-            "linked": self.linked, "to_review": self.to_review, "accounts_attached": self.accounts_attached,
-            "accounts_created": self.accounts_created, "accounts_to_review": self.accounts_to_review,
+            "rows_read": self.rows_read, "rows_usable": self.rows_usable, "rows_left_out": self.rows_left_out,
+            "already_imported": self.already_imported, "persons": self.persons, "merged_rows": self.merged_rows,
+            "created": self.created, "linked": self.linked, "waiting": self.waiting, "to_review": self.to_review,
+            "accounts_attached": self.accounts_attached, "accounts_created": self.accounts_created,
+            "accounts_to_review": self.accounts_to_review,
             "recovered": self.recovered, "failed": self.failed, "review_file": self.review_file,
         }
 
@@ -164,6 +173,9 @@ class ImportRun:
         existing = {native.native_id: (native, record) for native, record in self.target.read_records()}
         imported_natives = self._imported_natives(set(known.values()) - {imports.SKIPPED})
         fresh: list[MergedContact] = []
+        # Every usable row is counted once: imported before, or one of a person's rows; every person
+        # ends created, linked, waiting for a decision or failed.
+        person_rows = 0
         for contact in merged:
             known_targets = [known[fp] for fp in contact.fingerprints if fp in known]
             if not known_targets:
@@ -176,14 +188,18 @@ class ImportRun:
                 if found is not None:
                     self._linked[contact.key] = (found[0], found[1], contact.sources)
             elif found is not None:
-                report.already_imported += sum(1 for row in contact.rows if row.fingerprint in known)
+                known_rows = sum(1 for row in contact.rows if row.fingerprint in known)
+                report.already_imported += known_rows
+                report.persons += 1
+                person_rows += len(contact.rows) - known_rows
                 pair = CandidatePair(contact.key, found[0].native_id, 1.0, "duplicate",
                                      ("same person as rows an earlier import brought in",))
                 self._sure_duplicate(contact, [pair], existing)
             else:
                 fresh.append(contact)
-        report.persons = len(fresh)
-        report.merged_rows = sum(len(contact.rows) for contact in fresh) - len(fresh)
+        report.persons += len(fresh)
+        person_rows += sum(len(contact.rows) for contact in fresh)
+        report.merged_rows = person_rows - report.persons
         pairs_by_contact = self._match_existing(fresh, existing)
         new: list[_NewContact] = []
         for contact in fresh:
@@ -289,6 +305,7 @@ class ImportRun:
         if self.dry_run:
             self.report.plan.append({"action": "link", "sources": contact.sources, "name": contact.display_name(),
                                      "target_id": native.native_id, "score": round(best.score, 4)})
+            self.review_rows.append(self._review_row(contact, best, self._candidates(pairs, existing), ""))
             return
         golden_id = link_existing(self.store, self.target, self.run_id, native, contact.fingerprints,
                                   f"import: sure duplicate of {self.target.system} record {native.native_id} "
@@ -300,6 +317,7 @@ class ImportRun:
 
     def _possible_duplicate(self, contact: MergedContact, pairs: list[CandidatePair],
                             existing: dict[str, tuple[NativeRecord, CanonicalRecord]]) -> None:
+        self.report.waiting += 1
         if self.dry_run:
             self.report.plan.append({"action": "review", "sources": contact.sources, "name": contact.display_name(),
                                      "candidates": [str(p.b_id) for p in pairs[:MAX_CANDIDATES]],
@@ -388,6 +406,7 @@ class ImportRun:
         by_key = {item.merged.key: item for item in new}
         for key, (kept_key, pair) in held.items():
             item = by_key[key]
+            self.report.waiting += 1
             if kept_key in self._linked:
                 native, record, sources = self._linked[kept_key]
                 candidate = ReviewCandidate(native.native_id, native.version, pair.score, shown(record))

@@ -6,16 +6,20 @@ backend speaks another dialect, which keeps the specs readable as plain SQL.
 
 from __future__ import annotations
 
-import splink.comparison_level_library as cll
-from splink.internals.comparison_level_creator import ComparisonLevelCreator
+from typing import TYPE_CHECKING
 
 from einklang.match.spec import LevelSql
+
+if TYPE_CHECKING:
+    from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
 SOURCE_DIALECT = "duckdb"
 
 
 def level(sql: str) -> LevelSql:
     def build() -> ComparisonLevelCreator:
+        import splink.comparison_level_library as cll
+
         return cll.CustomLevel(sql, base_dialect_str=SOURCE_DIALECT)
 
     return build

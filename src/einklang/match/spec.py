@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from splink.internals.comparison_level_creator import ComparisonLevelCreator
+if TYPE_CHECKING:
+    from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
 PreparedRow = Mapping[str, Any]
 """One record's prepared columns (raw display values and derived comparison columns)."""
 
-LevelSql = Callable[[], ComparisonLevelCreator]
+LevelSql = Callable[[], "ComparisonLevelCreator"]
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,9 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from einklang.config import LoadedConfig
@@ -30,6 +26,9 @@ from einklang.masking import mask
 from einklang.store import schema as t
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -48,6 +47,9 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[list[Any]]:
 
 
 def _alembic_config() -> AlembicConfig:
+    # Alembic is imported where migrations are looked at: reading commands (status) start faster
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -122,9 +124,13 @@ class StateStore:
     # ------------------------------------------------------------------ schema
     def current_revision(self) -> str | None:
         with self.engine.connect() as conn:
+            from alembic.runtime.migration import MigrationContext
+
             return MigrationContext.configure(conn).get_current_revision()
 
     def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
     def foreign_tables(self) -> list[str]:
@@ -149,6 +155,8 @@ class StateStore:
                     "einklang keeps its state in a database of its own: point `state:` at an empty database, "
                     "or set `state_shared_database: true` to add einklang's tables there anyway")
         if before != head:
+            from alembic import command
+
             config = _alembic_config()
             with self.engine.begin() as conn:
                 config.attributes["connection"] = conn
@@ -224,20 +232,12 @@ class StateStore:
     def get_run(self, run_id: int) -> dict[str, Any] | None:
         with self.read() as conn:
             row = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).first()
-        return _run_row(row._mapping) if row else None
+        return run_row(row._mapping) if row else None
 
     def set_run_status(self, run_id: int, status: str) -> None:
         """A run's status changed after it finished (an undone import)."""
         with self.transaction() as conn:
             conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(status=status))
-
-    def last_run(self, entity: str | None = None) -> dict[str, Any] | None:
-        query = sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(1)
-        if entity:
-            query = query.where(t.runs.c.entity == entity)
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return _run_row(row._mapping) if row else None
 
     def heartbeat(self, name: str) -> None:
         """A sign of life from the holder of lock ``name`` (see :mod:`einklang.store.lock`)."""
@@ -245,7 +245,7 @@ class StateStore:
             conn.execute(t.locks.update().where(t.locks.c.name == name).values(heartbeat_at=utcnow()))
 
 
-def _run_row(row: Any) -> dict[str, Any]:
+def run_row(row: Any) -> dict[str, Any]:
     entry = dict(row)
     entry["args"] = json.loads(entry["args"]) if entry.get("args") else {}
     entry["summary"] = json.loads(entry["summary"]) if entry.get("summary") else {}

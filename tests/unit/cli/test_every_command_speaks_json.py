@@ -36,3 +36,15 @@ def test_help_works_for_every_command() -> None:
     for path, _ in _commands(root):
         result = runner.invoke(app, [*path, "--help"])
         assert result.exit_code == 0, (path, result.output)
+
+
+def test_every_option_and_argument_has_help_text() -> None:
+    root = typer.main.get_command(app)
+    groups = [("", root), *((name, command) for name, command in root.commands.items() if hasattr(command, "commands"))]
+    missing = [
+        f"{name or 'einklang'}: {param.name}" for name, group in groups for param in group.params
+        if not getattr(param, "help", None)
+    ]
+    for path, command in _commands(root):
+        missing += [f"{' '.join(path)}: {param.name}" for param in command.params if not getattr(param, "help", None)]
+    assert missing == []

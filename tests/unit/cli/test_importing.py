@@ -8,8 +8,9 @@ from typer.testing import CliRunner
 
 from einklang.cli import app
 from einklang.config import load_config
+from einklang.demo import import_step as demo_step
 from einklang.demo import scenario
-from einklang.importer import demo_step
+from einklang.importer.review import read_review
 from einklang.store.state import open_store
 from einklang.sync.initial_load import run_initial_load
 from einklang.systems import open_connector
@@ -91,12 +92,23 @@ def test_import_review_apply_undo_via_cli(tmp_path: Path) -> None:
     base = ["-c", str(config_path), "--json"]
     dry = runner.invoke(app, ["import", *exports, "--into", "crm", "--dry-run", *base])
     assert dry.exit_code == 0, dry.output
-    assert json.loads(dry.output)["created"] == 14
+    planned = json.loads(dry.output)
+    assert planned["created"] == 14
     review = tmp_path / "review.csv"
     done = runner.invoke(app, ["import", *exports, "--into", "crm", "--review", str(review), "--lang", "de", *base])
     assert done.exit_code == 0, done.output
     imported = json.loads(done.output)
     assert imported["created"] == 14 and imported["review_file"] == str(review)
+    # every row read has one outcome, every person has one outcome, the review file holds what is announced
+    assert imported["rows_read"] == imported["rows_left_out"] + imported["already_imported"] + (
+        imported["persons"] + imported["merged_rows"])
+    assert imported["persons"] == imported["created"] + imported["linked"] + imported["waiting"] + imported["failed"]
+    assert imported["to_review"] == imported["linked"] + imported["waiting"]
+    assert len(read_review(review)) == imported["to_review"] + imported["accounts_to_review"]
+    assert {key: planned[key] for key in ("persons", "linked", "waiting", "to_review")} == {
+        key: imported[key] for key in ("persons", "linked", "waiting", "to_review")}
+    human = runner.invoke(app, ["import", *exports, "--into", "crm", "--dry-run", "-c", str(config_path)])
+    assert f"{imported['rows_read']} row(s) read" in human.output
     assert "Entscheidung" in review.read_text(encoding="utf-8-sig").splitlines()[0]
     applied = runner.invoke(app, ["review", "apply", str(review), *base])
     assert applied.exit_code == 0, applied.output

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from tests.store_reads import read
 
 from einklang.config import LoadedConfig, load_config
+from einklang.demo import import_step as demo_step
 from einklang.demo import scenario
-from einklang.importer import demo_step
 from einklang.importer.checks import dedupe_system
 from einklang.importer.pipeline import ImportReport, run_import
 from einklang.importer.undo import UndoError, undo_run

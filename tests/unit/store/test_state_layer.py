@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from einklang.store import changes, conflicts, journal, links, outbox
+from einklang.store import schema as t
 from einklang.store.rows import NewChange, PlannedWrite
 from einklang.store.state import StateStore, open_store
 from einklang.sync.cycle import RolledBackStore
@@ -101,4 +104,5 @@ def test_a_rolled_back_store_sees_its_own_writes_and_keeps_none(tmp_path: Path) 
     with store.read() as conn:
         assert changes.get_cursor(conn, "erp", "company") is None
         assert changes.pending_changes(conn, "company", 0, 10) == []
-    assert store.last_run() is None
+    with store.read() as conn:
+        assert conn.execute(sa.select(t.runs)).first() is None
