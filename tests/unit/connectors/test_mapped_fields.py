@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from einklang.cli import app
+from einklang.config import load_config
 from einklang.connectors.base import (
     Capabilities,
     ChangeDetection,
@@ -29,7 +30,6 @@ from einklang.connectors.base import (
     UnknownNativeField,
     missing_fields,
 )
-from einklang.config import load_config
 from einklang.systems import open_connector
 
 runner = CliRunner()
