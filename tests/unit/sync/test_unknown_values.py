@@ -48,3 +48,54 @@ def test_a_new_record_without_a_field_is_created_without_it(tmp_path: Path) -> N
     [erp] = w.rows("erp").values()
     assert erp["name"] == "Beta"
     assert "city" not in erp  # unknown: not written as empty
+
+
+NAME_PARTS = """
+systems:
+  erp: {connector: memory}
+  crm: {connector: memory}
+entities:
+  person:
+    keys: [number]
+    fields: {number: str, first_name: str, last_name: str}
+    systems:
+      erp: {map: {number: nr, first_name: vorname, last_name: nachname}, changed: modified}
+      crm:
+        changed: modified
+        map:
+          number: ext
+          first_name: {name_part: full, part: first}
+          last_name: {name_part: full, part: last}
+"""
+
+
+def test_a_changed_first_name_keeps_the_last_name_in_a_full_name_column(tmp_path: Path) -> None:
+    from einklang.config import parse_config
+    from einklang.store.state import open_store
+    from einklang.sync.breaker import RetrySettings
+    from einklang.sync.engine import EngineOptions, SyncEngine
+    from einklang.testing.memory import MemoryConnector, MemorySystem
+
+    config = parse_config(NAME_PARTS)
+    systems = {name: MemorySystem(name) for name in ("erp", "crm")}
+    connectors = {name: MemoryConnector(name, {"store": systems[name]}, config.entities_of(name)) for name in systems}
+    retry = RetrySettings(attempts=1, initial_wait=0, max_wait=0, cooldown=0, max_cooldown=0)
+    engine = SyncEngine(config, open_store(f"sqlite:///{tmp_path / 's.db'}"), connectors,
+                        options=EngineOptions(retry=retry), sleep=lambda _s: None)
+
+    def settle() -> None:
+        for _ in range(6):
+            if not engine.run_cycle().busy:
+                return
+        raise AssertionError("sync did not settle")
+
+    erp_id = systems["erp"].insert("person", {"nr": "1", "vorname": "Erika", "nachname": "Mustermann"},
+                                   changed="modified")
+    settle()
+    [crm] = systems["crm"].records("person").values()
+    assert crm["full"] == "Erika Mustermann"
+    systems["erp"].edit("person", erp_id, {"vorname": "Erik"}, changed="modified")
+    settle()
+    [crm] = systems["crm"].records("person").values()
+    assert crm["full"] == "Erik Mustermann"  # was "Erik": the unchanged part was taken for empty
+    assert systems["erp"].records("person")[erp_id]["nachname"] == "Mustermann"
