@@ -3,6 +3,13 @@
 A mapping is a list of ``FieldMap`` rules. Reading applies the rule, then the canonical field
 type's normalisation; writing reverses the rule. A value that cannot be normalised is left out
 of the canonical record and reported, so one bad cell never blanks a field elsewhere.
+
+A value einklang could not read is unknown, never empty: a native record that lacks a column a
+rule reads (a partial answer of an API, a list endpoint with fewer fields than the detail one)
+leaves that canonical field out of the canonical record, exactly like an invalid value. The
+merge takes a field absent from a record as "no observation", so nothing is blanked elsewhere.
+A column that is present with None (or blank) is a real empty value. In the other direction,
+``to_native`` of a whole record writes only the fields the record holds.
 """
 
 from __future__ import annotations
@@ -77,8 +84,10 @@ class FieldProblem:
 
 
 # How ``to_canonical`` reads one rule: (canonical field, the column of a column rule, the reader
-# of other rules or else None, raw value -> canonical value).
-_Reader = tuple[str, str, Callable[[Mapping[str, Any]], Any] | None, Callable[[Any], CanonicalValue]]
+# of other rules or else None, raw value -> canonical value, every column the rule reads).
+_Reader = tuple[
+    str, str, Callable[[Mapping[str, Any]], Any] | None, Callable[[Any], CanonicalValue], tuple[str, ...]
+]
 # How ``to_native`` writes one rule: (canonical field, the column for a column rule or None,
 # the reversed value map or None, the rule).
 _Writer = tuple[str, str | None, dict[str, Any] | None, FieldMap]
@@ -142,11 +151,23 @@ class EntityMapping:
         return tuple(rule.canonical for rule in self.rules if not rule.read_only)
 
     def to_canonical(self, native: Mapping[str, Any]) -> tuple[CanonicalRecord, list[FieldProblem]]:
+        """The canonical values of ``native``, and the values that could not be normalised.
+
+        A field whose native column(s) ``native`` does not carry is left out (unknown), as is a
+        field whose value is invalid; neither is ever read as empty.
+        """
         record: CanonicalRecord = {}
         problems: list[FieldProblem] = []
-        for canonical, column, read, convert in self._readers:
-            # A reader's own errors (a full name without any word) are not field problems.
-            raw = native.get(column) if read is None else read(native)
+        for canonical, column, read, convert, columns in self._readers:
+            if read is None:
+                if column not in native:
+                    continue  # not read: unknown, not empty
+                raw = native[column]
+            else:
+                if not all(name in native for name in columns):
+                    continue  # a join of what was read would pass a part for the whole
+                # A reader's own errors (a full name without any word) are not field problems.
+                raw = read(native)
             try:
                 record[canonical] = convert(raw)
             except InvalidValue as exc:
@@ -171,7 +192,7 @@ class EntityMapping:
                 return coerce_value(raw)
 
         if rule.kind is MapKind.COLUMN:
-            return rule.canonical, rule.columns[0], None, convert
+            return rule.canonical, rule.columns[0], None, convert, rule.columns
         columns = rule.columns
         if rule.kind is MapKind.JOIN:
             sep = rule.sep
@@ -197,16 +218,22 @@ class EntityMapping:
                 first, last = split_full_name(full)
                 return first if first_part else last
 
-        return rule.canonical, "", read, convert
+        return rule.canonical, "", read, convert, columns
 
     def to_native(
         self, record: Mapping[str, CanonicalValue], only: Iterable[str] | None = None
     ) -> dict[str, Any]:
-        """Native column values for the canonical fields ``only`` (default: all mapped, writable)."""
+        """Native column values for the canonical fields ``only`` (default: all mapped, writable).
+
+        Without ``only``, fields ``record`` does not hold (unknown) are not written at all, and a
+        full-name column is written only when the record holds all of its parts.
+        """
         if only is None:
             if self._plain_writes is not None:
-                return {column: record.get(canonical) for canonical, column in self._plain_writes}
-            writers: Iterable[_Writer] = self._writers
+                return {column: record[canonical] for canonical, column in self._plain_writes if canonical in record}
+            writers: Iterable[_Writer] = [
+                writer for writer in self._writers if writer[0] in record and self._parts_known(writer[3], record)
+            ]
         else:
             wanted = set(only)
             writers = [writer for writer in self._writers if writer[0] in wanted]
@@ -233,6 +260,15 @@ class EntityMapping:
         for name_column, parts in name_parts.items():
             native[name_column] = join_person_name(parts.get("first"), parts.get("last")) or None
         return native
+
+    def _parts_known(self, rule: FieldMap, record: Mapping[str, CanonicalValue]) -> bool:
+        if rule.kind is not MapKind.NAME_PART:
+            return True
+        return all(
+            sibling.canonical in record
+            for sibling in self.rules
+            if sibling.kind is MapKind.NAME_PART and sibling.columns[0] == rule.columns[0]
+        )
 
     def _split(self, rule: FieldMap, value: Any) -> dict[str, Any]:
         columns = rule.columns

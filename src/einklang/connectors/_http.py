@@ -6,6 +6,10 @@ One place decides what is worth retrying: connection failures, timeouts, HTTP 42
 Retrying a request that may already have been applied is how duplicates are born (invariant I2),
 so requests that are not idempotent (POST that creates) are only retried when the server cannot
 have acted on them: the connection was never made, or the server said 429/503 before doing work.
+
+A request that times out is not retried here: ``timeout`` (10 s by default) is the longest one
+call waits for a server that does not answer, so ``einklang check`` against a dead host gives up
+after about that long. The sync engine's own retries and circuit breaker decide when to try again.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from einklang.connectors.base import NativeRecord, RecordRejected, SystemUnavailable
 from einklang.connectors.settings import ConnectorSettings, Flag, Name, NonNegativeNumber, PositiveInt, PositiveNumber
@@ -32,7 +36,7 @@ class HttpSettings(ConnectorSettings):
     """The settings every connector over HTTP shares; connectors add their own to a subclass."""
 
     url: Name
-    timeout: PositiveNumber = 30.0  # seconds per request (connecting: at most 10)
+    timeout: PositiveNumber = 10.0  # seconds to connect, and to wait for each answer; not retried
     verify_tls: Flag = True
     retry_attempts: PositiveInt = 5
     retry_initial_wait: NonNegativeNumber = 0.5
@@ -112,7 +116,13 @@ def send_with_retry(
     if idempotent:
         retryable_errors = (httpx.TransportError, _RetryableResponse)
     else:
-        retryable_errors = (httpx.ConnectError, httpx.ConnectTimeout, _RetryableResponse)
+        retryable_errors = (httpx.ConnectError, _RetryableResponse)
+
+    def worth_retrying(error: BaseException) -> bool:
+        # A timeout already cost ``timeout`` seconds: waiting that long again and again is how a
+        # silent server kept ``check`` busy for minutes.
+        return isinstance(error, retryable_errors) and not isinstance(error, httpx.TimeoutException)
+
     retry_statuses = RETRYABLE_STATUS if idempotent else NOT_PROCESSED_STATUS
 
     def attempt() -> httpx.Response:
@@ -123,7 +133,7 @@ def send_with_retry(
         return response
 
     retrying = Retrying(
-        retry=retry_if_exception_type(retryable_errors),
+        retry=retry_if_exception(worth_retrying),
         stop=stop_after_attempt(max(1, policy.attempts)),
         wait=_wait_strategy(policy),
         sleep=policy.sleep,
@@ -151,12 +161,11 @@ def make_client(
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
     """An httpx client configured from the common settings ``timeout`` and ``verify_tls``."""
-    timeout = settings.timeout
     return httpx.Client(
         base_url=base_url,
         headers=dict(headers or {}),
         auth=auth,
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        timeout=httpx.Timeout(settings.timeout),
         verify=settings.verify_tls,
         transport=transport,
         follow_redirects=False,

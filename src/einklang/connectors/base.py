@@ -14,8 +14,10 @@ Loading a connector class must stay cheap: the CLI loads every configured one at
 from __future__ import annotations
 
 import abc
+import difflib
+import functools
 import importlib.metadata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -111,6 +113,55 @@ class ConfigurationError(ConnectorError):
     """The connector settings do not fit the system (unknown table, column, model ...)."""
 
 
+@dataclass(frozen=True)
+class MissingField:
+    """A mapped native field the system does not have, and the closest one it does have."""
+
+    entity: str
+    canonical: str  # the canonical field whose mapping names the column
+    column: str  # the native column / field the mapping names
+    suggestion: str | None = None
+
+    def __str__(self) -> str:
+        hint = f" (did you mean {self.suggestion!r}?)" if self.suggestion else ""
+        return (
+            f"entity {self.entity!r}: canonical field {self.canonical!r} is mapped to native field "
+            f"{self.column!r}, which does not exist{hint}"
+        )
+
+
+class UnknownNativeField(ConfigurationError):
+    """A mapping names native fields the system does not have (checked before reading or writing).
+
+    Reading such a field would yield nothing for every record, and a nothing taken for "empty"
+    wipes the field in every other system; so the system is refused until the mapping is fixed.
+    """
+
+    def __init__(self, missing: Sequence[MissingField], known: Iterable[str], *, system: str) -> None:
+        self.missing = list(missing)
+        self.known = sorted(known)
+        listed = "; ".join(str(item) for item in self.missing)
+        super().__init__(f"{listed}; known fields: {', '.join(self.known)}", system=system)
+
+
+def missing_fields(
+    entity: str, expected: Iterable[tuple[str, str]], known: Iterable[str]
+) -> list[MissingField]:
+    """The (canonical field, native column) pairs of ``expected`` whose column is not ``known``."""
+    known_set = set(known)
+    by_fold = {name.casefold(): name for name in known_set}
+    missing: list[MissingField] = []
+    for canonical, column in expected:
+        if column in known_set:
+            continue
+        suggestion = by_fold.get(column.casefold())
+        if suggestion is None:
+            close = difflib.get_close_matches(column, sorted(known_set), n=1, cutoff=0.5)
+            suggestion = close[0] if close else None
+        missing.append(MissingField(entity, canonical, column, suggestion))
+    return missing
+
+
 class InvalidSettings(ConfigurationError):
     """Settings or entity options refused by the connector's models; ``problems`` says which keys."""
 
@@ -121,13 +172,60 @@ class InvalidSettings(ConfigurationError):
         self.entity = entity
 
 
+# The operations that read or write records of one entity (first argument after self). Before the
+# first of them runs for an entity, the fields its mapping names are checked against the system's
+# own (``Connector.expect_fields``); ``check`` checks every entity's.
+_ENTITY_OPERATIONS = (
+    "read_all", "read_changes", "get", "find", "count", "current_cursor",
+    "create", "update", "delete", "archive",
+)
+
+
+def _checked_entity_operation(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def operation(self: Connector, entity: str, *args: Any, **kwargs: Any) -> Any:
+        self.verify_fields(entity)
+        return method(self, entity, *args, **kwargs)
+
+    operation.__einklang_checked__ = True  # type: ignore[attr-defined]
+    return operation
+
+
+def _checked_check(method: Callable[..., str]) -> Callable[..., str]:
+    @functools.wraps(method)
+    def check(self: Connector) -> str:
+        description = method(self)
+        self.verify_fields()
+        return description
+
+    check.__einklang_checked__ = True  # type: ignore[attr-defined]
+    return check
+
+
 class Connector(abc.ABC):
     """A system einklang reads from and writes to.
 
     ``settings`` are the system's settings, ``entities`` maps entity name -> the connector's
     options for it (table, id column, ...), both raw mappings or already the declared models.
     ``fields`` passed to create/update are native column names with native values.
+
+    Mapped fields: whoever opens a connector for a mapping (``einklang.systems.open_connector``)
+    tells it which native fields the mapping reads and writes (``expect_fields``). Before the
+    first read or write of an entity, and in ``check()``, they are compared with the fields the
+    system has (``native_fields``); a field it lacks is an ``UnknownNativeField`` error for that
+    system, never a column of empty values. Subclasses get this without doing anything: their
+    entity operations are wrapped when the class is defined.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in _ENTITY_OPERATIONS:
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__einklang_checked__", False):
+                setattr(cls, name, _checked_entity_operation(method))
+        check = cls.__dict__.get("check")
+        if callable(check) and not getattr(check, "__einklang_checked__", False):
+            cls.check = _checked_check(check)  # type: ignore[method-assign]
 
     settings_model: ClassVar[type[BaseModel]] = ConnectorSettings
     entity_settings_model: ClassVar[type[BaseModel]] = NoOptions
@@ -153,6 +251,9 @@ class Connector(abc.ABC):
             except SettingsRefused as refused:
                 raise InvalidSettings(refused, system=system, entity=entity) from None
         self.entity_settings = entity_settings
+        self._expected_fields: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._verified_fields: set[str] = set()
+        self._verifying_fields: set[str] = set()
 
     # --- description -------------------------------------------------------------------
     @abc.abstractmethod
@@ -160,6 +261,44 @@ class Connector(abc.ABC):
 
     def entities(self) -> list[str]:
         return list(self.entity_settings)
+
+    def native_fields(self, entity: str) -> set[str] | None:
+        """The native field names records of ``entity`` can carry; None if the system cannot tell.
+
+        Connectors with a schema say it here (a table's columns, a model's fields, the fields an
+        API endpoint returns, the vCard properties read). It may connect, and is asked once per
+        connector and entity. None (the default, for schemaless systems) skips the check.
+        """
+        return None
+
+    def expect_fields(self, entity: str, fields: Iterable[tuple[str, str]]) -> None:
+        """Declare the ``(canonical field, native field)`` pairs the mapping of ``entity`` uses."""
+        self._expected_fields[entity] = tuple(fields)
+        self._verified_fields.discard(entity)
+
+    def verify_fields(self, entity: str | None = None) -> None:
+        """Compare the expected fields of ``entity`` (default: all) with ``native_fields``.
+
+        Raises ``UnknownNativeField`` naming the entity, the canonical field, the missing native
+        field and the closest existing one. A success is remembered for the connector's life.
+        """
+        expected = getattr(self, "_expected_fields", None)
+        if not expected:
+            return
+        names = list(expected) if entity is None else [entity]
+        for name in names:
+            if name not in expected or name in self._verified_fields or name in self._verifying_fields:
+                continue
+            self._verifying_fields.add(name)
+            try:
+                known = self.native_fields(name)
+            finally:
+                self._verifying_fields.discard(name)
+            if known is not None:
+                missing = missing_fields(name, expected[name], known)
+                if missing:
+                    raise UnknownNativeField(missing, known, system=self.system)
+            self._verified_fields.add(name)
 
     # --- health ------------------------------------------------------------------------
     @abc.abstractmethod

@@ -195,6 +195,10 @@ class BottleCrmConnector(Connector):
         except KeyError:
             raise ConfigurationError(f"entity {entity!r} is not configured", system=self.system) from None
 
+    def native_fields(self, entity: str) -> set[str]:
+        """The fields einklang reads from and writes to the entity's endpoint."""
+        return set(self._resource(entity).fields)
+
     def capabilities(self, entity: str) -> Capabilities:
         resource = self._resource(entity)
         detection = ChangeDetection.TIMESTAMP if resource.has_updated_at else ChangeDetection.SNAPSHOT
@@ -242,7 +246,9 @@ class BottleCrmConnector(Connector):
     # --- reading --------------------------------------------------------------------------
 
     def _native(self, resource: Resource, raw: Mapping[str, Any]) -> NativeRecord:
-        fields = {name: raw.get(name) for name in resource.fields}
+        # A field the answer does not carry (list and detail endpoints differ) is left out, not
+        # taken for empty: einklang reads what is absent as unknown.
+        fields = {name: raw[name] for name in resource.fields if name in raw}
         # Blank strings and nulls mean the same to BottleCRM users; one spelling keeps
         # einklang from seeing changes that are none.
         fields = {name: (None if value == "" else value) for name, value in fields.items()}

@@ -177,7 +177,9 @@ def _send_update(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEnt
             outbox.finish_outbox(conn, entry.id, "done", "nothing left to write")
         return False
     mapping = ctx.mapping(system)
-    native_patch = mapping.to_native(patch, only=list(patch))
+    # the record as last seen completes the patch: a full-name column rebuilt from one changed
+    # part needs the other part, which is not in the patch and must not be taken for empty
+    native_patch = mapping.to_native({**seen, **patch}, only=list(patch))
     cycle.fault("before_update")
     try:
         record: NativeRecord = cycle.call(system, lambda: connector.update(

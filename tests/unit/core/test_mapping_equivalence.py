@@ -287,6 +287,8 @@ class _RefMapping:
         record: CanonicalRecord = {}
         problems: list[FieldProblem] = []
         for rule in self.rules:
+            if not all(column in native for column in rule.columns):
+                continue  # changed on purpose (hardening finding 2): a column not read is unknown
             raw = self._read_raw(rule, native)
             try:
                 record[rule.canonical] = self._to_canonical_value(rule, raw)
@@ -323,6 +325,11 @@ class _RefMapping:
         for rule in self.rules:
             if rule.canonical not in wanted or rule.read_only:
                 continue
+            if only is None and (rule.canonical not in record or any(
+                    sibling.canonical not in record for sibling in self.rules
+                    if rule.kind is MapKind.NAME_PART and sibling.kind is MapKind.NAME_PART
+                    and sibling.columns[0] == rule.columns[0])):
+                continue  # changed on purpose (hardening finding 2): a whole record writes what it holds
             value = record.get(rule.canonical)
             if rule.kind is MapKind.NAME_PART:
                 column = rule.columns[0]

@@ -93,6 +93,11 @@ class CardDavConnector(Connector):
         self._collection(entity)
         return self.entity_settings[entity].page_size
 
+    def native_fields(self, entity: str) -> set[str]:
+        """The flat fields read from and written to a vCard's properties."""
+        self._collection(entity)
+        return set(FLAT_FIELDS)
+
     def capabilities(self, entity: str) -> Capabilities:
         self._collection(entity)
         return Capabilities(

@@ -60,6 +60,10 @@ class SqlConnector(SqlChangeReading, SqlInserting):
             modified_field=options.changed,
         )
 
+    def native_fields(self, entity: str) -> set[str]:
+        """The columns of the entity's table, as reflected (once per connector)."""
+        return set(self._entity(entity).table.c.keys())
+
     # --- health ------------------------------------------------------------------------
     def check(self) -> str:
         for entity in self.options:

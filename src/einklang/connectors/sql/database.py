@@ -24,7 +24,14 @@ from einklang.connectors.base import (
     StaleVersion,
     SystemUnavailable,
 )
-from einklang.connectors.sql.dialect import WRITE_OPTION, connection_url, error_reason, take_over_sqlite_transactions
+from einklang.connectors.sql.dialect import (
+    WRITE_OPTION,
+    connect_timeout_args,
+    connection_url,
+    error_reason,
+    limit_mysql_handshake,
+    take_over_sqlite_transactions,
+)
 from einklang.connectors.sql.options import SqlEntityOptions, SqlSettings
 from einklang.connectors.sql.table import (
     CHANGE_KEY_LABEL,
@@ -230,9 +237,12 @@ class SqlDatabase(Connector):
 
     def _get_engine(self) -> Engine:
         if self._engine is None:
-            engine = sa.create_engine(self.url, pool_pre_ping=True)
+            connect_args = connect_timeout_args(self.url, self.settings.timeout)
+            engine = sa.create_engine(self.url, pool_pre_ping=True, connect_args=connect_args)
             if engine.dialect.name == "sqlite":
                 take_over_sqlite_transactions(engine)
+            elif engine.dialect.name in ("mysql", "mariadb"):
+                limit_mysql_handshake(engine)
             self._engine = engine
         return self._engine
 

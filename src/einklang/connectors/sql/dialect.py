@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,35 @@ def connection_url(settings: SqlSettings) -> URL:
     if settings.password is not None:
         url = url.set(password=settings.password.get_secret_value())
     return url
+
+
+def connect_timeout_args(url: URL, timeout: float) -> dict[str, Any]:
+    """Driver arguments that bound the wait for a connection to ``timeout`` seconds.
+
+    psycopg's ``connect_timeout`` covers the whole start-up (whole seconds, at least 2). PyMySQL's
+    ``connect_timeout`` covers only the TCP connect; the server's greeting is read with the read
+    timeout, so that is set too and lifted again once connected (:func:`limit_mysql_handshake`).
+    A ``connect_timeout`` given in the URL's query wins. SQLite opens a file: nothing to bound.
+    """
+    backend = url.get_backend_name()
+    if backend == "postgresql" and "connect_timeout" not in url.query:
+        return {"connect_timeout": max(2, math.ceil(timeout))}
+    if backend in ("mysql", "mariadb"):
+        return {"connect_timeout": timeout, "read_timeout": timeout, "write_timeout": timeout}
+    return {}
+
+
+def limit_mysql_handshake(engine: Engine) -> None:
+    """Lift PyMySQL's read/write timeouts once a connection is made: they were for the handshake.
+
+    A query (a lock wait, a large page) may rightly take longer than connecting should.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _queries_may_take_longer(dbapi_connection: Any, _record: Any) -> None:
+        for attribute in ("_read_timeout", "_write_timeout"):
+            if hasattr(dbapi_connection, attribute):
+                setattr(dbapi_connection, attribute, None)
 
 
 def take_over_sqlite_transactions(engine: Engine) -> None:

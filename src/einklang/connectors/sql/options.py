@@ -15,6 +15,7 @@ from einklang.connectors.settings import (
     NonNegativeInt,
     NonNegativeNumber,
     PositiveInt,
+    PositiveNumber,
     Secret,
 )
 from einklang.connectors.sql.dialect import database_url
@@ -25,6 +26,9 @@ class SqlSettings(ConnectorSettings):
     password: Secret | None = None  # injected into the URL, so the URL itself can live in the file
     # ``schema`` would shadow a BaseModel attribute: the key is ``schema``, the field another name.
     database_schema: Name | None = Field(None, alias="schema")
+    # Seconds to wait for a connection (PostgreSQL, MariaDB/MySQL): a server that accepts but
+    # never answers is reported unavailable after this long instead of hanging.
+    timeout: PositiveNumber = 10.0
 
     @field_validator("url")
     @classmethod

@@ -116,6 +116,10 @@ class TrytonConnector(Connector):
             batch_size=200,
         )
 
+    def native_fields(self, entity: str) -> set[str]:
+        """The flat fields the entity's kind reads and writes (its model and child models folded in)."""
+        return set(self._kind(entity).flat_fields)
+
     def check(self) -> str:
         version = self.session.server_version()
         self.session.login()
