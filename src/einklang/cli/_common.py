@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,17 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+
+
+# Exit codes, the same for every command (docs/security.md):
+EXIT_OK = 0
+EXIT_FAILED = 1  # an error, or records that could not be written (isolated, listed by `status`)
+EXIT_USAGE = 2  # a wrong option, or a configuration error (file:line: key: message)
+EXIT_BUSY = 3  # another einklang process is writing to the state store
+EXIT_NOT_FOUND = 4  # the record or run named does not exist
+EXIT_UNREACHABLE = 5  # a system could not be reached: its writes wait for the next cycle
+EXIT_ATTENTION = 6  # done, but a person must decide: open conflicts, held-back deletions, a lost state store
+EXIT_INTERRUPTED = 130
 
 
 class CliError(Exception):
@@ -104,6 +116,37 @@ def load(config_path: Path | None) -> LoadedConfig:
     from einklang.config import load_config
 
     return load_config(config_path)
+
+
+@contextmanager
+def writing(config: LoadedConfig, purpose: str, *, dry_run: bool = False, wait: float = 0.0) -> Iterator[StateStore]:
+    """The state store, with the writer lock held for the block unless it is a dry run.
+
+    Every command that writes holds the one writer lock (:mod:`einklang.store.lock`), so an
+    import never plans against links a running sync is changing. ``wait``: seconds to wait for
+    another writer to finish before giving up with exit code 3.
+    """
+    from einklang.store.lock import LockBusy, writer_lock
+
+    store = store_for(config)
+    if dry_run:
+        yield store
+        return
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            lock = writer_lock(store, purpose)
+            lock.__enter__()
+            break
+        except LockBusy as busy:
+            if time.monotonic() >= deadline:
+                waited = f" (waited {wait:g} s)" if wait else ""
+                raise CliError(f"{busy}{waited}", EXIT_BUSY) from None
+        time.sleep(0.2)
+    try:
+        yield store
+    finally:
+        lock.__exit__(None, None, None)
 
 
 def store_for(config: LoadedConfig) -> StateStore:

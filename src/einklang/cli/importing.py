@@ -17,7 +17,7 @@ from einklang.cli._common import (
     load,
     render_list,
     say,
-    store_for,
+    writing,
 )
 from einklang.cli.wording import import_lines, review_lines
 
@@ -185,8 +185,7 @@ def import_command(
         loaded = load(config)
         if into not in loaded.systems_of(entity):
             raise CliError(f"entity {entity!r} is not mapped in system {into!r}", 2)
-        store = store_for(loaded)
-        with open_connector(loaded, into) as connector:
+        with writing(loaded, "import", dry_run=dry_run) as store, open_connector(loaded, into) as connector:
             report = run_import(loaded, store, connector, files, entity=entity, review_path=review, lang=lang,
                                 dry_run=dry_run)
         _print_import(report, as_json)
@@ -221,9 +220,9 @@ def review_apply(
 
     with cli_errors(as_json):
         loaded = load(config)
-        store = store_for(loaded)
         try:
-            report = apply_review(loaded, store, file, dry_run=dry_run)
+            with writing(loaded, "review apply", dry_run=dry_run) as store:
+                report = apply_review(loaded, store, file, dry_run=dry_run)
         except ReviewFileError as exc:
             raise CliError(str(exc), 2) from None
         if as_json:
@@ -248,9 +247,9 @@ def undo(
 
     with cli_errors(as_json):
         loaded = load(config)
-        store = store_for(loaded)
         try:
-            report = undo_run(loaded, store, run_id, dry_run=dry_run)
+            with writing(loaded, "undo", dry_run=dry_run) as store:
+                report = undo_run(loaded, store, run_id, dry_run=dry_run)
         except UndoError as exc:
             raise CliError(str(exc), 2) from None
         result: dict[str, Any] = {"ok": not report.failed, **report.as_dict()}

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from einklang.cli._common import (
+    EXIT_ATTENTION,
+    EXIT_FAILED,
     CliError,
     ConfigOption,
     JsonOption,
@@ -18,7 +21,7 @@ from einklang.cli._common import (
     load,
     render_table,
     say,
-    store_for,
+    writing,
 )
 
 if TYPE_CHECKING:
@@ -30,6 +33,7 @@ DEFAULT_LOAD_BATCH = 1000
 
 def register(app: typer.Typer) -> None:
     app.command("load")(load_command)
+    app.command("relink")(relink_command)
 
 
 def load_command(
@@ -59,6 +63,28 @@ def load_command(
     as_json: JsonOption = False,
 ) -> None:
     """Initial load: create ENTITY's records of one system in another and link each pair."""
+    _load(entity, source, target, dry_run, batch_size, workers, config, as_json, relink=False)
+
+
+def relink_command(
+    entity: Annotated[str, typer.Argument(help="Entity to relink, e.g. company.")],
+    source: Annotated[str, typer.Option("--from", help="One system (its values stand in for held fields).")],
+    target: Annotated[str, typer.Option("--to", help="The other system.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Link two systems' records by their keys again (a new or restored state store); create nothing.
+
+    Where a pair's values differ, the field's leader wins if the sync policy names one; otherwise
+    the field is held as a conflict for a person (`einklang conflicts`). Records without a
+    counterpart stay unlinked and are treated as new by the next sync.
+    """
+    _load(entity, source, target, dry_run, DEFAULT_LOAD_BATCH, 0, config, as_json, relink=True)
+
+
+def _load(entity: str, source: str, target: str, dry_run: bool, batch_size: int, workers: int | None,
+          config: Path | None, as_json: bool, *, relink: bool) -> None:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -78,15 +104,19 @@ def load_command(
             loaded.system(system)
             if system not in loaded.systems_of(entity):
                 raise CliError(f"entity {entity!r} is not mapped in system {system!r}", 2)
-        store = store_for(loaded)
-        with open_connector(loaded, source) as src, open_connector(loaded, target) as tgt:
+        with (
+            writing(loaded, "relink" if relink else "load", dry_run=dry_run) as store,
+            open_connector(loaded, source) as src,
+            open_connector(loaded, target) as tgt,
+        ):
             total = src.count(entity)
             if as_json:
                 report = run_initial_load(
-                    loaded, store, entity, src, tgt, dry_run=dry_run, batch_size=batch_size, workers=workers
+                    loaded, store, entity, src, tgt, dry_run=dry_run, batch_size=batch_size, workers=workers,
+                    relink=relink,
                 )
             else:
-                verb = "planning" if dry_run else "loading"
+                verb = "planning" if dry_run else "relinking" if relink else "loading"
                 with Progress(
                     TextColumn(f"[bold]{verb} {lit(entity)}[/] {lit(source)} → {lit(target)}"),
                     BarColumn(),
@@ -116,10 +146,13 @@ def load_command(
                         batch_size=batch_size,
                         progress=advance,
                         workers=workers,
+                        relink=relink,
                     )
         _print_load_report(report, as_json)
         if report.aborted or report.failed:
-            raise typer.Exit(1)
+            raise typer.Exit(EXIT_FAILED)
+        if report.conflicts and not report.dry_run:
+            raise typer.Exit(EXIT_ATTENTION)  # done; a person decides the held fields
 
 
 def _print_load_report(report: LoadReport, as_json: bool) -> None:
@@ -132,6 +165,9 @@ def _print_load_report(report: LoadReport, as_json: bool) -> None:
         f"skipped {report.skipped}, failed {report.failed}"
         + (f", recovered {report.recovered} from an interrupted run" if report.recovered else "")
     )
+    if report.conflicts:
+        say(f"{report.conflicts} field(s) hold different values in the two systems and wait for a decision: "
+            "`einklang conflicts`")
     if not report.target_was_empty and (report.linked or (not report.dry_run and report.created)):
         say(f"{lit(report.target)} was not empty: existing records were matched by key first")
     if report.target_unlinked:

@@ -10,6 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from einklang.cli._common import (
+    EXIT_ATTENTION,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
     CliError,
     ConfigOption,
     JsonOption,
@@ -99,11 +103,29 @@ def sync_command(
                         time.sleep(min(0.1, every))
                     if stop.requested:
                         break
+                code = _exit_code(report, store) if every is None else EXIT_OK
                 if as_json and every is None:
-                    emit_json({"ok": True, **reports[0]})
+                    emit_json({"ok": code == EXIT_OK, "exit_code": code, **reports[0]})
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+        if code != EXIT_OK:
+            raise typer.Exit(code)
+
+
+def _exit_code(report: CycleReport, store: StateStore) -> int:
+    """What a cron job or monitor needs to know of one cycle, as the exit code (docs/security.md)."""
+    from einklang.store.conflicts import count_open_conflicts
+
+    if any(entity.unavailable for entity in report.entities):
+        return EXIT_UNREACHABLE
+    if any(entity.failed for entity in report.entities):
+        return EXIT_FAILED
+    with store.read() as conn:
+        open_conflicts = sum(count_open_conflicts(conn, entity.entity) for entity in report.entities)
+    if open_conflicts or any(entity.held_back for entity in report.entities):
+        return EXIT_ATTENTION
+    return EXIT_OK
 
 
 def _acquire(stack: ExitStack, store: StateStore, wait: float, purpose: str) -> None:

@@ -164,7 +164,11 @@ class Undo:
                 restore[name] = coerce(spec.field(name), text or None, self.config.normalize_context)
             except (InvalidValue, KeyError):
                 restore[name] = text or None
-        patch = target.mapping.to_native(restore, only=list(restore))
+        # a column holding several fields (a full name) is rebuilt from the record's other parts as it
+        # holds them now, not from the restored field alone (which would wipe the rest)
+        current = target.connector.get(entry.entity, [native_id]).get(native_id)
+        before = target.canonical(current) if current is not None else {}
+        patch = target.mapping.to_native({**before, **restore}, only=list(restore))
         updated = target.connector.update(entry.entity, native_id, patch, None)
         after = target.canonical(updated)
         with self.store.transaction() as conn:
