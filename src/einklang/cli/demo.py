@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from einklang.cli._common import JsonOption, cli_errors, console, emit_json, lit
+from einklang.cli._common import EXIT_USAGE, CliError, JsonOption, cli_errors, console, emit_json, lit
 from einklang.cli._common import say as say_always
 
 
@@ -20,7 +20,11 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo (re-created).")] = Path("einklang-demo"),
+    directory: Annotated[Path, typer.Option(
+        "--dir", help="Folder for the demo: new, empty, or an earlier demo's (re-created).")] = Path("einklang-demo"),
+    force: Annotated[bool, typer.Option(
+        "--force", help="Use a folder that is not empty and not an earlier demo's (its databases and "
+                        "einklang.yaml are replaced).")] = False,
     customers: Annotated[int, typer.Option("--customers", min=10, max=100_000,
                                            help="Customers in the demo ERP.")] = 300,
     as_json: JsonOption = False,
@@ -58,7 +62,10 @@ def demo(
                 console.print(Text(title, style="bold"))
 
         step("1. Build the demo systems")
-        config_path = scenario.build(directory, customers)
+        try:
+            config_path = scenario.build(directory, customers, force=force)
+        except scenario.DemoFolderError as refused:
+            raise CliError(str(refused), EXIT_USAGE) from None
         say(f"ERP  {directory / 'erp.db'}: tables kunden ({customers}), warengruppen, artikel, mitarbeiter")
         say(f"CRM  {directory / 'crm.db'}: tables accounts, contacts (empty)")
         say(f"config {config_path}")

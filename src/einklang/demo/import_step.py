@@ -25,7 +25,7 @@ from openpyxl import load_workbook
 
 from einklang.cli.wording import import_lines, review_lines
 from einklang.config import load_config
-from einklang.demo.scenario import CONTACT_ENTITY_YAML
+from einklang.demo.scenario import CONTACT_ENTITY_YAML, inside
 from einklang.importer.apply import apply_review
 from einklang.importer.incoming import read_files
 from einklang.importer.pipeline import run_import
@@ -186,7 +186,7 @@ def write_exports(directory: Path, accounts: list[dict[str, Any]]) -> list[Path]
                 values["first_name"], values["last_name"], values["company"], values["position"], values["street"],
                 values["city"], values["postal_code"], values["country"], values["phone"], values["mobile"],
                 values["email"], "SMTP", note])
-        path = directory / name
+        path = inside(directory, name)
         path.write_bytes(buffer.getvalue().encode(encoding))
         paths.append(path)
     return paths
@@ -252,7 +252,7 @@ def run_import_demo(directory: Path, config_path: Path, say: Callable[[str], Non
     seeded = seed_crm_contacts(crm_url, accounts)
     say(f"CRM: {seeded} contacts typed in by hand before einklang (one of them a colleague with the same surname)")
 
-    exports = write_exports(directory / "exports", accounts)
+    exports = write_exports(inside(directory, "exports"), accounts)
     say(f"wrote {len(exports)} Outlook exports to {directory / 'exports'}")
     reports, rows = read_files(exports, config.model.default_region)
     for report in reports:
@@ -262,16 +262,16 @@ def run_import_demo(directory: Path, config_path: Path, say: Callable[[str], Non
             say(f"    {problem.severity}: {Path(problem.source).name}:{problem.line}:{problem.field or ''}: "
                 f"{problem.message}")
 
-    review_path = directory / "review.xlsx"
+    review_path = inside(directory, "review.xlsx")
     with open_connector(config, "crm") as crm:
         imported = run_import(config, store, crm, exports, entity="contact", review_path=review_path, lang="en")
     say(f"import run {imported.run_id} (einklang import exports/*.csv --into crm --review review.xlsx):")
     for line in import_lines(imported.summary()):
         say(f"  {line}")
 
-    decisions_path = directory / "decisions.csv"
+    decisions_path = inside(directory, "decisions.csv")
     decisions_path.write_text(DECISIONS_CSV, encoding="utf-8")
-    decided_path = directory / "review-decided.xlsx"
+    decided_path = inside(directory, "review-decided.xlsx")
     filled = fill_decisions(review_path, decisions_path, decided_path)
     say(f"prepared decisions {decisions_path.name} filled into {decided_path.name} ({filled} rows)")
     applied = apply_review(config, store, decided_path)
@@ -281,7 +281,8 @@ def run_import_demo(directory: Path, config_path: Path, say: Callable[[str], Non
         say(f"  failed: {failure}")
 
     with open_connector(config, "crm") as crm:
-        again = run_import(config, store, crm, exports, entity="contact", review_path=directory / "review-again.xlsx")
+        again = run_import(config, store, crm, exports, entity="contact",
+                           review_path=inside(directory, "review-again.xlsx"))
     say(f"the same import again: created {again.created}, {again.already_imported} rows recognised as imported")
     engine = sa.create_engine(crm_url)
     with engine.connect() as conn:

@@ -240,13 +240,42 @@ def build_crm(path: Path) -> None:
     engine.dispose()
 
 
-def build(directory: Path, customer_count: int = 300) -> Path:
-    """Create (or re-create) the demo folder; return the path of its einklang.yaml."""
+MARKER = ".einklang-demo"
+"""A file that marks a folder as the demo's own: only such a folder is re-created without --force."""
+
+
+class DemoFolderError(Exception):
+    """The folder given with --dir cannot be used for the demo as it is."""
+
+
+def prepare_folder(directory: Path, force: bool = False) -> None:
+    """Make ``directory`` the demo's folder: new, empty, an earlier demo's, or ``force``d."""
+    if directory.exists() and not directory.is_dir():
+        raise DemoFolderError(f"{directory} is a file, not a folder")
+    if directory.exists() and not force and not (directory / MARKER).is_file() and any(directory.iterdir()):
+        raise DemoFolderError(f"{directory} is not empty and not an earlier demo's folder: the demo would replace "
+                              "databases and einklang.yaml there. Choose a new or empty folder, or add --force")
     directory.mkdir(parents=True, exist_ok=True)
+    inside(directory, MARKER).write_text("einklang demo folder: `einklang demo` may re-create it\n", encoding="utf-8")
+
+
+def inside(directory: Path, *parts: str) -> Path:
+    """``directory / parts``, refusing a link that leads out of the demo folder (it is never followed)."""
+    current = directory
+    for part in Path(*parts).parts:
+        current = current / part
+        if current.is_symlink():
+            raise DemoFolderError(f"{current} is a symbolic link; the demo does not write through links")
+    return current
+
+
+def build(directory: Path, customer_count: int = 300, force: bool = False) -> Path:
+    """Create (or re-create) the demo folder; return the path of its einklang.yaml."""
+    prepare_folder(directory, force)
     for name in ("erp.db", "crm.db", "einklang.db", "einklang.db-wal", "einklang.db-shm"):
-        (directory / name).unlink(missing_ok=True)
-    build_erp(directory / "erp.db", customer_count)
-    build_crm(directory / "crm.db")
-    config_path = directory / "einklang.yaml"
+        inside(directory, name).unlink(missing_ok=True)
+    build_erp(inside(directory, "erp.db"), customer_count)
+    build_crm(inside(directory, "crm.db"))
+    config_path = inside(directory, "einklang.yaml")
     config_path.write_text(DEMO_CONFIG + CONTACT_ENTITY_YAML, encoding="utf-8")
     return config_path

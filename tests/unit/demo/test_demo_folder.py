@@ -1,0 +1,42 @@
+"""`einklang demo --dir` never clobbers a folder that is not its own and never writes through a link."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from einklang.cli import app
+
+runner = CliRunner()
+
+
+def test_a_folder_with_other_files_is_refused_without_force(tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "einklang.yaml").write_text("my own config\n")
+    (folder / "erp.db").write_text("my own database\n")
+    result = runner.invoke(app, ["demo", "--dir", str(folder), "--customers", "10"])
+    assert result.exit_code == 2
+    assert "not empty" in result.output and "--force" in result.output
+    assert (folder / "einklang.yaml").read_text() == "my own config\n"
+    assert (folder / "erp.db").read_text() == "my own database\n"
+
+
+def test_a_link_out_of_the_folder_is_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "precious.yaml"
+    outside.write_text("do not touch\n")
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    os.symlink(outside, folder / "einklang.yaml")
+    result = runner.invoke(app, ["demo", "--dir", str(folder), "--customers", "10", "--force"])
+    assert result.exit_code == 2 and "symbolic link" in result.output
+    assert outside.read_text() == "do not touch\n"
+
+
+def test_an_earlier_demo_folder_is_re_created(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    for _ in range(2):
+        result = runner.invoke(app, ["demo", "--dir", str(folder), "--customers", "10", "--json"])
+        assert result.exit_code == 0, result.output
