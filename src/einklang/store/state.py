@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,6 +95,9 @@ class StateStore:
             db_path = url.removeprefix("sqlite:///")
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+                # links, base values and the audit log are the company's data: readable by its owner only
+                # (SQLite gives its -wal and -shm files the same permissions)
+                os.close(os.open(db_path, os.O_CREAT | os.O_WRONLY, 0o600))
         self.engine = create_engine_for(url)
         self._wal_autocheckpoint = _WAL_AUTOCHECKPOINT
         if self.engine.dialect.name == "sqlite":

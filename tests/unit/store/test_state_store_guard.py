@@ -54,3 +54,11 @@ def test_check_names_a_damaged_state_store_and_exits_non_zero(tmp_path: Path) ->
     document = json.loads(result.stdout)
     [state] = [r for r in document["checks"] if r["kind"] == "state"]
     assert state["ok"] is False and "cannot be read" in state["detail"]
+
+
+def test_a_new_state_store_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'einklang.db'}")
+    with store.transaction() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    for name in ("einklang.db", "einklang.db-wal"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
