@@ -9,5 +9,7 @@ if [ -x scripts/servers/setup-all.sh ] || [ -f scripts/servers/setup-all.sh ]; t
   bash scripts/servers/setup-all.sh
 fi
 .venv/bin/ruff check src tests bench
+# enabled after the one-time reformat:
+# .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy src/einklang
 exec .venv/bin/python -m pytest -q -p no:cacheprovider --timeout=900 "$@"
