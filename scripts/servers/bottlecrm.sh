@@ -15,12 +15,16 @@ PACKAGES=('django-crm==1.35.0')
 SPEC="${PACKAGES[*]}"
 
 find_python312() {
-    local candidate
-    for candidate in "${BOTTLECRM_PYTHON:-}" "$(pyenv root 2>/dev/null)/versions/3.12.1/bin/python3" \
-            /root/.pyenv/versions/3.12.1/bin/python3 python3.12 python3.13; do
-        [[ -n "$candidate" ]] && command -v "$candidate" >/dev/null 2>&1 && { echo "$candidate"; return; }
+    # BOTTLECRM_PYTHON, else any pyenv-installed 3.12/3.13 (selected or not), else one on PATH.
+    # Each is tried: a pyenv shim for a version that is not selected exists but fails to run.
+    local candidate pyenv_root
+    pyenv_root="$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"
+    for candidate in "${BOTTLECRM_PYTHON:-}" "$pyenv_root"/versions/3.1[23].*/bin/python3 python3.12 python3.13 python3; do
+        [[ -n "$candidate" ]] && command -v "$candidate" >/dev/null 2>&1 \
+            && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+            && { echo "$candidate"; return; }
     done
-    die "BottleCRM needs Python >= 3.12; set BOTTLECRM_PYTHON"
+    die "BottleCRM (django-crm) needs Python >= 3.12 (e.g. pyenv install 3.12); set BOTTLECRM_PYTHON=/path/to/python3.12"
 }
 
 django_env() {  # django_env SQLITE_FILE: the environment every django-admin call needs

@@ -19,6 +19,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
+# Test modules import the server fixtures they use by name (``from tests.integration.servers
+# import tryton_server``); the fixtures those depend on are found here.
+from tests.integration.servers import tryton_spare  # noqa: F401
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "EINKLANG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -75,3 +79,4 @@ def mariadb_url() -> Iterator[URL]:
         "DROP DATABASE IF EXISTS `{name}`",
         "MariaDB",
     )
+

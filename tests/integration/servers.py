@@ -62,26 +62,88 @@ def _await_pending_stops() -> None:
         stop.wait(timeout=30)
 
 
-def start_server(name: str, instance_dir: Path) -> RunningServer:
+def _launch(name: str, instance_dir: Path) -> subprocess.Popen[str]:
+    """Run ``scripts/servers/NAME.sh start`` in the background; see ``_started``."""
     script = SCRIPTS_DIR / f"{name}.sh"
     env = {**os.environ, "EINKLANG_SERVERS_DIR": str(SERVERS_DIR)}
     try:
-        done = subprocess.run(
-            [str(script), "start", str(instance_dir)], capture_output=True, text=True, timeout=120, env=env
+        return subprocess.Popen(
+            [str(script), "start", str(instance_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
-    except (OSError, subprocess.TimeoutExpired) as failure:
+    except OSError as failure:
         server_unavailable(f"{name}: could not run {script.name} start: {failure}")
         raise  # unreachable: server_unavailable always raises
-    if done.returncode != 0:
-        server_unavailable(f"{name} did not start: {done.stderr.strip()[-600:]}")
-    info = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+
+
+def _started(name: str, instance_dir: Path, launch: subprocess.Popen[str]) -> RunningServer:
+    """Wait for a ``_launch`` to finish: the running server, or skip/fail as ``server_unavailable``."""
+    try:
+        stdout, stderr = launch.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        launch.kill()
+        launch.communicate()
+        server_unavailable(f"{name}: {name}.sh start took more than 120 s")
+    if launch.returncode != 0:
+        server_unavailable(f"{name} did not start: {stderr.strip()[-600:]}")
+    info = dict(line.split("=", 1) for line in stdout.splitlines() if "=" in line)
     return RunningServer(name, instance_dir, info)
 
 
+def start_server(name: str, instance_dir: Path) -> RunningServer:
+    return _started(name, instance_dir, _launch(name, instance_dir))
+
+
+class WarmSpare:
+    """Hands out servers of one kind, each on a fresh copy of the template, without the wait.
+
+    Starting trytond takes 1.5-3 s of one core; ``take()`` returns the server started while
+    the previous test ran and starts the next one, which the other core has time for.
+    """
+
+    def __init__(self, name: str, root: Path) -> None:
+        self.name, self.root, self.count = name, root, 0
+        self.spare: tuple[Path, subprocess.Popen[str]] | None = None
+
+    def _start_spare(self) -> None:
+        self.count += 1
+        instance_dir = self.root / f"{self.name}-{self.count}"
+        self.spare = (instance_dir, _launch(self.name, instance_dir))
+
+    def take(self) -> RunningServer:
+        if self.spare is None:
+            self._start_spare()
+        assert self.spare is not None
+        instance_dir, launch = self.spare
+        self.spare = None
+        server = _started(self.name, instance_dir, launch)
+        self._start_spare()
+        return server
+
+    def close(self) -> None:
+        if self.spare is not None:
+            instance_dir, launch = self.spare
+            self.spare = None
+            launch.communicate()
+            RunningServer(self.name, instance_dir, {}).stop(wait=False)
+
+
+@pytest.fixture(scope="module")
+def tryton_spare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmSpare]:
+    """Tryton servers for the tests of one module, each started while the test before ran."""
+    spare = WarmSpare("tryton", tmp_path_factory.mktemp("tryton"))
+    yield spare
+    spare.close()
+
+
 @pytest.fixture
-def tryton_server(tmp_path: Path) -> Iterator[RunningServer]:
-    """A Tryton server on a fresh copy of the template database (about 1 s)."""
-    server = start_server("tryton", tmp_path / "tryton")
+def tryton_server(tryton_spare: WarmSpare) -> Iterator[RunningServer]:
+    """A Tryton server of its own on a fresh copy of the template database (ready when the test
+    starts: it was started while the previous test ran)."""
+    server = tryton_spare.take()
     yield server
     server.stop(wait=False)
 
@@ -117,10 +179,12 @@ def bottlecrm_server(bottlecrm_running: RunningServer) -> RunningServer:
 
 __all__ = [
     "RunningServer",
+    "WarmSpare",
     "bottlecrm_running",
     "bottlecrm_server",
     "radicale_server",
     "server_unavailable",
     "start_server",
     "tryton_server",
+    "tryton_spare",
 ]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -85,6 +87,17 @@ def crm_external_ids(directory: Path) -> list[str]:
     return ids
 
 
+def load_runs(state_db: Path) -> int:
+    """How many loads have started on this state store (read only; WAL readers block no writer)."""
+    if not state_db.exists():
+        return 0
+    with closing(sqlite3.connect(state_db, timeout=10)) as conn:
+        try:
+            return int(conn.execute("SELECT count(*) FROM runs WHERE kind = 'load'").fetchone()[0])
+        except sqlite3.OperationalError:  # no such table yet: the first process is migrating
+            return 0
+
+
 def test_load_killed_with_sigkill_resumes_without_duplicates(tmp_path: Path) -> None:
     customers = 4000
     scenario.build(tmp_path, customer_count=customers)
@@ -105,6 +118,7 @@ def test_load_killed_with_sigkill_resumes_without_duplicates(tmp_path: Path) -> 
     rng = random.Random(42)
     kills = 0
     for _ in range(6):
+        runs_before = load_runs(tmp_path / "einklang.db")
         process = subprocess.Popen(
             command,
             cwd=tmp_path,
@@ -112,7 +126,13 @@ def test_load_killed_with_sigkill_resumes_without_duplicates(tmp_path: Path) -> 
             stderr=subprocess.DEVNULL,
             env={**os.environ, "EINKLANG_CONFIG": str(tmp_path / "einklang.yaml")},
         )
-        time.sleep(rng.uniform(0.8, 2.5))
+        # Kill while the load works, not while the interpreter still imports (2-3 s on a busy
+        # machine): from the moment this process has recorded its run, after up to 1.5 s.
+        started = time.monotonic()
+        while process.poll() is None and load_runs(tmp_path / "einklang.db") == runs_before:
+            assert time.monotonic() - started < 120, "einklang load recorded no run in 120 s"
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             kills += 1

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from einklang import masking
 from einklang.config import ConfigError, parse_config
 from einklang.masking import mask
 from einklang.store.health import load_health, save_health
@@ -20,11 +19,6 @@ ENTITY = """entities:
     systems:
       erp: {table: kunden, id: nr, map: {number: nr, name: name1}}
 """
-
-
-@pytest.fixture(autouse=True)
-def _fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(masking, "SECRETS", masking.SecretRegistry())
 
 
 def test_every_problem_is_reported_at_once_with_its_line() -> None:

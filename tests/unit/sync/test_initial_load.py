@@ -259,23 +259,6 @@ def test_mapping_in_worker_processes_gives_the_same_result(tmp_path: Path) -> No
     assert results[0][0] == 60
 
 
-def test_golden_ids_are_time_ordered_uuid7() -> None:
-    import time
-    import uuid
-
-    from einklang.store.ids import new_golden_ids
-
-    first = new_golden_ids(1000)
-    time.sleep(0.002)
-    later = new_golden_ids(1000)
-    assert len(set(first + later)) == 2000
-    for text in first[:10] + later[:10]:
-        value = uuid.UUID(text)
-        assert value.version == 7 and value.variant == uuid.RFC_4122
-        assert str(value) == text
-    assert max(first) < min(later)  # the millisecond prefix orders ids of different batches
-
-
 def test_recovery_never_links_a_record_that_belongs_to_another_golden_record(
     demo: tuple[LoadedConfig, StateStore],
 ) -> None:
