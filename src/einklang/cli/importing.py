@@ -213,9 +213,14 @@ def _print_import(report: ImportReport, as_json: bool) -> None:
 @review_app.command("apply")
 def review_apply(
     file: Annotated[Path, typer.Argument(help="The review file with decisions (.xlsx or .csv).")],
+    partial: Annotated[bool, typer.Option("--partial", help="Apply the valid rows even when others are "
+                                          "refused (default: a refused row applies nothing).")] = False,
     dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
 ) -> None:
-    """Apply the decisions (merge / create / skip / not-duplicate) of a review file."""
+    """Apply the decisions (merge / create / skip / not-duplicate) of a review file.
+
+    Every decided row is checked against what its import stored before anything is written;
+    a refused row (named file:line) applies nothing unless --partial."""
     from einklang.importer.apply import apply_review
     from einklang.importer.review import ReviewFileError
 
@@ -223,7 +228,7 @@ def review_apply(
         loaded = load(config)
         store = store_for(loaded)
         try:
-            report = apply_review(loaded, store, file, dry_run=dry_run)
+            report = apply_review(loaded, store, file, dry_run=dry_run, partial=partial)
         except ReviewFileError as exc:
             raise CliError(str(exc), 2) from None
         if as_json:
@@ -233,6 +238,8 @@ def review_apply(
                 say(lit(line))
             for failure in report.failures:
                 say(f"[red]failed[/] {lit(failure)}")
+            if not report.applied:
+                say(f"nothing applied: {report.refused} row(s) refused (fix them, or --partial applies the others)")
             if report.run_id is not None:
                 say(f"run {report.run_id}; `einklang undo {report.run_id}` reverts it")
         if report.failed:

@@ -45,7 +45,7 @@ from einklang.importer.writes import (
 )
 from einklang.match import CandidatePair, find_duplicates
 from einklang.model import CanonicalRecord
-from einklang.store import imports, links
+from einklang.store import imports, links, reviews
 from einklang.store.state import StateStore
 
 RUN_KIND = "import"
@@ -222,8 +222,19 @@ class ImportRun:
         report.accounts_to_review = sum(1 for row in self.review_rows if row.kind == "account")
         if self.review_rows and not self.dry_run:
             path = self.review_path or Path(f"einklang-review-{self.run_id}.xlsx")
+            self._store_review_rows()
             write_review(path, self.review_rows, self.review_fields, self.lang)
             report.review_file = str(path)
+
+    def _store_review_rows(self) -> None:
+        """What ``review apply`` trusts instead of the file (which only brings the decisions back)."""
+        assert self.run_id is not None
+        stored = [reviews.StoredReviewRow(
+            self.run_id, row.review_id, row.kind, row.system, row.entity, row.golden_id, tuple(row.fingerprints),
+            tuple(reviews.StoredCandidate(c.native_id, c.version) for c in row.candidates[:MAX_CANDIDATES]),
+            dict(row.incoming)) for row in self.review_rows]
+        with self.store.transaction() as conn:
+            reviews.save_review_rows(conn, stored)
 
     def _imported_natives(self, golden_ids: set[str]) -> dict[str, str]:
         with self.store.read() as conn:
