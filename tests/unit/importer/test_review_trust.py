@@ -57,7 +57,7 @@ def contacts(config: LoadedConfig) -> dict[str, Any]:
     return {f"{r.first_name} {r.last_name}": tuple(r) for r in crm(config, "SELECT * FROM contacts")}
 
 
-def test_changed_candidate_id_is_refused_and_nothing_is_applied(world: World, decided: Path) -> None:
+def test_changed_candidate_id_is_refused_and_nothing_is_applied(world: World, decided: Path) -> None:  # noqa: F811
     config, store, _ = world
     before = contacts(config)
     other = next(r.id for r in crm(config, "SELECT id, first_name FROM contacts") if r.first_name == "Jürgen")
@@ -71,7 +71,7 @@ def test_changed_candidate_id_is_refused_and_nothing_is_applied(world: World, de
     assert contacts(config) == before  # neither Jürgen nor the rows before it were touched
 
 
-def test_hidden_system_and_entity_are_not_trusted(world: World, decided: Path) -> None:
+def test_hidden_system_and_entity_are_not_trusted(world: World, decided: Path) -> None:  # noqa: F811
     config, store, _ = world
     crm_before = crm(config, "SELECT COUNT(*) FROM contacts")
     line = edit(decided, "Thomass", {"system": "erp", "entity": "company"})
@@ -85,7 +85,7 @@ def test_hidden_system_and_entity_are_not_trusted(world: World, decided: Path) -
     assert partial.created == 0 and "Thomass Müller" not in contacts(config)
 
 
-def test_an_extra_row_is_refused_on_every_apply(world: World, decided: Path) -> None:
+def test_an_extra_row_is_refused_on_every_apply(world: World, decided: Path) -> None:  # noqa: F811
     config, store, _ = world
     line = edit(decided, "Thomass", {"fingerprints": None, "first_name (incoming)": "Extra"}, copy_as="R99")
     for _ in range(2):
@@ -95,7 +95,7 @@ def test_an_extra_row_is_refused_on_every_apply(world: World, decided: Path) -> 
     assert "Extra" not in names and names.count("Thomass") == 1  # created once, by its own row
 
 
-def test_a_bad_row_in_the_middle_applies_nothing(world: World, decided: Path) -> None:
+def test_a_bad_row_in_the_middle_applies_nothing(world: World, decided: Path) -> None:  # noqa: F811
     config, store, _ = world
     before = contacts(config)
     line = edit(decided, "Lena", {"Merge into candidate": 3})  # there is one candidate
@@ -105,7 +105,7 @@ def test_a_bad_row_in_the_middle_applies_nothing(world: World, decided: Path) ->
     assert contacts(config) == before
 
 
-def test_incoming_values_come_from_the_store_and_each_row_is_applied_once(world: World, decided: Path) -> None:
+def test_incoming_values_come_from_the_store_and_each_row_is_applied_once(world: World, decided: Path) -> None:  # noqa: F811
     config, store, _ = world
     edit(decided, "Lena", {"email (incoming)": "=HYPERLINK(\"http://evil.example\",\"y\")"})
     report = apply_review(config, store, decided)
@@ -124,7 +124,7 @@ def test_incoming_values_come_from_the_store_and_each_row_is_applied_once(world:
     assert third.merged == 0 and third.failed == 2 and "changed after the review file" in third.failures[0]
 
 
-def test_dry_run_reports_the_true_plan(world: World, decided: Path) -> None:
+def test_dry_run_reports_the_true_plan(world: World, decided: Path) -> None:  # noqa: F811
     config, store, _ = world
     before = contacts(config)
     plan = apply_review(config, store, decided, dry_run=True)
