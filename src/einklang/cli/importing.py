@@ -173,10 +173,12 @@ def import_command(
     review: Annotated[Path | None, typer.Option("--review", help="Review file to write (.xlsx or .csv; "
                                                 "default einklang-review-RUN.xlsx).")] = None,
     lang: Annotated[str, typer.Option("--lang", help="Labels of the review file: en or de.")] = "en",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a review file that holds "
+                                            "decisions.")] = False,
     dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
 ) -> None:
     """Import contact files into a system: merge, match, create new ones, write duplicates to a review file."""
-    from einklang.importer.pipeline import run_import
+    from einklang.importer.pipeline import ImportRefused, run_import
     from einklang.systems import open_connector
 
     with cli_errors(as_json):
@@ -187,8 +189,11 @@ def import_command(
             raise CliError(f"entity {entity!r} is not mapped in system {into!r}", 2)
         store = store_for(loaded)
         with open_connector(loaded, into) as connector:
-            report = run_import(loaded, store, connector, files, entity=entity, review_path=review, lang=lang,
-                                dry_run=dry_run)
+            try:
+                report = run_import(loaded, store, connector, files, entity=entity, review_path=review, lang=lang,
+                                    dry_run=dry_run, overwrite=overwrite)
+            except ImportRefused as exc:
+                raise CliError(str(exc), 2) from None
         _print_import(report, as_json)
         if report.failed or any(f.error for f in report.files):
             raise typer.Exit(1)
