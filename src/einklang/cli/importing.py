@@ -173,10 +173,12 @@ def import_command(
     review: Annotated[Path | None, typer.Option("--review", help="Review file to write (.xlsx or .csv; "
                                                 "default einklang-review-RUN.xlsx).")] = None,
     lang: Annotated[str, typer.Option("--lang", help="Labels of the review file: en or de.")] = "en",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a review file that holds "
+                                            "decisions.")] = False,
     dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
 ) -> None:
     """Import contact files into a system: merge, match, create new ones, write duplicates to a review file."""
-    from einklang.importer.pipeline import run_import
+    from einklang.importer.pipeline import ImportRefused, run_import
     from einklang.systems import open_connector
 
     with cli_errors(as_json):
@@ -186,8 +188,11 @@ def import_command(
         if into not in loaded.systems_of(entity):
             raise CliError(f"entity {entity!r} is not mapped in system {into!r}", 2)
         with writing(loaded, "import", dry_run=dry_run) as store, open_connector(loaded, into) as connector:
-            report = run_import(loaded, store, connector, files, entity=entity, review_path=review, lang=lang,
-                                dry_run=dry_run)
+            try:
+                report = run_import(loaded, store, connector, files, entity=entity, review_path=review, lang=lang,
+                                    dry_run=dry_run, overwrite=overwrite)
+            except ImportRefused as exc:
+                raise CliError(str(exc), 2) from None
         _print_import(report, as_json)
         if report.failed or any(f.error for f in report.files):
             raise typer.Exit(1)
@@ -212,9 +217,14 @@ def _print_import(report: ImportReport, as_json: bool) -> None:
 @review_app.command("apply")
 def review_apply(
     file: Annotated[Path, typer.Argument(help="The review file with decisions (.xlsx or .csv).")],
+    partial: Annotated[bool, typer.Option("--partial", help="Apply the valid rows even when others are "
+                                          "refused (default: a refused row applies nothing).")] = False,
     dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
 ) -> None:
-    """Apply the decisions (merge / create / skip / not-duplicate) of a review file."""
+    """Apply the decisions (merge / create / skip / not-duplicate) of a review file.
+
+    Every decided row is checked against what its import stored before anything is written;
+    a refused row (named file:line) applies nothing unless --partial."""
     from einklang.importer.apply import apply_review
     from einklang.importer.review import ReviewFileError
 
@@ -222,7 +232,7 @@ def review_apply(
         loaded = load(config)
         try:
             with writing(loaded, "review apply", dry_run=dry_run) as store:
-                report = apply_review(loaded, store, file, dry_run=dry_run)
+                report = apply_review(loaded, store, file, dry_run=dry_run, partial=partial)
         except ReviewFileError as exc:
             raise CliError(str(exc), 2) from None
         if as_json:
@@ -232,6 +242,8 @@ def review_apply(
                 say(lit(line))
             for failure in report.failures:
                 say(f"[red]failed[/] {lit(failure)}")
+            if not report.applied:
+                say(f"nothing applied: {report.refused} row(s) refused (fix them, or --partial applies the others)")
             if report.run_id is not None:
                 say(f"run {report.run_id}; `einklang undo {report.run_id}` reverts it")
         if report.failed:

@@ -119,21 +119,13 @@ def import_lines(report: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-_DECISION_WORDS = {"merge": "merged", "create": "created", "skip": "skipped", "not-duplicate": "not duplicates"}
-
-
 def review_lines(report: Mapping[str, Any]) -> list[str]:
     """A review run's counts (``ApplyReport.as_dict()``); every row of the file has one outcome.
 
-    A dry run applies nothing, so its outcomes are counted from the plan (by decision)."""
-    if report.get("dry_run"):
-        planned: dict[str, int] = {}
-        for item in report.get("plan", []):
-            word = _DECISION_WORDS.get(str(item.get("decision")), str(item.get("decision")))
-            planned[word] = planned.get(word, 0) + 1
-        done = ", ".join(f"would be {word} {count}" for word, count in planned.items()) or "nothing to apply"
-    else:
-        done = (f"merged {report['merged']}, created {report['created']}, skipped {report['skipped']}, "
-                f"not duplicates {report['not_duplicate']}, companies attached {report['attached']}")
+    A dry run counts what it would do (the report's own counts)."""
+    would = "would be " if report.get("dry_run") else ""
+    done = (f"{would}merged {report['merged']}, {would}created {report['created']}, "
+            f"{would}skipped {report['skipped']}, not duplicates {report['not_duplicate']}, "
+            f"companies {would}attached {report['attached']}")
     return [f"{done}; undecided {report['undecided']}, applied before {report['already_applied']}, "
-            f"failed {report['failed']}"]
+            f"refused {report.get('refused', 0)}, failed {report['failed']}"]

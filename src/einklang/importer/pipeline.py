@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +36,14 @@ from einklang.importer.company_link import (
 from einklang.importer.incoming import FileReport, IncomingRow, read_files
 from einklang.importer.matching import match_record, spec_for_entity, to_entity_record
 from einklang.importer.merge import MergedContact, merge_rows
-from einklang.importer.review import MAX_CANDIDATES, ReviewCandidate, ReviewRow, write_review
+from einklang.importer.review import (
+    MAX_CANDIDATES,
+    ReviewCandidate,
+    ReviewFileError,
+    ReviewRow,
+    read_review,
+    write_review,
+)
 from einklang.importer.writes import (
     PlannedCreate,
     TargetEntity,
@@ -45,10 +54,46 @@ from einklang.importer.writes import (
 )
 from einklang.match import CandidatePair, find_duplicates
 from einklang.model import CanonicalRecord
-from einklang.store import imports, links
+from einklang.store import imports, links, reviews
 from einklang.store.state import StateStore
 
 RUN_KIND = "import"
+
+
+class ImportRefused(Exception):
+    """The import cannot start (checked before anything is written): e.g. its review file cannot be written."""
+
+
+def check_review_path(path: Path | None, *, overwrite: bool = False) -> None:
+    """Refuse, before any write, a review file that cannot be written or would replace decisions.
+
+    ``path`` None: the default file in the current folder. An existing file holding decisions
+    (or not an einklang review file at all) is replaced only with ``overwrite``.
+    """
+    folder = (path.parent if path is not None else Path.cwd())
+    where = path if path is not None else folder
+    if path is not None and path.is_dir():
+        raise ImportRefused(f"{path}: the review file is a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".einklang-", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        raise ImportRefused(f"{where}: the review file cannot be written there ({exc.strerror or exc})") from None
+    if path is None or not path.exists():
+        return
+    if not os.access(path, os.W_OK):
+        raise ImportRefused(f"{path}: the review file exists and is read-only")
+    if overwrite:
+        return
+    try:
+        decided = sum(1 for row in read_review(path) if row.decision is not None)
+    except ReviewFileError:
+        raise ImportRefused(f"{path}: exists and is not an einklang review file; "
+                            f"choose another --review file (or --overwrite)") from None
+    if decided:
+        raise ImportRefused(f"{path}: holds {decided} decision(s); apply them first (einklang review apply "
+                            f"{path}), choose another --review file, or --overwrite") from None
 
 
 @dataclass
@@ -116,8 +161,10 @@ class ImportRun:
     def __init__(
         self, config: LoadedConfig, store: StateStore, connector: Connector, paths: Sequence[Path], *,
         entity: str = "contact", review_path: Path | None = None, lang: str = "en", dry_run: bool = False,
+        overwrite: bool = False,
     ) -> None:
         self.config = config
+        self.overwrite = overwrite
         self.store = store
         self.paths = list(paths)
         self.target = TargetEntity(config, connector, entity)
@@ -143,6 +190,7 @@ class ImportRun:
     def run(self) -> ImportReport:
         report = self.report
         if not self.dry_run:
+            check_review_path(self.review_path, overwrite=self.overwrite)
             report.run_id = self.store.start_run(RUN_KIND, self.target.entity, {
                 "files": [str(p) for p in self.paths], "system": self.target.system,
                 "review": str(self.review_path) if self.review_path else None})
@@ -222,8 +270,19 @@ class ImportRun:
         report.accounts_to_review = sum(1 for row in self.review_rows if row.kind == "account")
         if self.review_rows and not self.dry_run:
             path = self.review_path or Path(f"einklang-review-{self.run_id}.xlsx")
+            self._store_review_rows()
             write_review(path, self.review_rows, self.review_fields, self.lang)
             report.review_file = str(path)
+
+    def _store_review_rows(self) -> None:
+        """What ``review apply`` trusts instead of the file (which only brings the decisions back)."""
+        assert self.run_id is not None
+        stored = [reviews.StoredReviewRow(
+            self.run_id, row.review_id, row.kind, row.system, row.entity, row.golden_id, tuple(row.fingerprints),
+            tuple(reviews.StoredCandidate(c.native_id, c.version) for c in row.candidates[:MAX_CANDIDATES]),
+            dict(row.incoming)) for row in self.review_rows]
+        with self.store.transaction() as conn:
+            reviews.save_review_rows(conn, stored)
 
     def _imported_natives(self, golden_ids: set[str]) -> dict[str, str]:
         with self.store.read() as conn:
@@ -449,6 +508,9 @@ class ImportRun:
 def run_import(
     config: LoadedConfig, store: StateStore, connector: Connector, paths: Sequence[Path], *,
     entity: str = "contact", review_path: Path | None = None, lang: str = "en", dry_run: bool = False,
+    overwrite: bool = False,
 ) -> ImportReport:
+    """Raises ImportRefused, before anything is written, when the review file cannot be written
+    or already holds decisions (without ``overwrite``)."""
     return ImportRun(config, store, connector, paths, entity=entity, review_path=review_path, lang=lang,
-                     dry_run=dry_run).run()
+                     dry_run=dry_run, overwrite=overwrite).run()

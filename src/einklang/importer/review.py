@@ -16,12 +16,20 @@ the internal keys):
 
 xlsx is written with openpyxl (dropdowns, frozen header, hidden technical columns); a file
 name ending in ``.csv`` gives the same columns as CSV (UTF-8 with BOM; ``;`` for German).
+
+Values come from contact files and from the target system, so neither is trusted to be plain
+text: every xlsx cell holding text is a string cell (never a formula, whatever it starts with),
+and a CSV cell starting with ``= + - @``, tab, CR or ``'`` gets a leading ``'`` (the OWASP rule
+against formula injection), which reading strips again: every value reads back unchanged.
+Reading refuses oversized files before parsing them (:data:`MAX_FILE_BYTES`, the zip's
+uncompressed sizes, :data:`MAX_CELL_CHARS`) and names ``file:line`` for every bad cell.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +71,17 @@ _FIXED_LABELS = {
            "entity": "entity", "run_id": "run_id"},
 }
 _TECHNICAL = ("fingerprints", "golden_id", "system", "entity", "run_id")
+
+# Limits of what ``read_review`` accepts (a review file of 10,000 rows is a few MB).
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_XLSX_UNCOMPRESSED = 200 * 1024 * 1024
+"""The sum of an xlsx archive's uncompressed member sizes (checked before anything is parsed)."""
+MAX_CELL_CHARS = 32_767
+"""Excel's own limit for one cell."""
+
+# A CSV cell starting with one of these is read as a formula by spreadsheet programs.
+_CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_CSV_ESCAPE = "'"
 
 
 class ReviewFileError(Exception):
@@ -176,6 +195,18 @@ def _cells(row: ReviewRow, keys: Sequence[str], fields: Sequence[str], lang: str
     return [values.get(key, "") for key in keys]
 
 
+def _csv_cell(value: Any) -> Any:
+    """A leading ``'`` for text a spreadsheet would take for a formula (and for text starting with ``'``)."""
+    if isinstance(value, str) and value.startswith((*_CSV_FORMULA_START, _CSV_ESCAPE)):
+        return _CSV_ESCAPE + value
+    return value
+
+
+def _csv_value(cell: str) -> str:
+    """The value written by :func:`_csv_cell`: exactly the one ``'`` it added removed."""
+    return cell[1:] if cell.startswith(_CSV_ESCAPE) else cell
+
+
 def write_review(path: Path, rows: Sequence[ReviewRow], fields: Sequence[str], lang: str = "en") -> Path:
     """Write ``rows`` to ``path`` (.xlsx, or .csv); return the path."""
     if lang not in _VALUE_LABELS:
@@ -189,7 +220,7 @@ def write_review(path: Path, rows: Sequence[ReviewRow], fields: Sequence[str], l
             writer = csv.writer(file, delimiter=";" if lang == "de" else ",")
             writer.writerow(labels)
             for row in rows:
-                writer.writerow(_cells(row, keys, fields, lang))
+                writer.writerow([_csv_cell(cell) for cell in _cells(row, keys, fields, lang)])
         return path
     workbook = Workbook()
     sheet = workbook.active
@@ -198,6 +229,10 @@ def write_review(path: Path, rows: Sequence[ReviewRow], fields: Sequence[str], l
     sheet.append(labels)
     for row in rows:
         sheet.append(_cells(row, keys, fields, lang))
+    for cells in sheet.iter_rows():
+        for cell in cells:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text, never a formula (openpyxl takes "=..." for one)
     _format_sheet(sheet, keys, len(rows), lang)
     workbook.save(path)
     return path
@@ -265,8 +300,12 @@ def _header_keys(header: Sequence[str]) -> list[str | None]:
 
 
 def read_review(path: Path) -> list[ReviewRow]:
+    """The rows of a review file; ReviewFileError (naming ``file:line``) for anything unreadable."""
     if not path.is_file():
         raise ReviewFileError(f"{path}: review file not found")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ReviewFileError(f"{path}: {size:,} bytes is too large for a review file (at most {MAX_FILE_BYTES:,})")
     table = _read_csv(path) if path.suffix.lower() == ".csv" else _read_xlsx(path)
     if not table:
         raise ReviewFileError(f"{path}: empty file")
@@ -283,16 +322,28 @@ def read_review(path: Path) -> list[ReviewRow]:
 
 
 def _text(value: Any) -> str:
+    """A cell as text, unstripped (values read back exactly as written)."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    return str(value)
+
+
+def _number(where: str, label: str, text: str, kind: type[int] | type[float]) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ReviewFileError(f"{where}: {label}: {text!r} is not {what}") from None
 
 
 def _row_from_cells(record: dict[str, Any], where: str, line: int) -> ReviewRow:
-    def get(key: str) -> str:
+    def raw(key: str) -> str:
         return _text(record.get(key))
+
+    def get(key: str) -> str:
+        return raw(key).strip()
 
     decision = _value_from_label(get("decision")) if get("decision") else None
     if decision is not None and decision not in DECISIONS:
@@ -309,8 +360,9 @@ def _row_from_cells(record: dict[str, Any], where: str, line: int) -> ReviewRow:
             continue
         score_text = get(f"c{k}_score")
         candidates.append(ReviewCandidate(
-            native_id, get(f"c{k}_version") or None, float(score_text) if score_text else None,
-            {name: get(f"c{k}_{name}") for name in fields if get(f"c{k}_{name}")}))
+            native_id, get(f"c{k}_version") or None,
+            _number(where, f"candidate {k} score", score_text, float) if score_text else None,
+            {name: raw(f"c{k}_{name}") for name in fields if raw(f"c{k}_{name}")}))
     take: dict[str, str] = {}
     for name in fields:
         choice = get(f"take_{name}")
@@ -323,28 +375,87 @@ def _row_from_cells(record: dict[str, Any], where: str, line: int) -> ReviewRow:
     score_text = get("score")
     return ReviewRow(
         review_id=get("review_id"), kind=_value_from_label(get("kind") or "contact"),
-        verdict=_value_from_label(get("verdict")), score=float(score_text) if score_text else 0.0,
+        verdict=_value_from_label(get("verdict")),
+        score=_number(where, "score", score_text, float) if score_text else 0.0,
         reasons=[r for r in get("reasons").split("; ") if r], sources=[s for s in get("sources").split("; ") if s],
-        status=get("status"), incoming={name: get(f"new_{name}") for name in fields if get(f"new_{name}")},
+        status=get("status"), incoming={name: raw(f"new_{name}") for name in fields if raw(f"new_{name}")},
         candidates=candidates, fingerprints=get("fingerprints").split(), system=get("system"),
-        entity=get("entity"), run_id=int(run_text) if run_text.isdigit() else None,
+        entity=get("entity"), run_id=_number(where, "run_id", run_text, int) if run_text else None,
         golden_id=get("golden_id") or None, decision=decision, merge_into=int(merge_into_text), take=take,
         line=line)
 
 
+def _check_cells(path: Path, table: list[list[str]]) -> list[list[str]]:
+    for line, cells in enumerate(table, start=1):
+        for cell in cells:
+            if len(cell) > MAX_CELL_CHARS:
+                raise ReviewFileError(f"{path}:{line}: a cell of {len(cell):,} characters "
+                                      f"(at most {MAX_CELL_CHARS:,})")
+    return table
+
+
 def _read_csv(path: Path) -> list[list[str]]:
-    text = path.read_text(encoding="utf-8-sig")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ReviewFileError(f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}); a file re-saved by "
+                              f"Excel: save it as \"CSV UTF-8\"") from None
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    table: list[list[str]] = []
+    try:
+        for cells in reader:
+            table.append([_csv_value(cell) for cell in cells])
+    except csv.Error as exc:
+        raise ReviewFileError(f"{path}:{reader.line_num}: not a readable CSV line: {exc}") from None
+    return _check_cells(path, table)
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse an xlsx whose members would unpack to more than the limits, before parsing any."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ReviewFileError(f"{path}: not a readable xlsx file: {exc}") from None
+    total = 0
+    for member in members:
+        total += member.file_size
+        if member.file_size > MAX_XLSX_UNCOMPRESSED or total > MAX_XLSX_UNCOMPRESSED:
+            raise ReviewFileError(f"{path}: {member.filename} unpacks to more than {MAX_XLSX_UNCOMPRESSED:,} "
+                                  f"bytes: too large for a review file")
 
 
 def _read_xlsx(path: Path) -> list[list[str]]:
+    _check_archive(path)
+    table: list[list[str]] = []
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several unrelated types for a broken file
-        raise ReviewFileError(f"{path}: not a readable xlsx file: {exc}") from None
-    sheet = workbook[SHEET_TITLE] if SHEET_TITLE in workbook.sheetnames else workbook.worksheets[0]
-    table = [[_text(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
-    workbook.close()
+        raise ReviewFileError(f"{path}: not a readable xlsx file: {_xml_error(exc)}") from None
+    try:
+        sheet = workbook[SHEET_TITLE] if SHEET_TITLE in workbook.sheetnames else workbook.worksheets[0]
+        for line, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [_text(cell) for cell in row]
+            for cell in cells:
+                if len(cell) > MAX_CELL_CHARS:
+                    raise ReviewFileError(f"{path}:{line}: a cell of {len(cell):,} characters "
+                                          f"(at most {MAX_CELL_CHARS:,})")
+            table.append(cells)
+    except ReviewFileError:
+        raise
+    except Exception as exc:  # the sheet's XML is parsed while iterating (read-only mode)
+        where = f"{path}:{len(table) + 1}" if table else str(path)
+        raise ReviewFileError(f"{where}: broken xlsx content after line {len(table)}: {_xml_error(exc)}") from None
+    finally:
+        workbook.close()
     return table
+
+
+def _xml_error(exc: Exception) -> str:
+    position = getattr(exc, "position", None)
+    text = str(exc) or type(exc).__name__
+    return f"{text} (XML line {position[0]})" if isinstance(position, tuple) and position else text

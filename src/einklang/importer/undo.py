@@ -17,7 +17,7 @@ from einklang.connectors.base import Connector, ConnectorError, RecordNotFound
 from einklang.importer.writes import TargetEntity
 from einklang.model import CanonicalRecord, coerce, display
 from einklang.normalize import InvalidValue
-from einklang.store import imports, journal, links
+from einklang.store import imports, journal, links, reviews
 from einklang.store.rows import AuditEntry
 from einklang.store.state import StateStore
 from einklang.systems import open_connector
@@ -82,6 +82,8 @@ class Undo:
                 self.store.finish_run(self.report.run_id, status, self.report.summary())
                 if status == "ok":
                     self.store.set_run_status(self.undone, "undone")
+                    with self.store.transaction() as conn:  # a review run's rows can be decided again
+                        reviews.forget_applied(conn, self.undone)
         return self.report
 
     def _run_row(self) -> dict[str, Any]:

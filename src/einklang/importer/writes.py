@@ -10,7 +10,7 @@ Every write is audited with the run id; the audit entries carry what
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +75,10 @@ class TargetEntity:
         return native_for_create(self.mapping, self.correlation_field, golden_id, record)
 
 
+InTransaction = Callable[[Connection], None]
+"""More store writes of the caller, committed together with a write's link and audit entry."""
+
+
 @dataclass(frozen=True)
 class PlannedCreate:
     record: CanonicalRecord
@@ -104,8 +108,11 @@ def finish_interrupted_creates(store: StateStore, target: TargetEntity, run_id: 
 
 def create_records(
     store: StateStore, target: TargetEntity, run_id: int | None, planned: Sequence[PlannedCreate],
+    *, also: InTransaction | None = None,
 ) -> list[CreateOutcome]:
-    """Create records in the target through the outbox; outcomes in the order of ``planned``."""
+    """Create records in the target through the outbox; outcomes in the order of ``planned``.
+
+    ``also`` runs in the transaction that links the created records (once per batch created)."""
     if not planned:
         return []
     with store.transaction() as conn:
@@ -117,11 +124,11 @@ def create_records(
         # recovery decides whether the record reached the target.
         imports.remember_fingerprints(conn, target.entity, {
             fp: gid for gid, p in zip(golden_ids, planned, strict=True) for fp in p.fingerprints})
-    return _send(store, target, run_id, list(zip(outbox_ids, golden_ids, planned, strict=True)))
+    return _send(store, target, run_id, list(zip(outbox_ids, golden_ids, planned, strict=True)), also)
 
 
 def _send(store: StateStore, target: TargetEntity, run_id: int | None,
-          items: list[tuple[int, str, PlannedCreate]]) -> list[CreateOutcome]:
+          items: list[tuple[int, str, PlannedCreate]], also: InTransaction | None = None) -> list[CreateOutcome]:
     planned = {golden_id: plan for _, golden_id, plan in items}
 
     def also_created(conn: Connection, created: list[Created]) -> None:
@@ -132,6 +139,8 @@ def _send(store: StateStore, target: TargetEntity, run_id: int | None,
             PlannedWrite(system, target.entity, done.item.golden_id, "create", planned[done.item.golden_id].record,
                          f"{done.item.cause} (created in {target.system})")
             for done in created for system in target.other_systems()])
+        if also is not None and created:
+            also(conn)
 
     def also_refused(conn: Connection, item: CreateItem, _error: str) -> None:
         imports.forget_fingerprints(conn, target.entity, list(planned[item.golden_id].fingerprints))
@@ -153,7 +162,7 @@ def _send(store: StateStore, target: TargetEntity, run_id: int | None,
 
 def link_existing(
     store: StateStore, target: TargetEntity, run_id: int | None, native: NativeRecord,
-    fingerprints: Sequence[str], cause: str,
+    fingerprints: Sequence[str], cause: str, *, also: InTransaction | None = None,
 ) -> str:
     """Link incoming rows to an existing record without changing it; return its golden id."""
     canonical = target.canonical(native)
@@ -171,12 +180,14 @@ def link_existing(
             "system": target.system, "entity": target.entity, "golden_id": golden_id,
             "native_id": native.native_id, "op": "link",
             "new": {"fingerprints": list(fingerprints), "new_golden": new_golden}, "cause": cause}])
+        if also is not None:
+            also(conn)
     return golden_id
 
 
 def update_record(
     store: StateStore, target: TargetEntity, run_id: int | None, native_id: str, changes: CanonicalRecord,
-    expected_version: str | None, fingerprints: Sequence[str], cause: str,
+    expected_version: str | None, fingerprints: Sequence[str], cause: str, *, also: InTransaction | None = None,
 ) -> NativeRecord:
     """Write ``changes`` (canonical) to one record, conditional on its version; link and audit it.
 
@@ -220,4 +231,6 @@ def update_record(
             "new": {"values": {name: display(after.get(name)) for name in changes},
                     "fingerprints": list(fingerprints), "new_golden": new_golden},
             "cause": cause}])
+        if also is not None:
+            also(conn)
     return updated

@@ -216,3 +216,26 @@ system_health = Table(
     Column("last_error", Text),
     Column("updated_at", DateTime, nullable=False),
 )
+
+# --- importer ---
+# One row per row of a review file, as the import wrote it: what ``review apply`` takes from the
+# store instead of the file (system, entity, candidates and their versions, fingerprints, the
+# incoming values); the file contributes only the person's decisions. ``applied_at`` is set in
+# the transaction of the row's writes, so a row is applied at most once.
+review_rows = Table(
+    "review_rows",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),  # the import run
+    Column("review_id", String(32), primary_key=True),  # R1, R2, ...
+    Column("kind", String(16), nullable=False),  # contact, account
+    Column("system", String(64), nullable=False),
+    Column("entity", String(64), nullable=False),
+    Column("golden_id", String(36)),  # the contact the import linked or created (account rows)
+    Column("fingerprints", Text, nullable=False),  # JSON list
+    Column("candidates", Text, nullable=False),  # JSON [{"native_id", "version"}]
+    Column("incoming", Text, nullable=False),  # JSON {field: value as shown}
+    Column("created_at", DateTime, nullable=False),
+    Column("applied_at", DateTime),
+    Column("applied_run_id", Integer, ForeignKey("runs.id")),  # the review run that applied it
+    Column("decision", String(16)),  # the decision applied
+)
