@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 import einklang.masking
+from einklang.testing.memory import forget_memory_systems
 
 
 @pytest.fixture(autouse=True)
@@ -23,3 +24,9 @@ def _fresh_secret_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     and ``admin``) would otherwise mask those words, e.g. in file paths, in every later test.
     """
     monkeypatch.setattr(einklang.masking, "SECRETS", einklang.masking.SecretRegistry())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memory_systems() -> None:
+    """``{connector: memory}`` systems live for the process, by name: each test starts with none."""
+    forget_memory_systems()

@@ -89,7 +89,7 @@ def cli_errors(as_json: bool) -> Iterator[None]:
     except CliError as exc:
         _fail(as_json, "error", str(exc), exc.code, exc.details)
     except KeyboardInterrupt:
-        _fail(as_json, "interrupted", "interrupted", 130, {})
+        _fail(as_json, "interrupted", "interrupted", EXIT_INTERRUPTED, {})
     except Exception as exc:  # an unexpected error still gets a clean, masked report
         from einklang.config import ConfigError
         from einklang.connectors.base import ConnectorError

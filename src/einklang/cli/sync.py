@@ -12,6 +12,7 @@ import typer
 from einklang.cli._common import (
     EXIT_ATTENTION,
     EXIT_FAILED,
+    EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_UNREACHABLE,
     CliError,
@@ -257,7 +258,7 @@ def conflicts_show(
             conflict = ops.get_conflict(conn, conflict_id)
             names = record_names(conn, [conflict.golden_id] if conflict else [], keys_of(loaded))
         if conflict is None:
-            raise CliError(f"no conflict {conflict_id}", 4)
+            raise CliError(f"no conflict {conflict_id}", EXIT_NOT_FOUND)
         name = names.get(conflict.golden_id)
         if as_json:
             emit_json({"ok": True, "conflict": _conflict_dict(conflict, name)})
@@ -302,7 +303,7 @@ def conflicts_resolve(
         with store.transaction() as conn:
             conflict = ops.get_conflict(conn, conflict_id)
             if conflict is None:
-                raise CliError(f"no conflict {conflict_id}", 4)
+                raise CliError(f"no conflict {conflict_id}", EXIT_NOT_FOUND)
             if conflict.status != "open":
                 raise CliError(f"conflict {conflict_id} is already {conflict.status}", 2)
             if take is not None:
@@ -347,7 +348,8 @@ def log_command(
             else:
                 golden_ids = find_records(conn, record, entity)
                 if not golden_ids:
-                    raise CliError(f"no record {record!r}" + (f" of entity {entity!r}" if entity else ""), 4)
+                    of_entity = f" of entity {entity!r}" if entity else ""
+                    raise CliError(f"no record {record!r}{of_entity}", EXIT_NOT_FOUND)
                 found = sorted((e for golden_id in golden_ids
                                 for e in audit_log(conn, entity=entity, golden_id=golden_id, limit=limit)),
                                key=lambda e: -e.id)[:limit]

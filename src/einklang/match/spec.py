@@ -37,10 +37,6 @@ class LevelDef:
     u: float
     facts: frozenset[str] = frozenset()
 
-    @property
-    def is_else(self) -> bool:
-        return self.condition is None
-
 
 Explain = Callable[[LevelDef, PreparedRow, PreparedRow], list[str]]
 

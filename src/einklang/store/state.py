@@ -243,11 +243,6 @@ class StateStore:
         with self.transaction() as conn:
             conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(status=status))
 
-    def heartbeat(self, name: str) -> None:
-        """A sign of life from the holder of lock ``name`` (see :mod:`einklang.store.lock`)."""
-        with self.transaction() as conn:
-            conn.execute(t.locks.update().where(t.locks.c.name == name).values(heartbeat_at=utcnow()))
-
 
 def run_row(row: Any) -> dict[str, Any]:
     entry = dict(row)

@@ -24,7 +24,6 @@ class CsvLayout:
     dialect: ContactFormat
     header: list[str]
     columns: list[tuple[int, str]]
-    lines_before_data: int
 
 
 def read_layout(
@@ -92,7 +91,7 @@ def _start(
             "give a mapping from your headers to contact fields",
             line=header_line,
         )
-    layout = CsvLayout(delimiter, dialect, header, columns, lines_before_header)
+    layout = CsvLayout(delimiter, dialect, header, columns)
     return layout, records
 
 
