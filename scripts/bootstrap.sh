@@ -35,8 +35,10 @@ if [ ! -x .venv/bin/python ]; then
   pip_install --upgrade pip
 fi
 stamp=.venv/.einklang-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# constraints.txt pins every package to the versions the suite last passed with (a lock file:
+# regenerate it with `.venv/bin/pip freeze --exclude-editable > constraints.txt` after upgrading)
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   echo "bootstrap: installing einklang and its dev tools into .venv (first time: 1-2 minutes)" >&2
-  pip_install -e '.[dev]'
+  pip_install -e '.[dev]' -c constraints.txt
   touch "$stamp"
 fi

@@ -503,8 +503,10 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
             raise ConfigError("expected KEY=VALUE", file=path, line=number)
         key, _, value = line.partition("=")
         value = value.strip().strip('"').strip("'")
-        values[key.strip().removeprefix("export ").strip()] = value
-        masking.register(value)
+        name = key.strip().removeprefix("export ").strip()
+        values[name] = value
+        if SECRET_KEY_PATTERN.search(name):  # a database or user name there is not a secret to hide everywhere
+            masking.register(value)
     return values
 
 
@@ -538,7 +540,10 @@ def _interpolate(
                     key=".".join(where),
                 ))
                 return match.group(0)
-            masking.register(value)
+            # a value is a secret by its variable's name or by the key it is used under (below);
+            # masking every interpolated word would hide user and database names in paths too
+            if SECRET_KEY_PATTERN.search(name):
+                masking.register(value)
             return value
 
         result = _INTERPOLATION.sub(replace, node)

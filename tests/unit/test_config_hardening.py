@@ -95,3 +95,10 @@ def test_a_stored_error_never_holds_a_password(tmp_path: Path) -> None:
     with store.read() as conn:
         stored = load_health(conn)["erp"].last_error
     assert stored is not None and "hunter22" not in stored and "erp:***@db" in stored
+
+
+def test_only_secrets_are_masked_not_every_value_of_the_secrets_file(tmp_path: Path) -> None:
+    (tmp_path / "secrets.env").write_text("ERP_DATABASE=einklang\nERP_PASSWORD=s3cret-pw\n", encoding="utf-8")
+    parse_config('secrets_file: secrets.env\nsystems:\n  erp: {connector: sql, url: "sqlite:///${ERP_DATABASE}.db", '
+                 'password: "${ERP_PASSWORD}"}\n' + ENTITY, tmp_path / "einklang.yaml", environ={})
+    assert mask("/home/einklang/einklang.db with s3cret-pw") == "/home/einklang/einklang.db with ***"
