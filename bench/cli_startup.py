@@ -54,8 +54,9 @@ def commands(config: Path) -> dict[str, list[str]]:
     }
 
 
-def measure(cmds: dict[str, list[str]], runs: int, source: Path | None = None
-            ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+def measure(
+    cmds: dict[str, list[str]], runs: int, source: Path | None = None
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Wall-clock seconds and CPU seconds (user + system of the child) of every run."""
     env = {**os.environ, "COLUMNS": "80"}
     if source is not None:  # another checkout's src/ first on the path (e.g. the code before a change)
@@ -126,8 +127,10 @@ def main() -> None:
     print(f"{report['date']}  {report['machine']}")
     print(f"{'command':<24} {'median s':>9} {'min s':>7} {'max s':>7} {'x python':>9} {'cpu s':>7}")
     for row in results:
-        print(f"{row['command']:<24} {row['median_s']:>9.3f} {row['min_s']:>7.3f} {row['max_s']:>7.3f} "
-              f"{row['ratio_to_python']:>9.1f} {row['cpu_median_s']:>7.3f}")
+        print(
+            f"{row['command']:<24} {row['median_s']:>9.3f} {row['min_s']:>7.3f} {row['max_s']:>7.3f} "
+            f"{row['ratio_to_python']:>9.1f} {row['cpu_median_s']:>7.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,18 @@ FLOOR_BATCH = DEFAULT_LOAD_BATCH
 GOLDEN_COLUMNS = ("id", "entity", "base", "base_hash", "status", "created_at", "updated_at")
 LINK_COLUMNS = ("golden_id", "entity", "system", "native_id", "version", "record_hash", "created_at", "updated_at")
 AUDIT_COLUMNS = ("ts", "run_id", "system", "entity", "golden_id", "native_id", "op", "new", "cause")
-ACCOUNT_COLUMNS = ("id", "external_id", "name", "address_line", "postcode", "city", "country", "phone", "email",
-                   "einklang_id")
+ACCOUNT_COLUMNS = (
+    "id",
+    "external_id",
+    "name",
+    "address_line",
+    "postcode",
+    "city",
+    "country",
+    "phone",
+    "email",
+    "einklang_id",
+)
 
 SOURCE_DDL = """CREATE TABLE kunden (
     kundennr VARCHAR(12) PRIMARY KEY, name1 VARCHAR(80), strasse VARCHAR(80), plz VARCHAR(10),
@@ -192,19 +202,37 @@ def bookkeeping_floor(src: str, tgt: str, state: str) -> float:
             bases = [json.dumps(row[:8], ensure_ascii=False) for row in partition]
             batch = list(zip(golden_ids, ids, bases, partition, strict=True))
             with store.transaction() as conn:
-                insert_rows(conn, schema.golden, GOLDEN_COLUMNS,
-                            [(g, "company", b, g[:32], "active", now, now) for g, _, b, _ in batch])
-                insert_rows(conn, schema.links, LINK_COLUMNS,
-                            [(g, "company", "src", row[0], str(row[8]), g[:32], now, now) for g, _, _, row in batch])
+                insert_rows(
+                    conn,
+                    schema.golden,
+                    GOLDEN_COLUMNS,
+                    [(g, "company", b, g[:32], "active", now, now) for g, _, b, _ in batch],
+                )
+                insert_rows(
+                    conn,
+                    schema.links,
+                    LINK_COLUMNS,
+                    [(g, "company", "src", row[0], str(row[8]), g[:32], now, now) for g, _, _, row in batch],
+                )
             with target.begin() as write:
                 accounts = sa.Table("accounts", sa.MetaData(), autoload_with=write)
                 insert_rows(write, accounts, ACCOUNT_COLUMNS, [(i, *row[:8], g) for g, i, _, row in batch])
             with store.transaction() as conn:
-                insert_rows(conn, schema.links, LINK_COLUMNS,
-                            [(g, "company", "tgt", str(i), "v", g[:32], now, now) for g, i, _, _ in batch])
-                insert_rows(conn, schema.audit, AUDIT_COLUMNS,
-                            [(now, None, "tgt", "company", g, str(i), "create", b, "initial load from src")
-                             for g, i, b, _ in batch])
+                insert_rows(
+                    conn,
+                    schema.links,
+                    LINK_COLUMNS,
+                    [(g, "company", "tgt", str(i), "v", g[:32], now, now) for g, i, _, _ in batch],
+                )
+                insert_rows(
+                    conn,
+                    schema.audit,
+                    AUDIT_COLUMNS,
+                    [
+                        (now, None, "tgt", "company", g, str(i), "create", b, "initial load from src")
+                        for g, i, b, _ in batch
+                    ],
+                )
     elapsed = time.perf_counter() - started
     source.dispose()
     target.dispose()

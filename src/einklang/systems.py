@@ -22,7 +22,5 @@ def open_connector(config: LoadedConfig, system: str) -> Connector:
     connector = connector_class(system, settings, entities)
     for entity in entities:
         mapping = config.mapping(entity, system)
-        connector.expect_fields(
-            entity, [(rule.canonical, column) for rule in mapping.rules for column in rule.columns]
-        )
+        connector.expect_fields(entity, [(rule.canonical, column) for rule in mapping.rules for column in rule.columns])
     return connector

@@ -79,4 +79,3 @@ def mariadb_url() -> Iterator[URL]:
         "DROP DATABASE IF EXISTS `{name}`",
         "MariaDB",
     )
-

@@ -204,7 +204,6 @@ def test_unreachable_server_is_unavailable(bottlecrm_server: RunningServer) -> N
         bad_token.check()
 
 
-
 # --- the shared connector contract ---------------------------------------------------------------
 
 

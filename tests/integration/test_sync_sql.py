@@ -43,10 +43,14 @@ def _schema(dialect: str) -> tuple[str, str]:
     else:
         stamp, default = "TIMESTAMP", "(strftime('%Y-%m-%d %H:%M:%f', 'now'))"
         auto = "INTEGER PRIMARY KEY AUTOINCREMENT"
-    erp = (f"CREATE TABLE kunden (kundennr VARCHAR(20) PRIMARY KEY, name1 VARCHAR(80), ort VARCHAR(60), "
-           f"email VARCHAR(120), geaendert {stamp} NOT NULL DEFAULT {default})")
-    crm = (f"CREATE TABLE accounts (id {auto}, external_id VARCHAR(20), name VARCHAR(80), city VARCHAR(60), "
-           f"email VARCHAR(120), einklang_id VARCHAR(36), changed {stamp} NOT NULL DEFAULT {default})")
+    erp = (
+        f"CREATE TABLE kunden (kundennr VARCHAR(20) PRIMARY KEY, name1 VARCHAR(80), ort VARCHAR(60), "
+        f"email VARCHAR(120), geaendert {stamp} NOT NULL DEFAULT {default})"
+    )
+    crm = (
+        f"CREATE TABLE accounts (id {auto}, external_id VARCHAR(20), name VARCHAR(80), city VARCHAR(60), "
+        f"email VARCHAR(120), einklang_id VARCHAR(36), changed {stamp} NOT NULL DEFAULT {default})"
+    )
     return erp, crm
 
 
@@ -76,11 +80,16 @@ class Side:
     def update(self, where_column: str, where_value: Any, **values: Any) -> int:
         stamp = self.stamp()
         sets = ", ".join(f"{k} = :{k}" for k in values)
-        changed = f"{self.changed} = now()" if self.engine.dialect.name == "postgresql" else (
-            f"{self.changed} = NOW(6)" if self.engine.dialect.name == "mysql" else f"{self.changed} = :stamp")
+        changed = (
+            f"{self.changed} = now()"
+            if self.engine.dialect.name == "postgresql"
+            else (f"{self.changed} = NOW(6)" if self.engine.dialect.name == "mysql" else f"{self.changed} = :stamp")
+        )
         with self.engine.begin() as conn:
-            return conn.execute(sa.text(f"UPDATE {self.table} SET {sets}, {changed} WHERE {where_column} = :w"),
-                                {**values, "w": where_value, "stamp": stamp}).rowcount
+            return conn.execute(
+                sa.text(f"UPDATE {self.table} SET {sets}, {changed} WHERE {where_column} = :w"),
+                {**values, "w": where_value, "stamp": stamp},
+            ).rowcount
 
     def rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -95,8 +104,9 @@ def _setup(tmp_path: Path, erp_url: str, crm_url: str) -> tuple[Path, Side, Side
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {side.table}"))
             conn.execute(sa.text(_schema(side.engine.dialect.name)[index]))
     config = tmp_path / "einklang.yaml"
-    config.write_text(f"""
-state: sqlite:///{tmp_path / 'state.db'}
+    config.write_text(
+        f"""
+state: sqlite:///{tmp_path / "state.db"}
 systems:
   erp: {{connector: sql, url: "{erp_url}"}}
   crm: {{connector: sql, url: "{crm_url}"}}
@@ -111,7 +121,9 @@ entities:
             map: {{number: external_id, name: name, city: city, email: email}}}}
     sync:
       delete_guard: 1
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return config, erp, crm
 
 
@@ -180,14 +192,16 @@ def test_two_way_sync_between_sqlite_databases(tmp_path: Path) -> None:
 
 
 def test_two_way_sync_postgres_erp_with_mariadb_crm(tmp_path: Path, postgres_url: Any, mariadb_url: Any) -> None:
-    _two_way(tmp_path, postgres_url.render_as_string(hide_password=False),
-             mariadb_url.render_as_string(hide_password=False))
+    _two_way(
+        tmp_path, postgres_url.render_as_string(hide_password=False), mariadb_url.render_as_string(hide_password=False)
+    )
 
 
 @pytest.mark.slow
 def test_kill_9_during_sync_loses_and_doubles_nothing(tmp_path: Path, postgres_url: Any, mariadb_url: Any) -> None:
-    config, erp, crm = _setup(tmp_path, postgres_url.render_as_string(hide_password=False),
-                              mariadb_url.render_as_string(hide_password=False))
+    config, erp, crm = _setup(
+        tmp_path, postgres_url.render_as_string(hide_password=False), mariadb_url.render_as_string(hide_password=False)
+    )
     rng = random.Random(int(os.environ.get("EINKLANG_SYNC_KILL_SEED", "1")))
     for i in range(20):
         erp.insert(kundennr=f"K{i}", name1=f"Firma {i}", ort="Berlin", email=f"k{i}@firma.de")
@@ -198,8 +212,12 @@ def test_kill_9_during_sync_loses_and_doubles_nothing(tmp_path: Path, postgres_u
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for kill in range(KILLS):
         # --every 0.2: cycles nearly back to back, so a kill seldom lands in the pause between them
-        process = subprocess.Popen([*EINKLANG, "sync", "-c", str(config), "--every", "0.2"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [*EINKLANG, "sync", "-c", str(config), "--every", "0.2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         started = time.monotonic()
         deadline = None
         while deadline is None or time.monotonic() < deadline:
@@ -236,13 +254,18 @@ def test_kill_9_during_sync_loses_and_doubles_nothing(tmp_path: Path, postgres_u
 def test_sync_once_cli_with_a_second_process_waiting(tmp_path: Path) -> None:
     config, erp, crm = _setup(tmp_path, f"sqlite:///{tmp_path / 'erp.db'}", f"sqlite:///{tmp_path / 'crm.db'}")
     erp.insert(kundennr="K1", name1="Alpha GmbH", ort="Berlin")
-    result = subprocess.run([*EINKLANG, "sync", "-c", str(config), "--once", "--json"], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [*EINKLANG, "sync", "-c", str(config), "--once", "--json"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert [r["name"] for r in crm.rows()] == ["Alpha GmbH"]
     store = open_store(load_config(config).state_url)
     with writer_lock(store, "load"):
-        blocked = subprocess.run([*EINKLANG, "sync", "-c", str(config), "--once", "--wait", "0.5"],
-                                 capture_output=True, text=True, timeout=120)
+        blocked = subprocess.run(
+            [*EINKLANG, "sync", "-c", str(config), "--once", "--wait", "0.5"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert blocked.returncode == 3 and "another einklang process is writing" in blocked.stderr
     assert "load (process" in blocked.stderr

@@ -41,9 +41,12 @@ entities:
 
 
 def test_connector_key_problems_are_all_reported_too() -> None:
-    text = """systems:
+    text = (
+        """systems:
   erp: {connector: sql, url: "sqlite:///erp.db", tabel: x, shema: y}
-""" + ENTITY
+"""
+        + ENTITY
+    )
     with pytest.raises(ConfigError) as caught:
         parse_config(text, Path("einklang.yaml"))
     keys = {problem.key for problem in caught.value.problems}
@@ -83,8 +86,9 @@ def test_a_secret_in_a_url_query_is_masked() -> None:
 
 
 def test_a_two_character_secret_is_masked_as_a_word() -> None:
-    parse_config('systems:\n  erp: {connector: sql, url: "sqlite:///erp.db", password: "${PW}"}\n' + ENTITY,
-                 environ={"PW": "q7"})
+    parse_config(
+        'systems:\n  erp: {connector: sql, url: "sqlite:///erp.db", password: "${PW}"}\n' + ENTITY, environ={"PW": "q7"}
+    )
     assert mask("login with q7 failed; q77 and aq7 stay") == "login with *** failed; q77 and aq7 stay"
 
 
@@ -99,6 +103,10 @@ def test_a_stored_error_never_holds_a_password(tmp_path: Path) -> None:
 
 def test_only_secrets_are_masked_not_every_value_of_the_secrets_file(tmp_path: Path) -> None:
     (tmp_path / "secrets.env").write_text("ERP_DATABASE=einklang\nERP_PASSWORD=s3cret-pw\n", encoding="utf-8")
-    parse_config('secrets_file: secrets.env\nsystems:\n  erp: {connector: sql, url: "sqlite:///${ERP_DATABASE}.db", '
-                 'password: "${ERP_PASSWORD}"}\n' + ENTITY, tmp_path / "einklang.yaml", environ={})
+    parse_config(
+        'secrets_file: secrets.env\nsystems:\n  erp: {connector: sql, url: "sqlite:///${ERP_DATABASE}.db", '
+        'password: "${ERP_PASSWORD}"}\n' + ENTITY,
+        tmp_path / "einklang.yaml",
+        environ={},
+    )
     assert mask("/home/einklang/einklang.db with s3cret-pw") == "/home/einklang/einklang.db with ***"

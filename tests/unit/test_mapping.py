@@ -86,17 +86,13 @@ def test_formatting_noise_is_not_a_change() -> None:
 
 
 def test_invalid_value_is_reported_and_left_out() -> None:
-    record, problems = mapping().to_canonical(
-        {"kundennr": "K2", "email": "kaputt(at)example", "telefon": "12"}
-    )
+    record, problems = mapping().to_canonical({"kundennr": "K2", "email": "kaputt(at)example", "telefon": "12"})
     assert "email" not in record and "phone" not in record
     assert {p.field for p in problems} == {"email", "phone"}
 
 
 def test_to_native_reverses_value_maps_and_name_parts() -> None:
-    native = mapping().to_native(
-        {"country": "AT", "first_name": "Hans", "last_name": "Meier", "name": "X AG"}
-    )
+    native = mapping().to_native({"country": "AT", "first_name": "Hans", "last_name": "Meier", "name": "X AG"})
     assert native["land"] == "Österreich"
     assert native["kontakt"] == "Hans Meier"
     assert native["name1"] == "X AG" and native["name2"] is None
@@ -109,9 +105,7 @@ def test_to_native_only_given_fields() -> None:
 
 def test_person_split_on_join() -> None:
     spec = EntitySpec("p", {"full": FieldSpec("full")})
-    m = EntityMapping(
-        spec, [FieldMap("full", ("vorname", "nachname"), MapKind.JOIN, split=SplitStrategy.PERSON)]
-    )
+    m = EntityMapping(spec, [FieldMap("full", ("vorname", "nachname"), MapKind.JOIN, split=SplitStrategy.PERSON)])
     assert m.to_native({"full": "Anna Maria Schmidt"}) == {"vorname": "Anna Maria", "nachname": "Schmidt"}
 
 

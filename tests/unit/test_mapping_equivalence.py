@@ -325,10 +325,16 @@ class _RefMapping:
         for rule in self.rules:
             if rule.canonical not in wanted or rule.read_only:
                 continue
-            if only is None and (rule.canonical not in record or any(
-                    sibling.canonical not in record for sibling in self.rules
-                    if rule.kind is MapKind.NAME_PART and sibling.kind is MapKind.NAME_PART
-                    and sibling.columns[0] == rule.columns[0])):
+            if only is None and (
+                rule.canonical not in record
+                or any(
+                    sibling.canonical not in record
+                    for sibling in self.rules
+                    if rule.kind is MapKind.NAME_PART
+                    and sibling.kind is MapKind.NAME_PART
+                    and sibling.columns[0] == rule.columns[0]
+                )
+            ):
                 continue  # changed on purpose (hardening finding 2): a whole record writes what it holds
             value = record.get(rule.canonical)
             if rule.kind is MapKind.NAME_PART:

@@ -44,8 +44,14 @@ FULL = {
     "ort": "Berlin",
     "email": "info@muster.de",
 }
-COLUMNS_OF = {"number": {"kundennr"}, "name": {"name1", "name2"}, "first_name": {"kontakt"},
-              "last_name": {"kontakt"}, "city": {"ort"}, "email": {"email"}}
+COLUMNS_OF = {
+    "number": {"kundennr"},
+    "name": {"name1", "name2"},
+    "first_name": {"kontakt"},
+    "last_name": {"kontakt"},
+    "city": {"ort"},
+    "email": {"email"},
+}
 
 
 def mapping() -> EntityMapping:
@@ -100,11 +106,11 @@ def test_only_fields_whose_columns_were_read_are_in_the_record(dropped: set[str]
             assert partial[name] == full[name]
 
 
-@given(st.sets(st.sampled_from(sorted(FULL))),
-       st.dictionaries(st.sampled_from(sorted(set(FULL) - {"kontakt"})), st.text(max_size=5)))
-def test_a_partial_reading_never_blanks_a_field_in_the_other_system(
-    dropped: set[str], edits: dict[str, Any]
-) -> None:
+@given(
+    st.sets(st.sampled_from(sorted(FULL))),
+    st.dictionaries(st.sampled_from(sorted(set(FULL) - {"kontakt"})), st.text(max_size=5)),
+)
+def test_a_partial_reading_never_blanks_a_field_in_the_other_system(dropped: set[str], edits: dict[str, Any]) -> None:
     """Merge what a system read (edited, with columns missing) against an agreed base."""
     m = mapping()
     base, _ = m.to_canonical(FULL)

@@ -40,9 +40,7 @@ def _show_version(value: bool) -> None:
 def _main(
     show_version: Annotated[
         bool,
-        typer.Option(
-            "--version", help="Print the installed version and exit.", callback=_show_version, is_eager=True
-        ),
+        typer.Option("--version", help="Print the installed version and exit.", callback=_show_version, is_eager=True),
     ] = False,
 ) -> None:
     """Keep master data in agreement across systems (ERP, CRM, address books, contact files)."""

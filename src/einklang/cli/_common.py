@@ -28,9 +28,7 @@ if TYPE_CHECKING:
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option(
-        "--config", "-c", help="einklang.yaml to use (default: $EINKLANG_CONFIG or ./einklang.yaml)"
-    ),
+    typer.Option("--config", "-c", help="einklang.yaml to use (default: $EINKLANG_CONFIG or ./einklang.yaml)"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -189,8 +187,9 @@ def render_list(title: str, items: list[tuple[str, list[str]]]) -> None:
 
     def show(text: str, indent: str, hanging: str, style: str | None = None) -> None:
         for paragraph in mask(text).splitlines() or [""]:
-            wrapped = textwrap.fill(paragraph, width, initial_indent=indent, subsequent_indent=hanging,
-                                    break_on_hyphens=False)
+            wrapped = textwrap.fill(
+                paragraph, width, initial_indent=indent, subsequent_indent=hanging, break_on_hyphens=False
+            )
             console.print(wrapped, style=style, markup=False, highlight=False, soft_wrap=True)
 
     show(title, "", "", style="bold")

@@ -20,13 +20,20 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    directory: Annotated[Path, typer.Option(
-        "--dir", help="Folder for the demo: new, empty, or an earlier demo's (re-created).")] = Path("einklang-demo"),
-    force: Annotated[bool, typer.Option(
-        "--force", help="Use a folder that is not empty and not an earlier demo's (its databases and "
-                        "einklang.yaml are replaced).")] = False,
-    customers: Annotated[int, typer.Option("--customers", min=10, max=100_000,
-                                           help="Customers in the demo ERP.")] = 300,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Folder for the demo: new, empty, or an earlier demo's (re-created).")
+    ] = Path("einklang-demo"),
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Use a folder that is not empty and not an earlier demo's (its databases and "
+            "einklang.yaml are replaced).",
+        ),
+    ] = False,
+    customers: Annotated[
+        int, typer.Option("--customers", min=10, max=100_000, help="Customers in the demo ERP.")
+    ] = 300,
     as_json: JsonOption = False,
 ) -> None:
     """Build a German ERP and an empty CRM on SQLite and walk through einklang: check, initial load,

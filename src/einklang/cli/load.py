@@ -83,8 +83,18 @@ def relink_command(
     _load(entity, source, target, dry_run, DEFAULT_LOAD_BATCH, 0, config, as_json, relink=True)
 
 
-def _load(entity: str, source: str, target: str, dry_run: bool, batch_size: int, workers: int | None,
-          config: Path | None, as_json: bool, *, relink: bool) -> None:
+def _load(
+    entity: str,
+    source: str,
+    target: str,
+    dry_run: bool,
+    batch_size: int,
+    workers: int | None,
+    config: Path | None,
+    as_json: bool,
+    *,
+    relink: bool,
+) -> None:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -112,7 +122,14 @@ def _load(entity: str, source: str, target: str, dry_run: bool, batch_size: int,
             total = src.count(entity)
             if as_json:
                 report = run_initial_load(
-                    loaded, store, entity, src, tgt, dry_run=dry_run, batch_size=batch_size, workers=workers,
+                    loaded,
+                    store,
+                    entity,
+                    src,
+                    tgt,
+                    dry_run=dry_run,
+                    batch_size=batch_size,
+                    workers=workers,
                     relink=relink,
                 )
             else:
@@ -166,8 +183,10 @@ def _print_load_report(report: LoadReport, as_json: bool) -> None:
         + (f", recovered {report.recovered} from an interrupted run" if report.recovered else "")
     )
     if report.conflicts:
-        say(f"{report.conflicts} field(s) hold different values in the two systems and wait for a decision: "
-            "`einklang conflicts`")
+        say(
+            f"{report.conflicts} field(s) hold different values in the two systems and wait for a decision: "
+            "`einklang conflicts`"
+        )
     if not report.target_was_empty and (report.linked or (not report.dry_run and report.created)):
         say(f"{lit(report.target)} was not empty: existing records were matched by key first")
     if report.target_unlinked:

@@ -21,13 +21,21 @@ def register(app: typer.Typer) -> None:
 def train_command(
     files: Annotated[list[Path] | None, typer.Argument(help="Contact files to learn from.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Where to save the model (JSON).")] = Path("match-model.json"),
-    spec_name: Annotated[str | None, typer.Option(
-        "--spec", help="Record type: contact, company or person (default: contact for files, from the entity "
-        "for --system).")] = None,
+    spec_name: Annotated[
+        str | None,
+        typer.Option(
+            "--spec",
+            help="Record type: contact, company or person (default: contact for files, from the entity for --system).",
+        ),
+    ] = None,
     system: Annotated[str | None, typer.Option("--system", help="Learn from a configured system instead.")] = None,
     entity: Annotated[str | None, typer.Option("--entity", help="Entity of --system.")] = None,
-    max_pairs: Annotated[int, typer.Option("--max-pairs", min=1000, help="Random pairs sampled to estimate u "
-                                           "(more: steadier estimates, slower).")] = 1_000_000,
+    max_pairs: Annotated[
+        int,
+        typer.Option(
+            "--max-pairs", min=1000, help="Random pairs sampled to estimate u (more: steadier estimates, slower)."
+        ),
+    ] = 1_000_000,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -54,8 +54,9 @@ def _collect(loaded: LoadedConfig) -> tuple[list[dict[str, Any]], list[dict[str,
         store.close()
 
 
-def _read(engine: Engine, loaded: LoadedConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
-                                                          dict[str, RecordName]]:
+def _read(
+    engine: Engine, loaded: LoadedConfig
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, RecordName]]:
     from einklang.store import reports
 
     with engine.connect() as conn:
@@ -77,8 +78,10 @@ def _print_status(
     say("")
     for e in entities:  # each table ends with an empty line
         conflicts = e["open_conflicts"]
-        say(f"[bold]{lit(e['entity'])}[/]: {e['golden_records']} record(s), {conflicts} open conflict(s)"
-            + (" (see: einklang conflicts)" if conflicts else ""))
+        say(
+            f"[bold]{lit(e['entity'])}[/]: {e['golden_records']} record(s), {conflicts} open conflict(s)"
+            + (" (see: einklang conflicts)" if conflicts else "")
+        )
         say(f"last run: {lit(run_text(e['last_run']))}")
         render_table(
             "",
@@ -103,8 +106,13 @@ def _print_status(
         )
 
 
-def record_text(name: RecordName | None, golden_id: str | None, system: str | None = None,
-                native_id: str | None = None, sep: str = " ") -> str:
+def record_text(
+    name: RecordName | None,
+    golden_id: str | None,
+    system: str | None = None,
+    native_id: str | None = None,
+    sep: str = " ",
+) -> str:
     """A record as people know it: key field and name, then its ids in the systems (after ``sep``)."""
     label = name.label if name else (f"golden id {golden_id}" if golden_id else "")
     ids = name.ids if name else ""

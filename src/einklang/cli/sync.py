@@ -38,8 +38,9 @@ if TYPE_CHECKING:
     from einklang.sync.engine import CycleReport
 
 
-conflicts_app = typer.Typer(help="Fields held because they changed differently in two systems.",
-                            invoke_without_command=True)
+conflicts_app = typer.Typer(
+    help="Fields held because they changed differently in two systems.", invoke_without_command=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -61,11 +62,13 @@ class _Stop:
 def sync_command(
     config: ConfigOption = None,
     once: Annotated[bool, typer.Option("--once", help="Run one cycle and stop (default).")] = False,
-    every: Annotated[float | None, typer.Option("--every", help="Run a cycle every SECONDS until "
-                                                "SIGINT/SIGTERM.", metavar="SECONDS")] = None,
+    every: Annotated[
+        float | None, typer.Option("--every", help="Run a cycle every SECONDS until SIGINT/SIGTERM.", metavar="SECONDS")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing anywhere.")] = False,
-    confirm_deletes: Annotated[bool, typer.Option("--confirm-deletes",
-                                                  help="Let this run exceed the delete guard.")] = False,
+    confirm_deletes: Annotated[
+        bool, typer.Option("--confirm-deletes", help="Let this run exceed the delete guard.")
+    ] = False,
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for another sync to finish.")] = 5.0,
     as_json: JsonOption = False,
 ) -> None:
@@ -83,10 +86,8 @@ def sync_command(
         try:
             with ExitStack() as stack:
                 _acquire(stack, store, wait, "sync --dry-run" if dry_run else "sync")
-                connectors = {name: stack.enter_context(open_connector(loaded, name))
-                              for name in loaded.model.systems}
-                engine = SyncEngine(loaded, store, connectors,
-                                    options=EngineOptions(confirm_deletes=confirm_deletes))
+                connectors = {name: stack.enter_context(open_connector(loaded, name)) for name in loaded.model.systems}
+                engine = SyncEngine(loaded, store, connectors, options=EngineOptions(confirm_deletes=confirm_deletes))
                 reports: list[dict[str, Any]] = []
                 while True:
                     started = time.monotonic()
@@ -96,8 +97,11 @@ def sync_command(
                     elif as_json:
                         emit_json({"ok": True, "cycle": report.as_dict()})
                     else:
-                        _print_cycle(report, verbose=every is None or report.busy, names=_plan_names(
-                            store, loaded, report) if report.dry_run else {})
+                        _print_cycle(
+                            report,
+                            verbose=every is None or report.busy,
+                            names=_plan_names(store, loaded, report) if report.dry_run else {},
+                        )
                     if every is None or stop.requested:
                         break
                     while not stop.requested and time.monotonic() - started < every:
@@ -164,10 +168,19 @@ def _print_cycle(report: CycleReport, verbose: bool, names: dict[str, RecordName
         for message in entity.held_back:
             say(f"  [red]{lit(message)}[/]")
         if report.dry_run and entity.plan:
-            render_table(f"Plan for {entity.entity}", ["action", "system", "record", "values / reason"], [
-                [item["action"], item.get("system", ""),
-                 _plan_record(item, (names or {}).get(item.get("golden_id") or "")), _plan_text(item)]
-                for item in entity.plan])
+            render_table(
+                f"Plan for {entity.entity}",
+                ["action", "system", "record", "values / reason"],
+                [
+                    [
+                        item["action"],
+                        item.get("system", ""),
+                        _plan_record(item, (names or {}).get(item.get("golden_id") or "")),
+                        _plan_text(item),
+                    ]
+                    for item in entity.plan
+                ],
+            )
     say(f"cycle took {report.seconds:.3f}s")
 
 
@@ -189,13 +202,21 @@ def _plan_text(item: dict[str, Any]) -> str:
 def _conflict_dict(conflict: ConflictRow, name: RecordName | None) -> dict[str, Any]:
     from einklang.model import display
 
-    return {"id": conflict.id, "entity": conflict.entity, "golden_id": conflict.golden_id,
-            "record": name.as_dict() if name else None, "field": conflict.field,
-            "base": display(conflict.base), "values": {s: display(v) for s, v in conflict.values.items()},
-            "status": conflict.status, "reason": conflict.reason, "resolution": conflict.resolution,
-            "resolution_text": resolution_text(conflict.resolution, conflict.status) or None,
-            "created_at": conflict.created_at.isoformat(timespec="seconds"),
-            "resolved_at": conflict.resolved_at.isoformat(timespec="seconds") if conflict.resolved_at else None}
+    return {
+        "id": conflict.id,
+        "entity": conflict.entity,
+        "golden_id": conflict.golden_id,
+        "record": name.as_dict() if name else None,
+        "field": conflict.field,
+        "base": display(conflict.base),
+        "values": {s: display(v) for s, v in conflict.values.items()},
+        "status": conflict.status,
+        "reason": conflict.reason,
+        "resolution": conflict.resolution,
+        "resolution_text": resolution_text(conflict.resolution, conflict.status) or None,
+        "created_at": conflict.created_at.isoformat(timespec="seconds"),
+        "resolved_at": conflict.resolved_at.isoformat(timespec="seconds") if conflict.resolved_at else None,
+    }
 
 
 @conflicts_app.callback()
@@ -235,8 +256,9 @@ def conflicts_list(
             details = [f"{c.field}: last agreed {_quoted(display(c.base))}; now {now}"]
             if c.resolution:
                 details.append(f"decision: {resolution_text(c.resolution, c.status)}")
-            items.append((f"#{c.id} {c.status}  {c.entity} {record_text(names.get(c.golden_id), c.golden_id)}",
-                          details))
+            items.append(
+                (f"#{c.id} {c.status}  {c.entity} {record_text(names.get(c.golden_id), c.golden_id)}", details)
+            )
         render_list("Conflicts (details: einklang conflicts show ID; decide: einklang conflicts resolve ID)", items)
 
 
@@ -263,8 +285,10 @@ def conflicts_show(
         if as_json:
             emit_json({"ok": True, "conflict": _conflict_dict(conflict, name)})
             return
-        say(f"conflict {conflict.id} ({conflict.status}): {lit(conflict.entity)} "
-            f"{lit(name.label if name else conflict.golden_id)}, field {lit(conflict.field)}")
+        say(
+            f"conflict {conflict.id} ({conflict.status}): {lit(conflict.entity)} "
+            f"{lit(name.label if name else conflict.golden_id)}, field {lit(conflict.field)}"
+        )
         if name and name.ids:
             say(f"  record: {lit(name.ids)} (golden id {conflict.golden_id})")
         say(f"  last agreed value: {lit(_quoted(display(conflict.base)))}")
@@ -308,8 +332,7 @@ def conflicts_resolve(
                 raise CliError(f"conflict {conflict_id} is already {conflict.status}", 2)
             if take is not None:
                 if take not in conflict.values:
-                    raise CliError(f"{take!r} is not part of this conflict (systems: "
-                                   f"{', '.join(conflict.values)})", 2)
+                    raise CliError(f"{take!r} is not part of this conflict (systems: {', '.join(conflict.values)})", 2)
                 resolution: dict[str, Any] = {"take": take}
             else:
                 spec = loaded.entity_spec(conflict.entity).field(conflict.field)
@@ -330,8 +353,12 @@ def conflicts_resolve(
 def log_command(
     config: ConfigOption = None,
     entity: Annotated[str | None, typer.Option("--entity", help="Only this entity.")] = None,
-    record: Annotated[str | None, typer.Option(
-        "--record", help="Only this record: its id in any system (e.g. a customer number) or its golden id.")] = None,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            "--record", help="Only this record: its id in any system (e.g. a customer number) or its golden id."
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Newest N entries.")] = 100,
     as_json: JsonOption = False,
 ) -> None:
@@ -350,9 +377,14 @@ def log_command(
                 if not golden_ids:
                     of_entity = f" of entity {entity!r}" if entity else ""
                     raise CliError(f"no record {record!r}{of_entity}", EXIT_NOT_FOUND)
-                found = sorted((e for golden_id in golden_ids
-                                for e in audit_log(conn, entity=entity, golden_id=golden_id, limit=limit)),
-                               key=lambda e: -e.id)[:limit]
+                found = sorted(
+                    (
+                        e
+                        for golden_id in golden_ids
+                        for e in audit_log(conn, entity=entity, golden_id=golden_id, limit=limit)
+                    ),
+                    key=lambda e: -e.id,
+                )[:limit]
         entries = [e.as_dict() for e in found]
         with store.engine.connect() as conn:
             names = record_names(conn, (e["golden_id"] for e in entries), keys_of(loaded))

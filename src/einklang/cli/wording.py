@@ -94,10 +94,16 @@ def import_lines(report: Mapping[str, Any]) -> list[str]:
     verb = "would be " if report.get("dry_run") else ""
     read, left_out, before = report["rows_read"], report.get("rows_left_out", 0), report["already_imported"]
     persons, merged = report["persons"], report["merged_rows"]
-    rows_parts = [f"{left_out} left out (no name)" if left_out else "",
-                  f"{before} imported before" if before else "",
-                  (f"{persons + merged} for {persons} person(s)" + (f" ({merged} repeat a person of another row)"
-                                                                    if merged else "")) if persons else ""]
+    rows_parts = [
+        f"{left_out} left out (no name)" if left_out else "",
+        f"{before} imported before" if before else "",
+        (
+            f"{persons + merged} for {persons} person(s)"
+            + (f" ({merged} repeat a person of another row)" if merged else "")
+        )
+        if persons
+        else "",
+    ]
     lines = [f"{read} row(s) read: " + ", ".join(part for part in rows_parts if part)]
     if persons:
         lines.append(
@@ -111,9 +117,11 @@ def import_lines(report: Mapping[str, Any]) -> list[str]:
         )
     rows = report.get("to_review", 0) + report.get("accounts_to_review", 0)
     if rows:
-        parts = [f"{report['linked']} linked (choose merge to fill their fields)" if report.get("linked") else "",
-                 f"{report['waiting']} waiting for a decision" if report.get("waiting") else "",
-                 f"{report['accounts_to_review']} without a company" if report.get("accounts_to_review") else ""]
+        parts = [
+            f"{report['linked']} linked (choose merge to fill their fields)" if report.get("linked") else "",
+            f"{report['waiting']} waiting for a decision" if report.get("waiting") else "",
+            f"{report['accounts_to_review']} without a company" if report.get("accounts_to_review") else "",
+        ]
         where = report.get("review_file") or "the review file (not written in a dry run)"
         lines.append(f"{rows} row(s) in {where}: " + ", ".join(part for part in parts if part))
     return lines
@@ -124,8 +132,12 @@ def review_lines(report: Mapping[str, Any]) -> list[str]:
 
     A dry run counts what it would do (the report's own counts)."""
     would = "would be " if report.get("dry_run") else ""
-    done = (f"{would}merged {report['merged']}, {would}created {report['created']}, "
-            f"{would}skipped {report['skipped']}, not duplicates {report['not_duplicate']}, "
-            f"companies {would}attached {report['attached']}")
-    return [f"{done}; undecided {report['undecided']}, applied before {report['already_applied']}, "
-            f"refused {report.get('refused', 0)}, failed {report['failed']}"]
+    done = (
+        f"{would}merged {report['merged']}, {would}created {report['created']}, "
+        f"{would}skipped {report['skipped']}, not duplicates {report['not_duplicate']}, "
+        f"companies {would}attached {report['attached']}"
+    )
+    return [
+        f"{done}; undecided {report['undecided']}, applied before {report['already_applied']}, "
+        f"refused {report.get('refused', 0)}, failed {report['failed']}"
+    ]

@@ -144,9 +144,7 @@ class UnknownNativeField(ConfigurationError):
         super().__init__(f"{listed}; known fields: {', '.join(self.known)}", system=system)
 
 
-def missing_fields(
-    entity: str, expected: Iterable[tuple[str, str]], known: Iterable[str]
-) -> list[MissingField]:
+def missing_fields(entity: str, expected: Iterable[tuple[str, str]], known: Iterable[str]) -> list[MissingField]:
     """The (canonical field, native column) pairs of ``expected`` whose column is not ``known``."""
     known_set = set(known)
     by_fold = {name.casefold(): name for name in known_set}
@@ -176,8 +174,16 @@ class InvalidSettings(ConfigurationError):
 # first of them runs for an entity, the fields its mapping names are checked against the system's
 # own (``Connector.expect_fields``); ``check`` checks every entity's.
 _ENTITY_OPERATIONS = (
-    "read_all", "read_changes", "get", "find", "count", "current_cursor",
-    "create", "update", "delete", "archive",
+    "read_all",
+    "read_changes",
+    "get",
+    "find",
+    "count",
+    "current_cursor",
+    "create",
+    "update",
+    "delete",
+    "archive",
 )
 
 

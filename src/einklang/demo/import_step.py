@@ -79,12 +79,24 @@ NEW_COMPANY_PEOPLE = [
 
 EMPLOYEES: dict[str, tuple[str, str, str, list[tuple[int | str, str]]]] = {
     # file name: (dialect, encoding, delimiter, rows as (person index or "new:i", variation))
-    "anna_becker_outlook.csv": ("de", "cp1252", ";", [(0, ""), (1, ""), (3, ""), (5, ""), ("new:0", ""),
-                                                      (7, "bad_email")]),
-    "joerg_krause_outlook.csv": ("en", "utf-8", ",", [(0, "ascii"), (2, ""), (4, ""), (5, "typo"), (8, ""),
-                                                      (9, "no_name")]),
-    "sabine_wolf_outlook.csv": ("de", "utf-8-sig", ",", [(0, "short"), (1, "ascii"), (6, ""), (9, ""),
-                                                         ("new:0", "ascii"), (4, "bad_phone")]),
+    "anna_becker_outlook.csv": (
+        "de",
+        "cp1252",
+        ";",
+        [(0, ""), (1, ""), (3, ""), (5, ""), ("new:0", ""), (7, "bad_email")],
+    ),
+    "joerg_krause_outlook.csv": (
+        "en",
+        "utf-8",
+        ",",
+        [(0, "ascii"), (2, ""), (4, ""), (5, "typo"), (8, ""), (9, "no_name")],
+    ),
+    "sabine_wolf_outlook.csv": (
+        "de",
+        "utf-8-sig",
+        ",",
+        [(0, "short"), (1, "ascii"), (6, ""), (9, ""), ("new:0", "ascii"), (4, "bad_phone")],
+    ),
     "thomas_lange_outlook.csv": ("en", "utf-8", ",", [(3, "ascii"), (8, "ascii"), (2, "typo"), (7, "")]),
     "michael_braun_outlook.csv": ("de", "cp1252", ";", [(10, ""), (11, ""), (1, "ascii"), (6, "short")]),
     "claudia_koch_outlook.csv": ("en", "utf-8", ",", [(10, "ascii"), (12, ""), (3, ""), (0, "")]),
@@ -101,12 +113,38 @@ CRM_CONTACTS: list[tuple[int, dict[str, str | None]]] = [
 
 MEN = ("Jürgen", "Thomas", "Björn", "Markus", "Uwe", "Jonas", "Stefan", "Matthias")
 
-DE_HEADER = ["Anrede", "Vorname", "Nachname", "Firma", "Position", "Straße geschäftlich", "Ort geschäftlich",
-             "Postleitzahl geschäftlich", "Land/Region geschäftlich", "Telefon geschäftlich", "Mobiltelefon",
-             "E-Mail-Adresse", "E-Mail-Typ", "Notizen"]
-EN_HEADER = ["Title", "First Name", "Last Name", "Company", "Job Title", "Business Street", "Business City",
-             "Business Postal Code", "Business Country/Region", "Business Phone", "Mobile Phone",
-             "E-mail Address", "E-mail Type", "Notes"]
+DE_HEADER = [
+    "Anrede",
+    "Vorname",
+    "Nachname",
+    "Firma",
+    "Position",
+    "Straße geschäftlich",
+    "Ort geschäftlich",
+    "Postleitzahl geschäftlich",
+    "Land/Region geschäftlich",
+    "Telefon geschäftlich",
+    "Mobiltelefon",
+    "E-Mail-Adresse",
+    "E-Mail-Typ",
+    "Notizen",
+]
+EN_HEADER = [
+    "Title",
+    "First Name",
+    "Last Name",
+    "Company",
+    "Job Title",
+    "Business Street",
+    "Business City",
+    "Business Postal Code",
+    "Business Country/Region",
+    "Business Phone",
+    "Mobile Phone",
+    "E-mail Address",
+    "E-mail Type",
+    "Notes",
+]
 
 # A reviewer's decisions, keyed by the incoming person: decision, and fields to take from the import.
 DECISIONS_CSV = """\
@@ -124,11 +162,16 @@ def _accounts(crm_url: str) -> list[dict[str, Any]]:
     """Demo accounts whose name ends in a legal form (no branch suffix), for realistic contacts."""
     engine = sa.create_engine(crm_url)
     with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(sa.text(
-            "SELECT id, name, address_line, postcode, city, country, email FROM accounts ORDER BY id"))]
+        rows = [
+            dict(r._mapping)
+            for r in conn.execute(
+                sa.text("SELECT id, name, address_line, postcode, city, country, email FROM accounts ORDER BY id")
+            )
+        ]
     engine.dispose()
-    chosen = [r for r in rows if str(r["name"]).endswith(("GmbH", "AG", "KG", "e.K.", "OHG"))
-              and "Zentrale" not in r["name"]]
+    chosen = [
+        r for r in rows if str(r["name"]).endswith(("GmbH", "AG", "KG", "e.K.", "OHG")) and "Zentrale" not in r["name"]
+    ]
     return chosen[:8]
 
 
@@ -140,17 +183,29 @@ def _values(person: Person, account: dict[str, Any] | None) -> dict[str, str]:
         company, street, postcode, city = account["name"], account["address_line"], account["postcode"], account["city"]
         domain = str(account["email"] or "example.de").split("@")[-1]
         country = "Deutschland"
-    return {"first_name": person.first_name, "last_name": person.last_name, "title": person.title,
-            "company": company, "position": person.position, "street": street or "", "city": city or "",
-            "postal_code": postcode or "", "country": country, "phone": person.phone, "mobile": person.mobile,
-            "email": person.email.format(domain=domain)}
+    return {
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "title": person.title,
+        "company": company,
+        "position": person.position,
+        "street": street or "",
+        "city": city or "",
+        "postal_code": postcode or "",
+        "country": country,
+        "phone": person.phone,
+        "mobile": person.mobile,
+        "email": person.email.format(domain=domain),
+    }
 
 
 def _vary(values: dict[str, str], variation: str) -> dict[str, str]:
     changed = dict(values)
     if variation == "ascii":
-        changed = {k: v.translate(_ASCII) if k in ("first_name", "last_name", "company", "street", "city") else v
-                   for k, v in changed.items()}
+        changed = {
+            k: v.translate(_ASCII) if k in ("first_name", "last_name", "company", "street", "city") else v
+            for k, v in changed.items()
+        }
     elif variation == "typo":
         changed["first_name"] = changed["first_name"][:-1] + changed["first_name"][-1] * 2  # Katrinn, Thomass
         changed["mobile"] = ""
@@ -181,11 +236,24 @@ def write_exports(directory: Path, accounts: list[dict[str, Any]]) -> list[Path]
                 account = accounts[person.account % len(accounts)]
             values = _vary(_values(person, account), variation)
             note = "Kontakt von der Messe.\nBitte im Herbst anrufen." if variation == "short" else ""
-            writer.writerow([
-                "Herr" if person.first_name in MEN else "Frau",
-                values["first_name"], values["last_name"], values["company"], values["position"], values["street"],
-                values["city"], values["postal_code"], values["country"], values["phone"], values["mobile"],
-                values["email"], "SMTP", note])
+            writer.writerow(
+                [
+                    "Herr" if person.first_name in MEN else "Frau",
+                    values["first_name"],
+                    values["last_name"],
+                    values["company"],
+                    values["position"],
+                    values["street"],
+                    values["city"],
+                    values["postal_code"],
+                    values["country"],
+                    values["phone"],
+                    values["mobile"],
+                    values["email"],
+                    "SMTP",
+                    note,
+                ]
+            )
         path = inside(directory, name)
         path.write_bytes(buffer.getvalue().encode(encoding))
         paths.append(path)
@@ -201,11 +269,14 @@ def seed_crm_contacts(crm_url: str, accounts: list[dict[str, Any]]) -> int:
             values: dict[str, str | None] = dict(_values(person, account))
             domain = str(account["email"] or "example.de").split("@")[-1]
             values.update({k: (v.format(domain=domain) if isinstance(v, str) else v) for k, v in overrides.items()})
-            conn.execute(sa.text(
-                "INSERT INTO contacts (account_id, first_name, last_name, title, position, email, phone, mobile, "
-                "street, postcode, city, country, company) VALUES (:account_id, :first_name, :last_name, :title, "
-                ":position, :email, :phone, :mobile, :street, :postal_code, :city, 'DE', :company)"),
-                {**values, "account_id": account["id"], "title": values["title"] or None})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO contacts (account_id, first_name, last_name, title, position, email, phone, mobile, "
+                    "street, postcode, city, country, company) VALUES (:account_id, :first_name, :last_name, :title, "
+                    ":position, :email, :phone, :mobile, :street, :postal_code, :city, 'DE', :company)"
+                ),
+                {**values, "account_id": account["id"], "title": values["title"] or None},
+            )
     engine.dispose()
     return len(CRM_CONTACTS)
 
@@ -256,11 +327,15 @@ def run_import_demo(directory: Path, config_path: Path, say: Callable[[str], Non
     say(f"wrote {len(exports)} Outlook exports to {directory / 'exports'}")
     reports, rows = read_files(exports, config.model.default_region)
     for report in reports:
-        say(f"  {Path(report.source).name}: {report.format}, {report.encoding}, delimiter {report.delimiter!r}, "
-            f"{report.rows_read} rows, {report.errors} error(s), {report.warnings} warning(s)")
+        say(
+            f"  {Path(report.source).name}: {report.format}, {report.encoding}, delimiter {report.delimiter!r}, "
+            f"{report.rows_read} rows, {report.errors} error(s), {report.warnings} warning(s)"
+        )
         for problem in report.problems:
-            say(f"    {problem.severity}: {Path(problem.source).name}:{problem.line}:{problem.field or ''}: "
-                f"{problem.message}")
+            say(
+                f"    {problem.severity}: {Path(problem.source).name}:{problem.line}:{problem.field or ''}: "
+                f"{problem.message}"
+            )
 
     review_path = inside(directory, "review.xlsx")
     with open_connector(config, "crm") as crm:
@@ -275,23 +350,35 @@ def run_import_demo(directory: Path, config_path: Path, say: Callable[[str], Non
     filled = fill_decisions(review_path, decisions_path, decided_path)
     say(f"prepared decisions {decisions_path.name} filled into {decided_path.name} ({filled} rows)")
     applied = apply_review(config, store, decided_path)
-    say(f"review run {applied.run_id} (einklang review apply {decided_path.name}): "
-        + "; ".join(review_lines(applied.as_dict())))
+    say(
+        f"review run {applied.run_id} (einklang review apply {decided_path.name}): "
+        + "; ".join(review_lines(applied.as_dict()))
+    )
     for failure in applied.failures:
         say(f"  failed: {failure}")
 
     with open_connector(config, "crm") as crm:
-        again = run_import(config, store, crm, exports, entity="contact",
-                           review_path=inside(directory, "review-again.xlsx"))
+        again = run_import(
+            config, store, crm, exports, entity="contact", review_path=inside(directory, "review-again.xlsx")
+        )
     say(f"the same import again: created {again.created}, {again.already_imported} rows recognised as imported")
     engine = sa.create_engine(crm_url)
     with engine.connect() as conn:
         contacts = int(conn.execute(sa.text("SELECT count(*) FROM contacts")).scalar_one())
-        without_account = int(conn.execute(sa.text(
-            "SELECT count(*) FROM contacts WHERE account_id IS NULL")).scalar_one())
+        without_account = int(
+            conn.execute(sa.text("SELECT count(*) FROM contacts WHERE account_id IS NULL")).scalar_one()
+        )
     engine.dispose()
     say(f"CRM now holds {contacts} contacts ({without_account} without an account)")
-    return {"exports": [str(p) for p in exports], "inspect": [r.as_dict() for r in reports],
-            "rows": len(rows), "import": imported.summary(), "review_file": imported.review_file,
-            "decisions_file": str(decisions_path), "review": applied.summary(), "rerun": again.summary(),
-            "crm_contacts": contacts, "crm_contacts_without_account": without_account}
+    return {
+        "exports": [str(p) for p in exports],
+        "inspect": [r.as_dict() for r in reports],
+        "rows": len(rows),
+        "import": imported.summary(),
+        "review_file": imported.review_file,
+        "decisions_file": str(decisions_path),
+        "review": applied.summary(),
+        "rerun": again.summary(),
+        "crm_contacts": contacts,
+        "crm_contacts_without_account": without_account,
+    }

@@ -253,8 +253,10 @@ def prepare_folder(directory: Path, force: bool = False) -> None:
     if directory.exists() and not directory.is_dir():
         raise DemoFolderError(f"{directory} is a file, not a folder")
     if directory.exists() and not force and not (directory / MARKER).is_file() and any(directory.iterdir()):
-        raise DemoFolderError(f"{directory} is not empty and not an earlier demo's folder: the demo would replace "
-                              "databases and einklang.yaml there. Choose a new or empty folder, or add --force")
+        raise DemoFolderError(
+            f"{directory} is not empty and not an earlier demo's folder: the demo would replace "
+            "databases and einklang.yaml there. Choose a new or empty folder, or add --force"
+        )
     directory.mkdir(parents=True, exist_ok=True)
     inside(directory, MARKER).write_text("einklang demo folder: `einklang demo` may re-create it\n", encoding="utf-8")
 

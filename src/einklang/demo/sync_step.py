@@ -124,8 +124,10 @@ def run_sync_demo(directory: Path, config: LoadedConfig, store: StateStore, say:
             if entity.busy:
                 say(f"  {entity.entity}: {cycle_entity_text(entity.as_dict())}")
             if entity.failed:
-                say(f"  {entity.failed} {entity.entity} write(s) failed for good: isolated, they block nothing "
-                    "else; `einklang status` shows which record and why")
+                say(
+                    f"  {entity.failed} {entity.entity} write(s) failed for good: isolated, they block nothing "
+                    "else; `einklang status` shows which record and why"
+                )
         with store.transaction() as conn:
             open_conflicts = conflicts.list_conflicts(conn, status="open", entity="company")
         for conflict in open_conflicts:

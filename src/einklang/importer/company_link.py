@@ -24,16 +24,47 @@ from einklang.store.state import StateStore
 
 COMPANY_ENTITY = "company"
 ACCOUNT_REFERENCE_FIELD = "account_id"
-FREEMAIL_DOMAINS = frozenset({
-    "gmail.com", "googlemail.com", "web.de", "gmx.de", "gmx.net", "gmx.at", "gmx.ch", "t-online.de",
-    "yahoo.com", "yahoo.de", "hotmail.com", "hotmail.de", "outlook.com", "outlook.de", "live.com", "live.de",
-    "icloud.com", "me.com", "aol.com", "freenet.de", "posteo.de", "mailbox.org", "arcor.de", "online.de",
-    "1und1.de", "vodafone.de", "protonmail.com", "proton.me",
-})
+FREEMAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "web.de",
+        "gmx.de",
+        "gmx.net",
+        "gmx.at",
+        "gmx.ch",
+        "t-online.de",
+        "yahoo.com",
+        "yahoo.de",
+        "hotmail.com",
+        "hotmail.de",
+        "outlook.com",
+        "outlook.de",
+        "live.com",
+        "live.de",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "freenet.de",
+        "posteo.de",
+        "mailbox.org",
+        "arcor.de",
+        "online.de",
+        "1und1.de",
+        "vodafone.de",
+        "protonmail.com",
+        "proton.me",
+    }
+)
 # Contact fields an account created from a contact takes over (the person's own phone and
 # e-mail stay with the person).
-_ACCOUNT_FIELDS_FROM_CONTACT = {"company": "name", "street": "street", "postal_code": "postal_code",
-                                "city": "city", "country": "country"}
+_ACCOUNT_FIELDS_FROM_CONTACT = {
+    "company": "name",
+    "street": "street",
+    "postal_code": "postal_code",
+    "city": "city",
+    "country": "country",
+}
 
 
 @dataclass(frozen=True)
@@ -44,9 +75,11 @@ class AccountCandidate:
 
     def values_as_contact(self) -> dict[str, str]:
         """The account's values under the contact field names, for side-by-side review columns."""
-        return {contact_field: display(self.record.get(account_field))
-                for contact_field, account_field in _ACCOUNT_FIELDS_FROM_CONTACT.items()
-                if self.record.get(account_field) is not None}
+        return {
+            contact_field: display(self.record.get(account_field))
+            for contact_field, account_field in _ACCOUNT_FIELDS_FROM_CONTACT.items()
+            if self.record.get(account_field) is not None
+        }
 
 
 @dataclass
@@ -61,9 +94,12 @@ class AccountDecision:
 
 def applies(target: TargetEntity) -> bool:
     config = target.config
-    return (COMPANY_ENTITY in config.model.entities and target.entity != COMPANY_ENTITY
-            and target.system in config.systems_of(COMPANY_ENTITY)
-            and ACCOUNT_REFERENCE_FIELD in target.mapping.writable_fields())
+    return (
+        COMPANY_ENTITY in config.model.entities
+        and target.entity != COMPANY_ENTITY
+        and target.system in config.systems_of(COMPANY_ENTITY)
+        and ACCOUNT_REFERENCE_FIELD in target.mapping.writable_fields()
+    )
 
 
 def email_domain(value: Any) -> str | None:
@@ -101,16 +137,20 @@ class CompanyLinker:
         if key in self._created:
             return AccountDecision("attach", self._created[key], reason="account created earlier in this run")
         same_name = self._by_key.get(key, [])
-        candidates = [AccountCandidate(native, record, self._confirmation(contact, record))
-                      for native, record in same_name]
+        candidates = [
+            AccountCandidate(native, record, self._confirmation(contact, record)) for native, record in same_name
+        ]
         confirmed = [c for c in candidates if c.confirmed_by]
         if len(confirmed) == 1:
             chosen = confirmed[0]
-            return AccountDecision("attach", chosen.native.native_id, candidates,
-                                   f"same company name and {chosen.confirmed_by}")
-        similar = [AccountCandidate(native, record, self._confirmation(contact, record))
-                   for other_key, native, record in self._by_first_word.get(key.split()[0], [])
-                   if other_key != key and (other_key.startswith(key + " ") or key.startswith(other_key + " "))]
+            return AccountDecision(
+                "attach", chosen.native.native_id, candidates, f"same company name and {chosen.confirmed_by}"
+            )
+        similar = [
+            AccountCandidate(native, record, self._confirmation(contact, record))
+            for other_key, native, record in self._by_first_word.get(key.split()[0], [])
+            if other_key != key and (other_key.startswith(key + " ") or key.startswith(other_key + " "))
+        ]
         if not candidates and not similar:
             return AccountDecision("create", reason=f"no account named like {company!r}")
         if len(confirmed) > 1:
@@ -141,12 +181,15 @@ class CompanyLinker:
 
     def account_record(self, contact: Mapping[str, Any]) -> CanonicalRecord:
         wanted = set(self.accounts.fields)
-        return {account_field: contact.get(contact_field)
-                for contact_field, account_field in _ACCOUNT_FIELDS_FROM_CONTACT.items()
-                if account_field in wanted and contact.get(contact_field) is not None}
+        return {
+            account_field: contact.get(contact_field)
+            for contact_field, account_field in _ACCOUNT_FIELDS_FROM_CONTACT.items()
+            if account_field in wanted and contact.get(contact_field) is not None
+        }
 
-    def create_account(self, store: StateStore, run_id: int | None, contact: Mapping[str, Any],
-                       cause: str) -> str | None:
+    def create_account(
+        self, store: StateStore, run_id: int | None, contact: Mapping[str, Any], cause: str
+    ) -> str | None:
         """Create (once per company key) the account a contact names; return its native id."""
         key = company_key(display(contact.get("company")))
         if key in self._created:

@@ -19,8 +19,7 @@ def spec_for_entity(entity: str, fields: Mapping[str, Any] | tuple[str, ...]) ->
         return CONTACT_SPEC
     if "name" in names:
         return COMPANY_SPEC
-    raise ValueError(f"no duplicate-detection spec fits entity {entity!r} "
-                     "(needs first_name/last_name or name fields)")
+    raise ValueError(f"no duplicate-detection spec fits entity {entity!r} (needs first_name/last_name or name fields)")
 
 
 def match_record(record_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -29,8 +28,9 @@ def match_record(record_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
     return {**{name: value for name, value in shown.items() if value}, "id": record_id}
 
 
-def to_entity_record(values: Mapping[str, str], entity: EntitySpec, fields: tuple[str, ...],
-                     ctx: NormalizeContext) -> CanonicalRecord:
+def to_entity_record(
+    values: Mapping[str, str], entity: EntitySpec, fields: tuple[str, ...], ctx: NormalizeContext
+) -> CanonicalRecord:
     """Importer values (canonical contact field names) as the entity's typed canonical record.
 
     Fields the entity does not have are left out; a value its type refuses is left out too (the

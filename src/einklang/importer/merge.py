@@ -85,4 +85,3 @@ def _best(candidates: Sequence[str]) -> str:
         return (votes[fold(value) or value], int(not value.isascii()), -position[value])
 
     return max(candidates, key=quality)
-

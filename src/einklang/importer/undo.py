@@ -45,17 +45,31 @@ class UndoReport:
     plan: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        return {"undone_run": self.undone_run, "dry_run": self.dry_run, "run_id": self.run_id,
-                "deleted": self.deleted, "restored": self.restored, "unlinked": self.unlinked,
-                "decisions_reverted": self.decisions_reverted, "failed": self.failed}
+        return {
+            "undone_run": self.undone_run,
+            "dry_run": self.dry_run,
+            "run_id": self.run_id,
+            "deleted": self.deleted,
+            "restored": self.restored,
+            "unlinked": self.unlinked,
+            "decisions_reverted": self.decisions_reverted,
+            "failed": self.failed,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.summary(), "failures": self.failures, "plan": self.plan}
 
 
 class Undo:
-    def __init__(self, config: LoadedConfig, store: StateStore, run_id: int, *, dry_run: bool = False,
-                 connector_factory: ConnectorFactory = open_connector) -> None:
+    def __init__(
+        self,
+        config: LoadedConfig,
+        store: StateStore,
+        run_id: int,
+        *,
+        dry_run: bool = False,
+        connector_factory: ConnectorFactory = open_connector,
+    ) -> None:
         self.config = config
         self.store = store
         self.undone = run_id
@@ -103,16 +117,27 @@ class Undo:
 
     def _audit(self, entry: AuditEntry, op: str, old: Any, new: Any) -> None:
         with self.store.transaction() as conn:
-            journal.audit(conn, self.report.run_id, [{
-                "system": entry.system, "entity": entry.entity, "golden_id": entry.golden_id,
-                "native_id": entry.native_id, "op": op, "old": old, "new": new,
-                "cause": f"undo of run {self.undone} (audit entry {entry.id}: {entry.op})"}])
+            journal.audit(
+                conn,
+                self.report.run_id,
+                [
+                    {
+                        "system": entry.system,
+                        "entity": entry.entity,
+                        "golden_id": entry.golden_id,
+                        "native_id": entry.native_id,
+                        "op": op,
+                        "old": old,
+                        "new": new,
+                        "cause": f"undo of run {self.undone} (audit entry {entry.id}: {entry.op})",
+                    }
+                ],
+            )
 
     def _revert(self, entry: AuditEntry) -> None:
         op = entry.op
         new = entry.new or {}
-        self.report.plan.append({"audit_id": entry.id, "op": op, "system": entry.system,
-                                 "native_id": entry.native_id})
+        self.report.plan.append({"audit_id": entry.id, "op": op, "system": entry.system, "native_id": entry.native_id})
         if self.dry_run:
             return
         try:
@@ -196,6 +221,12 @@ class Undo:
         self.report.decisions_reverted += 1
 
 
-def undo_run(config: LoadedConfig, store: StateStore, run_id: int, *, dry_run: bool = False,
-             connector_factory: ConnectorFactory = open_connector) -> UndoReport:
+def undo_run(
+    config: LoadedConfig,
+    store: StateStore,
+    run_id: int,
+    *,
+    dry_run: bool = False,
+    connector_factory: ConnectorFactory = open_connector,
+) -> UndoReport:
     return Undo(config, store, run_id, dry_run=dry_run, connector_factory=connector_factory).run()

@@ -107,8 +107,12 @@ def finish_interrupted_creates(store: StateStore, target: TargetEntity, run_id: 
 
 
 def create_records(
-    store: StateStore, target: TargetEntity, run_id: int | None, planned: Sequence[PlannedCreate],
-    *, also: InTransaction | None = None,
+    store: StateStore,
+    target: TargetEntity,
+    run_id: int | None,
+    planned: Sequence[PlannedCreate],
+    *,
+    also: InTransaction | None = None,
 ) -> list[CreateOutcome]:
     """Create records in the target through the outbox; outcomes in the order of ``planned``.
 
@@ -117,52 +121,98 @@ def create_records(
         return []
     with store.transaction() as conn:
         golden_ids = links.insert_golden(conn, target.entity, [p.record for p in planned])
-        outbox_ids = outbox.add_outbox(conn, run_id, [
-            PlannedWrite(target.system, target.entity, gid, "create", p.record, p.cause)
-            for gid, p in zip(golden_ids, planned, strict=True)])
+        outbox_ids = outbox.add_outbox(
+            conn,
+            run_id,
+            [
+                PlannedWrite(target.system, target.entity, gid, "create", p.record, p.cause)
+                for gid, p in zip(golden_ids, planned, strict=True)
+            ],
+        )
         # Remembered before sending: a rerun after a crash recognises the rows and the outbox
         # recovery decides whether the record reached the target.
-        imports.remember_fingerprints(conn, target.entity, {
-            fp: gid for gid, p in zip(golden_ids, planned, strict=True) for fp in p.fingerprints})
+        imports.remember_fingerprints(
+            conn, target.entity, {fp: gid for gid, p in zip(golden_ids, planned, strict=True) for fp in p.fingerprints}
+        )
     return _send(store, target, run_id, list(zip(outbox_ids, golden_ids, planned, strict=True)), also)
 
 
-def _send(store: StateStore, target: TargetEntity, run_id: int | None,
-          items: list[tuple[int, str, PlannedCreate]], also: InTransaction | None = None) -> list[CreateOutcome]:
+def _send(
+    store: StateStore,
+    target: TargetEntity,
+    run_id: int | None,
+    items: list[tuple[int, str, PlannedCreate]],
+    also: InTransaction | None = None,
+) -> list[CreateOutcome]:
     planned = {golden_id: plan for _, golden_id, plan in items}
 
     def also_created(conn: Connection, created: list[Created]) -> None:
         # The other systems of the entity get the new record too (the sync engine sends these
         # creates, looking the record up by key first): the target reports it as einklang's own
         # write, so no later read of changes would ever show it as new.
-        outbox.add_outbox(conn, run_id, [
-            PlannedWrite(system, target.entity, done.item.golden_id, "create", planned[done.item.golden_id].record,
-                         f"{done.item.cause} (created in {target.system})")
-            for done in created for system in target.other_systems()])
+        outbox.add_outbox(
+            conn,
+            run_id,
+            [
+                PlannedWrite(
+                    system,
+                    target.entity,
+                    done.item.golden_id,
+                    "create",
+                    planned[done.item.golden_id].record,
+                    f"{done.item.cause} (created in {target.system})",
+                )
+                for done in created
+                for system in target.other_systems()
+            ],
+        )
         if also is not None and created:
             also(conn)
 
     def also_refused(conn: Connection, item: CreateItem, _error: str) -> None:
         imports.forget_fingerprints(conn, target.entity, list(planned[item.golden_id].fingerprints))
 
-    create_target = CreateTarget(store, target.connector, target.entity, target.mapping, run_id,
-                                 on_created=also_created, on_refused=also_refused)
-    results = send_creates(create_target, [
-        CreateItem(gid, target.native_for_create(gid, plan.record), plan.cause, outbox_id=outbox_id,
-                   payload=plan.record,
-                   audit_new=json.dumps({"values": shown(plan.record), "fingerprints": list(plan.fingerprints)},
-                                        ensure_ascii=False))
-        for outbox_id, gid, plan in items])
-    outcomes = {done.item.golden_id: CreateOutcome(planned[done.item.golden_id], done.item.golden_id, done.record)
-                for done in results.created}
-    outcomes.update({item.golden_id: CreateOutcome(planned[item.golden_id], item.golden_id, None, error)
-                     for item, error in results.refused})
+    create_target = CreateTarget(
+        store, target.connector, target.entity, target.mapping, run_id, on_created=also_created, on_refused=also_refused
+    )
+    results = send_creates(
+        create_target,
+        [
+            CreateItem(
+                gid,
+                target.native_for_create(gid, plan.record),
+                plan.cause,
+                outbox_id=outbox_id,
+                payload=plan.record,
+                audit_new=json.dumps(
+                    {"values": shown(plan.record), "fingerprints": list(plan.fingerprints)}, ensure_ascii=False
+                ),
+            )
+            for outbox_id, gid, plan in items
+        ],
+    )
+    outcomes = {
+        done.item.golden_id: CreateOutcome(planned[done.item.golden_id], done.item.golden_id, done.record)
+        for done in results.created
+    }
+    outcomes.update(
+        {
+            item.golden_id: CreateOutcome(planned[item.golden_id], item.golden_id, None, error)
+            for item, error in results.refused
+        }
+    )
     return [outcomes[golden_id] for _, golden_id, _ in items]
 
 
 def link_existing(
-    store: StateStore, target: TargetEntity, run_id: int | None, native: NativeRecord,
-    fingerprints: Sequence[str], cause: str, *, also: InTransaction | None = None,
+    store: StateStore,
+    target: TargetEntity,
+    run_id: int | None,
+    native: NativeRecord,
+    fingerprints: Sequence[str],
+    cause: str,
+    *,
+    also: InTransaction | None = None,
 ) -> str:
     """Link incoming rows to an existing record without changing it; return its golden id."""
     canonical = target.canonical(native)
@@ -173,21 +223,44 @@ def link_existing(
         else:
             golden_id = links.insert_golden(conn, target.entity, [canonical])[0]
             new_golden = True
-            links.insert_links(conn, target.entity, target.system,
-                               [(golden_id, native.native_id, native.version, record_hash(canonical))])
+            links.insert_links(
+                conn,
+                target.entity,
+                target.system,
+                [(golden_id, native.native_id, native.version, record_hash(canonical))],
+            )
         imports.remember_fingerprints(conn, target.entity, dict.fromkeys(fingerprints, golden_id))
-        journal.audit(conn, run_id, [{
-            "system": target.system, "entity": target.entity, "golden_id": golden_id,
-            "native_id": native.native_id, "op": "link",
-            "new": {"fingerprints": list(fingerprints), "new_golden": new_golden}, "cause": cause}])
+        journal.audit(
+            conn,
+            run_id,
+            [
+                {
+                    "system": target.system,
+                    "entity": target.entity,
+                    "golden_id": golden_id,
+                    "native_id": native.native_id,
+                    "op": "link",
+                    "new": {"fingerprints": list(fingerprints), "new_golden": new_golden},
+                    "cause": cause,
+                }
+            ],
+        )
         if also is not None:
             also(conn)
     return golden_id
 
 
 def update_record(
-    store: StateStore, target: TargetEntity, run_id: int | None, native_id: str, changes: CanonicalRecord,
-    expected_version: str | None, fingerprints: Sequence[str], cause: str, *, also: InTransaction | None = None,
+    store: StateStore,
+    target: TargetEntity,
+    run_id: int | None,
+    native_id: str,
+    changes: CanonicalRecord,
+    expected_version: str | None,
+    fingerprints: Sequence[str],
+    cause: str,
+    *,
+    also: InTransaction | None = None,
 ) -> NativeRecord:
     """Write ``changes`` (canonical) to one record, conditional on its version; link and audit it.
 
@@ -202,8 +275,9 @@ def update_record(
         existing = links.links_by_native(conn, target.system, target.entity, [native_id]).get(native_id)
         if existing is None:
             golden_id = links.insert_golden(conn, target.entity, [after])[0]
-            links.insert_links(conn, target.entity, target.system,
-                               [(golden_id, native_id, updated.version, record_hash(after))])
+            links.insert_links(
+                conn, target.entity, target.system, [(golden_id, native_id, updated.version, record_hash(after))]
+            )
             new_golden = True
         else:
             golden_id, new_golden = existing.golden_id, False
@@ -220,17 +294,40 @@ def update_record(
                 fields = set(target.context.mapping(system).writable_fields())
                 payload = {name: after.get(name) for name in changes if name in fields}
                 if payload:
-                    writes.append(PlannedWrite(system, target.entity, golden_id, "update", payload,
-                                               f"{cause} (changed in {target.system})", link.native_id, link.version))
+                    writes.append(
+                        PlannedWrite(
+                            system,
+                            target.entity,
+                            golden_id,
+                            "update",
+                            payload,
+                            f"{cause} (changed in {target.system})",
+                            link.native_id,
+                            link.version,
+                        )
+                    )
             outbox.add_outbox(conn, run_id, writes)
         imports.remember_fingerprints(conn, target.entity, dict.fromkeys(fingerprints, golden_id))
-        journal.audit(conn, run_id, [{
-            "system": target.system, "entity": target.entity, "golden_id": golden_id, "native_id": native_id,
-            "op": "update",
-            "old": {"values": {name: display(before.get(name)) for name in changes}},
-            "new": {"values": {name: display(after.get(name)) for name in changes},
-                    "fingerprints": list(fingerprints), "new_golden": new_golden},
-            "cause": cause}])
+        journal.audit(
+            conn,
+            run_id,
+            [
+                {
+                    "system": target.system,
+                    "entity": target.entity,
+                    "golden_id": golden_id,
+                    "native_id": native_id,
+                    "op": "update",
+                    "old": {"values": {name: display(before.get(name)) for name in changes}},
+                    "new": {
+                        "values": {name: display(after.get(name)) for name in changes},
+                        "fingerprints": list(fingerprints),
+                        "new_golden": new_golden,
+                    },
+                    "cause": cause,
+                }
+            ],
+        )
         if also is not None:
             also(conn)
     return updated

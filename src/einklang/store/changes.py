@@ -27,35 +27,75 @@ def insert_changes(conn: Connection, run_id: int | None, entity: str, changes: S
     if not changes:
         return
     now = utcnow()
-    conn.execute(t.changes.insert(), [
-        {"run_id": run_id, "system": c.system, "entity": entity, "native_id": c.native_id, "kind": c.kind,
-         "version": c.version, "record": record_json(c.record) if c.record is not None else None,
-         "source_modified": c.source_modified, "captured_at": now}
-        for c in changes])
+    conn.execute(
+        t.changes.insert(),
+        [
+            {
+                "run_id": run_id,
+                "system": c.system,
+                "entity": entity,
+                "native_id": c.native_id,
+                "kind": c.kind,
+                "version": c.version,
+                "record": record_json(c.record) if c.record is not None else None,
+                "source_modified": c.source_modified,
+                "captured_at": now,
+            }
+            for c in changes
+        ],
+    )
 
 
-def pending_changes(conn: Connection, entity: str, after_id: int, limit: int,
-                    include_deletes: bool = True) -> list[ChangeRow]:
-    query = sa.select(t.changes).where(
-        t.changes.c.entity == entity, t.changes.c.processed_at.is_(None), t.changes.c.id > after_id,
-    ).order_by(t.changes.c.id).limit(limit)
+def pending_changes(
+    conn: Connection, entity: str, after_id: int, limit: int, include_deletes: bool = True
+) -> list[ChangeRow]:
+    query = (
+        sa.select(t.changes)
+        .where(
+            t.changes.c.entity == entity,
+            t.changes.c.processed_at.is_(None),
+            t.changes.c.id > after_id,
+        )
+        .order_by(t.changes.c.id)
+        .limit(limit)
+    )
     if not include_deletes:
         query = query.where(t.changes.c.kind != "delete")
     return [
-        ChangeRow(row.id, row.system, row.native_id, row.kind, row.version,
-                  decode_record(json.loads(row.record)) if row.record else None, row.source_modified)
+        ChangeRow(
+            row.id,
+            row.system,
+            row.native_id,
+            row.kind,
+            row.version,
+            decode_record(json.loads(row.record)) if row.record else None,
+            row.source_modified,
+        )
         for row in conn.execute(query)
     ]
 
 
 def count_pending_deletes(conn: Connection, entity: str) -> int:
     """Golden records that pending deletions would remove (one record deleted in two systems is one)."""
-    joined = t.changes.join(t.links, sa.and_(
-        t.links.c.system == t.changes.c.system, t.links.c.entity == t.changes.c.entity,
-        t.links.c.native_id == t.changes.c.native_id))
-    return int(conn.execute(sa.select(sa.func.count(sa.distinct(t.links.c.golden_id))).select_from(joined).where(
-        t.changes.c.entity == entity, t.changes.c.processed_at.is_(None), t.changes.c.kind == "delete",
-    )).scalar_one())
+    joined = t.changes.join(
+        t.links,
+        sa.and_(
+            t.links.c.system == t.changes.c.system,
+            t.links.c.entity == t.changes.c.entity,
+            t.links.c.native_id == t.changes.c.native_id,
+        ),
+    )
+    return int(
+        conn.execute(
+            sa.select(sa.func.count(sa.distinct(t.links.c.golden_id)))
+            .select_from(joined)
+            .where(
+                t.changes.c.entity == entity,
+                t.changes.c.processed_at.is_(None),
+                t.changes.c.kind == "delete",
+            )
+        ).scalar_one()
+    )
 
 
 def mark_changes_processed(conn: Connection, ids: Sequence[int]) -> None:
@@ -103,8 +143,9 @@ def set_cursor(conn: Connection, system: str, entity: str, value: Any) -> None:
 # ------------------------------------------------------------------------------ snapshots
 
 
-def save_snapshot(conn: Connection, system: str, entity: str, hashes: Mapping[str, str],
-                  deleted: Sequence[str] = ()) -> None:
+def save_snapshot(
+    conn: Connection, system: str, entity: str, hashes: Mapping[str, str], deleted: Sequence[str] = ()
+) -> None:
     """Remember the hashes of a page of a full scan (and forget records that are gone)."""
     where = (t.snapshots.c.system == system, t.snapshots.c.entity == entity)
     for chunk in chunks(list(hashes)):
@@ -128,9 +169,13 @@ class DbSnapshotStore(SnapshotStore):
         result: dict[str, str] = {}
         with self.store.read() as conn:
             for chunk in chunks(ids):
-                rows = conn.execute(sa.select(t.snapshots.c.native_id, t.snapshots.c.hash).where(
-                    t.snapshots.c.system == self.system, t.snapshots.c.entity == self.entity,
-                    t.snapshots.c.native_id.in_(chunk)))
+                rows = conn.execute(
+                    sa.select(t.snapshots.c.native_id, t.snapshots.c.hash).where(
+                        t.snapshots.c.system == self.system,
+                        t.snapshots.c.entity == self.entity,
+                        t.snapshots.c.native_id.in_(chunk),
+                    )
+                )
                 result.update((row.native_id, row.hash) for row in rows)
         return result
 
@@ -140,8 +185,11 @@ class DbSnapshotStore(SnapshotStore):
             with self.store.read() as conn:
                 rows = conn.execute(
                     sa.select(t.snapshots.c.native_id)
-                    .where(t.snapshots.c.system == self.system, t.snapshots.c.entity == self.entity,
-                           t.snapshots.c.native_id > last)
+                    .where(
+                        t.snapshots.c.system == self.system,
+                        t.snapshots.c.entity == self.entity,
+                        t.snapshots.c.native_id > last,
+                    )
                     .order_by(t.snapshots.c.native_id)
                     .limit(5000)
                 ).all()

@@ -24,44 +24,73 @@ HELD_STATUSES = ("open", "decided")  # a decided conflict stays held until the e
 
 def held_conflicts(conn: Connection, golden_id: str) -> dict[str, ConflictRow]:
     """field -> the conflict holding it back, for one golden record."""
-    rows = conn.execute(sa.select(t.conflicts).where(
-        t.conflicts.c.golden_id == golden_id, t.conflicts.c.status.in_(HELD_STATUSES)))
+    rows = conn.execute(
+        sa.select(t.conflicts).where(t.conflicts.c.golden_id == golden_id, t.conflicts.c.status.in_(HELD_STATUSES))
+    )
     return {row.field: ConflictRow.from_row(row) for row in rows}
 
 
-def insert_conflict(conn: Connection, entity: str, golden_id: str, field: str, base: CanonicalValue,
-                    values: Mapping[str, CanonicalValue], reason: str) -> int:
-    result = conn.execute(t.conflicts.insert().values(
-        entity=entity, golden_id=golden_id, field=field, base=json.dumps(encode(base)),
-        values=json.dumps({s: encode(v) for s, v in values.items()}), status="open", reason=reason,
-        created_at=utcnow()))
+def insert_conflict(
+    conn: Connection,
+    entity: str,
+    golden_id: str,
+    field: str,
+    base: CanonicalValue,
+    values: Mapping[str, CanonicalValue],
+    reason: str,
+) -> int:
+    result = conn.execute(
+        t.conflicts.insert().values(
+            entity=entity,
+            golden_id=golden_id,
+            field=field,
+            base=json.dumps(encode(base)),
+            values=json.dumps({s: encode(v) for s, v in values.items()}),
+            status="open",
+            reason=reason,
+            created_at=utcnow(),
+        )
+    )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def update_conflict_values(conn: Connection, conflict_id: int, values: Mapping[str, CanonicalValue]) -> None:
-    conn.execute(t.conflicts.update().where(t.conflicts.c.id == conflict_id).values(
-        values=json.dumps({s: encode(v) for s, v in values.items()})))
+    conn.execute(
+        t.conflicts.update()
+        .where(t.conflicts.c.id == conflict_id)
+        .values(values=json.dumps({s: encode(v) for s, v in values.items()}))
+    )
 
 
 def decide_conflict(conn: Connection, conflict_id: int, resolution: Mapping[str, Any]) -> None:
     """A person's decision (``{"take": system}`` or ``{"value": ...}``, and ``by``); applied by the next cycle."""
-    conn.execute(t.conflicts.update().where(t.conflicts.c.id == conflict_id).values(
-        status="decided", resolution=json.dumps(resolution, default=str)))
+    conn.execute(
+        t.conflicts.update()
+        .where(t.conflicts.c.id == conflict_id)
+        .values(status="decided", resolution=json.dumps(resolution, default=str))
+    )
 
 
 def close_conflict(conn: Connection, conflict_id: int, resolution: Mapping[str, Any]) -> None:
-    conn.execute(t.conflicts.update().where(t.conflicts.c.id == conflict_id).values(
-        status="resolved", resolution=json.dumps(resolution, default=str), resolved_at=utcnow()))
+    conn.execute(
+        t.conflicts.update()
+        .where(t.conflicts.c.id == conflict_id)
+        .values(status="resolved", resolution=json.dumps(resolution, default=str), resolved_at=utcnow())
+    )
 
 
 def decided_conflicts(conn: Connection, entity: str) -> list[ConflictRow]:
-    rows = conn.execute(sa.select(t.conflicts).where(
-        t.conflicts.c.entity == entity, t.conflicts.c.status == "decided").order_by(t.conflicts.c.id))
+    rows = conn.execute(
+        sa.select(t.conflicts)
+        .where(t.conflicts.c.entity == entity, t.conflicts.c.status == "decided")
+        .order_by(t.conflicts.c.id)
+    )
     return [ConflictRow.from_row(row) for row in rows]
 
 
-def list_conflicts(conn: Connection, status: str | None = "open", entity: str | None = None,
-                   limit: int = 1000) -> list[ConflictRow]:
+def list_conflicts(
+    conn: Connection, status: str | None = "open", entity: str | None = None, limit: int = 1000
+) -> list[ConflictRow]:
     query = sa.select(t.conflicts).order_by(t.conflicts.c.id).limit(limit)
     if status:
         query = query.where(t.conflicts.c.status == status)

@@ -29,9 +29,13 @@ def known_fingerprints(conn: Connection, entity: str, fingerprints: Sequence[str
     """fingerprint -> golden id (or SKIPPED) for the fingerprints seen by an earlier run."""
     found: dict[str, str] = {}
     for chunk in chunks(list(dict.fromkeys(fingerprints))):
-        rows = conn.execute(sa.select(t.snapshots.c.native_id, t.snapshots.c.hash).where(
-            t.snapshots.c.system == IMPORT_SYSTEM, t.snapshots.c.entity == entity,
-            t.snapshots.c.native_id.in_(chunk)))
+        rows = conn.execute(
+            sa.select(t.snapshots.c.native_id, t.snapshots.c.hash).where(
+                t.snapshots.c.system == IMPORT_SYSTEM,
+                t.snapshots.c.entity == entity,
+                t.snapshots.c.native_id.in_(chunk),
+            )
+        )
         found.update({row.native_id: row.hash for row in rows})
     return found
 
@@ -41,16 +45,24 @@ def remember_fingerprints(conn: Connection, entity: str, targets: Mapping[str, s
     if not targets:
         return
     forget_fingerprints(conn, entity, list(targets))
-    conn.execute(t.snapshots.insert(), [
-        {"system": IMPORT_SYSTEM, "entity": entity, "native_id": fp, "hash": target}
-        for fp, target in targets.items()])
+    conn.execute(
+        t.snapshots.insert(),
+        [
+            {"system": IMPORT_SYSTEM, "entity": entity, "native_id": fp, "hash": target}
+            for fp, target in targets.items()
+        ],
+    )
 
 
 def forget_fingerprints(conn: Connection, entity: str, fingerprints: Sequence[str]) -> None:
     for chunk in chunks(fingerprints):
-        conn.execute(t.snapshots.delete().where(
-            t.snapshots.c.system == IMPORT_SYSTEM, t.snapshots.c.entity == entity,
-            t.snapshots.c.native_id.in_(chunk)))
+        conn.execute(
+            t.snapshots.delete().where(
+                t.snapshots.c.system == IMPORT_SYSTEM,
+                t.snapshots.c.entity == entity,
+                t.snapshots.c.native_id.in_(chunk),
+            )
+        )
 
 
 # ---------------------------------------------------------------------------- exclusions
@@ -68,9 +80,12 @@ def excluded_pairs(conn: Connection, entity: str, keys: Iterable[str]) -> set[tu
     """The (key_a, key_b) pairs declared "not a duplicate" that involve any of ``keys`` (both orders)."""
     pairs: set[tuple[str, str]] = set()
     for chunk in chunks(list(dict.fromkeys(keys)), 400):  # two IN lists per query
-        rows = conn.execute(sa.select(t.match_exclusions.c.key_a, t.match_exclusions.c.key_b).where(
-            t.match_exclusions.c.entity == entity,
-            sa.or_(t.match_exclusions.c.key_a.in_(chunk), t.match_exclusions.c.key_b.in_(chunk))))
+        rows = conn.execute(
+            sa.select(t.match_exclusions.c.key_a, t.match_exclusions.c.key_b).where(
+                t.match_exclusions.c.entity == entity,
+                sa.or_(t.match_exclusions.c.key_a.in_(chunk), t.match_exclusions.c.key_b.in_(chunk)),
+            )
+        )
         for row in rows:
             pairs.add((row.key_a, row.key_b))
             pairs.add((row.key_b, row.key_a))
@@ -80,9 +95,13 @@ def excluded_pairs(conn: Connection, entity: str, keys: Iterable[str]) -> set[tu
 def add_exclusion(conn: Connection, entity: str, key_a: str, key_b: str) -> bool:
     """Remember that two records are different; False if it was already remembered."""
     first, second = sorted((key_a, key_b))
-    exists = conn.execute(sa.select(t.match_exclusions.c.entity).where(
-        t.match_exclusions.c.entity == entity, t.match_exclusions.c.key_a == first,
-        t.match_exclusions.c.key_b == second)).first()
+    exists = conn.execute(
+        sa.select(t.match_exclusions.c.entity).where(
+            t.match_exclusions.c.entity == entity,
+            t.match_exclusions.c.key_a == first,
+            t.match_exclusions.c.key_b == second,
+        )
+    ).first()
     if exists:
         return False
     conn.execute(t.match_exclusions.insert().values(entity=entity, key_a=first, key_b=second, created_at=utcnow()))
@@ -91,6 +110,10 @@ def add_exclusion(conn: Connection, entity: str, key_a: str, key_b: str) -> bool
 
 def remove_exclusion(conn: Connection, entity: str, key_a: str, key_b: str) -> None:
     first, second = sorted((key_a, key_b))
-    conn.execute(t.match_exclusions.delete().where(
-        t.match_exclusions.c.entity == entity, t.match_exclusions.c.key_a == first,
-        t.match_exclusions.c.key_b == second))
+    conn.execute(
+        t.match_exclusions.delete().where(
+            t.match_exclusions.c.entity == entity,
+            t.match_exclusions.c.key_a == first,
+            t.match_exclusions.c.key_b == second,
+        )
+    )

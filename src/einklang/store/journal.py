@@ -25,10 +25,23 @@ def _json(value: Any) -> str | None:
 
 def audit(conn: Connection, run_id: int | None, entries: Sequence[Mapping[str, Any]]) -> None:
     """Entries: entity, op, cause; optionally system, golden_id, native_id, old, new (JSON-able)."""
-    audit_rows(conn, run_id, [
-        (e.get("system"), e["entity"], e.get("golden_id"), e.get("native_id"), e["op"], _json(e.get("old")),
-         _json(e.get("new")), e["cause"])
-        for e in entries])
+    audit_rows(
+        conn,
+        run_id,
+        [
+            (
+                e.get("system"),
+                e["entity"],
+                e.get("golden_id"),
+                e.get("native_id"),
+                e["op"],
+                _json(e.get("old")),
+                _json(e.get("new")),
+                e["cause"],
+            )
+            for e in entries
+        ],
+    )
 
 
 def audit_rows(conn: Connection, run_id: int | None, rows: Sequence[AuditRow]) -> None:
@@ -44,8 +57,13 @@ def audit_rows(conn: Connection, run_id: int | None, rows: Sequence[AuditRow]) -
     )
 
 
-def audit_log(conn: Connection, entity: str | None = None, golden_id: str | None = None, run_id: int | None = None,
-              limit: int = 100) -> list[AuditEntry]:
+def audit_log(
+    conn: Connection,
+    entity: str | None = None,
+    golden_id: str | None = None,
+    run_id: int | None = None,
+    limit: int = 100,
+) -> list[AuditEntry]:
     """Newest first."""
     query = sa.select(t.audit).order_by(t.audit.c.id.desc()).limit(limit)
     if entity:
@@ -62,11 +80,23 @@ def add_problems(conn: Connection, run_id: int | None, problems: Sequence[Mappin
     if not problems:
         return
     now = utcnow()
-    conn.execute(t.problems.insert(), [
-        {"run_id": run_id, "kind": p["kind"], "system": p.get("system"), "entity": p.get("entity"),
-         "native_id": p.get("native_id"), "golden_id": p.get("golden_id"), "field": p.get("field"),
-         "message": mask(p["message"]), "created_at": now}
-        for p in problems])
+    conn.execute(
+        t.problems.insert(),
+        [
+            {
+                "run_id": run_id,
+                "kind": p["kind"],
+                "system": p.get("system"),
+                "entity": p.get("entity"),
+                "native_id": p.get("native_id"),
+                "golden_id": p.get("golden_id"),
+                "field": p.get("field"),
+                "message": mask(p["message"]),
+                "created_at": now,
+            }
+            for p in problems
+        ],
+    )
 
 
 def problems(conn: Connection, run_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -96,8 +96,11 @@ def count_golden(conn: Connection, entity: str) -> int:
 def links_by_native(conn: Connection, system: str, entity: str, native_ids: Sequence[str]) -> dict[str, Link]:
     found: dict[str, Link] = {}
     for chunk in chunks(native_ids):
-        rows = conn.execute(sa.select(t.links).where(
-            t.links.c.system == system, t.links.c.entity == entity, t.links.c.native_id.in_(chunk)))
+        rows = conn.execute(
+            sa.select(t.links).where(
+                t.links.c.system == system, t.links.c.entity == entity, t.links.c.native_id.in_(chunk)
+            )
+        )
         found.update((row.native_id, Link.from_row(row)) for row in rows)
     return found
 
@@ -106,8 +109,11 @@ def link_hashes(conn: Connection, system: str, entity: str, native_ids: Sequence
     """Only what echo detection needs: native id -> record hash of linked records."""
     found: dict[str, str | None] = {}
     for chunk in chunks(native_ids):
-        rows = conn.execute(sa.select(t.links.c.native_id, t.links.c.record_hash).where(
-            t.links.c.system == system, t.links.c.entity == entity, t.links.c.native_id.in_(chunk)))
+        rows = conn.execute(
+            sa.select(t.links.c.native_id, t.links.c.record_hash).where(
+                t.links.c.system == system, t.links.c.entity == entity, t.links.c.native_id.in_(chunk)
+            )
+        )
         found.update((row.native_id, row.record_hash) for row in rows)
     return found
 
@@ -126,17 +132,36 @@ def links_of_goldens(conn: Connection, golden_ids: Sequence[str]) -> dict[str, d
     return result
 
 
-def insert_link(conn: Connection, entity: str, system: str, golden_id: str, native_id: str,
-                version: str | None, seen: CanonicalRecord) -> None:
+def insert_link(
+    conn: Connection,
+    entity: str,
+    system: str,
+    golden_id: str,
+    native_id: str,
+    version: str | None,
+    seen: CanonicalRecord,
+) -> None:
     """Link one record, remembering what it holds (``seen``) to measure its next changes against."""
     now = utcnow()
-    conn.execute(t.links.insert().values(
-        golden_id=golden_id, entity=entity, system=system, native_id=native_id, version=version,
-        record_hash=record_hash(seen), seen=record_json(seen), tolerated=None, created_at=now, updated_at=now))
+    conn.execute(
+        t.links.insert().values(
+            golden_id=golden_id,
+            entity=entity,
+            system=system,
+            native_id=native_id,
+            version=version,
+            record_hash=record_hash(seen),
+            seen=record_json(seen),
+            tolerated=None,
+            created_at=now,
+            updated_at=now,
+        )
+    )
 
 
-def insert_links(conn: Connection, entity: str, system: str,
-                 rows: Sequence[tuple[str, str, str | None, str | None]]) -> None:
+def insert_links(
+    conn: Connection, entity: str, system: str, rows: Sequence[tuple[str, str, str | None, str | None]]
+) -> None:
     """Link many records at once by hash only, for bulk paths. rows: (golden_id, native_id, version, record_hash).
 
     Without ``seen`` the sync measures the record's next change against the golden base.
@@ -150,18 +175,37 @@ def insert_links(conn: Connection, entity: str, system: str,
     )
 
 
-def save_link(conn: Connection, entity: str, system: str, native_id: str, version: str | None,
-              seen: CanonicalRecord, tolerated: dict[str, CanonicalValue] | None = None) -> None:
+def save_link(
+    conn: Connection,
+    entity: str,
+    system: str,
+    native_id: str,
+    version: str | None,
+    seen: CanonicalRecord,
+    tolerated: dict[str, CanonicalValue] | None = None,
+) -> None:
     """The record's new state after a read or a write: version, what it holds, what is tolerated there."""
-    conn.execute(t.links.update().where(
-        t.links.c.system == system, t.links.c.entity == entity, t.links.c.native_id == native_id,
-    ).values(version=version, record_hash=record_hash(seen), seen=record_json(seen),
-             tolerated=record_json(tolerated) if tolerated else None, updated_at=utcnow()))
+    conn.execute(
+        t.links.update()
+        .where(
+            t.links.c.system == system,
+            t.links.c.entity == entity,
+            t.links.c.native_id == native_id,
+        )
+        .values(
+            version=version,
+            record_hash=record_hash(seen),
+            seen=record_json(seen),
+            tolerated=record_json(tolerated) if tolerated else None,
+            updated_at=utcnow(),
+        )
+    )
 
 
 def delete_link(conn: Connection, system: str, entity: str, native_id: str) -> None:
-    conn.execute(t.links.delete().where(
-        t.links.c.system == system, t.links.c.entity == entity, t.links.c.native_id == native_id))
+    conn.execute(
+        t.links.delete().where(t.links.c.system == system, t.links.c.entity == entity, t.links.c.native_id == native_id)
+    )
 
 
 def count_links(conn: Connection, system: str, entity: str) -> int:

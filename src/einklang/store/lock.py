@@ -48,29 +48,35 @@ class LockHolder:
 
     def describe(self, now: dt.datetime) -> str:
         silent = int((now - self.heartbeat_at).total_seconds())
-        return (f"{self.purpose or 'a command'} (process {self.pid} on {self.host}, since "
-                f"{self.acquired_at:%Y-%m-%d %H:%M:%S} UTC, last heartbeat {silent} s ago)")
+        return (
+            f"{self.purpose or 'a command'} (process {self.pid} on {self.host}, since "
+            f"{self.acquired_at:%Y-%m-%d %H:%M:%S} UTC, last heartbeat {silent} s ago)"
+        )
 
 
 class LockBusy(Exception):
     """Another live einklang process holds the writer lock."""
 
     def __init__(self, holder: LockHolder) -> None:
-        super().__init__(f"another einklang process is writing to this state store: {holder.describe(utcnow())}; "
-                         "wait until it has finished (a `sync --every` runs until stopped)")
+        super().__init__(
+            f"another einklang process is writing to this state store: {holder.describe(utcnow())}; "
+            "wait until it has finished (a `sync --every` runs until stopped)"
+        )
         self.holder = holder
 
 
 @contextmanager
-def writer_lock(store: StateStore, purpose: str, *, heartbeat_every: float = HEARTBEAT_SECONDS,
-                name: str = WRITER_LOCK) -> Iterator[LockHolder]:
+def writer_lock(
+    store: StateStore, purpose: str, *, heartbeat_every: float = HEARTBEAT_SECONDS, name: str = WRITER_LOCK
+) -> Iterator[LockHolder]:
     """Hold the lock for the block; raises :class:`LockBusy` if a live process holds it."""
     lease = max(60, int(heartbeat_every * 4))
     holder = f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}:{uuid.uuid4().hex[:8]}"
     held = _acquire(store, name, holder, purpose, lease)
     stop = threading.Event()
-    beat = threading.Thread(target=_keep_alive, args=(store, name, holder, heartbeat_every, stop),
-                            name=f"einklang-{name}-lock", daemon=True)
+    beat = threading.Thread(
+        target=_keep_alive, args=(store, name, holder, heartbeat_every, stop), name=f"einklang-{name}-lock", daemon=True
+    )
     beat.start()
     try:
         yield held
@@ -88,8 +94,9 @@ def current_holder(store: StateStore, name: str = WRITER_LOCK) -> LockHolder | N
 
 
 def _holder(row: sa.Row[tuple[object, ...]]) -> LockHolder:
-    return LockHolder(str(row.holder), str(row.purpose or ""), row.acquired_at, row.heartbeat_at,
-                      int(row.lease_seconds or 600))
+    return LockHolder(
+        str(row.holder), str(row.purpose or ""), row.acquired_at, row.heartbeat_at, int(row.lease_seconds or 600)
+    )
 
 
 def _acquire(store: StateStore, name: str, holder: str, purpose: str, lease: int) -> LockHolder:
@@ -102,8 +109,11 @@ def _acquire(store: StateStore, name: str, holder: str, purpose: str, lease: int
                 raise LockBusy(current)
             conn.execute(t.locks.delete().where(t.locks.c.name == name, t.locks.c.holder == current.holder))
         try:
-            conn.execute(t.locks.insert().values(name=name, holder=holder, purpose=purpose, acquired_at=now,
-                                                 heartbeat_at=now, lease_seconds=lease))
+            conn.execute(
+                t.locks.insert().values(
+                    name=name, holder=holder, purpose=purpose, acquired_at=now, heartbeat_at=now, lease_seconds=lease
+                )
+            )
         except sa.exc.IntegrityError:  # another process took it between our read and insert
             row = conn.execute(sa.select(t.locks).where(t.locks.c.name == name)).first()
             if row is None:
@@ -116,8 +126,11 @@ def _keep_alive(store: StateStore, name: str, holder: str, every: float, stop: t
     while not stop.wait(every):
         try:
             with store.transaction() as conn:
-                conn.execute(t.locks.update().where(t.locks.c.name == name, t.locks.c.holder == holder)
-                             .values(heartbeat_at=utcnow()))
+                conn.execute(
+                    t.locks.update()
+                    .where(t.locks.c.name == name, t.locks.c.holder == holder)
+                    .values(heartbeat_at=utcnow())
+                )
         except sa.exc.OperationalError:
             continue  # a busy database: the next beat tries again, the lease allows several misses
 
@@ -128,8 +141,9 @@ def _gone(holder: LockHolder, now: dt.datetime) -> bool:
     started = rest.partition(":")[0]
     if host == socket.gethostname() and pid_text.isdigit():
         # this host can tell for sure: the process is gone, or its id now belongs to another
-        return not _process_exists(int(pid_text)) or (started not in ("", "?")
-                                                       and started != _process_start(int(pid_text)))
+        return not _process_exists(int(pid_text)) or (
+            started not in ("", "?") and started != _process_start(int(pid_text))
+        )
     return (now - holder.heartbeat_at).total_seconds() > holder.lease_seconds
 
 

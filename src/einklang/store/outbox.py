@@ -29,27 +29,52 @@ def add_outbox(conn: Connection, run_id: int | None, writes: Sequence[PlannedWri
         return []
     now = utcnow()
     rows = [
-        {"run_id": run_id, "system": w.system, "entity": w.entity, "golden_id": w.golden_id,
-         "native_id": w.native_id, "op": w.op, "payload": json.dumps(encode_record(w.payload)),
-         "base_version": w.base_version, "cause": w.cause, "status": "pending", "attempts": 0, "created_at": now}
+        {
+            "run_id": run_id,
+            "system": w.system,
+            "entity": w.entity,
+            "golden_id": w.golden_id,
+            "native_id": w.native_id,
+            "op": w.op,
+            "payload": json.dumps(encode_record(w.payload)),
+            "base_version": w.base_version,
+            "cause": w.cause,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+        }
         for w in writes
     ]
     result = conn.execute(t.outbox.insert().returning(t.outbox.c.id, sort_by_parameter_order=True), rows)
     return [int(row[0]) for row in result]
 
 
-def pending_outbox(conn: Connection, system: str, entity: str, ops: Sequence[str] = ALL_OPS, limit: int = 500,
-                   after_id: int = 0) -> list[OutboxEntry]:
+def pending_outbox(
+    conn: Connection, system: str, entity: str, ops: Sequence[str] = ALL_OPS, limit: int = 500, after_id: int = 0
+) -> list[OutboxEntry]:
     """Pending entries of one system and entity, in the order they were planned."""
-    rows = conn.execute(sa.select(t.outbox).where(
-        t.outbox.c.system == system, t.outbox.c.entity == entity, t.outbox.c.status == "pending",
-        t.outbox.c.op.in_(list(ops)), t.outbox.c.id > after_id,
-    ).order_by(t.outbox.c.id).limit(limit)).all()
+    rows = conn.execute(
+        sa.select(t.outbox)
+        .where(
+            t.outbox.c.system == system,
+            t.outbox.c.entity == entity,
+            t.outbox.c.status == "pending",
+            t.outbox.c.op.in_(list(ops)),
+            t.outbox.c.id > after_id,
+        )
+        .order_by(t.outbox.c.id)
+        .limit(limit)
+    ).all()
     return [OutboxEntry.from_row(row) for row in rows]
 
 
-def finish_outbox(conn: Connection, outbox_ids: int | Sequence[int], status: str, error: str | None = None,
-                  native_id: str | None = None) -> None:
+def finish_outbox(
+    conn: Connection,
+    outbox_ids: int | Sequence[int],
+    status: str,
+    error: str | None = None,
+    native_id: str | None = None,
+) -> None:
     """Entries are done, failed (for good) or superseded; ``native_id``: the record written."""
     values: dict[str, Any] = {"status": status, "last_error": mask(error) if error else None}
     if status in ("done", "superseded"):
@@ -65,45 +90,76 @@ def finish_outbox(conn: Connection, outbox_ids: int | Sequence[int], status: str
 
 def note_sending(conn: Connection, outbox_id: int, payload: CanonicalRecord) -> None:
     """Before a create is sent: store the payload as sent and count the attempt."""
-    conn.execute(t.outbox.update().where(t.outbox.c.id == outbox_id).values(
-        payload=json.dumps(encode_record(payload)), attempts=t.outbox.c.attempts + 1))
+    conn.execute(
+        t.outbox.update()
+        .where(t.outbox.c.id == outbox_id)
+        .values(payload=json.dumps(encode_record(payload)), attempts=t.outbox.c.attempts + 1)
+    )
 
 
 def count_attempt(conn: Connection, outbox_id: int, error: str) -> None:
     """The entry stays pending; why it did not go through this time."""
-    conn.execute(t.outbox.update().where(t.outbox.c.id == outbox_id).values(
-        attempts=t.outbox.c.attempts + 1, last_error=mask(error)))
+    conn.execute(
+        t.outbox.update()
+        .where(t.outbox.c.id == outbox_id)
+        .values(attempts=t.outbox.c.attempts + 1, last_error=mask(error))
+    )
 
 
 def supersede_pending(conn: Connection, system: str, golden_id: str, ops: Sequence[str], reason: str) -> None:
-    conn.execute(t.outbox.update().where(
-        t.outbox.c.golden_id == golden_id, t.outbox.c.system == system, t.outbox.c.status == "pending",
-        t.outbox.c.op.in_(list(ops)),
-    ).values(status="superseded", last_error=reason, done_at=utcnow()))
+    conn.execute(
+        t.outbox.update()
+        .where(
+            t.outbox.c.golden_id == golden_id,
+            t.outbox.c.system == system,
+            t.outbox.c.status == "pending",
+            t.outbox.c.op.in_(list(ops)),
+        )
+        .values(status="superseded", last_error=reason, done_at=utcnow())
+    )
 
 
 def pending_for_golden(conn: Connection, golden_id: str, system: str, op: str) -> list[int]:
-    return [int(row.id) for row in conn.execute(sa.select(t.outbox.c.id).where(
-        t.outbox.c.golden_id == golden_id, t.outbox.c.system == system, t.outbox.c.status == "pending",
-        t.outbox.c.op == op))]
+    return [
+        int(row.id)
+        for row in conn.execute(
+            sa.select(t.outbox.c.id).where(
+                t.outbox.c.golden_id == golden_id,
+                t.outbox.c.system == system,
+                t.outbox.c.status == "pending",
+                t.outbox.c.op == op,
+            )
+        )
+    ]
 
 
-def pending_creates_with_bases(conn: Connection, system: str,
-                               entity: str) -> list[tuple[str, CanonicalRecord, CanonicalRecord]]:
+def pending_creates_with_bases(
+    conn: Connection, system: str, entity: str
+) -> list[tuple[str, CanonicalRecord, CanonicalRecord]]:
     """Pending creates for ``system``: (golden id, planned payload, golden base now), in outbox order.
 
     What a new record there may be the result of (an interrupted create) or a counterpart of.
     """
-    query = sa.select(t.outbox.c.golden_id, t.outbox.c.payload, t.golden.c.base).select_from(
-        t.outbox.join(t.golden, t.golden.c.id == t.outbox.c.golden_id)
-    ).where(t.outbox.c.system == system, t.outbox.c.entity == entity, t.outbox.c.status == "pending",
-            t.outbox.c.op == "create").order_by(t.outbox.c.id)
-    return [(row.golden_id, decode_record(json.loads(row.payload)), decode_record(json.loads(row.base)))
-            for row in conn.execute(query)]
+    query = (
+        sa.select(t.outbox.c.golden_id, t.outbox.c.payload, t.golden.c.base)
+        .select_from(t.outbox.join(t.golden, t.golden.c.id == t.outbox.c.golden_id))
+        .where(
+            t.outbox.c.system == system,
+            t.outbox.c.entity == entity,
+            t.outbox.c.status == "pending",
+            t.outbox.c.op == "create",
+        )
+        .order_by(t.outbox.c.id)
+    )
+    return [
+        (row.golden_id, decode_record(json.loads(row.payload)), decode_record(json.loads(row.base)))
+        for row in conn.execute(query)
+    ]
 
 
-def sent_create_payload(conn: Connection, golden_id: str, system: str,
-                        sent_only: bool = True) -> CanonicalRecord | None:
+def sent_create_payload(
+    conn: Connection, golden_id: str, system: str, sent_only: bool = True
+) -> CanonicalRecord | None:
     """The payload of a pending create for ``golden_id`` in ``system`` that may have been sent.
 
     ``note_sending`` counts an attempt (and stores the payload sent) before a create goes out,
@@ -111,28 +167,52 @@ def sent_create_payload(conn: Connection, golden_id: str, system: str,
     ``sent_only=False`` (the record is known to be einklang's) any pending create's payload.
     """
     query = sa.select(t.outbox.c.payload).where(
-        t.outbox.c.golden_id == golden_id, t.outbox.c.system == system, t.outbox.c.status == "pending",
-        t.outbox.c.op == "create")
+        t.outbox.c.golden_id == golden_id,
+        t.outbox.c.system == system,
+        t.outbox.c.status == "pending",
+        t.outbox.c.op == "create",
+    )
     if sent_only:
         query = query.where(t.outbox.c.attempts > 0)
     row = conn.execute(query.order_by(t.outbox.c.id.desc()).limit(1)).first()
     return decode_record(json.loads(row.payload)) if row is not None else None
 
 
-def add_failed_create(conn: Connection, run_id: int | None, entity: str, system: str, golden_id: str, error: str,
-                      cause: str) -> None:
+def add_failed_create(
+    conn: Connection, run_id: int | None, entity: str, system: str, golden_id: str, error: str, cause: str
+) -> None:
     """A create the target refused for good, kept as a failed outbox entry (``status`` lists those)."""
     base = conn.execute(sa.select(t.golden.c.base).where(t.golden.c.id == golden_id)).scalar_one()
-    conn.execute(t.outbox.insert().values(
-        run_id=run_id, system=system, entity=entity, golden_id=golden_id, op="create", payload=base, cause=cause,
-        status="failed", attempts=1, last_error=mask(error), created_at=utcnow()))
+    conn.execute(
+        t.outbox.insert().values(
+            run_id=run_id,
+            system=system,
+            entity=entity,
+            golden_id=golden_id,
+            op="create",
+            payload=base,
+            cause=cause,
+            status="failed",
+            attempts=1,
+            last_error=mask(error),
+            created_at=utcnow(),
+        )
+    )
 
 
 def failed_outbox(conn: Connection, limit: int = 20) -> list[FailedWrite]:
     """Writes that failed for good (isolated records), newest first."""
     query = (
-        sa.select(t.outbox.c.id, t.outbox.c.system, t.outbox.c.entity, t.outbox.c.golden_id,
-                  t.outbox.c.native_id, t.outbox.c.op, t.outbox.c.last_error, t.outbox.c.created_at)
+        sa.select(
+            t.outbox.c.id,
+            t.outbox.c.system,
+            t.outbox.c.entity,
+            t.outbox.c.golden_id,
+            t.outbox.c.native_id,
+            t.outbox.c.op,
+            t.outbox.c.last_error,
+            t.outbox.c.created_at,
+        )
         .where(t.outbox.c.status == "failed")
         .order_by(t.outbox.c.id.desc())
         .limit(limit)
@@ -153,16 +233,25 @@ def outbox_counts(conn: Connection, system: str, entity: str) -> dict[str, int]:
 # ------------------------------------------------------------------------------ create batches
 
 
-def plan_create_batch(conn: Connection, run_id: int | None, entity: str, system: str, golden_ids: Sequence[str],
-                      cause: str) -> int:
+def plan_create_batch(
+    conn: Connection, run_id: int | None, entity: str, system: str, golden_ids: Sequence[str], cause: str
+) -> int:
     """Plan creating ``golden_ids`` (their bases) in ``system``: one row for the whole batch.
 
     A bulk load writes this instead of an outbox entry per record (a pending entry and its
     completion cost more than the golden record itself).
     """
-    result = conn.execute(t.create_batches.insert().values(
-        run_id=run_id, system=system, entity=entity, golden_ids=json.dumps(list(golden_ids)), cause=cause,
-        status="pending", created_at=utcnow()))
+    result = conn.execute(
+        t.create_batches.insert().values(
+            run_id=run_id,
+            system=system,
+            entity=entity,
+            golden_ids=json.dumps(list(golden_ids)),
+            cause=cause,
+            status="pending",
+            created_at=utcnow(),
+        )
+    )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
@@ -179,8 +268,8 @@ def expand_create_batches(store: StateStore, system: str, entity: str) -> int:
     (created before the crash: linked) or creates it.
     """
     pending = sa.select(t.create_batches).where(
-        t.create_batches.c.system == system, t.create_batches.c.entity == entity,
-        t.create_batches.c.status == "pending")
+        t.create_batches.c.system == system, t.create_batches.c.entity == entity, t.create_batches.c.status == "pending"
+    )
     with store.read() as conn:
         if conn.execute(pending.limit(1)).first() is None:
             return 0  # the usual case, checked without a write transaction
@@ -196,17 +285,37 @@ def expand_create_batches(store: StateStore, system: str, entity: str) -> int:
 def _queue_unfinished_creates(conn: Connection, batch: Any, golden_ids: list[str]) -> int:
     """Outbox creates for those of a batch's golden records that are active, unlinked, not queued."""
     system = batch.system
-    done = set(conn.execute(sa.select(t.links.c.golden_id).where(
-        t.links.c.golden_id.in_(golden_ids), t.links.c.system == system)).scalars())
-    done.update(conn.execute(sa.select(t.outbox.c.golden_id).where(
-        t.outbox.c.golden_id.in_(golden_ids), t.outbox.c.system == system, t.outbox.c.op == "create")).scalars())
+    done = set(
+        conn.execute(
+            sa.select(t.links.c.golden_id).where(t.links.c.golden_id.in_(golden_ids), t.links.c.system == system)
+        ).scalars()
+    )
+    done.update(
+        conn.execute(
+            sa.select(t.outbox.c.golden_id).where(
+                t.outbox.c.golden_id.in_(golden_ids), t.outbox.c.system == system, t.outbox.c.op == "create"
+            )
+        ).scalars()
+    )
     open_ids = [gid for gid in golden_ids if gid not in done]
     if not open_ids:
         return 0
-    bases = conn.execute(sa.select(t.golden.c.id, t.golden.c.base).where(
-        t.golden.c.id.in_(open_ids), t.golden.c.status == "active")).all()
-    add_outbox(conn, batch.run_id, [
-        PlannedWrite(system, batch.entity, row.id, "create", decode_record(json.loads(row.base)),
-                     f"{batch.cause} (interrupted, resumed)")
-        for row in bases])
+    bases = conn.execute(
+        sa.select(t.golden.c.id, t.golden.c.base).where(t.golden.c.id.in_(open_ids), t.golden.c.status == "active")
+    ).all()
+    add_outbox(
+        conn,
+        batch.run_id,
+        [
+            PlannedWrite(
+                system,
+                batch.entity,
+                row.id,
+                "create",
+                decode_record(json.loads(row.base)),
+                f"{batch.cause} (interrupted, resumed)",
+            )
+            for row in bases
+        ],
+    )
     return len(bases)

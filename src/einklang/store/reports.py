@@ -131,24 +131,37 @@ def entity_status(conn: Connection, entity: str, systems: Sequence[str]) -> dict
     Raises :class:`NotReady` when a table is missing."""
     try:
         golden = conn.execute(
-            sa.select(sa.func.count()).select_from(t.golden)
+            sa.select(sa.func.count())
+            .select_from(t.golden)
             .where(t.golden.c.entity == entity, t.golden.c.status == "active")
         ).scalar_one()
         conflicts = conn.execute(
-            sa.select(sa.func.count()).select_from(t.conflicts)
+            sa.select(sa.func.count())
+            .select_from(t.conflicts)
             .where(t.conflicts.c.entity == entity, t.conflicts.c.status == "open")
         ).scalar_one()
-        links = {str(row[0]): int(row[1]) for row in conn.execute(
-            sa.select(t.links.c.system, sa.func.count()).where(t.links.c.entity == entity).group_by(t.links.c.system)
-        )}
-        cursors = {str(row[0]): row[1] for row in conn.execute(
-            sa.select(t.cursors.c.system, t.cursors.c.value).where(t.cursors.c.entity == entity)
-        )}
-        outbox = {(str(row[0]), str(row[1])): int(row[2]) for row in conn.execute(
-            sa.select(t.outbox.c.system, t.outbox.c.status, sa.func.count())
-            .where(t.outbox.c.entity == entity)
-            .group_by(t.outbox.c.system, t.outbox.c.status)
-        )}
+        links = {
+            str(row[0]): int(row[1])
+            for row in conn.execute(
+                sa.select(t.links.c.system, sa.func.count())
+                .where(t.links.c.entity == entity)
+                .group_by(t.links.c.system)
+            )
+        }
+        cursors = {
+            str(row[0]): row[1]
+            for row in conn.execute(
+                sa.select(t.cursors.c.system, t.cursors.c.value).where(t.cursors.c.entity == entity)
+            )
+        }
+        outbox = {
+            (str(row[0]), str(row[1])): int(row[2])
+            for row in conn.execute(
+                sa.select(t.outbox.c.system, t.outbox.c.status, sa.func.count())
+                .where(t.outbox.c.entity == entity)
+                .group_by(t.outbox.c.system, t.outbox.c.status)
+            )
+        }
         run = last_run(conn, entity)
     except sa.exc.DBAPIError as exc:
         raise NotReady(str(exc)) from exc

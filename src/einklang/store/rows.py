@@ -40,8 +40,9 @@ class Link:
 
     @classmethod
     def from_row(cls, row: Any) -> Link:
-        return cls(row.golden_id, row.entity, row.system, row.native_id, row.version, row.record_hash,
-                   row.seen, row.tolerated)
+        return cls(
+            row.golden_id, row.entity, row.system, row.native_id, row.version, row.record_hash, row.seen, row.tolerated
+        )
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,22 @@ class OutboxEntry:
 
     @classmethod
     def from_row(cls, row: Any) -> OutboxEntry:
-        return cls(row.id, row.run_id, row.system, row.entity, row.golden_id, row.native_id, row.op,
-                   decode_record(json.loads(row.payload)), row.base_version, row.cause, row.status,
-                   int(row.attempts or 0), row.last_error, row.created_at)
+        return cls(
+            row.id,
+            row.run_id,
+            row.system,
+            row.entity,
+            row.golden_id,
+            row.native_id,
+            row.op,
+            decode_record(json.loads(row.payload)),
+            row.base_version,
+            row.cause,
+            row.status,
+            int(row.attempts or 0),
+            row.last_error,
+            row.created_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -140,10 +154,19 @@ class ConflictRow:
     @classmethod
     def from_row(cls, row: Any) -> ConflictRow:
         values = {system: decode(value) for system, value in json.loads(row._mapping["values"]).items()}
-        return cls(row.id, row.entity, row.golden_id, row.field,
-                   decode(json.loads(row.base)) if row.base is not None else None, values, row.status,
-                   json.loads(row.resolution) if row.resolution else None, row.reason, row.created_at,
-                   row.resolved_at)
+        return cls(
+            row.id,
+            row.entity,
+            row.golden_id,
+            row.field,
+            decode(json.loads(row.base)) if row.base is not None else None,
+            values,
+            row.status,
+            json.loads(row.resolution) if row.resolution else None,
+            row.reason,
+            row.created_at,
+            row.resolved_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -164,9 +187,19 @@ class AuditEntry:
 
     @classmethod
     def from_row(cls, row: Any) -> AuditEntry:
-        return cls(row.id, row.ts.isoformat(timespec="seconds"), row.run_id, row.system, row.entity, row.golden_id,
-                   row.native_id, row.op, json.loads(row.old) if row.old else None,
-                   json.loads(row.new) if row.new else None, row.cause)
+        return cls(
+            row.id,
+            row.ts.isoformat(timespec="seconds"),
+            row.run_id,
+            row.system,
+            row.entity,
+            row.golden_id,
+            row.native_id,
+            row.op,
+            json.loads(row.old) if row.old else None,
+            json.loads(row.new) if row.new else None,
+            row.cause,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -157,7 +157,8 @@ class StateStore:
                 raise StateStoreError(
                     f"the state database already holds {len(foreign)} table(s) that are not einklang's ({shown}); "
                     "einklang keeps its state in a database of its own: point `state:` at an empty database, "
-                    "or set `state_shared_database: true` to add einklang's tables there anyway")
+                    "or set `state_shared_database: true` to add einklang's tables there anyway"
+                )
         if before != head:
             from alembic import command
 
@@ -194,7 +195,8 @@ class StateStore:
             reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
             raise StateStoreError(
                 f"the state store {mask(self.url)} cannot be read: {reason}. Is it an einklang state store? "
-                "A damaged file can be restored from a backup; `einklang relink` rebuilds links by keys") from None
+                "A damaged file can be restored from a backup; `einklang relink` rebuilds links by keys"
+            ) from None
 
     def close(self) -> None:
         self.engine.dispose()

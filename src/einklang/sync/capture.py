@@ -61,18 +61,29 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
                 ours.append((record, canonical, str(record.fields[correlation])))
             modified = record.fields.get(modified_field) if modified_field else None
             rows.append(NewChange(system, record.native_id, "upsert", record.version, canonical, stamp(modified)))
-            problems.extend({"kind": "invalid_value", "system": system, "entity": ctx.name,
-                             "native_id": record.native_id, "field": p.field,
-                             "message": f"{p.reason} (value {p.value!r}); field not synced"}
-                            for p in field_problems)
+            problems.extend(
+                {
+                    "kind": "invalid_value",
+                    "system": system,
+                    "entity": ctx.name,
+                    "native_id": record.native_id,
+                    "field": p.field,
+                    "message": f"{p.reason} (value {p.value!r}); field not synced",
+                }
+                for p in field_problems
+            )
         # deletions of unlinked records are kept too: a change captured before a crash may
         # still wait for its merge, and the deletion must win over it there
         rows.extend(NewChange(system, native_id, "delete") for native_id in page.deleted_ids)
         if ours:
             _check_state_known(cycle, ctx, system, len(ours))
         report.captured += len(rows)
-        if not rows and not problems and page.cursor == cursor and not (
-                snapshot_mode and (page.records or page.deleted_ids)):
+        if (
+            not rows
+            and not problems
+            and page.cursor == cursor
+            and not (snapshot_mode and (page.records or page.deleted_ids))
+        ):
             continue  # nothing new and the cursor stays: a quiet read writes nothing (no run row)
         cursor = page.cursor
         run_id = cycle.ensure_run() if rows or problems else cycle.run_id
@@ -82,8 +93,9 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
             changes.insert_changes(conn, run_id, ctx.name, rows)
             journal.add_problems(conn, run_id, problems)
             if snapshot_mode:
-                changes.save_snapshot(conn, system, ctx.name, {r.native_id: r.version or "" for r in page.records},
-                                      list(page.deleted_ids))
+                changes.save_snapshot(
+                    conn, system, ctx.name, {r.native_id: r.version or "" for r in page.records}, list(page.deleted_ids)
+                )
             changes.set_cursor(conn, system, ctx.name, page.cursor)
         cycle.fault("captured_page")
 
@@ -99,8 +111,14 @@ def _check_state_known(cycle: Cycle, ctx: EntityContext, system: str, carrying_i
             raise StateLost(ctx.name, system, carrying_ids)
 
 
-def _adopt_created(cycle: Cycle, conn: Connection, ctx: EntityContext, system: str,
-                   ours: list[tuple[NativeRecord, CanonicalRecord, str]], report: EntityReport) -> None:
+def _adopt_created(
+    cycle: Cycle,
+    conn: Connection,
+    ctx: EntityContext,
+    system: str,
+    ours: list[tuple[NativeRecord, CanonicalRecord, str]],
+    report: EntityReport,
+) -> None:
     """Link unlinked records that carry einklang's golden id in the correlation field (I2, I6).
 
     Such a record is the result of a create whose link a crash (or a lost reply) kept from
@@ -120,14 +138,23 @@ def _adopt_created(cycle: Cycle, conn: Connection, ctx: EntityContext, system: s
         links.insert_link(conn, ctx.name, system, golden_id, record.native_id, record.version, seen)
         for outbox_id in outbox.pending_for_golden(conn, golden_id, system, "create"):
             outbox.finish_outbox(conn, outbox_id, "done", native_id=record.native_id)
-        journal.audit(conn, cycle.run_id, [{
-            "system": system, "entity": ctx.name, "golden_id": golden_id, "native_id": record.native_id,
-            "op": "link", "cause": "created by an interrupted run, found by its correlation id (no second "
-                                   "create)"}])
+        journal.audit(
+            conn,
+            cycle.run_id,
+            [
+                {
+                    "system": system,
+                    "entity": ctx.name,
+                    "golden_id": golden_id,
+                    "native_id": record.native_id,
+                    "op": "link",
+                    "cause": "created by an interrupted run, found by its correlation id (no second create)",
+                }
+            ],
+        )
         report.linked += 1
         if found[1] != "active":
-            follow_removal(cycle, conn, ctx, system, golden_id, record.native_id, record.version, found[1],
-                           report)
+            follow_removal(cycle, conn, ctx, system, golden_id, record.native_id, record.version, found[1], report)
 
 
 def sent_seen(ctx: EntityContext, system: str, sent: CanonicalRecord, current: CanonicalRecord) -> CanonicalRecord:
@@ -140,8 +167,10 @@ def sent_seen(ctx: EntityContext, system: str, sent: CanonicalRecord, current: C
     """
     mapping = ctx.mapping(system)
     writable = set(mapping.writable_fields())
-    return {name: sent.get(name) if name in writable or sent.get(name) is None else current.get(name)
-            for name in mapping.canonical_fields}
+    return {
+        name: sent.get(name) if name in writable or sent.get(name) is None else current.get(name)
+        for name in mapping.canonical_fields
+    }
 
 
 def store_fresh_state(cycle: Cycle, ctx: EntityContext, system: str, native_id: str) -> NewChange:

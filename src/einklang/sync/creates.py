@@ -143,8 +143,9 @@ def _store_created(target: CreateTarget, created: list[Created], batch_id: int |
                     seen = target.mapping.to_canonical(done.record.fields)[0]
                 else:
                     seen = dict(payload)
-                links.insert_link(conn, entity, system, done.item.golden_id, done.record.native_id,
-                                  done.record.version, seen)
+                links.insert_link(
+                    conn, entity, system, done.item.golden_id, done.record.native_id, done.record.version, seen
+                )
         else:
             rows = []
             for done in created:
@@ -160,10 +161,23 @@ def _store_created(target: CreateTarget, created: list[Created], batch_id: int |
                 outbox.finish_outbox(conn, done.item.outbox_id, "done", native_id=done.record.native_id)
         if batch_id is not None:
             outbox.finish_create_batch(conn, batch_id)
-        journal.audit_rows(conn, target.run_id, [
-            (system, entity, done.item.golden_id, done.record.native_id, "create", None, _audit_new(done.item),
-             done.item.cause)
-            for done in created])
+        journal.audit_rows(
+            conn,
+            target.run_id,
+            [
+                (
+                    system,
+                    entity,
+                    done.item.golden_id,
+                    done.record.native_id,
+                    "create",
+                    None,
+                    _audit_new(done.item),
+                    done.item.cause,
+                )
+                for done in created
+            ],
+        )
         if target.on_created is not None:
             target.on_created(conn, created)
 
@@ -179,29 +193,51 @@ def _audit_new(item: CreateItem) -> str | None:
 def _refuse(target: CreateTarget, item: CreateItem, error: str) -> None:
     with target.store.transaction() as conn:
         if item.outbox_id is None:  # planned in a batch: kept as a failed outbox entry so `status` lists it
-            outbox.add_failed_create(conn, target.run_id, target.entity, target.system, item.golden_id, error,
-                                     item.cause)
-        record_refusal(conn, target.run_id, target.entity, target.system, item.golden_id, None, "create",
-                       item.outbox_id, error)
+            outbox.add_failed_create(
+                conn, target.run_id, target.entity, target.system, item.golden_id, error, item.cause
+            )
+        record_refusal(
+            conn, target.run_id, target.entity, target.system, item.golden_id, None, "create", item.outbox_id, error
+        )
         if target.on_refused is not None:
             target.on_refused(conn, item, error)
 
 
-def record_refusal(conn: Connection, run_id: int | None, entity: str, system: str, golden_id: str,
-                   native_id: str | None, op: str, outbox_id: int | None, error: str) -> None:
+def record_refusal(
+    conn: Connection,
+    run_id: int | None,
+    entity: str,
+    system: str,
+    golden_id: str,
+    native_id: str | None,
+    op: str,
+    outbox_id: int | None,
+    error: str,
+) -> None:
     """A write the system refused for good: the entry fails (isolated, not retried) and a problem says why."""
     if outbox_id is not None:
         outbox.finish_outbox(conn, outbox_id, "failed", error)
-    journal.add_problems(conn, run_id, [{"kind": "rejected", "system": system, "entity": entity,
-                                         "golden_id": golden_id, "native_id": native_id,
-                                         "message": f"{op} rejected: {error}"}])
+    journal.add_problems(
+        conn,
+        run_id,
+        [
+            {
+                "kind": "rejected",
+                "system": system,
+                "entity": entity,
+                "golden_id": golden_id,
+                "native_id": native_id,
+                "message": f"{op} rejected: {error}",
+            }
+        ],
+    )
 
 
-def native_for_create(mapping: EntityMapping, correlation_field: str | None, golden_id: str,
-                      record: CanonicalRecord) -> dict[str, Any]:
+def native_for_create(
+    mapping: EntityMapping, correlation_field: str | None, golden_id: str, record: CanonicalRecord
+) -> dict[str, Any]:
     """The native record to create, carrying einklang's golden id where the target has room for it."""
     native = mapping.to_native(record)
     if correlation_field:
         native[correlation_field] = golden_id
     return native
-

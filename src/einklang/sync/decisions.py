@@ -31,8 +31,9 @@ def apply_decisions(cycle: Cycle, ctx: EntityContext, report: EntityReport) -> N
             if "take" in resolution:
                 system = str(resolution["take"])
                 link = linked.get(system)
-                value: CanonicalValue = (link.seen or {}).get(conflict.field) if link and link.seen else \
-                    conflict.values.get(system)
+                value: CanonicalValue = (
+                    (link.seen or {}).get(conflict.field) if link and link.seen else conflict.values.get(system)
+                )
                 cause = f"conflict {conflict.id} resolved: take {system}'s value"
             else:
                 value = _given_value(ctx.spec, conflict.field, resolution.get("value"))
@@ -41,10 +42,20 @@ def apply_decisions(cycle: Cycle, ctx: EntityContext, report: EntityReport) -> N
             base[conflict.field] = value
             links.save_golden(conn, conflict.golden_id, base)
             conflicts.close_conflict(conn, conflict.id, {**resolution, "value": display(value)})
-            journal.audit(conn, cycle.run_id, [{
-                "entity": ctx.name, "golden_id": conflict.golden_id, "op": "resolve",
-                "old": {conflict.field: display(old)}, "new": {conflict.field: display(value)},
-                "cause": cause + (f" (by {resolution['by']})" if resolution.get("by") else "")}])
+            journal.audit(
+                conn,
+                cycle.run_id,
+                [
+                    {
+                        "entity": ctx.name,
+                        "golden_id": conflict.golden_id,
+                        "op": "resolve",
+                        "old": {conflict.field: display(old)},
+                        "new": {conflict.field: display(value)},
+                        "cause": cause + (f" (by {resolution['by']})" if resolution.get("by") else ""),
+                    }
+                ],
+            )
         report.resolved += 1
         merge_golden(cycle, ctx, conflict.golden_id, {}, [], report, cause_prefix=f"conflict {conflict.id} resolved: ")
 

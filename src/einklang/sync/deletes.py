@@ -16,8 +16,9 @@ from einklang.sync.cycle import Cycle
 from einklang.sync.report import EntityReport
 
 
-def handle_delete(cycle: Cycle, ctx: EntityContext, row: ChangeRow, link: Link, change_ids: list[int],
-                  report: EntityReport) -> None:
+def handle_delete(
+    cycle: Cycle, ctx: EntityContext, row: ChangeRow, link: Link, change_ids: list[int], report: EntityReport
+) -> None:
     policy = ctx.sync.deletes
     golden_id, source = link.golden_id, row.system
     with cycle.write() as conn:
@@ -25,8 +26,9 @@ def handle_delete(cycle: Cycle, ctx: EntityContext, row: ChangeRow, link: Link, 
         loaded = links.load_golden(conn, golden_id)
         linked = links.links_of_golden(conn, golden_id)
         links.delete_link(conn, source, ctx.name, row.native_id)
-        outbox.supersede_pending(conn, source, golden_id, ("update", "create", "delete", "archive"),
-                                 f"record deleted in {source}")
+        outbox.supersede_pending(
+            conn, source, golden_id, ("update", "create", "delete", "archive"), f"record deleted in {source}"
+        )
         others = {s: lk for s, lk in linked.items() if s != source}
         active = loaded is not None and loaded[1] == "active"
         cause = f"deleted in {source} ({row.native_id}); policy {policy}"
@@ -34,26 +36,60 @@ def handle_delete(cycle: Cycle, ctx: EntityContext, row: ChangeRow, link: Link, 
             for system, other in others.items():
                 outbox.supersede_pending(conn, system, golden_id, ("update", "create"), cause)
                 op = "delete" if policy == "propagate" else "archive"
-                outbox.add_outbox(conn, run_id, [PlannedWrite(system, ctx.name, golden_id, op, {}, cause,
-                                                              other.native_id, other.version)])
+                outbox.add_outbox(
+                    conn,
+                    run_id,
+                    [PlannedWrite(system, ctx.name, golden_id, op, {}, cause, other.native_id, other.version)],
+                )
                 report.deletes_planned += 1
             # creates still waiting for a system are dropped: the record is gone
             links.set_golden_status(conn, golden_id, "deleted" if policy == "propagate" else "archived")
         elif active:
-            journal.add_problems(conn, run_id, [{
-                "kind": "deleted" if policy == "ignore" else "delete_review", "system": source,
-                "entity": ctx.name, "native_id": row.native_id, "golden_id": golden_id,
-                "message": f"record deleted in {source}; kept in {', '.join(others) or 'no other system'} "
-                           f"(deletes: {policy})"}])
+            journal.add_problems(
+                conn,
+                run_id,
+                [
+                    {
+                        "kind": "deleted" if policy == "ignore" else "delete_review",
+                        "system": source,
+                        "entity": ctx.name,
+                        "native_id": row.native_id,
+                        "golden_id": golden_id,
+                        "message": f"record deleted in {source}; kept in {', '.join(others) or 'no other system'} "
+                        f"(deletes: {policy})",
+                    }
+                ],
+            )
             if not others:
                 links.set_golden_status(conn, golden_id, "deleted")
-        journal.audit(conn, run_id, [{"system": source, "entity": ctx.name, "golden_id": golden_id,
-                                      "native_id": row.native_id, "op": "unlink", "cause": cause}])
+        journal.audit(
+            conn,
+            run_id,
+            [
+                {
+                    "system": source,
+                    "entity": ctx.name,
+                    "golden_id": golden_id,
+                    "native_id": row.native_id,
+                    "op": "unlink",
+                    "cause": cause,
+                }
+            ],
+        )
         changes.mark_changes_processed(conn, change_ids)
 
 
-def follow_removal(cycle: Cycle, conn: Connection, ctx: EntityContext, system: str, golden_id: str, native_id: str,
-                   version: str | None, status: str, report: EntityReport) -> bool:
+def follow_removal(
+    cycle: Cycle,
+    conn: Connection,
+    ctx: EntityContext,
+    system: str,
+    golden_id: str,
+    native_id: str,
+    version: str | None,
+    status: str,
+    report: EntityReport,
+) -> bool:
     """A record linked to a golden record that was deleted or archived meanwhile.
 
     Under the ``propagate`` and ``archive`` policies the removal reaches it too (it is a
@@ -66,8 +102,9 @@ def follow_removal(cycle: Cycle, conn: Connection, ctx: EntityContext, system: s
     if policy in ("propagate", "archive"):
         op = "delete" if policy == "propagate" else "archive"
         cause = f"golden record {status} (deletes: {policy}); this {system} record was linked afterwards"
-        outbox.add_outbox(conn, cycle.ensure_run(), [PlannedWrite(system, ctx.name, golden_id, op, {}, cause,
-                                                                  native_id, version)])
+        outbox.add_outbox(
+            conn, cycle.ensure_run(), [PlannedWrite(system, ctx.name, golden_id, op, {}, cause, native_id, version)]
+        )
         report.deletes_planned += 1
         return True
     links.set_golden_status(conn, golden_id, "active")

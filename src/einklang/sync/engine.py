@@ -43,8 +43,13 @@ __all__ = ["CycleReport", "EngineOptions", "EntityReport", "SyncEngine"]
 
 class SyncEngine:
     def __init__(
-        self, config: LoadedConfig, store: StateStore, connectors: Mapping[str, Connector], *,
-        options: EngineOptions | None = None, fault: FaultHook | None = None,
+        self,
+        config: LoadedConfig,
+        store: StateStore,
+        connectors: Mapping[str, Connector],
+        *,
+        options: EngineOptions | None = None,
+        fault: FaultHook | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.config = config
@@ -147,7 +152,8 @@ def _deletes_allowed(cycle: Cycle, ctx: EntityContext, report: EntityReport) -> 
         return True
     report.held_back.append(
         f"delete guard: {deletes} deletion(s) of {total} {ctx.name} record(s) exceed {sync.delete_guard:.0%}; "
-        "nothing deleted. Check, then run `einklang sync --once --confirm-deletes`")
+        "nothing deleted. Check, then run `einklang sync --once --confirm-deletes`"
+    )
     return False
 
 
@@ -184,7 +190,8 @@ def _process_batch(cycle: Cycle, ctx: EntityContext, rows: list[ChangeRow], repo
             unlinked.append((row, ids[key]))
             continue
         groups.setdefault(found_link.golden_id, {})[row.system] = Observation(
-            ids[key], row.native_id, row.version, row.record, parse_stamp(row.source_modified))
+            ids[key], row.native_id, row.version, row.record, parse_stamp(row.source_modified)
+        )
         group_ids.setdefault(found_link.golden_id, []).extend(ids[key])
     for golden_id, observations in groups.items():
         merge_golden(cycle, ctx, golden_id, observations, group_ids[golden_id], report)

@@ -148,8 +148,9 @@ class InitialLoad:
         report = self.report
         if not self.dry_run:
             report.run_id = self.store.start_run(
-                "relink" if self.relink else "load", self.entity,
-                {"source": self.source.system, "target": self.target.system}
+                "relink" if self.relink else "load",
+                self.entity,
+                {"source": self.source.system, "target": self.target.system},
             )
         # cursors are taken before reading: whatever changes during the load is seen by the next
         # sync; after a relink the next sync reads both systems from the start instead
@@ -264,8 +265,9 @@ class InitialLoad:
         already: dict[str, dict[str, Link]] = {}
         if self._source_linked_before:
             with self.store.read() as conn:
-                linked_sources = links.links_by_native(conn, self.source.system, self.entity,
-                                                       [r.native_id for r in page])
+                linked_sources = links.links_by_native(
+                    conn, self.source.system, self.entity, [r.native_id for r in page]
+                )
                 already = links.links_of_goldens(conn, [link.golden_id for link in linked_sources.values()])
         to_create: list[tuple[NativeRecord, MappedRecord]] = []
         to_link: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str]] = []
@@ -342,8 +344,9 @@ class InitialLoad:
         if self.relink:  # nothing is created: the next sync reads both systems from the start
             for record, _ in to_create:
                 report.skipped += 1
-                self._skip(record.native_id, f"no {self.target.system} record with its key; the next sync treats "
-                                             "it as new")
+                self._skip(
+                    record.native_id, f"no {self.target.system} record with its key; the next sync treats it as new"
+                )
             to_create = []
         if self.dry_run:
             for record, _canonical, target_record, reason in to_link:
@@ -438,8 +441,9 @@ class InitialLoad:
             for record, canonical, target_record, _ in pairs:
                 target_canonical, _ = self.target_mapping.to_canonical(target_record.fields)
                 if self.relink:
-                    base, held = relinked_values(self.context, self.source.system, self.target.system, canonical,
-                                                 target_canonical)
+                    base, held = relinked_values(
+                        self.context, self.source.system, self.target.system, canonical, target_canonical
+                    )
                 else:
                     base, held = dict(canonical), {}
                     for name, value in target_canonical.items():
@@ -460,13 +464,24 @@ class InitialLoad:
                     patch = {
                         name: base.get(name)
                         for name in mapping.canonical_fields
-                        if name in writable and name not in held and base.get(name) is not None
+                        if name in writable
+                        and name not in held
+                        and base.get(name) is not None
                         and base.get(name) != seen.get(name)
                     }
                     if patch:
-                        writes.append(PlannedWrite(system, entity, gid, "update", patch,
-                                                   "initial load: linked record differs from the agreed values",
-                                                   native.native_id, native.version))
+                        writes.append(
+                            PlannedWrite(
+                                system,
+                                entity,
+                                gid,
+                                "update",
+                                patch,
+                                "initial load: linked record differs from the agreed values",
+                                native.native_id,
+                                native.version,
+                            )
+                        )
             outbox.add_outbox(conn, self.report.run_id, writes)
             journal.audit(
                 conn,
@@ -505,8 +520,9 @@ class InitialLoad:
                 source,
                 [(gid, r.native_id, r.version, m.base_hash) for gid, (r, m) in zip(golden_ids, records, strict=True)],
             )
-            batch_id = outbox.plan_create_batch(conn, self.report.run_id, entity, self.target.system, golden_ids,
-                                                self._cause)
+            batch_id = outbox.plan_create_batch(
+                conn, self.report.run_id, entity, self.target.system, golden_ids, self._cause
+            )
         items = [
             CreateItem(m.golden_id, m.target_native, self._cause, seen_hash=m.target_seen_hash, audit_new=m.audit_new)
             for _, m in records
@@ -515,8 +531,15 @@ class InitialLoad:
 
     def _recovered_create(self, entry: OutboxEntry) -> CreateItem:
         planned = planned_create(self.target_mapping, entry.payload, [], entry.golden_id, self.correlation_field)
-        return CreateItem(planned.golden_id, planned.target_native, self._cause, outbox_id=entry.id,
-                          payload=entry.payload, seen_hash=planned.target_seen_hash, audit_new=planned.audit_new)
+        return CreateItem(
+            planned.golden_id,
+            planned.target_native,
+            self._cause,
+            outbox_id=entry.id,
+            payload=entry.payload,
+            seen_hash=planned.target_seen_hash,
+            audit_new=planned.audit_new,
+        )
 
     def _send_creates(self, items: list[CreateItem], batch_id: int | None = None) -> None:
         target = CreateTarget(self.store, self.target, self.entity, self.target_mapping, self.report.run_id)

@@ -28,8 +28,7 @@ from einklang.sync.merging import merge_golden
 from einklang.sync.report import EntityReport
 
 
-def handle_new(cycle: Cycle, ctx: EntityContext, row: ChangeRow, change_ids: list[int],
-               report: EntityReport) -> None:
+def handle_new(cycle: Cycle, ctx: EntityContext, row: ChangeRow, change_ids: list[int], report: EntityReport) -> None:
     assert row.record is not None
     source, entity = row.system, ctx.name
     with cycle.store.read() as conn:
@@ -52,16 +51,24 @@ def handle_new(cycle: Cycle, ctx: EntityContext, row: ChangeRow, change_ids: lis
         except SystemDown:
             unreachable.append(system)
     with cycle.store.read() as conn:
-        found_links = {system: links.links_by_native(conn, system, entity, [r.native_id for r in records])
-                       for system, records in found.items()}
+        found_links = {
+            system: links.links_by_native(conn, system, entity, [r.native_id for r in records])
+            for system, records in found.items()
+        }
     goldens = {link.golden_id for linked in found_links.values() for link in linked.values()}
     # A golden record waiting for its create in the source is what the new record is when
     # the key says so: the result of an interrupted create, or the same thing made there by
     # hand meanwhile. The state store knows it even while the systems linked to it are down.
     goldens |= _pending_create_matches(cycle, ctx, source, record)
     if len(goldens) > 1:
-        skip_with_problem(cycle, ctx, row, change_ids, "ambiguous_key",
-                          f"new record's key matches {len(goldens)} different linked records; not synced")
+        skip_with_problem(
+            cycle,
+            ctx,
+            row,
+            change_ids,
+            "ambiguous_key",
+            f"new record's key matches {len(goldens)} different linked records; not synced",
+        )
         return
     if goldens:
         attach(cycle, ctx, row, change_ids, goldens.pop(), report)
@@ -69,11 +76,20 @@ def handle_new(cycle: Cycle, ctx: EntityContext, row: ChangeRow, change_ids: lis
     if not any(found.values()) and _fuzzy_match(cycle, ctx, row, change_ids, report):
         return
     # checked only now: a new record lacking a required value may still be one that exists
-    missing = [n for n, f in ctx.spec.fields.items() if f.required and record.get(n) is None
-               and n in ctx.mapping(source).canonical_fields]
+    missing = [
+        n
+        for n, f in ctx.spec.fields.items()
+        if f.required and record.get(n) is None and n in ctx.mapping(source).canonical_fields
+    ]
     if missing:
-        skip_with_problem(cycle, ctx, row, change_ids, "invalid_value",
-                          f"new record not synced: required field(s) empty: {', '.join(missing)}")
+        skip_with_problem(
+            cycle,
+            ctx,
+            row,
+            change_ids,
+            "invalid_value",
+            f"new record not synced: required field(s) empty: {', '.join(missing)}",
+        )
         return
     plan_create: list[str] = []
     link_to: dict[str, NativeRecord] = {}
@@ -82,8 +98,10 @@ def handle_new(cycle: Cycle, ctx: EntityContext, row: ChangeRow, change_ids: lis
         if len(records) == 1:
             link_to[system] = records[0]
         elif len(records) > 1:
-            problems.append(f"{system}: key matches {len(records)} records "
-                            f"({', '.join(r.native_id for r in records[:5])}); not linked, not created")
+            problems.append(
+                f"{system}: key matches {len(records)} records "
+                f"({', '.join(r.native_id for r in records[:5])}); not linked, not created"
+            )
         elif ctx.creates_in(system):
             plan_create.append(system)
     plan_create.extend(s for s in unreachable if ctx.creates_in(s))
@@ -105,21 +123,52 @@ def handle_new(cycle: Cycle, ctx: EntityContext, row: ChangeRow, change_ids: lis
             if cached_entity == entity and system != source and system not in link_to:
                 candidates[golden_id] = base
         links.insert_link(conn, entity, source, golden_id, row.native_id, row.version, record)
-        audit: list[dict[str, Any]] = [{"system": source, "entity": entity, "golden_id": golden_id,
-                                        "native_id": row.native_id, "op": "link",
-                                        "cause": f"new record in {source}"}]
+        audit: list[dict[str, Any]] = [
+            {
+                "system": source,
+                "entity": entity,
+                "golden_id": golden_id,
+                "native_id": row.native_id,
+                "op": "link",
+                "cause": f"new record in {source}",
+            }
+        ]
         for system, target in link_to.items():
             links.insert_link(conn, entity, system, golden_id, target.native_id, target.version, linked_seen[system])
-            audit.append({"system": system, "entity": entity, "golden_id": golden_id,
-                          "native_id": target.native_id, "op": "link",
-                          "cause": f"same key as new {source} record {row.native_id}"})
-        outbox.add_outbox(conn, run_id, [
-            PlannedWrite(system, entity, golden_id, "create", base, f"new record in {source} ({row.native_id})")
-            for system in plan_create])
+            audit.append(
+                {
+                    "system": system,
+                    "entity": entity,
+                    "golden_id": golden_id,
+                    "native_id": target.native_id,
+                    "op": "link",
+                    "cause": f"same key as new {source} record {row.native_id}",
+                }
+            )
+        outbox.add_outbox(
+            conn,
+            run_id,
+            [
+                PlannedWrite(system, entity, golden_id, "create", base, f"new record in {source} ({row.native_id})")
+                for system in plan_create
+            ],
+        )
         journal.audit(conn, run_id, audit)
-        journal.add_problems(conn, run_id, [
-            {"kind": "ambiguous_key", "system": source, "entity": entity, "native_id": row.native_id,
-             "golden_id": golden_id, "message": message} for message in problems])
+        journal.add_problems(
+            conn,
+            run_id,
+            [
+                {
+                    "kind": "ambiguous_key",
+                    "system": source,
+                    "entity": entity,
+                    "native_id": row.native_id,
+                    "golden_id": golden_id,
+                    "message": message,
+                }
+                for message in problems
+            ],
+        )
         changes.mark_changes_processed(conn, change_ids)
     report.linked += len(link_to)
     report.creates_planned += len(plan_create)
@@ -150,6 +199,7 @@ def lookup_by_key(cycle: Cycle, ctx: EntityContext, system: str, record: Canonic
     """The records of ``system`` with the first of the record's keys that finds any."""
     connector = cycle.connectors[system]
     for criteria in key_criteria(ctx, system, record):
+
         def find(c: dict[str, Any] = criteria) -> list[NativeRecord]:
             return connector.find(ctx.name, c)
 
@@ -160,12 +210,16 @@ def lookup_by_key(cycle: Cycle, ctx: EntityContext, system: str, record: Canonic
 
 
 def _key_values(ctx: EntityContext, record: Mapping[str, CanonicalValue]) -> list[tuple[str, str]]:
-    return [(key, json.dumps(encode(record[key]), sort_keys=True, default=str))
-            for key in ctx.keys if record.get(key) is not None]
+    return [
+        (key, json.dumps(encode(record[key]), sort_keys=True, default=str))
+        for key in ctx.keys
+        if record.get(key) is not None
+    ]
 
 
-def _index_pending_create(cycle: Cycle, ctx: EntityContext, system: str, golden_id: str,
-                          *records: Mapping[str, CanonicalValue]) -> None:
+def _index_pending_create(
+    cycle: Cycle, ctx: EntityContext, system: str, golden_id: str, *records: Mapping[str, CanonicalValue]
+) -> None:
     index = cycle.pending_creates.get((ctx.name, system))
     if index is None:
         return  # not loaded yet: loading reads it from the outbox
@@ -193,16 +247,18 @@ def _pending_create_matches(cycle: Cycle, ctx: EntityContext, source: str, recor
         if not hits:
             continue
         with cycle.store.read() as conn:  # still waiting there, not linked meanwhile
-            hits = {golden_id for golden_id in hits
-                    if outbox.pending_for_golden(conn, golden_id, source, "create")
-                    and source not in links.links_of_golden(conn, golden_id)}
+            hits = {
+                golden_id
+                for golden_id in hits
+                if outbox.pending_for_golden(conn, golden_id, source, "create")
+                and source not in links.links_of_golden(conn, golden_id)
+            }
         if hits:
             return hits
     return set()
 
 
-def _fuzzy_match(cycle: Cycle, ctx: EntityContext, row: ChangeRow, change_ids: list[int],
-                 report: EntityReport) -> bool:
+def _fuzzy_match(cycle: Cycle, ctx: EntityContext, row: ChangeRow, change_ids: list[int], report: EntityReport) -> bool:
     """After the keys, the fuzzy matcher: a sure match is linked, a possible one held for a person.
 
     Returns True when the record was handled (linked or held), False when it is clearly new.
@@ -215,7 +271,8 @@ def _fuzzy_match(cycle: Cycle, ctx: EntityContext, row: ChangeRow, change_ids: l
             cycle.fuzzy_candidates[key] = links.golden_bases_unlinked_in(conn, ctx.name, row.system)
     candidates = cycle.fuzzy_candidates[key]
     matches = best_matches(ctx.match, {row.native_id: row.record}, candidates, ctx.default_region).get(
-        row.native_id, [])
+        row.native_id, []
+    )
     if not matches:
         return False
     best = matches[0]
@@ -224,22 +281,41 @@ def _fuzzy_match(cycle: Cycle, ctx: EntityContext, row: ChangeRow, change_ids: l
         attach(cycle, ctx, row, change_ids, best.existing_id, report, cause=f"fuzzy match: {best.describe()}")
         return True
     described = "; ".join(m.describe() for m in matches[:3])
-    skip_with_problem(cycle, ctx, row, change_ids, "possible_duplicate",
-                      f"new record may be a duplicate — {described}; not created, a person must decide")
+    skip_with_problem(
+        cycle,
+        ctx,
+        row,
+        change_ids,
+        "possible_duplicate",
+        f"new record may be a duplicate — {described}; not created, a person must decide",
+    )
     return True
 
 
-def attach(cycle: Cycle, ctx: EntityContext, row: ChangeRow, change_ids: list[int], golden_id: str,
-           report: EntityReport, cause: str | None = None) -> None:
+def attach(
+    cycle: Cycle,
+    ctx: EntityContext,
+    row: ChangeRow,
+    change_ids: list[int],
+    golden_id: str,
+    report: EntityReport,
+    cause: str | None = None,
+) -> None:
     """A new record whose key matches a golden record it is not linked to yet."""
     assert row.record is not None
     source, entity = row.system, ctx.name
     with cycle.store.read() as conn:
         linked = links.links_of_golden(conn, golden_id)
     if source in linked:
-        skip_with_problem(cycle, ctx, row, change_ids, "duplicate",
-                          f"same key as {source} record {linked[source].native_id}, which is already "
-                          "linked: possible duplicate, not synced")
+        skip_with_problem(
+            cycle,
+            ctx,
+            row,
+            change_ids,
+            "duplicate",
+            f"same key as {source} record {linked[source].native_id}, which is already "
+            "linked: possible duplicate, not synced",
+        )
         return
     with cycle.write() as conn:
         loaded = links.load_golden(conn, golden_id)
@@ -256,9 +332,20 @@ def attach(cycle: Cycle, ctx: EntityContext, row: ChangeRow, change_ids: list[in
                 links.save_golden(conn, golden_id, {**base, **filled})
         links.insert_link(conn, entity, source, golden_id, row.native_id, row.version, seen)
         outbox.supersede_pending(conn, source, golden_id, ("create",), f"linked to existing {row.native_id}")
-        journal.audit(conn, cycle.run_id, [{
-            "system": source, "entity": entity, "golden_id": golden_id, "native_id": row.native_id,
-            "op": "link", "cause": cause or f"new {source} record has the key of an existing record"}])
+        journal.audit(
+            conn,
+            cycle.run_id,
+            [
+                {
+                    "system": source,
+                    "entity": entity,
+                    "golden_id": golden_id,
+                    "native_id": row.native_id,
+                    "op": "link",
+                    "cause": cause or f"new {source} record has the key of an existing record",
+                }
+            ],
+        )
         if status != "active":  # its counterparts are being removed: so is it (or it brings it back)
             follow_removal(cycle, conn, ctx, source, golden_id, row.native_id, row.version, status, report)
         changes.mark_changes_processed(conn, change_ids)
@@ -267,10 +354,14 @@ def attach(cycle: Cycle, ctx: EntityContext, row: ChangeRow, change_ids: list[in
     merge_golden(cycle, ctx, golden_id, observed, [], report)
 
 
-def skip_with_problem(cycle: Cycle, ctx: EntityContext, row: ChangeRow, change_ids: list[int], kind: str,
-                      message: str) -> None:
+def skip_with_problem(
+    cycle: Cycle, ctx: EntityContext, row: ChangeRow, change_ids: list[int], kind: str, message: str
+) -> None:
     """The record is not synced; the problem says why, for a person."""
     with cycle.write() as conn:
-        journal.add_problems(conn, cycle.run_id, [{"kind": kind, "system": row.system, "entity": ctx.name,
-                                                   "native_id": row.native_id, "message": message}])
+        journal.add_problems(
+            conn,
+            cycle.run_id,
+            [{"kind": kind, "system": row.system, "entity": ctx.name, "native_id": row.native_id, "message": message}],
+        )
         changes.mark_changes_processed(conn, change_ids)

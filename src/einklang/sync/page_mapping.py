@@ -87,9 +87,7 @@ def map_fields(
 _worker_mappings: tuple[EntityMapping, EntityMapping, str | None] | None = None
 
 
-def _init_worker(
-    source: EntityMapping, target: EntityMapping, correlation_field: str | None, parent_pid: int
-) -> None:
+def _init_worker(source: EntityMapping, target: EntityMapping, correlation_field: str | None, parent_pid: int) -> None:
     global _worker_mappings
     _worker_mappings = (source, target, correlation_field)
     gc.freeze()  # what the worker inherited stays put: collections skip it, pages stay shared
@@ -170,8 +168,9 @@ class PageMapper:
     def map(self, pages: Iterable[list[NativeRecord]]) -> Iterator[tuple[list[NativeRecord], list[MappedRecord]]]:
         if self._pool is None:
             for page in pages:
-                yield page, map_fields(
-                    self.source, self.target, self.correlation_field, [record.fields for record in page]
+                yield (
+                    page,
+                    map_fields(self.source, self.target, self.correlation_field, [record.fields for record in page]),
                 )
             return
         pool = self._pool

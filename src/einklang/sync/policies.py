@@ -80,9 +80,7 @@ def resolve(field_name: str, proposals: Sequence[Proposal], policy: FieldPolicy)
         return _resolve_by_leader(field_name, proposals, rule.system, policy.empty_wins, listing)
     if rule == "newest":
         return _resolve_by_newest(field_name, proposals, listing)
-    return Resolution(
-        True, None, f"{field_name} changed differently ({listing}); policy manual: held for a decision"
-    )
+    return Resolution(True, None, f"{field_name} changed differently ({listing}); policy manual: held for a decision")
 
 
 def _resolve_by_leader(
@@ -95,8 +93,7 @@ def _resolve_by_leader(
         return Resolution(
             True,
             None,
-            f"{field_name} changed differently ({listing}) and leader {leader} "
-            "did not change it: held for a decision",
+            f"{field_name} changed differently ({listing}) and leader {leader} did not change it: held for a decision",
         )
     winner = led[0]
     if is_empty(winner.value) and not empty_wins:
@@ -152,7 +149,6 @@ def _resolve_by_newest(field_name: str, proposals: Sequence[Proposal], listing: 
     return Resolution(
         False,
         winner.value,
-        f"{field_name} changed differently ({listing}); policy newest: "
-        f"{system} modified it last ({when.isoformat()})",
+        f"{field_name} changed differently ({listing}); policy newest: {system} modified it last ({when.isoformat()})",
         winner.systems,
     )

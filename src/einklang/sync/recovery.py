@@ -86,24 +86,50 @@ def recover_pending_creates(
                 record = found[0]
                 canonical, _ = mapping.to_canonical(record.fields)
                 with store.transaction() as conn:
-                    links.insert_links(conn, entity, system,
-                                       [(entry.golden_id, record.native_id, record.version, record_hash(canonical))])
+                    links.insert_links(
+                        conn,
+                        entity,
+                        system,
+                        [(entry.golden_id, record.native_id, record.version, record_hash(canonical))],
+                    )
                     outbox.finish_outbox(conn, entry.id, "done", native_id=record.native_id)
-                    journal.audit(conn, run_id, [{
-                        "system": system, "entity": entity, "golden_id": entry.golden_id,
-                        "native_id": record.native_id, "op": "link",
-                        "cause": "recovered: record created by an interrupted run, found again and linked"}])
+                    journal.audit(
+                        conn,
+                        run_id,
+                        [
+                            {
+                                "system": system,
+                                "entity": entity,
+                                "golden_id": entry.golden_id,
+                                "native_id": record.native_id,
+                                "op": "link",
+                                "cause": "recovered: record created by an interrupted run, found again and linked",
+                            }
+                        ],
+                    )
                 report.linked += 1
             elif found:
                 ids = ", ".join(r.native_id for r in found[:5])
                 taken = f", {len(linked_elsewhere)} linked to other golden records" if linked_elsewhere else ""
-                message = (f"interrupted create matches {len(found)} record(s) ({ids}){taken}; not linked, not "
-                           "created (possible duplicate)")
+                message = (
+                    f"interrupted create matches {len(found)} record(s) ({ids}){taken}; not linked, not "
+                    "created (possible duplicate)"
+                )
                 with store.transaction() as conn:
                     outbox.finish_outbox(conn, entry.id, "failed", message)
-                    journal.add_problems(conn, run_id, [{
-                        "kind": "ambiguous_key", "system": system, "entity": entity, "golden_id": entry.golden_id,
-                        "message": message}])
+                    journal.add_problems(
+                        conn,
+                        run_id,
+                        [
+                            {
+                                "kind": "ambiguous_key",
+                                "system": system,
+                                "entity": entity,
+                                "golden_id": entry.golden_id,
+                                "message": message,
+                            }
+                        ],
+                    )
                 report.ambiguous.append(entry.golden_id)
             else:
                 report.to_create.append(entry)

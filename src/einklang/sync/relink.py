@@ -25,14 +25,16 @@ class StateLost(Exception):
             f"{system} holds {count} {entity} record(s) that einklang linked before, but this state store knows "
             f"no {entity} records (a new or restored state store?). Syncing now would treat them as new and "
             f"overwrite edits; nothing was synced for {entity}. Run `einklang relink {entity}` to link the "
-            "records by their keys first")
+            "records by their keys first"
+        )
         self.entity = entity
         self.system = system
         self.count = count
 
 
-def relinked_values(ctx: EntityContext, source: str, target: str, source_values: CanonicalRecord,
-                    target_values: CanonicalRecord) -> tuple[CanonicalRecord, dict[str, dict[str, CanonicalValue]]]:
+def relinked_values(
+    ctx: EntityContext, source: str, target: str, source_values: CanonicalRecord, target_values: CanonicalRecord
+) -> tuple[CanonicalRecord, dict[str, dict[str, CanonicalValue]]]:
     """The agreed values of a re-linked pair, and field -> {system: value} where a person must decide.
 
     A value only one record has is kept; where both hold different values the field's leader

@@ -37,8 +37,16 @@ class EntityReport:
 
     @property
     def busy(self) -> bool:
-        return bool(self.captured or self.merged or self.applied or self.created or self.deleted or self.resolved
-                    or self.failed or self.stale)
+        return bool(
+            self.captured
+            or self.merged
+            or self.applied
+            or self.created
+            or self.deleted
+            or self.resolved
+            or self.failed
+            or self.stale
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -56,8 +64,12 @@ class CycleReport:
         return any(e.busy for e in self.entities)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "run_id": self.run_id, "seconds": round(self.seconds, 4),
-                "entities": [e.as_dict() for e in self.entities]}
+        return {
+            "dry_run": self.dry_run,
+            "run_id": self.run_id,
+            "seconds": round(self.seconds, 4),
+            "entities": [e.as_dict() for e in self.entities],
+        }
 
 
 # --------------------------------------------------------------------------- dry-run plans
@@ -79,32 +91,85 @@ def read_plan(conn: Connection, marks: dict[str, int], entity: str) -> list[dict
     what it planned (writes in the outbox, conflicts, problems, links) is read back here first.
     """
     actions: list[tuple[str, int, dict[str, Any]]] = []
-    for row in conn.execute(sa.select(t.outbox).where(t.outbox.c.id > marks["outbox"], t.outbox.c.entity == entity,
-                                                      t.outbox.c.status == "pending")):
+    for row in conn.execute(
+        sa.select(t.outbox).where(
+            t.outbox.c.id > marks["outbox"], t.outbox.c.entity == entity, t.outbox.c.status == "pending"
+        )
+    ):
         entry = OutboxEntry.from_row(row)
-        actions.append(("outbox", entry.id, {
-            "action": entry.op, "entity": entity, "system": entry.system, "native_id": entry.native_id,
-            "golden_id": entry.golden_id, "values": {k: display(v) for k, v in entry.payload.items() if v is not None},
-            "cause": entry.cause}))
-    for row in conn.execute(sa.select(t.conflicts).where(t.conflicts.c.id > marks["conflicts"],
-                                                         t.conflicts.c.entity == entity)):
+        actions.append(
+            (
+                "outbox",
+                entry.id,
+                {
+                    "action": entry.op,
+                    "entity": entity,
+                    "system": entry.system,
+                    "native_id": entry.native_id,
+                    "golden_id": entry.golden_id,
+                    "values": {k: display(v) for k, v in entry.payload.items() if v is not None},
+                    "cause": entry.cause,
+                },
+            )
+        )
+    for row in conn.execute(
+        sa.select(t.conflicts).where(t.conflicts.c.id > marks["conflicts"], t.conflicts.c.entity == entity)
+    ):
         conflict = ConflictRow.from_row(row)
-        actions.append(("conflicts", conflict.id, {
-            "action": "conflict", "entity": entity, "golden_id": conflict.golden_id, "field": conflict.field,
-            "reason": conflict.reason, "values": {s: display(v) for s, v in conflict.values.items()}}))
-    for row in conn.execute(sa.select(t.problems).where(t.problems.c.id > marks["problems"],
-                                                        t.problems.c.entity == entity)):
-        actions.append(("problems", row.id, {
-            "action": "violation" if row.kind == "violation" else "skip", "kind": row.kind, "entity": entity,
-            "system": row.system, "native_id": row.native_id, "golden_id": row.golden_id, "field": row.field,
-            "reason": row.message}))
-    for row in conn.execute(sa.select(t.audit).where(t.audit.c.id > marks["audit"], t.audit.c.entity == entity,
-                                                     t.audit.c.op.in_(("link", "unlink", "resolve")))):
+        actions.append(
+            (
+                "conflicts",
+                conflict.id,
+                {
+                    "action": "conflict",
+                    "entity": entity,
+                    "golden_id": conflict.golden_id,
+                    "field": conflict.field,
+                    "reason": conflict.reason,
+                    "values": {s: display(v) for s, v in conflict.values.items()},
+                },
+            )
+        )
+    for row in conn.execute(
+        sa.select(t.problems).where(t.problems.c.id > marks["problems"], t.problems.c.entity == entity)
+    ):
+        actions.append(
+            (
+                "problems",
+                row.id,
+                {
+                    "action": "violation" if row.kind == "violation" else "skip",
+                    "kind": row.kind,
+                    "entity": entity,
+                    "system": row.system,
+                    "native_id": row.native_id,
+                    "golden_id": row.golden_id,
+                    "field": row.field,
+                    "reason": row.message,
+                },
+            )
+        )
+    for row in conn.execute(
+        sa.select(t.audit).where(
+            t.audit.c.id > marks["audit"], t.audit.c.entity == entity, t.audit.c.op.in_(("link", "unlink", "resolve"))
+        )
+    ):
         if row.op == "link" and row.cause.startswith(_OWN_LINK_CAUSE):
             continue
-        actions.append(("audit", row.id, {
-            "action": row.op, "entity": entity, "system": row.system, "native_id": row.native_id,
-            "golden_id": row.golden_id, "cause": row.cause}))
+        actions.append(
+            (
+                "audit",
+                row.id,
+                {
+                    "action": row.op,
+                    "entity": entity,
+                    "system": row.system,
+                    "native_id": row.native_id,
+                    "golden_id": row.golden_id,
+                    "cause": row.cause,
+                },
+            )
+        )
     # tables interleave by time, not id: keep each table's order, tables in the order of a cycle's stages
     order = {"audit": 0, "conflicts": 1, "problems": 2, "outbox": 3}
     return [action for _, _, action in sorted(actions, key=lambda item: (order[item[0]], item[1]))]

@@ -77,8 +77,9 @@ def _apply_creates(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
             _send_creates(cycle, ctx, system, to_send, report)
 
 
-def _link_found(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEntry, found: list[NativeRecord],
-                report: EntityReport) -> None:
+def _link_found(
+    cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEntry, found: list[NativeRecord], report: EntityReport
+) -> None:
     golden_id = entry.golden_id
     with cycle.store.read() as conn:
         linked = links.links_by_native(conn, system, ctx.name, [r.native_id for r in found])
@@ -94,24 +95,53 @@ def _link_found(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEntr
         with cycle.write() as conn:
             links.insert_link(conn, ctx.name, system, golden_id, free[0].native_id, free[0].version, seen)
             outbox.finish_outbox(conn, entry.id, "done", native_id=free[0].native_id)
-            journal.audit(conn, cycle.run_id, [{
-                "system": system, "entity": ctx.name, "golden_id": golden_id, "native_id": free[0].native_id,
-                "op": "link", "cause": "found by correlation or key before creating (no second create)"}])
+            journal.audit(
+                conn,
+                cycle.run_id,
+                [
+                    {
+                        "system": system,
+                        "entity": ctx.name,
+                        "golden_id": golden_id,
+                        "native_id": free[0].native_id,
+                        "op": "link",
+                        "cause": "found by correlation or key before creating (no second create)",
+                    }
+                ],
+            )
         report.linked += 1
         merge_golden(cycle, ctx, golden_id, observed, [], report)
         return
-    message = (f"create for {system} not sent: the key matches {len(found)} record(s) "
-               f"({', '.join(r.native_id for r in found[:5])}), {len(found) - len(free)} linked to other "
-               "golden records (possible duplicate)")
+    message = (
+        f"create for {system} not sent: the key matches {len(found)} record(s) "
+        f"({', '.join(r.native_id for r in found[:5])}), {len(found) - len(free)} linked to other "
+        "golden records (possible duplicate)"
+    )
     with cycle.write() as conn:
         outbox.finish_outbox(conn, entry.id, "failed", message)
-        journal.add_problems(conn, cycle.run_id, [{"kind": "ambiguous_key", "system": system, "entity": ctx.name,
-                                                   "golden_id": golden_id, "message": message}])
+        journal.add_problems(
+            conn,
+            cycle.run_id,
+            [
+                {
+                    "kind": "ambiguous_key",
+                    "system": system,
+                    "entity": ctx.name,
+                    "golden_id": golden_id,
+                    "message": message,
+                }
+            ],
+        )
     report.failed += 1
 
 
-def _send_creates(cycle: Cycle, ctx: EntityContext, system: str, entries: list[tuple[OutboxEntry, CanonicalRecord]],
-                  report: EntityReport) -> None:
+def _send_creates(
+    cycle: Cycle,
+    ctx: EntityContext,
+    system: str,
+    entries: list[tuple[OutboxEntry, CanonicalRecord]],
+    report: EntityReport,
+) -> None:
     connector = cycle.connectors[system]
     mapping = ctx.mapping(system)
     correlation = connector.capabilities(ctx.name).correlation_field
@@ -119,17 +149,36 @@ def _send_creates(cycle: Cycle, ctx: EntityContext, system: str, entries: list[t
         for entry, agreed in entries:
             outbox.note_sending(conn, entry.id, agreed)
     target = CreateTarget(
-        cycle.store, connector, ctx.name, mapping, cycle.run_id, keep_seen=True,
-        call=lambda action: cycle.call(system, action, idempotent=False), fault=cycle.fault)
-    results = send_creates(target, [
-        CreateItem(entry.golden_id, native_for_create(mapping, correlation, entry.golden_id, agreed), entry.cause,
-                   outbox_id=entry.id, payload=agreed)
-        for entry, agreed in entries])
+        cycle.store,
+        connector,
+        ctx.name,
+        mapping,
+        cycle.run_id,
+        keep_seen=True,
+        call=lambda action: cycle.call(system, action, idempotent=False),
+        fault=cycle.fault,
+    )
+    results = send_creates(
+        target,
+        [
+            CreateItem(
+                entry.golden_id,
+                native_for_create(mapping, correlation, entry.golden_id, agreed),
+                entry.cause,
+                outbox_id=entry.id,
+                payload=agreed,
+            )
+            for entry, agreed in entries
+        ],
+    )
     report.created += len(results.created)
     report.failed += len(results.refused)
     for done in results.created:  # fields the system could not take as given get planned again
-        observed = {} if done.observed is None else {
-            system: Observation([], done.record.native_id, done.record.version, done.observed, None)}
+        observed = (
+            {}
+            if done.observed is None
+            else {system: Observation([], done.record.native_id, done.record.version, done.observed, None)}
+        )
         merge_golden(cycle, ctx, done.item.golden_id, observed, [], report)
 
 
@@ -142,8 +191,9 @@ def _apply_updates(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
     after_id = 0
     while True:
         with cycle.store.read() as conn:
-            entries = outbox.pending_outbox(conn, system, ctx.name, ("update", "delete", "archive"),
-                                            cycle.options.batch_size, after_id)
+            entries = outbox.pending_outbox(
+                conn, system, ctx.name, ("update", "delete", "archive"), cycle.options.batch_size, after_id
+            )
         if not entries:
             return replan
         after_id = entries[-1].id
@@ -160,16 +210,23 @@ def _apply_updates(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
                 replan = _send_removal(cycle, ctx, system, entry, link, connector, report) or replan
 
 
-def _fail(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEntry, error: str,
-          report: EntityReport) -> None:
+def _fail(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEntry, error: str, report: EntityReport) -> None:
     with cycle.write() as conn:
-        record_refusal(conn, cycle.run_id, ctx.name, system, entry.golden_id, entry.native_id, entry.op, entry.id,
-                       error)
+        record_refusal(
+            conn, cycle.run_id, ctx.name, system, entry.golden_id, entry.native_id, entry.op, entry.id, error
+        )
     report.failed += 1
 
 
-def _send_update(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEntry, link: Link,
-                 connector: Connector, report: EntityReport) -> bool:
+def _send_update(
+    cycle: Cycle,
+    ctx: EntityContext,
+    system: str,
+    entry: OutboxEntry,
+    link: Link,
+    connector: Connector,
+    report: EntityReport,
+) -> bool:
     seen = dict(link.seen or {})
     patch = {k: v for k, v in entry.payload.items() if k not in seen or seen[k] != v}
     if not patch:
@@ -182,8 +239,9 @@ def _send_update(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEnt
     native_patch = mapping.to_native({**seen, **patch}, only=list(patch))
     cycle.fault("before_update")
     try:
-        record: NativeRecord = cycle.call(system, lambda: connector.update(
-            ctx.name, link.native_id, native_patch, link.version))
+        record: NativeRecord = cycle.call(
+            system, lambda: connector.update(ctx.name, link.native_id, native_patch, link.version)
+        )
     except StaleVersion:
         report.stale += 1
         _reread(cycle, ctx, system, entry, link, "changed since it was last read: re-read, merged again")
@@ -199,10 +257,22 @@ def _send_update(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEnt
     with cycle.write() as conn:
         links.save_link(conn, ctx.name, system, link.native_id, record.version, new_seen, link.tolerated)
         outbox.finish_outbox(conn, entry.id, "done")
-        journal.audit(conn, cycle.run_id, [{
-            "system": system, "entity": ctx.name, "golden_id": entry.golden_id, "native_id": link.native_id,
-            "op": "update", "old": {k: display(seen.get(k)) for k in patch},
-            "new": {k: display(v) for k, v in patch.items()}, "cause": entry.cause}])
+        journal.audit(
+            conn,
+            cycle.run_id,
+            [
+                {
+                    "system": system,
+                    "entity": ctx.name,
+                    "golden_id": entry.golden_id,
+                    "native_id": link.native_id,
+                    "op": "update",
+                    "old": {k: display(seen.get(k)) for k in patch},
+                    "new": {k: display(v) for k, v in patch.items()},
+                    "cause": entry.cause,
+                }
+            ],
+        )
     report.applied += 1
     return False
 
@@ -215,8 +285,15 @@ def _reread(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEntry, l
         outbox.finish_outbox(conn, entry.id, "superseded", why)
 
 
-def _send_removal(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEntry, link: Link,
-                  connector: Connector, report: EntityReport) -> bool:
+def _send_removal(
+    cycle: Cycle,
+    ctx: EntityContext,
+    system: str,
+    entry: OutboxEntry,
+    link: Link,
+    connector: Connector,
+    report: EntityReport,
+) -> bool:
     op = entry.op
     cycle.fault("before_delete")
     try:
@@ -233,8 +310,7 @@ def _send_removal(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEn
                 links.delete_link(conn, system, ctx.name, link.native_id)
                 outbox.finish_outbox(conn, entry.id, "done", "already gone")
             else:
-                links.save_link(conn, ctx.name, system, link.native_id, fresh.version, link.seen or {},
-                                link.tolerated)
+                links.save_link(conn, ctx.name, system, link.native_id, fresh.version, link.seen or {}, link.tolerated)
                 outbox.count_attempt(conn, entry.id, "stale version; retrying with the fresh one")
         report.stale += 1
         return True
@@ -247,8 +323,19 @@ def _send_removal(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEn
         if op == "delete":
             links.delete_link(conn, system, ctx.name, link.native_id)
         outbox.finish_outbox(conn, entry.id, "done")
-        journal.audit(conn, cycle.run_id, [{
-            "system": system, "entity": ctx.name, "golden_id": entry.golden_id, "native_id": link.native_id,
-            "op": op, "cause": entry.cause}])
+        journal.audit(
+            conn,
+            cycle.run_id,
+            [
+                {
+                    "system": system,
+                    "entity": ctx.name,
+                    "golden_id": entry.golden_id,
+                    "native_id": link.native_id,
+                    "op": op,
+                    "cause": entry.cause,
+                }
+            ],
+        )
     report.deleted += 1
     return False

@@ -113,9 +113,7 @@ class SqlTableBackDoor(BackDoor):
     def update(self, native_id: str, fields: Mapping[str, Any]) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                sa.update(self.table)
-                .where(self.id_column == self._key(native_id))
-                .values(self._stamped(fields))
+                sa.update(self.table).where(self.id_column == self._key(native_id)).values(self._stamped(fields))
             )
 
     def delete(self, native_id: str) -> None:
@@ -173,9 +171,7 @@ def live_ids(connector: Connector, entity: str) -> list[str]:
     return [record.native_id for page in connector.read_all(entity) for record in page]
 
 
-def drain_changes(
-    connector: Connector, entity: str, cursor: JsonValue, snapshots: MemorySnapshotStore
-) -> Changes:
+def drain_changes(connector: Connector, entity: str, cursor: JsonValue, snapshots: MemorySnapshotStore) -> Changes:
     """Read changes since ``cursor`` to the end, storing each page the way the engine does."""
     changes = Changes(cursor=cursor)
     for page in connector.read_changes(entity, cursor, snapshots):
@@ -276,9 +272,7 @@ class ConnectorContract:
         assert len(order) == len(set(order)), "a record came twice"
         assert set(order) == {record.native_id for record in created}
         again = [
-            record.native_id
-            for page in connector.read_all(self.entity, page_size=self.page_size)
-            for record in page
+            record.native_id for page in connector.read_all(self.entity, page_size=self.page_size) for record in page
         ]
         assert again == order
         by_id = {record.native_id: record for page in pages for record in page}
@@ -290,12 +284,8 @@ class ConnectorContract:
         assert sorted(live_ids(connector, self.entity)) == sorted(record.native_id for record in created)
 
     # --- changes -----------------------------------------------------------------------
-    def test_read_changes_from_the_start_returns_everything_then_nothing_new(
-        self, connector: Connector
-    ) -> None:
-        created = self.create(
-            connector, *(self.new_record(f"Change {n}") for n in range(self.page_size * 2 + 1))
-        )
+    def test_read_changes_from_the_start_returns_everything_then_nothing_new(self, connector: Connector) -> None:
+        created = self.create(connector, *(self.new_record(f"Change {n}") for n in range(self.page_size * 2 + 1)))
         snapshots = MemorySnapshotStore()
         first = drain_changes(connector, self.entity, None, snapshots)
         assert set(first.records) == {record.native_id for record in created}
@@ -379,9 +369,7 @@ class ConnectorContract:
         if self.caps(connector).conditional_writes:
             assert updated.version != created.version
 
-    def test_update_leaves_fields_changed_elsewhere_alone(
-        self, connector: Connector, backdoor: BackDoor
-    ) -> None:
+    def test_update_leaves_fields_changed_elsewhere_alone(self, connector: Connector, backdoor: BackDoor) -> None:
         created = self.create(connector, self.new_record("Two Writers", "two@example.org", "Mainz"))[0]
         self.settle()
         backdoor.update(created.native_id, {"email": "new@example.org"})
@@ -489,8 +477,7 @@ class ConnectorContract:
         expected = {"name": name, "email": email, "city": city}
         assert self.contract_fields(created.fields) == expected
         assert (
-            self.contract_fields(connector.get(self.entity, [created.native_id])[created.native_id].fields)
-            == expected
+            self.contract_fields(connector.get(self.entity, [created.native_id])[created.native_id].fields) == expected
         )
         raw = backdoor.read(created.native_id)
         assert raw is not None and self.contract_fields(raw) == expected

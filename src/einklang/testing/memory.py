@@ -73,8 +73,9 @@ class MemorySystem:
         return self.clock
 
     # --- direct edits, as a user of the system would make them ----------------------------
-    def insert(self, entity: str, fields: Mapping[str, Any], native_id: str | None = None,
-               changed: str | None = None) -> str:
+    def insert(
+        self, entity: str, fields: Mapping[str, Any], native_id: str | None = None, changed: str | None = None
+    ) -> str:
         with self._lock:
             nid = native_id or f"{self.name or 'm'}-{next(self._ids)}"
             data = dict(fields)
@@ -169,8 +170,13 @@ class MemoryConnector(Connector):
 
     def capabilities(self, entity: str) -> Capabilities:
         options = self._options(entity)
-        return Capabilities(ChangeDetection.FEED, reports_deletions=True, conditional_writes=True,
-                            correlation_field=options.correlation, modified_field=options.changed)
+        return Capabilities(
+            ChangeDetection.FEED,
+            reports_deletions=True,
+            conditional_writes=True,
+            correlation_field=options.correlation,
+            modified_field=options.changed,
+        )
 
     def check(self) -> str:
         self._enter()
@@ -224,8 +230,11 @@ class MemoryConnector(Connector):
     def find(self, entity: str, criteria: Mapping[str, Any], limit: int = 10) -> list[NativeRecord]:
         with self.data._lock:
             data = self._entity(entity)
-            hits = [self._native(nid, row) for nid, row in sorted(data.rows.items())
-                    if all(row.fields.get(k) == v for k, v in criteria.items())]
+            hits = [
+                self._native(nid, row)
+                for nid, row in sorted(data.rows.items())
+                if all(row.fields.get(k) == v for k, v in criteria.items())
+            ]
         return hits[:limit]
 
     def count(self, entity: str) -> int | None:
@@ -234,8 +243,7 @@ class MemoryConnector(Connector):
     def _check_values(self, fields: Mapping[str, Any], native_id: str | None = None) -> None:
         for value in fields.values():
             if isinstance(value, str) and value in self.data.rejected_values:
-                raise RecordRejected(f"value {value!r} refused by validation", system=self.system,
-                                     record_id=native_id)
+                raise RecordRejected(f"value {value!r} refused by validation", system=self.system, record_id=native_id)
 
     def create(self, entity: str, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
         self._entity(entity)
@@ -258,8 +266,9 @@ class MemoryConnector(Connector):
             if row is None:
                 raise RecordNotFound("no such record", system=self.system, record_id=native_id)
             if expected_version is not None and str(row.version) != expected_version:
-                raise StaleVersion(f"version is {row.version}, expected {expected_version}",
-                                   system=self.system, record_id=native_id)
+                raise StaleVersion(
+                    f"version is {row.version}, expected {expected_version}", system=self.system, record_id=native_id
+                )
             self._check_values(patch, native_id)
             self.data.edit(entity, native_id, patch, changed=self._options(entity).changed)
             return self._native(native_id, data.rows[native_id])
@@ -271,8 +280,9 @@ class MemoryConnector(Connector):
             if row is None:
                 raise RecordNotFound("no such record", system=self.system, record_id=native_id)
             if expected_version is not None and str(row.version) != expected_version:
-                raise StaleVersion(f"version is {row.version}, expected {expected_version}",
-                                   system=self.system, record_id=native_id)
+                raise StaleVersion(
+                    f"version is {row.version}, expected {expected_version}", system=self.system, record_id=native_id
+                )
             self.data.remove(entity, native_id)
 
     def archive(self, entity: str, native_id: str, expected_version: str | None) -> None:

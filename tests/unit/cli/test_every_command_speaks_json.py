@@ -42,7 +42,9 @@ def test_every_option_and_argument_has_help_text() -> None:
     root = typer.main.get_command(app)
     groups = [("", root), *((name, command) for name, command in root.commands.items() if hasattr(command, "commands"))]
     missing = [
-        f"{name or 'einklang'}: {param.name}" for name, group in groups for param in group.params
+        f"{name or 'einklang'}: {param.name}"
+        for name, group in groups
+        for param in group.params
         if not getattr(param, "help", None)
     ]
     for path, command in _commands(root):

@@ -28,13 +28,15 @@ def test_dedupe_rows_count_records_not_lines(tmp_path: Path) -> None:
         + '"Anna","Schmidt","Adler GmbH","anna.schmidt@adler.de","0171 2345678",'
         + '"line one\r\nline two\r\nline three"\r\n'
         + '"Jürgen","Müller","Brandt AG","j.mueller@brandt.de","0172 9876543",""\r\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     second = tmp_path / "b.csv"
     second.write_text(
         OUTLOOK_EN
         + '"Klaus","Weber","Kraft KG","k.weber@kraft.de","0160 1112223",""\r\n'
         + '"Juergen","Mueller","Brandt AG","j.mueller@brandt.de","0172 9876543",""\r\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     out = tmp_path / "matches.csv"
     result = runner.invoke(app, ["dedupe", str(first), str(second), "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
@@ -49,8 +51,12 @@ def test_dedupe_rows_count_records_not_lines(tmp_path: Path) -> None:
 
 def test_dedupe_against_only_reports_cross_pairs(tmp_path: Path) -> None:
     one = tmp_path / "one.csv"
-    one.write_text(OUTLOOK_EN + '"Anna","Schmidt","Adler GmbH","anna.schmidt@adler.de","0171 2345678",""\r\n'
-                   + '"Anna","Schmidt","Adler GmbH","anna.schmidt@adler.de","0171 2345678",""\r\n', encoding="utf-8")
+    one.write_text(
+        OUTLOOK_EN
+        + '"Anna","Schmidt","Adler GmbH","anna.schmidt@adler.de","0171 2345678",""\r\n'
+        + '"Anna","Schmidt","Adler GmbH","anna.schmidt@adler.de","0171 2345678",""\r\n',
+        encoding="utf-8",
+    )
     other = tmp_path / "other.csv"
     other.write_text(OUTLOOK_EN + '"Anna","Schmidt","Adler GmbH","anna.schmidt@adler.de","",""\r\n', encoding="utf-8")
     result = runner.invoke(app, ["dedupe", str(one), "--against", str(other), "--json"])
@@ -101,12 +107,14 @@ def test_import_review_apply_undo_via_cli(tmp_path: Path) -> None:
     assert imported["created"] == 14 and imported["review_file"] == str(review)
     # every row read has one outcome, every person has one outcome, the review file holds what is announced
     assert imported["rows_read"] == imported["rows_left_out"] + imported["already_imported"] + (
-        imported["persons"] + imported["merged_rows"])
+        imported["persons"] + imported["merged_rows"]
+    )
     assert imported["persons"] == imported["created"] + imported["linked"] + imported["waiting"] + imported["failed"]
     assert imported["to_review"] == imported["linked"] + imported["waiting"]
     assert len(read_review(review)) == imported["to_review"] + imported["accounts_to_review"]
     assert {key: planned[key] for key in ("persons", "linked", "waiting", "to_review")} == {
-        key: imported[key] for key in ("persons", "linked", "waiting", "to_review")}
+        key: imported[key] for key in ("persons", "linked", "waiting", "to_review")
+    }
     human = runner.invoke(app, ["import", *exports, "--into", "crm", "--dry-run", "-c", str(config_path)])
     assert f"{imported['rows_read']} row(s) read" in human.output
     assert "Entscheidung" in review.read_text(encoding="utf-8-sig").splitlines()[0]

@@ -69,10 +69,18 @@ def test_data_is_printed_literally_not_as_markup(demo: Path) -> None:
     state = demo.parent / "einklang.db"
     engine = sa.create_engine(f"sqlite:///{state}")
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO audit (ts, entity, op, old, new, cause) VALUES (:ts, 'company', 'update', :old, :new, :cause)"
-        ), {"ts": dt.datetime(2030, 1, 1), "old": json.dumps({"name": "[bold]A"}), "new": json.dumps({"name": "[/x]"}),
-            "cause": "[red]not red[/red]"})
+        conn.execute(
+            sa.text(
+                "INSERT INTO audit (ts, entity, op, old, new, cause) "
+                "VALUES (:ts, 'company', 'update', :old, :new, :cause)"
+            ),
+            {
+                "ts": dt.datetime(2030, 1, 1),
+                "old": json.dumps({"name": "[bold]A"}),
+                "new": json.dumps({"name": "[/x]"}),
+                "cause": "[red]not red[/red]",
+            },
+        )
     engine.dispose()
     text = _run("log", "--limit", "1", "-c", str(demo))
     assert "[red]not red[/red]" in text and "name: [bold]A → [/x]" in text
@@ -83,9 +91,11 @@ def test_cycle_counts_and_decisions_read_as_words() -> None:
     assert text == "3 change(s) read, 5 of einklang's own writes read back and ignored, 2 update(s) written"
     assert cycle_entity_text({"captured": 0}) == "nothing changed"
     assert resolution_text({"take": "crm", "by": "cli"}, "decided") == (
-        "take crm's value; decided by cli; the next `einklang sync` applies it")
+        "take crm's value; decided by cli; the next `einklang sync` applies it"
+    )
     assert resolution_text({"value": "x", "canonical": "X", "by": "cli"}, "resolved") == (
-        'use "X" in every system; decided by cli; applied')
+        'use "X" in every system; decided by cli; applied'
+    )
     assert change_text({"city": "A"}, {"city": "B"}) == "city: A → B"
     assert change_text(None, {"city": "B", "name": "N"}) == "values: city B; name N"
 

@@ -33,8 +33,11 @@ def test_a_writer_waits_for_no_one_and_says_who_holds_the_lock(tmp_path: Path) -
     config = _loaded(tmp_path)
     store = store_for_config(load_config(config))
     with writer_lock(store, "sync --every"):
-        for command in (["load", "company", "--from", "erp", "--to", "crm"], ["sync", "--once", "--wait", "0"],
-                        ["relink", "company", "--from", "erp", "--to", "crm"]):
+        for command in (
+            ["load", "company", "--from", "erp", "--to", "crm"],
+            ["sync", "--once", "--wait", "0"],
+            ["relink", "company", "--from", "erp", "--to", "crm"],
+        ):
             code, document = _run(*command, "-c", str(config))
             assert code == 3, command
             assert "sync --every (process" in str(document["error"]), command
@@ -50,8 +53,7 @@ def test_sync_once_exit_codes_for_cron(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "erp.db") as erp:
         erp.execute("UPDATE kunden SET ort = 'Kiel', geaendert_am = '2030-01-01 10:00:00' WHERE kundennr = 'K1'")
     with sqlite3.connect(tmp_path / "crm.db") as crm:
-        crm.execute("UPDATE accounts SET city = 'Kassel', updated_at = '2030-01-01 10:00:00' "
-                    "WHERE external_id = 'K1'")
+        crm.execute("UPDATE accounts SET city = 'Kassel', updated_at = '2030-01-01 10:00:00' WHERE external_id = 'K1'")
     code, document = _run("sync", "--once", "-c", str(config))
     assert (code, document["ok"]) == (6, False)
     # a system that cannot be reached: its writes wait, and cron hears of it

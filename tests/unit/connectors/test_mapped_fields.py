@@ -113,7 +113,11 @@ def test_the_error_is_structured(tmp_path: Path) -> None:
         crm.count("company")
     [missing] = refused.value.missing
     assert (missing.entity, missing.canonical, missing.column, missing.suggestion) == (
-        "company", "city", "citty", "city")
+        "company",
+        "city",
+        "citty",
+        "city",
+    )
     assert refused.value.system == "crm"
     assert str(refused.value).startswith("crm: entity 'company': canonical field 'city' is mapped to native field")
 
@@ -152,7 +156,10 @@ def test_sync_refuses_the_system_and_blanks_nothing(tmp_path: Path) -> None:
     assert crm_cities(tmp_path) == {"K1": "Stadt 1", "K2": "Stadt 2", "K3": "Stadt 3"}
     with sqlite3.connect(tmp_path / "crm.db") as crm:
         assert {name for (name,) in crm.execute("SELECT name FROM accounts")} == {
-            "Firma 1 GmbH", "Firma 2 GmbH", "Firma 3 GmbH"}
+            "Firma 1 GmbH",
+            "Firma 2 GmbH",
+            "Firma 3 GmbH",
+        }
 
 
 # --- the contract itself -------------------------------------------------------------------------
@@ -181,8 +188,9 @@ class _Fields(Connector):
         self.reads += 1
         yield []
 
-    def read_changes(self, entity: str, cursor: JsonValue, snapshots: SnapshotStore | None = None
-                     ) -> Iterator[ChangePage]:
+    def read_changes(
+        self, entity: str, cursor: JsonValue, snapshots: SnapshotStore | None = None
+    ) -> Iterator[ChangePage]:
         yield ChangePage()
 
     def get(self, entity: str, native_ids: Sequence[str]) -> dict[str, NativeRecord]:
@@ -194,8 +202,9 @@ class _Fields(Connector):
     def create(self, entity: str, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
         raise AssertionError("must not be reached")
 
-    def update(self, entity: str, native_id: str, patch: Mapping[str, Any], expected_version: str | None
-               ) -> NativeRecord:
+    def update(
+        self, entity: str, native_id: str, patch: Mapping[str, Any], expected_version: str | None
+    ) -> NativeRecord:
         raise AssertionError("must not be reached")
 
     def delete(self, entity: str, native_id: str, expected_version: str | None) -> None:

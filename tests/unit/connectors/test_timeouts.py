@@ -78,7 +78,8 @@ def test_http_timeout_is_configurable_per_system(silent_port: int, connector: st
         system = BottleCrmConnector("crm", {"url": url, "token": "t", "timeout": 1}, {"account": {}})
     elif connector == "tryton":
         system = TrytonConnector(
-            "erp", {"url": url, "database": "d", "user": "u", "password": "p", "timeout": 1}, {"party": {}})
+            "erp", {"url": url, "database": "d", "user": "u", "password": "p", "timeout": 1}, {"party": {}}
+        )
     else:
         system = CardDavConnector("book", {"url": url + "/book/", "timeout": 1}, {"contact": {}})
     with system:

@@ -21,8 +21,16 @@ def _store(tmp_path: Path) -> StateStore:
 def _plant(store: StateStore, holder: str, heartbeat_age: dt.timedelta, lease_seconds: int) -> None:
     now = utcnow()
     with store.transaction() as conn:
-        conn.execute(t.locks.insert().values(name="writer", holder=holder, purpose="sync", acquired_at=now,
-                                             heartbeat_at=now - heartbeat_age, lease_seconds=lease_seconds))
+        conn.execute(
+            t.locks.insert().values(
+                name="writer",
+                holder=holder,
+                purpose="sync",
+                acquired_at=now,
+                heartbeat_at=now - heartbeat_age,
+                lease_seconds=lease_seconds,
+            )
+        )
 
 
 def test_a_second_writer_is_refused_with_who_holds_the_lock(tmp_path: Path) -> None:

@@ -36,10 +36,14 @@ def test_outbox_entries_come_back_typed_in_planned_order_and_finish_once(tmp_pat
     store = _store(tmp_path)
     with store.transaction() as conn:
         [golden_id] = links.insert_golden(conn, "company", [{"name": "Alpha"}])
-        ids = outbox.add_outbox(conn, None, [
-            PlannedWrite("crm", "company", golden_id, "create", {"name": "Alpha"}, "new record in erp"),
-            PlannedWrite("crm", "company", golden_id, "update", {"name": "Beta"}, "changed in erp", "7", "v1"),
-        ])
+        ids = outbox.add_outbox(
+            conn,
+            None,
+            [
+                PlannedWrite("crm", "company", golden_id, "create", {"name": "Alpha"}, "new record in erp"),
+                PlannedWrite("crm", "company", golden_id, "update", {"name": "Beta"}, "changed in erp", "7", "v1"),
+            ],
+        )
     with store.read() as conn:
         entries = outbox.pending_outbox(conn, "crm", "company")
     assert [e.id for e in entries] == ids and [e.op for e in entries] == ["create", "update"]
@@ -59,8 +63,9 @@ def test_conflicts_are_held_until_decided_and_closed(tmp_path: Path) -> None:
     store = _store(tmp_path)
     with store.transaction() as conn:
         [golden_id] = links.insert_golden(conn, "company", [{"city": "Bonn"}])
-        conflict_id = conflicts.insert_conflict(conn, "company", golden_id, "city", "Bonn",
-                                                {"erp": "Köln", "crm": "Kiel"}, "changed in both")
+        conflict_id = conflicts.insert_conflict(
+            conn, "company", golden_id, "city", "Bonn", {"erp": "Köln", "crm": "Kiel"}, "changed in both"
+        )
     with store.read() as conn:
         assert conflicts.count_open_conflicts(conn, "company") == 1
         assert set(conflicts.held_conflicts(conn, golden_id)) == {"city"}

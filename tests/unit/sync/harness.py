@@ -56,15 +56,21 @@ class World:
         self.engine = self.new_engine()
 
     def connectors(self) -> dict[str, MemoryConnector]:
-        return {name: MemoryConnector(name, {"store": self.systems[name]}, self.config.entities_of(name))
-                for name in self.names}
+        return {
+            name: MemoryConnector(name, {"store": self.systems[name]}, self.config.entities_of(name))
+            for name in self.names
+        }
 
     def new_engine(self, **options: Any) -> SyncEngine:
         retry = RetrySettings(attempts=2, initial_wait=0, max_wait=0, cooldown=0, max_cooldown=0)
-        return SyncEngine(self.config, self.store, self.connectors(),
-                          options=EngineOptions(retry=retry, **options),
-                          fault=lambda point: self.fault(point) if self.fault else None,
-                          sleep=lambda _s: None)
+        return SyncEngine(
+            self.config,
+            self.store,
+            self.connectors(),
+            options=EngineOptions(retry=retry, **options),
+            fault=lambda point: self.fault(point) if self.fault else None,
+            sleep=lambda _s: None,
+        )
 
     def sync(self, dry_run: bool = False) -> CycleReport:
         return self.engine.run_cycle(dry_run=dry_run)
@@ -90,8 +96,10 @@ class World:
     def rows(self, system: str) -> dict[str, dict[str, Any]]:
         """native id -> canonical-named values."""
         reverse = {column: canonical for canonical, column in NATIVE[system].items()}
-        return {nid: {reverse[k]: v for k, v in fields.items() if k in reverse}
-                for nid, fields in self.systems[system].records("customer").items()}
+        return {
+            nid: {reverse[k]: v for k, v in fields.items() if k in reverse}
+            for nid, fields in self.systems[system].records("customer").items()
+        }
 
     def by_number(self, system: str) -> dict[Any, dict[str, Any]]:
         return {row.get("number"): row for row in self.rows(system).values()}

@@ -20,18 +20,25 @@ def _planned(world: World, names: list[str]) -> list[CreateItem]:
     with world.store.transaction() as conn:
         records = [{"number": f"K{i}", "name": name} for i, name in enumerate(names, start=1)]
         golden_ids = links.insert_golden(conn, "customer", records)
-        outbox_ids = outbox.add_outbox(conn, None, [
-            PlannedWrite("crm", "customer", gid, "create", record, "test")
-            for gid, record in zip(golden_ids, records, strict=True)])
-    return [CreateItem(gid, native_for_create(mapping, "einklang_id", gid, record), "test", outbox_id=oid,
-                       payload=record)
-            for gid, oid, record in zip(golden_ids, outbox_ids, records, strict=True)]
+        outbox_ids = outbox.add_outbox(
+            conn,
+            None,
+            [
+                PlannedWrite("crm", "customer", gid, "create", record, "test")
+                for gid, record in zip(golden_ids, records, strict=True)
+            ],
+        )
+    return [
+        CreateItem(gid, native_for_create(mapping, "einklang_id", gid, record), "test", outbox_id=oid, payload=record)
+        for gid, oid, record in zip(golden_ids, outbox_ids, records, strict=True)
+    ]
 
 
 def _target(world: World, system: MemorySystem, keep_seen: bool) -> CreateTarget:
     connector = MemoryConnector("crm", {"store": system}, world.config.entities_of("crm"))
-    return CreateTarget(world.store, connector, "customer", world.config.mapping("customer", "crm"), None,
-                        keep_seen=keep_seen)
+    return CreateTarget(
+        world.store, connector, "customer", world.config.mapping("customer", "crm"), None, keep_seen=keep_seen
+    )
 
 
 def test_a_refused_record_is_isolated_and_the_others_go_in(tmp_path: Path) -> None:
@@ -50,7 +57,8 @@ def test_a_refused_record_is_isolated_and_the_others_go_in(tmp_path: Path) -> No
     creates = [e for e in read(world.store, journal.audit_log) if e.op == "create"]
     assert {json.dumps(e.new, sort_keys=True) for e in creates} == {
         json.dumps({"name": "Alpha", "number": "K1"}, sort_keys=True),
-        json.dumps({"name": "Gamma", "number": "K3"}, sort_keys=True)}
+        json.dumps({"name": "Gamma", "number": "K3"}, sort_keys=True),
+    }
 
 
 def test_the_sync_keeps_what_the_target_holds_and_reports_what_it_filled_in(tmp_path: Path) -> None:

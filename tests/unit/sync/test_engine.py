@@ -146,8 +146,9 @@ def test_rejected_record_is_isolated_and_blocks_nothing(tmp_path: Path) -> None:
     assert any(p["kind"] == "rejected" for p in read(w.store, journal.problems))
 
 
-@pytest.mark.parametrize("point", ["after_create", "before_create", "captured_page", "new_golden",
-                                   "after_update", "merged_golden"])
+@pytest.mark.parametrize(
+    "point", ["after_create", "before_create", "captured_page", "new_golden", "after_update", "merged_golden"]
+)
 def test_crash_at_any_point_neither_loses_nor_doubles(tmp_path: Path, point: str) -> None:
     w = World(tmp_path)
     erp_id = w.add("erp", number="K1", name="Alpha")

@@ -262,6 +262,9 @@ def test_interrupted_create_is_found_by_its_planned_key_after_the_key_changed(tm
     w.systems["shop"].down = False
     w.settle()
     assert {system: [row["number"] for row in w.rows(system).values()] for system in w.names} == {
-        "erp": ["K9"], "crm": ["K9"], "shop": ["K9"]}
+        "erp": ["K9"],
+        "crm": ["K9"],
+        "shop": ["K9"],
+    }
     with w.store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.golden)).scalar_one() == 1

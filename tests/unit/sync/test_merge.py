@@ -14,8 +14,13 @@ FIELDS = frozenset({"name", "email", "phone"})
 BASE = {"name": "Alpha", "email": "a@x.de", "phone": "+49301"}
 
 
-def view(system: str, current: dict[str, object] | None = None, seen: dict[str, object] | None = None,
-         modified: dt.datetime | None = None, fields: frozenset[str] = FIELDS) -> SystemView:
+def view(
+    system: str,
+    current: dict[str, object] | None = None,
+    seen: dict[str, object] | None = None,
+    modified: dt.datetime | None = None,
+    fields: frozenset[str] = FIELDS,
+) -> SystemView:
     return SystemView(system, fields, dict(seen if seen is not None else BASE), current, modified)  # type: ignore[arg-type]
 
 
@@ -39,8 +44,9 @@ def test_same_value_in_two_systems_is_no_conflict() -> None:
 
 
 def test_different_fields_in_different_systems_all_merge() -> None:
-    result = merge_record(BASE, [view("erp", {**BASE, "phone": "+4930999"}),
-                                 view("crm", {**BASE, "email": "new@x.de"})], manual())
+    result = merge_record(
+        BASE, [view("erp", {**BASE, "phone": "+4930999"}), view("crm", {**BASE, "email": "new@x.de"})], manual()
+    )
     assert result.base == {"name": "Alpha", "email": "new@x.de", "phone": "+4930999"}
     assert result.writes == {"erp": {"email": "new@x.de"}, "crm": {"phone": "+4930999"}}
 
@@ -58,8 +64,11 @@ def test_explicit_empty_value_is_a_change() -> None:
 
 
 def test_manual_conflict_holds_only_that_field() -> None:
-    result = merge_record(BASE, [view("erp", {**BASE, "email": "e@x.de", "phone": "+4930222"}),
-                                 view("crm", {**BASE, "email": "c@x.de"})], manual())
+    result = merge_record(
+        BASE,
+        [view("erp", {**BASE, "email": "e@x.de", "phone": "+4930222"}), view("crm", {**BASE, "email": "c@x.de"})],
+        manual(),
+    )
     assert [c.field for c in result.conflicts] == ["email"]
     assert result.conflicts[0].values == {"erp": "e@x.de", "crm": "c@x.de"}
     assert result.base["email"] == "a@x.de"
@@ -71,11 +80,13 @@ def test_held_field_stays_held_and_settles_when_systems_agree() -> None:
     held = {"email": {"erp": "e@x.de", "crm": "c@x.de"}}
     seen_erp = {**BASE, "email": "e@x.de"}
     seen_crm = {**BASE, "email": "c@x.de"}
-    quiet = merge_record(BASE, [view("erp", {**seen_erp, "name": "Alpha AG"}, seen_erp), view("crm", None, seen_crm)],
-                         manual(), held)
+    quiet = merge_record(
+        BASE, [view("erp", {**seen_erp, "name": "Alpha AG"}, seen_erp), view("crm", None, seen_crm)], manual(), held
+    )
     assert quiet.held == held and quiet.writes == {"crm": {"name": "Alpha AG"}}
-    settled = merge_record(BASE, [view("erp", None, seen_erp), view("crm", {**seen_crm, "email": "e@x.de"}, seen_crm)],
-                           manual(), held)
+    settled = merge_record(
+        BASE, [view("erp", None, seen_erp), view("crm", {**seen_crm, "email": "e@x.de"}, seen_crm)], manual(), held
+    )
     assert settled.settled == {"email": "e@x.de"} and settled.base["email"] == "e@x.de"
 
 
@@ -113,9 +124,16 @@ def test_ownership_violation_is_reported_not_propagated() -> None:
     assert [d.kind for d in result.decisions] == ["violation"]
     assert result.tolerated["crm"] == {"phone": "+4930666"}
     # the tolerated value is not overwritten while nothing else happens to the field
-    again = merge_record(BASE, [SystemView("erp", FIELDS, BASE, None),
-                                SystemView("crm", FIELDS, {**BASE, "phone": "+4930666"}, {**BASE, "name": "B"},
-                                           tolerated=result.tolerated["crm"])], policy)
+    again = merge_record(
+        BASE,
+        [
+            SystemView("erp", FIELDS, BASE, None),
+            SystemView(
+                "crm", FIELDS, {**BASE, "phone": "+4930666"}, {**BASE, "name": "B"}, tolerated=result.tolerated["crm"]
+            ),
+        ],
+        policy,
+    )
     assert again.writes == {"erp": {"name": "B"}}
 
 
@@ -142,15 +160,17 @@ def test_change_by_a_system_that_was_behind_is_concurrent() -> None:
 
 
 def test_field_not_mapped_in_a_system_is_neither_read_nor_written_there() -> None:
-    result = merge_record(BASE, [view("erp", {**BASE, "phone": "+4930999"}),
-                                 view("crm", fields=frozenset({"name", "email"}))], manual())
+    result = merge_record(
+        BASE, [view("erp", {**BASE, "phone": "+4930999"}), view("crm", fields=frozenset({"name", "email"}))], manual()
+    )
     assert result.writes == {}
     assert result.base["phone"] == "+4930999"
 
 
 def test_leader_not_involved_among_three_systems_holds_the_field() -> None:
-    resolution = resolve("email", [Proposal("x", ("crm",)), Proposal("y", ("shop",))],
-                         FieldPolicy(conflicts=Leader("erp")))
+    resolution = resolve(
+        "email", [Proposal("x", ("crm",)), Proposal("y", ("shop",))], FieldPolicy(conflicts=Leader("erp"))
+    )
     assert resolution.conflict
 
 
@@ -205,8 +225,9 @@ def test_no_change_is_lost_under_manual_policy(scenario: tuple[dict[str, object]
 def test_merging_again_with_nothing_new_changes_nothing(scenario: tuple[dict[str, object], list[SystemView]]) -> None:
     base, views = scenario
     first = merge_record(base, views, EntityPolicy())  # type: ignore[arg-type]
-    settled_views = [SystemView(v.system, FIELDS, {**first.seen[v.system], **first.writes.get(v.system, {})}, None)
-                     for v in views]
+    settled_views = [
+        SystemView(v.system, FIELDS, {**first.seen[v.system], **first.writes.get(v.system, {})}, None) for v in views
+    ]
     second = merge_record(first.base, settled_views, EntityPolicy(), first.held)
     assert second.writes == {} and second.base == first.base and not second.conflicts
 
@@ -215,7 +236,8 @@ def test_catching_up_to_the_agreed_value_is_not_a_competing_change() -> None:
     # erp received the new e-mail but a crash lost the confirmation (seen still old); meanwhile
     # crm changed the e-mail again: crm's change simply wins, there is nothing to decide
     base = {**BASE, "email": "b@x.de"}
-    result = merge_record(base, [view("erp", {**BASE, "email": "b@x.de"}, BASE),
-                                 view("crm", {**BASE, "email": "c@x.de"}, base)], manual())
+    result = merge_record(
+        base, [view("erp", {**BASE, "email": "b@x.de"}, BASE), view("crm", {**BASE, "email": "c@x.de"}, base)], manual()
+    )
     assert not result.conflicts
     assert result.base["email"] == "c@x.de" and result.writes == {"erp": {"email": "c@x.de"}}

@@ -45,8 +45,7 @@ def test_relink_links_by_key_holds_differences_and_then_syncs(tmp_path: Path) ->
     world.edit("crm", crm_alpha, city="Kiel")
     _lose_the_state(world, tmp_path)
     connectors = world.connectors()
-    report = run_initial_load(world.config, world.store, "customer", connectors["erp"], connectors["crm"],
-                              relink=True)
+    report = run_initial_load(world.config, world.store, "customer", connectors["erp"], connectors["crm"], relink=True)
     assert (report.linked, report.created, report.conflicts) == (2, 0, 1)
     [held] = read(world.store, conflicts.list_conflicts)
     assert held.field == "city" and held.values == {"erp": "Köln", "crm": "Kiel"}
@@ -67,8 +66,7 @@ def test_relink_follows_the_leader_where_the_policy_names_one(tmp_path: Path) ->
     world.edit("crm", crm_alpha, city="Kiel")
     _lose_the_state(world, tmp_path)
     connectors = world.connectors()
-    report = run_initial_load(world.config, world.store, "customer", connectors["erp"], connectors["crm"],
-                              relink=True)
+    report = run_initial_load(world.config, world.store, "customer", connectors["erp"], connectors["crm"], relink=True)
     assert report.conflicts == 0
     world.settle()
     assert world.rows("crm")[crm_alpha]["city"] == "Köln"

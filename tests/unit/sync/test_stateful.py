@@ -24,8 +24,16 @@ FIELD_VALUES = {
     "city": ["Berlin", "Köln", "Bonn", None],
     "email": ["a@x.de", "b@x.de"],
 }
-CRASH_POINTS = ["captured_page", "merged_golden", "new_golden", "before_create", "after_create",
-                "before_update", "after_update", "before_delete"]
+CRASH_POINTS = [
+    "captured_page",
+    "merged_golden",
+    "new_golden",
+    "before_create",
+    "after_create",
+    "before_update",
+    "after_update",
+    "before_delete",
+]
 
 
 class SimulatedCrash(Exception):
@@ -38,8 +46,9 @@ class SyncModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.tmp = tempfile.TemporaryDirectory()
-        self.world = World(Path(self.tmp.name), systems=list(self.system_names),
-                           sync="deletes: propagate\ndelete_guard: 1")
+        self.world = World(
+            Path(self.tmp.name), systems=list(self.system_names), sync="deletes: propagate\ndelete_guard: 1"
+        )
         self.numbers = itertools.count(1)
         self.edits: dict[tuple[str, str], dict[str, Any]] = {}  # (number, field) -> system -> last value
         self.deleted: set[str] = set()
@@ -137,20 +146,29 @@ class SyncModel(RuleBasedStateMachine):
             numbers = [row.get("number") for row in self.world.rows(system).values()]
             assert len(numbers) == len(set(numbers)), f"duplicate in {system}: {numbers}"
         with self.world.store.engine.connect() as conn:
-            per_golden = conn.execute(sa.select(t.links.c.golden_id, t.links.c.system, sa.func.count())
-                                      .group_by(t.links.c.golden_id, t.links.c.system)
-                                      .having(sa.func.count() > 1)).all()
+            per_golden = conn.execute(
+                sa.select(t.links.c.golden_id, t.links.c.system, sa.func.count())
+                .group_by(t.links.c.golden_id, t.links.c.system)
+                .having(sa.func.count() > 1)
+            ).all()
             assert not per_golden
 
     @invariant()
     def every_write_is_audited(self) -> None:
         # I8: every applied outbox entry has an audit entry of its kind
         with self.world.store.engine.connect() as conn:
-            done = conn.execute(sa.select(sa.func.count()).select_from(t.outbox).where(
-                t.outbox.c.status == "done", t.outbox.c.op.in_(["update", "create"]),
-                t.outbox.c.last_error.is_(None))).scalar_one()
-            audited = conn.execute(sa.select(sa.func.count()).select_from(t.audit).where(
-                t.audit.c.op.in_(["update", "create", "link"]))).scalar_one()
+            done = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(t.outbox)
+                .where(
+                    t.outbox.c.status == "done",
+                    t.outbox.c.op.in_(["update", "create"]),
+                    t.outbox.c.last_error.is_(None),
+                )
+            ).scalar_one()
+            audited = conn.execute(
+                sa.select(sa.func.count()).select_from(t.audit).where(t.audit.c.op.in_(["update", "create", "link"]))
+            ).scalar_one()
         assert audited >= done
 
     def check_converged(self) -> None:
@@ -195,8 +213,12 @@ class ThreeSystemModel(SyncModel):
     system_names = ("erp", "crm", "shop")
 
 
-SETTINGS = settings(max_examples=40, stateful_step_count=30, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+SETTINGS = settings(
+    max_examples=40,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 TestTwoSystems = SyncModel.TestCase
 TestTwoSystems.settings = SETTINGS

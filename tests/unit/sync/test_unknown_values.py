@@ -80,8 +80,13 @@ def test_a_changed_first_name_keeps_the_last_name_in_a_full_name_column(tmp_path
     systems = {name: MemorySystem(name) for name in ("erp", "crm")}
     connectors = {name: MemoryConnector(name, {"store": systems[name]}, config.entities_of(name)) for name in systems}
     retry = RetrySettings(attempts=1, initial_wait=0, max_wait=0, cooldown=0, max_cooldown=0)
-    engine = SyncEngine(config, open_store(f"sqlite:///{tmp_path / 's.db'}"), connectors,
-                        options=EngineOptions(retry=retry), sleep=lambda _s: None)
+    engine = SyncEngine(
+        config,
+        open_store(f"sqlite:///{tmp_path / 's.db'}"),
+        connectors,
+        options=EngineOptions(retry=retry),
+        sleep=lambda _s: None,
+    )
 
     def settle() -> None:
         for _ in range(6):
@@ -89,8 +94,9 @@ def test_a_changed_first_name_keeps_the_last_name_in_a_full_name_column(tmp_path
                 return
         raise AssertionError("sync did not settle")
 
-    erp_id = systems["erp"].insert("person", {"nr": "1", "vorname": "Erika", "nachname": "Mustermann"},
-                                   changed="modified")
+    erp_id = systems["erp"].insert(
+        "person", {"nr": "1", "vorname": "Erika", "nachname": "Mustermann"}, changed="modified"
+    )
     settle()
     [crm] = systems["crm"].records("person").values()
     assert crm["full"] == "Erika Mustermann"

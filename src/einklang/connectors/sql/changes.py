@@ -163,4 +163,3 @@ class SqlChangeReading(SqlDatabase):
                     yield ChangePage(deleted_ids=gone, cursor=final_cursor)
                     gone = []
         yield ChangePage(deleted_ids=gone, cursor=final_cursor)
-

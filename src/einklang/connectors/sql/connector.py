@@ -228,4 +228,3 @@ class SqlConnector(SqlChangeReading, SqlInserting):
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
-

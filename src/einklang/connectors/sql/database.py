@@ -285,4 +285,3 @@ class SqlDatabase(Connector):
         if isinstance(error, sa_exc.DBAPIError | sa_exc.DisconnectionError | sa_exc.TimeoutError):
             return SystemUnavailable(f"database {self.safe_url} unavailable: {reason}", system=self.system)
         return ConfigurationError(f"{reason} (database {self.safe_url})", system=self.system)
-

@@ -25,7 +25,6 @@ _DRIVER_FOR_PLAIN_URL = {
 WRITE_OPTION = "einklang_write"
 
 
-
 def database_url(text: str) -> URL:
     """``text`` as a URL of a supported database, with the drivers einklang ships (ValueError if not)."""
     try:
@@ -111,11 +110,8 @@ def server_description(conn: Connection) -> str:
     return f"MySQL {version}"
 
 
-
 def error_reason(error: BaseException) -> str:
     """The driver's message without SQLAlchemy's SQL and parameter dump (it may hold personal data)."""
     original = getattr(error, "orig", None)
     text = str(original if original is not None else error)
     return " ".join(text.split()) or type(error).__name__
-
-

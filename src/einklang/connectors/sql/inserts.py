@@ -28,9 +28,7 @@ _SQLITE_MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
 class SqlInserting(SqlDatabase):
-    def _insert(
-        self, conn: Connection, bound: BoundEntity, records: Sequence[Mapping[str, Any]]
-    ) -> list[NativeRecord]:
+    def _insert(self, conn: Connection, bound: BoundEntity, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
         """Insert in order; full records when RETURNING is available, else records with ids only."""
         statement = sa.insert(bound.table)
         changed = bound.changed_column
@@ -232,9 +230,7 @@ class SqlInserting(SqlDatabase):
             return False
         return bound.changed_column is None or bound.options.stamps_changed
 
-    def _reread_in_order(
-        self, conn: Connection, bound: BoundEntity, created: list[NativeRecord]
-    ) -> list[NativeRecord]:
+    def _reread_in_order(self, conn: Connection, bound: BoundEntity, created: list[NativeRecord]) -> list[NativeRecord]:
         by_id: dict[str, NativeRecord] = {}
         postgres = conn.dialect.name == "postgresql"
         # PostgreSQL takes the whole batch as one array parameter (= ANY), one short query
@@ -280,5 +276,3 @@ def _runs_of_equal_keys(records: Sequence[Mapping[str, Any]]) -> Iterator[list[M
         run.append(record)
     if run:
         yield run
-
-

@@ -98,7 +98,6 @@ def column_python_type(column: sa.Column[Any]) -> type | None:
     return python_type
 
 
-
 def record_version(bound: BoundEntity, fields: Mapping[str, Any]) -> str:
     if bound.changed_column is not None:
         value = fields[bound.changed_column.name]

@@ -438,6 +438,7 @@ class TrytonConnector(Connector):
         else:
             self.session.model(kind.model, "write", [current.record_id], {"active": False}, context=context)
 
+
 def _batches(items: Sequence[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])

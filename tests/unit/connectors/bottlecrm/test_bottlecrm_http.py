@@ -90,4 +90,3 @@ def test_retry_after_as_http_date() -> None:
     response = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"})
     assert retry_after_seconds(response, now=datetime(2026, 10, 21, 7, 27, 30, tzinfo=UTC)) == 30.0
     assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "soon"})) is None
-
