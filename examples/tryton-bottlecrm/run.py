@@ -233,8 +233,12 @@ class Crm:
 # --- einklang's command line ----------------------------------------------------------------------
 
 
-def einklang(workdir: Path, *args: str, check: bool = True) -> dict[str, Any]:
-    """Run ``einklang ARGS --json`` in the work folder; return its JSON document."""
+def einklang(workdir: Path, *args: str, check: bool = True, ok_codes: tuple[int, ...] = (0,)) -> dict[str, Any]:
+    """Run ``einklang ARGS --json`` in the work folder; return its JSON document.
+
+    ``ok_codes``: exit codes that are expected outcomes (docs/security.md), e.g. 6 for a sync
+    that leaves conflicts for a person to decide.
+    """
     done = subprocess.run([sys.executable, "-m", "einklang", *args, "--json"], cwd=workdir,
                           capture_output=True, text=True, timeout=600)
     try:
@@ -242,7 +246,7 @@ def einklang(workdir: Path, *args: str, check: bool = True) -> dict[str, Any]:
     except json.JSONDecodeError:
         raise CheckFailed(f"einklang {' '.join(args)}: exit {done.returncode}, no JSON: "
                           f"{done.stdout[-500:]} {done.stderr[-1500:]}") from None
-    if check and (done.returncode != 0 or not document.get("ok", False)):
+    if check and (done.returncode not in ok_codes or (done.returncode == 0 and not document.get("ok", False))):
         raise CheckFailed(f"einklang {' '.join(args)}: exit {done.returncode}: {json.dumps(document)[:1500]}")
     return dict(document)
 
@@ -261,7 +265,7 @@ def cycle_summary(document: dict[str, Any]) -> str:
 
 
 def sync_once(workdir: Path, say: Say) -> dict[str, Any]:
-    document = einklang(workdir, "sync", "--once")
+    document = einklang(workdir, "sync", "--once", ok_codes=(0, 6))  # 6: conflicts wait for a person
     say(f"einklang sync --once -> {cycle_summary(document)}")
     return document
 

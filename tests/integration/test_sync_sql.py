@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from einklang.config import load_config
-from einklang.store.lock import writer_lock
+from einklang.store.lock import WRITER_LOCK, writer_lock
 from einklang.store.state import open_store
 from einklang.sync.engine import SyncEngine
 from einklang.systems import open_connector
@@ -140,13 +140,13 @@ def _sync_once(config: Path) -> dict[str, Any]:
 
 
 def _holds_sync_lock(state_db: Path, pid: int) -> bool:
-    """Whether process ``pid`` holds the sync lock of the state store (read only; WAL readers
+    """Whether process ``pid`` holds the writer lock of the state store (read only; WAL readers
     do not block the writer)."""
     if not state_db.exists():
         return False
     with closing(sqlite3.connect(state_db, timeout=10)) as conn:
-        row = conn.execute("SELECT holder FROM locks WHERE name = 'sync'").fetchone()
-    return row is not None and row[0].split(":")[1] == str(pid)  # holder is host:pid:nonce
+        row = conn.execute("SELECT holder FROM locks WHERE name = ?", (WRITER_LOCK,)).fetchone()
+    return row is not None and row[0].split(":")[1] == str(pid)  # holder is host:pid:start:token
 
 
 def _settle(config: Path) -> None:
