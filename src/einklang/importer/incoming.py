@@ -49,6 +49,7 @@ class FileReport:
     delimiter: str | None = None
     rows_read: int = 0
     rows_usable: int = 0
+    binary_skipped: int = 0
     problems: list[Problem] = field(default_factory=list)
     error: str | None = None
 
@@ -65,7 +66,7 @@ class FileReport:
             "file": self.source, "format": self.format, "encoding": self.encoding,
             "delimiter": _DELIMITER_NAMES.get(self.delimiter or "", self.delimiter),
             "rows_read": self.rows_read, "rows_usable": self.rows_usable, "errors": self.errors,
-            "warnings": self.warnings, "error": self.error,
+            "warnings": self.warnings, "error": self.error, "binary_values_skipped": self.binary_skipped,
             "problems": [problem_dict(p) for p in self.problems],
         }
 
@@ -105,6 +106,7 @@ def read_file(
                 report.problems.append(item)
                 continue
             report.rows_read += 1
+            report.binary_skipped += item.binary_skipped
             report.format = report.format or item.format
             incoming = _validated(item, default_region, report)
             if incoming is not None:
