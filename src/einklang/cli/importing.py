@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +15,7 @@ from einklang.cli._common import (
     JsonOption,
     cli_errors,
     emit_json,
+    err_console,
     lit,
     load,
     render_list,
@@ -52,6 +55,27 @@ def _entities(loaded: LoadedConfig, system: str, entity: str | None) -> list[str
     return list(loaded.entities_of(system))
 
 
+@contextmanager
+def _reading_progress(paths: list[Path], as_json: bool) -> Iterator[Callable[[str, int], None] | None]:
+    """A progress bar on stderr (rows read, by file) while files are read; only on a terminal, never with --json."""
+    if as_json or not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("reading {task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
+                  TimeElapsedColumn(), console=err_console, transient=True) as bar:
+        tasks: dict[str, TaskID] = {str(path): bar.add_task(str(path), total=None) for path in paths}
+
+        def advance(source: str, rows: int) -> None:
+            task = tasks.get(source)
+            if task is None:
+                task = tasks[source] = bar.add_task(source, total=None)
+            bar.update(task, completed=rows)
+
+        yield advance
+
+
 def _print_files(reports: list[FileReport]) -> None:
     items = []
     for r in reports:
@@ -67,6 +91,8 @@ def _print_files(reports: list[FileReport]) -> None:
         for problem in report.problems:
             colour = "red" if problem.severity == "error" else "yellow"
             say(f"[{colour}]{problem.severity}[/] {lit(problem)}")
+        if report.problems_left_out:
+            say(f"... and {report.problems_left_out} more problem(s) in {lit(report.source)}")
 
 
 def inspect(
@@ -78,7 +104,7 @@ def inspect(
     Exit code 1 when any error was found (warnings alone exit 0), 2 for usage errors.
     """
     from einklang.importer.checks import inspect_system
-    from einklang.importer.incoming import read_files
+    from einklang.importer.incoming import scan_files
     from einklang.systems import open_connector
 
     with cli_errors(as_json):
@@ -88,7 +114,8 @@ def inspect(
             region = "DE"
             if config is not None:
                 region = load(config).model.default_region
-            reports, _ = read_files(files, region)
+            with _reading_progress(files, as_json) as progress:
+                reports = scan_files(files, region, progress)
             errors = sum(r.errors for r in reports)
             if as_json:
                 emit_json({"ok": errors == 0, "errors": errors, "files": [r.as_dict() for r in reports]})
@@ -189,8 +216,9 @@ def import_command(
             raise CliError(f"entity {entity!r} is not mapped in system {into!r}", 2)
         with writing(loaded, "import", dry_run=dry_run) as store, open_connector(loaded, into) as connector:
             try:
-                report = run_import(loaded, store, connector, files, entity=entity, review_path=review, lang=lang,
-                                    dry_run=dry_run, overwrite=overwrite)
+                with _reading_progress(files, as_json) as progress:
+                    report = run_import(loaded, store, connector, files, entity=entity, review_path=review,
+                                        lang=lang, dry_run=dry_run, overwrite=overwrite, progress=progress)
             except ImportRefused as exc:
                 raise CliError(str(exc), 2) from None
         _print_import(report, as_json)

@@ -1,15 +1,19 @@
 """Contact files in, validated rows out: what ``inspect``, ``dedupe`` and ``import`` all start from.
 
 Each file is read once, streaming; every row is validated and normalised by
-:func:`einklang.importer.validate.validate_contact`. A file that cannot be read at all becomes a
-:class:`FileReport` with ``error`` set, so one bad file never stops the others.
+:func:`einklang.importer.validate.validate_contact` as it is read. A file that cannot be read at
+all becomes a :class:`FileReport` with ``error`` set, so one bad file never stops the others.
+
+Memory stays bounded by what the caller keeps: :func:`scan_files` (``inspect``) keeps no rows,
+only counts and the first :data:`MAX_PROBLEMS` problems of each file (the rest are counted);
+:func:`read_files` keeps one compact :class:`IncomingRow` per usable row, nothing of the file text.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +24,16 @@ from einklang.importer.readers.decoding import detect_encoding
 from einklang.importer.validate import validate_contact
 
 _DELIMITER_NAMES = {";": "semicolon", ",": "comma", "\t": "tab"}
+MAX_PROBLEMS = 1000
+"""Problems kept per file for the report; more are counted (``problems_left_out``), not kept."""
+PROGRESS_EVERY = 2000
+"""Rows between two calls of a progress callback."""
+
+Progress = Callable[[str, int], None]
+"""Called with (file as shown, rows read so far) while a file is read, and once at its end."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IncomingRow:
     """One usable contact of a file: where it came from, its normalised values, its fingerprint."""
 
@@ -49,24 +60,39 @@ class FileReport:
     delimiter: str | None = None
     rows_read: int = 0
     rows_usable: int = 0
+    binary_skipped: int = 0
     problems: list[Problem] = field(default_factory=list)
+    """The first :data:`MAX_PROBLEMS` problems (all of them in a file with fewer)."""
+    problems_left_out: int = 0
     error: str | None = None
+    error_count: int = 0
+    warning_count: int = 0
+
+    def add_problem(self, problem: Problem) -> None:
+        if problem.severity == "error":
+            self.error_count += 1
+        else:
+            self.warning_count += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.problems_left_out += 1
 
     @property
     def errors(self) -> int:
-        return (1 if self.error else 0) + sum(1 for p in self.problems if p.severity == "error")
+        return (1 if self.error else 0) + self.error_count
 
     @property
     def warnings(self) -> int:
-        return sum(1 for p in self.problems if p.severity == "warning")
+        return self.warning_count
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "file": self.source, "format": self.format, "encoding": self.encoding,
             "delimiter": _DELIMITER_NAMES.get(self.delimiter or "", self.delimiter),
             "rows_read": self.rows_read, "rows_usable": self.rows_usable, "errors": self.errors,
-            "warnings": self.warnings, "error": self.error,
-            "problems": [problem_dict(p) for p in self.problems],
+            "warnings": self.warnings, "error": self.error, "binary_values_skipped": self.binary_skipped,
+            "problems": [problem_dict(p) for p in self.problems], "problems_left_out": self.problems_left_out,
         }
 
 
@@ -88,48 +114,74 @@ def fingerprint(values: dict[str, str]) -> str:
 
 
 def read_file(
-    path: Path, source: str | None = None, default_region: str = "DE",
+    path: Path, source: str | None = None, default_region: str = "DE", progress: Progress | None = None,
 ) -> tuple[FileReport, list[IncomingRow]]:
     """Read and validate one file; rows without any name are reported and left out."""
-    shown = source if source is not None else str(path)
-    report = FileReport(shown)
-    rows: list[IncomingRow] = []
+    report = FileReport(source if source is not None else str(path))
+    rows = list(_stream(path, report, default_region, progress))
+    return report, rows
+
+
+def scan_file(
+    path: Path, source: str | None = None, default_region: str = "DE", progress: Progress | None = None,
+) -> FileReport:
+    """Like :func:`read_file` but keeps no rows: the counts and problems of ``inspect``."""
+    report = FileReport(source if source is not None else str(path))
+    for _row in _stream(path, report, default_region, progress):
+        pass
+    return report
+
+
+def scan_files(paths: Sequence[Path], default_region: str = "DE",
+               progress: Progress | None = None) -> list[FileReport]:
+    return [scan_file(path, str(path), default_region, progress) for path in paths]
+
+
+def _stream(path: Path, report: FileReport, default_region: str,
+            progress: Progress | None) -> Iterator[IncomingRow]:
+    """The usable rows of one file, one at a time; ``report`` is filled in on the way."""
+    shown = report.source
     try:
         report.encoding = detect_encoding(path, shown)
         records = read_contacts(path, source_name=shown, encoding=report.encoding)
         if not _is_vcard(path, report.encoding):
             report.delimiter = read_layout(path, shown, report.encoding, None, {}).delimiter
         for item in records:
-            if isinstance(item, Problem):
-                report.rows_read += 1
-                report.problems.append(item)
-                continue
             report.rows_read += 1
+            if progress is not None and report.rows_read % PROGRESS_EVERY == 0:
+                progress(shown, report.rows_read)
+            if isinstance(item, Problem):
+                report.add_problem(item)
+                continue
+            report.binary_skipped += item.binary_skipped
             report.format = report.format or item.format
             incoming = _validated(item, default_region, report)
             if incoming is not None:
-                rows.append(incoming)
+                report.rows_usable += 1
+                yield incoming
     except ReaderError as exc:
         report.error = str(exc)
     except (OSError, UnicodeError) as exc:
         report.error = f"{shown}: cannot read file: {exc}"
-    report.rows_usable = len(rows)
-    return report, rows
+    if progress is not None:
+        progress(shown, report.rows_read)
 
 
-def read_files(paths: Sequence[Path], default_region: str = "DE") -> tuple[list[FileReport], list[IncomingRow]]:
+def read_files(paths: Sequence[Path], default_region: str = "DE",
+               progress: Progress | None = None) -> tuple[list[FileReport], list[IncomingRow]]:
     reports: list[FileReport] = []
     rows: list[IncomingRow] = []
     for path in paths:
-        report, file_rows = read_file(path, str(path), default_region)
+        report = FileReport(str(path))
+        rows.extend(_stream(path, report, default_region, progress))
         reports.append(report)
-        rows.extend(file_rows)
     return reports, rows
 
 
 def _validated(item: ContactRow, default_region: str, report: FileReport) -> IncomingRow | None:
     values, problems = validate_contact(item, default_region)
-    report.problems.extend(problems)
+    for problem in problems:
+        report.add_problem(problem)
     if any(p.severity == "error" and p.field is None for p in problems):
         return None  # a record-level error (no name): nothing to import
     return IncomingRow(item.source, item.row, item.line, item.format, values, fingerprint(values))

@@ -33,7 +33,7 @@ from einklang.importer.company_link import (
     CompanyLinker,
     applies,
 )
-from einklang.importer.incoming import FileReport, IncomingRow, read_files
+from einklang.importer.incoming import FileReport, IncomingRow, Progress, read_files
 from einklang.importer.matching import match_record, spec_for_entity, to_entity_record
 from einklang.importer.merge import MergedContact, merge_rows
 from einklang.importer.review import (
@@ -161,9 +161,10 @@ class ImportRun:
     def __init__(
         self, config: LoadedConfig, store: StateStore, connector: Connector, paths: Sequence[Path], *,
         entity: str = "contact", review_path: Path | None = None, lang: str = "en", dry_run: bool = False,
-        overwrite: bool = False,
+        overwrite: bool = False, progress: Progress | None = None,
     ) -> None:
         self.config = config
+        self.progress = progress
         self.overwrite = overwrite
         self.store = store
         self.paths = list(paths)
@@ -210,7 +211,7 @@ class ImportRun:
             if self.linker is not None:
                 report.recovered += finish_interrupted_creates(self.store, self.linker.accounts, self.run_id)
             report.recovered += finish_interrupted_creates(self.store, self.target, self.run_id)
-        files, rows = read_files(self.paths, self.region)
+        files, rows = read_files(self.paths, self.region, self.progress)
         report.files = files
         report.rows_read = sum(f.rows_read for f in files)
         report.rows_usable = len(rows)
@@ -508,9 +509,9 @@ class ImportRun:
 def run_import(
     config: LoadedConfig, store: StateStore, connector: Connector, paths: Sequence[Path], *,
     entity: str = "contact", review_path: Path | None = None, lang: str = "en", dry_run: bool = False,
-    overwrite: bool = False,
+    overwrite: bool = False, progress: Progress | None = None,
 ) -> ImportReport:
     """Raises ImportRefused, before anything is written, when the review file cannot be written
-    or already holds decisions (without ``overwrite``)."""
+    or already holds decisions (without ``overwrite``). ``progress`` is told the rows read per file."""
     return ImportRun(config, store, connector, paths, entity=entity, review_path=review_path, lang=lang,
-                     dry_run=dry_run, overwrite=overwrite).run()
+                     dry_run=dry_run, overwrite=overwrite, progress=progress).run()

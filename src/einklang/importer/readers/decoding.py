@@ -11,7 +11,7 @@ from pathlib import Path
 
 from einklang.importer.readers.model import ReaderError
 
-_CHUNK_SIZE = 1 << 20
+_CHUNK_SIZE = 1 << 16  # bytes; the decoded text of a chunk is dropped at once
 
 
 def detect_encoding(path: Path, source: str) -> str:

@@ -60,6 +60,8 @@ class ContactRow:
     line: int
     format: ContactFormat
     fields: dict[str, str]
+    binary_skipped: int = 0
+    """Inline binary values (vCard PHOTO, LOGO, SOUND, KEY) left unread: einklang does not use them."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import quopri
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from einklang.importer.readers.assemble import assemble_contact, first_free
 from einklang.importer.readers.model import ContactFormat, ContactRow, Problem, ReaderError
@@ -47,6 +48,7 @@ class _Property:
 class _Card:
     line: int
     properties: list[_Property] = dataclasses.field(default_factory=list)
+    binary_skipped: int = 0
 
 
 def read_vcard_rows(path: Path, source: str, encoding: str) -> Iterator[ContactRow | Problem]:
@@ -58,23 +60,108 @@ def read_vcard_rows(path: Path, source: str, encoding: str) -> Iterator[ContactR
         yield from _cards(_logical_lines(file), source)
 
 
-def _logical_lines(physical: Iterable[str]) -> Iterator[tuple[int, str]]:
-    """(start line, unfolded text) for each content line."""
-    pending: tuple[int, str] | None = None
+_BINARY_PROPERTIES = frozenset({"PHOTO", "LOGO", "SOUND", "KEY"})
+_BINARY_ENCODINGS = frozenset({"B", "BASE64"})
+
+
+class _Logical(NamedTuple):
+    """One content line after unfolding; a binary value einklang does not use is left out (``skipped``)."""
+
+    line: int
+    text: str
+    skipped: bool = False
+
+
+class _Gathering:
+    """The physical pieces of one logical line, joined once at the end (linear in its length)."""
+
+    __slots__ = ("head", "last_char", "line", "pieces", "qp", "skip")
+
+    def __init__(self, line: int, text: str) -> None:
+        self.line = line
+        self.pieces: list[str] = []
+        self.head: list[str] | None = []  # the text before the first ":" while it is not complete
+        self.qp = False
+        self.skip = False
+        self.last_char = ""
+        self.add(text)
+        if self.head is None and _is_binary(text):
+            # The value is inline binary (PHOTO;ENCODING=b:..., PHOTO:data:...): keep only "NAME;PARAMS:".
+            self.skip = True
+            self.pieces = [text[: _find_unquoted(text, ":") + 1]]
+
+    def add(self, piece: str) -> None:
+        if self.skip:
+            return
+        if piece:
+            self.last_char = piece[-1]
+        self.pieces.append(piece)
+        if self.head is not None:
+            colon = piece.find(":")
+            if colon < 0:
+                self.head.append(piece)
+            else:
+                self.head.append(piece[:colon])
+                self.qp = _is_qp("".join(self.head) + ":")
+                self.head = None
+
+    def ends_with_soft_break(self) -> bool:
+        """vCard 2.1 quoted-printable: the text so far ends with "=" after the ":" of a QP property."""
+        return not self.skip and self.head is None and self.qp and self.last_char == "="
+
+    def drop_soft_break(self) -> None:
+        while not self.pieces[-1]:
+            self.pieces.pop()
+        self.pieces[-1] = self.pieces[-1][:-1]
+        self.last_char = self.pieces[-1][-1:] or next((p[-1] for p in reversed(self.pieces) if p), "")
+
+    def result(self) -> _Logical:
+        return _Logical(self.line, "".join(self.pieces), self.skip)
+
+
+def _logical_lines(physical: Iterable[str]) -> Iterator[_Logical]:
+    """(start line, unfolded text, skipped) for each content line.
+
+    Each physical line is looked at once and the pieces are joined once per content line, so
+    unfolding is linear in the size of the file however long a folded value is; the value of a
+    binary property (PHOTO, LOGO, SOUND, KEY inline as base64) is not even gathered.
+    """
+    pending: _Gathering | None = None
     for number, raw in enumerate(physical, start=1):
         line = raw.rstrip("\r\n")
         if pending is not None:
-            start, text = pending
-            if _ends_with_soft_break(text) and not line.upper().startswith("END:VCARD"):
-                pending = (start, text[:-1] + line)
+            if pending.ends_with_soft_break() and not line.upper().startswith("END:VCARD"):
+                pending.drop_soft_break()
+                pending.add(line)
                 continue
             if line[:1] in (" ", "\t"):
-                pending = (start, text + line[1:])
+                pending.add(line[1:])
                 continue
-            yield pending
-        pending = (number, line)
+            yield pending.result()
+        pending = _Gathering(number, line)
     if pending is not None:
-        yield pending
+        yield pending.result()
+
+
+def _is_binary(first_line: str) -> bool:
+    """Whether a content line (its first physical line) is an inline binary PHOTO, LOGO, SOUND or KEY."""
+    name_end = min((index for index in (first_line.find(":"), first_line.find(";")) if index >= 0), default=-1)
+    if first_line[:name_end].rsplit(".", 1)[-1].strip().upper() not in _BINARY_PROPERTIES:
+        return False  # the cheap test first: most lines are other properties
+    colon = _find_unquoted(first_line, ":")
+    if colon <= 0:
+        return False
+    parts = _split_unquoted(first_line[:colon], ";")
+    if parts[0].rsplit(".", 1)[-1].strip().upper() not in _BINARY_PROPERTIES:
+        return False
+    for part in parts[1:]:
+        key, equals, value = part.partition("=")
+        key = key.strip().upper()
+        if (equals and key == "ENCODING" and value.strip().strip('"').upper() in _BINARY_ENCODINGS) or (
+            not equals and key in _BINARY_ENCODINGS
+        ):
+            return True
+    return first_line[colon + 1 : colon + 6].lower() == "data:"
 
 
 def _is_qp(text: str) -> bool:
@@ -82,15 +169,11 @@ def _is_qp(text: str) -> bool:
     return "QUOTED-PRINTABLE" in head
 
 
-def _ends_with_soft_break(text: str) -> bool:
-    return text.endswith("=") and ":" in text and _is_qp(text)
-
-
-def _cards(lines: Iterable[tuple[int, str]], source: str) -> Iterator[ContactRow | Problem]:
+def _cards(lines: Iterable[_Logical], source: str) -> Iterator[ContactRow | Problem]:
     card: _Card | None = None
     row_number = 0
     outside_reported = False
-    for line, text in lines:
+    for line, text, skipped in lines:
         if not text.strip():
             continue
         parsed = _parse_content_line(text, line)
@@ -121,6 +204,7 @@ def _cards(lines: Iterable[tuple[int, str]], source: str) -> Iterator[ContactRow
                 yield Problem(source, line, None, None, text[:80], "text outside BEGIN:VCARD ... END:VCARD")
         else:
             card.properties.append(parsed)
+            card.binary_skipped += skipped
     if card is not None:
         yield Problem(
             source, card.line, row_number, None, None, "card has no END:VCARD (file ends)", "warning"
@@ -170,7 +254,9 @@ def _row(card: _Card, source: str, row_number: int) -> ContactRow:
     slots: dict[str, str] = {}
     for prop in sorted(card.properties, key=lambda prop: prop.preference):
         _fill(slots, prop)
-    return ContactRow(source, row_number, card.line, contact_format, assemble_contact(slots))
+    return ContactRow(
+        source, row_number, card.line, contact_format, assemble_contact(slots), card.binary_skipped
+    )
 
 
 def _fill(slots: dict[str, str], prop: _Property) -> None:

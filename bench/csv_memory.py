@@ -1,0 +1,90 @@
+"""Hardening 9: peak memory (RSS) and time of reading a large Outlook CSV.
+
+    .venv/bin/python bench/csv_memory.py --rows 1000000 [--stage inspect|read] [--label after]
+        [--write bench/RESULTS_readers.md]
+
+The file (Outlook English columns, ~190 bytes a row, every 4th row with an invalid phone) is
+generated in a temporary folder. Each stage runs in a child process whose peak RSS is taken from
+``os.wait4``:
+
+- ``inspect``: ``einklang inspect FILE --json`` (what the command keeps: counts and problems);
+- ``read``: ``read_files`` as ``import`` calls it, keeping every usable row (the first stage of
+  ``import``; matching and what follows are not measured here).
+
+To measure the code before a change, run with PYTHONPATH pointing at its ``src``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HEADER = "First Name,Last Name,Company,Business Phone,E-mail Address,Business City,Business Postal Code,Notes\r\n"
+
+STAGES = {
+    "inspect": "import sys\nfrom einklang.cli import app\nsys.argv = ['einklang', 'inspect', sys.argv[1], '--json']\n"
+               "app()\n",
+    "read": "import sys\nfrom pathlib import Path\nfrom einklang.importer.incoming import read_files\n"
+            "reports, rows = read_files([Path(sys.argv[1])])\nprint(len(rows), reports[0].errors)\n",
+}
+
+
+def write_csv(path: Path, rows: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as file:
+        file.write(HEADER)
+        for index in range(rows):
+            phone = "abc" if index % 4 == 0 else f"030 {1000000 + index % 8999999}"
+            file.write(f"Erika{index},Muster{index % 977},Firma {index % 313} GmbH,{phone},"
+                       f"erika{index}@example.org,Berlin,{10115 + index % 900},\"Notiz zu Kontakt {index}\"\r\n")
+
+
+def run_stage(stage: str, path: Path) -> tuple[float, float, int]:
+    """(seconds, peak RSS in MB, exit code) of one stage in a child process."""
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-c", STAGES[stage], str(path)], stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--stage", choices=sorted(STAGES), nargs="+", default=["inspect", "read"])
+    parser.add_argument("--label", default="")
+    parser.add_argument("--write", type=Path)
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "outlook.csv"
+        write_csv(path, args.rows)
+        size_mb = path.stat().st_size / 1e6
+        print(f"{args.rows} rows, {size_mb:.1f} MB", flush=True)
+        for stage in args.stage:
+            seconds, peak_mb, code = run_stage(stage, path)
+            results.append((stage, seconds, peak_mb, code))
+            print(f"{stage}: {seconds:.1f} s, peak RSS {peak_mb:.0f} MB, exit {code}", flush=True)
+    if args.write:
+        lines = [
+            f"\n### Large Outlook CSV{f' ({args.label})' if args.label else ''}\n",
+            f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}",
+            f"- machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+            f"Python {platform.python_version()}",
+            f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`",
+            f"- file: {args.rows:,} rows, {size_mb:.1f} MB\n",
+            "| stage | seconds | peak RSS MB | exit |", "|---|---:|---:|---:|",
+            *(f"| {stage} | {seconds:.1f} | {peak:.0f} | {code} |" for stage, seconds, peak, code in results),
+        ]
+        with args.write.open("a", encoding="utf-8") as file:
+            file.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
