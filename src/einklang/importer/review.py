@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -215,6 +216,9 @@ def write_review(path: Path, rows: Sequence[ReviewRow], fields: Sequence[str], l
     keys = column_keys(fields, count)
     labels = [column_label(key, fields, lang) for key in keys]
     path.parent.mkdir(parents=True, exist_ok=True)
+    # the file holds the company's contact data: readable by the person who ran the import only
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    path.chmod(0o600)
     if path.suffix.lower() == ".csv":
         with path.open("w", encoding="utf-8-sig", newline="") as file:
             writer = csv.writer(file, delimiter=";" if lang == "de" else ",")

@@ -152,3 +152,11 @@ def test_openpyxl_parses_with_defusedxml() -> None:
     import openpyxl.xml
 
     assert openpyxl.xml.DEFUSEDXML
+
+
+def test_a_review_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    from einklang.importer.review import write_review
+
+    for name in ("review.xlsx", "review.csv"):
+        path = write_review(tmp_path / name, [], ["first_name", "last_name"])
+        assert path.stat().st_mode & 0o777 == 0o600, name
