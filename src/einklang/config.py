@@ -412,10 +412,11 @@ def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, s
     env = dict(os.environ if environ is None else environ)
     if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
         raise ConfigError(f"the config is larger than {MAX_CONFIG_BYTES:,} bytes; is this the right file?", file=path)
+    loader = _ConfigLoader(text)
     try:
-        root_node = yaml.compose(text, Loader=_ConfigLoader)
+        root_node = loader.get_single_node()
         _check_size(root_node, path)
-        data = yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader subclass
+        data = loader.construct_document(root_node) if root_node is not None else None
     except RecursionError:  # PyYAML composes recursively: nesting deeper than Python's stack
         raise ConfigError(f"the config is nested more than {MAX_CONFIG_DEPTH} levels deep; refused",
                           file=path) from None
@@ -424,6 +425,11 @@ def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, s
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"invalid YAML: {problem}", file=path, line=line) from None
+    except (ValueError, OverflowError):  # PyYAML's scanner, e.g. for the escape "\U00110000"
+        raise ConfigError("invalid YAML: a character or escape sequence that cannot be read", file=path,
+                          line=loader.get_mark().line + 1) from None
+    finally:
+        loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):
