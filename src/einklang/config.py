@@ -412,8 +412,9 @@ def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, s
     env = dict(os.environ if environ is None else environ)
     if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
         raise ConfigError(f"the config is larger than {MAX_CONFIG_BYTES:,} bytes; is this the right file?", file=path)
-    loader = _ConfigLoader(text)
+    loader: _ConfigLoader | None = None
     try:
+        loader = _ConfigLoader(text)  # the reader refuses unprintable characters here already
         root_node = loader.get_single_node()
         _check_size(root_node, path)
         data = loader.construct_document(root_node) if root_node is not None else None
@@ -427,9 +428,10 @@ def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, s
         raise ConfigError(f"invalid YAML: {problem}", file=path, line=line) from None
     except (ValueError, OverflowError):  # PyYAML's scanner, e.g. for the escape "\U00110000"
         raise ConfigError("invalid YAML: a character or escape sequence that cannot be read", file=path,
-                          line=loader.get_mark().line + 1) from None
+                          line=loader.get_mark().line + 1 if loader else None) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -149,6 +149,7 @@ def check_document(text: str, secret: str) -> None:
 @example(text="systems: {erp: {connector: '${FUZZ_SECRET}'}}\n", secret="zQ9connector")
 @example(text="entities: {c: {keys: ['${FUZZ_SECRET}'], fields: {n: str}, systems: {}}}\n", secret="zQ9'\\x\n")
 @example(text='"\\U00110000": []\n', secret="zQ9escape")
+@example(text="\x1fsystems: {}\n", secret="zQ9reader")
 def test_random_config_documents(text: str, secret: str) -> None:
     check_document(text, secret)
 
