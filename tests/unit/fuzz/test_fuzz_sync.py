@@ -1,8 +1,9 @@
 """Random canonical values through sync (memory systems, the World harness).
 
-Records are created in one system and synced; then random values (unicode, control characters,
-empty versus missing, very long strings, lookalikes, ``[red]`` markup, ``=formula``, values that
-normalise to the same thing) are edited into random systems and synced until quiet. Afterwards:
+Records are created in one system (some also, with values of their own, in a second one: linked
+by key) and synced; then random values (unicode, control characters, empty versus a missing
+column, very long strings, lookalikes, ``[red]`` markup, ``=formula``, values that normalise to
+the same thing) are edited into random systems and synced until quiet. Afterwards:
 
 * the systems agree, in canonical terms, on every field both map, or an open conflict explains
   the difference (a column missing from a record, or a value that does not normalise, is unknown
@@ -71,8 +72,13 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     origins = [draw(st.sampled_from(systems)) for _ in records]
     edits = draw(st.lists(st.tuples(st.sampled_from(systems), st.integers(0, len(records) - 1),
                                     st.sampled_from(FIELDS), VALUES), max_size=6))
+    # the same record (same key) entered in another system too, with values of its own: linked by key
+    twins = draw(st.lists(st.tuples(st.integers(0, len(records) - 1), st.sampled_from(systems),
+                                    st.fixed_dictionaries({f: VALUES.filter(lambda v: v is not MISSING)
+                                                           for f in FIELDS})), max_size=2))
     rounds = draw(st.integers(1, 2))
-    return {"systems": systems, "records": records, "origins": origins, "edits": edits, "rounds": rounds}
+    return {"systems": systems, "records": records, "origins": origins, "edits": edits, "rounds": rounds,
+            "twins": twins}
 
 
 @fuzz_settings(100)
@@ -92,6 +98,9 @@ def run_scenario(world: World, scenario: dict[str, Any]) -> None:
         number = f"K{i + 1}"
         numbers.append(number)
         world.add(origin, number=number, **values)
+    for index, system, values in scenario["twins"]:
+        if system != scenario["origins"][index] and numbers[index] not in world.by_number(system):
+            world.add(system, number=numbers[index], **values)
     world.settle()
     edits = list(scenario["edits"])
     per_round = max(1, len(edits) // scenario["rounds"] + 1)
