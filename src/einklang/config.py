@@ -33,6 +33,26 @@ _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # a config is a few kilobytes: these bounds stop a hostile file (an alias bomb, a huge document)
 MAX_CONFIG_BYTES = 1_000_000
 MAX_CONFIG_NODES = 100_000  # values after YAML aliases are expanded
+MAX_CONFIG_DEPTH = 64  # nesting of mappings and lists (a config needs about 8)
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, with scalars it cannot construct reported as YAML errors at their line.
+
+    PyYAML raises plain ``ValueError``, ``KeyError`` ... for a scalar its resolver or a tag claims
+    but its constructor cannot build (``2024-13-45``, an integer of more than 4300 digits,
+    ``!!float abc``, ``!!bool maybe``); those would escape as tracebacks.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError, IndexError):
+            what = node.tag.rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"this value cannot be read as {what}", node.start_mark) from None
 
 
 class ConfigError(Exception):
@@ -377,7 +397,13 @@ def find_config_path(explicit: str | Path | None) -> Path:
 
 def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> LoadedConfig:
     config_path = find_config_path(path)
-    text = config_path.read_text(encoding="utf-8")
+    data = _read_bytes(config_path, "config file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the config as UTF-8",
+                          file=config_path, line=line) from None
     return parse_config(text, config_path, environ=environ)
 
 
@@ -386,15 +412,26 @@ def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, s
     env = dict(os.environ if environ is None else environ)
     if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
         raise ConfigError(f"the config is larger than {MAX_CONFIG_BYTES:,} bytes; is this the right file?", file=path)
+    loader: _ConfigLoader | None = None
     try:
-        root_node = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = _ConfigLoader(text)  # the reader refuses unprintable characters here already
+        root_node = loader.get_single_node()
         _check_size(root_node, path)
-        data = yaml.safe_load(text)
+        data = loader.construct_document(root_node) if root_node is not None else None
+    except RecursionError:  # PyYAML composes recursively: nesting deeper than Python's stack
+        raise ConfigError(f"the config is nested more than {MAX_CONFIG_DEPTH} levels deep; refused",
+                          file=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"invalid YAML: {problem}", file=path, line=line) from None
+    except (ValueError, OverflowError):  # PyYAML's scanner, e.g. for the escape "\U00110000"
+        raise ConfigError("invalid YAML: a character or escape sequence that cannot be read", file=path,
+                          line=loader.get_mark().line + 1 if loader else None) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -428,19 +465,22 @@ def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, s
 def _check_size(root: yaml.Node | None, path: Path | None) -> None:
     """Refuse a document whose aliases expand to more values than any config has (an alias bomb)."""
     budget = MAX_CONFIG_NODES
-    stack = [root] if root is not None else []
+    stack = [(root, 0)] if root is not None else []
     while stack:
-        node = stack.pop()
+        node, depth = stack.pop()
         budget -= 1
         if budget < 0:
             raise ConfigError(f"the config expands to more than {MAX_CONFIG_NODES:,} values (YAML aliases?); "
                               "refused", file=path)
+        if depth > MAX_CONFIG_DEPTH:  # the checks after this walk the document recursively
+            raise ConfigError(f"the config is nested more than {MAX_CONFIG_DEPTH} levels deep; refused",
+                              file=path, line=node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
-                stack.append(key_node)
-                stack.append(value_node)
+                stack.append((key_node, depth + 1))
+                stack.append((value_node, depth + 1))
         elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
+            stack.extend((item, depth + 1) for item in node.value)
 
 
 def _check_connector_settings(model: EinklangConfig, lines: dict[tuple[str, ...], int],
@@ -456,7 +496,8 @@ def _check_connector_settings(model: EinklangConfig, lines: dict[tuple[str, ...]
             connector_class = load_connector_class(system.connector)
         except ConnectorConfigurationError as unknown:
             key = (*where, "connector")
-            problems.append(ConfigError(str(unknown), file=path, line=lines.get(key), key=".".join(key)))
+            # the connector name may have come from a ${VAR}: the message quotes it
+            problems.append(ConfigError(mask(str(unknown)), file=path, line=lines.get(key), key=".".join(key)))
             continue
         problems.extend(_check_settings(connector_class.settings_model, system.settings(), "setting", where, lines,
                                         path))
@@ -494,8 +535,14 @@ def _check_settings(
 def _read_secrets_file(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise ConfigError("secrets file not found", file=path)
+    data = _read_bytes(path, "secrets file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:  # never quote the bytes: they are secrets
+        raise ConfigError("the secrets file is not UTF-8 text", file=path,
+                          line=data[: exc.start].count(b"\n") + 1) from None
     values: dict[str, str] = {}
-    for number, raw_line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw_line in enumerate(text.splitlines(), start=1):
         line = raw_line.strip()
         if not line or line.startswith("#"):
             continue
@@ -508,6 +555,13 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
         if SECRET_KEY_PATTERN.search(name):  # a database or user name there is not a secret to hide everywhere
             masking.register(value)
     return values
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what}: {exc.strerror or type(exc).__name__}", file=path) from None
 
 
 def _interpolate(

@@ -56,11 +56,14 @@ SECRETS = SecretRegistry()
 
 
 def register(value: str) -> None:
-    """Never print ``value`` (nor its URL-decoded form)."""
-    SECRETS.add(value)
+    """Never print ``value`` (nor its URL-decoded form, nor either as ``repr`` writes it)."""
     decoded = unquote(value)
-    if decoded != value:
-        SECRETS.add(decoded)
+    for form in {value, decoded}:
+        SECRETS.add(form)
+        # messages quote values with {value!r}: a quote, backslash or control character is escaped there
+        escaped = repr(form)[1:-1]
+        if escaped != form:
+            SECRETS.add(escaped)
 
 
 def mask(text: str) -> str:
