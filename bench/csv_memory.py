@@ -30,9 +30,9 @@ HEADER = "First Name,Last Name,Company,Business Phone,E-mail Address,Business Ci
 
 STAGES = {
     "inspect": "import sys\nfrom einklang.cli import app\nsys.argv = ['einklang', 'inspect', sys.argv[1], '--json']\n"
-               "app()\n",
+    "app()\n",
     "read": "import sys\nfrom pathlib import Path\nfrom einklang.importer.incoming import read_files\n"
-            "reports, rows = read_files([Path(sys.argv[1])])\nprint(len(rows), reports[0].errors)\n",
+    "reports, rows = read_files([Path(sys.argv[1])])\nprint(len(rows), reports[0].errors)\n",
 }
 
 
@@ -41,8 +41,10 @@ def write_csv(path: Path, rows: int) -> None:
         file.write(HEADER)
         for index in range(rows):
             phone = "abc" if index % 4 == 0 else f"030 {1000000 + index % 8999999}"
-            file.write(f"Erika{index},Muster{index % 977},Firma {index % 313} GmbH,{phone},"
-                       f"erika{index}@example.org,Berlin,{10115 + index % 900},\"Notiz zu Kontakt {index}\"\r\n")
+            file.write(
+                f"Erika{index},Muster{index % 977},Firma {index % 313} GmbH,{phone},"
+                f'erika{index}@example.org,Berlin,{10115 + index % 900},"Notiz zu Kontakt {index}"\r\n'
+            )
 
 
 def run_stage(stage: str, path: Path) -> tuple[float, float, int]:
@@ -79,7 +81,8 @@ def main() -> None:
             f"Python {platform.python_version()}",
             f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`",
             f"- file: {args.rows:,} rows, {size_mb:.1f} MB\n",
-            "| stage | seconds | peak RSS MB | exit |", "|---|---:|---:|---:|",
+            "| stage | seconds | peak RSS MB | exit |",
+            "|---|---:|---:|---:|",
             *(f"| {stage} | {seconds:.1f} | {peak:.0f} | {code} |" for stage, seconds, peak, code in results),
         ]
         with args.write.open("a", encoding="utf-8") as file:

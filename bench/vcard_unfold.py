@@ -31,15 +31,19 @@ def folded_note_card(size: int) -> str:
     """One card whose NOTE is ``size`` characters, folded at 75 octets as RFC 6350 asks."""
     text = (CHUNK * (size // len(CHUNK) + 1))[:size]
     lines = [text[i : i + 70] for i in range(0, len(text), 70)]
-    return ("BEGIN:VCARD\r\nVERSION:3.0\r\nN:Musterfrau;Erika;;;\r\nFN:Erika Musterfrau\r\n"
-            "NOTE:" + "\r\n ".join(lines) + "\r\nEND:VCARD\r\n")
+    return (
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Musterfrau;Erika;;;\r\nFN:Erika Musterfrau\r\n"
+        "NOTE:" + "\r\n ".join(lines) + "\r\nEND:VCARD\r\n"
+    )
 
 
 def photo_card(index: int, photo_bytes: int) -> str:
     data = base64.b64encode((bytes(range(256)) * (photo_bytes // 256 + 1))[:photo_bytes]).decode()
     folded = "\r\n ".join(data[i : i + 74] for i in range(0, len(data), 74))
-    return (f"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Muster{index};Erika;;;\r\nFN:Erika Muster{index}\r\n"
-            f"PHOTO;ENCODING=b;TYPE=JPEG:{folded}\r\nEMAIL:erika{index}@example.org\r\nEND:VCARD\r\n")
+    return (
+        f"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Muster{index};Erika;;;\r\nFN:Erika Muster{index}\r\n"
+        f"PHOTO;ENCODING=b;TYPE=JPEG:{folded}\r\nEMAIL:erika{index}@example.org\r\nEND:VCARD\r\n"
+    )
 
 
 def read_all(path: Path) -> int:
@@ -76,11 +80,15 @@ def main() -> None:
             print(f"{results[-1][0]}: {seconds:.3f} s", flush=True)
         if args.photos:
             path = Path(folder) / "photos.vcf"
-            path.write_text("".join(photo_card(i, int(args.photo_mb * 1_000_000)) for i in range(args.photos)),
-                            encoding="utf-8", newline="")
+            path.write_text(
+                "".join(photo_card(i, int(args.photo_mb * 1_000_000)) for i in range(args.photos)),
+                encoding="utf-8",
+                newline="",
+            )
             seconds = median_seconds(path, args.repeat)
-            results.append((f"{args.photos} cards with {args.photo_mb:g} MB photos", path.stat().st_size / 1e6,
-                            seconds))
+            results.append(
+                (f"{args.photos} cards with {args.photo_mb:g} MB photos", path.stat().st_size / 1e6, seconds)
+            )
             print(f"{results[-1][0]}: {seconds:.3f} s", flush=True)
 
     folded = [r for r in results if "NOTE" in r[0]]
@@ -95,7 +103,8 @@ def main() -> None:
             f"Python {platform.python_version()}",
             f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`",
             f"- median of {args.repeat} run(s)\n",
-            "| case | file MB | median s |", "|---|---:|---:|",
+            "| case | file MB | median s |",
+            "|---|---:|---:|",
             *(f"| {name} | {mb:.2f} | {seconds:.3f} |" for name, mb, seconds in results),
         ]
         if ratio is not None:

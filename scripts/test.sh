@@ -9,8 +9,7 @@ if [ -x scripts/servers/setup-all.sh ] || [ -f scripts/servers/setup-all.sh ]; t
   bash scripts/servers/setup-all.sh
 fi
 .venv/bin/ruff check src tests bench
-# enabled after the one-time reformat:
-# .venv/bin/ruff format --check src tests bench
+.venv/bin/ruff format --check src tests bench
 .venv/bin/mypy src/einklang
 # The tests run in random order (pytest-randomly). -q hides the header with the seed, so the seed is
 # chosen and printed here; EINKLANG_TEST_SEED=N (or --randomly-seed=N) replays an order,

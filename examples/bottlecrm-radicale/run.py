@@ -54,16 +54,58 @@ compare_systems, start_server, stop_server = shared.compare_systems, shared.star
 
 from einklang.config import LoadedConfig, load_config  # noqa: E402
 
-FIRST = ["Anna", "Thomas", "Jürgen", "Sabine", "Michael", "Katrin", "Stefan", "Monika", "Andreas", "Petra",
-         "Frank", "Claudia", "Markus", "Birgit", "Klaus", "Susanne", "Wolfgang", "Ute", "Björn", "Dörte"]
-LAST = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann",
-        "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf", "Schröder", "Neumann", "Zimmermann", "Krüger"]
-COMPANIES = [("Brandt Metallbau GmbH", "Hauptstraße 12", "10115", "Berlin", "30"),
-             ("Adler Logistik AG", "Hafenstraße 3", "20095", "Hamburg", "40"),
-             ("Alpen Software GmbH", "Lindenallee 8", "80331", "München", "89"),
-             ("Rhein Druckerei KG", "Am Markt 1", "50667", "Köln", "221"),
-             ("Sonnen Haustechnik OHG", "Gartenweg 22", "70173", "Stuttgart", "711"),
-             ("Elbe Holzbau e.K.", "Mühlenweg 5", "01067", "Dresden", "351")]
+FIRST = [
+    "Anna",
+    "Thomas",
+    "Jürgen",
+    "Sabine",
+    "Michael",
+    "Katrin",
+    "Stefan",
+    "Monika",
+    "Andreas",
+    "Petra",
+    "Frank",
+    "Claudia",
+    "Markus",
+    "Birgit",
+    "Klaus",
+    "Susanne",
+    "Wolfgang",
+    "Ute",
+    "Björn",
+    "Dörte",
+]
+LAST = [
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Schäfer",
+    "Koch",
+    "Bauer",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Schröder",
+    "Neumann",
+    "Zimmermann",
+    "Krüger",
+]
+COMPANIES = [
+    ("Brandt Metallbau GmbH", "Hauptstraße 12", "10115", "Berlin", "30"),
+    ("Adler Logistik AG", "Hafenstraße 3", "20095", "Hamburg", "40"),
+    ("Alpen Software GmbH", "Lindenallee 8", "80331", "München", "89"),
+    ("Rhein Druckerei KG", "Am Markt 1", "50667", "Köln", "221"),
+    ("Sonnen Haustechnik OHG", "Gartenweg 22", "70173", "Stuttgart", "711"),
+    ("Elbe Holzbau e.K.", "Mühlenweg 5", "01067", "Dresden", "351"),
+]
 POSITIONS = ["Einkauf", "Vertrieb", "Geschäftsführung", "Buchhaltung", "Technik", "Projektleitung"]
 _ASCII = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
@@ -79,19 +121,46 @@ def crm_contacts(count: int = 60, seed: int = 3) -> list[dict[str, Any]]:
         names.add((first, last))
         company, street, postal_code, city, area = rng.choice(COMPANIES)
         domain = company.split()[0].lower().translate(_ASCII) + "-" + company.split()[1].lower().translate(_ASCII)
-        result.append({"first_name": first, "last_name": last, "organization": company,
-                       "title": rng.choice(POSITIONS),
-                       "email": f"{first}.{last}@{domain}.de".lower().translate(_ASCII),
-                       "phone": f"+49 {area} {rng.randint(100000, 9999999)}", "address_line": street,
-                       "postcode": postal_code, "city": city, "country": "DE"})
+        result.append(
+            {
+                "first_name": first,
+                "last_name": last,
+                "organization": company,
+                "title": rng.choice(POSITIONS),
+                "email": f"{first}.{last}@{domain}.de".lower().translate(_ASCII),
+                "phone": f"+49 {area} {rng.randint(100000, 9999999)}",
+                "address_line": street,
+                "postcode": postal_code,
+                "city": city,
+                "country": "DE",
+            }
+        )
     return result
 
 
-def vcard(uid: str, first: str, last: str, company: str, email: str, phone: str, street: str = "",
-          postal_code: str = "", city: str = "", extra: str = "") -> str:
+def vcard(
+    uid: str,
+    first: str,
+    last: str,
+    company: str,
+    email: str,
+    phone: str,
+    street: str = "",
+    postal_code: str = "",
+    city: str = "",
+    extra: str = "",
+) -> str:
     """A vCard 3.0 as a phone or a mail client writes it (with properties einklang does not map)."""
-    lines = ["BEGIN:VCARD", "VERSION:3.0", f"UID:{uid}", f"FN:{first} {last}", f"N:{last};{first};;;",
-             f"ORG:{company}", f"EMAIL;TYPE=INTERNET,WORK:{email}", f"TEL;TYPE=WORK,VOICE:{phone}"]
+    lines = [
+        "BEGIN:VCARD",
+        "VERSION:3.0",
+        f"UID:{uid}",
+        f"FN:{first} {last}",
+        f"N:{last};{first};;;",
+        f"ORG:{company}",
+        f"EMAIL;TYPE=INTERNET,WORK:{email}",
+        f"TEL;TYPE=WORK,VOICE:{phone}",
+    ]
     if city:
         lines.append(f"ADR;TYPE=WORK:;;{street};{city};;{postal_code};Deutschland")
     lines += [extra] if extra else []
@@ -107,17 +176,23 @@ class AddressBook:
         self.client = httpx.Client(auth=(server.info["user"], server.info["password"]), timeout=30)
 
     def put_new(self, name: str, text: str) -> None:
-        response = self.client.put(self.collection + name, content=text.encode(),
-                                   headers={"Content-Type": "text/vcard; charset=utf-8", "If-None-Match": "*"})
+        response = self.client.put(
+            self.collection + name,
+            content=text.encode(),
+            headers={"Content-Type": "text/vcard; charset=utf-8", "If-None-Match": "*"},
+        )
         if response.status_code not in (201, 204):
             raise CheckFailed(f"PUT {name}: {response.status_code} {response.text[:200]}")
 
     def cards(self) -> dict[str, str]:
         """href name -> vCard text of every card."""
-        body = ('<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">'
-                "<D:prop><D:getetag/><C:address-data/></D:prop></C:addressbook-query>")
-        response = self.client.request("REPORT", self.collection, content=body,
-                                       headers={"Depth": "1", "Content-Type": "application/xml"})
+        body = (
+            '<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">'
+            "<D:prop><D:getetag/><C:address-data/></D:prop></C:addressbook-query>"
+        )
+        response = self.client.request(
+            "REPORT", self.collection, content=body, headers={"Depth": "1", "Content-Type": "application/xml"}
+        )
         if response.status_code != 207:
             raise CheckFailed(f"REPORT addressbook-query: {response.status_code}")
         import xml.etree.ElementTree as ET
@@ -148,8 +223,11 @@ class AddressBook:
                 lines[hits[0]] = new_line
             else:
                 lines.insert(len(lines) - 1, new_line)
-        put = self.client.put(self.collection + name, content=("\r\n".join(lines) + "\r\n").encode(),
-                              headers={"Content-Type": "text/vcard; charset=utf-8", "If-Match": etag})
+        put = self.client.put(
+            self.collection + name,
+            content=("\r\n".join(lines) + "\r\n").encode(),
+            headers={"Content-Type": "text/vcard; charset=utf-8", "If-Match": etag},
+        )
         if put.status_code not in (201, 204):
             raise CheckFailed(f"PUT {name}: {put.status_code} {put.text[:200]}")
 
@@ -175,8 +253,10 @@ class Scenario:
             started = time.monotonic()
             self.servers["crm"] = start_server("bottlecrm", self.workdir / "servers" / "bottlecrm")
             self.servers["addressbook"] = start_server("radicale", self.workdir / "servers" / "radicale")
-            self.say(f"BottleCRM at {self.servers['crm'].url}, Radicale address book at "
-                     f"{self.servers['addressbook'].info['addressbook']} ({time.monotonic() - started:.1f} s)")
+            self.say(
+                f"BottleCRM at {self.servers['crm'].url}, Radicale address book at "
+                f"{self.servers['addressbook'].info['addressbook']} ({time.monotonic() - started:.1f} s)"
+            )
             yield
         finally:
             for server in self.servers.values():
@@ -187,7 +267,9 @@ class Scenario:
         crm, dav = self.servers["crm"], self.servers["addressbook"]
         (self.workdir / "secrets.env").write_text(
             f"CRM_URL={crm.url}\nCRM_TOKEN={crm.info['token']}\nDAV_URL={dav.info['addressbook']}\n"
-            f"DAV_USER={dav.info['user']}\nDAV_PASSWORD={dav.info['password']}\n", encoding="utf-8")
+            f"DAV_USER={dav.info['user']}\nDAV_PASSWORD={dav.info['password']}\n",
+            encoding="utf-8",
+        )
         return load_config(self.workdir / "einklang.yaml")
 
     def run(self) -> Any:
@@ -211,16 +293,42 @@ class Scenario:
         for person in people:
             crm.create_contact(person)
         same = people[0]
-        book.put_new("iphone-0001.vcf", vcard("iphone-0001", same["first_name"], same["last_name"],
-                                              same["organization"], same["email"], same["phone"]))
-        book.put_new("iphone-0002.vcf", vcard("iphone-0002", "Gerda", "Vogel", "Vogel Steuerberatung",
-                                              "g.vogel@vogel-stb.de", "+49 341 5566778", "Ring 4", "04109",
-                                              "Leipzig"))
-        book.put_new("tb-0003.vcf", vcard("tb-0003", "Heinz", "Kuhn", "Kuhn Gartenbau GmbH",
-                                          "heinz.kuhn@kuhn-garten.de", "+49 911 223344",
-                                          extra="X-MOZILLA-HTML:FALSE"))
-        say(f"  card iphone-0001 is {same['first_name']} {same['last_name']} (also in the CRM); "
-            "Gerda Vogel and Heinz Kuhn exist only in the address book")
+        book.put_new(
+            "iphone-0001.vcf",
+            vcard(
+                "iphone-0001", same["first_name"], same["last_name"], same["organization"], same["email"], same["phone"]
+            ),
+        )
+        book.put_new(
+            "iphone-0002.vcf",
+            vcard(
+                "iphone-0002",
+                "Gerda",
+                "Vogel",
+                "Vogel Steuerberatung",
+                "g.vogel@vogel-stb.de",
+                "+49 341 5566778",
+                "Ring 4",
+                "04109",
+                "Leipzig",
+            ),
+        )
+        book.put_new(
+            "tb-0003.vcf",
+            vcard(
+                "tb-0003",
+                "Heinz",
+                "Kuhn",
+                "Kuhn Gartenbau GmbH",
+                "heinz.kuhn@kuhn-garten.de",
+                "+49 911 223344",
+                extra="X-MOZILLA-HTML:FALSE",
+            ),
+        )
+        say(
+            f"  card iphone-0001 is {same['first_name']} {same['last_name']} (also in the CRM); "
+            "Gerda Vogel and Heinz Kuhn exist only in the address book"
+        )
         einklang(workdir, "check")
 
         self.step("2. initial load: einklang load contact --from crm --to addressbook")
@@ -228,19 +336,26 @@ class Scenario:
         # plans the CRM's values for it (sent by the next sync cycle).
         started = time.monotonic()
         load = einklang(workdir, "load", "contact", "--from", "crm", "--to", "addressbook")
-        say(f"  read {load['read']}, created {load['created']}, linked {load['linked']}, failed {load['failed']} "
-            f"({time.monotonic() - started:.1f} s)")
-        check(load["created"] == len(people) - 1 and load["linked"] == 1 and load["failed"] == 0,
-              "every CRM contact is in the address book; the existing card was linked, not doubled", load)
+        say(
+            f"  read {load['read']}, created {load['created']}, linked {load['linked']}, failed {load['failed']} "
+            f"({time.monotonic() - started:.1f} s)"
+        )
+        check(
+            load["created"] == len(people) - 1 and load["linked"] == 1 and load["failed"] == 0,
+            "every CRM contact is in the address book; the existing card was linked, not doubled",
+            load,
+        )
 
         self.step("3. the address book's own cards: einklang load contact --from addressbook --to crm")
         # A load goes one way: records only the target has are not sent back by it, and the sync
         # reads changes only from the cursor taken at the load. So the other direction is loaded too.
         back = einklang(workdir, "load", "contact", "--from", "addressbook", "--to", "crm")
         say(f"  read {back['read']}, created {back['created']}, linked {back['linked']}, failed {back['failed']}")
-        check(back["created"] == 2 and back["skipped"] == len(people) and back["failed"] == 0,
-              "the two cards only the address book had are created in the CRM; the others were linked already",
-              {k: back[k] for k in ("created", "linked", "skipped", "failed")})
+        check(
+            back["created"] == 2 and back["skipped"] == len(people) and back["failed"] == 0,
+            "the two cards only the address book had are created in the CRM; the others were linked already",
+            {k: back[k] for k in ("created", "linked", "skipped", "failed")},
+        )
         sync_until_quiet(workdir, say)
         check(len(crm.contacts()) == len(people) + 2, f"CRM: {len(people) + 2} contacts")
         check(len(book.cards()) == len(people) + 2, f"address book: {len(people) + 2} cards")
@@ -249,18 +364,36 @@ class Scenario:
         self.step("4. an employee's Outlook export is imported into the CRM")
         export = workdir / "exports" / "petra_outlook.csv"
         export.parent.mkdir(parents=True, exist_ok=True)
-        rows = [["First Name", "Last Name", "Company", "Job Title", "Business Phone", "E-mail Address"],
-                [no_phone["first_name"], no_phone["last_name"], no_phone["organization"], no_phone["title"],
-                 "+49 351 4455667", no_phone["email"]],
-                ["Otto", "Lindner", "Lindner Feinmechanik GmbH", "Vertrieb", "+49 361 778800",
-                 "otto.lindner@lindner-fm.de"]]
+        rows = [
+            ["First Name", "Last Name", "Company", "Job Title", "Business Phone", "E-mail Address"],
+            [
+                no_phone["first_name"],
+                no_phone["last_name"],
+                no_phone["organization"],
+                no_phone["title"],
+                "+49 351 4455667",
+                no_phone["email"],
+            ],
+            [
+                "Otto",
+                "Lindner",
+                "Lindner Feinmechanik GmbH",
+                "Vertrieb",
+                "+49 361 778800",
+                "otto.lindner@lindner-fm.de",
+            ],
+        ]
         export.write_text("\r\n".join(",".join(f'"{v}"' for v in row) for row in rows) + "\r\n", encoding="utf-8")
         imported = einklang(workdir, "import", str(export), "--into", "crm", "--review", "review.xlsx")
-        say(f"  einklang import: created {imported['created']}, linked {imported['linked']}, "
-            f"to review {imported['to_review']}")
-        check(imported["created"] == 1 and imported["linked"] == 1,
-              f"Otto Lindner is new, {no_phone['first_name']} {no_phone['last_name']} is linked to the CRM contact",
-              {k: imported[k] for k in ("created", "linked", "to_review")})
+        say(
+            f"  einklang import: created {imported['created']}, linked {imported['linked']}, "
+            f"to review {imported['to_review']}"
+        )
+        check(
+            imported["created"] == 1 and imported["linked"] == 1,
+            f"Otto Lindner is new, {no_phone['first_name']} {no_phone['last_name']} is linked to the CRM contact",
+            {k: imported[k] for k in ("created", "linked", "to_review")},
+        )
         decided = workdir / "review-decided.xlsx"
         shared.decide_review(workdir / "review.xlsx", decided, say)
         applied = einklang(workdir, "review", "apply", str(decided))
@@ -273,21 +406,28 @@ class Scenario:
         say(f"  CRM: new phone for {phone_crm['email']}; title 'Leitung Einkauf' for {title_both['email']}")
         crm.client.patch(f"/api/contacts/{contacts[phone_crm['email']]['id']}/", json={"phone": "+49 30 9998877"})
         crm.client.patch(f"/api/contacts/{contacts[title_both['email']]['id']}/", json={"title": "Leitung Einkauf"})
-        say(f"  address book (Thunderbird): title 'Einkaufsleiterin' for {title_both['email']} (also changed in "
+        say(
+            f"  address book (Thunderbird): title 'Einkaufsleiterin' for {title_both['email']} (also changed in "
             f"the CRM: the CRM leads); a new city for {city_book['email']}; a new e-mail for "
-            f"{email_book['email']} (e-mails belong to the CRM)")
+            f"{email_book['email']} (e-mails belong to the CRM)"
+        )
         book.edit(book.find(title_both["email"]), {"TITLE": "TITLE:Einkaufsleiterin"})
         book.edit(book.find(city_book["email"]), {"ADR": "ADR;TYPE=WORK:;;Kirchplatz 2;Potsdam;;14467;Deutschland"})
         book.edit(book.find(email_book["email"]), {"EMAIL": "EMAIL;TYPE=INTERNET,WORK:privat@example.org"})
         say("  address book (a phone): a new card, Ines Roth")
-        book.put_new(f"{uuid.uuid4()}.vcf", vcard("phone-ines", "Ines", "Roth", "Roth Sanitär GmbH",
-                                                  "ines.roth@roth-sanitaer.de", "+49 421 778899"))
+        book.put_new(
+            f"{uuid.uuid4()}.vcf",
+            vcard("phone-ines", "Ines", "Roth", "Roth Sanitär GmbH", "ines.roth@roth-sanitaer.de", "+49 421 778899"),
+        )
 
         self.step("6. sync")
         first = sync_once(workdir, say)
         contact_report = next(e for e in first["entities"] if e["entity"] == "contact")
-        check(contact_report["violations"] >= 1, "the address book's e-mail change is an ownership violation",
-              contact_report["violations"])
+        check(
+            contact_report["violations"] >= 1,
+            "the address book's e-mail change is an ownership violation",
+            contact_report["violations"],
+        )
         sync_until_quiet(workdir, say)
 
         self.step("7. the end state")
@@ -295,19 +435,32 @@ class Scenario:
         crm_view = {r.get("email"): r for r in views["crm"].values()}
         book_view = {r.get("email"): r for r in views["addressbook"].values()}
         for name, view in (("CRM", crm_view), ("address book", book_view)):
-            check(view.get(phone_crm["email"], {}).get("phone") == "+49309998877",
-                  f"{name}: the CRM's new phone", view.get(phone_crm["email"], {}).get("phone"))
-            check(view.get(title_both["email"], {}).get("position") == "Leitung Einkauf",
-                  f"{name}: the title changed on both sides is the CRM's", view.get(title_both["email"]))
-            check(view.get(city_book["email"], {}).get("city") == "Potsdam",
-                  f"{name}: the address book's new city", view.get(city_book["email"], {}).get("city"))
-            check(email_book["email"] in view and "privat@example.org" not in view,
-                  f"{name}: the e-mail the address book may not change is the CRM's")
+            check(
+                view.get(phone_crm["email"], {}).get("phone") == "+49309998877",
+                f"{name}: the CRM's new phone",
+                view.get(phone_crm["email"], {}).get("phone"),
+            )
+            check(
+                view.get(title_both["email"], {}).get("position") == "Leitung Einkauf",
+                f"{name}: the title changed on both sides is the CRM's",
+                view.get(title_both["email"]),
+            )
+            check(
+                view.get(city_book["email"], {}).get("city") == "Potsdam",
+                f"{name}: the address book's new city",
+                view.get(city_book["email"], {}).get("city"),
+            )
+            check(
+                email_book["email"] in view and "privat@example.org" not in view,
+                f"{name}: the e-mail the address book may not change is the CRM's",
+            )
             check("ines.roth@roth-sanitaer.de" in view, f"{name}: the phone's new card Ines Roth is there")
             check("otto.lindner@lindner-fm.de" in view, f"{name}: the imported Otto Lindner is there")
-            check(view.get(no_phone["email"], {}).get("phone") == "+493514455667",
-                  f"{name}: the phone the import merged into {no_phone['last_name']}",
-                  view.get(no_phone["email"], {}).get("phone"))
+            check(
+                view.get(no_phone["email"], {}).get("phone") == "+493514455667",
+                f"{name}: the phone the import merged into {no_phone['last_name']}",
+                view.get(no_phone["email"], {}).get("phone"),
+            )
         crm_all, cards = crm.contacts(), book.cards()
         expected = len(people) + 4
         check(len(crm_all) == expected, f"CRM: {expected} contacts", len(crm_all))
@@ -316,11 +469,17 @@ class Scenario:
         check(all(n == 1 for n in emails.values()), "CRM: no e-mail twice", [e for e, n in emails.items() if n > 1])
         check(not einklang(workdir, "conflicts", "list")["conflicts"], "no open conflicts")
         final = status(workdir)
-        check(all(s["outbox_pending"] == 0 and s["outbox_failed"] == 0 for s in final.values()),
-              "outboxes empty, nothing failed", final)
+        check(
+            all(s["outbox_pending"] == 0 and s["outbox_failed"] == 0 for s in final.values()),
+            "outboxes empty, nothing failed",
+            final,
+        )
         again = sync_once(workdir, say)
-        check(not any(e.get("applied") or e.get("created") or e.get("captured") for e in again["entities"]),
-              "one more cycle finds nothing to do (no echoes)", shared.cycle_summary(again))
+        check(
+            not any(e.get("applied") or e.get("created") or e.get("captured") for e in again["entities"]),
+            "one more cycle finds nothing to do (no echoes)",
+            shared.cycle_summary(again),
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -335,8 +494,10 @@ def main(argv: list[str] | None = None) -> int:
     except CheckFailed as failure:
         print(f"\nSTOPPED: {failure}", flush=True)
         return 2
-    print(f"\n{len(checks.passed)} checks passed, {len(checks.failed)} failed "
-          f"({time.monotonic() - started:.0f} s)", flush=True)
+    print(
+        f"\n{len(checks.passed)} checks passed, {len(checks.failed)} failed ({time.monotonic() - started:.0f} s)",
+        flush=True,
+    )
     for failure in checks.failed:
         print(f"  FAILED: {failure}")
     return 1 if checks.failed else 0

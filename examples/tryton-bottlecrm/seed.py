@@ -19,21 +19,88 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-STEMS = ["Brandt", "Adler", "Nordlicht", "Alpen", "Rhein", "Elbe", "Sonnen", "Kraft", "Feld", "Berg",
-         "Weiß", "Lindner", "Engel", "Vogt", "Haas", "Kühn", "Seidel", "Franke", "Ludwig", "Winter",
-         "Sommer", "Busch", "Müller", "Schröder", "Krüger", "Hoffmann", "Schäfer", "Wagner", "Becker"]
-TRADES = ["Metallbau", "Elektrotechnik", "Haustechnik", "Logistik", "Druckerei", "Bäckerei", "Holzbau",
-          "Maschinenbau", "Software", "Steuerberatung", "Autohaus", "Gartenbau", "Dachdeckerei",
-          "Kunststofftechnik", "Feinmechanik", "Sanitär"]
+STEMS = [
+    "Brandt",
+    "Adler",
+    "Nordlicht",
+    "Alpen",
+    "Rhein",
+    "Elbe",
+    "Sonnen",
+    "Kraft",
+    "Feld",
+    "Berg",
+    "Weiß",
+    "Lindner",
+    "Engel",
+    "Vogt",
+    "Haas",
+    "Kühn",
+    "Seidel",
+    "Franke",
+    "Ludwig",
+    "Winter",
+    "Sommer",
+    "Busch",
+    "Müller",
+    "Schröder",
+    "Krüger",
+    "Hoffmann",
+    "Schäfer",
+    "Wagner",
+    "Becker",
+]
+TRADES = [
+    "Metallbau",
+    "Elektrotechnik",
+    "Haustechnik",
+    "Logistik",
+    "Druckerei",
+    "Bäckerei",
+    "Holzbau",
+    "Maschinenbau",
+    "Software",
+    "Steuerberatung",
+    "Autohaus",
+    "Gartenbau",
+    "Dachdeckerei",
+    "Kunststofftechnik",
+    "Feinmechanik",
+    "Sanitär",
+]
 LEGAL_FORMS = ["GmbH", "GmbH & Co. KG", "AG", "KG", "e.K.", "OHG", "GmbH"]
-STREETS = ["Hauptstraße", "Bahnhofstraße", "Industriestraße", "Gartenweg", "Am Markt", "Lindenallee",
-           "Schillerstraße", "Goethestraße", "Mühlenweg", "Kirchplatz", "Hafenstraße", "Ringstraße"]
+STREETS = [
+    "Hauptstraße",
+    "Bahnhofstraße",
+    "Industriestraße",
+    "Gartenweg",
+    "Am Markt",
+    "Lindenallee",
+    "Schillerstraße",
+    "Goethestraße",
+    "Mühlenweg",
+    "Kirchplatz",
+    "Hafenstraße",
+    "Ringstraße",
+]
 # postal code, city, area code (without the leading 0)
-CITIES = [("10115", "Berlin", "30"), ("20095", "Hamburg", "40"), ("80331", "München", "89"),
-          ("50667", "Köln", "221"), ("60311", "Frankfurt am Main", "69"), ("70173", "Stuttgart", "711"),
-          ("40213", "Düsseldorf", "211"), ("04109", "Leipzig", "341"), ("01067", "Dresden", "351"),
-          ("28195", "Bremen", "421"), ("30159", "Hannover", "511"), ("90402", "Nürnberg", "911"),
-          ("24103", "Kiel", "431"), ("18055", "Rostock", "381"), ("99084", "Erfurt", "361")]
+CITIES = [
+    ("10115", "Berlin", "30"),
+    ("20095", "Hamburg", "40"),
+    ("80331", "München", "89"),
+    ("50667", "Köln", "221"),
+    ("60311", "Frankfurt am Main", "69"),
+    ("70173", "Stuttgart", "711"),
+    ("40213", "Düsseldorf", "211"),
+    ("04109", "Leipzig", "341"),
+    ("01067", "Dresden", "351"),
+    ("28195", "Bremen", "421"),
+    ("30159", "Hannover", "511"),
+    ("90402", "Nürnberg", "911"),
+    ("24103", "Kiel", "431"),
+    ("18055", "Rostock", "381"),
+    ("99084", "Erfurt", "361"),
+]
 AUSTRIA = [("1010", "Wien", "1"), ("5020", "Salzburg", "662")]
 _ASCII = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
 
@@ -65,8 +132,19 @@ class Customer:
         return {
             "name": self.name,
             "code": self.number,
-            "addresses": [["create", [{"street_unstructured": self.street, "postal_code": self.postal_code,
-                                       "city": self.city, "country": country_ids[self.country]}]]],
+            "addresses": [
+                [
+                    "create",
+                    [
+                        {
+                            "street_unstructured": self.street,
+                            "postal_code": self.postal_code,
+                            "city": self.city,
+                            "country": country_ids[self.country],
+                        }
+                    ],
+                ]
+            ],
             "contact_mechanisms": [["create", mechanisms]],
         }
 
@@ -132,8 +210,12 @@ NEW_COMPANY = ("Speicherstadt Kaffeerösterei GmbH", "Speicherstadt 5", "20457",
 # file: (dialect, encoding, delimiter, rows as (person index, variation))
 EXPORTS: dict[str, tuple[str, str, str, list[tuple[int, str]]]] = {
     "anna_becker_outlook.csv": ("de", "cp1252", ";", [(0, ""), (1, ""), (2, ""), (4, ""), (7, ""), (8, "")]),
-    "joerg_krause_outlook.csv": ("en", "utf-8", ",", [(0, "ascii"), (3, ""), (4, "typo"), (5, ""), (6, ""),
-                                                      (8, "ascii"), (1, "no_name")]),
+    "joerg_krause_outlook.csv": (
+        "en",
+        "utf-8",
+        ",",
+        [(0, "ascii"), (3, ""), (4, "typo"), (5, ""), (6, ""), (8, "ascii"), (1, "no_name")],
+    ),
 }
 # Typed into the CRM by hand before the import: Katrin Hoffmann exactly (without e-mail), and
 # Lena Fischer with her old private e-mail address.
@@ -142,12 +224,38 @@ CRM_HAND_TYPED: list[tuple[int, dict[str, str | None]]] = [
     (7, {"email": "lena.fischer@gmx.de"}),
 ]
 
-DE_HEADER = ["Anrede", "Vorname", "Nachname", "Firma", "Position", "Straße geschäftlich", "Ort geschäftlich",
-             "Postleitzahl geschäftlich", "Land/Region geschäftlich", "Telefon geschäftlich", "Mobiltelefon",
-             "E-Mail-Adresse", "E-Mail-Typ", "Notizen"]
-EN_HEADER = ["Title", "First Name", "Last Name", "Company", "Job Title", "Business Street", "Business City",
-             "Business Postal Code", "Business Country/Region", "Business Phone", "Mobile Phone",
-             "E-mail Address", "E-mail Type", "Notes"]
+DE_HEADER = [
+    "Anrede",
+    "Vorname",
+    "Nachname",
+    "Firma",
+    "Position",
+    "Straße geschäftlich",
+    "Ort geschäftlich",
+    "Postleitzahl geschäftlich",
+    "Land/Region geschäftlich",
+    "Telefon geschäftlich",
+    "Mobiltelefon",
+    "E-Mail-Adresse",
+    "E-Mail-Typ",
+    "Notizen",
+]
+EN_HEADER = [
+    "Title",
+    "First Name",
+    "Last Name",
+    "Company",
+    "Job Title",
+    "Business Street",
+    "Business City",
+    "Business Postal Code",
+    "Business Country/Region",
+    "Business Phone",
+    "Mobile Phone",
+    "E-mail Address",
+    "E-mail Type",
+    "Notes",
+]
 COUNTRY_NAMES = {"DE": "Deutschland", "AT": "Österreich"}
 
 
@@ -157,12 +265,27 @@ def person_values(person: Person, all_customers: list[Customer]) -> dict[str, st
         country = "DE"
     else:
         c = all_customers[person.customer]
-        company, street, postal_code, city, domain, country = (c.name, c.street, c.postal_code, c.city,
-                                                               c.domain, c.country)
-    return {"first_name": person.first_name, "last_name": person.last_name, "company": company,
-            "position": person.position, "street": street, "postal_code": postal_code, "city": city,
-            "country": country, "phone": person.phone, "mobile": person.mobile,
-            "email": f"{person.local_part}@{domain}"}
+        company, street, postal_code, city, domain, country = (
+            c.name,
+            c.street,
+            c.postal_code,
+            c.city,
+            c.domain,
+            c.country,
+        )
+    return {
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "company": company,
+        "position": person.position,
+        "street": street,
+        "postal_code": postal_code,
+        "city": city,
+        "country": country,
+        "phone": person.phone,
+        "mobile": person.mobile,
+        "email": f"{person.local_part}@{domain}",
+    }
 
 
 def _vary(values: dict[str, str], variation: str) -> dict[str, str]:
@@ -191,9 +314,24 @@ def write_exports(directory: Path, all_customers: list[Customer]) -> list[Path]:
             values = _vary(person_values(person, all_customers), variation)
             salutation = "Herr" if person.first_name in ("Jürgen", "Björn", "Uwe", "Jonas") else "Frau"
             country = COUNTRY_NAMES[values["country"]] if dialect == "de" else values["country"]
-            writer.writerow([salutation, values["first_name"], values["last_name"], values["company"],
-                             values["position"], values["street"], values["city"], values["postal_code"],
-                             country, values["phone"], values["mobile"], values["email"], "SMTP", ""])
+            writer.writerow(
+                [
+                    salutation,
+                    values["first_name"],
+                    values["last_name"],
+                    values["company"],
+                    values["position"],
+                    values["street"],
+                    values["city"],
+                    values["postal_code"],
+                    country,
+                    values["phone"],
+                    values["mobile"],
+                    values["email"],
+                    "SMTP",
+                    "",
+                ]
+            )
         path = directory / name
         path.write_bytes(buffer.getvalue().encode(encoding))
         paths.append(path)
@@ -208,9 +346,21 @@ def hand_typed_contacts(all_customers: list[Customer]) -> list[tuple[Customer, d
         values = person_values(person, all_customers)
         values.update(overrides)
         assert person.customer is not None
-        result.append((all_customers[person.customer], {
-            "first_name": values["first_name"], "last_name": values["last_name"],
-            "email": values["email"] or "", "phone": values["phone"], "title": values["position"],
-            "organization": values["company"], "address_line": values["street"], "postcode": values["postal_code"],
-            "city": values["city"], "country": values["country"]}))
+        result.append(
+            (
+                all_customers[person.customer],
+                {
+                    "first_name": values["first_name"],
+                    "last_name": values["last_name"],
+                    "email": values["email"] or "",
+                    "phone": values["phone"],
+                    "title": values["position"],
+                    "organization": values["company"],
+                    "address_line": values["street"],
+                    "postcode": values["postal_code"],
+                    "city": values["city"],
+                    "country": values["country"],
+                },
+            )
+        )
     return result

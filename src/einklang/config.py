@@ -13,18 +13,19 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ValidationError
 
 from einklang import masking
+from einklang.config_models import EinklangConfig, EntityConfig, SystemConfig
 from einklang.connectors.base import ConfigurationError as ConnectorConfigurationError
 from einklang.connectors.base import load_connector_class
 from einklang.connectors.settings import SettingsRefused, validate_settings
-from einklang.mapping import EntityMapping, FieldMap, MapKind, SplitStrategy
+from einklang.mapping import EntityMapping
 from einklang.masking import MASK, SECRET_KEY_PATTERN, mask
-from einklang.model import EntitySpec, FieldSpec, FieldType, NormalizeContext
+from einklang.model import EntitySpec, NormalizeContext
 
 CONFIG_ENV = "EINKLANG_CONFIG"
 SECRETS_ENV = "EINKLANG_SECRETS_FILE"
@@ -52,7 +53,8 @@ class _ConfigLoader(yaml.SafeLoader):
         except (ValueError, KeyError, TypeError, AttributeError, OverflowError, IndexError):
             what = node.tag.rsplit(":", 1)[-1]
             raise yaml.constructor.ConstructorError(
-                None, None, f"this value cannot be read as {what}", node.start_mark) from None
+                None, None, f"this value cannot be read as {what}", node.start_mark
+            ) from None
 
 
 class ConfigError(Exception):
@@ -62,8 +64,15 @@ class ConfigError(Exception):
     one line per problem.
     """
 
-    def __init__(self, message: str, *, file: Path | None = None, line: int | None = None, key: str = "",
-                 more: Sequence[ConfigError] = ()):
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: Path | None = None,
+        line: int | None = None,
+        key: str = "",
+        more: Sequence[ConfigError] = (),
+    ):
         self.file = file
         self.line = line
         self.key = key
@@ -90,204 +99,6 @@ def _raise_all(problems: list[ConfigError]) -> None:
     if problems:
         first, *more = problems
         raise ConfigError(first.message, file=first.file, line=first.line, key=first.key, more=more)
-
-
-# --------------------------------------------------------------------------- models
-
-
-class FieldMapConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    column: str | None = None
-    join: list[str] | None = None
-    sep: str = " "
-    split: SplitStrategy = SplitStrategy.FIRST_COLUMN
-    name_part: str | None = None  # column holding a full person name
-    part: Literal["first", "last"] | None = None
-    values: dict[str, str] = Field(default_factory=dict)
-    transform: list[str] = Field(default_factory=list)
-    read_only: bool = False
-
-    @model_validator(mode="after")
-    def _one_source(self) -> FieldMapConfig:
-        sources = [s for s in (self.column, self.join, self.name_part) if s]
-        if len(sources) != 1:
-            raise ValueError("give exactly one of column, join or name_part")
-        if self.name_part and not self.part:
-            raise ValueError("name_part needs part: first or last")
-        return self
-
-    def to_field_map(self, canonical: str) -> FieldMap:
-        if self.join:
-            return FieldMap(
-                canonical,
-                tuple(self.join),
-                MapKind.JOIN,
-                sep=self.sep,
-                split=self.split,
-                values=self.values,
-                transforms=tuple(self.transform),
-                read_only=self.read_only,
-            )
-        if self.name_part:
-            return FieldMap(
-                canonical,
-                (self.name_part,),
-                MapKind.NAME_PART,
-                part=self.part or "",
-                transforms=tuple(self.transform),
-                read_only=self.read_only,
-            )
-        assert self.column is not None
-        return FieldMap(
-            canonical,
-            (self.column,),
-            values=self.values,
-            transforms=tuple(self.transform),
-            read_only=self.read_only,
-        )
-
-
-class EntityBindingConfig(BaseModel):
-    """How one system holds one entity. Keys other than ``map`` belong to the connector."""
-
-    model_config = ConfigDict(extra="allow")
-
-    map: dict[str, str | FieldMapConfig]
-
-    def connector_options(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
-
-    def field_maps(self) -> list[FieldMap]:
-        rules = []
-        for canonical, spec in self.map.items():
-            rule = FieldMapConfig(column=spec) if isinstance(spec, str) else spec
-            rules.append(rule.to_field_map(canonical))
-        return rules
-
-
-class FieldTypeConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: FieldType = FieldType.STR
-    values: list[str] = Field(default_factory=list)
-    required: bool = False
-
-
-ConflictPolicy = Literal["manual", "newest"] | dict[Literal["leader"], str]
-
-
-class FieldSyncConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    owner: str | list[str] | None = None
-    on_violation: Literal["report", "revert"] = "report"
-    conflicts: ConflictPolicy | None = None
-    leader: str | None = None  # shorthand for conflicts: {leader: X}
-    empty_wins: bool = False  # may an empty leader value wipe a filled one?
-
-    def owners(self) -> list[str]:
-        if self.owner is None:
-            return []
-        return [self.owner] if isinstance(self.owner, str) else list(self.owner)
-
-
-class SyncConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    conflicts: ConflictPolicy = "manual"
-    empty_wins: bool = False
-    fields: dict[str, FieldSyncConfig] = Field(default_factory=dict)
-    deletes: Literal["ignore", "propagate", "archive", "manual"] = "ignore"
-    delete_guard: float = Field(0.05, ge=0, le=1)
-    create_in: list[str] | None = None  # systems that receive new records (default: all)
-
-
-class MatchConfig(BaseModel):
-    """Fuzzy matching for an entity: which matcher spec, and its score thresholds."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    spec: Literal["company", "contact", "person"]
-    duplicate: float = Field(default=0.99, ge=0, le=1)  # from here a match is sure: linked
-    possible: float = Field(default=0.5, ge=0, le=1)  # from here a person must decide
-
-    @model_validator(mode="after")
-    def _ordered(self) -> MatchConfig:
-        if self.possible > self.duplicate:
-            raise ValueError("possible must not be greater than duplicate")
-        return self
-
-
-class EntityConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    keys: list[str] = Field(default_factory=list)
-    match: MatchConfig | None = None
-    fields: dict[str, FieldType | FieldTypeConfig]
-    systems: dict[str, EntityBindingConfig]
-    sync: SyncConfig = Field(default_factory=lambda: SyncConfig())
-
-    @model_validator(mode="after")
-    def _references_exist(self) -> EntityConfig:
-        for key in self.keys:
-            if key not in self.fields:
-                raise ValueError(f"key {key!r} is not a field of this entity")
-        for system, binding in self.systems.items():
-            for canonical in binding.map:
-                if canonical not in self.fields:
-                    raise ValueError(f"systems.{system}.map: {canonical!r} is not a field of this entity")
-        for name in self.sync.fields:
-            if name not in self.fields:
-                raise ValueError(f"sync.fields: {name!r} is not a field of this entity")
-        return self
-
-    def spec(self, name: str) -> EntitySpec:
-        fields: dict[str, FieldSpec] = {}
-        for field_name, declared in self.fields.items():
-            if isinstance(declared, FieldTypeConfig):
-                fields[field_name] = FieldSpec(field_name, declared.type, tuple(declared.values), declared.required)
-            else:
-                fields[field_name] = FieldSpec(field_name, declared)
-        return EntitySpec(name, fields, tuple(self.keys))
-
-
-class SystemConfig(BaseModel):
-    """``connector`` names the plug-in; every other key is a connection setting for it."""
-
-    model_config = ConfigDict(extra="allow")
-
-    connector: str
-
-    def settings(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
-
-
-class EinklangConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    state: str | None = None
-    # einklang keeps its tables in a database of its own unless this says it may share one
-    state_shared_database: bool = False
-    secrets_file: str | None = None
-    default_region: str = "DE"
-    systems: dict[str, SystemConfig] = Field(default_factory=dict)
-    entities: dict[str, EntityConfig] = Field(default_factory=dict)
-
-    @field_validator("default_region")
-    @classmethod
-    def _region_upper(cls, value: str) -> str:
-        if len(value) != 2 or not value.isalpha():
-            raise ValueError("default_region is an ISO 3166 alpha-2 code such as DE")
-        return value.upper()
-
-    @model_validator(mode="after")
-    def _systems_exist(self) -> EinklangConfig:
-        for entity_name, entity in self.entities.items():
-            for system in entity.systems:
-                if system not in self.systems:
-                    raise ValueError(f"entities.{entity_name}.systems: unknown system {system!r}")
-        return self
 
 
 @dataclass
@@ -402,8 +213,9 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the config as UTF-8",
-                          file=config_path, line=line) from None
+        raise ConfigError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the config as UTF-8", file=config_path, line=line
+        ) from None
     return parse_config(text, config_path, environ=environ)
 
 
@@ -419,16 +231,20 @@ def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, s
         _check_size(root_node, path)
         data = loader.construct_document(root_node) if root_node is not None else None
     except RecursionError:  # PyYAML composes recursively: nesting deeper than Python's stack
-        raise ConfigError(f"the config is nested more than {MAX_CONFIG_DEPTH} levels deep; refused",
-                          file=path) from None
+        raise ConfigError(
+            f"the config is nested more than {MAX_CONFIG_DEPTH} levels deep; refused", file=path
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"invalid YAML: {problem}", file=path, line=line) from None
     except (ValueError, OverflowError):  # PyYAML's scanner, e.g. for the escape "\U00110000"
-        raise ConfigError("invalid YAML: a character or escape sequence that cannot be read", file=path,
-                          line=loader.get_mark().line + 1 if loader else None) from None
+        raise ConfigError(
+            "invalid YAML: a character or escape sequence that cannot be read",
+            file=path,
+            line=loader.get_mark().line + 1 if loader else None,
+        ) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -470,11 +286,15 @@ def _check_size(root: yaml.Node | None, path: Path | None) -> None:
         node, depth = stack.pop()
         budget -= 1
         if budget < 0:
-            raise ConfigError(f"the config expands to more than {MAX_CONFIG_NODES:,} values (YAML aliases?); "
-                              "refused", file=path)
+            raise ConfigError(
+                f"the config expands to more than {MAX_CONFIG_NODES:,} values (YAML aliases?); refused", file=path
+            )
         if depth > MAX_CONFIG_DEPTH:  # the checks after this walk the document recursively
-            raise ConfigError(f"the config is nested more than {MAX_CONFIG_DEPTH} levels deep; refused",
-                              file=path, line=node.start_mark.line + 1)
+            raise ConfigError(
+                f"the config is nested more than {MAX_CONFIG_DEPTH} levels deep; refused",
+                file=path,
+                line=node.start_mark.line + 1,
+            )
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 stack.append((key_node, depth + 1))
@@ -483,8 +303,9 @@ def _check_size(root: yaml.Node | None, path: Path | None) -> None:
             stack.extend((item, depth + 1) for item in node.value)
 
 
-def _check_connector_settings(model: EinklangConfig, lines: dict[tuple[str, ...], int],
-                              path: Path | None) -> list[ConfigError]:
+def _check_connector_settings(
+    model: EinklangConfig, lines: dict[tuple[str, ...], int], path: Path | None
+) -> list[ConfigError]:
     """Each system's settings and entity options against the models its connector declares.
 
     Done at load time, so that a misspelt key anywhere is reported before anything connects.
@@ -499,15 +320,17 @@ def _check_connector_settings(model: EinklangConfig, lines: dict[tuple[str, ...]
             # the connector name may have come from a ${VAR}: the message quotes it
             problems.append(ConfigError(mask(str(unknown)), file=path, line=lines.get(key), key=".".join(key)))
             continue
-        problems.extend(_check_settings(connector_class.settings_model, system.settings(), "setting", where, lines,
-                                        path))
+        problems.extend(
+            _check_settings(connector_class.settings_model, system.settings(), "setting", where, lines, path)
+        )
         for entity_name, entity in model.entities.items():
             binding = entity.systems.get(system_name)
             if binding is not None:
                 where = ("entities", entity_name, "systems", system_name)
                 options = binding.connector_options()
-                problems.extend(_check_settings(connector_class.entity_settings_model, options, "option", where,
-                                                lines, path))
+                problems.extend(
+                    _check_settings(connector_class.entity_settings_model, options, "option", where, lines, path)
+                )
     return problems
 
 
@@ -539,8 +362,9 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:  # never quote the bytes: they are secrets
-        raise ConfigError("the secrets file is not UTF-8 text", file=path,
-                          line=data[: exc.start].count(b"\n") + 1) from None
+        raise ConfigError(
+            "the secrets file is not UTF-8 text", file=path, line=data[: exc.start].count(b"\n") + 1
+        ) from None
     values: dict[str, str] = {}
     for number, raw_line in enumerate(text.splitlines(), start=1):
         line = raw_line.strip()
@@ -574,8 +398,7 @@ def _interpolate(
 ) -> Any:
     """``${VAR}`` and ``${VAR:-default}`` replaced; every secret met registered for masking."""
     if isinstance(node, dict):
-        return {key: _interpolate(value, env, lines, path, (*where, str(key)), problems)
-                for key, value in node.items()}
+        return {key: _interpolate(value, env, lines, path, (*where, str(key)), problems) for key, value in node.items()}
     if isinstance(node, list):
         return [_interpolate(value, env, lines, path, (*where, str(i)), problems) for i, value in enumerate(node)]
     if isinstance(node, str):
@@ -587,12 +410,14 @@ def _interpolate(
             elif default is not None:
                 value = default
             else:
-                problems.append(ConfigError(
-                    f"${{{name}}} is not set (set the environment variable or add it to the secrets file)",
-                    file=path,
-                    line=_locate(where, lines)[1],
-                    key=".".join(where),
-                ))
+                problems.append(
+                    ConfigError(
+                        f"${{{name}}} is not set (set the environment variable or add it to the secrets file)",
+                        file=path,
+                        line=_locate(where, lines)[1],
+                        key=".".join(where),
+                    )
+                )
                 return match.group(0)
             # a value is a secret by its variable's name or by the key it is used under (below);
             # masking every interpolated word would hide user and database names in paths too

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from einklang.config import ConfigError, EntityConfig, LoadedConfig, MatchConfig, SyncConfig
+from einklang.config import ConfigError, LoadedConfig
+from einklang.config_models import EntityConfig, MatchConfig, SyncConfig
 from einklang.mapping import EntityMapping
 from einklang.model import EntitySpec
 from einklang.sync.policies import EntityPolicy

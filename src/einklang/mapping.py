@@ -85,9 +85,7 @@ class FieldProblem:
 
 # How ``to_canonical`` reads one rule: (canonical field, the column of a column rule, the reader
 # of other rules or else None, raw value -> canonical value, every column the rule reads).
-_Reader = tuple[
-    str, str, Callable[[Mapping[str, Any]], Any] | None, Callable[[Any], CanonicalValue], tuple[str, ...]
-]
+_Reader = tuple[str, str, Callable[[Mapping[str, Any]], Any] | None, Callable[[Any], CanonicalValue], tuple[str, ...]]
 # How ``to_native`` writes one rule: (canonical field, the column for a column rule or None,
 # the reversed value map or None, the rule).
 _Writer = tuple[str, str | None, dict[str, Any] | None, FieldMap]
@@ -102,9 +100,7 @@ class EntityMapping:
     fixed after construction.
     """
 
-    def __init__(
-        self, entity: EntitySpec, rules: Iterable[FieldMap], ctx: NormalizeContext | None = None
-    ) -> None:
+    def __init__(self, entity: EntitySpec, rules: Iterable[FieldMap], ctx: NormalizeContext | None = None) -> None:
         self.entity = entity
         self.rules = tuple(rules)
         self.ctx = ctx or NormalizeContext()
@@ -220,9 +216,7 @@ class EntityMapping:
 
         return rule.canonical, "", read, convert, columns
 
-    def to_native(
-        self, record: Mapping[str, CanonicalValue], only: Iterable[str] | None = None
-    ) -> dict[str, Any]:
+    def to_native(self, record: Mapping[str, CanonicalValue], only: Iterable[str] | None = None) -> dict[str, Any]:
         """Native column values for the canonical fields ``only`` (default: all mapped, writable).
 
         Without ``only``, fields ``record`` does not hold (unknown) are not written at all, and a

@@ -27,12 +27,13 @@ from einklang.cli.wording import import_lines, review_lines
 if TYPE_CHECKING:
     from einklang.config import LoadedConfig
     from einklang.importer.incoming import FileReport
-    from einklang.importer.pipeline import ImportReport
+    from einklang.importer.run_report import ImportReport
 
 review_app = typer.Typer(help="Apply the decisions of a review file.", no_args_is_help=True)
 
-FilesArgument = Annotated[list[Path] | None, typer.Argument(help="Contact files (Outlook/Google CSV, vCard, CSV).",
-                                                              show_default=False)]
+FilesArgument = Annotated[
+    list[Path] | None, typer.Argument(help="Contact files (Outlook/Google CSV, vCard, CSV).", show_default=False)
+]
 SystemOption = Annotated[str | None, typer.Option("--system", help="Check the records inside this configured system.")]
 EntityOption = Annotated[str | None, typer.Option("--entity", help="Entity inside the system (default: all).")]
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
@@ -63,8 +64,14 @@ def _reading_progress(paths: list[Path], as_json: bool) -> Iterator[Callable[[st
         return
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("reading {task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
-                  TimeElapsedColumn(), console=err_console, transient=True) as bar:
+    with Progress(
+        TextColumn("reading {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
         tasks: dict[str, TaskID] = {str(path): bar.add_task(str(path), total=None) for path in paths}
 
         def advance(source: str, rows: int) -> None:
@@ -79,11 +86,19 @@ def _reading_progress(paths: list[Path], as_json: bool) -> Iterator[Callable[[st
 def _print_files(reports: list[FileReport]) -> None:
     items = []
     for r in reports:
-        how = ", ".join(part for part in (r.format, r.encoding, f"delimiter {r.delimiter!r}" if r.delimiter else "")
-                        if part)
-        items.append((r.source, [f"{how}: {r.rows_read} row(s), {r.rows_usable} usable, {r.errors} error(s), "
-                                 f"{r.warnings} warning(s)" if how else
-                                 f"{r.rows_read} row(s), {r.errors} error(s)"]))
+        how = ", ".join(
+            part for part in (r.format, r.encoding, f"delimiter {r.delimiter!r}" if r.delimiter else "") if part
+        )
+        items.append(
+            (
+                r.source,
+                [
+                    f"{how}: {r.rows_read} row(s), {r.rows_usable} usable, {r.errors} error(s), {r.warnings} warning(s)"
+                    if how
+                    else f"{r.rows_read} row(s), {r.errors} error(s)"
+                ],
+            )
+        )
     render_list("Files", items)
     for report in reports:
         if report.error:
@@ -96,8 +111,11 @@ def _print_files(reports: list[FileReport]) -> None:
 
 
 def inspect(
-    files: FilesArgument = None, system: SystemOption = None, entity: EntityOption = None,
-    config: ConfigOption = None, as_json: JsonOption = False,
+    files: FilesArgument = None,
+    system: SystemOption = None,
+    entity: EntityOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Read files (or a system's records) and report every problem by file:line:field.
 
@@ -134,8 +152,10 @@ def inspect(
                 emit_json({"ok": errors == 0, "errors": errors, "entities": [r.as_dict() for r in results]})
             else:
                 for result in results:
-                    say(f"{lit(result.system)} {lit(result.entity)}: {result.records} records, "
-                        f"{result.errors} problem(s)")
+                    say(
+                        f"{lit(result.system)} {lit(result.entity)}: {result.records} records, "
+                        f"{result.errors} problem(s)"
+                    )
                     for problem in result.problems:
                         say(f"  [red]error[/] {lit(problem['text'])}")
         if errors:
@@ -144,13 +164,18 @@ def inspect(
 
 def dedupe(
     files: FilesArgument = None,
-    against: Annotated[list[Path] | None, typer.Option("--against", help="Only pairs between FILE... and this "
-                                                       "file (repeatable).")] = None,
+    against: Annotated[
+        list[Path] | None, typer.Option("--against", help="Only pairs between FILE... and this file (repeatable).")
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the pairs to this CSV file.")] = None,
-    model_path: Annotated[Path | None, typer.Option("--model", help="A model saved by `einklang match train` "
-                                                    "(default: the shipped model).")] = None,
-    system: SystemOption = None, entity: EntityOption = None,
-    config: ConfigOption = None, as_json: JsonOption = False,
+    model_path: Annotated[
+        Path | None,
+        typer.Option("--model", help="A model saved by `einklang match train` (default: the shipped model)."),
+    ] = None,
+    system: SystemOption = None,
+    entity: EntityOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Find duplicate pairs within and across files (or inside a system); CSV a_source,a_row,b_source,b_row,..."""
     from einklang.importer.checks import dedupe_files, dedupe_system, write_matches
@@ -177,16 +202,32 @@ def dedupe(
                     pairs += dedupe_system(loaded, connector, name, model=model)
         if out is not None:
             write_matches(out, pairs)
-        counts = {"duplicate": sum(1 for p in pairs if p.verdict == "duplicate"),
-                  "possible": sum(1 for p in pairs if p.verdict == "possible")}
+        counts = {
+            "duplicate": sum(1 for p in pairs if p.verdict == "duplicate"),
+            "possible": sum(1 for p in pairs if p.verdict == "possible"),
+        }
         if as_json:
-            emit_json({"ok": True, "out": str(out) if out else None, "pairs": len(pairs), **counts,
-                       "matches": [p.as_dict() for p in pairs],
-                       "files": [{k: v for k, v in r.as_dict().items() if k != "problems"} for r in reports]})
+            emit_json(
+                {
+                    "ok": True,
+                    "out": str(out) if out else None,
+                    "pairs": len(pairs),
+                    **counts,
+                    "matches": [p.as_dict() for p in pairs],
+                    "files": [{k: v for k, v in r.as_dict().items() if k != "problems"} for r in reports],
+                }
+            )
             return
-        render_list(f"Duplicate pairs ({counts['duplicate']} sure, {counts['possible']} possible)",
-                    [(f"{p.a_source}:{p.a_row} and {p.b_source}:{p.b_row}: {p.verdict}, score {p.score:.3f}",
-                      ["; ".join(p.reasons)]) for p in pairs[:100]])
+        render_list(
+            f"Duplicate pairs ({counts['duplicate']} sure, {counts['possible']} possible)",
+            [
+                (
+                    f"{p.a_source}:{p.a_row} and {p.b_source}:{p.b_row}: {p.verdict}, score {p.score:.3f}",
+                    ["; ".join(p.reasons)],
+                )
+                for p in pairs[:100]
+            ],
+        )
         if len(pairs) > 100:
             say(f"... and {len(pairs) - 100} more" + (f" (all in {lit(out)})" if out else " (use --out)"))
         if out is not None:
@@ -197,15 +238,19 @@ def import_command(
     files: Annotated[list[Path], typer.Argument(help="Contact files to import.")],
     into: Annotated[str, typer.Option("--into", help="System to import into, e.g. crm.")],
     entity: Annotated[str, typer.Option("--entity", help="Entity of the target system.")] = "contact",
-    review: Annotated[Path | None, typer.Option("--review", help="Review file to write (.xlsx or .csv; "
-                                                "default einklang-review-RUN.xlsx).")] = None,
+    review: Annotated[
+        Path | None,
+        typer.Option("--review", help="Review file to write (.xlsx or .csv; default einklang-review-RUN.xlsx)."),
+    ] = None,
     lang: Annotated[str, typer.Option("--lang", help="Labels of the review file: en or de.")] = "en",
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a review file that holds "
-                                            "decisions.")] = False,
-    dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a review file that holds decisions.")] = False,
+    dry_run: DryRunOption = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Import contact files into a system: merge, match, create new ones, write duplicates to a review file."""
-    from einklang.importer.pipeline import ImportRefused, run_import
+    from einklang.importer.pipeline import run_import
+    from einklang.importer.run_report import ImportRefused
     from einklang.systems import open_connector
 
     with cli_errors(as_json):
@@ -217,8 +262,18 @@ def import_command(
         with writing(loaded, "import", dry_run=dry_run) as store, open_connector(loaded, into) as connector:
             try:
                 with _reading_progress(files, as_json) as progress:
-                    report = run_import(loaded, store, connector, files, entity=entity, review_path=review,
-                                        lang=lang, dry_run=dry_run, overwrite=overwrite, progress=progress)
+                    report = run_import(
+                        loaded,
+                        store,
+                        connector,
+                        files,
+                        entity=entity,
+                        review_path=review,
+                        lang=lang,
+                        dry_run=dry_run,
+                        overwrite=overwrite,
+                        progress=progress,
+                    )
             except ImportRefused as exc:
                 raise CliError(str(exc), 2) from None
         _print_import(report, as_json)
@@ -245,9 +300,16 @@ def _print_import(report: ImportReport, as_json: bool) -> None:
 @review_app.command("apply")
 def review_apply(
     file: Annotated[Path, typer.Argument(help="The review file with decisions (.xlsx or .csv).")],
-    partial: Annotated[bool, typer.Option("--partial", help="Apply the valid rows even when others are "
-                                          "refused (default: a refused row applies nothing).")] = False,
-    dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
+    partial: Annotated[
+        bool,
+        typer.Option(
+            "--partial",
+            help="Apply the valid rows even when others are refused (default: a refused row applies nothing).",
+        ),
+    ] = False,
+    dry_run: DryRunOption = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Apply the decisions (merge / create / skip / not-duplicate) of a review file.
 
@@ -280,7 +342,9 @@ def review_apply(
 
 def undo(
     run_id: Annotated[int, typer.Argument(help="The import or review run to revert.")],
-    dry_run: DryRunOption = False, config: ConfigOption = None, as_json: JsonOption = False,
+    dry_run: DryRunOption = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Revert a whole import or review run: delete what it created, restore what it merged."""
     from einklang.importer.undo import UndoError, undo_run
@@ -297,9 +361,11 @@ def undo(
             emit_json(result)
         else:
             verb = "would be " if dry_run else ""
-            say(f"run {run_id}: {verb}deleted {report.deleted}, {verb}restored {report.restored}, "
+            say(
+                f"run {run_id}: {verb}deleted {report.deleted}, {verb}restored {report.restored}, "
                 f"{verb}unlinked {report.unlinked}, decisions reverted {report.decisions_reverted}, "
-                f"failed {report.failed}")
+                f"failed {report.failed}"
+            )
             for failure in report.failures:
                 say(f"[red]failed[/] {lit(failure)}")
         if report.failed:

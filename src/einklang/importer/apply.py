@@ -71,11 +71,21 @@ class ApplyReport:
     plan: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        return {"review_file": self.review_file, "dry_run": self.dry_run, "run_id": self.run_id,
-                "merged": self.merged, "created": self.created, "skipped": self.skipped,
-                "not_duplicate": self.not_duplicate, "attached": self.attached, "undecided": self.undecided,
-                "already_applied": self.already_applied, "refused": self.refused, "failed": self.failed,
-                "applied": self.applied}
+        return {
+            "review_file": self.review_file,
+            "dry_run": self.dry_run,
+            "run_id": self.run_id,
+            "merged": self.merged,
+            "created": self.created,
+            "skipped": self.skipped,
+            "not_duplicate": self.not_duplicate,
+            "attached": self.attached,
+            "undecided": self.undecided,
+            "already_applied": self.already_applied,
+            "refused": self.refused,
+            "failed": self.failed,
+            "applied": self.applied,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         data = self.summary()
@@ -89,8 +99,16 @@ class _Refused(Exception):
 
 
 class ReviewApplier:
-    def __init__(self, config: LoadedConfig, store: StateStore, path: Path, *, dry_run: bool = False,
-                 partial: bool = False, connector_factory: ConnectorFactory = open_connector) -> None:
+    def __init__(
+        self,
+        config: LoadedConfig,
+        store: StateStore,
+        path: Path,
+        *,
+        dry_run: bool = False,
+        partial: bool = False,
+        connector_factory: ConnectorFactory = open_connector,
+    ) -> None:
         self.config = config
         self.store = store
         self.path = path
@@ -113,8 +131,9 @@ class ReviewApplier:
                 return self.report
             entities = sorted({row.entity for row in valid})
             if not self.dry_run and valid:
-                self.report.run_id = self.store.start_run(RUN_KIND, entities[0] if entities else None,
-                                                          {"file": str(self.path), "partial": self.partial})
+                self.report.run_id = self.store.start_run(
+                    RUN_KIND, entities[0] if entities else None, {"file": str(self.path), "partial": self.partial}
+                )
             status = "failed"
             try:
                 for row in valid:
@@ -143,7 +162,9 @@ class ReviewApplier:
         if target.system not in self._linkers:
             self._linkers[target.system] = (
                 CompanyLinker(self._target(target.system, COMPANY_ENTITY), self.config.model.default_region)
-                if applies(target) else None)
+                if applies(target)
+                else None
+            )
         return self._linkers[target.system]
 
     def _where(self, row: ReviewRow) -> str:
@@ -164,15 +185,17 @@ class ReviewApplier:
             known_runs = reviews.import_runs(conn, run_ids)
             for run_id in known_runs:
                 for review_id, item in reviews.review_rows(
-                        conn, run_id, [r.review_id for r in decided if r.run_id == run_id]).items():
+                    conn, run_id, [r.review_id for r in decided if r.run_id == run_id]
+                ).items():
                     stored[(run_id, review_id)] = item
         valid: list[ReviewRow] = []
         seen: set[tuple[int, str]] = set()
         for row in decided:
             try:
                 if row.run_id is None or not row.review_id:
-                    raise _Refused("the row has no run id or review number: only rows written by "
-                                   "`einklang import` can be applied")
+                    raise _Refused(
+                        "the row has no run id or review number: only rows written by `einklang import` can be applied"
+                    )
                 if row.run_id not in known_runs:
                     raise _Refused(f"run {row.run_id} is not an import run that wrote a review file")
                 found = stored.get((row.run_id, row.review_id))
@@ -202,37 +225,56 @@ class ReviewApplier:
                 continue
             self._stored[id(trusted)] = item
             valid.append(trusted)
-            self.report.plan.append({"review_id": trusted.review_id, "line": trusted.line, "kind": trusted.kind,
-                                     "decision": trusted.decision, "sources": trusted.sources})
+            self.report.plan.append(
+                {
+                    "review_id": trusted.review_id,
+                    "line": trusted.line,
+                    "kind": trusted.kind,
+                    "decision": trusted.decision,
+                    "sources": trusted.sources,
+                }
+            )
         return valid
 
     def _compare(self, row: ReviewRow, item: reviews.StoredReviewRow) -> None:
         """Refuse a row whose technical columns differ from what the import wrote."""
         differences = []
-        for label, in_file, in_store in (("system", row.system, item.system), ("entity", row.entity, item.entity),
-                                         ("kind", row.kind, item.kind)):
+        for label, in_file, in_store in (
+            ("system", row.system, item.system),
+            ("entity", row.entity, item.entity),
+            ("kind", row.kind, item.kind),
+        ):
             if in_file != in_store:
                 differences.append(f"{label} {in_file!r} (the import wrote {in_store!r})")
         file_ids = [c.native_id for c in row.candidates]
         store_ids = [c.native_id for c in item.candidates]
         if file_ids != store_ids:
-            differences.append(f"candidate ids {', '.join(file_ids) or 'none'} "
-                               f"(the import wrote {', '.join(store_ids) or 'none'})")
+            differences.append(
+                f"candidate ids {', '.join(file_ids) or 'none'} (the import wrote {', '.join(store_ids) or 'none'})"
+            )
         if sorted(row.fingerprints) != sorted(item.fingerprints):
             differences.append("fingerprints")
         if (row.golden_id or None) != item.golden_id:
             differences.append("golden_id")
         if differences:
-            raise _Refused("the row differs from what import run "
-                           f"{item.run_id} wrote: {'; '.join(differences)}; leave the hidden columns as they are")
+            raise _Refused(
+                "the row differs from what import run "
+                f"{item.run_id} wrote: {'; '.join(differences)}; leave the hidden columns as they are"
+            )
 
     @staticmethod
     def _trusted(row: ReviewRow, item: reviews.StoredReviewRow) -> ReviewRow:
         """The row as the import wrote it, with the person's decision and choices from the file."""
         return replace(
-            row, kind=item.kind, system=item.system, entity=item.entity, golden_id=item.golden_id,
-            fingerprints=list(item.fingerprints), incoming=dict(item.incoming),
-            candidates=[ReviewCandidate(c.native_id, c.version, None) for c in item.candidates])
+            row,
+            kind=item.kind,
+            system=item.system,
+            entity=item.entity,
+            golden_id=item.golden_id,
+            fingerprints=list(item.fingerprints),
+            incoming=dict(item.incoming),
+            candidates=[ReviewCandidate(c.native_id, c.version, None) for c in item.candidates],
+        )
 
     def _check_decision(self, row: ReviewRow, target: TargetEntity) -> None:
         if row.decision != "merge":
@@ -269,8 +311,11 @@ class ReviewApplier:
             else:
                 self._apply_contact(row, target)
         except StaleVersion:
-            self._fail(row, "the existing record changed after the review file was written; "
-                            "run the import again for a fresh review file")
+            self._fail(
+                row,
+                "the existing record changed after the review file was written; "
+                "run the import again for a fresh review file",
+            )
         except ConnectorError as exc:
             self._fail(row, str(exc))
 
@@ -309,8 +354,9 @@ class ReviewApplier:
         return row.golden_id is None or any(value != row.golden_id for value in known.values())
 
     def _incoming(self, row: ReviewRow, target: TargetEntity) -> CanonicalRecord:
-        return to_entity_record(row.incoming, self.config.entity_spec(target.entity), target.fields,
-                                self.config.normalize_context)
+        return to_entity_record(
+            row.incoming, self.config.entity_spec(target.entity), target.fields, self.config.normalize_context
+        )
 
     def _apply_contact(self, row: ReviewRow, target: TargetEntity) -> None:
         cause = f"review {self.path.name} {row.review_id}: {row.decision} ({'; '.join(row.sources)})"
@@ -321,13 +367,27 @@ class ReviewApplier:
         elif row.decision == "skip":
             self._skip(row, target, cause)
         elif row.decision == "not-duplicate":
-            pairs = [(imports.incoming_key(fp), imports.record_key(target.system, c.native_id))
-                     for fp in row.fingerprints for c in row.candidates if c.native_id != "(new)"]
+            pairs = [
+                (imports.incoming_key(fp), imports.record_key(target.system, c.native_id))
+                for fp in row.fingerprints
+                for c in row.candidates
+                if c.native_id != "(new)"
+            ]
             with self.store.transaction() as conn:
                 added = [pair for pair in pairs if imports.add_exclusion(conn, target.entity, *pair)]
-                journal.audit(conn, self.run_id, [{
-                    "system": target.system, "entity": target.entity, "op": "decision",
-                    "new": {"decision": "not-duplicate", "pairs": [list(p) for p in added]}, "cause": cause}])
+                journal.audit(
+                    conn,
+                    self.run_id,
+                    [
+                        {
+                            "system": target.system,
+                            "entity": target.entity,
+                            "op": "decision",
+                            "new": {"decision": "not-duplicate", "pairs": [list(p) for p in added]},
+                            "cause": cause,
+                        }
+                    ],
+                )
             if self._create(row, target, cause):
                 self.report.not_duplicate += 1
 
@@ -350,11 +410,21 @@ class ReviewApplier:
             if (choice == "incoming" and value != current.get(name)) or (choice is None and current.get(name) is None):
                 changes[name] = value
         if changes:
-            update_record(self.store, target, self.run_id, candidate.native_id, changes,
-                          candidate.version or current_native.version, row.fingerprints, cause, also=self._mark(row))
+            update_record(
+                self.store,
+                target,
+                self.run_id,
+                candidate.native_id,
+                changes,
+                candidate.version or current_native.version,
+                row.fingerprints,
+                cause,
+                also=self._mark(row),
+            )
         else:
-            link_existing(self.store, target, self.run_id, current_native, row.fingerprints, cause,
-                          also=self._mark(row))
+            link_existing(
+                self.store, target, self.run_id, current_native, row.fingerprints, cause, also=self._mark(row)
+            )
         self.report.merged += 1
 
     def _create(self, row: ReviewRow, target: TargetEntity, cause: str) -> bool:
@@ -366,8 +436,13 @@ class ReviewApplier:
                 record[ACCOUNT_REFERENCE_FIELD] = decision.account_id
             elif decision.action == "create":
                 record[ACCOUNT_REFERENCE_FIELD] = linker.create_account(self.store, self.run_id, record, cause)
-        outcome = create_records(self.store, target, self.run_id,
-                                 [PlannedCreate(record, cause, tuple(row.fingerprints))], also=self._mark(row))[0]
+        outcome = create_records(
+            self.store,
+            target,
+            self.run_id,
+            [PlannedCreate(record, cause, tuple(row.fingerprints))],
+            also=self._mark(row),
+        )[0]
         if outcome.native is None:
             self._fail(row, f"create refused by {target.system}: {outcome.error}")
             return False
@@ -379,9 +454,19 @@ class ReviewApplier:
         fingerprints = [] if row.golden_id else row.fingerprints
         with self.store.transaction() as conn:
             imports.remember_fingerprints(conn, target.entity, dict.fromkeys(fingerprints, imports.SKIPPED))
-            journal.audit(conn, self.run_id, [{
-                "system": target.system, "entity": target.entity, "op": "decision",
-                "new": {"decision": "skip", "fingerprints": fingerprints}, "cause": cause}])
+            journal.audit(
+                conn,
+                self.run_id,
+                [
+                    {
+                        "system": target.system,
+                        "entity": target.entity,
+                        "op": "decision",
+                        "new": {"decision": "skip", "fingerprints": fingerprints},
+                        "cause": cause,
+                    }
+                ],
+            )
             self._mark(row)(conn)
         self.report.skipped += 1
 
@@ -420,13 +505,30 @@ class ReviewApplier:
         if account_id is None:
             self._fail(row, "the account could not be created")
             return
-        update_record(self.store, target, self.run_id, contact_id, {ACCOUNT_REFERENCE_FIELD: account_id}, None, [],
-                      cause, also=self._mark(row))
+        update_record(
+            self.store,
+            target,
+            self.run_id,
+            contact_id,
+            {ACCOUNT_REFERENCE_FIELD: account_id},
+            None,
+            [],
+            cause,
+            also=self._mark(row),
+        )
         self.report.attached += 1
 
 
-def apply_review(config: LoadedConfig, store: StateStore, path: Path, *, dry_run: bool = False,
-                 partial: bool = False, connector_factory: ConnectorFactory = open_connector) -> ApplyReport:
+def apply_review(
+    config: LoadedConfig,
+    store: StateStore,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    partial: bool = False,
+    connector_factory: ConnectorFactory = open_connector,
+) -> ApplyReport:
     """Apply the decided rows of a review file; all or nothing unless ``partial`` (see the module doc)."""
-    return ReviewApplier(config, store, path, dry_run=dry_run, partial=partial,
-                         connector_factory=connector_factory).run()
+    return ReviewApplier(
+        config, store, path, dry_run=dry_run, partial=partial, connector_factory=connector_factory
+    ).run()

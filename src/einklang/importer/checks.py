@@ -28,12 +28,32 @@ class DuplicateRow:
     reasons: tuple[str, ...]
 
     def cells(self) -> list[str]:
-        return [self.a_source, self.a_row, self.b_source, self.b_row, f"{self.score:.4f}", self.verdict,
-                "; ".join(self.reasons)]
+        return [
+            self.a_source,
+            self.a_row,
+            self.b_source,
+            self.b_row,
+            f"{self.score:.4f}",
+            self.verdict,
+            "; ".join(self.reasons),
+        ]
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(zip(DEDUPE_HEADER, [self.a_source, self.a_row, self.b_source, self.b_row,
-                                        round(self.score, 4), self.verdict, list(self.reasons)], strict=True))
+        return dict(
+            zip(
+                DEDUPE_HEADER,
+                [
+                    self.a_source,
+                    self.a_row,
+                    self.b_source,
+                    self.b_row,
+                    round(self.score, 4),
+                    self.verdict,
+                    list(self.reasons),
+                ],
+                strict=True,
+            )
+        )
 
 
 def write_matches(path: Path, rows: Sequence[DuplicateRow]) -> None:
@@ -44,8 +64,9 @@ def write_matches(path: Path, rows: Sequence[DuplicateRow]) -> None:
         writer.writerows(row.cells() for row in rows)
 
 
-def dedupe_files(paths: Sequence[Path], against: Sequence[Path] = (), default_region: str = "DE",
-                 model: MatchModel | None = None) -> tuple[list[Any], list[DuplicateRow]]:
+def dedupe_files(
+    paths: Sequence[Path], against: Sequence[Path] = (), default_region: str = "DE", model: MatchModel | None = None
+) -> tuple[list[Any], list[DuplicateRow]]:
     """Pairs within and across ``paths``; with ``against``, only pairs between them and ``against``."""
     reports, rows = read_files(paths, default_region)
     other: list[IncomingRow] = []
@@ -61,13 +82,13 @@ def dedupe_files(paths: Sequence[Path], against: Sequence[Path] = (), default_re
         b = (other if against else rows)[int(str(pair.b_id))]
         if not against and (b.source, b.row) < (a.source, a.row):
             a, b = b, a  # earlier record first, so the file reads top-down
-        result.append(DuplicateRow(a.source, str(a.row), b.source, str(b.row), pair.score, pair.verdict,
-                                   pair.reasons))
+        result.append(DuplicateRow(a.source, str(a.row), b.source, str(b.row), pair.score, pair.verdict, pair.reasons))
     return reports, result
 
 
-def dedupe_system(config: LoadedConfig, connector: Connector, entity: str,
-                  model: MatchModel | None = None) -> list[DuplicateRow]:
+def dedupe_system(
+    config: LoadedConfig, connector: Connector, entity: str, model: MatchModel | None = None
+) -> list[DuplicateRow]:
     mapping = config.mapping(entity, connector.system)
     spec = spec_for_entity(entity, mapping.canonical_fields)
     records = []
@@ -92,29 +113,48 @@ class SystemInspection:
         return len(self.problems)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"system": self.system, "entity": self.entity, "records": self.records, "errors": self.errors,
-                "problems": self.problems}
+        return {
+            "system": self.system,
+            "entity": self.entity,
+            "records": self.records,
+            "errors": self.errors,
+            "problems": self.problems,
+        }
 
 
 def inspect_system(config: LoadedConfig, connector: Connector, entity: str) -> SystemInspection:
     """Every value of ``entity`` in the system that cannot be normalised, and every empty required field."""
     mapping = config.mapping(entity, connector.system)
-    required = [name for name, spec in mapping.entity.fields.items()
-                if spec.required and name in mapping.canonical_fields]
+    required = [
+        name for name, spec in mapping.entity.fields.items() if spec.required and name in mapping.canonical_fields
+    ]
     result = SystemInspection(connector.system, entity)
     for page in connector.read_all(entity):
         for native in page:
             result.records += 1
             canonical, problems = mapping.to_canonical(native.fields)
             for problem in problems:
-                result.problems.append({"system": connector.system, "record": native.native_id,
-                                        "field": problem.field, "value": problem.value, "message": problem.reason,
-                                        "text": f"{connector.system}:{native.native_id}:{problem.field}: "
-                                                f"{problem.reason} (value {problem.value!r})"})
+                result.problems.append(
+                    {
+                        "system": connector.system,
+                        "record": native.native_id,
+                        "field": problem.field,
+                        "value": problem.value,
+                        "message": problem.reason,
+                        "text": f"{connector.system}:{native.native_id}:{problem.field}: "
+                        f"{problem.reason} (value {problem.value!r})",
+                    }
+                )
             for name in required:
                 if canonical.get(name) is None:
-                    result.problems.append({"system": connector.system, "record": native.native_id,
-                                            "field": name, "value": None, "message": "required field is empty",
-                                            "text": f"{connector.system}:{native.native_id}:{name}: "
-                                                    "required field is empty"})
+                    result.problems.append(
+                        {
+                            "system": connector.system,
+                            "record": native.native_id,
+                            "field": name,
+                            "value": None,
+                            "message": "required field is empty",
+                            "text": f"{connector.system}:{native.native_id}:{name}: required field is empty",
+                        }
+                    )
     return result

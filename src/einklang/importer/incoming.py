@@ -88,18 +88,32 @@ class FileReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "file": self.source, "format": self.format, "encoding": self.encoding,
+            "file": self.source,
+            "format": self.format,
+            "encoding": self.encoding,
             "delimiter": _DELIMITER_NAMES.get(self.delimiter or "", self.delimiter),
-            "rows_read": self.rows_read, "rows_usable": self.rows_usable, "errors": self.errors,
-            "warnings": self.warnings, "error": self.error, "binary_values_skipped": self.binary_skipped,
-            "problems": [problem_dict(p) for p in self.problems], "problems_left_out": self.problems_left_out,
+            "rows_read": self.rows_read,
+            "rows_usable": self.rows_usable,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "error": self.error,
+            "binary_values_skipped": self.binary_skipped,
+            "problems": [problem_dict(p) for p in self.problems],
+            "problems_left_out": self.problems_left_out,
         }
 
 
 def problem_dict(problem: Problem) -> dict[str, Any]:
-    return {"file": problem.source, "line": problem.line, "row": problem.row, "field": problem.field,
-            "value": problem.value, "severity": problem.severity, "message": problem.message,
-            "text": str(problem)}
+    return {
+        "file": problem.source,
+        "line": problem.line,
+        "row": problem.row,
+        "field": problem.field,
+        "value": problem.value,
+        "severity": problem.severity,
+        "message": problem.message,
+        "text": str(problem),
+    }
 
 
 def fingerprint(values: dict[str, str]) -> str:
@@ -114,7 +128,10 @@ def fingerprint(values: dict[str, str]) -> str:
 
 
 def read_file(
-    path: Path, source: str | None = None, default_region: str = "DE", progress: Progress | None = None,
+    path: Path,
+    source: str | None = None,
+    default_region: str = "DE",
+    progress: Progress | None = None,
 ) -> tuple[FileReport, list[IncomingRow]]:
     """Read and validate one file; rows without any name are reported and left out."""
     report = FileReport(source if source is not None else str(path))
@@ -123,7 +140,10 @@ def read_file(
 
 
 def scan_file(
-    path: Path, source: str | None = None, default_region: str = "DE", progress: Progress | None = None,
+    path: Path,
+    source: str | None = None,
+    default_region: str = "DE",
+    progress: Progress | None = None,
 ) -> FileReport:
     """Like :func:`read_file` but keeps no rows: the counts and problems of ``inspect``."""
     report = FileReport(source if source is not None else str(path))
@@ -132,13 +152,11 @@ def scan_file(
     return report
 
 
-def scan_files(paths: Sequence[Path], default_region: str = "DE",
-               progress: Progress | None = None) -> list[FileReport]:
+def scan_files(paths: Sequence[Path], default_region: str = "DE", progress: Progress | None = None) -> list[FileReport]:
     return [scan_file(path, str(path), default_region, progress) for path in paths]
 
 
-def _stream(path: Path, report: FileReport, default_region: str,
-            progress: Progress | None) -> Iterator[IncomingRow]:
+def _stream(path: Path, report: FileReport, default_region: str, progress: Progress | None) -> Iterator[IncomingRow]:
     """The usable rows of one file, one at a time; ``report`` is filled in on the way."""
     shown = report.source
     try:
@@ -167,8 +185,9 @@ def _stream(path: Path, report: FileReport, default_region: str,
         progress(shown, report.rows_read)
 
 
-def read_files(paths: Sequence[Path], default_region: str = "DE",
-               progress: Progress | None = None) -> tuple[list[FileReport], list[IncomingRow]]:
+def read_files(
+    paths: Sequence[Path], default_region: str = "DE", progress: Progress | None = None
+) -> tuple[list[FileReport], list[IncomingRow]]:
     reports: list[FileReport] = []
     rows: list[IncomingRow] = []
     for path in paths:

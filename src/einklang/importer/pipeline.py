@@ -17,12 +17,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from einklang.config import LoadedConfig
 from einklang.connectors.base import Connector, NativeRecord, chunked
@@ -33,17 +30,16 @@ from einklang.importer.company_link import (
     CompanyLinker,
     applies,
 )
-from einklang.importer.incoming import FileReport, IncomingRow, Progress, read_files
+from einklang.importer.incoming import IncomingRow, Progress, read_files
 from einklang.importer.matching import match_record, spec_for_entity, to_entity_record
 from einklang.importer.merge import MergedContact, merge_rows
 from einklang.importer.review import (
     MAX_CANDIDATES,
     ReviewCandidate,
-    ReviewFileError,
     ReviewRow,
-    read_review,
     write_review,
 )
+from einklang.importer.run_report import ImportReport, check_review_path
 from einklang.importer.writes import (
     PlannedCreate,
     TargetEntity,
@@ -60,94 +56,6 @@ from einklang.store.state import StateStore
 RUN_KIND = "import"
 
 
-class ImportRefused(Exception):
-    """The import cannot start (checked before anything is written): e.g. its review file cannot be written."""
-
-
-def check_review_path(path: Path | None, *, overwrite: bool = False) -> None:
-    """Refuse, before any write, a review file that cannot be written or would replace decisions.
-
-    ``path`` None: the default file in the current folder. An existing file holding decisions
-    (or not an einklang review file at all) is replaced only with ``overwrite``.
-    """
-    folder = (path.parent if path is not None else Path.cwd())
-    where = path if path is not None else folder
-    if path is not None and path.is_dir():
-        raise ImportRefused(f"{path}: the review file is a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".einklang-", suffix=".tmp"):
-            pass
-    except OSError as exc:
-        raise ImportRefused(f"{where}: the review file cannot be written there ({exc.strerror or exc})") from None
-    if path is None or not path.exists():
-        return
-    if not os.access(path, os.W_OK):
-        raise ImportRefused(f"{path}: the review file exists and is read-only")
-    if overwrite:
-        return
-    try:
-        decided = sum(1 for row in read_review(path) if row.decision is not None)
-    except ReviewFileError:
-        raise ImportRefused(f"{path}: exists and is not an einklang review file; "
-                            f"choose another --review file (or --overwrite)") from None
-    if decided:
-        raise ImportRefused(f"{path}: holds {decided} decision(s); apply them first (einklang review apply "
-                            f"{path}), choose another --review file, or --overwrite") from None
-
-
-@dataclass
-class ImportReport:
-    entity: str
-    system: str
-    dry_run: bool
-    run_id: int | None = None
-    files: list[FileReport] = field(default_factory=list)
-    rows_read: int = 0
-    rows_usable: int = 0
-    already_imported: int = 0
-    persons: int = 0
-    merged_rows: int = 0
-    created: int = 0
-    linked: int = 0
-    waiting: int = 0
-    """Persons not imported: possible duplicates that wait for a decision in the review file."""
-    to_review: int = 0
-    """Contact rows of the review file: the ``linked`` persons (a merge can fill their gaps) and the ``waiting``."""
-    accounts_attached: int = 0
-    accounts_created: int = 0
-    accounts_to_review: int = 0
-    recovered: int = 0
-    failed: int = 0
-    failures: list[str] = field(default_factory=list)
-    plan: list[dict[str, Any]] = field(default_factory=list)
-    review_file: str | None = None
-
-    @property
-    def rows_left_out(self) -> int:
-        """Rows read but not usable (no name at all); every other row is imported before or part of a person."""
-        return self.rows_read - self.rows_usable
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "entity": self.entity, "system": self.system, "dry_run": self.dry_run, "run_id": self.run_id,
-            "rows_read": self.rows_read, "rows_usable": self.rows_usable, "rows_left_out": self.rows_left_out,
-            "already_imported": self.already_imported, "persons": self.persons, "merged_rows": self.merged_rows,
-            "created": self.created, "linked": self.linked, "waiting": self.waiting, "to_review": self.to_review,
-            "accounts_attached": self.accounts_attached, "accounts_created": self.accounts_created,
-            "accounts_to_review": self.accounts_to_review,
-            "recovered": self.recovered, "failed": self.failed, "review_file": self.review_file,
-        }
-
-    def as_dict(self) -> dict[str, Any]:
-        data = self.summary()
-        data["files"] = [report.as_dict() for report in self.files]
-        data["failures"] = self.failures
-        if self.dry_run:
-            data["plan"] = self.plan
-        return data
-
-
 @dataclass
 class _NewContact:
     merged: MergedContact
@@ -159,9 +67,18 @@ class _NewContact:
 
 class ImportRun:
     def __init__(
-        self, config: LoadedConfig, store: StateStore, connector: Connector, paths: Sequence[Path], *,
-        entity: str = "contact", review_path: Path | None = None, lang: str = "en", dry_run: bool = False,
-        overwrite: bool = False, progress: Progress | None = None,
+        self,
+        config: LoadedConfig,
+        store: StateStore,
+        connector: Connector,
+        paths: Sequence[Path],
+        *,
+        entity: str = "contact",
+        review_path: Path | None = None,
+        lang: str = "en",
+        dry_run: bool = False,
+        overwrite: bool = False,
+        progress: Progress | None = None,
     ) -> None:
         self.config = config
         self.progress = progress
@@ -192,9 +109,15 @@ class ImportRun:
         report = self.report
         if not self.dry_run:
             check_review_path(self.review_path, overwrite=self.overwrite)
-            report.run_id = self.store.start_run(RUN_KIND, self.target.entity, {
-                "files": [str(p) for p in self.paths], "system": self.target.system,
-                "review": str(self.review_path) if self.review_path else None})
+            report.run_id = self.store.start_run(
+                RUN_KIND,
+                self.target.entity,
+                {
+                    "files": [str(p) for p in self.paths],
+                    "system": self.target.system,
+                    "review": str(self.review_path) if self.review_path else None,
+                },
+            )
         status = "failed"
         try:
             self._run()
@@ -241,8 +164,13 @@ class ImportRun:
                 report.already_imported += known_rows
                 report.persons += 1
                 person_rows += len(contact.rows) - known_rows
-                pair = CandidatePair(contact.key, found[0].native_id, 1.0, "duplicate",
-                                     ("same person as rows an earlier import brought in",))
+                pair = CandidatePair(
+                    contact.key,
+                    found[0].native_id,
+                    1.0,
+                    "duplicate",
+                    ("same person as rows an earlier import brought in",),
+                )
                 self._sure_duplicate(contact, [pair], existing)
             else:
                 fresh.append(contact)
@@ -258,8 +186,9 @@ class ImportRun:
             elif pairs:
                 self._possible_duplicate(contact, pairs, existing)
             else:
-                record = to_entity_record(contact.values, self.entity_spec, self.target.fields,
-                                          self.config.normalize_context)
+                record = to_entity_record(
+                    contact.values, self.entity_spec, self.target.fields, self.config.normalize_context
+                )
                 new.append(_NewContact(contact, record))
         held_back = self._hold_back_possible_pairs(new, inner_pairs)
         to_create = [item for item in new if item.merged.key not in held_back]
@@ -278,18 +207,31 @@ class ImportRun:
     def _store_review_rows(self) -> None:
         """What ``review apply`` trusts instead of the file (which only brings the decisions back)."""
         assert self.run_id is not None
-        stored = [reviews.StoredReviewRow(
-            self.run_id, row.review_id, row.kind, row.system, row.entity, row.golden_id, tuple(row.fingerprints),
-            tuple(reviews.StoredCandidate(c.native_id, c.version) for c in row.candidates[:MAX_CANDIDATES]),
-            dict(row.incoming)) for row in self.review_rows]
+        stored = [
+            reviews.StoredReviewRow(
+                self.run_id,
+                row.review_id,
+                row.kind,
+                row.system,
+                row.entity,
+                row.golden_id,
+                tuple(row.fingerprints),
+                tuple(reviews.StoredCandidate(c.native_id, c.version) for c in row.candidates[:MAX_CANDIDATES]),
+                dict(row.incoming),
+            )
+            for row in self.review_rows
+        ]
         with self.store.transaction() as conn:
             reviews.save_review_rows(conn, stored)
 
     def _imported_natives(self, golden_ids: set[str]) -> dict[str, str]:
         with self.store.read() as conn:
             linked = links.links_of_goldens(conn, sorted(golden_ids))
-        return {golden_id: by_system[self.target.system].native_id for golden_id, by_system in linked.items()
-                if self.target.system in by_system}
+        return {
+            golden_id: by_system[self.target.system].native_id
+            for golden_id, by_system in linked.items()
+            if self.target.system in by_system
+        }
 
     def _known_fingerprints(self, fingerprints: list[str]) -> dict[str, str]:
         with self.store.read() as conn:
@@ -318,7 +260,9 @@ class ImportRun:
         return merged, inner
 
     def _match_existing(
-        self, merged: list[MergedContact], existing: dict[str, tuple[NativeRecord, CanonicalRecord]],
+        self,
+        merged: list[MergedContact],
+        existing: dict[str, tuple[NativeRecord, CanonicalRecord]],
     ) -> dict[str, list[CandidatePair]]:
         if not merged or not existing:
             return {}
@@ -332,67 +276,117 @@ class ImportRun:
         pairs = find_duplicates(
             [match_record(contact.key, contact.values) for contact in merged],
             [match_record(native_id, record) for native_id, (_, record) in existing.items()],
-            spec=self.match_spec, default_region=self.region, exclude=exclude)
+            spec=self.match_spec,
+            default_region=self.region,
+            exclude=exclude,
+        )
         grouped: dict[str, list[CandidatePair]] = {}
         for pair in pairs:
             grouped.setdefault(str(pair.a_id), []).append(pair)
         return grouped
 
     # ------------------------------------------------------------------ duplicates of existing records
-    def _candidates(self, pairs: list[CandidatePair],
-                    existing: dict[str, tuple[NativeRecord, CanonicalRecord]]) -> list[ReviewCandidate]:
+    def _candidates(
+        self, pairs: list[CandidatePair], existing: dict[str, tuple[NativeRecord, CanonicalRecord]]
+    ) -> list[ReviewCandidate]:
         result = []
         for pair in pairs[:MAX_CANDIDATES]:
             native, record = existing[str(pair.b_id)]
             result.append(ReviewCandidate(native.native_id, native.version, pair.score, shown(record)))
         return result
 
-    def _review_row(self, contact: MergedContact, pair: CandidatePair, candidates: list[ReviewCandidate],
-                    status: str, golden_id: str | None = None, kind: str = "contact") -> ReviewRow:
+    def _review_row(
+        self,
+        contact: MergedContact,
+        pair: CandidatePair,
+        candidates: list[ReviewCandidate],
+        status: str,
+        golden_id: str | None = None,
+        kind: str = "contact",
+    ) -> ReviewRow:
         return ReviewRow(
-            review_id=f"R{len(self.review_rows) + 1}", kind=kind, verdict=pair.verdict, score=pair.score,
-            reasons=list(pair.reasons), sources=contact.sources, status=status,
+            review_id=f"R{len(self.review_rows) + 1}",
+            kind=kind,
+            verdict=pair.verdict,
+            score=pair.score,
+            reasons=list(pair.reasons),
+            sources=contact.sources,
+            status=status,
             incoming={name: value for name, value in contact.values.items() if name in self.review_fields},
-            candidates=candidates, fingerprints=list(contact.fingerprints), system=self.target.system,
-            entity=self.target.entity, run_id=self.run_id, golden_id=golden_id)
+            candidates=candidates,
+            fingerprints=list(contact.fingerprints),
+            system=self.target.system,
+            entity=self.target.entity,
+            run_id=self.run_id,
+            golden_id=golden_id,
+        )
 
-    def _sure_duplicate(self, contact: MergedContact, pairs: list[CandidatePair],
-                        existing: dict[str, tuple[NativeRecord, CanonicalRecord]]) -> None:
+    def _sure_duplicate(
+        self,
+        contact: MergedContact,
+        pairs: list[CandidatePair],
+        existing: dict[str, tuple[NativeRecord, CanonicalRecord]],
+    ) -> None:
         best = pairs[0]
         native, record = existing[str(best.b_id)]
         self._linked[contact.key] = (native, record, contact.sources)
         self.report.linked += 1
         if self.dry_run:
-            self.report.plan.append({"action": "link", "sources": contact.sources, "name": contact.display_name(),
-                                     "target_id": native.native_id, "score": round(best.score, 4)})
+            self.report.plan.append(
+                {
+                    "action": "link",
+                    "sources": contact.sources,
+                    "name": contact.display_name(),
+                    "target_id": native.native_id,
+                    "score": round(best.score, 4),
+                }
+            )
             self.review_rows.append(self._review_row(contact, best, self._candidates(pairs, existing), ""))
             return
-        golden_id = link_existing(self.store, self.target, self.run_id, native, contact.fingerprints,
-                                  f"import: sure duplicate of {self.target.system} record {native.native_id} "
-                                  f"({'; '.join(contact.sources)})")
-        status = ("linked to candidate 1, nothing changed: choose merge to fill its fields"
-                  if self.lang == "en" else
-                  "mit Kandidat 1 verknüpft, nichts geändert: zusammenführen ergänzt seine Felder")
+        golden_id = link_existing(
+            self.store,
+            self.target,
+            self.run_id,
+            native,
+            contact.fingerprints,
+            f"import: sure duplicate of {self.target.system} record {native.native_id} ({'; '.join(contact.sources)})",
+        )
+        status = (
+            "linked to candidate 1, nothing changed: choose merge to fill its fields"
+            if self.lang == "en"
+            else "mit Kandidat 1 verknüpft, nichts geändert: zusammenführen ergänzt seine Felder"
+        )
         self.review_rows.append(self._review_row(contact, best, self._candidates(pairs, existing), status, golden_id))
 
-    def _possible_duplicate(self, contact: MergedContact, pairs: list[CandidatePair],
-                            existing: dict[str, tuple[NativeRecord, CanonicalRecord]]) -> None:
+    def _possible_duplicate(
+        self,
+        contact: MergedContact,
+        pairs: list[CandidatePair],
+        existing: dict[str, tuple[NativeRecord, CanonicalRecord]],
+    ) -> None:
         self.report.waiting += 1
         if self.dry_run:
-            self.report.plan.append({"action": "review", "sources": contact.sources, "name": contact.display_name(),
-                                     "candidates": [str(p.b_id) for p in pairs[:MAX_CANDIDATES]],
-                                     "score": round(pairs[0].score, 4)})
+            self.report.plan.append(
+                {
+                    "action": "review",
+                    "sources": contact.sources,
+                    "name": contact.display_name(),
+                    "candidates": [str(p.b_id) for p in pairs[:MAX_CANDIDATES]],
+                    "score": round(pairs[0].score, 4),
+                }
+            )
             self.review_rows.append(self._review_row(contact, pairs[0], self._candidates(pairs, existing), ""))
             return
-        self.review_rows.append(self._review_row(contact, pairs[0], self._candidates(pairs, existing),
-                                                 self._waiting()))
+        self.review_rows.append(self._review_row(contact, pairs[0], self._candidates(pairs, existing), self._waiting()))
 
     def _waiting(self) -> str:
         return "not imported: waiting for your decision" if self.lang == "en" else "nicht importiert: bitte entscheiden"
 
     # ------------------------------------------------------------------ new records
     def _hold_back_possible_pairs(
-        self, new: list[_NewContact], inner: list[CandidatePair],
+        self,
+        new: list[_NewContact],
+        inner: list[CandidatePair],
     ) -> dict[str, tuple[str, CandidatePair]]:
         """New records that are possibly the same person as another input record stay out of the create.
 
@@ -435,8 +429,11 @@ class ImportRun:
                         self.report.plan.append({"action": "create-account", "name": company})
                     continue
                 account_id = self.linker.create_account(
-                    self.store, self.run_id, item.record,
-                    f"import: account for {item.record.get('company')!r} named by {'; '.join(item.merged.sources)}")
+                    self.store,
+                    self.run_id,
+                    item.record,
+                    f"import: account for {item.record.get('company')!r} named by {'; '.join(item.merged.sources)}",
+                )
                 if account_id is not None:
                     item.record[ACCOUNT_REFERENCE_FIELD] = account_id
                     self.report.accounts_created += 1
@@ -446,13 +443,21 @@ class ImportRun:
         if self.dry_run:
             for item in items:
                 report.created += 1
-                report.plan.append({"action": "create", "sources": item.merged.sources,
-                                    "name": item.merged.display_name(), "values": shown(item.record)})
+                report.plan.append(
+                    {
+                        "action": "create",
+                        "sources": item.merged.sources,
+                        "name": item.merged.display_name(),
+                        "values": shown(item.record),
+                    }
+                )
             return
         batch_size = max(1, self.target.connector.capabilities(self.target.entity).batch_size)
         for batch in chunked(items, batch_size):
-            planned = [PlannedCreate(item.record, f"import from {'; '.join(item.merged.sources)}",
-                                     item.merged.fingerprints) for item in batch]
+            planned = [
+                PlannedCreate(item.record, f"import from {'; '.join(item.merged.sources)}", item.merged.fingerprints)
+                for item in batch
+            ]
             for item, outcome in zip(batch, create_records(self.store, self.target, self.run_id, planned), strict=True):
                 item.golden_id = outcome.golden_id
                 item.native = outcome.native
@@ -474,44 +479,92 @@ class ImportRun:
             else:
                 kept = by_key[kept_key]
                 candidate_id = kept.native.native_id if kept.native is not None else "(new)"
-                candidate = ReviewCandidate(candidate_id, kept.native.version if kept.native else None, pair.score,
-                                            shown(kept.record))
+                candidate = ReviewCandidate(
+                    candidate_id, kept.native.version if kept.native else None, pair.score, shown(kept.record)
+                )
                 note = f"candidate 1 was created by this import from {'; '.join(kept.merged.sources)}"
             reasons = [*pair.reasons, note]
             row = self._review_row(item.merged, pair, [candidate], self._waiting())
             row.reasons = reasons
             self.review_rows.append(row)
             if self.dry_run:
-                self.report.plan.append({"action": "review", "sources": item.merged.sources,
-                                         "name": item.merged.display_name(), "candidates": [candidate.native_id],
-                                         "score": round(pair.score, 4)})
+                self.report.plan.append(
+                    {
+                        "action": "review",
+                        "sources": item.merged.sources,
+                        "name": item.merged.display_name(),
+                        "candidates": [candidate.native_id],
+                        "score": round(pair.score, 4),
+                    }
+                )
 
     def _account_review_rows(self, items: list[_NewContact]) -> None:
         for item in items:
             decision = item.account
             if decision is None or decision.action != "review" or (item.native is None and not self.dry_run):
                 continue
-            candidates = [ReviewCandidate(c.native.native_id, c.native.version, None, c.values_as_contact())
-                          for c in decision.candidates[:MAX_CANDIDATES]]
-            status = (f"contact created without company: {decision.reason}" if self.lang == "en"
-                      else f"Kontakt ohne Firma angelegt: {decision.reason}")
-            self.review_rows.append(ReviewRow(
-                review_id=f"R{len(self.review_rows) + 1}", kind="account", verdict="possible", score=0.0,
-                reasons=[decision.reason], sources=item.merged.sources, status=status,
-                incoming={name: value for name, value in item.merged.values.items() if name in self.review_fields},
-                candidates=candidates, fingerprints=list(item.merged.fingerprints), system=self.target.system,
-                entity=self.target.entity, run_id=self.run_id, golden_id=item.golden_id))
+            candidates = [
+                ReviewCandidate(c.native.native_id, c.native.version, None, c.values_as_contact())
+                for c in decision.candidates[:MAX_CANDIDATES]
+            ]
+            status = (
+                f"contact created without company: {decision.reason}"
+                if self.lang == "en"
+                else f"Kontakt ohne Firma angelegt: {decision.reason}"
+            )
+            self.review_rows.append(
+                ReviewRow(
+                    review_id=f"R{len(self.review_rows) + 1}",
+                    kind="account",
+                    verdict="possible",
+                    score=0.0,
+                    reasons=[decision.reason],
+                    sources=item.merged.sources,
+                    status=status,
+                    incoming={name: value for name, value in item.merged.values.items() if name in self.review_fields},
+                    candidates=candidates,
+                    fingerprints=list(item.merged.fingerprints),
+                    system=self.target.system,
+                    entity=self.target.entity,
+                    run_id=self.run_id,
+                    golden_id=item.golden_id,
+                )
+            )
             if self.dry_run:
-                self.report.plan.append({"action": "review-account", "sources": item.merged.sources,
-                                         "name": item.merged.display_name(), "reason": decision.reason})
+                self.report.plan.append(
+                    {
+                        "action": "review-account",
+                        "sources": item.merged.sources,
+                        "name": item.merged.display_name(),
+                        "reason": decision.reason,
+                    }
+                )
 
 
 def run_import(
-    config: LoadedConfig, store: StateStore, connector: Connector, paths: Sequence[Path], *,
-    entity: str = "contact", review_path: Path | None = None, lang: str = "en", dry_run: bool = False,
-    overwrite: bool = False, progress: Progress | None = None,
+    config: LoadedConfig,
+    store: StateStore,
+    connector: Connector,
+    paths: Sequence[Path],
+    *,
+    entity: str = "contact",
+    review_path: Path | None = None,
+    lang: str = "en",
+    dry_run: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Raises ImportRefused, before anything is written, when the review file cannot be written
     or already holds decisions (without ``overwrite``). ``progress`` is told the rows read per file."""
-    return ImportRun(config, store, connector, paths, entity=entity, review_path=review_path, lang=lang,
-                     dry_run=dry_run, overwrite=overwrite, progress=progress).run()
+    return ImportRun(
+        config,
+        store,
+        connector,
+        paths,
+        entity=entity,
+        review_path=review_path,
+        lang=lang,
+        dry_run=dry_run,
+        overwrite=overwrite,
+        progress=progress,
+    ).run()

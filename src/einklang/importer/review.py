@@ -47,29 +47,82 @@ MAX_CANDIDATES = 3
 SHEET_TITLE = "review"
 
 _VALUE_LABELS: dict[str, dict[str, str]] = {
-    "en": {"merge": "merge", "create": "create", "skip": "skip", "not-duplicate": "not-duplicate",
-           "incoming": "incoming", "existing": "existing", "duplicate": "duplicate", "possible": "possible",
-           "contact": "contact", "account": "account"},
-    "de": {"merge": "zusammenführen", "create": "neu anlegen", "skip": "überspringen",
-           "not-duplicate": "kein Duplikat", "incoming": "Import", "existing": "vorhanden",
-           "duplicate": "Duplikat", "possible": "mögliches Duplikat", "contact": "Kontakt", "account": "Firma"},
+    "en": {
+        "merge": "merge",
+        "create": "create",
+        "skip": "skip",
+        "not-duplicate": "not-duplicate",
+        "incoming": "incoming",
+        "existing": "existing",
+        "duplicate": "duplicate",
+        "possible": "possible",
+        "contact": "contact",
+        "account": "account",
+    },
+    "de": {
+        "merge": "zusammenführen",
+        "create": "neu anlegen",
+        "skip": "überspringen",
+        "not-duplicate": "kein Duplikat",
+        "incoming": "Import",
+        "existing": "vorhanden",
+        "duplicate": "Duplikat",
+        "possible": "mögliches Duplikat",
+        "contact": "Kontakt",
+        "account": "Firma",
+    },
 }
 _FIELD_LABELS_DE = {
-    "first_name": "Vorname", "last_name": "Nachname", "title": "Titel", "position": "Position",
-    "company": "Firma", "department": "Abteilung", "street": "Straße", "postal_code": "PLZ", "city": "Ort",
-    "country": "Land", "phone": "Telefon", "mobile": "Mobil", "email": "E-Mail", "salutation": "Anrede",
-    "account_id": "Firmen-ID", "name": "Name",
+    "first_name": "Vorname",
+    "last_name": "Nachname",
+    "title": "Titel",
+    "position": "Position",
+    "company": "Firma",
+    "department": "Abteilung",
+    "street": "Straße",
+    "postal_code": "PLZ",
+    "city": "Ort",
+    "country": "Land",
+    "phone": "Telefon",
+    "mobile": "Mobil",
+    "email": "E-Mail",
+    "salutation": "Anrede",
+    "account_id": "Firmen-ID",
+    "name": "Name",
 }
 _FIXED_LABELS = {
-    "en": {"review_id": "Review no.", "kind": "Kind", "decision": "Decision", "merge_into": "Merge into candidate",
-           "verdict": "Verdict", "score": "Score", "reasons": "Reasons", "sources": "Sources", "status": "Status",
-           "fingerprints": "fingerprints", "golden_id": "golden_id", "system": "system", "entity": "entity",
-           "run_id": "run_id"},
-    "de": {"review_id": "Prüf-Nr.", "kind": "Art", "decision": "Entscheidung",
-           "merge_into": "Zusammenführen mit Kandidat",
-           "verdict": "Einstufung", "score": "Ähnlichkeit", "reasons": "Gründe", "sources": "Quellen",
-           "status": "Status", "fingerprints": "fingerprints", "golden_id": "golden_id", "system": "system",
-           "entity": "entity", "run_id": "run_id"},
+    "en": {
+        "review_id": "Review no.",
+        "kind": "Kind",
+        "decision": "Decision",
+        "merge_into": "Merge into candidate",
+        "verdict": "Verdict",
+        "score": "Score",
+        "reasons": "Reasons",
+        "sources": "Sources",
+        "status": "Status",
+        "fingerprints": "fingerprints",
+        "golden_id": "golden_id",
+        "system": "system",
+        "entity": "entity",
+        "run_id": "run_id",
+    },
+    "de": {
+        "review_id": "Prüf-Nr.",
+        "kind": "Art",
+        "decision": "Entscheidung",
+        "merge_into": "Zusammenführen mit Kandidat",
+        "verdict": "Einstufung",
+        "score": "Ähnlichkeit",
+        "reasons": "Gründe",
+        "sources": "Quellen",
+        "status": "Status",
+        "fingerprints": "fingerprints",
+        "golden_id": "golden_id",
+        "system": "system",
+        "entity": "entity",
+        "run_id": "run_id",
+    },
 }
 _TECHNICAL = ("fingerprints", "golden_id", "system", "entity", "run_id")
 
@@ -176,12 +229,20 @@ def _value_from_label(text: str) -> str:
 
 def _cells(row: ReviewRow, keys: Sequence[str], fields: Sequence[str], lang: str) -> list[Any]:
     values: dict[str, Any] = {
-        "review_id": row.review_id, "kind": _value_label(row.kind, lang),
+        "review_id": row.review_id,
+        "kind": _value_label(row.kind, lang),
         "decision": _value_label(row.decision, lang) if row.decision else "",
-        "merge_into": row.merge_into if row.candidates else "", "verdict": _value_label(row.verdict, lang),
-        "score": round(row.score, 4), "reasons": "; ".join(row.reasons), "sources": "; ".join(row.sources),
-        "status": row.status, "fingerprints": " ".join(row.fingerprints), "golden_id": row.golden_id or "",
-        "system": row.system, "entity": row.entity, "run_id": row.run_id if row.run_id is not None else "",
+        "merge_into": row.merge_into if row.candidates else "",
+        "verdict": _value_label(row.verdict, lang),
+        "score": round(row.score, 4),
+        "reasons": "; ".join(row.reasons),
+        "sources": "; ".join(row.sources),
+        "status": row.status,
+        "fingerprints": " ".join(row.fingerprints),
+        "golden_id": row.golden_id or "",
+        "system": row.system,
+        "entity": row.entity,
+        "run_id": row.run_id if row.run_id is not None else "",
     }
     for k, candidate in enumerate(row.candidates[:MAX_CANDIDATES], start=1):
         values[f"c{k}_id"] = candidate.native_id
@@ -351,8 +412,7 @@ def _row_from_cells(record: dict[str, Any], where: str, line: int) -> ReviewRow:
 
     decision = _value_from_label(get("decision")) if get("decision") else None
     if decision is not None and decision not in DECISIONS:
-        raise ReviewFileError(f"{where}: unknown decision {get('decision')!r} "
-                              f"(use one of: {', '.join(DECISIONS)})")
+        raise ReviewFileError(f"{where}: unknown decision {get('decision')!r} (use one of: {', '.join(DECISIONS)})")
     merge_into_text = get("merge_into") or "1"
     if not merge_into_text.isdigit():
         raise ReviewFileError(f"{where}: merge into must be a candidate number, not {merge_into_text!r}")
@@ -363,10 +423,14 @@ def _row_from_cells(record: dict[str, Any], where: str, line: int) -> ReviewRow:
         if not native_id:
             continue
         score_text = get(f"c{k}_score")
-        candidates.append(ReviewCandidate(
-            native_id, get(f"c{k}_version") or None,
-            _number(where, f"candidate {k} score", score_text, float) if score_text else None,
-            {name: raw(f"c{k}_{name}") for name in fields if raw(f"c{k}_{name}")}))
+        candidates.append(
+            ReviewCandidate(
+                native_id,
+                get(f"c{k}_version") or None,
+                _number(where, f"candidate {k} score", score_text, float) if score_text else None,
+                {name: raw(f"c{k}_{name}") for name in fields if raw(f"c{k}_{name}")},
+            )
+        )
     take: dict[str, str] = {}
     for name in fields:
         choice = get(f"take_{name}")
@@ -378,23 +442,32 @@ def _row_from_cells(record: dict[str, Any], where: str, line: int) -> ReviewRow:
     run_text = get("run_id")
     score_text = get("score")
     return ReviewRow(
-        review_id=get("review_id"), kind=_value_from_label(get("kind") or "contact"),
+        review_id=get("review_id"),
+        kind=_value_from_label(get("kind") or "contact"),
         verdict=_value_from_label(get("verdict")),
         score=_number(where, "score", score_text, float) if score_text else 0.0,
-        reasons=[r for r in get("reasons").split("; ") if r], sources=[s for s in get("sources").split("; ") if s],
-        status=get("status"), incoming={name: raw(f"new_{name}") for name in fields if raw(f"new_{name}")},
-        candidates=candidates, fingerprints=get("fingerprints").split(), system=get("system"),
-        entity=get("entity"), run_id=_number(where, "run_id", run_text, int) if run_text else None,
-        golden_id=get("golden_id") or None, decision=decision, merge_into=int(merge_into_text), take=take,
-        line=line)
+        reasons=[r for r in get("reasons").split("; ") if r],
+        sources=[s for s in get("sources").split("; ") if s],
+        status=get("status"),
+        incoming={name: raw(f"new_{name}") for name in fields if raw(f"new_{name}")},
+        candidates=candidates,
+        fingerprints=get("fingerprints").split(),
+        system=get("system"),
+        entity=get("entity"),
+        run_id=_number(where, "run_id", run_text, int) if run_text else None,
+        golden_id=get("golden_id") or None,
+        decision=decision,
+        merge_into=int(merge_into_text),
+        take=take,
+        line=line,
+    )
 
 
 def _check_cells(path: Path, table: list[list[str]]) -> list[list[str]]:
     for line, cells in enumerate(table, start=1):
         for cell in cells:
             if len(cell) > MAX_CELL_CHARS:
-                raise ReviewFileError(f"{path}:{line}: a cell of {len(cell):,} characters "
-                                      f"(at most {MAX_CELL_CHARS:,})")
+                raise ReviewFileError(f"{path}:{line}: a cell of {len(cell):,} characters (at most {MAX_CELL_CHARS:,})")
     return table
 
 
@@ -404,8 +477,9 @@ def _read_csv(path: Path) -> list[list[str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ReviewFileError(f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}); a file re-saved by "
-                              f"Excel: save it as \"CSV UTF-8\"") from None
+        raise ReviewFileError(
+            f'{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}); a file re-saved by Excel: save it as "CSV UTF-8"'
+        ) from None
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -429,8 +503,10 @@ def _check_archive(path: Path) -> None:
     for member in members:
         total += member.file_size
         if member.file_size > MAX_XLSX_UNCOMPRESSED or total > MAX_XLSX_UNCOMPRESSED:
-            raise ReviewFileError(f"{path}: {member.filename} unpacks to more than {MAX_XLSX_UNCOMPRESSED:,} "
-                                  f"bytes: too large for a review file")
+            raise ReviewFileError(
+                f"{path}: {member.filename} unpacks to more than {MAX_XLSX_UNCOMPRESSED:,} "
+                f"bytes: too large for a review file"
+            )
 
 
 def _read_xlsx(path: Path) -> list[list[str]]:
@@ -446,8 +522,9 @@ def _read_xlsx(path: Path) -> list[list[str]]:
             cells = [_text(cell) for cell in row]
             for cell in cells:
                 if len(cell) > MAX_CELL_CHARS:
-                    raise ReviewFileError(f"{path}:{line}: a cell of {len(cell):,} characters "
-                                          f"(at most {MAX_CELL_CHARS:,})")
+                    raise ReviewFileError(
+                        f"{path}:{line}: a cell of {len(cell):,} characters (at most {MAX_CELL_CHARS:,})"
+                    )
             table.append(cells)
     except ReviewFileError:
         raise

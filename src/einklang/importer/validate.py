@@ -103,16 +103,10 @@ class _Checker:
         self.row = row
         self.problems: list[Problem] = []
 
-    def report(
-        self, field: str | None, value: str | None, message: str, severity: Severity = "error"
-    ) -> None:
-        self.problems.append(
-            Problem(self.row.source, self.row.line, self.row.row, field, value, message, severity)
-        )
+    def report(self, field: str | None, value: str | None, message: str, severity: Severity = "error") -> None:
+        self.problems.append(Problem(self.row.source, self.row.line, self.row.row, field, value, message, severity))
 
-    def normalise(
-        self, field: str, value: str, normaliser: _Normaliser, message: str | None = None
-    ) -> str | None:
+    def normalise(self, field: str, value: str, normaliser: _Normaliser, message: str | None = None) -> str | None:
         try:
             return normaliser(value)
         except InvalidValue as error:

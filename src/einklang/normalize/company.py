@@ -77,9 +77,7 @@ _LEGAL_FORMS: tuple[tuple[str, str], ...] = (
     ("Oy", "Oy"),
 )
 # Status words that follow a legal form: "in Liquidation", "in Gründung".
-_STATUS = re.compile(
-    r"(?i)[\s,]+(?:i\.\s*L\.|in\s+Liquidation|i\.\s*G\.|in\s+Gr(?:ü|ue)ndung|i\.\s*Gr\.)\s*$"
-)
+_STATUS = re.compile(r"(?i)[\s,]+(?:i\.\s*L\.|in\s+Liquidation|i\.\s*G\.|in\s+Gr(?:ü|ue)ndung|i\.\s*Gr\.)\s*$")
 _CONNECTORS = frozenset({"und", "and", "et"})
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
-from einklang.config import MatchConfig
+from einklang.config_models import MatchConfig
 from einklang.model import CanonicalRecord, display
 
 

@@ -126,8 +126,9 @@ def merge_record(
                 tolerated[system][name] = value
             result.decisions.append(Decision(name, "violation", reason, base.get(name), value, system))
         base_value = base.get(name)
-        for system in [s for s, value in accepted.items()
-                       if value == base_value and before_seen.get(s, base_value) != base_value]:
+        for system in [
+            s for s, value in accepted.items() if value == base_value and before_seen.get(s, base_value) != base_value
+        ]:
             # a system that was behind now holds the agreed value: it caught up (often our own
             # write whose confirmation a crash lost), which agrees with everything, so no proposal
             del accepted[system]
@@ -138,17 +139,20 @@ def merge_record(
         for system, value in accepted.items():
             by_value.setdefault(_key(value), []).append(system)
         proposals = [
-            Proposal(accepted[systems[0]], tuple(sorted(systems)),
-                     {s: _modified(views, s) for s in systems})
+            Proposal(accepted[systems[0]], tuple(sorted(systems)), {s: _modified(views, s) for s in systems})
             for systems in by_value.values()
         ]
         behind = [s for s in accepted if before_seen.get(s, base_value) != base_value]
         if behind and _key(base_value) not in by_value:
-            agreed = tuple(sorted(
-                v.system for v in views
-                if name in v.fields and v.system not in accepted
-                and new_seen[v.system].get(name, base_value) == base_value
-            )) or (BASE_PROPOSER,)
+            agreed = tuple(
+                sorted(
+                    v.system
+                    for v in views
+                    if name in v.fields
+                    and v.system not in accepted
+                    and new_seen[v.system].get(name, base_value) == base_value
+                )
+            ) or (BASE_PROPOSER,)
             proposals.append(Proposal(base_value, agreed, {s: _modified(views, s) for s in agreed}))
 
         resolution = resolve(name, proposals, field_policy)
@@ -163,16 +167,21 @@ def merge_record(
             continue  # a system that was behind caught up on its own
         new_base[name] = resolution.value
         reasons[name] = resolution.reason
-        result.decisions.append(Decision(name, kind, resolution.reason, base_value, resolution.value,
-                                         "+".join(resolution.winners) or None))
+        result.decisions.append(
+            Decision(name, kind, resolution.reason, base_value, resolution.value, "+".join(resolution.winners) or None)
+        )
 
     _plan_writes(result, views, base, reasons, reverted)
     return result
 
 
 def _update_held(
-    result: MergeResult, name: str, values: Mapping[str, CanonicalValue], changes: Mapping[str, CanonicalValue],
-    views: list[SystemView], base: Mapping[str, CanonicalValue],
+    result: MergeResult,
+    name: str,
+    values: Mapping[str, CanonicalValue],
+    changes: Mapping[str, CanonicalValue],
+    views: list[SystemView],
+    base: Mapping[str, CanonicalValue],
 ) -> None:
     values = {**values, **changes}
     if not changes:
@@ -184,17 +193,26 @@ def _update_held(
         agreed = relevant[0]
         result.base[name] = agreed
         result.settled[name] = agreed
-        result.decisions.append(Decision(name, "conflict_settled", f"{name}: all systems now hold the same value",
-                                         base.get(name), agreed))
+        result.decisions.append(
+            Decision(name, "conflict_settled", f"{name}: all systems now hold the same value", base.get(name), agreed)
+        )
         return
     result.held[name] = values
-    result.decisions.append(Decision(name, "conflict_update", f"{name}: still in conflict, values updated "
-                                     f"({', '.join(f'{s}={changes[s]!r}' for s in sorted(changes))})"))
+    result.decisions.append(
+        Decision(
+            name,
+            "conflict_update",
+            f"{name}: still in conflict, values updated ({', '.join(f'{s}={changes[s]!r}' for s in sorted(changes))})",
+        )
+    )
 
 
 def _plan_writes(
-    result: MergeResult, views: list[SystemView], old_base: Mapping[str, CanonicalValue],
-    reasons: Mapping[str, str], reverted: Mapping[str, Mapping[str, str]],
+    result: MergeResult,
+    views: list[SystemView],
+    old_base: Mapping[str, CanonicalValue],
+    reasons: Mapping[str, str],
+    reverted: Mapping[str, Mapping[str, str]],
 ) -> None:
     for view in views:
         patch: dict[str, CanonicalValue] = {}
@@ -213,8 +231,11 @@ def _plan_writes(
                 continue  # a reported (not reverted) violation: the system keeps its value
             tolerated.pop(name, None)
             patch[name] = target
-            why[name] = (reverted.get(view.system, {}).get(name) or reasons.get(name)
-                         or f"{name}: {view.system} is behind the agreed value")
+            why[name] = (
+                reverted.get(view.system, {}).get(name)
+                or reasons.get(name)
+                or f"{name}: {view.system} is behind the agreed value"
+            )
         if patch:
             result.writes[view.system] = patch
             result.write_reasons[view.system] = why

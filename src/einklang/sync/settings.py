@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from einklang.config import ConflictPolicy, SyncConfig
+from einklang.config_models import ConflictPolicy, SyncConfig
 from einklang.sync.policies import ConflictRule, EntityPolicy, FieldPolicy, Leader
 
 

@@ -19,7 +19,11 @@ def fuzz_settings(default: int = DEFAULT_EXAMPLES) -> settings:
     return settings(
         max_examples=examples(default),
         deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large,
-                               HealthCheck.function_scoped_fixture],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+            HealthCheck.function_scoped_fixture,
+        ],
         derandomize=False,
     )

@@ -24,30 +24,152 @@ from .common import fuzz_settings
 
 SECRET_NAME = "FUZZ_SECRET"
 KEYS = [
-    "state", "systems", "entities", "default_region", "state_shared_database", "connector", "url", "table",
-    "id", "map", "fields", "keys", "sync", "match", "spec", "column", "join", "sep", "split", "name_part",
-    "part", "values", "transform", "read_only", "owner", "on_violation", "conflicts", "leader", "empty_wins",
-    "deletes", "delete_guard", "create_in", "password", "token", "type", "required", "duplicate", "possible",
-    "erp", "crm", "customer", "number", "name", "email", "changed", "correlation", "archive", "timeout",
-    "store", "page_size", "secrets_file",
+    "state",
+    "systems",
+    "entities",
+    "default_region",
+    "state_shared_database",
+    "connector",
+    "url",
+    "table",
+    "id",
+    "map",
+    "fields",
+    "keys",
+    "sync",
+    "match",
+    "spec",
+    "column",
+    "join",
+    "sep",
+    "split",
+    "name_part",
+    "part",
+    "values",
+    "transform",
+    "read_only",
+    "owner",
+    "on_violation",
+    "conflicts",
+    "leader",
+    "empty_wins",
+    "deletes",
+    "delete_guard",
+    "create_in",
+    "password",
+    "token",
+    "type",
+    "required",
+    "duplicate",
+    "possible",
+    "erp",
+    "crm",
+    "customer",
+    "number",
+    "name",
+    "email",
+    "changed",
+    "correlation",
+    "archive",
+    "timeout",
+    "store",
+    "page_size",
+    "secrets_file",
 ]
-WORDS = ["memory", "sql", "nope", "str", "email", "phone", "int", "date", "manual", "newest", "propagate",
-         "first", "last", "DE", "xx", "erp", "crm", "number", "name", "sqlite:///:memory:",
-         f"${{{SECRET_NAME}}}", "${FUZZ_MISSING}", f"${{{SECRET_NAME}:-fallback}}",
-         f"postgresql://u:${{{SECRET_NAME}}}@db/erp", f"https://h/x?token=${{{SECRET_NAME}}}"]
+WORDS = [
+    "memory",
+    "sql",
+    "nope",
+    "str",
+    "email",
+    "phone",
+    "int",
+    "date",
+    "manual",
+    "newest",
+    "propagate",
+    "first",
+    "last",
+    "DE",
+    "xx",
+    "erp",
+    "crm",
+    "number",
+    "name",
+    "sqlite:///:memory:",
+    f"${{{SECRET_NAME}}}",
+    "${FUZZ_MISSING}",
+    f"${{{SECRET_NAME}:-fallback}}",
+    f"postgresql://u:${{{SECRET_NAME}}}@db/erp",
+    f"https://h/x?token=${{{SECRET_NAME}}}",
+]
 # text spliced into a document: YAML syntax, tags, and scalars PyYAML cannot construct
-ATOMS = ["&a ", "*a", "<<: *a\n", "!!int ", "!!float ", "!!bool ", "!!timestamp ", "!!str ", "!!binary ",
-         "!!set ", "!!omap ", "!!python/object:os.system ", "!custom ", "2024-13-45", "2001-02-30 25:61:61",
-         "9" * 5000, "0x" + "f" * 5000, "1e999999", "-.inf", ".nan", "0o99", "[" * 120, "{a: " * 60,
-         "- " * 60, "\t", ": ", "- ", "? ", "{", "}", "[", "]", ",", "'", '"', "\\", "#", "|", ">", "%YAML 1.1\n",
-         "---\n", "...\n", "\n  ", "\n", "\x85", "\u2028", "\ufeff", "\x00", "\x1b", "${" + SECRET_NAME + "}",
-         "ÄÖÜß", "𝔘𝔫𝔦", "😀"]
+ATOMS = [
+    "&a ",
+    "*a",
+    "<<: *a\n",
+    "!!int ",
+    "!!float ",
+    "!!bool ",
+    "!!timestamp ",
+    "!!str ",
+    "!!binary ",
+    "!!set ",
+    "!!omap ",
+    "!!python/object:os.system ",
+    "!custom ",
+    "2024-13-45",
+    "2001-02-30 25:61:61",
+    "9" * 5000,
+    "0x" + "f" * 5000,
+    "1e999999",
+    "-.inf",
+    ".nan",
+    "0o99",
+    "[" * 120,
+    "{a: " * 60,
+    "- " * 60,
+    "\t",
+    ": ",
+    "- ",
+    "? ",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    "'",
+    '"',
+    "\\",
+    "#",
+    "|",
+    ">",
+    "%YAML 1.1\n",
+    "---\n",
+    "...\n",
+    "\n  ",
+    "\n",
+    "\x85",
+    "\u2028",
+    "\ufeff",
+    "\x00",
+    "\x1b",
+    "${" + SECRET_NAME + "}",
+    "ÄÖÜß",
+    "𝔘𝔫𝔦",
+    "😀",
+]
 
 
 def _scalars() -> st.SearchStrategy[Any]:
     return st.one_of(
-        st.none(), st.booleans(), st.integers(), st.integers(min_value=10**30, max_value=10**60),
-        st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(WORDS), st.text(max_size=20),
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.integers(min_value=10**30, max_value=10**60),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.sampled_from(WORDS),
+        st.text(max_size=20),
     )
 
 
@@ -71,12 +193,19 @@ def documents(draw: st.DrawFn) -> str:
     else:
         tree = draw(TREES)
         if start == "skeleton":
-            tree = {"systems": {"erp": {"connector": draw(st.sampled_from(["memory", "sql", "nope"])),
-                                        "password": f"${{{SECRET_NAME}}}"}},
-                    "entities": {"customer": {"fields": {"number": "str"}, "systems": {"erp": tree}}}}
+            tree = {
+                "systems": {
+                    "erp": {
+                        "connector": draw(st.sampled_from(["memory", "sql", "nope"])),
+                        "password": f"${{{SECRET_NAME}}}",
+                    }
+                },
+                "entities": {"customer": {"fields": {"number": "str"}, "systems": {"erp": tree}}},
+            }
         try:
-            text = yaml.safe_dump(tree, allow_unicode=draw(st.booleans()),
-                                  default_flow_style=draw(st.sampled_from([None, True, False])))
+            text = yaml.safe_dump(
+                tree, allow_unicode=draw(st.booleans()), default_flow_style=draw(st.sampled_from([None, True, False]))
+            )
         except yaml.YAMLError:  # keys PyYAML cannot write: start from the working config
             text = VALID
     for _ in range(draw(st.integers(0, 4))):
@@ -84,7 +213,7 @@ def documents(draw: st.DrawFn) -> str:
         if draw(st.booleans()):
             text = text[:position] + draw(st.one_of(st.sampled_from(ATOMS), st.text(max_size=8))) + text[position:]
         else:
-            text = text[:position] + text[position + draw(st.integers(1, 12)):]
+            text = text[:position] + text[position + draw(st.integers(1, 12)) :]
     return text
 
 
@@ -162,8 +291,10 @@ SECRETS_DIR = Path(tempfile.mkdtemp(prefix="einklang-fuzz-secrets-"))
 
 
 @fuzz_settings(60)
-@given(name=st.sampled_from(["binary.env", "good.env", "bad.env", "folder.env", "missing.env", "a\x00b"]),
-       document=documents())
+@given(
+    name=st.sampled_from(["binary.env", "good.env", "bad.env", "folder.env", "missing.env", "a\x00b"]),
+    document=documents(),
+)
 def test_random_secrets_files(name: str, document: str) -> None:
     text = f"secrets_file: {yaml.safe_dump(str(SECRETS_DIR / name)).splitlines()[0]}\n" + document
     check_document(text, "zQ9fromenv")

@@ -35,16 +35,75 @@ from einklang.importer.review import read_review
 from .common import fuzz_settings
 
 runner = CliRunner()
-DECISION_WORDS = ["merge", "create", "skip", "not-duplicate", "zusammenführen", "neu anlegen", "kein Duplikat",
-                  " MERGE ", "maybe", ""]
-HIDDEN = ["system", "entity", "run_id", "golden_id", "fingerprints", "candidate 1 version", "candidate 1 id",
-          "Review no.", "Kind", "Merge into candidate"]
+DECISION_WORDS = [
+    "merge",
+    "create",
+    "skip",
+    "not-duplicate",
+    "zusammenführen",
+    "neu anlegen",
+    "kein Duplikat",
+    " MERGE ",
+    "maybe",
+    "",
+]
+HIDDEN = [
+    "system",
+    "entity",
+    "run_id",
+    "golden_id",
+    "fingerprints",
+    "candidate 1 version",
+    "candidate 1 id",
+    "Review no.",
+    "Kind",
+    "Merge into candidate",
+]
 CELLS = st.one_of(
-    st.sampled_from(["=1+1", "=HYPERLINK(\"http://evil.example\",\"x\")", "+49 30 1", "-1", "@SUM(A1)", "'quoted",
-                     "crm", "erp", "contact", "account", "company", "1", "2", "9", "0", "-3", "1.5", "1e308", "nan",
-                     "R1", "R2", "R99", "(new)", "incoming", "existing", "Import", "vorhanden", "[red]x[/red]",
-                     "Müller", "\u202e", "\x00", "\x1b[2J", "\r\n", "x" * 40_000, "y" * 5000]),
-    st.text(max_size=20), st.integers(-10**20, 10**20), st.floats(), st.booleans(), st.none(),
+    st.sampled_from(
+        [
+            "=1+1",
+            '=HYPERLINK("http://evil.example","x")',
+            "+49 30 1",
+            "-1",
+            "@SUM(A1)",
+            "'quoted",
+            "crm",
+            "erp",
+            "contact",
+            "account",
+            "company",
+            "1",
+            "2",
+            "9",
+            "0",
+            "-3",
+            "1.5",
+            "1e308",
+            "nan",
+            "R1",
+            "R2",
+            "R99",
+            "(new)",
+            "incoming",
+            "existing",
+            "Import",
+            "vorhanden",
+            "[red]x[/red]",
+            "Müller",
+            "\u202e",
+            "\x00",
+            "\x1b[2J",
+            "\r\n",
+            "x" * 40_000,
+            "y" * 5000,
+        ]
+    ),
+    st.text(max_size=20),
+    st.integers(-(10**20), 10**20),
+    st.floats(),
+    st.booleans(),
+    st.none(),
     st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2100, 1, 1)),
 )
 
@@ -59,11 +118,17 @@ def base() -> Any:
     shutil.rmtree(tmp / "exports")
     stored = {row.review_id: row for row in read_review(tmp / "review.xlsx")}
     with sqlite3.connect(tmp / "einklang.db") as db:
-        linked = {golden: native for golden, native in db.execute(
-            "SELECT golden_id, native_id FROM links WHERE system = 'crm' AND entity = 'contact'")}
-    offered = {review_id: {c.native_id for c in row.candidates} | ({linked[row.golden_id]}
-                                                                   if row.golden_id in linked else set())
-               for review_id, row in stored.items()}
+        linked = {
+            golden: native
+            for golden, native in db.execute(
+                "SELECT golden_id, native_id FROM links WHERE system = 'crm' AND entity = 'contact'"
+            )
+        }
+    offered = {
+        review_id: {c.native_id for c in row.candidates}
+        | ({linked[row.golden_id]} if row.golden_id in linked else set())
+        for review_id, row in stored.items()
+    }
     yield tmp, offered
     shutil.rmtree(tmp, ignore_errors=True)
 
@@ -71,14 +136,26 @@ def base() -> Any:
 @st.composite
 def edits(draw: st.DrawFn) -> dict[str, Any]:
     decisions = draw(st.dictionaries(st.integers(2, 5), st.sampled_from(DECISION_WORDS), max_size=4))
-    mutations = draw(st.lists(st.one_of(
-        st.tuples(st.just("cell"), st.integers(1, 6), st.one_of(st.sampled_from(HIDDEN), st.integers(1, 60)), CELLS),
-        st.tuples(st.just("delete"), st.integers(2, 6)),
-        st.tuples(st.just("duplicate"), st.integers(2, 6)),
-        st.tuples(st.just("swap"), st.integers(2, 6), st.integers(2, 6)),
-    ), max_size=5))
-    return {"decisions": decisions, "mutations": mutations, "csv": draw(st.booleans()),
-            "delimiter": draw(st.sampled_from([",", ";"])), "partial": draw(st.booleans())}
+    mutations = draw(
+        st.lists(
+            st.one_of(
+                st.tuples(
+                    st.just("cell"), st.integers(1, 6), st.one_of(st.sampled_from(HIDDEN), st.integers(1, 60)), CELLS
+                ),
+                st.tuples(st.just("delete"), st.integers(2, 6)),
+                st.tuples(st.just("duplicate"), st.integers(2, 6)),
+                st.tuples(st.just("swap"), st.integers(2, 6), st.integers(2, 6)),
+            ),
+            max_size=5,
+        )
+    )
+    return {
+        "decisions": decisions,
+        "mutations": mutations,
+        "csv": draw(st.booleans()),
+        "delimiter": draw(st.sampled_from([",", ";"])),
+        "partial": draw(st.booleans()),
+    }
 
 
 def _mutate(source: Path, target: Path, plan: dict[str, Any]) -> None:
@@ -125,14 +202,16 @@ def _snapshot(folder: Path) -> dict[str, dict[str, dict[Any, tuple[Any, ...]]]]:
             for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
                 if table.startswith("sqlite_"):
                     continue
-                tables[f"{name}:{table}"] = {row[0]: tuple(row[1:]) for row in db.execute(
-                    f'SELECT rowid, * FROM "{table}"')}
+                tables[f"{name}:{table}"] = {
+                    row[0]: tuple(row[1:]) for row in db.execute(f'SELECT rowid, * FROM "{table}"')
+                }
     return tables
 
 
 def _run(folder: Path, review: Path, *options: str) -> dict[str, Any]:
-    result = runner.invoke(app, ["review", "apply", str(review), "--json", "-c", str(folder / "einklang.yaml"),
-                                 *options])
+    result = runner.invoke(
+        app, ["review", "apply", str(review), "--json", "-c", str(folder / "einklang.yaml"), *options]
+    )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code in (0, 1, 2), (result.exit_code, result.output)
     data = json.loads(result.stdout)
@@ -161,9 +240,13 @@ def test_random_review_files(base: Any, plan: dict[str, Any]) -> None:
         _run(folder, review, "--dry-run", *partial)
         assert _snapshot(folder) == before, "a dry run wrote"
         data = _run(folder, review, *partial)
-        event("refused file" if "error" in data else
-              "applied" if data["merged"] + data["created"] + data["skipped"] + data["attached"] else
-              "nothing applied")
+        event(
+            "refused file"
+            if "error" in data
+            else "applied"
+            if data["merged"] + data["created"] + data["skipped"] + data["attached"]
+            else "nothing applied"
+        )
         after = _snapshot(folder)
         try:
             rows = read_review(review)
@@ -178,4 +261,5 @@ def test_random_review_files(base: Any, plan: dict[str, Any]) -> None:
                 if after[table][key] != values:
                     assert table == "crm.db:contacts" and str(key) in allowed, (
                         f"{table} {key} written, not offered for a decided row: {values} -> {after[table][key]}",
-                        data)
+                        data,
+                    )

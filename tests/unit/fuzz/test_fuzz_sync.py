@@ -31,11 +31,46 @@ from .common import fuzz_settings
 FIELDS = ("name", "email", "phone", "city")
 MISSING = object()  # the column is absent from the native record (not the same as empty)
 SPECIAL = [
-    "", " ", "\t", "Müller", "Mu\u0308ller", "MÜLLER", "müller ", " Müller", "Straße", "STRASSE", "ﬁrma", "firma",
-    "Аlpha", "Alpha", "Ａｌｐｈａ", "[red]Alpha[/red]", "[bold]x", "=1+1", "=HYPERLINK(\"http://e.x\")",
-    "+49 30 1234567", "030 1234567", "030/123 45 67", "0049301234567", "a@x.de", "A@X.DE", " a@x.de ", "a@x", "@",
+    "",
+    " ",
+    "\t",
+    "Müller",
+    "Mu\u0308ller",
+    "MÜLLER",
+    "müller ",
+    " Müller",
+    "Straße",
+    "STRASSE",
+    "ﬁrma",
+    "firma",
+    "Аlpha",
+    "Alpha",
+    "Ａｌｐｈａ",
+    "[red]Alpha[/red]",
+    "[bold]x",
+    "=1+1",
+    '=HYPERLINK("http://e.x")',
+    "+49 30 1234567",
+    "030 1234567",
+    "030/123 45 67",
+    "0049301234567",
+    "a@x.de",
+    "A@X.DE",
+    " a@x.de ",
+    "a@x",
+    "@",
     "x" * 5000,
-    "\x00", "\x1b[31mred", "line\nbreak", "a\r\nb", "\u200b", "\u202eevil", "null", "None", "0", "-", "😀",
+    "\x00",
+    "\x1b[31mred",
+    "line\nbreak",
+    "a\r\nb",
+    "\u200b",
+    "\u202eevil",
+    "null",
+    "None",
+    "0",
+    "-",
+    "😀",
 ]
 VALUES = st.one_of(st.sampled_from(SPECIAL), st.text(max_size=30), st.none(), st.just(MISSING))
 
@@ -59,26 +94,51 @@ def _set(world: World, system: str, native_id: str, field: str, value: Any) -> N
 
 
 def _native_state(world: World) -> dict[str, dict[str, tuple[int, dict[str, Any]]]]:
-    return {system: {nid: (row.version, dict(row.fields))
-                     for nid, row in world.systems[system].entity("customer").rows.items()}
-            for system in world.names}
+    return {
+        system: {
+            nid: (row.version, dict(row.fields)) for nid, row in world.systems[system].entity("customer").rows.items()
+        }
+        for system in world.names
+    }
 
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     systems = draw(st.sampled_from([["erp", "crm"], ["erp", "crm", "shop"]]))
-    records = draw(st.lists(st.fixed_dictionaries({f: VALUES.filter(lambda v: v is not MISSING) for f in FIELDS}),
-                            min_size=1, max_size=3))
+    records = draw(
+        st.lists(
+            st.fixed_dictionaries({f: VALUES.filter(lambda v: v is not MISSING) for f in FIELDS}),
+            min_size=1,
+            max_size=3,
+        )
+    )
     origins = [draw(st.sampled_from(systems)) for _ in records]
-    edits = draw(st.lists(st.tuples(st.sampled_from(systems), st.integers(0, len(records) - 1),
-                                    st.sampled_from(FIELDS), VALUES), max_size=6))
+    edits = draw(
+        st.lists(
+            st.tuples(st.sampled_from(systems), st.integers(0, len(records) - 1), st.sampled_from(FIELDS), VALUES),
+            max_size=6,
+        )
+    )
     # the same record (same key) entered in another system too, with values of its own: linked by key
-    twins = draw(st.lists(st.tuples(st.integers(0, len(records) - 1), st.sampled_from(systems),
-                                    st.fixed_dictionaries({f: VALUES.filter(lambda v: v is not MISSING)
-                                                           for f in FIELDS})), max_size=2))
+    twins = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, len(records) - 1),
+                st.sampled_from(systems),
+                st.fixed_dictionaries({f: VALUES.filter(lambda v: v is not MISSING) for f in FIELDS}),
+            ),
+            max_size=2,
+        )
+    )
     rounds = draw(st.integers(1, 2))
-    return {"systems": systems, "records": records, "origins": origins, "edits": edits, "rounds": rounds,
-            "twins": twins}
+    return {
+        "systems": systems,
+        "records": records,
+        "origins": origins,
+        "edits": edits,
+        "rounds": rounds,
+        "twins": twins,
+    }
 
 
 @fuzz_settings(100)
@@ -109,7 +169,7 @@ def run_scenario(world: World, scenario: dict[str, Any]) -> None:
         with world.store.engine.connect() as conn:
             last_audit = conn.execute(sa.select(sa.func.max(t.audit.c.id))).scalar() or 0
         edited: dict[tuple[str, str], set[str]] = {}  # (number, field) -> systems that edited it
-        for system, index, field, value in edits[start:start + per_round]:
+        for system, index, field, value in edits[start : start + per_round]:
             ids = {row.get("number"): nid for nid, row in world.rows(system).items()}
             native_id = ids.get(numbers[index])
             if native_id is None:
@@ -121,22 +181,35 @@ def run_scenario(world: World, scenario: dict[str, Any]) -> None:
         check(world, before, after_edits, edited, last_audit)
 
 
-def check(world: World, before: dict[str, Any], after_edits: dict[str, Any],
-          edited: dict[tuple[str, str], set[str]], last_audit: int) -> None:
+def check(
+    world: World,
+    before: dict[str, Any],
+    after_edits: dict[str, Any],
+    edited: dict[tuple[str, str], set[str]],
+    last_audit: int,
+) -> None:
     now = _native_state(world)
     with world.store.engine.connect() as conn:
         held = {(c.golden_id, c.field) for c in conflicts.list_conflicts(conn)}
         links = conn.execute(sa.select(t.links)).all()
-        audited = {(row.system, row.native_id) for row in conn.execute(
-            sa.select(t.audit.c.system, t.audit.c.native_id).where(
-                t.audit.c.id > last_audit, t.audit.c.op.in_(["create", "update"])))}
+        audited = {
+            (row.system, row.native_id)
+            for row in conn.execute(
+                sa.select(t.audit.c.system, t.audit.c.native_id).where(
+                    t.audit.c.id > last_audit, t.audit.c.op.in_(["create", "update"])
+                )
+            )
+        }
     by_golden: dict[str, dict[str, str]] = {}
     for link in links:
         by_golden.setdefault(link.golden_id, {})[link.system] = link.native_id
     # agreement: every field both map holds the same canonical value, or a conflict is open
     for golden_id, natives in by_golden.items():
-        canonical = {system: _canonical(world, system, now[system][nid][1]) for system, nid in natives.items()
-                     if nid in now[system]}
+        canonical = {
+            system: _canonical(world, system, now[system][nid][1])
+            for system, nid in natives.items()
+            if nid in now[system]
+        }
         for field in ("number", *FIELDS):
             if (golden_id, field) in held:
                 continue
@@ -155,7 +228,12 @@ def check(world: World, before: dict[str, Any], after_edits: dict[str, Any],
                     continue
                 column = NATIVE[system][field]
                 assert current[1].get(column, MISSING) == fields.get(column, MISSING), (
-                    system, native_id, field, fields.get(column, MISSING), current[1].get(column, MISSING))
+                    system,
+                    native_id,
+                    field,
+                    fields.get(column, MISSING),
+                    current[1].get(column, MISSING),
+                )
     # every record einklang wrote to (version moved during the sync) is in the audit log
     for system in world.names:
         for native_id, (version, _fields) in now[system].items():

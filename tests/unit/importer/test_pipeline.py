@@ -11,7 +11,8 @@ from einklang.config import LoadedConfig, load_config
 from einklang.demo import import_step as demo_step
 from einklang.demo import scenario
 from einklang.importer.checks import dedupe_system
-from einklang.importer.pipeline import ImportReport, run_import
+from einklang.importer.pipeline import run_import
+from einklang.importer.run_report import ImportReport
 from einklang.importer.undo import UndoError, undo_run
 from einklang.store import journal, links
 from einklang.store.state import StateStore, open_store
@@ -48,7 +49,8 @@ def do_import(config: LoadedConfig, store: StateStore, files: list[Path], **kwar
 
 
 def test_import_merges_input_creates_new_links_sure_and_reviews_possible(
-    world: tuple[LoadedConfig, StateStore, list[Path]], tmp_path: Path,
+    world: tuple[LoadedConfig, StateStore, list[Path]],
+    tmp_path: Path,
 ) -> None:
     config, store, exports = world
     report = do_import(config, store, exports, review_path=tmp_path / "review.xlsx")

@@ -124,10 +124,7 @@ def test_vcard_problems_do_not_stop_reading(tmp_path: Path) -> None:
 
 
 def test_vcard_escapes_and_folding(tmp_path: Path) -> None:
-    text = (
-        "BEGIN:VCARD\nVERSION:3.0\nN:M\\;ller;Hans\\, Peter;;;\n"
-        "NOTE:a\\nb\\\\c\n  d\nORG:A\\, B;C\nEND:VCARD\n"
-    )
+    text = "BEGIN:VCARD\nVERSION:3.0\nN:M\\;ller;Hans\\, Peter;;;\nNOTE:a\\nb\\\\c\n  d\nORG:A\\, B;C\nEND:VCARD\n"
     (row,) = _items(_write(tmp_path, "c.vcf", text))
     assert isinstance(row, ContactRow)
     assert row.fields["last_name"] == "M;ller"
@@ -176,9 +173,7 @@ _FIELDS = [field for field in CONTACT_FIELDS if field not in {"salutation", "tit
     st.sampled_from([",", ";", "\t"]),
     st.sampled_from(["utf-8", "utf-8-sig", "cp1252", "utf-16"]),
 )
-def test_random_valid_rows_are_all_read_back(
-    rows: list[dict[str, str]], delimiter: str, encoding: str
-) -> None:
+def test_random_valid_rows_are_all_read_back(rows: list[dict[str, str]], delimiter: str, encoding: str) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow(["first_name", "last_name", "notes"])

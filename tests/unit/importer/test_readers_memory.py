@@ -23,8 +23,10 @@ def _outlook_csv(path: Path, rows: int) -> None:
         file.write(HEADER)
         for index in range(rows):
             phone = "abc" if index % 4 == 0 else f"030 {1000000 + index}"
-            file.write(f"Erika{index},Muster{index % 977},Firma {index % 313} GmbH,{phone},"
-                       f"erika{index}@example.org,Berlin,\"Notiz {index}\"\r\n")
+            file.write(
+                f"Erika{index},Muster{index % 977},Firma {index % 313} GmbH,{phone},"
+                f'erika{index}@example.org,Berlin,"Notiz {index}"\r\n'
+            )
 
 
 def _inspect_peak(path: Path) -> tuple[int, dict[str, object]]:

@@ -69,8 +69,11 @@ def test_unfolding_space_folded_lines_is_linear() -> None:
 
 def test_unfolding_quoted_printable_soft_breaks_is_linear() -> None:
     for pieces in (1000, 4000):
-        lines = ["BEGIN:VCARD\r\n", *_folded("NOTE;ENCODING=QUOTED-PRINTABLE", pieces, soft_breaks=True),
-                 "END:VCARD\r\n"]
+        lines = [
+            "BEGIN:VCARD\r\n",
+            *_folded("NOTE;ENCODING=QUOTED-PRINTABLE", pieces, soft_breaks=True),
+            "END:VCARD\r\n",
+        ]
         size = sum(len(line) for line in lines)
         allocated, result = _allocated_while_unfolding(lines)
         assert len(result) == 3
@@ -81,8 +84,10 @@ def test_unfolding_quoted_printable_soft_breaks_is_linear() -> None:
 def _photo_card(name: str, photo_bytes: int, prop: str = "PHOTO;ENCODING=b;TYPE=JPEG") -> str:
     data = base64.b64encode(bytes(range(256)) * (photo_bytes // 256)).decode()
     folded = "\r\n ".join(data[i : i + 74] for i in range(0, len(data), 74))
-    return (f"BEGIN:VCARD\r\nVERSION:3.0\r\nN:{name};Erika;;;\r\nFN:Erika {name}\r\n"
-            f"{prop}:{folded}\r\nEMAIL:{name.lower()}@example.org\r\nEND:VCARD\r\n")
+    return (
+        f"BEGIN:VCARD\r\nVERSION:3.0\r\nN:{name};Erika;;;\r\nFN:Erika {name}\r\n"
+        f"{prop}:{folded}\r\nEMAIL:{name.lower()}@example.org\r\nEND:VCARD\r\n"
+    )
 
 
 def test_photos_are_skipped_without_holding_them(tmp_path: Path) -> None:
@@ -93,8 +98,10 @@ def test_photos_are_skipped_without_holding_them(tmp_path: Path) -> None:
         + _photo_card("Beispiel", photo, "LOGO;ENCODING=BASE64;TYPE=PNG")
         + _photo_card("Probe", photo, "PHOTO:data:image/jpeg;base64")  # vCard 4.0 data URI
         + "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Max Link\r\nN:Link;Max;;;\r\nPHOTO:https://example.org/max.jpg\r\n"
-          "END:VCARD\r\n",
-        encoding="utf-8", newline="")
+        "END:VCARD\r\n",
+        encoding="utf-8",
+        newline="",
+    )
     tracemalloc.start()
     try:
         rows = [item for item in read_contacts(path) if isinstance(item, ContactRow)]
@@ -144,6 +151,4 @@ def _reference_logical_lines(physical: list[str]) -> list[tuple[int, str]]:
 @given(st.lists(st.text(alphabet="BEGIN:VCARD;=QP-Nü,\\ \tENCODING=QUOTED-PRINTABLE", max_size=40), max_size=30))
 def test_unfolding_means_what_it_meant(lines: list[str]) -> None:
     physical = [line + "\r\n" for line in lines]
-    assert [(item.line, item.text) for item in vcard._logical_lines(physical)] == _reference_logical_lines(
-        physical
-    )
+    assert [(item.line, item.text) for item in vcard._logical_lines(physical)] == _reference_logical_lines(physical)

@@ -33,11 +33,24 @@ FIELDS = ("first_name", "last_name", "email", "phone")
 
 def sample_row() -> ReviewRow:
     return ReviewRow(
-        review_id="R1", kind="contact", verdict="possible", score=0.93, reasons=["last_name: exact", "email: same"],
-        sources=["a.csv:3", "b.csv:7"], status="waiting", incoming={"first_name": "Jürgen", "last_name": "Müller"},
-        candidates=[ReviewCandidate("17", "v1", 0.93, {"first_name": "Juergen", "email": "j@x.de"}),
-                    ReviewCandidate("18", None, 0.6, {"first_name": "J."})],
-        fingerprints=["abc", "def"], system="crm", entity="contact", run_id=4, golden_id=None)
+        review_id="R1",
+        kind="contact",
+        verdict="possible",
+        score=0.93,
+        reasons=["last_name: exact", "email: same"],
+        sources=["a.csv:3", "b.csv:7"],
+        status="waiting",
+        incoming={"first_name": "Jürgen", "last_name": "Müller"},
+        candidates=[
+            ReviewCandidate("17", "v1", 0.93, {"first_name": "Juergen", "email": "j@x.de"}),
+            ReviewCandidate("18", None, 0.6, {"first_name": "J."}),
+        ],
+        fingerprints=["abc", "def"],
+        system="crm",
+        entity="contact",
+        run_id=4,
+        golden_id=None,
+    )
 
 
 @pytest.mark.parametrize(("name", "lang"), [("r.xlsx", "en"), ("r.xlsx", "de"), ("r.csv", "en"), ("r.csv", "de")])
@@ -86,8 +99,10 @@ def decide(path: Path, out: Path, decisions: dict[tuple[str, str], tuple[str, di
     header = [str(cell.value) for cell in sheet[1]]
     column = {label: index + 1 for index, label in enumerate(header)}
     for row in range(2, sheet.max_row + 1):
-        key = (str(sheet.cell(row, column["first_name (incoming)"]).value or ""),
-               str(sheet.cell(row, column["last_name (incoming)"]).value or ""))
+        key = (
+            str(sheet.cell(row, column["first_name (incoming)"]).value or ""),
+            str(sheet.cell(row, column["last_name (incoming)"]).value or ""),
+        )
         if key in decisions:
             decision, take = decisions[key]
             sheet.cell(row, column["Decision"]).value = decision
@@ -97,17 +112,22 @@ def decide(path: Path, out: Path, decisions: dict[tuple[str, str], tuple[str, di
 
 
 def test_apply_merge_create_skip_not_duplicate_and_undo(
-    world: tuple[LoadedConfig, StateStore, list[Path]], tmp_path: Path,  # noqa: F811
+    world: tuple[LoadedConfig, StateStore, list[Path]],  # noqa: F811 - the imported fixture
+    tmp_path: Path,
 ) -> None:
     config, store, exports = world
     report = do_import(config, store, exports, review_path=tmp_path / "review.xlsx")
     decided = tmp_path / "decided.xlsx"
-    decide(tmp_path / "review.xlsx", decided, {
-        ("Katrin", "Hoffmann"): ("merge", {}),  # fill the empty fields of the CRM record
-        ("Lena", "Fischer"): ("merge", {"email": "incoming"}),  # overwrite the old address
-        ("Thomass", "Müller"): ("not-duplicate", {}),
-        ("Katrinn", "Hoffmann"): ("skip", {}),
-    })
+    decide(
+        tmp_path / "review.xlsx",
+        decided,
+        {
+            ("Katrin", "Hoffmann"): ("merge", {}),  # fill the empty fields of the CRM record
+            ("Lena", "Fischer"): ("merge", {"email": "incoming"}),  # overwrite the old address
+            ("Thomass", "Müller"): ("not-duplicate", {}),
+            ("Katrinn", "Hoffmann"): ("skip", {}),
+        },
+    )
     before: Any = {r.first_name: r for r in crm(config, "SELECT * FROM contacts")}
     applied = apply_review(config, store, decided)
     assert (applied.merged, applied.created, applied.skipped, applied.not_duplicate, applied.failed) == (2, 1, 1, 1, 0)

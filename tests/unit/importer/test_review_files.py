@@ -29,10 +29,20 @@ HOSTILE = [
 
 def hostile_row(value: str) -> ReviewRow:
     return ReviewRow(
-        review_id="R1", kind="contact", verdict="possible", score=0.9, reasons=["last_name: exact"],
-        sources=["a.csv:3"], status="waiting", incoming={"first_name": value, "last_name": "Müller"},
+        review_id="R1",
+        kind="contact",
+        verdict="possible",
+        score=0.9,
+        reasons=["last_name: exact"],
+        sources=["a.csv:3"],
+        status="waiting",
+        incoming={"first_name": value, "last_name": "Müller"},
         candidates=[ReviewCandidate("17", "v1", 0.9, {"first_name": value, "email": "j@x.de"})],
-        fingerprints=["abc"], system="crm", entity="contact", run_id=4)
+        fingerprints=["abc"],
+        system="crm",
+        entity="contact",
+        run_id=4,
+    )
 
 
 @pytest.mark.parametrize("value", HOSTILE)
@@ -57,8 +67,11 @@ def test_xlsx_holds_every_value_as_text_and_reads_it_back_unchanged(tmp_path: Pa
 def test_csv_prefixes_formula_starts_and_reads_them_back_unchanged(tmp_path: Path, value: str, lang: str) -> None:
     path = write_review(tmp_path / "r.csv", [hostile_row(value)], FIELDS, lang)
     text = path.read_bytes().decode("utf-8-sig")
-    cells = [cell for line in csv.reader(io.StringIO(text, newline=""), delimiter=";" if lang == "de" else ",")
-             for cell in line]
+    cells = [
+        cell
+        for line in csv.reader(io.StringIO(text, newline=""), delimiter=";" if lang == "de" else ",")
+        for cell in line
+    ]
     assert cells.count("'" + value) == 2
     assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
     [row] = read_review(path)
@@ -117,7 +130,8 @@ def test_broken_sheet_xml_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_archive_that_unpacks_too_large_is_refused_before_parsing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path = write_review(tmp_path / "r.xlsx", [hostile_row("Jürgen")], FIELDS, "en")
     # a sheet of 300 MB of zeros compresses to a few hundred KB: a zip bomb in small
@@ -135,8 +149,7 @@ def test_archive_that_unpacks_too_large_is_refused_before_parsing(
 def test_oversized_cell_is_refused(tmp_path: Path) -> None:
     path = write_review(tmp_path / "r.xlsx", [hostile_row("Jürgen")], FIELDS, "en")
     # openpyxl cuts what it writes to Excel's limit; a crafted file need not
-    rewrite_member(path, "xl/worksheets/sheet1.xml",
-                   lambda data: data.replace("Müller".encode(), b"x" * 40_000))
+    rewrite_member(path, "xl/worksheets/sheet1.xml", lambda data: data.replace("Müller".encode(), b"x" * 40_000))
     with pytest.raises(ReviewFileError, match=r"r\.xlsx:2: a cell of 40,000 characters"):
         read_review(path)
 

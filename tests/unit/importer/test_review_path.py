@@ -10,8 +10,8 @@ from tests.unit.importer.test_pipeline import crm, do_import, world  # noqa: F40
 from tests.unit.importer.test_review import decide
 
 from einklang.config import LoadedConfig
-from einklang.importer.pipeline import ImportRefused
 from einklang.importer.review import read_review
+from einklang.importer.run_report import ImportRefused
 from einklang.store import schema as t
 from einklang.store.state import StateStore
 
@@ -20,8 +20,9 @@ World = tuple[LoadedConfig, StateStore, list[Path]]
 
 def import_runs(store: StateStore) -> int:
     with store.engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(t.runs).where(t.runs.c.kind == "import"))
-                   .scalar_one())
+        return int(
+            conn.execute(sa.select(sa.func.count()).select_from(t.runs).where(t.runs.c.kind == "import")).scalar_one()
+        )
 
 
 def test_unwritable_review_path_fails_before_any_write(world: World, tmp_path: Path) -> None:  # noqa: F811
@@ -35,7 +36,8 @@ def test_unwritable_review_path_fails_before_any_write(world: World, tmp_path: P
 
 
 def test_reimport_onto_a_review_file_with_decisions_is_refused_without_overwrite(
-    world: World, tmp_path: Path,  # noqa: F811
+    world: World,  # noqa: F811 - the imported fixture
+    tmp_path: Path,
 ) -> None:
     config, store, exports = world
     path = tmp_path / "review.xlsx"

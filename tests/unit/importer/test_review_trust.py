@@ -32,8 +32,11 @@ def edit(path: Path, first_name: str, values: dict[str, Any], *, copy_as: str | 
     sheet = workbook.active
     assert sheet is not None
     header = [str(cell.value) for cell in sheet[1]]
-    line = next(r for r in range(2, sheet.max_row + 1)
-                if sheet.cell(r, header.index("first_name (incoming)") + 1).value == first_name)
+    line = next(
+        r
+        for r in range(2, sheet.max_row + 1)
+        if sheet.cell(r, header.index("first_name (incoming)") + 1).value == first_name
+    )
     if copy_as is not None:
         sheet.append([cell.value for cell in sheet[line]])
         line = sheet.max_row
@@ -101,13 +104,14 @@ def test_a_bad_row_in_the_middle_applies_nothing(world: World, decided: Path) ->
     line = edit(decided, "Lena", {"Merge into candidate": 3})  # there is one candidate
     report = apply_review(config, store, decided)
     assert not report.applied and report.failures == [
-        f"{decided}:{line} (R2): merge into candidate 3: there is no such candidate"]
+        f"{decided}:{line} (R2): merge into candidate 3: there is no such candidate"
+    ]
     assert contacts(config) == before
 
 
 def test_incoming_values_come_from_the_store_and_each_row_is_applied_once(world: World, decided: Path) -> None:  # noqa: F811
     config, store, _ = world
-    edit(decided, "Lena", {"email (incoming)": "=HYPERLINK(\"http://evil.example\",\"y\")"})
+    edit(decided, "Lena", {"email (incoming)": '=HYPERLINK("http://evil.example","y")'})
     report = apply_review(config, store, decided)
     assert report.failed == 0 and report.merged == 2
     lena = next(r for r in crm(config, "SELECT first_name, email FROM contacts") if r.first_name == "Lena")

@@ -84,9 +84,7 @@ def test_family_name_with_particle_is_not_split() -> None:
 
 
 def test_phone_uses_the_contacts_own_country() -> None:
-    values, _ = validate_contact(
-        _row(company="X", country="Schweiz", phone="044 123 45 67", postal_code="8001")
-    )
+    values, _ = validate_contact(_row(company="X", country="Schweiz", phone="044 123 45 67", postal_code="8001"))
     assert values["phone"] == "+41441234567"
     assert values["postal_code"] == "8001"
 

@@ -26,9 +26,7 @@ class CsvLayout:
     columns: list[tuple[int, str]]
 
 
-def read_layout(
-    path: Path, source: str, encoding: str, delimiter: str | None, mapping: dict[str, str]
-) -> CsvLayout:
+def read_layout(path: Path, source: str, encoding: str, delimiter: str | None, mapping: dict[str, str]) -> CsvLayout:
     """Read the header (and a ``sep=`` line) only; raises ReaderError if no column is known."""
     with _open(path, source, encoding) as file:
         layout, _records = _start(file, source, delimiter, mapping)
@@ -51,9 +49,7 @@ def _open(path: Path, source: str, encoding: str) -> TextIO:
         raise ReaderError(source, f"cannot read file: {error.strerror or error}") from None
 
 
-def _start(
-    file: TextIO, source: str, delimiter: str | None, mapping: dict[str, str]
-) -> tuple[CsvLayout, _Records]:
+def _start(file: TextIO, source: str, delimiter: str | None, mapping: dict[str, str]) -> tuple[CsvLayout, _Records]:
     first_line = file.readline()
     lines_before_header = 0
     if first_line.lstrip("\ufeff").strip().lower().startswith("sep=") and len(first_line.strip()) <= 6:

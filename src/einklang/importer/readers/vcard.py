@@ -206,9 +206,7 @@ def _cards(lines: Iterable[_Logical], source: str) -> Iterator[ContactRow | Prob
             card.properties.append(parsed)
             card.binary_skipped += skipped
     if card is not None:
-        yield Problem(
-            source, card.line, row_number, None, None, "card has no END:VCARD (file ends)", "warning"
-        )
+        yield Problem(source, card.line, row_number, None, None, "card has no END:VCARD (file ends)", "warning")
         yield _row(card, source, row_number)
 
 
@@ -254,9 +252,7 @@ def _row(card: _Card, source: str, row_number: int) -> ContactRow:
     slots: dict[str, str] = {}
     for prop in sorted(card.properties, key=lambda prop: prop.preference):
         _fill(slots, prop)
-    return ContactRow(
-        source, row_number, card.line, contact_format, assemble_contact(slots), card.binary_skipped
-    )
+    return ContactRow(source, row_number, card.line, contact_format, assemble_contact(slots), card.binary_skipped)
 
 
 def _fill(slots: dict[str, str], prop: _Property) -> None:
@@ -289,9 +285,7 @@ def _fill(slots: dict[str, str], prop: _Property) -> None:
         if "cell" in types:
             first_free(slots, ("mobile", "phone.mobile2"), number)
         elif "fax" in types:
-            first_free(
-                slots, ("fax", "fax.home", "fax.other") if "home" not in types else ("fax.home",), number
-            )
+            first_free(slots, ("fax", "fax.home", "fax.other") if "home" not in types else ("fax.home",), number)
         elif "pager" in types:
             return
         elif "work" in types:

@@ -1,0 +1,209 @@
+"""The models of einklang.yaml (pydantic): what a valid configuration looks like.
+
+:mod:`einklang.config` reads the file, resolves ``${VAR}`` secrets, validates the document
+against :class:`EinklangConfig` and reports every problem with file:line.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from einklang.mapping import FieldMap, MapKind, SplitStrategy
+from einklang.model import EntitySpec, FieldSpec, FieldType
+
+
+class FieldMapConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    column: str | None = None
+    join: list[str] | None = None
+    sep: str = " "
+    split: SplitStrategy = SplitStrategy.FIRST_COLUMN
+    name_part: str | None = None  # column holding a full person name
+    part: Literal["first", "last"] | None = None
+    values: dict[str, str] = Field(default_factory=dict)
+    transform: list[str] = Field(default_factory=list)
+    read_only: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldMapConfig:
+        sources = [s for s in (self.column, self.join, self.name_part) if s]
+        if len(sources) != 1:
+            raise ValueError("give exactly one of column, join or name_part")
+        if self.name_part and not self.part:
+            raise ValueError("name_part needs part: first or last")
+        return self
+
+    def to_field_map(self, canonical: str) -> FieldMap:
+        if self.join:
+            return FieldMap(
+                canonical,
+                tuple(self.join),
+                MapKind.JOIN,
+                sep=self.sep,
+                split=self.split,
+                values=self.values,
+                transforms=tuple(self.transform),
+                read_only=self.read_only,
+            )
+        if self.name_part:
+            return FieldMap(
+                canonical,
+                (self.name_part,),
+                MapKind.NAME_PART,
+                part=self.part or "",
+                transforms=tuple(self.transform),
+                read_only=self.read_only,
+            )
+        assert self.column is not None
+        return FieldMap(
+            canonical,
+            (self.column,),
+            values=self.values,
+            transforms=tuple(self.transform),
+            read_only=self.read_only,
+        )
+
+
+class EntityBindingConfig(BaseModel):
+    """How one system holds one entity. Keys other than ``map`` belong to the connector."""
+
+    model_config = ConfigDict(extra="allow")
+
+    map: dict[str, str | FieldMapConfig]
+
+    def connector_options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    def field_maps(self) -> list[FieldMap]:
+        rules = []
+        for canonical, spec in self.map.items():
+            rule = FieldMapConfig(column=spec) if isinstance(spec, str) else spec
+            rules.append(rule.to_field_map(canonical))
+        return rules
+
+
+class FieldTypeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: FieldType = FieldType.STR
+    values: list[str] = Field(default_factory=list)
+    required: bool = False
+
+
+ConflictPolicy = Literal["manual", "newest"] | dict[Literal["leader"], str]
+
+
+class FieldSyncConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    owner: str | list[str] | None = None
+    on_violation: Literal["report", "revert"] = "report"
+    conflicts: ConflictPolicy | None = None
+    leader: str | None = None  # shorthand for conflicts: {leader: X}
+    empty_wins: bool = False  # may an empty leader value wipe a filled one?
+
+    def owners(self) -> list[str]:
+        if self.owner is None:
+            return []
+        return [self.owner] if isinstance(self.owner, str) else list(self.owner)
+
+
+class SyncConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conflicts: ConflictPolicy = "manual"
+    empty_wins: bool = False
+    fields: dict[str, FieldSyncConfig] = Field(default_factory=dict)
+    deletes: Literal["ignore", "propagate", "archive", "manual"] = "ignore"
+    delete_guard: float = Field(0.05, ge=0, le=1)
+    create_in: list[str] | None = None  # systems that receive new records (default: all)
+
+
+class MatchConfig(BaseModel):
+    """Fuzzy matching for an entity: which matcher spec, and its score thresholds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: Literal["company", "contact", "person"]
+    duplicate: float = Field(default=0.99, ge=0, le=1)  # from here a match is sure: linked
+    possible: float = Field(default=0.5, ge=0, le=1)  # from here a person must decide
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MatchConfig:
+        if self.possible > self.duplicate:
+            raise ValueError("possible must not be greater than duplicate")
+        return self
+
+
+class EntityConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keys: list[str] = Field(default_factory=list)
+    match: MatchConfig | None = None
+    fields: dict[str, FieldType | FieldTypeConfig]
+    systems: dict[str, EntityBindingConfig]
+    sync: SyncConfig = Field(default_factory=lambda: SyncConfig())
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> EntityConfig:
+        for key in self.keys:
+            if key not in self.fields:
+                raise ValueError(f"key {key!r} is not a field of this entity")
+        for system, binding in self.systems.items():
+            for canonical in binding.map:
+                if canonical not in self.fields:
+                    raise ValueError(f"systems.{system}.map: {canonical!r} is not a field of this entity")
+        for name in self.sync.fields:
+            if name not in self.fields:
+                raise ValueError(f"sync.fields: {name!r} is not a field of this entity")
+        return self
+
+    def spec(self, name: str) -> EntitySpec:
+        fields: dict[str, FieldSpec] = {}
+        for field_name, declared in self.fields.items():
+            if isinstance(declared, FieldTypeConfig):
+                fields[field_name] = FieldSpec(field_name, declared.type, tuple(declared.values), declared.required)
+            else:
+                fields[field_name] = FieldSpec(field_name, declared)
+        return EntitySpec(name, fields, tuple(self.keys))
+
+
+class SystemConfig(BaseModel):
+    """``connector`` names the plug-in; every other key is a connection setting for it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    connector: str
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class EinklangConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: str | None = None
+    # einklang keeps its tables in a database of its own unless this says it may share one
+    state_shared_database: bool = False
+    secrets_file: str | None = None
+    default_region: str = "DE"
+    systems: dict[str, SystemConfig] = Field(default_factory=dict)
+    entities: dict[str, EntityConfig] = Field(default_factory=dict)
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_upper(cls, value: str) -> str:
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError("default_region is an ISO 3166 alpha-2 code such as DE")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _systems_exist(self) -> EinklangConfig:
+        for entity_name, entity in self.entities.items():
+            for system in entity.systems:
+                if system not in self.systems:
+                    raise ValueError(f"entities.{entity_name}.systems: unknown system {system!r}")
+        return self
