@@ -20,42 +20,11 @@ from einklang.connectors.base import NativeRecord
 from einklang.importer.writes import PlannedCreate, TargetEntity, create_records
 from einklang.model import CanonicalRecord, display
 from einklang.normalize import InvalidValue, company_key, normalize_postal_code
+from einklang.normalize.email import FREEMAIL_DOMAINS
 from einklang.store.state import StateStore
 
 COMPANY_ENTITY = "company"
 ACCOUNT_REFERENCE_FIELD = "account_id"
-FREEMAIL_DOMAINS = frozenset(
-    {
-        "gmail.com",
-        "googlemail.com",
-        "web.de",
-        "gmx.de",
-        "gmx.net",
-        "gmx.at",
-        "gmx.ch",
-        "t-online.de",
-        "yahoo.com",
-        "yahoo.de",
-        "hotmail.com",
-        "hotmail.de",
-        "outlook.com",
-        "outlook.de",
-        "live.com",
-        "live.de",
-        "icloud.com",
-        "me.com",
-        "aol.com",
-        "freenet.de",
-        "posteo.de",
-        "mailbox.org",
-        "arcor.de",
-        "online.de",
-        "1und1.de",
-        "vodafone.de",
-        "protonmail.com",
-        "proton.me",
-    }
-)
 # Contact fields an account created from a contact takes over (the person's own phone and
 # e-mail stay with the person).
 _ACCOUNT_FIELDS_FROM_CONTACT = {

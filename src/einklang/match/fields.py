@@ -14,6 +14,7 @@ from einklang.match import _normalize as norm
 from einklang.match._sql import edits_within, either_null, jaro_winkler_at_least, level, same
 from einklang.match.phonetic import cologne_phonetic
 from einklang.match.spec import ComparisonDef, LevelDef, PairView, PostRule, PreparedRow, RuleOutcome
+from einklang.normalize.email import FREEMAIL_DOMAINS
 
 
 def _shown(value: Any) -> str:
@@ -221,39 +222,6 @@ _ROLE_LOCAL_PARTS = frozenset(
         "presse",
     ]
 )
-# A shared freemail domain says nothing about a shared employer.
-_FREEMAIL_DOMAINS = frozenset(
-    [
-        "gmail.com",
-        "googlemail.com",
-        "web.de",
-        "gmx.de",
-        "gmx.net",
-        "gmx.at",
-        "gmx.ch",
-        "t-online.de",
-        "yahoo.com",
-        "yahoo.de",
-        "hotmail.com",
-        "hotmail.de",
-        "outlook.com",
-        "outlook.de",
-        "live.com",
-        "live.de",
-        "icloud.com",
-        "me.com",
-        "aol.com",
-        "freenet.de",
-        "posteo.de",
-        "mailbox.org",
-        "arcor.de",
-        "online.de",
-        "1und1.de",
-        "vodafone.de",
-        "protonmail.com",
-        "proton.me",
-    ]
-)
 
 
 def prepare_email(record: Mapping[str, Any], last_fold: str | None) -> dict[str, Any]:
@@ -272,7 +240,7 @@ def prepare_email(record: Mapping[str, Any], last_fold: str | None) -> dict[str,
         "email_address": address,
         "email_local": local,
         "email_domain": domain,
-        "email_org_domain": domain if domain and domain not in _FREEMAIL_DOMAINS else None,
+        "email_org_domain": domain if domain and domain not in FREEMAIL_DOMAINS else None,
         "email_personal": personal if address else None,
     }
 

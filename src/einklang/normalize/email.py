@@ -57,3 +57,39 @@ def normalize_email(raw: str) -> str:
     except EmailNotValidError as error:
         raise InvalidValue(f"not a valid e-mail address: {error}", raw) from None
     return validated.normalized.lower()
+
+
+# Mailbox providers anyone can sign up with: a shared domain there says nothing about a shared
+# employer (matching) and names no company to attach a contact to (import).
+FREEMAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "web.de",
+        "gmx.de",
+        "gmx.net",
+        "gmx.at",
+        "gmx.ch",
+        "t-online.de",
+        "yahoo.com",
+        "yahoo.de",
+        "hotmail.com",
+        "hotmail.de",
+        "outlook.com",
+        "outlook.de",
+        "live.com",
+        "live.de",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "freenet.de",
+        "posteo.de",
+        "mailbox.org",
+        "arcor.de",
+        "online.de",
+        "1und1.de",
+        "vodafone.de",
+        "protonmail.com",
+        "proton.me",
+    }
+)
