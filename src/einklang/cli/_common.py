@@ -12,7 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -127,24 +127,18 @@ def writing(config: LoadedConfig, purpose: str, *, dry_run: bool = False, wait: 
     from einklang.store.lock import LockBusy, writer_lock
 
     store = store_for(config)
-    if dry_run:
+    with ExitStack() as stack:
+        deadline = time.monotonic() + wait
+        while not dry_run:
+            try:
+                stack.enter_context(writer_lock(store, purpose))
+                break
+            except LockBusy as busy:
+                if time.monotonic() >= deadline:
+                    waited = f" (waited {wait:g} s)" if wait else ""
+                    raise CliError(f"{busy}{waited}", EXIT_BUSY) from None
+            time.sleep(0.2)
         yield store
-        return
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            lock = writer_lock(store, purpose)
-            lock.__enter__()
-            break
-        except LockBusy as busy:
-            if time.monotonic() >= deadline:
-                waited = f" (waited {wait:g} s)" if wait else ""
-                raise CliError(f"{busy}{waited}", EXIT_BUSY) from None
-        time.sleep(0.2)
-    try:
-        yield store
-    finally:
-        lock.__exit__(None, None, None)
 
 
 def store_for(config: LoadedConfig) -> StateStore:

@@ -26,6 +26,7 @@ from einklang.cli._common import (
     render_table,
     say,
     store_for,
+    writing,
 )
 from einklang.cli.status import keys_of, record_text
 from einklang.cli.wording import change_text, cycle_entity_text, resolution_text
@@ -80,12 +81,12 @@ def sync_command(
         if once and every is not None:
             raise CliError("give either --once or --every, not both", 2)
         loaded = load(config)
-        store = store_for(loaded)
         stop = _Stop()
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             with ExitStack() as stack:
-                _acquire(stack, store, wait, "sync --dry-run" if dry_run else "sync")
+                # a dry run holds the lock too: its rolled-back transaction would block other writers
+                store = stack.enter_context(writing(loaded, "sync --dry-run" if dry_run else "sync", wait=wait))
                 connectors = {name: stack.enter_context(open_connector(loaded, name)) for name in loaded.model.systems}
                 engine = SyncEngine(loaded, store, connectors, options=EngineOptions(confirm_deletes=confirm_deletes))
                 reports: list[dict[str, Any]] = []
@@ -131,21 +132,6 @@ def _exit_code(report: CycleReport, store: StateStore) -> int:
     if open_conflicts or any(entity.held_back for entity in report.entities):
         return EXIT_ATTENTION
     return EXIT_OK
-
-
-def _acquire(stack: ExitStack, store: StateStore, wait: float, purpose: str) -> None:
-    """The writer lock, waiting up to ``wait`` seconds for another writer to finish."""
-    from einklang.store.lock import LockBusy, writer_lock
-
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            stack.enter_context(writer_lock(store, purpose))
-            return
-        except LockBusy as busy:
-            if time.monotonic() >= deadline:
-                raise CliError(f"{busy} (waited {wait:g} s)", 3) from None
-        time.sleep(0.2)
 
 
 def _plan_names(store: StateStore, loaded: LoadedConfig, report: CycleReport) -> dict[str, RecordName]:

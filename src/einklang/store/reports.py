@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from einklang.model import decode, display
 from einklang.store import schema as t
-from einklang.store.state import run_row
+from einklang.store.state import create_engine_for, run_row
 
 NAME_FIELDS: tuple[tuple[str, ...], ...] = (
     ("name",),
@@ -121,8 +121,7 @@ def reader_engine(url: str) -> Engine | None:
         path = url.removeprefix("sqlite:///")
         if not path or path.startswith(":memory:") or not Path(path).exists():
             return None
-        return sa.create_engine(url, connect_args={"timeout": 60})
-    return sa.create_engine(url, pool_pre_ping=True)
+    return create_engine_for(url)
 
 
 def entity_status(conn: Connection, entity: str, systems: Sequence[str]) -> dict[str, Any]:

@@ -72,10 +72,8 @@ def test_dry_run_changes_nothing(demo: tuple[LoadedConfig, StateStore]) -> None:
     assert read(store, links.count_links, "erp", "company") == 0
 
 
-def test_crash_between_create_and_link_does_not_duplicate(
-    demo: tuple[LoadedConfig, StateStore], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config, store = demo
+def _crash_on_second_batch(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The process dies after the target created the second batch, before it was linked; returns the real step."""
     original = creates._store_created
     calls = {"n": 0}
 
@@ -86,6 +84,14 @@ def test_crash_between_create_and_link_does_not_duplicate(
         original(target, created, batch_id)
 
     monkeypatch.setattr(creates, "_store_created", crash_on_second_batch)
+    return original
+
+
+def test_crash_between_create_and_link_does_not_duplicate(
+    demo: tuple[LoadedConfig, StateStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, store = demo
+    original = _crash_on_second_batch(monkeypatch)
     with pytest.raises(SystemExit):
         load(config, store)
     assert len(crm_rows(config)) == 50  # two batches of 25 reached the CRM, only one was linked
@@ -219,16 +225,7 @@ def test_a_batch_a_crashed_load_left_is_finished_by_sync(
     from einklang.sync.engine import SyncEngine
 
     config, store = demo
-    original = creates._store_created
-    calls = {"n": 0}
-
-    def crash_on_second_batch(target: Any, created: Any, batch_id: Any) -> None:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise SystemExit("simulated crash after the target created the batch")
-        original(target, created, batch_id)
-
-    monkeypatch.setattr(creates, "_store_created", crash_on_second_batch)
+    _crash_on_second_batch(monkeypatch)
     with pytest.raises(SystemExit):
         load(config, store)
     assert len(crm_rows(config)) == 50
