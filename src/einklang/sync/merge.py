@@ -98,7 +98,14 @@ def merge_record(
             if name not in view.fields or view.current is None or name not in view.current:
                 continue
             value = view.current[name]
-            prior = view.seen.get(name, base.get(name, None))
+            if name in view.seen:
+                prior = view.seen[name]
+            elif value is None:
+                # read for the first time, and empty: an unknown field became known, nobody cleared it
+                # (taking the base as its prior would make it a wipe of the agreed value)
+                prior = None
+            else:
+                prior = base.get(name, None)
             before_seen[view.system] = prior
             if value != prior:
                 changes[view.system] = value
