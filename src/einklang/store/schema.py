@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -238,4 +240,43 @@ review_rows = Table(
     Column("applied_at", DateTime),
     Column("applied_run_id", Integer, ForeignKey("runs.id")),  # the review run that applied it
     Column("decision", String(16)),  # the decision applied
+)
+
+# --- service (einklang serve) ---
+# Local accounts of the web app and the JSON API. Passwords and tokens are stored as hashes only
+# (argon2 for passwords; SHA-256 for random session ids and API tokens, which carry enough entropy).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),  # admin, steward, viewer
+    Column("password_hash", Text),  # None: the user signs in only through a trusted proxy header
+    Column("language", String(8)),  # preferred language of pages and mails: de, en
+    Column("email", String(255)),  # where notifications for this user go
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # SHA-256 of the cookie's session id
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 of the token
+    Column("created_at", DateTime, nullable=False),
+    Column("last_used_at", DateTime),
 )
