@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -279,4 +280,31 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 of the token
     Column("created_at", DateTime, nullable=False),
     Column("last_used_at", DateTime),
+)
+
+# --- sync workers (several `sync --worker` processes on one PostgreSQL store) ---
+# A lease per entity with a fencing token that grows with every new holder (store/leases.py).
+worker_leases = Table(
+    "worker_leases",
+    metadata,
+    Column("name", String(128), primary_key=True),  # entity:<entity>
+    Column("holder", String(255)),  # the worker id; None when released
+    Column("token", BigInteger, nullable=False),  # fencing token
+    Column("acquired_at", DateTime, nullable=False),
+    Column("heartbeat_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+sync_workers = Table(
+    "sync_workers",
+    metadata,
+    Column("id", String(255), primary_key=True),  # host:pid:token
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("heartbeat_at", DateTime, nullable=False),
+    Column("stopped_at", DateTime),
+    Column("entities", Text, nullable=False),  # JSON list: the entities it holds leases on
+    Column("cycles", Integer, nullable=False),
+    Column("last_cycle_at", DateTime),
 )

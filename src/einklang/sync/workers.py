@@ -1,0 +1,171 @@
+"""One of several sync workers sharing a PostgreSQL state store (``einklang sync --every N --worker``).
+
+Each worker holds leases on some of the configured entities (:mod:`einklang.store.leases`) and
+runs the ordinary sync cycle for those entities only, every ``every`` seconds, each cycle behind
+the fence of its lease. Workers spread the entities among themselves: each takes at most its
+fair share (entities / live workers, rounded up) and gives back what exceeds it, so a worker
+started later gets work within one balancing round, and the leases of a worker that died expire
+and are taken over within the lease time. Nothing else changes: the engine, the outbox and the
+conditional writes are the ones a single ``sync --every`` uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from einklang.store import leases
+from einklang.store.leases import Fence, Lease, LeaseLost
+from einklang.store.state import StateStore
+from einklang.sync.engine import SyncEngine
+from einklang.sync.report import CycleReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    every: float  # seconds between two cycles of one entity
+    lease_seconds: float = 30.0  # a dead worker's entities are taken over after at most this long
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        # three renewals per lease: two may fail (a busy database) before the lease is at risk
+        return max(0.2, self.lease_seconds / 3)
+
+
+@dataclass
+class WorkerStats:
+    cycles: int = 0
+    lost: list[str] = field(default_factory=list)  # leases lost to another worker, by entity
+
+
+class SyncWorker:
+    def __init__(
+        self,
+        store: StateStore,
+        engine: SyncEngine,
+        entities: Sequence[str],
+        options: WorkerOptions,
+        *,
+        should_stop: Callable[[], bool],
+        on_cycle: Callable[[str, CycleReport], None] | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.entities = list(entities)
+        self.options = options
+        self.should_stop = should_stop
+        self.on_cycle = on_cycle
+        self.worker_id = worker_id or leases.new_worker_id()
+        self.stats = WorkerStats()
+        self._held: dict[str, Lease] = {}
+        self._held_lock = threading.Lock()
+        self._last_cycle: dict[str, float] = {}
+        self._beat_stop = threading.Event()
+
+    # ------------------------------------------------------------------ public
+    def run(self) -> WorkerStats:
+        db = self.store.engine
+        leases.register_worker(db, self.worker_id)
+        beat = threading.Thread(target=self._heartbeat, name="einklang-worker-heartbeat", daemon=True)
+        beat.start()
+        try:
+            next_balance = 0.0
+            while not self.should_stop():
+                if time.monotonic() >= next_balance:
+                    self._balance()
+                    next_balance = time.monotonic() + self.options.heartbeat_seconds
+                for entity in self._due():
+                    if self.should_stop():
+                        break
+                    self._cycle(entity)
+                time.sleep(0.05)
+        finally:
+            self._beat_stop.set()
+            beat.join(timeout=5)
+            for lease in self.held():
+                leases.release(db, lease)
+            leases.stop_worker(db, self.worker_id)
+        return self.stats
+
+    def held(self) -> list[Lease]:
+        with self._held_lock:
+            return list(self._held.values())
+
+    # ------------------------------------------------------------------ internals
+    def _due(self) -> list[str]:
+        now = time.monotonic()
+        with self._held_lock:
+            entities = [name for name in self.entities if leases.lease_name(name) in self._held]
+        return [name for name in entities if now - self._last_cycle.get(name, -1e9) >= self.options.every]
+
+    def _cycle(self, entity: str) -> None:
+        with self._held_lock:
+            lease = self._held.get(leases.lease_name(entity))
+        if lease is None:
+            return
+        self._last_cycle[entity] = time.monotonic()
+        try:
+            with self.store.fenced(Fence(lease).check):
+                report = self.engine.run_cycle(entities=[entity])
+        except LeaseLost as lost:
+            log.warning("%s: %s; its cycle was rolled back and another worker continues", entity, lost)
+            self._drop(lease)
+            return
+        self.stats.cycles += 1
+        leases.worker_heartbeat(self.store.engine, self.worker_id, self._entities_held(), cycles=1)
+        if self.on_cycle is not None:
+            self.on_cycle(entity, report)
+
+    def _balance(self) -> None:
+        """Hold the fair share of entity leases: give back extras, take free or expired ones."""
+        db = self.store.engine
+        live = leases.count_live_workers(db, self.options.lease_seconds)
+        share = leases.fair_share(len(self.entities), live)
+        held = self.held()
+        for extra in held[share:]:
+            leases.release(db, extra)
+            self._drop(extra, lost=False)
+        wanted = [name for name in self.entities if leases.lease_name(name) not in {lease.name for lease in held}]
+        random.shuffle(wanted)  # two workers starting together do not race for the same entity first
+        for entity in wanted:
+            if len(self.held()) >= share:
+                break
+            lease = leases.acquire(db, leases.lease_name(entity), self.worker_id, self.options.lease_seconds)
+            if lease is not None:
+                with self._held_lock:
+                    self._held[lease.name] = lease
+                log.info("%s: leased (token %d)", entity, lease.token)
+
+    def _heartbeat(self) -> None:
+        db = self.store.engine
+        while not self._beat_stop.wait(self.options.heartbeat_seconds):
+            try:
+                for lease in self.held():
+                    renewed = leases.renew(db, lease, self.options.lease_seconds)
+                    if renewed is None:
+                        self._drop(lease)
+                    else:
+                        with self._held_lock:
+                            if lease.name in self._held:
+                                self._held[lease.name] = renewed
+                leases.worker_heartbeat(db, self.worker_id, self._entities_held())
+            except Exception as exc:  # a busy or unreachable store: the next beat tries again
+                log.warning("worker heartbeat failed: %s", exc)
+
+    def _drop(self, lease: Lease, *, lost: bool = True) -> None:
+        with self._held_lock:
+            current = self._held.get(lease.name)
+            if current is not None and current.token == lease.token:
+                del self._held[lease.name]
+                if lost:
+                    self.stats.lost.append(lease.entity)
+
+    def _entities_held(self) -> list[str]:
+        return [lease.entity for lease in self.held()]
