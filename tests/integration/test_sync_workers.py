@@ -7,6 +7,7 @@ Servers: PostgreSQL (ERP tables and the state store) and MariaDB (CRM tables); s
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -212,6 +213,14 @@ def test_three_workers_killed_at_random_lose_and_double_nothing(
         while len(_leased_by(state, workers)) < len(ENTITIES):  # the killed workers' leases taken over
             assert time.monotonic() < deadline, f"entities not all leased within 60 s: {_lease_holders(state)}"
             time.sleep(0.2)
+        status = subprocess.run(
+            [*EINKLANG, "status", "-c", str(config), "--json"], capture_output=True, text=True, timeout=120
+        )
+        assert status.returncode == 0, status.stderr
+        shown = {w["pid"]: w for w in json.loads(status.stdout)["workers"]}
+        for worker in workers:  # the live ones with their heartbeat; the killed ones fall silent
+            assert shown[worker.pid]["state"] == "alive"
+        assert sorted(lease["entity"] for w in shown.values() for lease in w["leases"]) == sorted(ENTITIES)
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
         stopped_cleanly = all(worker.wait(timeout=60) == 0 for worker in workers)
