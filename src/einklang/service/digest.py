@@ -114,12 +114,12 @@ def _line(event: Event, names: Mapping[str, RecordName], language: Language) -> 
 def mail_text(events: Sequence[Event], names: Mapping[str, RecordName], language: Language) -> str:
     """The plain-text body of one digest mail."""
     words = _WORDS[language]
-    parts = [words["intro"], ""]
+    parts = [_wrapped(words["intro"]), ""]
     for kind in KINDS:
         of_kind = [event for event in events if event.kind == kind]
         if not of_kind:
             continue
-        parts.append(f"{words['head_' + kind]}: {len(of_kind)}")
+        parts.append(_wrapped(f"{words['head_' + kind]}: {len(of_kind)}"))
         for event in of_kind[:LISTED_PER_KIND]:
             parts.append(
                 textwrap.fill(_line(event, names, language), WIDTH, initial_indent="- ", subsequent_indent="  ")
@@ -127,8 +127,13 @@ def mail_text(events: Sequence[Event], names: Mapping[str, RecordName], language
         if len(of_kind) > LISTED_PER_KIND:
             parts.append("  " + words["more"].format(n=len(of_kind) - LISTED_PER_KIND))
         parts.append("")
-    parts.append(words["outro"])
+    parts.append(_wrapped(words["outro"]))
     return mask("\n".join(parts)) + "\n"
+
+
+def _wrapped(text: str) -> str:
+    """Paragraphs wrapped for a mail reader (plain text is read at about 76 columns)."""
+    return "\n".join(textwrap.fill(line, WIDTH, break_on_hyphens=False) if line else "" for line in text.split("\n"))
 
 
 def webhook_body(events: Sequence[Event], names: Mapping[str, RecordName], sent_at: dt.datetime) -> dict[str, Any]:

@@ -123,7 +123,7 @@ def _outages(conn: Connection, channel: str, down_before: dt.datetime) -> list[E
         .where(t.system_outages.c.down_since <= down_before)
         .order_by(t.system_outages.c.system)
     ):
-        key = f"unreachable:{system}:{since.isoformat(timespec='seconds')}"
+        key = f"unreachable:{system}:{since.isoformat()}"
         marked = conn.execute(
             sa.select(t.notification_marks.c.event_key).where(
                 t.notification_marks.c.event_key == key, t.notification_marks.c.channel == channel
