@@ -282,6 +282,28 @@ api_tokens = Table(
     Column("last_used_at", DateTime),
 )
 
+# --- notifications (einklang serve) ---
+# Each event a person should hear of (a new conflict, a duplicate to review, an isolated record, a
+# system down too long) is reported once per channel: a mark is written in the transaction after
+# the digest that carried it was delivered. A failed delivery writes no mark, so it is retried.
+notification_marks = Table(
+    "notification_marks",
+    metadata,
+    Column("event_key", String(255), primary_key=True),  # conflict:12, review:7:R3, isolated:40, unreachable:crm:...
+    Column("channel", String(255), primary_key=True),  # email:office@example.com, webhook
+    Column("sent_at", DateTime, nullable=False),
+)
+
+# When each system was first seen unreachable in the current outage (removed when it is back):
+# the circuit breaker's row only knows the latest failure, a notification needs the first.
+system_outages = Table(
+    "system_outages",
+    metadata,
+    Column("system", String(64), primary_key=True),
+    Column("down_since", DateTime, nullable=False),
+    Column("last_error", Text),
+)
+
 # --- sync workers (several `sync --worker` processes on one PostgreSQL store) ---
 # A lease per entity with a fencing token that grows with every new holder (store/leases.py).
 worker_leases = Table(

@@ -1,14 +1,14 @@
 """sync workers: entity leases with fencing tokens, and the workers' heartbeats
 
 Revision ID: 0008_sync_workers
-Revises: 0006_web_accounts
+Revises: 0007_notifications
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_sync_workers"
-down_revision = "0006_web_accounts"
+down_revision = "0007_notifications"
 branch_labels = None
 depends_on = None
 
