@@ -44,6 +44,113 @@ class WorkerStats:
     lost: list[str] = field(default_factory=list)  # leases lost to another worker, by entity
 
 
+class LeaseKeeper:
+    """The leases one worker process holds: registration, fair-share balancing, heartbeats.
+
+    Used by :class:`SyncWorker` (``sync --every --worker``) and by the scheduler of
+    ``einklang serve --worker``. ``start()`` registers the worker and starts the heartbeat thread;
+    call ``balance()`` now and then (every ``options.heartbeat_seconds``); ``fence(entity)`` gives
+    the check to run the entity's transactions behind, or None when another worker has it.
+    """
+
+    def __init__(
+        self, store: StateStore, entities: Sequence[str], options: WorkerOptions, worker_id: str | None = None
+    ) -> None:
+        self.store = store
+        self.entities = list(entities)
+        self.options = options
+        self.worker_id = worker_id or leases.new_worker_id()
+        self.stats = WorkerStats()
+        self._held: dict[str, Lease] = {}
+        self._held_lock = threading.Lock()
+        self._beat_stop = threading.Event()
+        self._beat: threading.Thread | None = None
+        self._next_balance = 0.0
+
+    def start(self) -> None:
+        leases.register_worker(self.store.engine, self.worker_id)
+        self._beat = threading.Thread(target=self._heartbeat, name="einklang-worker-heartbeat", daemon=True)
+        self._beat.start()
+
+    def stop(self) -> None:
+        """Stop the heartbeat, give every lease back, mark the worker stopped."""
+        self._beat_stop.set()
+        if self._beat is not None:
+            self._beat.join(timeout=5)
+        for lease in self.held():
+            leases.release(self.store.engine, lease)
+        leases.stop_worker(self.store.engine, self.worker_id)
+
+    def held(self) -> list[Lease]:
+        with self._held_lock:
+            return list(self._held.values())
+
+    def holds(self, entity: str) -> bool:
+        with self._held_lock:
+            return leases.lease_name(entity) in self._held
+
+    def fence(self, entity: str) -> Fence | None:
+        with self._held_lock:
+            lease = self._held.get(leases.lease_name(entity))
+        return Fence(lease) if lease is not None else None
+
+    def balance_if_due(self) -> None:
+        if time.monotonic() >= self._next_balance:
+            self.balance()
+            self._next_balance = time.monotonic() + self.options.heartbeat_seconds
+
+    def balance(self) -> None:
+        """Hold the fair share of entity leases: give back extras, take free or expired ones."""
+        db = self.store.engine
+        live = leases.count_live_workers(db, self.options.lease_seconds)
+        share = leases.fair_share(len(self.entities), live)
+        held = self.held()
+        for extra in held[share:]:
+            leases.release(db, extra)
+            self.drop(extra, lost=False)
+        wanted = [name for name in self.entities if leases.lease_name(name) not in {lease.name for lease in held}]
+        random.shuffle(wanted)  # two workers starting together do not race for the same entity first
+        for entity in wanted:
+            if len(self.held()) >= share:
+                break
+            lease = leases.acquire(db, leases.lease_name(entity), self.worker_id, self.options.lease_seconds)
+            if lease is not None:
+                with self._held_lock:
+                    self._held[lease.name] = lease
+                log.info("%s: leased (token %d)", entity, lease.token)
+
+    def drop(self, lease: Lease, *, lost: bool = True) -> None:
+        with self._held_lock:
+            current = self._held.get(lease.name)
+            if current is not None and current.token == lease.token:
+                del self._held[lease.name]
+                if lost:
+                    self.stats.lost.append(lease.entity)
+
+    def cycle_done(self) -> None:
+        self.stats.cycles += 1
+        leases.worker_heartbeat(self.store.engine, self.worker_id, self._entities_held(), cycles=1)
+
+    def _heartbeat(self) -> None:
+        db = self.store.engine
+        while not self._beat_stop.wait(self.options.heartbeat_seconds):
+            try:
+                for lease in self.held():
+                    renewed = leases.renew(db, lease, self.options.lease_seconds)
+                    if renewed is None:
+                        self.drop(lease)
+                    else:
+                        with self._held_lock:
+                            if lease.name in self._held:
+                                self._held[lease.name] = renewed
+                leases.worker_heartbeat(db, self.worker_id, self._entities_held())
+            except Exception as exc:  # a busy or unreachable store: the next beat tries again
+                log.warning("worker heartbeat failed: %s", exc)
+
+    def _entities_held(self) -> list[str]:
+        return [lease.entity for lease in self.held()]
+
+
 class SyncWorker:
     def __init__(
         self,
@@ -58,114 +165,54 @@ class SyncWorker:
     ) -> None:
         self.store = store
         self.engine = engine
-        self.entities = list(entities)
         self.options = options
         self.should_stop = should_stop
         self.on_cycle = on_cycle
-        self.worker_id = worker_id or leases.new_worker_id()
-        self.stats = WorkerStats()
-        self._held: dict[str, Lease] = {}
-        self._held_lock = threading.Lock()
+        self.keeper = LeaseKeeper(store, entities, options, worker_id)
         self._last_cycle: dict[str, float] = {}
-        self._beat_stop = threading.Event()
 
-    # ------------------------------------------------------------------ public
+    @property
+    def worker_id(self) -> str:
+        return self.keeper.worker_id
+
+    @property
+    def stats(self) -> WorkerStats:
+        return self.keeper.stats
+
     def run(self) -> WorkerStats:
-        db = self.store.engine
-        leases.register_worker(db, self.worker_id)
-        beat = threading.Thread(target=self._heartbeat, name="einklang-worker-heartbeat", daemon=True)
-        beat.start()
+        self.keeper.start()
         try:
-            next_balance = 0.0
             while not self.should_stop():
-                if time.monotonic() >= next_balance:
-                    self._balance()
-                    next_balance = time.monotonic() + self.options.heartbeat_seconds
+                self.keeper.balance_if_due()
                 for entity in self._due():
                     if self.should_stop():
                         break
                     self._cycle(entity)
                 time.sleep(0.05)
         finally:
-            self._beat_stop.set()
-            beat.join(timeout=5)
-            for lease in self.held():
-                leases.release(db, lease)
-            leases.stop_worker(db, self.worker_id)
+            self.keeper.stop()
         return self.stats
 
-    def held(self) -> list[Lease]:
-        with self._held_lock:
-            return list(self._held.values())
-
-    # ------------------------------------------------------------------ internals
     def _due(self) -> list[str]:
         now = time.monotonic()
-        with self._held_lock:
-            entities = [name for name in self.entities if leases.lease_name(name) in self._held]
-        return [name for name in entities if now - self._last_cycle.get(name, -1e9) >= self.options.every]
+        return [
+            name
+            for name in self.keeper.entities
+            if self.keeper.holds(name) and now - self._last_cycle.get(name, -1e9) >= self.options.every
+        ]
 
     def _cycle(self, entity: str) -> None:
-        with self._held_lock:
-            lease = self._held.get(leases.lease_name(entity))
-        if lease is None:
+        fence = self.keeper.fence(entity)
+        if fence is None:
             return
         self._last_cycle[entity] = time.monotonic()
         try:
-            with self.store.fenced(Fence(lease).check):
+            with self.store.fenced(fence.check):
                 report = self.engine.run_cycle(entities=[entity])
         except LeaseLost as lost:
             log.warning("%s: %s; its cycle was rolled back and another worker continues", entity, lost)
-            self._drop(lease)
+            self.keeper.drop(fence.lease)
             return
-        self.stats.cycles += 1
-        leases.worker_heartbeat(self.store.engine, self.worker_id, self._entities_held(), cycles=1)
+        self.keeper.cycle_done()
         if self.on_cycle is not None:
             self.on_cycle(entity, report)
-
-    def _balance(self) -> None:
-        """Hold the fair share of entity leases: give back extras, take free or expired ones."""
-        db = self.store.engine
-        live = leases.count_live_workers(db, self.options.lease_seconds)
-        share = leases.fair_share(len(self.entities), live)
-        held = self.held()
-        for extra in held[share:]:
-            leases.release(db, extra)
-            self._drop(extra, lost=False)
-        wanted = [name for name in self.entities if leases.lease_name(name) not in {lease.name for lease in held}]
-        random.shuffle(wanted)  # two workers starting together do not race for the same entity first
-        for entity in wanted:
-            if len(self.held()) >= share:
-                break
-            lease = leases.acquire(db, leases.lease_name(entity), self.worker_id, self.options.lease_seconds)
-            if lease is not None:
-                with self._held_lock:
-                    self._held[lease.name] = lease
-                log.info("%s: leased (token %d)", entity, lease.token)
-
-    def _heartbeat(self) -> None:
-        db = self.store.engine
-        while not self._beat_stop.wait(self.options.heartbeat_seconds):
-            try:
-                for lease in self.held():
-                    renewed = leases.renew(db, lease, self.options.lease_seconds)
-                    if renewed is None:
-                        self._drop(lease)
-                    else:
-                        with self._held_lock:
-                            if lease.name in self._held:
-                                self._held[lease.name] = renewed
-                leases.worker_heartbeat(db, self.worker_id, self._entities_held())
-            except Exception as exc:  # a busy or unreachable store: the next beat tries again
-                log.warning("worker heartbeat failed: %s", exc)
-
-    def _drop(self, lease: Lease, *, lost: bool = True) -> None:
-        with self._held_lock:
-            current = self._held.get(lease.name)
-            if current is not None and current.token == lease.token:
-                del self._held[lease.name]
-                if lost:
-                    self.stats.lost.append(lease.entity)
-
-    def _entities_held(self) -> list[str]:
-        return [lease.entity for lease in self.held()]
