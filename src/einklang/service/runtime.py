@@ -227,10 +227,9 @@ class ServiceRuntime:
         finished = utcnow()
         with self._guard:
             previous = self._schedules[entity]
-            # a trigger during the cycle keeps its earlier due time
-            self._due[entity] = (
-                min(self._due[entity], started + wait) if self._due[entity] > started else started + wait
-            )
+            next_run = started + wait
+            triggered_meanwhile = self._due[entity] > started  # trigger() during the cycle: run again at once
+            self._due[entity] = min(self._due[entity], next_run) if triggered_meanwhile else next_run
             schedule = replace(
                 previous,
                 running=False,
