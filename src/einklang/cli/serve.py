@@ -100,13 +100,21 @@ def _check(loaded: LoadedConfig, address: tuple[str, int], as_json: bool) -> Non
 
 
 def _notifications_check(loaded: LoadedConfig) -> dict[str, Any]:
+    """The mail server is logged in to (nothing is sent); the webhook is only named (a POST would be news)."""
+    from einklang.service.channels import DeliveryFailed, check_smtp
+
     settings = loaded.model.service.notifications
     parts = []
+    ok = True
     if settings.email is not None:
-        parts.append(f"mail via {settings.email.smtp_host}:{settings.email.smtp_port} to {len(settings.email.to)}")
+        try:
+            parts.append(check_smtp(settings.email))
+        except DeliveryFailed as failed:
+            ok = False
+            parts.append(str(failed))
     if settings.webhook is not None:
-        parts.append(f"webhook {settings.webhook.url}")
-    return {"name": "notifications", "kind": "config", "ok": True, "detail": "; ".join(parts) or "none configured"}
+        parts.append(f"webhook {settings.webhook.url} (not called)")
+    return {"name": "notifications", "kind": "config", "ok": ok, "detail": "; ".join(parts) or "none configured"}
 
 
 def _serve(loaded: LoadedConfig, address: tuple[str, int], log_format: str) -> None:

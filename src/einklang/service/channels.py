@@ -13,7 +13,8 @@ import hmac
 import json
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -62,18 +63,42 @@ class MailChannel:
         return message
 
     def deliver(self, events: Sequence[Event], names: Mapping[str, RecordName], now: dt.datetime) -> None:
-        settings = self.settings
         try:
-            with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout) as smtp:
-                if settings.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if settings.user:
-                    smtp.login(settings.user, settings.password or "")
+            with smtp_session(self.settings) as smtp:
                 smtp.send_message(self.message(events, names))
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryFailed(
-                mask(f"mail to {self.recipient.address} via {settings.smtp_host}:{settings.smtp_port}: {exc}")
+                mask(f"mail to {self.recipient.address} via {_server(self.settings)}: {exc}")
             ) from None
+
+
+@contextmanager
+def smtp_session(settings: EmailConfig) -> Iterator[smtplib.SMTP]:
+    """A connected SMTP session: STARTTLS (certificate checked) and login as configured."""
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout) as smtp:
+        if settings.starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.user:
+            smtp.login(settings.user, settings.password or "")
+        yield smtp
+
+
+def check_smtp(settings: EmailConfig) -> str:
+    """Connect, STARTTLS and log in as a digest would, send nothing (``serve --check``)."""
+    try:
+        with smtp_session(settings) as smtp:
+            smtp.noop()
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryFailed(mask(f"mail server {_server(settings)}: {exc}")) from None
+    return (
+        f"mail server {_server(settings)} accepts a login"
+        if settings.user
+        else f"mail server {_server(settings)} answers"
+    )
+
+
+def _server(settings: EmailConfig) -> str:
+    return f"{settings.smtp_host}:{settings.smtp_port}"
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -154,6 +154,17 @@ def refresh_outages(conn: Connection, now: dt.datetime) -> None:
         else:  # the breaker's row holds its latest failure: the outage began then at the latest
             since = min(row.updated_at, now) if row.updated_at else now
             conn.execute(t.system_outages.insert().values(system=system, down_since=since, last_error=row.last_error))
+
+
+def user_recipients(conn: Connection, roles: Sequence[str] = ("admin", "steward")) -> list[tuple[str, str]]:
+    """(e-mail address, language) of every active web app account of ``roles`` that has an address."""
+    u = t.users
+    rows = conn.execute(
+        sa.select(u.c.email, u.c.language)
+        .where(sa.not_(u.c.disabled), u.c.role.in_(list(roles)), u.c.email.is_not(None), u.c.email != "")
+        .order_by(u.c.id)
+    )
+    return [(str(email), str(language or "de")) for email, language in rows]
 
 
 def mark_sent(conn: Connection, channel: str, keys: Iterable[str], now: dt.datetime) -> None:
