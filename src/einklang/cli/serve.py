@@ -101,7 +101,7 @@ def _check(loaded: LoadedConfig, address: tuple[str, int], as_json: bool) -> Non
 
 def _notifications_check(loaded: LoadedConfig) -> dict[str, Any]:
     """The mail server is logged in to (nothing is sent); the webhook is only named (a POST would be news)."""
-    from einklang.service.channels import DeliveryFailed, check_smtp
+    from einklang.service.channels import DeliveryFailed, check_smtp, webhook_host
 
     settings = loaded.model.service.notifications
     parts = []
@@ -113,7 +113,7 @@ def _notifications_check(loaded: LoadedConfig) -> dict[str, Any]:
             ok = False
             parts.append(str(failed))
     if settings.webhook is not None:
-        parts.append(f"webhook {settings.webhook.url} (not called)")
+        parts.append(f"webhook {webhook_host(settings.webhook.url)} (not called)")
     return {"name": "notifications", "kind": "config", "ok": ok, "detail": "; ".join(parts) or "none configured"}
 
 

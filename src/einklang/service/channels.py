@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
+from einklang import masking
 from einklang.config_models import EmailConfig, EmailRecipientConfig, NotificationsConfig, WebhookConfig
 from einklang.masking import mask
 from einklang.service.digest import mail_text, subject, webhook_body
@@ -103,8 +105,17 @@ def _server(settings: EmailConfig) -> str:
 
 @dataclass
 class WebhookChannel:
+    """The URL is named by its host only: chat services put their secret in the path."""
+
     settings: WebhookConfig
     name: str = "webhook"
+
+    def __post_init__(self) -> None:
+        masking.register(self.settings.url)  # an error message quoting it whole shows ***
+
+    @property
+    def where(self) -> str:
+        return webhook_host(self.settings.url)
 
     def deliver(self, events: Sequence[Event], names: Mapping[str, RecordName], now: dt.datetime) -> None:
         body = json.dumps(webhook_body(events, names, now), ensure_ascii=False).encode("utf-8")
@@ -114,9 +125,14 @@ class WebhookChannel:
         try:
             response = httpx.post(self.settings.url, content=body, headers=headers, timeout=self.settings.timeout)
         except httpx.HTTPError as exc:
-            raise DeliveryFailed(mask(f"webhook {self.settings.url}: {type(exc).__name__}: {exc}")) from None
+            raise DeliveryFailed(mask(f"webhook {self.where}: {type(exc).__name__}: {exc}")) from None
         if response.status_code >= 300:
-            raise DeliveryFailed(mask(f"webhook {self.settings.url} answered HTTP {response.status_code}"))
+            raise DeliveryFailed(mask(f"webhook {self.where} answered HTTP {response.status_code}"))
+
+
+def webhook_host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
 
 
 def signature(secret: str, body: bytes) -> str:

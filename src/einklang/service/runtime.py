@@ -163,6 +163,10 @@ class ServiceRuntime:
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def healthy(self) -> bool:
+        """False only when the scheduler was started and has died without being asked to stop."""
+        return self._thread is None or self._thread.is_alive() or self._stopping
+
     def _run(self) -> None:
         while True:
             with self._guard:

@@ -115,6 +115,9 @@ def test_a_failed_delivery_is_retried_with_the_next_digest(tmp_path: Path) -> No
         failed = notifier.run_once()
         assert len(failed) == 3 and all(d.error for d in failed)
         assert any("127.0.0.1:" in (d.error or "") for d in failed if d.channel.startswith("email:"))
+        [hook_failure] = [d.error for d in failed if d.channel == "webhook"]
+        assert hook_failure is not None and hook_failure.endswith("answered HTTP 500")
+        assert "/einklang" not in hook_failure  # the host only: chat services keep their secret in the path
         with store.read() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(t.notification_marks)).scalar() == 0
         hook.status = 204
