@@ -30,7 +30,9 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_for(condition: Callable[[], Any], what: str, process: subprocess.Popen[str], deadline: float = 120) -> Any:
+def _wait_for(
+    condition: Callable[[], Any], what: str, process: subprocess.Popen[str], deadline: float = 120, poll: float = 0.2
+) -> Any:
     until = time.monotonic() + deadline
     while time.monotonic() < until:
         if process.poll() is not None:
@@ -41,7 +43,7 @@ def _wait_for(condition: Callable[[], Any], what: str, process: subprocess.Popen
             value = None
         if value:
             return value
-        time.sleep(0.2)
+        time.sleep(poll)
     raise AssertionError(f"gave up waiting for {what}")
 
 
@@ -49,7 +51,7 @@ def _wait_for(condition: Callable[[], Any], what: str, process: subprocess.Popen
 def demo(tmp_path: Path) -> Path:
     folder = tmp_path / "demo"
     subprocess.run(
-        [*EINKLANG, "demo", "--dir", str(folder), "--customers", "30", "--json"],
+        [*EINKLANG, "demo", "--dir", str(folder), "--customers", "300", "--json"],
         check=True,
         capture_output=True,
         text=True,
@@ -89,6 +91,12 @@ def _crm_city(folder: Path, customer: str) -> str | None:
     return None if row is None else row[0]
 
 
+def _running_sync(folder: Path) -> int | None:
+    with sqlite3.connect(folder / "einklang.db", timeout=30) as state:
+        row = state.execute("SELECT id FROM runs WHERE kind = 'sync' AND status = 'running'").fetchone()
+    return None if row is None else int(row[0])
+
+
 def test_serve_syncs_the_demo_answers_and_stops_cleanly_on_sigterm(
     served: tuple[subprocess.Popen[str], str, Path],
 ) -> None:
@@ -115,12 +123,18 @@ def test_serve_syncs_the_demo_answers_and_stops_cleanly_on_sigterm(
     )
     assert 'einklang_changes_read_total{entity="company"}' in scraped
 
+    # every customer changes: SIGTERM arrives while the cycle that writes them runs
+    with sqlite3.connect(folder / "erp.db") as erp:
+        erp.execute("UPDATE kunden SET ort = ort || ' (Nord)'")
+    running_run = _wait_for(lambda: _running_sync(folder), "a cycle to be running", process, poll=0.005)
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=120) == 0
+    assert process.wait(timeout=300) == 0
     with sqlite3.connect(folder / "einklang.db") as state:
         statuses = {row[0] for row in state.execute("SELECT status FROM runs WHERE kind = 'sync'")}
+        interrupted = state.execute("SELECT status, finished_at FROM runs WHERE id = ?", (running_run,)).fetchone()
         holders = state.execute("SELECT count(*) FROM locks").fetchone()[0]
-    assert "running" not in statuses and "ok" in statuses
+    assert interrupted[0] == "ok" and interrupted[1] is not None  # the running cycle finished
+    assert "running" not in statuses
     assert holders == 0  # the writer lock was given back
     lines = (folder / "serve.log").read_text().splitlines()
     assert any('"einklang serve: stopped"' in line for line in lines)
