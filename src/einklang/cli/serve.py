@@ -17,7 +17,6 @@ from einklang.cli._common import (
     EXIT_USAGE,
     CliError,
     ConfigOption,
-    JsonOption,
     cli_errors,
     emit_json,
     lit,
@@ -41,7 +40,8 @@ def serve(
         str | None, typer.Option("--host", help="Address to listen on (default: service.host, else 127.0.0.1).")
     ] = None,
     port: Annotated[
-        int | None, typer.Option("--port", help="Port to listen on (default: service.port, else 8080).", min=0)
+        int | None,
+        typer.Option("--port", help="Port to listen on (default: service.port, else 8080).", min=0, max=65535),
     ] = None,
     log_format: Annotated[
         str, typer.Option("--log-format", help="Log lines as text, or json (one object per line).")
@@ -49,7 +49,9 @@ def serve(
     check: Annotated[
         bool, typer.Option("--check", help="Check config, state store, systems and port; then exit (0: all ok).")
     ] = False,
-    as_json: JsonOption = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --check: print the result as one JSON document.")
+    ] = False,
 ) -> None:
     """Run the sync scheduler (each entity every sync.interval seconds), the web app, /healthz, /readyz
     and /metrics, and send notifications; until SIGTERM/SIGINT (the running cycle finishes first)."""
