@@ -127,7 +127,7 @@ def _serve(loaded: LoadedConfig, address: tuple[str, int], log_format: str) -> N
     from einklang.service.app import build_service_app
     from einklang.service.logs import configure_logging
     from einklang.service.metrics import ServiceMetrics
-    from einklang.service.notifier import Delivery, Notifier
+    from einklang.service.notifier import Notifier
     from einklang.service.runtime import ServiceRuntime
 
     configure_logging("json" if log_format == "json" else "text")
@@ -136,11 +136,7 @@ def _serve(loaded: LoadedConfig, address: tuple[str, int], log_format: str) -> N
     metrics = ServiceMetrics(loaded, store)
     runtime = ServiceRuntime(loaded, store, listeners=[metrics.observe])
 
-    def delivered(delivery: Delivery) -> None:
-        counter = metrics.notifications_failed if delivery.error else metrics.notifications_sent
-        counter.labels(delivery.channel).inc()
-
-    notifier = Notifier(loaded, store, on_delivery=delivered)
+    notifier = Notifier(loaded, store, on_delivery=metrics.count_delivery)
     app = build_service_app(loaded, store, runtime, metrics)
     sock = _bind(address)
 
