@@ -85,8 +85,7 @@ def _reviews(conn: Connection, channel: str) -> list[Event]:
     )
     events = []
     for event_key, entity, system, golden_id, review_id, incoming, created_at, run_id in rows:
-        values = json.loads(incoming or "{}")
-        detail = ", ".join(str(value) for value in values.values() if value)
+        detail = _incoming_text(json.loads(incoming or "{}"))
         events.append(
             Event(
                 event_key,
@@ -100,6 +99,16 @@ def _reviews(conn: Connection, channel: str) -> list[Event]:
             )
         )
     return events
+
+
+# what names an incoming contact for a person, in this order; the rest of its values is left out
+_INCOMING_SHOWN = (("first_name", "last_name"), ("name",), ("company",), ("email",), ("city",))
+
+
+def _incoming_text(values: Mapping[str, object]) -> str:
+    parts = [" ".join(str(values[f]) for f in group if values.get(f)) for group in _INCOMING_SHOWN]
+    shown = [part for part in parts if part]
+    return ", ".join(shown) or ", ".join(str(value) for value in values.values() if value)
 
 
 def _isolated(conn: Connection, channel: str) -> list[Event]:
