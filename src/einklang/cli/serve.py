@@ -161,6 +161,8 @@ def _serve(loaded: LoadedConfig, address: tuple[str, int], log_format: str) -> N
             ", ".join(channel.name for channel in notifier.channels) or "none",
         )
         server.run(sockets=[sock])
+        if not server.started and not runtime.stopping:  # e.g. the web app failed at its startup
+            raise CliError("the HTTP server did not start; the log above says why", EXIT_FAILED)
     finally:
         log.info("einklang serve: stopping; the running cycle finishes first")
         runtime.stop()
