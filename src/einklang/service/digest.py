@@ -127,9 +127,9 @@ def mail_text(events: Sequence[Event], names: Mapping[str, RecordName], language
             continue
         parts.append(_wrapped(f"{words['head_' + kind]}: {len(of_kind)}"))
         for event in of_kind[:LISTED_PER_KIND]:
-            parts.append(
-                textwrap.fill(_line(event, names, language), WIDTH, initial_indent="- ", subsequent_indent="  ")
-            )
+            # one event, one entry: line breaks and control characters in the data become spaces
+            line = " ".join(_line(event, names, language).split())
+            parts.append(textwrap.fill(line, WIDTH, initial_indent="- ", subsequent_indent="  "))
         if len(of_kind) > LISTED_PER_KIND:
             parts.append("  " + words["more"].format(n=len(of_kind) - LISTED_PER_KIND))
         parts.append("")
