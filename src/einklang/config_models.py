@@ -201,8 +201,16 @@ class EmailConfig(BaseModel):
     user: str | None = None
     password: str | None = None
     sender: str = Field(alias="from")
-    to: list[EmailRecipientConfig] = Field(min_length=1)
+    to: list[EmailRecipientConfig] = Field(default_factory=list)
+    # also every active admin and steward of the web app with an e-mail address, in their language
+    to_users: bool = False
     timeout: float = Field(30.0, gt=0)  # seconds for the SMTP conversation
+
+    @model_validator(mode="after")
+    def _someone(self) -> EmailConfig:
+        if not self.to and not self.to_users:
+            raise ValueError("name recipients in `to`, or set `to_users: true`")
+        return self
 
 
 class WebhookConfig(BaseModel):
@@ -213,6 +221,13 @@ class WebhookConfig(BaseModel):
     url: str
     secret: str | None = None
     timeout: float = Field(10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("the webhook url must start with https:// (or http://)")
+        return value
 
 
 class NotificationsConfig(BaseModel):

@@ -17,7 +17,6 @@ from einklang.cli._common import (
     EXIT_USAGE,
     CliError,
     ConfigOption,
-    JsonOption,
     cli_errors,
     emit_json,
     lit,
@@ -41,7 +40,8 @@ def serve(
         str | None, typer.Option("--host", help="Address to listen on (default: service.host, else 127.0.0.1).")
     ] = None,
     port: Annotated[
-        int | None, typer.Option("--port", help="Port to listen on (default: service.port, else 8080).", min=0)
+        int | None,
+        typer.Option("--port", help="Port to listen on (default: service.port, else 8080).", min=0, max=65535),
     ] = None,
     log_format: Annotated[
         str, typer.Option("--log-format", help="Log lines as text, or json (one object per line).")
@@ -49,7 +49,9 @@ def serve(
     check: Annotated[
         bool, typer.Option("--check", help="Check config, state store, systems and port; then exit (0: all ok).")
     ] = False,
-    as_json: JsonOption = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --check: print the result as one JSON document.")
+    ] = False,
 ) -> None:
     """Run the sync scheduler (each entity every sync.interval seconds), the web app, /healthz, /readyz
     and /metrics, and send notifications; until SIGTERM/SIGINT (the running cycle finishes first)."""
@@ -100,13 +102,21 @@ def _check(loaded: LoadedConfig, address: tuple[str, int], as_json: bool) -> Non
 
 
 def _notifications_check(loaded: LoadedConfig) -> dict[str, Any]:
+    """The mail server is logged in to (nothing is sent); the webhook is only named (a POST would be news)."""
+    from einklang.service.channels import DeliveryFailed, check_smtp, webhook_host
+
     settings = loaded.model.service.notifications
     parts = []
+    ok = True
     if settings.email is not None:
-        parts.append(f"mail via {settings.email.smtp_host}:{settings.email.smtp_port} to {len(settings.email.to)}")
+        try:
+            parts.append(check_smtp(settings.email))
+        except DeliveryFailed as failed:
+            ok = False
+            parts.append(str(failed))
     if settings.webhook is not None:
-        parts.append(f"webhook {settings.webhook.url}")
-    return {"name": "notifications", "kind": "config", "ok": True, "detail": "; ".join(parts) or "none configured"}
+        parts.append(f"webhook {webhook_host(settings.webhook.url)} (not called)")
+    return {"name": "notifications", "kind": "config", "ok": ok, "detail": "; ".join(parts) or "none configured"}
 
 
 def _serve(loaded: LoadedConfig, address: tuple[str, int], log_format: str) -> None:
@@ -117,7 +127,7 @@ def _serve(loaded: LoadedConfig, address: tuple[str, int], log_format: str) -> N
     from einklang.service.app import build_service_app
     from einklang.service.logs import configure_logging
     from einklang.service.metrics import ServiceMetrics
-    from einklang.service.notifier import Delivery, Notifier
+    from einklang.service.notifier import Notifier
     from einklang.service.runtime import ServiceRuntime
 
     configure_logging("json" if log_format == "json" else "text")
@@ -126,11 +136,7 @@ def _serve(loaded: LoadedConfig, address: tuple[str, int], log_format: str) -> N
     metrics = ServiceMetrics(loaded, store)
     runtime = ServiceRuntime(loaded, store, listeners=[metrics.observe])
 
-    def delivered(delivery: Delivery) -> None:
-        counter = metrics.notifications_failed if delivery.error else metrics.notifications_sent
-        counter.labels(delivery.channel).inc()
-
-    notifier = Notifier(loaded, store, on_delivery=delivered)
+    notifier = Notifier(loaded, store, on_delivery=metrics.count_delivery)
     app = build_service_app(loaded, store, runtime, metrics)
     sock = _bind(address)
 
@@ -155,6 +161,8 @@ def _serve(loaded: LoadedConfig, address: tuple[str, int], log_format: str) -> N
             ", ".join(channel.name for channel in notifier.channels) or "none",
         )
         server.run(sockets=[sock])
+        if not server.started and not runtime.stopping:  # e.g. the web app failed at its startup
+            raise CliError("the HTTP server did not start; the log above says why", EXIT_FAILED)
     finally:
         log.info("einklang serve: stopping; the running cycle finishes first")
         runtime.stop()

@@ -1,6 +1,6 @@
 """The ASGI app of ``einklang serve``: its own operations routes, and the web app mounted at ``/``.
 
-``/healthz`` (the process answers), ``/readyz`` (the state store answers: 200 or 503) and
+``/healthz`` (the process and its scheduler live), ``/readyz`` (the state store answers: 200 or 503) and
 ``/metrics`` (Prometheus; a bearer token when ``service.metrics_token`` or
 ``$EINKLANG_METRICS_TOKEN`` is set) need no login. Everything else belongs to the web app
 (:func:`einklang.web.app.build_web_app`), imported only here: a build without it serves the
@@ -47,6 +47,8 @@ def build_service_app(
     token = metrics_token(config)
 
     def healthz(_request: Request) -> Response:
+        if not runtime.healthy():  # a process without its scheduler must be restarted
+            return JSONResponse({"ok": False, "scheduler": "dead"}, status_code=503)
         return JSONResponse({"ok": True, "scheduler": "running" if runtime.is_alive() else "stopped"})
 
     def readyz(_request: Request) -> Response:

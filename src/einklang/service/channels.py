@@ -13,14 +13,17 @@ import hmac
 import json
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
+from einklang import masking
 from einklang.config_models import EmailConfig, EmailRecipientConfig, NotificationsConfig, WebhookConfig
 from einklang.masking import mask
 from einklang.service.digest import mail_text, subject, webhook_body
@@ -62,24 +65,57 @@ class MailChannel:
         return message
 
     def deliver(self, events: Sequence[Event], names: Mapping[str, RecordName], now: dt.datetime) -> None:
-        settings = self.settings
         try:
-            with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout) as smtp:
-                if settings.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if settings.user:
-                    smtp.login(settings.user, settings.password or "")
+            with smtp_session(self.settings) as smtp:
                 smtp.send_message(self.message(events, names))
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryFailed(
-                mask(f"mail to {self.recipient.address} via {settings.smtp_host}:{settings.smtp_port}: {exc}")
+                mask(f"mail to {self.recipient.address} via {_server(self.settings)}: {exc}")
             ) from None
+
+
+@contextmanager
+def smtp_session(settings: EmailConfig) -> Iterator[smtplib.SMTP]:
+    """A connected SMTP session: STARTTLS (certificate checked) and login as configured."""
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout) as smtp:
+        if settings.starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.user:
+            smtp.login(settings.user, settings.password or "")
+        yield smtp
+
+
+def check_smtp(settings: EmailConfig) -> str:
+    """Connect, STARTTLS and log in as a digest would, send nothing (``serve --check``)."""
+    try:
+        with smtp_session(settings) as smtp:
+            smtp.noop()
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryFailed(mask(f"mail server {_server(settings)}: {exc}")) from None
+    return (
+        f"mail server {_server(settings)} accepts a login"
+        if settings.user
+        else f"mail server {_server(settings)} answers"
+    )
+
+
+def _server(settings: EmailConfig) -> str:
+    return f"{settings.smtp_host}:{settings.smtp_port}"
 
 
 @dataclass
 class WebhookChannel:
+    """The URL is named by its host only: chat services put their secret in the path."""
+
     settings: WebhookConfig
     name: str = "webhook"
+
+    def __post_init__(self) -> None:
+        masking.register(self.settings.url)  # an error message quoting it whole shows ***
+
+    @property
+    def where(self) -> str:
+        return webhook_host(self.settings.url)
 
     def deliver(self, events: Sequence[Event], names: Mapping[str, RecordName], now: dt.datetime) -> None:
         body = json.dumps(webhook_body(events, names, now), ensure_ascii=False).encode("utf-8")
@@ -89,9 +125,14 @@ class WebhookChannel:
         try:
             response = httpx.post(self.settings.url, content=body, headers=headers, timeout=self.settings.timeout)
         except httpx.HTTPError as exc:
-            raise DeliveryFailed(mask(f"webhook {self.settings.url}: {type(exc).__name__}: {exc}")) from None
+            raise DeliveryFailed(mask(f"webhook {self.where}: {type(exc).__name__}: {exc}")) from None
         if response.status_code >= 300:
-            raise DeliveryFailed(mask(f"webhook {self.settings.url} answered HTTP {response.status_code}"))
+            raise DeliveryFailed(mask(f"webhook {self.where} answered HTTP {response.status_code}"))
+
+
+def webhook_host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
 
 
 def signature(secret: str, body: bytes) -> str:

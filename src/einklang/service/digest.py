@@ -33,8 +33,11 @@ _WORDS: dict[str, dict[str, str]] = {
         "field": "Feld",
         "since": "seit",
         "more": "… und {n} weitere",
-        "outro": "Entscheiden: in der Web-Oberfläche von einklang oder mit `einklang conflicts`, "
-        "`einklang review` und `einklang status`.\n\nDiese Nachricht wurde von einklang automatisch gesendet.",
+        "outro": "Entscheiden: in der Web-Oberfläche von einklang, oder auf der Kommandozeile:\n"
+        "  einklang conflicts       (Konflikte)\n"
+        "  einklang review apply    (die Prüfdatei eines Imports)\n"
+        "  einklang status          (isolierte Datensätze, Systeme)\n\n"
+        "Diese Nachricht wurde von einklang automatisch gesendet.",
     },
     "en": {
         "subject": "einklang: {summary}",
@@ -46,8 +49,11 @@ _WORDS: dict[str, dict[str, str]] = {
         "field": "field",
         "since": "since",
         "more": "… and {n} more",
-        "outro": "Decide in einklang's web app, or with `einklang conflicts`, `einklang review` and "
-        "`einklang status`.\n\nThis message was sent automatically by einklang.",
+        "outro": "Decide in einklang's web app, or on the command line:\n"
+        "  einklang conflicts       (conflicts)\n"
+        "  einklang review apply    (an import's review file)\n"
+        "  einklang status          (isolated records, systems)\n\n"
+        "This message was sent automatically by einklang.",
     },
 }
 
@@ -104,7 +110,7 @@ def _line(event: Event, names: Mapping[str, RecordName], language: Language) -> 
         values = "; ".join(f'{system}: "{value}"' for system, value in event.values.items())
         return f"{event.entity} {record_label(event, names)}, {words['field']} {event.subject}: {values}"
     if event.kind == "review":
-        return f"{event.entity} {event.subject} ({event.system}): {event.detail}"
+        return f"{event.entity} {event.subject}, {event.system}: {event.detail}"
     if event.kind == "isolated":
         return f"{event.entity} {record_label(event, names)}: {event.subject} in {event.system}: {event.detail}"
     since = event.since.strftime("%Y-%m-%d %H:%M UTC")
@@ -121,9 +127,9 @@ def mail_text(events: Sequence[Event], names: Mapping[str, RecordName], language
             continue
         parts.append(_wrapped(f"{words['head_' + kind]}: {len(of_kind)}"))
         for event in of_kind[:LISTED_PER_KIND]:
-            parts.append(
-                textwrap.fill(_line(event, names, language), WIDTH, initial_indent="- ", subsequent_indent="  ")
-            )
+            # one event, one entry: line breaks and control characters in the data become spaces
+            line = " ".join(_line(event, names, language).split())
+            parts.append(textwrap.fill(line, WIDTH, initial_indent="- ", subsequent_indent="  "))
         if len(of_kind) > LISTED_PER_KIND:
             parts.append("  " + words["more"].format(n=len(of_kind) - LISTED_PER_KIND))
         parts.append("")

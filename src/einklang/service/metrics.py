@@ -26,6 +26,7 @@ from einklang.store.state import StateStore, utcnow
 
 if TYPE_CHECKING:
     from einklang.config import LoadedConfig
+    from einklang.service.notifier import Delivery
     from einklang.service.runtime import CycleOutcome
 
 log = logging.getLogger("einklang.service.metrics")
@@ -87,6 +88,11 @@ class ServiceMetrics:
         if outcome.schedule.last_outcome != "error" and outcome.schedule.last_finished is not None:
             reached = [system for system in outcome.systems if system not in report.unavailable]
             self.collector.succeeded(entity, reached, outcome.schedule.last_finished)
+
+    def count_delivery(self, delivery: Delivery) -> None:
+        """A notifier listener: count one digest, delivered or failed."""
+        counter = self.notifications_failed if delivery.error else self.notifications_sent
+        counter.labels(delivery.channel).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

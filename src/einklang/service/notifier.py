@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from einklang.config import LoadedConfig
+from einklang.config_models import EmailRecipientConfig
 from einklang.masking import mask
-from einklang.service.channels import Channel, DeliveryFailed, channels_of
+from einklang.service.channels import Channel, DeliveryFailed, MailChannel, channels_of
 from einklang.store import notifications
 from einklang.store.reports import record_names
 from einklang.store.state import StateStore, utcnow
@@ -44,6 +45,8 @@ class Notifier:
         self.settings = config.model.service.notifications
         self.store = store
         self.channels = list(channels_of(self.settings) if channels is None else channels)
+        email = self.settings.email
+        self._users_email = email if email is not None and email.to_users and channels is None else None
         self.keys_of = {entity: config.entity_spec(entity).keys for entity in config.model.entities}
         self._on_delivery = on_delivery
         self._stop = threading.Event()
@@ -51,7 +54,23 @@ class Notifier:
 
     @property
     def enabled(self) -> bool:
-        return bool(self.channels)
+        return bool(self.channels) or self._users_email is not None
+
+    def _current_channels(self) -> list[Channel]:
+        """The configured channels, and the accounts of the web app that get mail (read each round)."""
+        if self._users_email is None:
+            return self.channels
+        configured = {channel.name for channel in self.channels}
+        with self.store.read() as conn:
+            users = notifications.user_recipients(conn)
+        extra: list[Channel] = [
+            MailChannel(
+                self._users_email, EmailRecipientConfig(address=address, language="en" if language == "en" else "de")
+            )
+            for address, language in users
+            if f"email:{address}" not in configured
+        ]
+        return [*self.channels, *extra]
 
     def start(self) -> None:
         if not self.enabled or self._thread is not None:
@@ -77,7 +96,7 @@ class Notifier:
         with self.store.transaction() as conn:
             notifications.refresh_outages(conn, now)
         deliveries = []
-        for channel in self.channels:
+        for channel in self._current_channels():
             delivery = self._serve_channel(channel, now)
             if delivery is not None:
                 deliveries.append(delivery)

@@ -163,6 +163,10 @@ class ServiceRuntime:
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def healthy(self) -> bool:
+        """False only when the scheduler was started and has died without being asked to stop."""
+        return self._thread is None or self._thread.is_alive() or self._stopping
+
     def _run(self) -> None:
         while True:
             with self._guard:
@@ -227,10 +231,9 @@ class ServiceRuntime:
         finished = utcnow()
         with self._guard:
             previous = self._schedules[entity]
-            # a trigger during the cycle keeps its earlier due time
-            self._due[entity] = (
-                min(self._due[entity], started + wait) if self._due[entity] > started else started + wait
-            )
+            next_run = started + wait
+            triggered_meanwhile = self._due[entity] > started  # trigger() during the cycle: run again at once
+            self._due[entity] = min(self._due[entity], next_run) if triggered_meanwhile else next_run
             schedule = replace(
                 previous,
                 running=False,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -85,8 +85,7 @@ def _reviews(conn: Connection, channel: str) -> list[Event]:
     )
     events = []
     for event_key, entity, system, golden_id, review_id, incoming, created_at, run_id in rows:
-        values = json.loads(incoming or "{}")
-        detail = ", ".join(str(value) for value in values.values() if value)
+        detail = _incoming_text(json.loads(incoming or "{}"))
         events.append(
             Event(
                 event_key,
@@ -100,6 +99,16 @@ def _reviews(conn: Connection, channel: str) -> list[Event]:
             )
         )
     return events
+
+
+# what names an incoming contact for a person, in this order; the rest of its values is left out
+_INCOMING_SHOWN = (("first_name", "last_name"), ("name",), ("company",), ("email",), ("city",))
+
+
+def _incoming_text(values: Mapping[str, object]) -> str:
+    parts = [" ".join(str(values[f]) for f in group if values.get(f)) for group in _INCOMING_SHOWN]
+    shown = [part for part in parts if part]
+    return ", ".join(shown) or ", ".join(str(value) for value in values.values() if value)
 
 
 def _isolated(conn: Connection, channel: str) -> list[Event]:
@@ -154,6 +163,17 @@ def refresh_outages(conn: Connection, now: dt.datetime) -> None:
         else:  # the breaker's row holds its latest failure: the outage began then at the latest
             since = min(row.updated_at, now) if row.updated_at else now
             conn.execute(t.system_outages.insert().values(system=system, down_since=since, last_error=row.last_error))
+
+
+def user_recipients(conn: Connection, roles: Sequence[str] = ("admin", "steward")) -> list[tuple[str, str]]:
+    """(e-mail address, language) of every active web app account of ``roles`` that has an address."""
+    u = t.users
+    rows = conn.execute(
+        sa.select(u.c.email, u.c.language)
+        .where(sa.not_(u.c.disabled), u.c.role.in_(list(roles)), u.c.email.is_not(None), u.c.email != "")
+        .order_by(u.c.id)
+    )
+    return [(str(email), str(language or "de")) for email, language in rows]
 
 
 def mark_sent(conn: Connection, channel: str, keys: Iterable[str], now: dt.datetime) -> None:

@@ -115,6 +115,9 @@ def test_a_failed_delivery_is_retried_with_the_next_digest(tmp_path: Path) -> No
         failed = notifier.run_once()
         assert len(failed) == 3 and all(d.error for d in failed)
         assert any("127.0.0.1:" in (d.error or "") for d in failed if d.channel.startswith("email:"))
+        [hook_failure] = [d.error for d in failed if d.channel == "webhook"]
+        assert hook_failure is not None and hook_failure.endswith("answered HTTP 500")
+        assert "/einklang" not in hook_failure  # the host only: chat services keep their secret in the path
         with store.read() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(t.notification_marks)).scalar() == 0
         hook.status = 204
@@ -193,3 +196,45 @@ def test_a_digest_lists_a_bounded_number_and_counts_the_rest() -> None:
     assert "… and 7 more" in text
     assert subject(events, "de") == f"einklang: {LISTED_PER_KIND + 7} neue Konflikte"
     assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_admins_and_stewards_of_the_web_app_get_mail_in_their_language(tmp_path: Path) -> None:
+    port = free_port()
+    with smtp_server(port) as mailbox:
+        service = _service(port)
+        service["notifications"]["email"]["to"] = [{"address": "buero@example.com", "language": "de"}]
+        service["notifications"]["email"]["to_users"] = True
+        loaded = linked_world(tmp_path, service=service)
+        store = store_for_config(loaded)
+        now = utcnow()
+        with store.transaction() as conn:
+            conn.execute(
+                t.users.insert(),
+                [
+                    {
+                        "name": name,
+                        "role": role,
+                        "email": mail,
+                        "language": language,
+                        "disabled": disabled,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for name, role, mail, language, disabled in [
+                        ("anna", "steward", "anna@example.com", "en", False),
+                        ("ben", "viewer", "ben@example.com", "de", False),  # sees, decides nothing: no mail
+                        ("carl", "admin", "carl@example.com", "de", True),  # disabled
+                        ("dora", "admin", None, "de", False),  # no address
+                        ("eva", "admin", "buero@example.com", "en", False),  # configured already: one mail
+                    ]
+                ],
+            )
+        _make_conflict(tmp_path, loaded, store, "K1", "Kiel", "Kassel")
+        delivered = Notifier(loaded, store).run_once()
+        assert sorted(d.channel for d in delivered) == ["email:anna@example.com", "email:buero@example.com"]
+        subjects = {message["To"]: message["Subject"] for message in mailbox.messages}
+        assert subjects == {
+            "anna@example.com": "einklang: 1 new conflict",
+            "buero@example.com": "einklang: 1 neuer Konflikt",
+        }
+        store.close()

@@ -53,3 +53,34 @@ def test_a_wrong_service_setting_is_a_config_error_with_its_line(tmp_path: Path)
     assert code == 2
     error = document["error"]
     assert isinstance(error, dict) and error["key"] == "service.port" and error["line"] is not None
+
+
+def test_the_mail_server_is_checked_without_sending(tmp_path: Path) -> None:
+    from .receivers import smtp_server
+
+    port = free_port()
+    email = {"smtp_host": "127.0.0.1", "smtp_port": port, "starttls": False, "from": "e@example.com", "to_users": True}
+    loaded = linked_world(tmp_path, service={"notifications": {"email": email}})
+    assert loaded.path is not None
+    code, document = _check(loaded.path, "--port", str(free_port()))
+    assert code == 1
+    [notifications] = [check for check in document["checks"] if check["name"] == "notifications"]  # type: ignore[union-attr]
+    assert notifications["ok"] is False and f"mail server 127.0.0.1:{port}" in notifications["detail"]
+    with smtp_server(port) as mailbox:
+        code, document = _check(loaded.path, "--port", str(free_port()))
+        assert code == 0, document
+        assert mailbox.messages == []
+
+
+def test_notification_settings_are_checked_with_their_line(tmp_path: Path) -> None:
+    loaded = linked_world(tmp_path)
+    assert loaded.path is not None
+    base = loaded.path.read_text()
+    loaded.path.write_text(
+        base + "service:\n  notifications:\n    email: {smtp_host: mail, from: e@example.com}\n", encoding="utf-8"
+    )
+    code, document = _check(loaded.path)
+    assert code == 2 and "to_users" in str(document["error"])
+    loaded.path.write_text(base + "service:\n  notifications:\n    webhook: {url: ftp://hooks}\n", encoding="utf-8")
+    code, document = _check(loaded.path)
+    assert code == 2 and "https://" in str(document["error"])

@@ -18,10 +18,14 @@ from einklang.config import LoadedConfig, load_config
 runner = CliRunner()
 
 
-def linked_world(directory: Path, interval: float = 3600.0, service: dict[str, Any] | None = None) -> LoadedConfig:
-    """Three customers in the ERP, loaded into the CRM; ``sync.interval`` and ``service:`` as given."""
+def linked_world(
+    directory: Path, interval: float = 3600.0, service: dict[str, Any] | None = None, state: str | None = None
+) -> LoadedConfig:
+    """Three customers in the ERP, loaded into the CRM; ``sync.interval``, ``service:`` and ``state:`` as given."""
     path = make_world(directory)
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if state is not None:
+        document["state"] = state
     document["entities"]["company"]["sync"] = {"interval": interval}
     if service is not None:
         document["service"] = service
