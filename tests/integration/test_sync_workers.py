@@ -11,6 +11,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -105,7 +107,7 @@ class Tables:
         return erp, crm
 
 
-def _config(tmp_path: Path, state: str, erp: str, crm: str) -> Path:
+def _config(tmp_path: Path, state: str, erp: str, crm: str, sync: str = "{delete_guard: 1}") -> Path:
     lines = [f'state: "{state}"', "systems:", f'  erp: {{connector: sql, url: "{erp}"}}']
     lines += [f'  crm: {{connector: sql, url: "{crm}"}}', "entities:"]
     for entity in ENTITIES:
@@ -118,7 +120,7 @@ def _config(tmp_path: Path, state: str, erp: str, crm: str) -> Path:
             "            map: {number: nr, name: name, city: ort, email: email}}",
             f"      crm: {{table: w_{entity}_crm, id: id, changed: changed, correlation: einklang_id,",
             "            map: {number: number, name: name, city: city, email: email}}",
-            "    sync: {delete_guard: 1}",
+            f"    sync: {sync}",
         ]
     path = tmp_path / "einklang.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -252,3 +254,58 @@ def test_three_workers_killed_at_random_lose_and_double_nothing(
         for (where, number), email in last_email.items():
             if where == entity:
                 assert erp_rows[number]["email"] == email, (entity, number)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_two_serve_workers_share_the_entities_and_show_it_in_metrics(
+    tmp_path: Path, state_url: URL, postgres_url: URL, mariadb_url: URL
+) -> None:
+    erp, crm = sa.create_engine(_url(postgres_url)), sa.create_engine(_url(mariadb_url))
+    tables = {entity: Tables(entity, erp, crm) for entity in ENTITIES}
+    for table in tables.values():
+        table.erp_insert("N1", f"{table.entity} 1")
+    config = _config(
+        tmp_path, _url(state_url), _url(postgres_url), _url(mariadb_url), "{delete_guard: 1, interval: 0.5}"
+    )
+    state = sa.create_engine(_url(state_url))
+    ports = [_free_port(), _free_port()]
+    servers = [
+        subprocess.Popen(
+            [*EINKLANG, "serve", "-c", str(config), "--port", str(port), "--worker", "--lease", str(LEASE)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    stopped_cleanly = False
+    try:
+        deadline = time.monotonic() + 90
+        while len(_leased_by(state, servers)) < len(ENTITIES) or len(set(_leased_by(state, servers).values())) < 2:
+            assert time.monotonic() < deadline, f"the entities were not spread over both: {_lease_holders(state)}"
+            assert all(server.poll() is None for server in servers), "a serve process exited"
+            time.sleep(0.2)
+        for table in tables.values():  # every entity synced, whichever worker leases it
+            table.erp_city("N1", "Jena")
+        deadline = time.monotonic() + 90
+        while not all(row["city"] == "Jena" for table in tables.values() for row in table.rows()[1]):
+            assert time.monotonic() < deadline, "an edit did not arrive"
+            time.sleep(0.2)
+        shown = [httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text for port in ports]
+        leased_lines = [line for line in shown[0].splitlines() if line.startswith("einklang_worker_lease_token{")]
+        assert sorted(line.split('entity="')[1].split('"')[0] for line in leased_lines) == sorted(ENTITIES)
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+        stopped_cleanly = all(server.wait(timeout=90) == 0 for server in servers)
+    finally:
+        for server in servers:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+    assert stopped_cleanly, "a serve worker did not stop cleanly on SIGTERM"
+    with state.connect() as conn:
+        assert leases.live_leases(conn) == []

@@ -52,6 +52,17 @@ def serve(
     as_json: Annotated[
         bool, typer.Option("--json", help="With --check: print the result as one JSON document.")
     ] = False,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker",
+            help="One of several sync workers sharing the entities by leases (PostgreSQL state store; "
+            "docs/sync-workers.md).",
+        ),
+    ] = False,
+    lease: Annotated[
+        float, typer.Option("--lease", help="--worker: seconds after which a silent worker's entities are taken over.")
+    ] = 30.0,
 ) -> None:
     """Run the sync scheduler (each entity every sync.interval seconds), the web app, /healthz, /readyz
     and /metrics, and send notifications; until SIGTERM/SIGINT (the running cycle finishes first)."""
@@ -64,7 +75,13 @@ def serve(
         if check:
             _check(loaded, address, as_json)
             return
-        _serve(loaded, address, "json" if log_format == "json" else "text")
+        if worker and not loaded.state_url.startswith("postgresql"):
+            raise CliError(
+                "several sync workers need a PostgreSQL state store (state: postgresql+psycopg://...)", EXIT_USAGE
+            )
+        if lease < 1:
+            raise CliError("--lease must be at least 1 second", EXIT_USAGE)
+        _serve(loaded, address, "json" if log_format == "json" else "text", lease if worker else None)
 
 
 def _bind(address: tuple[str, int]) -> socket.socket:
@@ -119,7 +136,7 @@ def _notifications_check(loaded: LoadedConfig) -> dict[str, Any]:
     return {"name": "notifications", "kind": "config", "ok": ok, "detail": "; ".join(parts) or "none configured"}
 
 
-def _serve(loaded: LoadedConfig, address: tuple[str, int], log_format: str) -> None:
+def _serve(loaded: LoadedConfig, address: tuple[str, int], log_format: str, lease: float | None = None) -> None:
     import logging
 
     import uvicorn
@@ -134,7 +151,13 @@ def _serve(loaded: LoadedConfig, address: tuple[str, int], log_format: str) -> N
     log = logging.getLogger("einklang.service")
     store = store_for(loaded)
     metrics = ServiceMetrics(loaded, store)
-    runtime = ServiceRuntime(loaded, store, listeners=[metrics.observe])
+    keeper = None
+    if lease is not None:
+        from einklang.sync.workers import LeaseKeeper, WorkerOptions
+
+        # every: unused by the scheduler (each entity keeps its sync.interval)
+        keeper = LeaseKeeper(store, list(loaded.model.entities), WorkerOptions(every=0, lease_seconds=lease))
+    runtime = ServiceRuntime(loaded, store, listeners=[metrics.observe], leases=keeper)
 
     notifier = Notifier(loaded, store, on_delivery=metrics.count_delivery)
     app = build_service_app(loaded, store, runtime, metrics)

@@ -21,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from einklang.store import leases
 from einklang.store.gauges import breaker_state, last_sync_successes, read_gauges
 from einklang.store.state import StateStore, utcnow
 
@@ -136,6 +137,7 @@ class StoreCollector(Collector):
     def _families(self) -> list[Metric]:
         with self.store.read() as conn:
             gauges = read_gauges(conn)
+            workers = leases.list_workers(conn, recent_seconds=900)
             if not self._loaded_history:
                 by_entity, by_system = last_sync_successes(conn, self.systems_of)
                 with self._lock:
@@ -179,4 +181,25 @@ class StoreCollector(Collector):
                 entity_success.add_metric([entity], _epoch(when))
             for system, when in self._system_success.items():
                 system_success.add_metric([system], _epoch(when))
-        return [conflicts, reviews, outbox, breaker, entity_success, system_success]
+        return [conflicts, reviews, outbox, breaker, entity_success, system_success, *_worker_families(workers, now)]
+
+
+def _worker_families(workers: list[leases.WorkerRow], now: dt.datetime) -> list[Metric]:
+    """Sync workers sharing the store (``--worker``, docs/sync-workers.md): seen in the last 15 min."""
+    heartbeat = GaugeMetricFamily(
+        "einklang_worker_heartbeat_age_seconds",
+        "Seconds since each sync worker's last heartbeat (stopped workers are left out).",
+        labels=["worker"],
+    )
+    lease = GaugeMetricFamily(
+        "einklang_worker_lease_token",
+        "Entities leased by each sync worker, valued by the lease's fencing token.",
+        labels=["worker", "entity"],
+    )
+    for worker in workers:
+        if worker.stopped_at is not None:
+            continue
+        heartbeat.add_metric([worker.id], (now - worker.heartbeat_at).total_seconds())
+        for held in worker.leases:
+            lease.add_metric([worker.id, held.entity], held.token)
+    return [heartbeat, lease]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from einklang.config import LoadedConfig
     from einklang.connectors.base import Connector
     from einklang.sync.engine import EngineOptions, EntityReport, SyncEngine
+    from einklang.sync.workers import LeaseKeeper
 
 log = logging.getLogger("einklang.service.scheduler")
 
@@ -48,7 +49,8 @@ class EntitySchedule:
     last_finished: dt.datetime | None = None
     # ok | attention (a person must act: held back, isolated records) | unavailable (a system
     # could not be reached; its writes wait) | waiting (another einklang process holds the
-    # writer lock) | error (the cycle raised; see the log)
+    # writer lock) | elsewhere (serve --worker: another worker leases the entity) | error (the
+    # cycle raised; see the log)
     last_outcome: str | None = None
     last_message: str = ""  # one line for people
     last_run_id: int | None = None  # the run row of the last cycle that did work
@@ -84,9 +86,13 @@ class ServiceRuntime:
         busy_again_after: float = 1.0,
         lock_retry_after: float = 5.0,
         lock_heartbeat: float = HEARTBEAT_SECONDS,
+        leases: LeaseKeeper | None = None,
     ) -> None:
         """``busy_again_after``: seconds until an entity whose cycle found work runs again (at most
-        its interval); ``lock_retry_after``: seconds between tries while another process writes."""
+        its interval); ``lock_retry_after``: seconds between tries while another process writes;
+        ``leases``: run as one of several sync workers (``serve --worker``, docs/sync-workers.md):
+        only the entities this process leases are synced, each behind its lease's fence, instead
+        of under the writer lock."""
         self.config = config
         self.store = store
         self._engine_options = engine_options
@@ -107,6 +113,7 @@ class ServiceRuntime:
         self._engine: SyncEngine | None = None
         self._connectors: dict[str, Connector] = {}
         self._exit_stack = ExitStack()
+        self._leases = leases
 
     # ------------------------------------------------------------------ what the web app uses
     def status(self) -> list[EntitySchedule]:
@@ -134,6 +141,8 @@ class ServiceRuntime:
         self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._leases is not None:
+            self._leases.stop()  # gives the leases back: another worker takes over at once
         self._exit_stack.close()
 
     # ------------------------------------------------------------------ life cycle
@@ -147,6 +156,8 @@ class ServiceRuntime:
             name: self._exit_stack.enter_context(open_connector(self.config, name))
             for name in self.config.model.systems
         }
+        if self._leases is not None:
+            self._leases.start()
         self._thread = threading.Thread(target=self._run, name="einklang-scheduler", daemon=True)
         self._thread.start()
 
@@ -169,17 +180,32 @@ class ServiceRuntime:
 
     def _run(self) -> None:
         while True:
+            if self._leases is not None:
+                self._balance_leases()
             with self._guard:
                 if self._stopping:
                     return
                 now = time.monotonic()
                 due = [name for name, at in self._due.items() if at <= now]
                 if not due:
-                    self._guard.wait(timeout=max(0.0, min(self._due.values(), default=now + 60) - now))
+                    wait = max(0.0, min(self._due.values(), default=now + 60) - now)
+                    if self._leases is not None:  # keep balancing while idle
+                        wait = min(wait, self._leases.options.heartbeat_seconds)
+                    self._guard.wait(timeout=wait)
                     continue
             self._run_due(due)
 
+    def _balance_leases(self) -> None:
+        assert self._leases is not None
+        try:
+            self._leases.balance_if_due()
+        except Exception:  # the store is unreachable: keep the leases held, try again next round
+            log.exception("sync worker: the leases could not be balanced")
+
     def _run_due(self, due: list[str]) -> None:
+        if self._leases is not None:
+            self._run_leased(due)
+            return
         try:
             with writer_lock(self.store, LOCK_PURPOSE, heartbeat_every=self._lock_heartbeat):
                 for entity in due:
@@ -191,6 +217,28 @@ class ServiceRuntime:
         except Exception:  # the store itself failed (a PostgreSQL restart): say so, try again later
             log.exception("the writer lock could not be taken; cycles wait", extra={"entity": ", ".join(due)})
             self._postpone(due, self._lock_retry_after, "error", "the state store could not be written; see the log")
+
+    def _run_leased(self, due: list[str]) -> None:
+        """Worker mode: each due entity this process leases runs behind its fence; the others are
+        another worker's and are only looked at again after their interval."""
+        from einklang.store.leases import LeaseLost
+
+        assert self._leases is not None
+        for entity in due:
+            if self._stopping:
+                return
+            fence = self._leases.fence(entity)
+            if fence is None:
+                self._postpone([entity], self._schedules[entity].interval, "elsewhere", "synced by another worker")
+                continue
+            try:
+                with self.store.fenced(fence.check):
+                    self._run_entity(entity, reraise=(LeaseLost,))
+                self._leases.cycle_done()
+            except LeaseLost as lost:
+                self._leases.drop(fence.lease)
+                log.warning("%s: %s; another worker continues", entity, lost, extra={"entity": entity})
+                self._postpone([entity], self._schedules[entity].interval, "elsewhere", "synced by another worker")
 
     def _lock_busy(self, due: list[str], busy: LockBusy) -> None:
         message = mask(f"waiting: {busy}")
@@ -211,7 +259,7 @@ class ServiceRuntime:
                     next_due=utcnow() + dt.timedelta(seconds=seconds),
                 )
 
-    def _run_entity(self, entity: str) -> None:
+    def _run_entity(self, entity: str, reraise: tuple[type[Exception], ...] = ()) -> None:
         started_at, started = utcnow(), time.monotonic()
         with self._guard:
             self._schedules[entity] = replace(self._schedules[entity], running=True, last_started=started_at)
@@ -222,6 +270,10 @@ class ServiceRuntime:
             report, run_id = cycle.entities[0], cycle.run_id
             outcome, message = _judge(report)
             _log_cycle(entity, report, run_id, outcome, message)
+        except reraise:
+            with self._guard:
+                self._schedules[entity] = replace(self._schedules[entity], running=False)
+            raise
         except Exception as exc:
             log.exception("cycle of %s failed", entity, extra={"entity": entity})
             outcome, message = "error", mask(f"{type(exc).__name__}: {exc}")
