@@ -6,6 +6,7 @@ Servers: see conftest.py (skip with the reason when missing, fail when CI=true).
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -13,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -269,3 +271,39 @@ def test_sync_once_cli_with_a_second_process_waiting(tmp_path: Path) -> None:
         )
     assert blocked.returncode == 3 and "another einklang process is writing" in blocked.stderr
     assert "load (process" in blocked.stderr
+
+
+def test_sync_every_runs_again_at_once_after_a_cycle_that_found_work(tmp_path: Path) -> None:
+    """With --every 3600 the second cycle still follows the first at once (the first created a
+    record); the third waits the interval, because the second found nothing new."""
+    config, erp, crm = _setup(tmp_path, f"sqlite:///{tmp_path / 'erp.db'}", f"sqlite:///{tmp_path / 'crm.db'}")
+    erp.insert(kundennr="K1", name1="Alpha GmbH", ort="Berlin")
+    process = subprocess.Popen(
+        [*EINKLANG, "sync", "-c", str(config), "--every", "3600", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        documents = _json_documents(process.stdout)
+        first = next(documents)["cycle"]["entities"][0]
+        second = next(documents)["cycle"]["entities"][0]
+        assert first["created"] == 1 and not second["created"]
+        assert [r["name"] for r in crm.rows()] == ["Alpha GmbH"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 0
+
+
+def _json_documents(stream: Any) -> Iterator[dict[str, Any]]:
+    """The JSON documents a `--json` loop prints one after another (each may span lines)."""
+    decoder, text = json.JSONDecoder(), ""
+    for line in stream:
+        text += line
+        try:
+            document, end = decoder.raw_decode(text.lstrip())
+        except json.JSONDecodeError:
+            continue
+        text = text.lstrip()[end:]
+        yield document

@@ -119,7 +119,9 @@ def sync_command(
                         )
                     if every is None or stop.requested:
                         break
-                    while not stop.requested and time.monotonic() - started < every:
+                    # a cycle that found work runs again at once: what it wrote is read back as
+                    # echoes, and changes that arrived meanwhile wait no full interval (issue 14)
+                    while not report.progressed and not stop.requested and time.monotonic() - started < every:
                         time.sleep(min(0.1, every))
                     if stop.requested:
                         break

@@ -48,6 +48,12 @@ class EntityReport:
             or self.stale
         )
 
+    @property
+    def progressed(self) -> bool:
+        """Read or wrote something: a loop runs the next cycle at once (failures alone do not count,
+        so a write that keeps failing never turns the loop into a busy one)."""
+        return bool(self.captured or self.merged or self.applied or self.created or self.deleted)
+
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
@@ -62,6 +68,10 @@ class CycleReport:
     @property
     def busy(self) -> bool:
         return any(e.busy for e in self.entities)
+
+    @property
+    def progressed(self) -> bool:
+        return any(e.progressed for e in self.entities)
 
     def as_dict(self) -> dict[str, Any]:
         return {

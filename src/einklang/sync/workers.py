@@ -214,5 +214,7 @@ class SyncWorker:
             self.keeper.drop(fence.lease)
             return
         self.keeper.cycle_done()
+        if report.progressed:  # found work: run again at once rather than after the interval
+            self._last_cycle[entity] = -1e9
         if self.on_cycle is not None:
             self.on_cycle(entity, report)
