@@ -145,6 +145,7 @@ class Undo:
         new = entry.new or {}
         self.report.plan.append({"audit_id": entry.id, "op": op, "system": entry.system, "native_id": entry.native_id})
         if self.dry_run:
+            self._count_planned(op)
             return
         try:
             if op == "create":
@@ -158,6 +159,12 @@ class Undo:
         except ConnectorError as exc:
             self.report.failed += 1
             self.report.failures.append(f"audit entry {entry.id} ({op} {entry.native_id}): {exc}")
+
+    def _count_planned(self, op: str) -> None:
+        """A dry run counts what each entry would revert (the web app's confirmation shows it)."""
+        counter = {"create": "deleted", "update": "restored", "link": "unlinked", "decision": "decisions_reverted"}
+        if op in counter:
+            setattr(self.report, counter[op], getattr(self.report, counter[op]) + 1)
 
     def _forget(self, entity: str, fingerprints: list[str]) -> None:
         if fingerprints:

@@ -90,6 +90,7 @@ GERMAN: dict[str, str] = {
     "Field": "Feld",
     "Record": "Datensatz",
     "Last agreed": "Zuletzt übereinstimmend",
+    "Now in the systems": "Jetzt in den Systemen",
     "Since": "Seit",
     "Older than (days)": "Älter als (Tage)",
     "No open conflicts.": "Keine offenen Konflikte.",

@@ -57,12 +57,15 @@ def overview(conn: Connection, loaded: LoadedConfig) -> dict[str, Any]:
     for system in loaded.model.systems:
         state = health.get(system)
         open_until = state.open_until if state and state.open_until and state.open_until > now else None
+        last_success = _last_success(cycles, system)
+        failing = state is not None and state.failures > 0
         systems.append(
             {
                 "system": system,
-                "reachable": None if state is None else state.failures == 0,
-                "last_error": state.last_error if state and state.failures else None,
-                "last_success": _last_success(cycles, system),
+                # as of the last contact: failing calls, else a cycle that reached it, else not known yet
+                "reachable": False if failing else (True if last_success or state is not None else None),
+                "last_error": state.last_error if state and failing else None,
+                "last_success": last_success,
                 "outbox_waiting": waiting.get(system, 0),
                 "breaker_open_until": open_until.isoformat(timespec="seconds") if open_until else None,
             }
