@@ -179,6 +179,10 @@ GERMAN: dict[str, str] = {
         "{deleted} Datensätze gelöscht, {restored} wiederhergestellt, {unlinked} Verknüpfungen gelöst, "
         "{decisions} Entscheidungen zurückgenommen"
     ),
+    "undo: create": "wird gelöscht",
+    "undo: update": "alter Wert zurück",
+    "undo: link": "Verknüpfung wird gelöst",
+    "undo: decision": "Entscheidung wird zurückgenommen",
     "Yes, undo run {id}": "Ja, Lauf {id} rückgängig machen",
     "Run {id} undone: {summary}": "Lauf {id} rückgängig gemacht: {summary}",
     "The undo failed: {reason}": "Das Rückgängigmachen schlug fehl: {reason}",
@@ -187,6 +191,14 @@ GERMAN: dict[str, str] = {
     ),
 }
 
+
+ENGLISH: dict[str, str] = {
+    # texts named by a key rather than written out in English
+    "undo: create": "is deleted",
+    "undo: update": "old values back",
+    "undo: link": "link removed",
+    "undo: decision": "decision reverted",
+}
 
 CYCLE_PARTS: tuple[tuple[str, str], ...] = (
     ("captured", "{n} change(s) read"),
@@ -259,7 +271,7 @@ Translator = Callable[..., str]
 
 def translator(language: str) -> Translator:
     """``t(text, **values)``: the text in ``language`` with ``{name}`` places filled in."""
-    table = GERMAN if language == "de" else {}
+    table = GERMAN if language == "de" else ENGLISH
 
     def translate(text: str, **values: Any) -> str:
         wording = table.get(text, text)

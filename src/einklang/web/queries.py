@@ -242,7 +242,7 @@ def conflict_detail(conn: Connection, loaded: LoadedConfig, conflict_id: int) ->
             }
         )
     data["context"] = context
-    data["systems"] = list(linked) or list(conflict.values)
+    data["systems"] = [s for s in loaded.systems_of(conflict.entity) if s in linked] or list(conflict.values)
     data["similar"] = len(similar_open_conflicts(conn, conflict)) if conflict.status == "open" else 0
     return data
 

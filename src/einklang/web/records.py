@@ -66,6 +66,9 @@ def record_detail(conn: Connection, loaded: LoadedConfig, golden_id: str) -> dic
     base = loaded_golden[0]
     entity = str(row.entity)
     linked = links_of_golden(conn, golden_id)
+    if entity in loaded.model.entities:  # the systems in the order the config lists them
+        order = loaded.systems_of(entity)
+        linked = dict(sorted(linked.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
     names = record_names(conn, [golden_id], keys_of(loaded))
     fields = list(loaded.entity_spec(entity).fields) if entity in loaded.model.entities else sorted(base)
     history = journal.audit_log(conn, golden_id=golden_id, limit=200)

@@ -98,12 +98,20 @@ def row_summary(row: StoredReviewRow) -> dict[str, Any]:
         "verdict": details.get("verdict"),
         "score": details.get("score"),
         "reasons": details.get("reasons", []),
-        "sources": details.get("sources", []),
+        "sources": [_source_name(str(source)) for source in details.get("sources", [])],
         "incoming": dict(row.incoming),
         "assigned_to": row.assigned_to,
         "decision": row.decision,
         "applied": row.applied,
     }
+
+
+def _source_name(source: str) -> str:
+    """``/path/to/anna_outlook.csv:4`` as people read it: ``anna_outlook.csv:4``."""
+    path, _, line = source.rpartition(":")
+    if not path or not line.isdigit():
+        return PurePath(source).name
+    return f"{PurePath(path).name}:{line}"
 
 
 def live_candidates(loaded: LoadedConfig, row: StoredReviewRow) -> tuple[list[dict[str, Any]], str | None]:
