@@ -26,6 +26,8 @@ ROLES = ("viewer", "steward", "admin")
 also manages users, starts sync cycles and undoes runs."""
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
+"""A session ends this long after its last use (sliding)."""
+SESSION_REFRESH = dt.timedelta(minutes=1)
 MAX_NAME_LENGTH = 64
 MIN_PASSWORD_LENGTH = 8
 
@@ -187,20 +189,25 @@ def session_user(conn: Connection, session_id: str) -> tuple[User, str] | None:
     """The user of a live session and its CSRF token; the session lives on while it is used."""
     now = utcnow()
     row = conn.execute(
-        sa.select(t.web_sessions.c.user_id, t.web_sessions.c.csrf_token, t.web_sessions.c.expires_at).where(
-            t.web_sessions.c.id_hash == hash_token(session_id)
-        )
+        sa.select(
+            t.web_sessions.c.user_id,
+            t.web_sessions.c.csrf_token,
+            t.web_sessions.c.expires_at,
+            t.web_sessions.c.last_seen_at,
+        ).where(t.web_sessions.c.id_hash == hash_token(session_id))
     ).first()
     if row is None or row.expires_at <= now:
         return None
     user = get_user(conn, int(row.user_id))
     if user is None or user.disabled:
         return None
-    conn.execute(
-        t.web_sessions.update()
-        .where(t.web_sessions.c.id_hash == hash_token(session_id))
-        .values(last_seen_at=now, expires_at=now + SESSION_LIFETIME)
-    )
+    if now - row.last_seen_at >= SESSION_REFRESH:
+        # written at most once a minute: a page that polls every few seconds costs no write
+        conn.execute(
+            t.web_sessions.update()
+            .where(t.web_sessions.c.id_hash == hash_token(session_id))
+            .values(last_seen_at=now, expires_at=now + SESSION_LIFETIME)
+        )
     return user, str(row.csrf_token)
 
 
@@ -224,12 +231,16 @@ def create_token(conn: Connection, name: str, label: str = "api") -> str:
 
 def token_user(conn: Connection, token: str) -> User | None:
     row = conn.execute(
-        sa.select(t.api_tokens.c.id, t.api_tokens.c.user_id).where(t.api_tokens.c.token_hash == hash_token(token))
+        sa.select(t.api_tokens.c.id, t.api_tokens.c.user_id, t.api_tokens.c.last_used_at).where(
+            t.api_tokens.c.token_hash == hash_token(token)
+        )
     ).first()
     if row is None:
         return None
     user = get_user(conn, int(row.user_id))
     if user is None or user.disabled:
         return None
-    conn.execute(t.api_tokens.update().where(t.api_tokens.c.id == row.id).values(last_used_at=utcnow()))
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= SESSION_REFRESH:
+        conn.execute(t.api_tokens.update().where(t.api_tokens.c.id == row.id).values(last_used_at=now))
     return user

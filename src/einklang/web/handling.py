@@ -118,6 +118,7 @@ def _client_address(request: Request) -> str:
 def authenticate(request: Request, state: WebState) -> tuple[Principal | None, str | None]:
     """Who signed this request; and a new session id when a proxy-authenticated user got one."""
     authorization = request.headers.get("authorization", "")
+    # one short transaction; it writes only now and then (a session's expiry, a token's last use)
     with state.store.transaction() as conn:
         if authorization.lower().startswith("bearer "):
             user = accounts.token_user(conn, authorization[7:].strip())
