@@ -121,6 +121,7 @@ outbox = Table(
     Column("done_at", DateTime),
     Index("ix_outbox_pending", "system", "status", "id"),
     Index("ix_outbox_golden", "golden_id", "system", "status"),
+    Index("ix_outbox_status_entity", "status", "entity"),  # the web app's isolated records per entity
 )
 
 # Creates planned in bulk (initial load): the golden ids of one batch sent to ``system``. A batch

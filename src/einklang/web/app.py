@@ -25,6 +25,7 @@ from starlette.templating import Jinja2Templates
 from einklang.config import LoadedConfig
 from einklang.store.state import StateStore
 from einklang.web import accounts, api, pages, pages_more
+from einklang.web.counts import LinkedCounts
 from einklang.web.handling import TEMPLATES, WebState, endpoint, language_of, secure_cookie, set_session_cookie
 from einklang.web.i18n import cycle_text, translator
 from einklang.web.runtime import OnDemandCycles, SchedulerRuntime
@@ -225,6 +226,7 @@ def build_web_app(
         settings,
         LoginLimiter(settings.login_attempts, settings.login_window),
         templates,
+        LinkedCounts(store, list(loaded.model.entities)),
     )
     return app
 

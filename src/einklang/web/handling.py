@@ -23,6 +23,7 @@ from starlette.templating import Jinja2Templates
 from einklang.config import LoadedConfig
 from einklang.store.state import StateStore
 from einklang.web import accounts
+from einklang.web.counts import LinkedCounts
 from einklang.web.i18n import Translator, choose_language, translator
 from einklang.web.runtime import SchedulerRuntime
 from einklang.web.security import (
@@ -50,6 +51,7 @@ class WebState:
     settings: WebSettings
     limiter: LoginLimiter
     templates: Jinja2Templates
+    linked_counts: LinkedCounts
 
 
 @dataclass

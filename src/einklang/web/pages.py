@@ -32,8 +32,10 @@ def not_found(ctx: Ctx) -> Response:
 
 # ---------------------------------------------------------------------------- overview
 def overview_data(ctx: Ctx) -> dict[str, Any]:
+    linked, linked_as_of = ctx.state.linked_counts.get()
     with ctx.state.store.read() as conn:
-        data = queries.overview(conn, ctx.state.loaded)
+        data = queries.overview(conn, ctx.state.loaded, linked)
+    data["linked_as_of"] = linked_as_of.isoformat(timespec="seconds")
     data["schedule"] = [line.as_dict() for line in schedule_lines(ctx.state.runtime)]
     return data
 
@@ -189,5 +191,6 @@ def undo_run_action(ctx: Ctx) -> Response:
         unlinked=report["unlinked"],
         decisions=report["decisions_reverted"],
     )
+    ctx.state.linked_counts.invalidate()
     kind = "ok" if not report["failed"] else "error"
     return redirect("/runs", ctx.t("Run {id} undone: {summary}", id=run_id, summary=summary), kind)

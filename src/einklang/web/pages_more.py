@@ -119,6 +119,7 @@ def decide_review(ctx: Ctx) -> Response:
     if report["failed"]:
         reason = "; ".join(report["failures"]) or "?"
         return review_page(ctx, 409, ctx.t("The row could not be applied: {reason}", reason=reason))
+    ctx.state.linked_counts.invalidate()
     flash = ctx.t("Row decided ({decision}).", decision=ctx.t(ctx.form.get("decision", "")))
     show = ctx.form.get("show", "mine")
     if ctx.form.get("next"):

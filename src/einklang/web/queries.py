@@ -34,9 +34,10 @@ def keys_of(loaded: LoadedConfig) -> dict[str, tuple[str, ...]]:
 
 
 # ---------------------------------------------------------------------------- overview
-def overview(conn: Connection, loaded: LoadedConfig) -> dict[str, Any]:
+def overview(conn: Connection, loaded: LoadedConfig, linked: Mapping[str, int] | None = None) -> dict[str, Any]:
     """Per system: reachable, last successful cycle, outbox waiting, breaker; per entity: counts;
-    the last cycles."""
+    the last cycles. ``linked``: the entities' linked records when counted elsewhere
+    (:mod:`einklang.web.counts`); else counted here."""
     now = utcnow()
     health = load_health(conn)
     waiting = {
@@ -70,7 +71,7 @@ def overview(conn: Connection, loaded: LoadedConfig) -> dict[str, Any]:
                 "breaker_open_until": open_until.isoformat(timespec="seconds") if open_until else None,
             }
         )
-    entities = [_entity_counts(conn, entity) for entity in loaded.model.entities]
+    entities = [_entity_counts(conn, entity, linked) for entity in loaded.model.entities]
     return {"systems": systems, "entities": entities, "cycles": cycles[:10], "as_of": now.isoformat(timespec="seconds")}
 
 
@@ -85,13 +86,15 @@ def _last_success(cycles: Sequence[Mapping[str, Any]], system: str) -> str | Non
     return None
 
 
-def _entity_counts(conn: Connection, entity: str) -> dict[str, Any]:
+def _entity_counts(conn: Connection, entity: str, linked: Mapping[str, int] | None) -> dict[str, Any]:
     def count(query: sa.Select[Any]) -> int:
         return int(conn.execute(query).scalar_one())
 
     return {
         "entity": entity,
-        "linked": count(
+        "linked": linked[entity]
+        if linked is not None and entity in linked
+        else count(
             sa.select(sa.func.count())
             .select_from(t.golden)
             .where(t.golden.c.entity == entity, t.golden.c.status == "active")

@@ -52,9 +52,11 @@ def upgrade() -> None:
     op.create_index("ix_conflicts_status_field", "conflicts", ["status", "field"])
     op.create_index("ix_links_entity_system", "links", ["entity", "system"])
     op.create_index("ix_golden_entity_status", "golden", ["entity", "status"])
+    op.create_index("ix_outbox_status_entity", "outbox", ["status", "entity"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_status_entity", "outbox")
     op.drop_index("ix_golden_entity_status", "golden")
     op.drop_index("ix_links_entity_system", "links")
     op.drop_index("ix_conflicts_status_field", "conflicts")
