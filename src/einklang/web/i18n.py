@@ -22,6 +22,16 @@ GERMAN: dict[str, str] = {
     "Records": "Datensätze",
     "Runs": "Läufe",
     "Sign in": "Anmelden",
+    "Users": "Benutzer",
+    "Role": "Rolle",
+    "Remove": "Entfernen",
+    "Add user": "Benutzer anlegen",
+    "User {name} added.": "Benutzer {name} angelegt.",
+    "User {name} removed.": "Benutzer {name} entfernt.",
+    "You cannot remove yourself.": "Sie können sich nicht selbst entfernen.",
+    "Passwords and API tokens: einklang users passwd NAME, einklang users token NAME.": (
+        "Passwörter und API-Tokens: einklang users passwd NAME, einklang users token NAME."
+    ),
     "Sign out": "Abmelden",
     "User name": "Benutzername",
     "Password": "Passwort",

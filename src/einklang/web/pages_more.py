@@ -139,3 +139,40 @@ def assign_review(ctx: Ctx) -> Response:
     if not assigned:
         return not_found(ctx)
     return redirect(f"/reviews/{run_id}/{review_id}", show="all")
+
+
+# ---------------------------------------------------------------------------- users (admin)
+def users_page(ctx: Ctx, status_code: int = 200, message: str | None = None) -> Response:
+    """The users and their roles; add, change the role of, or remove one (admin)."""
+    from einklang.web.accounts import ROLES, list_users
+
+    with ctx.state.store.read() as conn:
+        users = list_users(conn)
+    return ctx.render("users.html", status_code=status_code, users=users, roles=ROLES, message=message)
+
+
+def add_user(ctx: Ctx) -> Response:
+    from einklang.web.accounts import AccountError
+    from einklang.web.accounts import add_user as store_user
+
+    try:
+        with ctx.state.store.transaction() as conn:
+            user = store_user(conn, ctx.form.get("name", ""), ctx.form.get("role", ""), ctx.form.get("password", ""))
+    except AccountError as exc:
+        return users_page(ctx, 400, str(exc))
+    return redirect("/users", ctx.t("User {name} added.", name=user.name))
+
+
+def remove_user(ctx: Ctx) -> Response:
+    from einklang.web.accounts import AccountError
+    from einklang.web.accounts import remove_user as forget_user
+
+    name = ctx.param("name")
+    if name == ctx.user:
+        return users_page(ctx, 400, ctx.t("You cannot remove yourself."))
+    try:
+        with ctx.state.store.transaction() as conn:
+            forget_user(conn, name)
+    except AccountError as exc:
+        return users_page(ctx, 404, str(exc))
+    return redirect("/users", ctx.t("User {name} removed.", name=name))

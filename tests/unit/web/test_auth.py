@@ -170,3 +170,22 @@ def test_password_change_ends_the_users_sessions(make_client, site: Site) -> Non
     store.close()
     assert client.get("/", follow_redirects=False).status_code == 303
     sign_in(client, "sabine", "another-password-2")
+
+
+def test_an_admin_manages_users_in_the_browser(make_client) -> None:
+    admin = make_client("anna")
+    page = admin.get("/users")
+    assert page.status_code == 200 and "sabine" in page.text
+    added = admin.post(
+        "/users", data={"csrf": csrf_of(page.text), "name": "klaus", "role": "steward", "password": "klaus-pass-1"}
+    )
+    assert added.status_code == 200 and "klaus" in added.text
+    refused = admin.post("/users", data={"csrf": csrf_of(page.text), "name": "k l", "role": "viewer", "password": "x"})
+    assert refused.status_code == 400
+    sign_in(make_client(), "klaus", "klaus-pass-1")
+    admin.post("/users/klaus/remove", data={"csrf": csrf_of(page.text)})
+    assert "klaus" not in admin.get("/users").text
+    assert admin.post("/users/anna/remove", data={"csrf": csrf_of(page.text)}).status_code == 400
+    steward = make_client("sabine")
+    assert steward.get("/users").status_code == 403
+    assert 'href="/users"' not in steward.get("/").text
