@@ -120,6 +120,7 @@ class SyncConfig(BaseModel):
     deletes: Literal["ignore", "propagate", "archive", "manual"] = "ignore"
     delete_guard: float = Field(0.05, ge=0, le=1)
     create_in: list[str] | None = None  # systems that receive new records (default: all)
+    interval: float = Field(60.0, gt=0)  # seconds between cycles of this entity under `einklang serve`
 
 
 class MatchConfig(BaseModel):
@@ -182,6 +183,59 @@ class SystemConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class EmailRecipientConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: str
+    language: Literal["de", "en"] = "de"
+
+
+class EmailConfig(BaseModel):
+    """Digests by mail; the password comes from ``${VAR}`` (environment or secrets file)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    smtp_host: str
+    smtp_port: int = Field(587, gt=0, lt=65536)
+    starttls: bool = True
+    user: str | None = None
+    password: str | None = None
+    sender: str = Field(alias="from")
+    to: list[EmailRecipientConfig] = Field(min_length=1)
+    timeout: float = Field(30.0, gt=0)  # seconds for the SMTP conversation
+
+
+class WebhookConfig(BaseModel):
+    """Digests as a JSON POST; with ``secret`` the body is signed (HMAC-SHA256)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    secret: str | None = None
+    timeout: float = Field(10.0, gt=0)
+
+
+class NotificationsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailConfig | None = None
+    webhook: WebhookConfig | None = None
+    min_interval: float = Field(900.0, ge=0)  # seconds between two digests on one channel
+    unreachable_after: float = Field(600.0, ge=0)  # a system down this long is reported
+    check_every: float = Field(30.0, gt=0)  # seconds between looks for new events
+
+
+class ServiceConfig(BaseModel):
+    """``einklang serve``: where it listens, who may read /metrics, who hears of new work."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, lt=65536)
+    metrics_token: str | None = None  # /metrics needs "Authorization: Bearer <token>" when set
+    notifications: NotificationsConfig = Field(default_factory=lambda: NotificationsConfig())
+
+
 class EinklangConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -192,6 +246,7 @@ class EinklangConfig(BaseModel):
     default_region: str = "DE"
     systems: dict[str, SystemConfig] = Field(default_factory=dict)
     entities: dict[str, EntityConfig] = Field(default_factory=dict)
+    service: ServiceConfig = Field(default_factory=lambda: ServiceConfig())
 
     @field_validator("default_region")
     @classmethod

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from einklang.cli import demo, importing, load, matching, setup, status, sync, users
+from einklang.cli import demo, importing, load, matching, serve, setup, status, sync, users
 
 app = typer.Typer(
     name="einklang",
@@ -53,6 +53,7 @@ demo.register(app)
 importing.register(app)
 sync.register(app)
 matching.register(app)
+serve.register(app)
 users.register(app)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -19,6 +19,9 @@ from einklang.cli._common import (
     render_table,
     say,
 )
+
+if TYPE_CHECKING:
+    from einklang.config import LoadedConfig
 
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 
@@ -64,28 +67,10 @@ def config_show(config: ConfigOption = None, as_json: JsonOption = False) -> Non
 
 def check(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Connect to the state store and every system; report ok/failed per system with the reason."""
-    from einklang.store.state import StateStore
-    from einklang.systems import open_connector
-
     with cli_errors(as_json):
         loaded = load(config)
-        results: list[dict[str, Any]] = []
         started = time.perf_counter()
-        try:
-            store = StateStore(loaded.state_url, allow_foreign_tables=loaded.model.state_shared_database)
-            results.append({"name": "state store", "kind": "state", "ok": True, "detail": store.check()})
-        except Exception as exc:
-            results.append({"name": "state store", "kind": "state", "ok": False, "detail": str(exc)})
-        for name, system in loaded.model.systems.items():
-            entry: dict[str, Any] = {"name": name, "kind": system.connector}
-            try:
-                with open_connector(loaded, name) as connector:
-                    entry["detail"] = connector.check()
-                entry["ok"] = True
-            except Exception as exc:
-                entry["ok"] = False
-                entry["detail"] = str(exc)
-            results.append(entry)
+        results = run_checks(loaded)
         all_ok = all(r["ok"] for r in results)
         if as_json:
             emit_json({"ok": all_ok, "checks": results, "seconds": round(time.perf_counter() - started, 3)})
@@ -95,6 +80,30 @@ def check(config: ConfigOption = None, as_json: JsonOption = False) -> None:
                 say(f"{mark} {lit(r['name']):<14} {lit(r['kind']):<10} {lit(mask(str(r['detail'])))}")
         if not all_ok:
             raise typer.Exit(1)
+
+
+def run_checks(loaded: LoadedConfig) -> list[dict[str, Any]]:
+    """The state store and every system: ``{"name", "kind", "ok", "detail"}`` each (also ``serve --check``)."""
+    from einklang.store.state import StateStore
+    from einklang.systems import open_connector
+
+    results: list[dict[str, Any]] = []
+    try:
+        store = StateStore(loaded.state_url, allow_foreign_tables=loaded.model.state_shared_database)
+        results.append({"name": "state store", "kind": "state", "ok": True, "detail": store.check()})
+    except Exception as exc:
+        results.append({"name": "state store", "kind": "state", "ok": False, "detail": str(exc)})
+    for name, system in loaded.model.systems.items():
+        entry: dict[str, Any] = {"name": name, "kind": system.connector}
+        try:
+            with open_connector(loaded, name) as connector:
+                entry["detail"] = connector.check()
+            entry["ok"] = True
+        except Exception as exc:
+            entry["ok"] = False
+            entry["detail"] = str(exc)
+        results.append(entry)
+    return results
 
 
 def connectors(as_json: JsonOption = False) -> None:

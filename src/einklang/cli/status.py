@@ -27,10 +27,20 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         for write in failed:
             name = names.get(write["golden_id"])
             write["record"] = name.as_dict() if name else None
+        workers = _workers(loaded)
         if as_json:
-            emit_json({"ok": True, "state": mask(loaded.state_url), "entities": entities, "failed_writes": failed})
+            emit_json(
+                {
+                    "ok": True,
+                    "state": mask(loaded.state_url),
+                    "entities": entities,
+                    "failed_writes": failed,
+                    "workers": workers,
+                }
+            )
             return
         _print_status(loaded.state_url, entities, failed, names)
+        _print_workers(workers)
 
 
 def _collect(loaded: LoadedConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, RecordName]]:
@@ -133,3 +143,58 @@ def _cursor_text(value: Any, width: int = 40) -> str:
         value = " ".join(str(v) for v in value.values() if v is not None)
     text = "" if value is None else str(value)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _workers(loaded: LoadedConfig) -> list[dict[str, Any]]:
+    """Sync workers seen in the last hour with their leases (only a PostgreSQL store has them)."""
+    if not loaded.state_url.startswith("postgresql"):
+        return []
+    import sqlalchemy as sa
+
+    from einklang.store import leases, reports
+    from einklang.store.state import utcnow
+
+    engine = reports.reader_engine(loaded.state_url)
+    if engine is None:
+        return []
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("sync_workers"):
+                return []
+            rows = leases.list_workers(conn)
+    finally:
+        engine.dispose()
+    now = utcnow()
+    return [
+        {
+            "worker": row.id,
+            "host": row.host,
+            "pid": row.pid,
+            "state": "stopped"
+            if row.stopped_at
+            else ("alive" if (now - row.heartbeat_at).total_seconds() < 60 else "silent"),
+            "heartbeat_seconds_ago": round((now - row.heartbeat_at).total_seconds(), 1),
+            "cycles": row.cycles,
+            "leases": [{"entity": lease.entity, "token": lease.token} for lease in row.leases],
+        }
+        for row in rows
+    ]
+
+
+def _print_workers(workers: list[dict[str, Any]]) -> None:
+    if not workers:
+        return
+    render_table(
+        "Sync workers (last hour)",
+        ["worker", "state", "heartbeat", "cycles", "leases (fencing token)"],
+        [
+            [
+                f"{w['host']} pid {w['pid']}",
+                w["state"],
+                f"{w['heartbeat_seconds_ago']:g} s ago",
+                w["cycles"],
+                ", ".join(f"{lease['entity']} ({lease['token']})" for lease in w["leases"]) or "none",
+            ]
+            for w in workers
+        ],
+    )

@@ -71,6 +71,17 @@ def sync_command(
         bool, typer.Option("--confirm-deletes", help="Let this run exceed the delete guard.")
     ] = False,
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for another sync to finish.")] = 5.0,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker",
+            help="With --every on a PostgreSQL state store: one of several sync processes sharing "
+            "the entities by leases (docs/scale.md).",
+        ),
+    ] = False,
+    lease: Annotated[
+        float, typer.Option("--lease", help="--worker: seconds after which a silent worker's entities are taken over.")
+    ] = 30.0,
     as_json: JsonOption = False,
 ) -> None:
     """Run sync cycles: read changes, merge them, write them to the other systems."""
@@ -81,6 +92,9 @@ def sync_command(
         if once and every is not None:
             raise CliError("give either --once or --every, not both", 2)
         loaded = load(config)
+        if worker:
+            _run_worker(loaded, every, lease, confirm_deletes, dry_run, as_json)
+            return
         stop = _Stop()
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -117,6 +131,48 @@ def sync_command(
                 signal.signal(sig, handler)
         if code != EXIT_OK:
             raise typer.Exit(code)
+
+
+def _run_worker(
+    loaded: LoadedConfig, every: float | None, lease: float, confirm_deletes: bool, dry_run: bool, as_json: bool
+) -> None:
+    """``sync --every N --worker``: sync the entities this process leases until SIGINT/SIGTERM."""
+    from einklang.sync.engine import EngineOptions, SyncEngine
+    from einklang.sync.workers import SyncWorker, WorkerOptions
+    from einklang.systems import open_connector
+
+    if every is None or dry_run:
+        raise CliError("--worker runs continuously: give --every SECONDS (and no --dry-run)", 2)
+    if lease < 1:
+        raise CliError("--lease must be at least 1 second", 2)
+    store = store_for(loaded)
+    if store.engine.dialect.name != "postgresql":
+        raise CliError(
+            "several sync workers need a PostgreSQL state store (state: postgresql+psycopg://...); "
+            "on SQLite run one `einklang sync --every N`",
+            2,
+        )
+    stop = _Stop()
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def report_cycle(entity: str, report: CycleReport) -> None:
+        if as_json:
+            emit_json({"ok": True, "entity": entity, "cycle": report.as_dict()})
+        else:
+            _print_cycle(report, verbose=report.busy)
+
+    try:
+        with ExitStack() as stack:
+            connectors = {name: stack.enter_context(open_connector(loaded, name)) for name in loaded.model.systems}
+            engine = SyncEngine(loaded, store, connectors, options=EngineOptions(confirm_deletes=confirm_deletes))
+            entities = list(loaded.model.entities)
+            options = WorkerOptions(every=every, lease_seconds=lease)
+            SyncWorker(
+                store, engine, entities, options, should_stop=lambda: stop.requested, on_cycle=report_cycle
+            ).run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _exit_code(report: CycleReport, store: StateStore) -> int:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from einklang.store import leases
 from einklang.store import schema as t
 from einklang.store.state import StateStore, utcnow
 
@@ -102,6 +103,12 @@ def _holder(row: sa.Row[tuple[object, ...]]) -> LockHolder:
 def _acquire(store: StateStore, name: str, holder: str, purpose: str, lease: int) -> LockHolder:
     now = utcnow()
     with store.transaction() as conn:
+        if name == WRITER_LOCK:
+            # sync workers (store/leases.py) and a whole-store writer exclude each other
+            leases.serialize_writers(conn)
+            held = leases.live_leases(conn, now)
+            if held:
+                raise LockBusy(_workers_holder(held))
         row = conn.execute(sa.select(t.locks).where(t.locks.c.name == name)).first()
         if row is not None:
             current = _holder(row)
@@ -120,6 +127,14 @@ def _acquire(store: StateStore, name: str, holder: str, purpose: str, lease: int
                 raise
             raise LockBusy(_holder(row)) from None
     return LockHolder(holder, purpose, now, now, lease)
+
+
+def _workers_holder(held: list[leases.Lease]) -> LockHolder:
+    """The sync workers holding leases, described as the lock's holder for :class:`LockBusy`."""
+    first = min(held, key=lambda lease: lease.expires_at)
+    workers = sorted({lease.holder for lease in held})
+    purpose = f"{len(workers)} sync worker(s) leasing {', '.join(sorted(lease.entity for lease in held))}"
+    return LockHolder(workers[0], purpose, first.expires_at, utcnow(), 0)
 
 
 def _keep_alive(store: StateStore, name: str, holder: str, every: float, stop: threading.Event) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -287,4 +288,53 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 of the token
     Column("created_at", DateTime, nullable=False),
     Column("last_used_at", DateTime),
+)
+
+# --- notifications (einklang serve) ---
+# Each event a person should hear of (a new conflict, a duplicate to review, an isolated record, a
+# system down too long) is reported once per channel: a mark is written in the transaction after
+# the digest that carried it was delivered. A failed delivery writes no mark, so it is retried.
+notification_marks = Table(
+    "notification_marks",
+    metadata,
+    Column("event_key", String(255), primary_key=True),  # conflict:12, review:7:R3, isolated:40, unreachable:crm:...
+    Column("channel", String(255), primary_key=True),  # email:office@example.com, webhook
+    Column("sent_at", DateTime, nullable=False),
+)
+
+# When each system was first seen unreachable in the current outage (removed when it is back):
+# the circuit breaker's row only knows the latest failure, a notification needs the first.
+system_outages = Table(
+    "system_outages",
+    metadata,
+    Column("system", String(64), primary_key=True),
+    Column("down_since", DateTime, nullable=False),
+    Column("last_error", Text),
+)
+
+# --- sync workers (several `sync --worker` processes on one PostgreSQL store) ---
+# A lease per entity with a fencing token that grows with every new holder (store/leases.py).
+worker_leases = Table(
+    "worker_leases",
+    metadata,
+    Column("name", String(128), primary_key=True),  # entity:<entity>
+    Column("holder", String(255)),  # the worker id; None when released
+    Column("token", BigInteger, nullable=False),  # fencing token
+    Column("acquired_at", DateTime, nullable=False),
+    Column("heartbeat_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+sync_workers = Table(
+    "sync_workers",
+    metadata,
+    Column("id", String(255), primary_key=True),  # host:pid:token
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("heartbeat_at", DateTime, nullable=False),
+    Column("stopped_at", DateTime),
+    Column("entities", Text, nullable=False),  # JSON list: the entities it holds leases on
+    Column("cycles", Integer, nullable=False),
+    Column("last_cycle_at", DateTime),
 )

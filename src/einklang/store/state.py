@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,6 +56,9 @@ def _alembic_config() -> AlembicConfig:
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
+
+# advisory lock key on PostgreSQL held while migrating ("einm")
+_MIGRATION_LOCK = 0x65696E6D
 
 # SQLite's default: checkpoint the WAL into the database file when it reaches 1,000 pages (4 MB).
 _WAL_AUTOCHECKPOINT = 1000
@@ -99,6 +103,7 @@ class StateStore:
                 # (SQLite gives its -wal and -shm files the same permissions)
                 os.close(os.open(db_path, os.O_CREAT | os.O_WRONLY, 0o600))
         self.engine = create_engine_for(url)
+        self._fences = threading.local()
         self._wal_autocheckpoint = _WAL_AUTOCHECKPOINT
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "checkout", self._apply_wal_autocheckpoint)
@@ -164,6 +169,10 @@ class StateStore:
 
             config = _alembic_config()
             with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # several processes may start at once (sync workers, serve): one migrates, the
+                    # others wait here and then find the schema at head (Alembic reads it after the lock)
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
         return before, head
@@ -203,9 +212,27 @@ class StateStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One write transaction: committed when the block ends, rolled back if it raises."""
+        """One write transaction: committed when the block ends, rolled back if it raises.
+
+        Under a fence (:meth:`fenced`) the transaction first checks the fence and raises, before
+        anything is written, when this worker no longer holds the lease the fence guards."""
         with self.engine.begin() as conn:
+            fence = getattr(self._fences, "current", None)
+            if fence is not None:
+                fence(conn)
             yield conn
+
+    @contextmanager
+    def fenced(self, check: Callable[[Connection], None]) -> Iterator[None]:
+        """Run every transaction this thread opens in the block behind ``check`` (a sync worker's
+        lease, :mod:`einklang.store.leases`). Thread-local: other threads (the web app of
+        ``einklang serve``) keep writing unfenced."""
+        previous = getattr(self._fences, "current", None)
+        self._fences.current = check
+        try:
+            yield
+        finally:
+            self._fences.current = previous
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
