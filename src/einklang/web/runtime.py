@@ -44,6 +44,7 @@ class ScheduleLine:
     last_finished: dt.datetime | None
     last_outcome: str | None
     next_due: dt.datetime | None
+    last_message: str | None = None  # one line for people about the last cycle
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +75,7 @@ def schedule_lines(runtime: SchedulerRuntime) -> list[ScheduleLine]:
                 last_finished=_time(get(entry, "last_finished")),
                 last_outcome=str(outcome) if (outcome := get(entry, "last_outcome")) is not None else None,
                 next_due=_time(get(entry, "next_due")),
+                last_message=str(message) if (message := get(entry, "last_message")) else None,
             )
         )
     return lines
