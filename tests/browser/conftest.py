@@ -78,7 +78,10 @@ def served(browser_site: Site) -> Iterator[Served]:
     store = browser_site.store()
     app = build_web_app(loaded, store, None, settings=WebSettings())
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    # log_config and log_level None: uvicorn leaves the process's loggers as they are (a level set
+    # on "uvicorn.access" here would hide access lines from later tests in the same process)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, log_level=None, lifespan="off")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from starlette.responses import RedirectResponse, Response
 
 from einklang.web import queries
-from einklang.web.handling import Ctx, set_session_cookie
+from einklang.web.handling import Ctx
 from einklang.web.i18n import LANGUAGES
 from einklang.web.runtime import schedule_lines
 from einklang.web.security import LANGUAGE_COOKIE
@@ -70,8 +70,6 @@ def set_language(ctx: Ctx) -> Response:
         with ctx.state.store.transaction() as conn:
             store_language(conn, ctx.principal.user.id, language)
         response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax", httponly=True)
-    if ctx.new_session:
-        set_session_cookie(response, ctx.request, ctx.state.settings, ctx.new_session)
     return response
 
 
@@ -128,9 +126,13 @@ def decide_conflicts(ctx: Ctx, conflict_id: int, form: dict[str, str]) -> dict[s
     """Decide one conflict (and, when asked, every open one like it) in one transaction."""
     from einklang.decide.conflicts import Decision, DecisionError, decide, similar_open_conflicts
 
-    choice = form.get("choice", "")
-    take = choice.removeprefix("take:") if choice.startswith("take:") else form.get("take") or None
-    value = form.get("value") if choice == "value" or (not choice and "value" in form and not take) else None
+    choice = form.get("choice", "")  # the page's radio buttons: take:SYSTEM or value
+    if choice:
+        take = choice.removeprefix("take:") if choice.startswith("take:") else None
+        value = form.get("value", "") if choice == "value" else None
+    else:  # the API: {"take": SYSTEM} or {"value": TEXT}, exactly one
+        take = form.get("take") or None
+        value = form.get("value") if "value" in form else None
     try:
         decision = Decision(take=take, value=value)
         with ctx.state.store.transaction() as conn:

@@ -109,6 +109,8 @@ def test_an_entered_value_is_checked_against_the_field_type(make_client, site: S
     headers = {"X-CSRF-Token": me["csrf"]}
     response = client.post("/api/v1/conflicts/1/decision", json={"take": "nosuch"}, headers=headers)
     assert response.status_code == 400
+    response = client.post("/api/v1/conflicts/1/decision", json={"take": "erp", "value": "Jena"}, headers=headers)
+    assert response.status_code == 400 and "exactly one" in response.json()["error"]["message"]
     response = client.post("/api/v1/conflicts/1/decision", json={"value": "Frankfurt (Oder)"}, headers=headers)
     assert response.status_code == 200, response.text
     assert response.json()["resolution"]["by"] == "sabine"
