@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.unit.web.site import csrf_of
 
 from einklang.web import i18n
@@ -70,3 +72,26 @@ def test_pages_follow_the_browser_and_the_switch(make_client) -> None:
     assert "Overview" in page.text and "Übersicht" not in page.text
     client.post("/language", data={"csrf": csrf_of(page.text), "language": "de", "back": "/conflicts"})
     assert "Konflikte" in client.get("/conflicts", headers={"Accept-Language": "en"}).text
+
+
+_TAGS = st.sampled_from(["de", "de-DE", "de-AT", "en", "en-GB", "fr", "it", "*", "x-klingon"])
+_QUALITY = st.one_of(st.none(), st.sampled_from(["1", "0.9", "0.5", "0.1", "0", "abc"]))
+
+
+@given(st.lists(st.tuples(_TAGS, _QUALITY), max_size=6))
+def test_negotiation_picks_the_best_ranked_language_the_app_speaks(parts: list[tuple[str, str | None]]) -> None:
+    header = ", ".join(tag if quality is None else f"{tag};q={quality}" for tag, quality in parts)
+
+    def quality_of(text: str | None) -> float:
+        try:
+            return 1.0 if text is None else float(text)
+        except ValueError:
+            return 0.0
+
+    ranked = [
+        (-quality_of(quality), index, tag.split("-")[0].lower())
+        for index, (tag, quality) in enumerate(parts)
+        if quality_of(quality) > 0 and tag.split("-")[0].lower() in i18n.LANGUAGES
+    ]
+    expected = min(ranked)[2] if ranked else i18n.DEFAULT_LANGUAGE
+    assert i18n.negotiate(header) == expected
