@@ -9,7 +9,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$here/bottlecrm.sh" template &
 bottlecrm=$!
 status=0
-"$here/radicale.sh" install && "$here/tryton.sh" template || status=$?
+"$here/radicale.sh" install && "$here/tryton.sh" template && "$here/chromium.sh" || status=$?
 wait "$bottlecrm" || status=$?
 if (( status != 0 )); then
     echo "setup-all: a test server could not be set up (see the ERROR above)" >&2

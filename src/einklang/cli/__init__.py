@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from einklang.cli import demo, importing, load, matching, serve, setup, status, sync
+from einklang.cli import demo, importing, load, matching, serve, setup, status, sync, users
 
 app = typer.Typer(
     name="einklang",
@@ -54,6 +54,7 @@ importing.register(app)
 sync.register(app)
 matching.register(app)
 serve.register(app)
+users.register(app)
 
 
 def main() -> None:

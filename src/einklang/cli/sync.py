@@ -360,33 +360,18 @@ def conflicts_resolve(
     as_json: JsonOption = False,
 ) -> None:
     """Decide a conflict; the decision is applied (and audited) by the next sync cycle."""
-    from einklang.model import coerce, display
-    from einklang.store import conflicts as ops
+    from einklang.decide.conflicts import Decision, DecisionError, decide
 
     with cli_errors(as_json):
         if (take is None) == (value is None):
             raise CliError("give exactly one of --take SYSTEM or --value VALUE", 2)
         loaded = load(config)
         store = store_for(loaded)
-        with store.transaction() as conn:
-            conflict = ops.get_conflict(conn, conflict_id)
-            if conflict is None:
-                raise CliError(f"no conflict {conflict_id}", EXIT_NOT_FOUND)
-            if conflict.status != "open":
-                raise CliError(f"conflict {conflict_id} is already {conflict.status}", 2)
-            if take is not None:
-                if take not in conflict.values:
-                    raise CliError(f"{take!r} is not part of this conflict (systems: {', '.join(conflict.values)})", 2)
-                resolution: dict[str, Any] = {"take": take}
-            else:
-                spec = loaded.entity_spec(conflict.entity).field(conflict.field)
-                try:
-                    checked = coerce(spec, value)
-                except ValueError as exc:
-                    raise CliError(f"{value!r} is not a valid {spec.type.value}: {exc}", 2) from None
-                resolution = {"value": value, "canonical": display(checked)}
-            resolution["by"] = "cli"
-            ops.decide_conflict(conn, conflict_id, resolution)
+        try:
+            with store.transaction() as conn:
+                _, resolution = decide(conn, loaded, conflict_id, Decision(take=take, value=value), by="cli")
+        except DecisionError as exc:
+            raise CliError(str(exc), EXIT_NOT_FOUND if exc.kind == "not_found" else 2) from None
         if as_json:
             emit_json({"ok": True, "id": conflict_id, "resolution": resolution})
         else:

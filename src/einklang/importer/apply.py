@@ -103,26 +103,33 @@ class ReviewApplier:
         self,
         config: LoadedConfig,
         store: StateStore,
-        path: Path,
+        path: Path | None,
         *,
         dry_run: bool = False,
         partial: bool = False,
         connector_factory: ConnectorFactory = open_connector,
+        rows: list[ReviewRow] | None = None,
+        decided_by: str | None = None,
     ) -> None:
+        """``path``: the review file; or ``rows`` decided elsewhere (the web app) by ``decided_by``."""
+        if (path is None) == (rows is None):
+            raise ValueError("give either a review file or decided rows")
         self.config = config
         self.store = store
         self.path = path
+        self.rows = rows
+        self.decided_by = decided_by
         self.dry_run = dry_run
         self.partial = partial
         self.connector_factory = connector_factory
-        self.report = ApplyReport(str(path), dry_run)
+        self.report = ApplyReport(str(path) if path is not None else f"decided by {decided_by}", dry_run)
         self._connectors: dict[str, Connector] = {}
         self._targets: dict[tuple[str, str], TargetEntity] = {}
         self._linkers: dict[str, CompanyLinker | None] = {}
         self._stored: dict[int, reviews.StoredReviewRow] = {}  # id(row) -> what the import stored
 
     def run(self) -> ApplyReport:
-        rows = read_review(self.path)
+        rows = read_review(self.path) if self.path is not None else list(self.rows or [])
         try:
             valid = self._check(rows)
             if self.report.refused and not self.partial:
@@ -131,8 +138,9 @@ class ReviewApplier:
                 return self.report
             entities = sorted({row.entity for row in valid})
             if not self.dry_run and valid:
+                origin = {"file": str(self.path)} if self.path is not None else {"decided_by": self.decided_by}
                 self.report.run_id = self.store.start_run(
-                    RUN_KIND, entities[0] if entities else None, {"file": str(self.path), "partial": self.partial}
+                    RUN_KIND, entities[0] if entities else None, {**origin, "partial": self.partial}
                 )
             status = "failed"
             try:
@@ -168,7 +176,15 @@ class ReviewApplier:
         return self._linkers[target.system]
 
     def _where(self, row: ReviewRow) -> str:
+        if self.path is None:
+            return f"import run {row.run_id} row {row.review_id}"
         return f"{self.path}:{row.line}" + (f" ({row.review_id})" if row.review_id else "")
+
+    def _cause(self, row: ReviewRow, what: str) -> str:
+        """The audit cause of a row's writes: the file (or the person) and the decision."""
+        if self.path is None:
+            return f"review of import run {row.run_id} {row.review_id}: {what}; decided by {self.decided_by}"
+        return f"review {self.path.name} {row.review_id}: {what}"
 
     def _fail(self, row: ReviewRow, message: str) -> None:
         self.report.failed += 1
@@ -359,7 +375,7 @@ class ReviewApplier:
         )
 
     def _apply_contact(self, row: ReviewRow, target: TargetEntity) -> None:
-        cause = f"review {self.path.name} {row.review_id}: {row.decision} ({'; '.join(row.sources)})"
+        cause = self._cause(row, f"{row.decision} ({'; '.join(row.sources)})")
         if row.decision == "merge":
             self._merge(row, target, cause)
         elif row.decision == "create":
@@ -479,7 +495,7 @@ class ReviewApplier:
         return link.native_id if link else None
 
     def _apply_account(self, row: ReviewRow, target: TargetEntity) -> None:
-        cause = f"review {self.path.name} {row.review_id}: company of the contact ({row.decision})"
+        cause = self._cause(row, f"company of the contact ({row.decision})")
         contact_id = self._contact_native_id(row, target)
         if contact_id is None:
             self._fail(row, "the contact of this row is not linked (was it deleted or undone?)")
@@ -531,4 +547,20 @@ def apply_review(
     """Apply the decided rows of a review file; all or nothing unless ``partial`` (see the module doc)."""
     return ReviewApplier(
         config, store, path, dry_run=dry_run, partial=partial, connector_factory=connector_factory
+    ).run()
+
+
+def apply_review_rows(
+    config: LoadedConfig,
+    store: StateStore,
+    rows: list[ReviewRow],
+    decided_by: str,
+    *,
+    dry_run: bool = False,
+    connector_factory: ConnectorFactory = open_connector,
+) -> ApplyReport:
+    """Apply review rows decided outside a file (the web app, the API): the same checks and writes
+    as a review file, each row checked against what its import stored; audited with ``decided_by``."""
+    return ReviewApplier(
+        config, store, None, rows=rows, decided_by=decided_by, dry_run=dry_run, connector_factory=connector_factory
     ).run()

@@ -39,6 +39,7 @@ from einklang.importer.review import (
     ReviewRow,
     write_review,
 )
+from einklang.importer.review_store import review_details
 from einklang.importer.run_report import ImportReport, check_review_path
 from einklang.importer.writes import (
     PlannedCreate,
@@ -218,6 +219,7 @@ class ImportRun:
                 tuple(row.fingerprints),
                 tuple(reviews.StoredCandidate(c.native_id, c.version) for c in row.candidates[:MAX_CANDIDATES]),
                 dict(row.incoming),
+                details=review_details(row),
             )
             for row in self.review_rows
         ]

@@ -69,8 +69,10 @@ class Undo:
         *,
         dry_run: bool = False,
         connector_factory: ConnectorFactory = open_connector,
+        requested_by: str | None = None,
     ) -> None:
         self.config = config
+        self.requested_by = requested_by  # the person who asked (web app); audited
         self.store = store
         self.undone = run_id
         self.dry_run = dry_run
@@ -83,7 +85,10 @@ class Undo:
         with self.store.read() as conn:
             entries = journal.audit_log(conn, run_id=self.undone, limit=10_000_000)  # newest first
         if not self.dry_run:
-            self.report.run_id = self.store.start_run(RUN_KIND, run["entity"], {"run": self.undone})
+            args: dict[str, Any] = {"run": self.undone}
+            if self.requested_by:
+                args["by"] = self.requested_by
+            self.report.run_id = self.store.start_run(RUN_KIND, run["entity"], args)
         status = "failed"
         try:
             for entry in entries:
@@ -129,7 +134,8 @@ class Undo:
                         "op": op,
                         "old": old,
                         "new": new,
-                        "cause": f"undo of run {self.undone} (audit entry {entry.id}: {entry.op})",
+                        "cause": f"undo of run {self.undone} (audit entry {entry.id}: {entry.op})"
+                        + (f"; asked for by {self.requested_by}" if self.requested_by else ""),
                     }
                 ],
             )
@@ -139,6 +145,7 @@ class Undo:
         new = entry.new or {}
         self.report.plan.append({"audit_id": entry.id, "op": op, "system": entry.system, "native_id": entry.native_id})
         if self.dry_run:
+            self._count_planned(op)
             return
         try:
             if op == "create":
@@ -152,6 +159,12 @@ class Undo:
         except ConnectorError as exc:
             self.report.failed += 1
             self.report.failures.append(f"audit entry {entry.id} ({op} {entry.native_id}): {exc}")
+
+    def _count_planned(self, op: str) -> None:
+        """A dry run counts what each entry would revert (the web app's confirmation shows it)."""
+        counter = {"create": "deleted", "update": "restored", "link": "unlinked", "decision": "decisions_reverted"}
+        if op in counter:
+            setattr(self.report, counter[op], getattr(self.report, counter[op]) + 1)
 
     def _forget(self, entity: str, fingerprints: list[str]) -> None:
         if fingerprints:
@@ -228,5 +241,8 @@ def undo_run(
     *,
     dry_run: bool = False,
     connector_factory: ConnectorFactory = open_connector,
+    requested_by: str | None = None,
 ) -> UndoReport:
-    return Undo(config, store, run_id, dry_run=dry_run, connector_factory=connector_factory).run()
+    return Undo(
+        config, store, run_id, dry_run=dry_run, connector_factory=connector_factory, requested_by=requested_by
+    ).run()

@@ -41,6 +41,11 @@ class StoredReviewRow:
     applied_at: dt.datetime | None = None
     applied_run_id: int | None = None
     decision: str | None = None
+    details: Mapping[str, Any] | None = None
+    """What the review file showed beside the technical columns: verdict, score, reasons, sources,
+    status, and each candidate's score and values (the web app shows them)."""
+    assigned_to: str | None = None
+    """The user who is to decide the row (None: whoever's export it came from, see the web app)."""
 
     @property
     def applied(self) -> bool:
@@ -61,6 +66,8 @@ class StoredReviewRow:
             row.applied_at,
             row.applied_run_id,
             row.decision,
+            json.loads(row.details) if row.details else None,
+            row.assigned_to,
         )
 
 
@@ -82,6 +89,8 @@ def save_review_rows(conn: Connection, rows: Sequence[StoredReviewRow]) -> None:
                 "fingerprints": json.dumps(list(r.fingerprints)),
                 "candidates": json.dumps([{"native_id": c.native_id, "version": c.version} for c in r.candidates]),
                 "incoming": json.dumps(dict(r.incoming), ensure_ascii=False),
+                "details": json.dumps(dict(r.details), ensure_ascii=False) if r.details is not None else None,
+                "assigned_to": r.assigned_to,
                 "created_at": now,
             }
             for r in rows

@@ -44,6 +44,7 @@ golden = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Index("ix_golden_entity", "entity"),
+    Index("ix_golden_entity_status", "entity", "status"),  # the web app's overview counts active records
 )
 
 links = Table(
@@ -62,6 +63,7 @@ links = Table(
     Column("updated_at", DateTime, nullable=False),
     UniqueConstraint("system", "entity", "native_id", name="uq_links_native"),
     UniqueConstraint("golden_id", "system", name="uq_links_golden_system"),
+    Index("ix_links_entity_system", "entity", "system"),  # the web app's overview counts links per entity
 )
 
 cursors = Table(
@@ -120,6 +122,7 @@ outbox = Table(
     Column("done_at", DateTime),
     Index("ix_outbox_pending", "system", "status", "id"),
     Index("ix_outbox_golden", "golden_id", "system", "status"),
+    Index("ix_outbox_status_entity", "status", "entity"),  # the web app's isolated records per entity
 )
 
 # Creates planned in bulk (initial load): the golden ids of one batch sent to ``system``. A batch
@@ -154,6 +157,9 @@ conflicts = Table(
     Column("created_at", DateTime, nullable=False),
     Column("resolved_at", DateTime),
     Index("ix_conflicts_open", "status", "entity", "golden_id"),
+    # the web app's conflict list: open conflicts page by page, by field, by age
+    Index("ix_conflicts_status_id", "status", "id"),
+    Index("ix_conflicts_status_field", "status", "field"),
 )
 
 problems = Table(
@@ -241,6 +247,8 @@ review_rows = Table(
     Column("applied_at", DateTime),
     Column("applied_run_id", Integer, ForeignKey("runs.id")),  # the review run that applied it
     Column("decision", String(16)),  # the decision applied
+    Column("details", Text),  # JSON: verdict, score, reasons, sources, candidates' values (what people see)
+    Column("assigned_to", String(64)),  # the user to decide it; None: by its source export (web app)
 )
 
 # --- service (einklang serve) ---

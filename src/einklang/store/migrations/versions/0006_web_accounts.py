@@ -1,4 +1,5 @@
-"""web accounts: local users of ``einklang serve``, their sessions and API tokens
+"""web accounts: local users of ``einklang serve``, their sessions and API tokens; review rows
+shown and assigned in the web app; indexes for the web app's overview and conflict list
 
 Revision ID: 0006_web_accounts
 Revises: 0005_review_rows
@@ -44,9 +45,25 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("last_used_at", sa.DateTime),
     )
+    with op.batch_alter_table("review_rows") as batch:
+        batch.add_column(sa.Column("details", sa.Text))
+        batch.add_column(sa.Column("assigned_to", sa.String(64)))
+    op.create_index("ix_conflicts_status_id", "conflicts", ["status", "id"])
+    op.create_index("ix_conflicts_status_field", "conflicts", ["status", "field"])
+    op.create_index("ix_links_entity_system", "links", ["entity", "system"])
+    op.create_index("ix_golden_entity_status", "golden", ["entity", "status"])
+    op.create_index("ix_outbox_status_entity", "outbox", ["status", "entity"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_status_entity", "outbox")
+    op.drop_index("ix_golden_entity_status", "golden")
+    op.drop_index("ix_links_entity_system", "links")
+    op.drop_index("ix_conflicts_status_field", "conflicts")
+    op.drop_index("ix_conflicts_status_id", "conflicts")
+    with op.batch_alter_table("review_rows") as batch:
+        batch.drop_column("assigned_to")
+        batch.drop_column("details")
     op.drop_table("api_tokens")
     op.drop_table("web_sessions")
     op.drop_table("users")
