@@ -33,6 +33,13 @@ GERMAN: dict[str, str] = {
         "Passwörter und API-Tokens: einklang users passwd NAME, einklang users token NAME."
     ),
     "Sign out": "Abmelden",
+    # sync workers (serve --worker, sync --worker)
+    "Sync workers": "Sync-Worker",
+    "Worker": "Worker",
+    "Last heartbeat": "Letztes Lebenszeichen",
+    "Leased entities (fencing token)": "Gepachtete Entitäten (Fencing-Token)",
+    "{seconds} s ago": "vor {seconds} s",
+    "Cycles": "Abgleiche",
     "User name": "Benutzername",
     "Password": "Passwort",
     "Signed in as {name} ({role})": "Angemeldet als {name} ({role})",

@@ -35,6 +35,7 @@ def overview_data(ctx: Ctx) -> dict[str, Any]:
     linked, linked_as_of = ctx.state.linked_counts.get()
     with ctx.state.store.read() as conn:
         data = queries.overview(conn, ctx.state.loaded, linked)
+        data["workers"] = queries.sync_workers(conn)
     data["linked_as_of"] = linked_as_of.isoformat(timespec="seconds")
     data["schedule"] = [line.as_dict() for line in schedule_lines(ctx.state.runtime)]
     return data

@@ -262,3 +262,20 @@ def list_runs(conn: Connection, kinds: Sequence[str] | None = None, limit: int =
     for run in runs:
         run["undoable"] = run["kind"] in UNDOABLE_KINDS and run["status"] not in ("undone", "running", "dry-run")
     return runs
+
+
+def sync_workers(conn: Connection) -> list[dict[str, Any]]:
+    """Live sync workers sharing the store (``--worker``, docs/sync-workers.md) with their leases."""
+    from einklang.store import leases
+
+    now = utcnow()
+    return [
+        {
+            "worker": f"{worker.host} pid {worker.pid}",
+            "heartbeat_seconds": int((now - worker.heartbeat_at).total_seconds()),
+            "cycles": worker.cycles,
+            "leases": [f"{lease.entity} ({lease.token})" for lease in worker.leases],
+        }
+        for worker in leases.list_workers(conn, recent_seconds=900)
+        if worker.stopped_at is None
+    ]

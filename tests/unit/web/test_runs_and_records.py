@@ -122,3 +122,26 @@ def test_the_api_is_described_by_openapi(make_client) -> None:
         assert path in paths, path
     assert "post" in paths["/api/v1/runs/{run_id}/undo"] and "get" in paths["/api/v1/runs/{run_id}/undo"]
     assert not any(path.startswith("/conflicts") for path in paths)  # pages are not part of the API
+
+
+def test_the_overview_lists_live_sync_workers_with_their_leases(make_client, site: Site) -> None:
+    from einklang.store import leases
+
+    store = site.store()
+    try:
+        leases.register_worker(store.engine, "host-b:4242:w1")
+        assert leases.acquire(store.engine, "entity:company", "host-b:4242:w1", 30) is not None
+        leases.register_worker(store.engine, "host-c:99:w2")
+        leases.stop_worker(store.engine, "host-c:99:w2")  # stopped workers are not shown
+        client = make_client("viewer")
+        data = client.get("/api/v1/overview").json()
+        assert data["workers"] == [
+            {"worker": "host-b pid 4242", "heartbeat_seconds": 0, "cycles": 0, "leases": ["company (1)"]}
+        ]
+        panel = client.get("/overview/panel", headers={"Accept-Language": "de"}).text
+        assert "Sync-Worker" in panel and "host-b pid 4242" in panel and "company (1)" in panel
+    finally:
+        with store.transaction() as conn:
+            conn.exec_driver_sql("DELETE FROM worker_leases")
+            conn.exec_driver_sql("DELETE FROM sync_workers")
+        store.close()
