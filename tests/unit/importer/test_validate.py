@@ -64,7 +64,7 @@ def test_invalid_values_are_reported_and_left_out_the_rest_survives() -> None:
 def test_missing_name_is_an_error() -> None:
     _, problems = validate_contact(_row(phone="089 123456"))
     assert [(p.field, p.severity) for p in problems] == [(None, "error")]
-    assert str(problems[0]) == "kontakte.csv:7: no name: neither first name, last name nor company"
+    assert str(problems[0]) == "kontakte.csv:7: no name: neither first name, last name, company nor e-mail address"
 
 
 def test_company_alone_is_a_name() -> None:

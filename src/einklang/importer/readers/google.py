@@ -13,7 +13,8 @@ from einklang.importer.readers.assemble import first_free
 from einklang.importer.readers.headers import GOOGLE_BLOCK
 
 _SEPARATOR = " ::: "
-_SYSTEM_GROUPS = frozenset({"mycontacts", "starred", "friends", "family", "coworkers"})
+# Google's own groups; "Friends", "Family", "Coworkers" are labels a person chose and are kept.
+_SYSTEM_GROUPS = frozenset({"mycontacts", "starred"})
 _ADDRESS_PARTS = {
     "street": "street",
     "extended address": "street2",
@@ -50,7 +51,13 @@ def google_slots(slots: dict[str, str]) -> dict[str, str]:
             result.setdefault("website", _values(block["value"])[0])
     if "categories" in result:
         groups = [group.strip().removeprefix("* ").strip() for group in result["categories"].split(":::")]
-        kept = [group for group in groups if group and group.casefold() not in _SYSTEM_GROUPS]
+        kept = [
+            group
+            for group in groups
+            if group
+            and "".join(group.casefold().split()) not in _SYSTEM_GROUPS
+            and not group.casefold().startswith("system group:")
+        ]
         if kept:
             result["categories"] = "; ".join(kept)
         else:

@@ -2,20 +2,29 @@
 
 Order of decoding, as the formats demand: unfold (continuation lines starting with a space or tab,
 and vCard 2.1 quoted-printable soft breaks "=" at the end of a line, whose next line has no
-leading space), then decode quoted-printable with the property's CHARSET, then split structured
-values (N, ADR, ORG) at unescaped ";" and unescape.
+leading space), then decode quoted-printable, then decode the bytes with the property's own
+CHARSET, then split structured values (N, ADR, ORG) at unescaped ";" and unescape.
+
+The file is read as bytes (viewed as latin-1 text, one character per byte), so unfolding joins
+bytes: a line folded inside a UTF-8 multi-byte character (as some servers write) joins whole
+again before it is decoded.  Each property is decoded on its own -- its CHARSET, else UTF-8, else
+Windows-1252 -- so one card in another charset garbles nothing else.  Line ends are LF, CRLF or
+the CR CR LF of iOS exports.
 """
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
+import io
 import quopri
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 from einklang.importer.readers.assemble import assemble_contact, first_free
+from einklang.importer.readers.mojibake import decode_value
 from einklang.importer.readers.model import ContactFormat, ContactRow, Problem, ReaderError
 
 _ENCODING_WORDS = frozenset({"QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT"})
@@ -30,6 +39,8 @@ class _Property:
     params: dict[str, list[str]]
     value: str
     line: int
+    decoding_note: str | None = None
+    """Set when the value's bytes needed a repair or could not be decoded cleanly (reported)."""
 
     @property
     def types(self) -> set[str]:
@@ -51,15 +62,40 @@ class _Card:
     binary_skipped: int = 0
 
 
-def read_vcard_rows(path: Path, source: str, encoding: str) -> Iterator[ContactRow | Problem]:
+def read_vcard_rows(path: Path, source: str, encoding: str | None = None) -> Iterator[ContactRow | Problem]:
+    """The cards of a vCard file; ``encoding`` only for a file-wide UTF-16 (or a caller's override).
+
+    Without it, each property is decoded by itself (see the module docstring).
+    """
     try:
-        file = path.open(encoding=encoding, newline="")
+        file = path.open("rb")
     except OSError as error:
         raise ReaderError(source, f"cannot read file: {error.strerror or error}") from None
     with file:
-        yield from _cards(_logical_lines(file), source)
+        yield from _cards(_logical_lines(_byte_lines(file, encoding)), source)
 
 
+def _byte_lines(file: IO[bytes], encoding: str | None) -> Iterator[str]:
+    """Physical lines as latin-1 text (one character per byte), split at LF only.
+
+    Splitting at LF alone keeps a CR CR LF line end one line end (``rstrip`` removes the CRs).  A
+    file-wide text encoding that is not ASCII-compatible (UTF-16) is transcoded to UTF-8 first;
+    an explicit override is applied the same way, so the per-property decoding then sees UTF-8.
+    """
+    if encoding and codecs.lookup(encoding).name not in _ASCII_COMPATIBLE:
+        text = io.TextIOWrapper(file, encoding=encoding, errors="replace", newline="\n")
+        for line in text:
+            yield line.encode("utf-8").decode("latin-1")
+        return
+    first = True
+    for raw in file:
+        if first:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+            first = False
+        yield raw.decode("latin-1")
+
+
+_ASCII_COMPATIBLE = frozenset({"utf-8", "utf-8-sig", "cp1252", "iso8859-1", "ascii", "latin-1", "iso8859-15"})
 _BINARY_PROPERTIES = frozenset({"PHOTO", "LOGO", "SOUND", "KEY"})
 _BINARY_ENCODINGS = frozenset({"B", "BASE64"})
 
@@ -180,11 +216,11 @@ def _cards(lines: Iterable[_Logical], source: str) -> Iterator[ContactRow | Prob
         if parsed is None:
             if card is not None:
                 yield Problem(
-                    source, line, row_number, None, text[:80], "not a vCard property; line ignored", "warning"
+                    source, line, row_number, None, _shown(text), "not a vCard property; line ignored", "warning"
                 )
             elif not outside_reported:
                 outside_reported = True
-                yield Problem(source, line, None, None, text[:80], "text outside BEGIN:VCARD ... END:VCARD")
+                yield Problem(source, line, None, None, _shown(text), "text outside BEGIN:VCARD ... END:VCARD")
             continue
         name, value = parsed.name, parsed.value.strip()
         if name == "BEGIN" and value.upper() == "VCARD":
@@ -201,13 +237,20 @@ def _cards(lines: Iterable[_Logical], source: str) -> Iterator[ContactRow | Prob
         elif card is None:
             if not outside_reported:
                 outside_reported = True
-                yield Problem(source, line, None, None, text[:80], "text outside BEGIN:VCARD ... END:VCARD")
+                yield Problem(source, line, None, None, _shown(text), "text outside BEGIN:VCARD ... END:VCARD")
         else:
             card.properties.append(parsed)
             card.binary_skipped += skipped
+            if parsed.decoding_note:
+                yield Problem(source, line, row_number, parsed.name, parsed.value[:80], parsed.decoding_note, "warning")
     if card is not None:
         yield Problem(source, card.line, row_number, None, None, "card has no END:VCARD (file ends)", "warning")
         yield _row(card, source, row_number)
+
+
+def _shown(text: str) -> str:
+    """A raw line (latin-1 view of its bytes) as a person should see it in a message."""
+    return text[:120].encode("latin-1").decode("utf-8", errors="replace")[:80]
 
 
 def _parse_content_line(text: str, line: int) -> _Property | None:
@@ -229,21 +272,19 @@ def _parse_content_line(text: str, line: int) -> _Property | None:
         elif key.strip().upper() in _ENCODING_WORDS:
             params.setdefault("ENCODING", []).append(key.strip())  # vCard 2.1 bare "QUOTED-PRINTABLE"
         elif key.strip():
-            params.setdefault("TYPE", []).append(key.strip())  # vCard 2.1 bare "WORK", "CELL"
-    return _Property(name, params, _decode(value, params), line)
+            # vCard 2.1 bare types ("WORK", "CELL"), also as a list: "TEL;FAX,WORK:..."
+            params.setdefault("TYPE", []).extend(item.strip() for item in key.split(",") if item.strip())
+    text, note = _decode(value, params)
+    return _Property(name, params, text, line, note)
 
 
-def _decode(value: str, params: dict[str, list[str]]) -> str:
+def _decode(value: str, params: dict[str, list[str]]) -> tuple[str, str | None]:
+    """The value's text from its bytes (``value`` is their latin-1 view) and a note if it needed care."""
+    data = value.encode("latin-1")
     encodings = {item.upper() for item in params.get("ENCODING", [])}
-    if not encodings & {"QUOTED-PRINTABLE", "QP"}:
-        return value
-    data = quopri.decodestring(value.encode("utf-8"))
-    for charset in [*params.get("CHARSET", [])[:1], "utf-8"]:
-        try:
-            return data.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode("cp1252", errors="replace")
+    if encodings & {"QUOTED-PRINTABLE", "QP"}:
+        data = quopri.decodestring(data)
+    return decode_value(data, params.get("CHARSET", [])[:1])
 
 
 def _row(card: _Card, source: str, row_number: int) -> ContactRow:
@@ -299,7 +340,12 @@ def _fill(slots: dict[str, str], prop: _Property) -> None:
     elif name == "URL":
         slots.setdefault("website", _unescape(prop.value))
     elif name == "BDAY":
-        slots.setdefault("birthday", prop.value.strip())
+        birthday = prop.value.strip()
+        omitted_year = prop.params.get("X-APPLE-OMIT-YEAR", [])
+        if omitted_year and birthday.startswith(omitted_year[0]):
+            # Apple (and CardBook) write a birthday without a year with a placeholder year.
+            birthday = "--" + birthday[len(omitted_year[0]) :].lstrip("-")
+        slots.setdefault("birthday", birthday)
     elif name == "NOTE":
         slots.setdefault("notes", _unescape(prop.value))
     elif name == "CATEGORIES":
