@@ -174,7 +174,9 @@ def _name_from_email(raw: dict[str, str], result: dict[str, str]) -> str | None:
     if not address:
         return None
     local = address.split("@", 1)[0]
-    return clean_text(re.sub(r"[._+-]+", " ", local)) or local
+    words = clean_text(re.sub(r"[._+-]+", " ", local)) or local
+    # addresses are lowercase by nature (and here after normalising): "john.doe" names "John Doe"
+    return words.title() if words.islower() else words
 
 
 class _Checker:

@@ -141,9 +141,7 @@ def read_contacts(
     Raises ReaderError at once (not on first iteration) when the file cannot be read at all:
     missing, not text, or a CSV header without a single known column.
     """
-    _info, rows = open_contacts(
-        path, source_name=source_name, encoding=encoding, delimiter=delimiter, mapping=mapping
-    )
+    _info, rows = open_contacts(path, source_name=source_name, encoding=encoding, delimiter=delimiter, mapping=mapping)
     return rows
 
 

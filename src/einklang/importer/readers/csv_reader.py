@@ -72,7 +72,7 @@ def _unused_column_warnings(layout: CsvLayout, source: str) -> Iterator[Problem]
     )
     message = f"{len(names)} {UNUSED_COLUMNS_MESSAGE}: {', '.join(names)}"
     if suspicious:
-        message += f" ({suspicious}; give a mapping if they matter)"
+        message += f" ({suspicious}; rename them to einklang field names if they matter)"
     yield Problem(source, layout.header_line, None, None, None, message, "warning")
 
 
@@ -184,7 +184,7 @@ def _rows(layout: CsvLayout, records: _Records, source: str) -> Iterator[Contact
             name,
             None,
             f"column {name!r} holds e-mail addresses in {count} record(s) but is not read; "
-            "give a mapping (--map) so that they are not lost",
+            "rename the column (e.g. to 'email2') so that they are not lost",
         )
 
 

@@ -223,7 +223,16 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "Phone iPhone",
     ),
     "phone.mobile2": ("Mobiltelefon 2", "Work Mobile"),
-    "fax": ("fax", "Fax geschäftlich", "Business Fax", "Telefax", "Fax Number", "Fax-Nummer", "Work Fax", "Phone Work Fax"),
+    "fax": (
+        "fax",
+        "Fax geschäftlich",
+        "Business Fax",
+        "Telefax",
+        "Fax Number",
+        "Fax-Nummer",
+        "Work Fax",
+        "Phone Work Fax",
+    ),
     "fax.home": ("Fax privat", "Home Fax", "Phone Home Fax"),
     "fax.other": ("Weiteres Fax", "Other Fax"),
     "email": (

@@ -12,7 +12,9 @@ import re
 
 # "Ã" or "Â" followed by a character UTF-8's continuation bytes turn into under cp1252/latin-1,
 # or the "â€" that starts every cp1252-misread typographic quote, dash and the euro sign.
-_TELL_TALE = re.compile("[ÃÂ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]|â€")
+_TELL_TALE = re.compile(
+    "[ÃÂ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]|â€"
+)
 REPLACEMENT_CHARACTER = "\ufffd"
 _FALLBACK = "cp1252"
 

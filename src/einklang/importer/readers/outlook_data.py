@@ -126,7 +126,9 @@ def _contacts(data_file: Any, source: str) -> Iterator[ContactRow | Problem]:
                 properties, named = _properties(item)
             except (OSError, ValueError) as error:
                 row_number += 1
-                yield Problem(source, row_number, row_number, None, None, f"item not readable: {error}", record_lost=True)
+                yield Problem(
+                    source, row_number, row_number, None, None, f"item not readable: {error}", record_lost=True
+                )
                 continue
             message_class = _text(properties.get(_MESSAGE_CLASS))
             if message_class.startswith("IPM.DistList"):

@@ -14,6 +14,8 @@ the CR CR LF of iOS exports.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
 import dataclasses
 import io
@@ -24,8 +26,8 @@ from pathlib import Path
 from typing import IO, NamedTuple
 
 from einklang.importer.readers.assemble import assemble_contact, first_free
-from einklang.importer.readers.mojibake import decode_value
 from einklang.importer.readers.model import ContactFormat, ContactRow, Problem, ReaderError
+from einklang.importer.readers.mojibake import decode_value
 
 _ENCODING_WORDS = frozenset({"QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT"})
 _VERSIONS: dict[str, ContactFormat] = {"2.1": "vcard-2.1", "3.0": "vcard-3.0", "4.0": "vcard-4.0"}
@@ -226,13 +228,13 @@ def _cards(lines: Iterable[_Logical], source: str) -> Iterator[ContactRow | Prob
         if name == "BEGIN" and value.upper() == "VCARD":
             if card is not None:
                 yield Problem(source, card.line, row_number, None, None, "card has no END:VCARD", "warning")
-                yield _row(card, source, row_number)
+                yield from _finished(card, source, row_number)
             row_number += 1
             card = _Card(line)
             outside_reported = False
         elif name == "END" and value.upper() == "VCARD":
             if card is not None:
-                yield _row(card, source, row_number)
+                yield from _finished(card, source, row_number)
                 card = None
         elif card is None:
             if not outside_reported:
@@ -245,7 +247,7 @@ def _cards(lines: Iterable[_Logical], source: str) -> Iterator[ContactRow | Prob
                 yield Problem(source, line, row_number, parsed.name, parsed.value[:80], parsed.decoding_note, "warning")
     if card is not None:
         yield Problem(source, card.line, row_number, None, None, "card has no END:VCARD (file ends)", "warning")
-        yield _row(card, source, row_number)
+        yield from _finished(card, source, row_number)
 
 
 def _shown(text: str) -> str:
@@ -274,17 +276,55 @@ def _parse_content_line(text: str, line: int) -> _Property | None:
         elif key.strip():
             # vCard 2.1 bare types ("WORK", "CELL"), also as a list: "TEL;FAX,WORK:..."
             params.setdefault("TYPE", []).extend(item.strip() for item in key.split(",") if item.strip())
-    text, note = _decode(value, params)
+    text, note = _decode(value, params, name)
     return _Property(name, params, text, line, note)
 
 
-def _decode(value: str, params: dict[str, list[str]]) -> tuple[str, str | None]:
-    """The value's text from its bytes (``value`` is their latin-1 view) and a note if it needed care."""
+def _decode(value: str, params: dict[str, list[str]], name: str) -> tuple[str, str | None]:
+    """The value's text from its bytes (``value`` is their latin-1 view) and a note if it needed care.
+
+    Text in base64 (``NOTE;ENCODING=b:...``, as some exporters write it) is decoded like any other
+    text; binary values (PHOTO, LOGO, SOUND, KEY) stay as they are and are never used.
+    """
     data = value.encode("latin-1")
     encodings = {item.upper() for item in params.get("ENCODING", [])}
     if encodings & {"QUOTED-PRINTABLE", "QP"}:
         data = quopri.decodestring(data)
+    elif encodings & _BINARY_ENCODINGS and name not in _BINARY_PROPERTIES:
+        try:
+            data = base64.b64decode(b"".join(data.split()), validate=True)
+        except binascii.Error:
+            return value, f"{name} says base64 but is not; read as it stands"
     return decode_value(data, params.get("CHARSET", [])[:1])
+
+
+_READ_PROPERTIES = frozenset(
+    {"N", "FN", "ORG", "TITLE", "ROLE", "ADR", "TEL", "EMAIL", "URL", "BDAY", "NOTE", "CATEGORIES", "VERSION"}
+)
+_EMAIL_LIKE = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def _finished(card: _Card, source: str, row_number: int) -> Iterator[ContactRow | Problem]:
+    """The card's row, then a warning for each property einklang does not read that holds an address.
+
+    An instant-messaging, SIP or related-person value with an "@" is no e-mail field of the
+    contact, but a person should know it was not taken (no address disappears unmentioned).
+    """
+    yield _row(card, source, row_number)
+    for prop in card.properties:
+        if prop.name in _READ_PROPERTIES:
+            continue
+        found = _EMAIL_LIKE.search(prop.value)
+        if found:
+            yield Problem(
+                source,
+                prop.line,
+                row_number,
+                prop.name,
+                found.group(0),
+                f"{prop.name} is not read: {found.group(0)!r} is not taken as an e-mail address of the contact",
+                "warning",
+            )
 
 
 def _row(card: _Card, source: str, row_number: int) -> ContactRow:
@@ -298,8 +338,6 @@ def _row(card: _Card, source: str, row_number: int) -> ContactRow:
 
 def _fill(slots: dict[str, str], prop: _Property) -> None:
     name, types = prop.name, prop.types
-    if "ENCODING" in prop.params and {e.upper() for e in prop.params["ENCODING"]} & {"B", "BASE64"}:
-        return
     if name == "N":
         components = _components(prop.value)
         for slot, component in zip(

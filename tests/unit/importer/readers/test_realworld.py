@@ -1,0 +1,172 @@
+"""The real-world collection (tests/fixtures/realworld, see its README): nothing lost silently.
+
+One collection test over every file -- every contact is read or reported with its reason, every
+e-mail address a plain regex finds arrives in the read records or is reported, no read value is
+mojibake unless a problem says so -- and per exporter a test of the values read.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from einklang.importer.incoming import FileReport, IncomingRow, read_file
+
+COLLECTION = Path(__file__).parents[3] / "fixtures" / "realworld"
+FILES = sorted(p for p in COLLECTION.rglob("*") if p.is_file() and p.name != "README.md")
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+BEGIN = re.compile(r"(?im)^BEGIN:VCARD\r*$")
+MOJIBAKE = re.compile("Ã[\u0080-\u00bf]|Ã¤|Ã¶|Ã¼|â€|\ufffd")
+
+
+def _read(relative: str) -> tuple[FileReport, list[IncomingRow]]:
+    return read_file(COLLECTION / relative, relative)
+
+
+def _only(relative: str) -> dict[str, str]:
+    report, rows = _read(relative)
+    assert report.error is None and len(rows) == 1, (report.error, rows)
+    return rows[0].values
+
+
+def test_the_collection_has_a_readme_entry_for_every_file() -> None:
+    readme = (COLLECTION / "README.md").read_text(encoding="utf-8")
+    missing = [str(p.relative_to(COLLECTION)) for p in FILES if f"`{p.relative_to(COLLECTION)}`" not in readme]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(COLLECTION)))
+def test_nothing_in_a_real_file_is_lost_silently(path: Path) -> None:
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    report, rows = read_file(path, str(path))
+    assert report.error is None, report.error
+    if path.suffix == ".vcf":
+        assert report.rows_read == len(BEGIN.findall(text))
+    # every contact read, or left out with a problem that names its row
+    left_out = report.rows_read - report.rows_usable
+    assert left_out == report.rows_left_out
+    read_rows = {row.row for row in rows}
+    unread = {p.row for p in report.problems if p.severity == "error" and p.row is not None} - read_rows
+    assert len(unread) >= left_out
+    # every address arrives in a read value, or a problem shows it
+    values = " ".join(value.casefold() for row in rows for value in row.values.values())
+    problems = " ".join(f"{p.value} {p.message}".casefold() for p in report.problems)
+    for address in {m.group(0).casefold().rstrip(".") for m in EMAIL.finditer(text)}:
+        assert address in values or address in problems, address
+    # no mojibake in what was read unless a problem of that row says so
+    for row in rows:
+        if any(MOJIBAKE.search(value) for value in row.values.values()):
+            assert any(p.row == row.row and "garbled" in p.message for p in report.problems), row.values
+
+
+def test_outlook_vcard_21_values() -> None:
+    values = _only("outlook/John_Doe_MS_OUTLOOK.vcf")
+    assert values["first_name"] == "John" and values["last_name"] == "Doe"
+    assert values["middle_name"] == "Richter James" and values["salutation"] == "Mr"
+    assert (values["company"], values["department"]) == ("IBM", "Accounting")
+    # the work address (ADR;WORK;PREF), its country read as the USA, so the phones are American
+    assert (values["street"], values["city"], values["postal_code"], values["country"]) == (
+        "Cresent moon drive",
+        "Albaney",
+        "12345",
+        "US",
+    )
+    assert (values["phone"], values["phone2"]) == ("+19055551234", "+19056661234")
+    assert values["email"] == "john.doe@ibm.cm" and values["birthday"] == "1980-03-22"
+    report, _ = _read("outlook/John_Doe_MS_OUTLOOK.vcf")
+    assert report.binary_skipped == 1  # the PHOTO
+    assert any(p.field == "X-MS-IMADDRESS" and p.value == "johny5@aol.com" for p in report.problems)
+
+
+def test_outlook_2007_quoted_printable_note_and_fax_apart() -> None:
+    report, [row] = _read("outlook/outlook-2007.vcf")
+    assert row.values["notes"].splitlines()[0] == "This is the NOTE field"
+    assert row.values["street"] == "222 Broadway, TheOffice"
+    # (111) is no American area code: every number is reported, none is taken as German
+    invalid = {p.field for p in report.problems if p.severity == "error"}
+    assert invalid == {"phone", "phone2", "mobile", "fax"}
+    assert not any(key in row.values for key in ("phone", "phone2", "mobile", "fax"))
+
+
+def test_android_cards_with_only_an_email_and_per_property_charsets() -> None:
+    report, rows = _read("android/John_Doe_ANDROID.vcf")
+    assert len(rows) == 6
+    assert rows[0].values == {"email": "john.doe@comapny.com", "last_name": "John Doe"}
+    assert rows[0].name_derived and not rows[2].name_derived
+    assert rows[2].values["last_name"] == "Ñ"
+    assert all("categories" not in row.values for row in rows)  # "My Contacts" is Android's, not a label
+    # the second ORG of the last card ends in a lone byte 0x80: reported, the first ORG is used
+    assert rows[5].values["company"] == "Ñ" * 44
+    assert any(p.field == "ORG" and "garbled" in p.message for p in report.problems)
+
+
+def test_nokia_quoted_printable_soft_breaks_with_charset() -> None:
+    values = _only("nokia/eds-12.vcf")
+    assert (values["first_name"], values["last_name"]) == ("Michael", "Brüning")
+    assert (values["street"], values["postal_code"], values["city"], values["region"]) == (
+        "Münsterplatz 21",
+        "89073",
+        "Ulm",
+        "Baden-Württemberg",
+    )
+    assert values["mobile"] == "+491622433834" and values["phone"] == "+4973117546691"
+
+
+def test_cardbook_year_less_birthday_stays_year_less() -> None:
+    values = _only("cardbook/contact4-with-bday-no-year.vcf")
+    assert values["birthday"] == "--01-01"
+
+
+def test_chinese_quoted_printable_utf8() -> None:
+    values = _only("radicale/vcard-quoted-printable1.vcf")
+    assert (values["last_name"], values["first_name"], values["city"]) == ("黄", "世勇", "北京 丰台区")
+    assert values["website"] == "http://weibo.com/3094900433?闪闪H红星"
+
+
+def test_base64_notes_are_decoded_not_dropped() -> None:
+    _report, rows = _read("php-vcard/encoding.vcf")
+    assert [row.values.get("notes") for row in rows] == ["Lieblingsfarbe: Violett"] * 4 + ["Ludwig-Götz Graßl"] * 4
+
+
+def test_davx5_all_fields() -> None:
+    report, [row] = _read("davx5/allfields-vcard3.vcf")
+    values = row.values
+    assert (values["company"], values["department"]) == ("ABC, Inc.", "North American Division, Marketing")
+    assert values["notes"] == "This fax number is operational 0800 to 1715 EST, Mon-Fri."
+    assert (values["street"], values["city"], values["country"]) == ("6544 Battleford Drive", "Raleigh", "US")
+    assert values["email"] == "private@example.com" and values["email2"] == "work@example.com"
+    not_read = {p.field for p in report.problems if p.message.endswith("is not taken as an e-mail address of the contact")}
+    assert not_read == {"UID", "IMPP", "X-SIP", "RELATED"}
+    # "+1-800-MYFAX" is a fax: reported as not a number, never taken as the phone
+    assert any(p.field == "fax" and p.value == "+1-800-MYFAX" for p in report.problems)
+
+
+def test_thunderbird_csv_is_labelled_thunderbird_and_its_columns_read() -> None:
+    report, rows = _read("thunderbird/tb_export.csv")
+    assert report.format == "thunderbird-en"
+    assert rows[1].values["position"] == '"worker"' and rows[1].values["notes"] == "here's some unicode text…"
+    unused = next(p.message for p in report.problems if "not read" in p.message)
+    assert "Custom 1" in unused and "Primary Email" not in unused and "Work Phone" not in unused
+    # "contact1@invalid" has no valid domain: reported, not dropped silently
+    assert {p.value for p in report.problems if p.field == "email"} == {"contact1@invalid", "contact2@invalid"}
+
+
+def test_thunderbird_semicolon_csv() -> None:
+    report, rows = _read("thunderbird/csv_semicolon.csv")
+    assert report.delimiter == ";" and report.format == "thunderbird-en"
+    assert [(r.values["first_name"], r.values["last_name"]) for r in rows] == [("John", "Doe"), ("Jane", "Doe")]
+
+
+def test_thunderbird_dos_line_ends_and_gmail_without_final_newline() -> None:
+    assert _only("thunderbird/dos_vcard_addressbook.vcf")["email"] == "example@gmail.com"
+    _report, rows = _read("gmail/gmail-list.vcf")
+    assert [row.values["email"] for row in rows] == ["asmithk@gmail.com", "chrisy55d@yahoo.com", "dwhite@gmail.com"]
+
+
+def test_kde_two_emails_and_mac_address_book() -> None:
+    values = _only("kde/vcard13.vcf")
+    assert {values["email"], values["email2"]} == {"thejoe@abc.com", "johndoe@abc.com"}
+    mac = _only("macos/Martin Smith Mac AddressBook V2_1.vcf")
+    assert mac["company"] == "Rocket & Partner" and mac["street"] == "6 Valleydrive" and mac["city"] == "Huntsville"
