@@ -135,9 +135,15 @@ def test_one_cell_addresses_are_split(tmp_path: Path) -> None:
     ("lines", "expected"),
     [
         (["Hauptstr. 1, 12345 Berlin"], {"street": "Hauptstr. 1", "postal_code": "12345", "city": "Berlin"}),
-        (["1 Main St, New York, NY 10001"], {"street": "1 Main St", "city": "New York", "region": "NY", "postal_code": "10001"}),
+        (
+            ["1 Main St, New York, NY 10001"],
+            {"street": "1 Main St", "city": "New York", "region": "NY", "postal_code": "10001"},
+        ),
         (["Karl-Marx-Allee 3"], {"street": "Karl-Marx-Allee 3"}),
-        (["Postweg 4", "A-1010 Wien", "Österreich"], {"street": "Postweg 4", "postal_code": "1010", "city": "Wien", "country": "Österreich"}),
+        (
+            ["Postweg 4", "A-1010 Wien", "Österreich"],
+            {"street": "Postweg 4", "postal_code": "1010", "city": "Wien", "country": "Österreich"},
+        ),
     ],
 )
 def test_split_one_cell_address(lines: list[str], expected: dict[str, str]) -> None:

@@ -58,7 +58,11 @@ def test_mapi_properties_map_to_contact_fields() -> None:
 
 
 def test_exchange_address_falls_back_to_the_smtp_address_in_the_display_name() -> None:
-    named = {0x8083: "/o=Firma/ou=Exchange/cn=Recipients/cn=emueller", 0x8082: "EX", 0x8080: "Eva Müller (eva@firma.example)"}
+    named = {
+        0x8083: "/o=Firma/ou=Exchange/cn=Recipients/cn=emueller",
+        0x8082: "EX",
+        0x8080: "Eva Müller (eva@firma.example)",
+    }
     fields = assemble_contact(contact_slots({0x3A11: "Müller"}, named))
     assert fields["email"] == "eva@firma.example"
 

@@ -137,7 +137,9 @@ def test_davx5_all_fields() -> None:
     assert values["notes"] == "This fax number is operational 0800 to 1715 EST, Mon-Fri."
     assert (values["street"], values["city"], values["country"]) == ("6544 Battleford Drive", "Raleigh", "US")
     assert values["email"] == "private@example.com" and values["email2"] == "work@example.com"
-    not_read = {p.field for p in report.problems if p.message.endswith("is not taken as an e-mail address of the contact")}
+    not_read = {
+        p.field for p in report.problems if p.message.endswith("is not taken as an e-mail address of the contact")
+    }
     assert not_read == {"UID", "IMPP", "X-SIP", "RELATED"}
     # "+1-800-MYFAX" is a fax: reported as not a number, never taken as the phone
     assert any(p.field == "fax" and p.value == "+1-800-MYFAX" for p in report.problems)

@@ -60,7 +60,9 @@ def test_a_fold_inside_a_utf8_character_joins_the_bytes_first() -> None:
 
 
 def test_ios_cr_cr_lf_line_ends_keep_folds_and_cards_apart() -> None:
-    data = _card(b"VERSION:3.0", b"N:Gr\xc3\xbcn;Anna", b"NOTE:first", b"  second", b"EMAIL:anna@example.org", end=b"\r\r\n")
+    data = _card(
+        b"VERSION:3.0", b"N:Gr\xc3\xbcn;Anna", b"NOTE:first", b"  second", b"EMAIL:anna@example.org", end=b"\r\r\n"
+    )
     rows, problems = _items(data * 2)
     assert len(rows) == 2 and problems == []
     for row in rows:
@@ -70,7 +72,9 @@ def test_ios_cr_cr_lf_line_ends_keep_folds_and_cards_apart() -> None:
 
 def test_a_vcf_whose_first_line_is_not_begin_vcard_is_still_a_vcard(tmp_path: Path) -> None:
     path = tmp_path / "export.vcf"
-    path.write_bytes(b"From: phone@example.org\r\nSubject: contacts\r\n\r\n" + _card(b"N:Lang;Eva", b"EMAIL:eva@example.org"))
+    path.write_bytes(
+        b"From: phone@example.org\r\nSubject: contacts\r\n\r\n" + _card(b"N:Lang;Eva", b"EMAIL:eva@example.org")
+    )
     report, rows = read_file(path, "export.vcf")
     assert report.format == "vcard-2.1" and report.delimiter is None
     assert [row.values["email"] for row in rows] == ["eva@example.org"]
@@ -82,7 +86,9 @@ def test_a_vcf_whose_first_line_is_not_begin_vcard_is_still_a_vcard(tmp_path: Pa
 
 
 def test_type_lists_are_split_so_a_fax_is_not_the_phone() -> None:
-    data = _card(b"N:Fax;Frieda", b"TEL;FAX,WORK:+49 30 1111111", b"TEL;TYPE=FAX,WORK:+49 30 2222222", b"TEL;WORK:+49 30 3333333")
+    data = _card(
+        b"N:Fax;Frieda", b"TEL;FAX,WORK:+49 30 1111111", b"TEL;TYPE=FAX,WORK:+49 30 2222222", b"TEL;WORK:+49 30 3333333"
+    )
     [row], _ = _items(data)
     assert row.fields["phone"] == "+49 30 3333333"
     assert row.fields["fax"] == "+49 30 1111111" and "phone2" not in row.fields
