@@ -124,7 +124,9 @@ def _take_address(slots: dict[str, str], fields: dict[str, str]) -> None:
         if street_lines:
             fields["street"] = ", ".join(street_lines)
         elif "pobox" in parts:
-            fields["street"] = f"Postfach {parts['pobox'].strip()}"
+            pobox = parts["pobox"].strip()
+            # "P.O. Box 101" or "Postfach 12 34" already say what they are
+            fields["street"] = pobox if re.match(r"(?i)p\.?\s*o\.?\s*box|postfach", pobox) else f"Postfach {pobox}"
         for part in ("postal_code", "city", "region", "country"):
             if part in parts:
                 fields[part] = parts[part]

@@ -263,7 +263,8 @@ def _parse_content_line(text: str, line: int) -> _Property | None:
     head, value = text[:colon], text[colon + 1 :]
     parts = _split_unquoted(head, ";")
     name = parts[0].rsplit(".", 1)[-1].strip().upper()
-    if not name or not re.fullmatch(r"[A-Z0-9-]+", name):
+    # "_" is not in the grammar, but Windows Contacts writes X-WAB-WEDDING_ANNIVERSARY
+    if not name or not re.fullmatch(r"[A-Z0-9_-]+", name):
         return None
     params: dict[str, list[str]] = {}
     for part in parts[1:]:

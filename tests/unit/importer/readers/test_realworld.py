@@ -172,3 +172,60 @@ def test_kde_two_emails_and_mac_address_book() -> None:
     assert {values["email"], values["email2"]} == {"thejoe@abc.com", "johndoe@abc.com"}
     mac = _only("macos/Martin Smith Mac AddressBook V2_1.vcf")
     assert mac["company"] == "Rocket & Partner" and mac["street"] == "6 Valleydrive" and mac["city"] == "Huntsville"
+
+
+def test_kde_one_cell_address_in_the_street_component_is_split() -> None:
+    _report, rows = _read("kde/vcard10.vcf.ref")
+    bike_shop = rows[0].values
+    assert bike_shop["company"] == "Bike Shop" and "last_name" not in bike_shop
+    assert (bike_shop["street"], bike_shop["postal_code"], bike_shop["city"]) == (
+        "DDDDDDDDDDDDDDD-Staße 2",
+        "00000",
+        "DDDDDDDDDD",
+    )
+    doctor = rows[3].values
+    assert (doctor["title"], doctor["first_name"], doctor["last_name"]) == ("Dr. med.", "Surname", "Name")
+    assert doctor["notes"].splitlines()[3] == "Mi 8–12, 14–15"  # folded inside the line, unfolded
+
+
+def test_evolution_chinese_given_name_only_and_text_in_phone_fields() -> None:
+    report, [row] = _read("evolution/eds-5.vcf")
+    assert row.values["first_name"] == "十城目管理大型知座" and "last_name" not in row.values
+    assert row.values["email"] == "weird@weird.com"
+    assert {p.field for p in report.problems if p.severity == "error"} == {"phone", "mobile", "fax"}
+
+
+def test_evolution_po_box_and_kde_company_card() -> None:
+    values = _only("evolution/eds-3.vcf")
+    assert values["street"] == "P.O. Box 101" and (values["email"], values["email2"]) == (
+        "nat@nat.org",
+        "nat@ximian.com",
+    )
+    ximian = _only("kde/vcard4.vcf.ref")
+    assert ximian["company"] == "Ximian, Inc." and ximian["email"] == "hello@ximian.com"
+    assert "last_name" not in ximian
+
+
+def test_windows_contacts_quoted_printable_and_wab_properties() -> None:
+    report, [row] = _read("windows-contacts/v2_1.vcf")
+    values = row.values
+    assert (values["company"], values["department"]) == ("Firma", "Führungsetage")
+    assert values["notes"].splitlines()[0] == "Kommentar ÄÄÄÄÄÄ ääääää ÖÖÖÖÖÖ öööööö ÜÜÜÜÜÜ üüüüüü ßßßßßß"
+    assert len(values["notes"].splitlines()) == 6
+    assert [values["email"], values["email2"], values["email3"]] == [
+        "privat@folker-kinzel.de",
+        "business@folker-kinzel.de",
+        "andere@folker-kinzel.de",
+    ]
+    # X-WAB-WEDDING_ANNIVERSARY is a property (with an underscore), not a broken line
+    assert not [p for p in report.problems if "not a vCard property" in p.message]
+    # "Tel geschäftlich" and "Handy" are labels typed into the phone fields: reported, never numbers
+    assert {p.value for p in report.problems if p.field in {"phone", "mobile"}} == {"Tel geschäftlich", "Handy"}
+
+
+def test_vcardlib_every_21_type() -> None:
+    values = _only("vcardlib/version21.vcf")
+    assert (values["first_name"], values["last_name"], values["salutation"]) == ("Forrest", "Gump", "Mr")
+    # the preferred work address wins, in the USA
+    assert (values["street"], values["city"], values["country"]) == ("100 Waters Edge", "Baytown", "US")
+    assert values["email"] == "forrestgump@example.com" and "email2" not in values  # the same address seven times
