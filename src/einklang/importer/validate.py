@@ -93,6 +93,9 @@ def validate_contact(row: ContactRow, default_region: str = "DE") -> tuple[dict[
             if number:
                 result[field] = number
     _emails(raw, result, check)
+    for number in row.unplaced_phones:
+        message = f"phone number {number!r} not kept: einklang keeps phone, phone2, mobile and fax"
+        check.report("phone", number, message, "warning")
 
     if "birthday" in raw:
         birthday = _parse_date(raw["birthday"])

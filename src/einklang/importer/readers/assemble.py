@@ -53,22 +53,33 @@ def is_blank(value: str) -> bool:
 
 def assemble_contact(slots: dict[str, str]) -> dict[str, str]:
     """Canonical fields from filled slots (blank slots must already be left out)."""
+    return assemble(slots)[0]
+
+
+def assemble(slots: dict[str, str]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Canonical fields, and the phone numbers that found no field (for validation to report)."""
     fields: dict[str, str] = {name: slots[name] for name in CONTACT_FIELDS if name in slots}
     _take_birthday(slots, fields)
     _take_prefix(slots, fields)
     _take_full_name(slots, fields)
     _take_address(slots, fields)
-    _take_phones(slots, fields)
+    unplaced = _take_phones(slots, fields)
     _take_emails(slots, fields)
-    return {name: fields[name] for name in CONTACT_FIELDS if fields.get(name, "").strip()}
+    return {name: fields[name] for name in CONTACT_FIELDS if fields.get(name, "").strip()}, unplaced
 
 
-def first_free(slots: dict[str, str], names: tuple[str, ...], value: str) -> None:
-    """Put ``value`` into the first of ``names`` that is still empty (readers with repeated values)."""
+def first_free(slots: dict[str, str], names: tuple[str, ...], value: str, overflow: str | None = None) -> None:
+    """Put ``value`` into the first of ``names`` that is still empty (readers with repeated values).
+
+    With all of them filled, the value is added to the ``overflow`` slot (one per line) so that it
+    is placed later or reported -- never dropped unseen.
+    """
     for name in names:
         if name not in slots:
             slots[name] = value
             return
+    if overflow is not None:
+        slots[overflow] = f"{slots[overflow]}\n{value}" if overflow in slots else value
 
 
 def _take_prefix(slots: dict[str, str], fields: dict[str, str]) -> None:
@@ -174,7 +185,8 @@ def split_one_cell_address(lines: list[str]) -> dict[str, str]:
     return {"street": ", ".join(lines)}
 
 
-def _take_phones(slots: dict[str, str], fields: dict[str, str]) -> None:
+def _take_phones(slots: dict[str, str], fields: dict[str, str]) -> tuple[str, ...]:
+    """phone, phone2, mobile, fax; returns the distinct numbers none of them took."""
     numbers: list[str] = []
     candidates = [slots.get(name) for name in _PHONE_ORDER] + _extra(slots, "phone.extra")
     for value in candidates:
@@ -182,13 +194,22 @@ def _take_phones(slots: dict[str, str], fields: dict[str, str]) -> None:
             numbers.append(value)
     for field, number in zip(("phone", "phone2"), numbers, strict=False):
         fields[field] = number
-    mobiles = [slots.get("phone.mobile2", ""), *_extra(slots, "mobile.extra")]
-    if "mobile" not in fields and any(mobiles):
-        fields["mobile"] = next(number for number in mobiles if number)
-    if "fax" not in fields:
-        fax = slots.get("fax.home") or slots.get("fax.other") or next(iter(_extra(slots, "fax.extra")), None)
-        if fax:
-            fields["fax"] = fax
+    mobiles = [number for number in (slots.get("phone.mobile2", ""), *_extra(slots, "mobile.extra")) if number]
+    if "mobile" not in fields and mobiles:
+        fields["mobile"] = mobiles[0]
+    faxes = [
+        number
+        for number in (slots.get("fax.home", ""), slots.get("fax.other", ""), *_extra(slots, "fax.extra"))
+        if number
+    ]
+    if "fax" not in fields and faxes:
+        fields["fax"] = faxes[0]
+    kept = {_digits(fields[field]) for field in ("phone", "phone2", "mobile", "fax") if field in fields}
+    unplaced: dict[str, str] = {}
+    for number in [*numbers[2:], *mobiles, *faxes, *_extra(slots, "phone.unplaced")]:
+        if _digits(number) not in kept:
+            unplaced.setdefault(_digits(number), number)
+    return tuple(unplaced.values())
 
 
 def _extra(slots: dict[str, str], name: str) -> list[str]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from einklang.importer.readers.assemble import assemble_contact, is_blank
+from einklang.importer.readers.assemble import assemble, is_blank
 from einklang.importer.readers.google import google_slots
 from einklang.importer.readers.headers import detect_dialect, looks_like, normalize_header, slot_for
 from einklang.importer.readers.model import ContactFormat, ContactRow, Problem, ReaderError
@@ -174,7 +174,8 @@ def _rows(layout: CsvLayout, records: _Records, source: str) -> Iterator[Contact
                     slots[slot] = cells[index]
         if layout.dialect == "google":
             slots = google_slots(slots)
-        yield ContactRow(source, row_number, line, layout.dialect, assemble_contact(slots))
+        fields, unplaced = assemble(slots)
+        yield ContactRow(source, row_number, line, layout.dialect, fields, unplaced_phones=unplaced)
     for index, count in emails_in_unused.items():
         name = layout.header[index]
         yield Problem(

@@ -83,21 +83,21 @@ def _typed_values(blocks: list[dict[str, str]]) -> list[tuple[str, str]]:
 
 def _emails(result: dict[str, str], blocks: list[dict[str, str]]) -> None:
     for _kind, value in _typed_values(blocks):
-        first_free(result, ("email", "email2", "email3"), value)
+        first_free(result, ("email", "email2", "email3"), value, "email.extra")
 
 
 def _phones(result: dict[str, str], blocks: list[dict[str, str]]) -> None:
     for kind, value in _typed_values(blocks):
         if "fax" in kind:
-            first_free(result, ("fax", "fax.home", "fax.other"), value)
+            first_free(result, ("fax", "fax.home", "fax.other"), value, "phone.unplaced")
         elif kind in {"mobile", "cell"}:
-            first_free(result, ("mobile", "phone.mobile2"), value)
+            first_free(result, ("mobile", "phone.mobile2"), value, "phone.unplaced")
         elif kind in {"work", "main"}:
-            first_free(result, ("phone.business", "phone.business2", "phone.other"), value)
+            first_free(result, ("phone.business", "phone.business2", "phone.other"), value, "phone.unplaced")
         elif kind == "home":
-            first_free(result, ("phone.home", "phone.home2", "phone.other"), value)
+            first_free(result, ("phone.home", "phone.home2", "phone.other"), value, "phone.unplaced")
         elif kind != "pager":
-            first_free(result, ("phone.other",), value)
+            first_free(result, ("phone.other",), value, "phone.unplaced")
 
 
 def _address(result: dict[str, str], blocks: list[dict[str, str]]) -> None:

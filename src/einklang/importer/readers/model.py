@@ -66,6 +66,8 @@ class ContactRow:
     fields: dict[str, str]
     binary_skipped: int = 0
     """Inline binary values (vCard PHOTO, LOGO, SOUND, KEY) left unread: einklang does not use them."""
+    unplaced_phones: tuple[str, ...] = ()
+    """Phone numbers beyond phone, phone2, mobile and fax: not kept, reported by validation."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from einklang.importer.readers.assemble import assemble_contact
+from einklang.importer.readers.assemble import assemble
 from einklang.importer.readers.model import ContactRow, Problem, ReaderError
 
 # MAPI property tags (the upper 16 bits, MS-OXPROPS) and the slot each fills.
@@ -141,7 +141,8 @@ def _contacts(data_file: Any, source: str) -> Iterator[ContactRow | Problem]:
             notes = body.decode("utf-8", errors="replace").strip() if isinstance(body, bytes) else _text(body)
             if notes:
                 slots["notes"] = notes
-            yield ContactRow(source, row_number, row_number, "outlook-pst", assemble_contact(slots))
+            fields, unplaced = assemble(slots)
+            yield ContactRow(source, row_number, row_number, "outlook-pst", fields, unplaced_phones=unplaced)
     finally:
         data_file.close()
     if skipped_lists:

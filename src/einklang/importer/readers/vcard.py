@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from einklang.importer.readers.assemble import assemble_contact, first_free
+from einklang.importer.readers.assemble import assemble, first_free
 from einklang.importer.readers.model import ContactFormat, ContactRow, Problem, ReaderError
 from einklang.importer.readers.mojibake import decode_value
 
@@ -334,7 +334,8 @@ def _row(card: _Card, source: str, row_number: int) -> ContactRow:
     slots: dict[str, str] = {}
     for prop in sorted(card.properties, key=lambda prop: prop.preference):
         _fill(slots, prop)
-    return ContactRow(source, row_number, card.line, contact_format, assemble_contact(slots), card.binary_skipped)
+    fields, unplaced = assemble(slots)
+    return ContactRow(source, row_number, card.line, contact_format, fields, card.binary_skipped, unplaced)
 
 
 def _fill(slots: dict[str, str], prop: _Property) -> None:
@@ -362,20 +363,22 @@ def _fill(slots: dict[str, str], prop: _Property) -> None:
         _fill_address(slots, prop)
     elif name == "TEL":
         number = re.sub(r"^tel:", "", prop.value.strip(), flags=re.I)
+        unplaced = "phone.unplaced"
         if "cell" in types:
-            first_free(slots, ("mobile", "phone.mobile2"), number)
+            first_free(slots, ("mobile", "phone.mobile2"), number, unplaced)
         elif "fax" in types:
-            first_free(slots, ("fax", "fax.home", "fax.other") if "home" not in types else ("fax.home",), number)
+            faxes = ("fax", "fax.home", "fax.other") if "home" not in types else ("fax.home", "fax.other")
+            first_free(slots, faxes, number, unplaced)
         elif "pager" in types:
             return
         elif "work" in types:
-            first_free(slots, ("phone.business", "phone.business2", "phone.other"), number)
+            first_free(slots, ("phone.business", "phone.business2", "phone.other"), number, unplaced)
         elif "home" in types:
-            first_free(slots, ("phone.home", "phone.home2", "phone.other"), number)
+            first_free(slots, ("phone.home", "phone.home2", "phone.other"), number, unplaced)
         else:
-            first_free(slots, ("phone.other", "phone.primary", "phone.home2"), number)
+            first_free(slots, ("phone.other", "phone.primary", "phone.home2"), number, unplaced)
     elif name == "EMAIL":
-        first_free(slots, ("email", "email2", "email3"), prop.value.strip())
+        first_free(slots, ("email", "email2", "email3"), prop.value.strip(), "email.extra")
     elif name == "URL":
         slots.setdefault("website", _unescape(prop.value))
     elif name == "BDAY":

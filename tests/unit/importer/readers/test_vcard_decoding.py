@@ -172,3 +172,34 @@ def test_quoted_printable_with_charset_reads_back_the_value(note: str, charset: 
     head = f"NOTE;CHARSET={charset};ENCODING=QUOTED-PRINTABLE:".encode()
     [row], _problems = _items(_card(b"N:X;Y", head + encoded))
     assert row.fields["notes"] == note
+
+
+def test_numbers_and_addresses_beyond_the_fields_are_reported_not_dropped(tmp_path: Path) -> None:
+    card = _card(
+        b"N:Viel;Telefon",
+        b"TEL;CELL:0171 1111111",
+        b"TEL;CELL:0172 2222222",
+        b"TEL;WORK:030 1111111",
+        b"TEL;WORK:030 2222222",
+        b"TEL;HOME:030 3333333",
+        b"TEL;HOME:030 4444444",
+        b"TEL;HOME:030 5555555",
+        b"TEL;HOME:030 6666666",
+        b"EMAIL:a@viel.example",
+        b"EMAIL:b@viel.example",
+        b"EMAIL:c@viel.example",
+        b"EMAIL:d@viel.example",
+    )
+    path = tmp_path / "viel.vcf"
+    path.write_bytes(card)
+    report, [row] = read_file(path, "viel.vcf")
+    assert row.values["mobile"] == "+491711111111"
+    assert (row.values["phone"], row.values["phone2"]) == ("+49301111111", "+49302222222")
+    not_kept = sorted(p.value or "" for p in report.problems if p.message.startswith("phone number"))
+    assert not_kept == ["0172 2222222", "030 3333333", "030 4444444", "030 5555555", "030 6666666"]
+    assert [row.values[f] for f in ("email", "email2", "email3")] == [
+        "a@viel.example",
+        "b@viel.example",
+        "c@viel.example",
+    ]
+    assert [p.value for p in report.problems if p.field == "email3"] == ["d@viel.example"]
