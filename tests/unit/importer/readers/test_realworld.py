@@ -229,3 +229,16 @@ def test_vcardlib_every_21_type() -> None:
     # the preferred work address wins, in the USA
     assert (values["street"], values["city"], values["country"]) == ("100 Waters Edge", "Baytown", "US")
     assert values["email"] == "forrestgump@example.com" and "email2" not in values  # the same address seven times
+
+
+def test_sogo_cards_without_any_name_are_imported_with_a_derived_name() -> None:
+    report, rows = _read("sogo/broken-vcards.vcf")
+    assert [row.values["email"] for row in rows] == [
+        "test-misses-n-or-fn@example.com",
+        "test-misses-n-or-fn@example1.com",
+    ]
+    assert all(row.name_derived and row.values["last_name"] == "Test Misses N Or Fn" for row in rows)
+    assert report.rows_left_out == 0
+    _report, rows = _read("sogo/broken-vcards2.vcf")
+    assert (rows[0].values["first_name"], rows[0].values["last_name"]) == ("Test", "Example")
+    assert not rows[0].name_derived and rows[1].name_derived
