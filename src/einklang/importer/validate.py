@@ -76,7 +76,12 @@ def validate_contact(row: ContactRow, default_region: str = "DE") -> tuple[dict[
     region = country or default_region.upper()
     if "street" in raw:
         result["street"] = normalize_street(raw["street"], region)
-    if "postal_code" in raw:
+    if "postal_code" in raw and "country" in raw and not country:
+        # The country is unknown, so its postal code rules are too: kept as written (no German
+        # leading zero for a Belgian "8000").
+        if (postal_text := clean_text(raw["postal_code"])) is not None:
+            result["postal_code"] = postal_text
+    elif "postal_code" in raw:
         postal_code = check.normalise(
             "postal_code", raw["postal_code"], lambda value: normalize_postal_code(value, region)
         )

@@ -173,3 +173,11 @@ def test_a_contact_with_only_an_email_gets_a_derived_name() -> None:
     # company and phone: the company is the name, nothing derived
     values, problems = validate_contact(_row(company="Adler GmbH", phone="030 1234567"))
     assert "last_name" not in values and problems == []
+
+
+def test_a_postal_code_of_an_unknown_country_is_kept_as_written() -> None:
+    values, problems = validate_contact(_row(last_name="Peeters", postal_code="8000", country="Belgien-Nord"))
+    assert values["postal_code"] == "8000"
+    assert [(p.field, p.severity) for p in problems] == [("country", "error")]
+    values, _ = validate_contact(_row(last_name="Peeters", postal_code="8000", country="België"))
+    assert (values["country"], values["postal_code"]) == ("BE", "8000")

@@ -242,3 +242,18 @@ def test_sogo_cards_without_any_name_are_imported_with_a_derived_name() -> None:
     _report, rows = _read("sogo/broken-vcards2.vcf")
     assert (rows[0].values["first_name"], rows[0].values["last_name"]) == ("Test", "Example")
     assert not rows[0].name_derived and rows[1].name_derived
+
+
+def test_belgian_addresses_keep_their_four_digit_postal_codes() -> None:
+    report, rows = _read("php-vcard/vcards.vcf")
+    assert [(r.values["postal_code"], r.values["city"], r.values["country"]) for r in rows] == [
+        ("8000", "Brugge", "BE"),
+        ("9000", "Gent", "BE"),
+    ]
+    assert not [p for p in report.problems if p.field in {"postal_code", "country"}]
+
+
+def test_vcardlib_fifteen_phone_lines_each_placed_or_listed() -> None:
+    report, [row] = _read("vcardlib/v3.vcf")
+    assert row.values["phone2"] == "+14045551212"  # (111) is no American area code: phone is reported
+    assert {p.field for p in report.problems if p.severity == "error"} == {"phone", "mobile", "fax"}
