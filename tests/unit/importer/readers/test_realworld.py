@@ -257,3 +257,32 @@ def test_vcardlib_fifteen_phone_lines_each_placed_or_listed() -> None:
     report, [row] = _read("vcardlib/v3.vcf")
     assert row.values["phone2"] == "+14045551212"  # (111) is no American area code: phone is reported
     assert {p.field for p in report.problems if p.severity == "error"} == {"phone", "mobile", "fax"}
+
+
+def test_calcard_quoted_printable_soft_break_inside_the_euro_sign() -> None:
+    values = _only("calcard/009_4.vcf")
+    assert values["notes"] == "XXXXXXXXXX € ##,##\nXXXXXXXXXX € ##,##"
+
+
+def test_calcard_fullcontact_export_keeps_three_emails_and_lists_the_rest() -> None:
+    report, [row] = _read("calcard/037_0.vcf")
+    assert [row.values[f] for f in ("email", "email2", "email3")] == [
+        "home@example.com",
+        "work@example.com",
+        "school@example.com",
+    ]
+    listed = {p.value for p in report.problems if p.field == "email3"}
+    assert listed == {"other@example.com", "custom@example.com"}
+    # nine TEL lines: phone, phone2, mobile, fax kept, the other five listed
+    assert len([p for p in report.problems if p.message.startswith("phone number")]) == 5
+    assert (row.values["company"], row.values["department"], row.values["position"]) == (
+        "Organization1",
+        "Department1",
+        "Title1",
+    )
+
+
+def test_calcard_company_card_and_altid_names() -> None:
+    assert _only("calcard/022_0.vcf") == {"company": "ACME Inc."}
+    altid = _only("calcard/011_0.vcf")
+    assert (altid["first_name"], altid["last_name"]) == ("one", "representation")
