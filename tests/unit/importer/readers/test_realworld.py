@@ -286,3 +286,10 @@ def test_calcard_company_card_and_altid_names() -> None:
     assert _only("calcard/022_0.vcf") == {"company": "ACME Inc."}
     altid = _only("calcard/011_0.vcf")
     assert (altid["first_name"], altid["last_name"]) == ("one", "representation")
+
+
+def test_a_card_with_nothing_to_name_it_by_is_reported_with_its_reason() -> None:
+    report, rows = _read("calcard/063_1.vcf")
+    assert rows == [] and report.rows_read == 1 and report.rows_left_out == 1
+    [error] = [p for p in report.problems if p.severity == "error"]
+    assert error.row == 1 and error.message.startswith("no name")
