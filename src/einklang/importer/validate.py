@@ -168,7 +168,8 @@ def _emails(raw: dict[str, str], result: dict[str, str], check: _Checker) -> Non
 def _email_pieces(value: str) -> list[str]:
     """One cell's addresses: the cell itself, or its pieces when it holds more than one address."""
     if value.count("@") < 2 or "<" in value:
-        return [value]
+        # a separator left at the end ("a@x.de;", as some exporters write) is no part of the address
+        return [value.strip().rstrip(";,").strip()]
     return [piece for piece in _ADDRESS_SEPARATORS.split(value) if piece.strip()]
 
 

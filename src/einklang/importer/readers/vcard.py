@@ -42,6 +42,8 @@ class _Property:
     value: str
     line: int
     decoding_note: str | None = None
+    group: str = ""
+    """Apple's and Google's ``item1.`` prefix; an ``item1.X-ABLabel`` names the kind of ``item1.TEL``."""
     """Set when the value's bytes needed a repair or could not be decoded cleanly (reported)."""
 
     @property
@@ -278,7 +280,8 @@ def _parse_content_line(text: str, line: int) -> _Property | None:
             # vCard 2.1 bare types ("WORK", "CELL"), also as a list: "TEL;FAX,WORK:..."
             params.setdefault("TYPE", []).extend(item.strip() for item in key.split(",") if item.strip())
     text, note = _decode(value, params, name)
-    return _Property(name, params, text, line, note)
+    group = parts[0].rsplit(".", 1)[0].strip().lower() if "." in parts[0] else ""
+    return _Property(name, params, text, line, note, group)
 
 
 def _decode(value: str, params: dict[str, list[str]], name: str) -> tuple[str, str | None]:
@@ -328,9 +331,27 @@ def _finished(card: _Card, source: str, row_number: int) -> Iterator[ContactRow 
             )
 
 
+# Words of an X-ABLabel ("homeFax", "_$!<Mobile>!$_", "iPhone") and the TYPE they mean.
+_LABEL_TYPES = (("fax", "fax"), ("mobile", "cell"), ("iphone", "cell"), ("cell", "cell"), ("pager", "pager"))
+_LABEL_PLACES = (("home", "home"), ("work", "work"), ("privat", "home"), ("arbeit", "work"))
+
+
+def _apply_labels(properties: list[_Property]) -> None:
+    """Give ``item1.TEL`` the types its ``item1.X-ABLabel`` names, so a labelled fax stays a fax."""
+    labels = {prop.group: prop.value.casefold() for prop in properties if prop.name == "X-ABLABEL" and prop.group}
+    for prop in properties:
+        label = labels.get(prop.group) if prop.group and prop.name != "X-ABLABEL" else None
+        if not label:
+            continue
+        for word, kind in (*_LABEL_TYPES, *_LABEL_PLACES):
+            if word in label and kind not in prop.types:
+                prop.params.setdefault("TYPE", []).append(kind)
+
+
 def _row(card: _Card, source: str, row_number: int) -> ContactRow:
     version = next((prop.value.strip() for prop in card.properties if prop.name == "VERSION"), "")
     contact_format = _VERSIONS.get(version, "vcard-3.0")
+    _apply_labels(card.properties)
     slots: dict[str, str] = {}
     for prop in sorted(card.properties, key=lambda prop: prop.preference):
         _fill(slots, prop)

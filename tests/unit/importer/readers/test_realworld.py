@@ -293,3 +293,17 @@ def test_a_card_with_nothing_to_name_it_by_is_reported_with_its_reason() -> None
     assert rows == [] and report.rows_read == 1 and report.rows_left_out == 1
     [error] = [p for p in report.problems if p.severity == "error"]
     assert error.row == 1 and error.message.startswith("no name")
+
+
+def test_google_export_fax_named_only_by_its_label() -> None:
+    _report, rows = _read("gmail/FolkerKinzel-v3.vcf")
+    assert rows[0].values["street"] == "Priorauer Straße 32" and rows[0].values["postal_code"] == "06779"
+    # item1.TEL with item1.X-ABLabel:homeFax is a fax, not the phone
+    assert rows[1].values["fax"] == "+493443333440" and rows[1].values["phone"] == "+493443303776"
+    assert rows[1].values["company"] == "KMS Weißenfels"
+
+
+def test_a_stray_semicolon_after_an_address_is_not_part_of_it() -> None:
+    report, [row] = _read("vcardlib/v2.vcf")
+    assert row.values["email"] == "forrestgump@example.com"
+    assert not [p for p in report.problems if p.field == "email"]
