@@ -235,4 +235,6 @@ def _take_emails(slots: dict[str, str], fields: dict[str, str]) -> None:
 
 
 def _digits(value: str) -> str:
-    return "".join(ch for ch in value if ch.isdigit())
+    """What makes two numbers the same: their digits, or (without any digit) the text itself."""
+    digits = "".join(ch for ch in value if ch.isdigit())
+    return digits or " ".join(value.casefold().split())

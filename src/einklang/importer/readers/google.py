@@ -96,8 +96,8 @@ def _phones(result: dict[str, str], blocks: list[dict[str, str]]) -> None:
             first_free(result, ("phone.business", "phone.business2", "phone.other"), value, "phone.unplaced")
         elif kind == "home":
             first_free(result, ("phone.home", "phone.home2", "phone.other"), value, "phone.unplaced")
-        elif kind != "pager":
-            first_free(result, ("phone.other",), value, "phone.unplaced")
+        else:  # a pager has no field of its own: it ends in the listed numbers
+            first_free(result, ("phone.other",) if kind != "pager" else (), value, "phone.unplaced")
 
 
 def _address(result: dict[str, str], blocks: list[dict[str, str]]) -> None:

@@ -391,7 +391,7 @@ def _fill(slots: dict[str, str], prop: _Property) -> None:
             faxes = ("fax", "fax.home", "fax.other") if "home" not in types else ("fax.home", "fax.other")
             first_free(slots, faxes, number, unplaced)
         elif "pager" in types:
-            return
+            first_free(slots, (), number, unplaced)  # no field for a pager: listed, not dropped
         elif "work" in types:
             first_free(slots, ("phone.business", "phone.business2", "phone.other"), number, unplaced)
         elif "home" in types:

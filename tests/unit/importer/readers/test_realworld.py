@@ -220,7 +220,12 @@ def test_windows_contacts_quoted_printable_and_wab_properties() -> None:
     # X-WAB-WEDDING_ANNIVERSARY is a property (with an underscore), not a broken line
     assert not [p for p in report.problems if "not a vCard property" in p.message]
     # "Tel geschäftlich" and "Handy" are labels typed into the phone fields: reported, never numbers
-    assert {p.value for p in report.problems if p.field in {"phone", "mobile"}} == {"Tel geschäftlich", "Handy"}
+    phone_fields = {"phone", "phone2", "mobile"}
+    errors = {p.value for p in report.problems if p.field in phone_fields and p.severity == "error"}
+    assert errors == {"Tel geschäftlich", "Tel privat", "Handy"}
+    # the rest (other phone, pager, home fax) found no field: listed, not dropped
+    listed = {p.value for p in report.problems if p.message.startswith("phone number")}
+    assert listed == {"Other Phone", "Pager", "Fax privat"}
 
 
 def test_vcardlib_every_21_type() -> None:
@@ -307,3 +312,21 @@ def test_a_stray_semicolon_after_an_address_is_not_part_of_it() -> None:
     report, [row] = _read("vcardlib/v2.vcf")
     assert row.values["email"] == "forrestgump@example.com"
     assert not [p for p in report.problems if p.field == "email"]
+
+
+def test_cardbook_labels_typed_into_phone_fields_are_each_reported() -> None:
+    report, rows = _read("cardbook/cardbook-v36.vcf")
+    assert rows[0].values["phone"] == "+493444122267" and rows[0].values["fax"] == "+4934441392334"
+    max_ = rows[1].values
+    assert (max_["title"], max_["first_name"], max_["middle_name"], max_["last_name"], max_["suffix"]) == (
+        "Dr.",
+        "Max",
+        "Horst",
+        "Mustermann",
+        "jr.",
+    )
+    # ten TEL lines holding words, not numbers: every one is an error or listed as not kept
+    texts = {"Privattelefon", "Diensttelefon", "Fax", "Fax privat", "Fax geschäftlich", "Festnetz", "Mobil"}
+    texts |= {"Pager", "sonstige", "ohne"}
+    assert {p.value for p in report.problems if p.row == 2 and p.field in {"phone", "phone2", "mobile", "fax"}} == texts
+    assert any(p.field == "birthday" and p.value == "19723101" for p in report.problems)
