@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
 
 from einklang.config import LoadedConfig, load_config
 from einklang.demo import import_step as demo_step
 from einklang.demo import scenario
+from einklang.importer.apply import apply_review
 from einklang.importer.pipeline import run_import
 from einklang.importer.review import read_review
 from einklang.importer.run_report import ImportReport
@@ -51,3 +54,21 @@ def test_email_only_contact(tmp_path: Path, required: bool) -> None:
         assert row.candidates == []
     else:
         assert report.created == 2 and report.waiting == 0
+
+
+def test_a_reviewed_contact_without_a_name_can_be_created(tmp_path: Path) -> None:
+    config, store, export = _world(tmp_path, last_name_required=True)
+    _import(config, store, export, tmp_path)
+    workbook = load_workbook(tmp_path / "r.xlsx")
+    sheet = workbook.active
+    assert sheet is not None
+    header = [str(cell.value) for cell in sheet[1]]
+    sheet.cell(2, header.index("Decision") + 1).value = "create"
+    workbook.save(tmp_path / "decided.xlsx")
+    applied = apply_review(config, store, tmp_path / "decided.xlsx")
+    assert (applied.created, applied.failed) == (1, 0)
+    engine = sa.create_engine(f"sqlite:///{config.base_dir / 'crm.db'}")
+    with engine.connect() as conn:
+        names = {row.last_name for row in conn.execute(sa.text("SELECT last_name FROM contacts"))}
+    engine.dispose()
+    assert {"Lang", "Hans Mueller"} <= names
