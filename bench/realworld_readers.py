@@ -96,7 +96,11 @@ def measure(path: Path) -> Counts:
     else:
         read_numbers = {row.row for row in rows}
         reported_rows = {
-            p.row for p in report.problems if p.row is not None and p.severity == "error" and p.row not in read_numbers
+            p.row
+            for p in report.problems
+            if p.row is not None
+            and (p.severity == "error" or getattr(p, "record_lost", False))
+            and p.row not in read_numbers
         }
         counts.contacts_reported = min(len(reported_rows), counts.contacts - counts.contacts_read)
     counts.contacts_lost = counts.contacts - counts.contacts_read - counts.contacts_reported

@@ -273,6 +273,9 @@ def _parse_content_line(text: str, line: int) -> _Property | None:
         key, equals, raw_values = part.partition("=")
         if equals:
             values = [item.strip().strip('"') for item in _split_unquoted(raw_values, ",")]
+            if key.strip().upper() == "TYPE":
+                # TYPE="voice,home" (quoted, as RFC 6350's examples write it) is a list too
+                values = [kind.strip() for value in values for kind in value.split(",") if kind.strip()]
             params.setdefault(key.strip().upper(), []).extend(values)
         elif key.strip().upper() in _ENCODING_WORDS:
             params.setdefault("ENCODING", []).append(key.strip())  # vCard 2.1 bare "QUOTED-PRINTABLE"
@@ -302,6 +305,7 @@ def _decode(value: str, params: dict[str, list[str]], name: str) -> tuple[str, s
     return decode_value(data, params.get("CHARSET", [])[:1])
 
 
+_KIND_PROPERTIES = frozenset({"KIND", "X-ADDRESSBOOKSERVER-KIND"})
 _READ_PROPERTIES = frozenset(
     {"N", "FN", "ORG", "TITLE", "ROLE", "ADR", "TEL", "EMAIL", "URL", "BDAY", "NOTE", "CATEGORIES", "VERSION"}
 )
@@ -313,7 +317,17 @@ def _finished(card: _Card, source: str, row_number: int) -> Iterator[ContactRow 
 
     An instant-messaging, SIP or related-person value with an "@" is no e-mail field of the
     contact, but a person should know it was not taken (no address disappears unmentioned).
+    A group card (vCard 4.0 ``KIND:group``, Apple's ``X-ADDRESSBOOKSERVER-KIND:group``) lists
+    other cards, it is no contact: it is left out, saying so.
     """
+    kind = next(
+        (prop.value.strip().casefold() for prop in card.properties if prop.name in _KIND_PROPERTIES), "individual"
+    )
+    if kind == "group":
+        name = next((prop.value for prop in card.properties if prop.name == "FN"), "")
+        message = f"a contact group{f' ({name!r})' if name else ''}, not a contact: left out"
+        yield Problem(source, card.line, row_number, "KIND", kind, message, "warning", record_lost=True)
+        return
     yield _row(card, source, row_number)
     for prop in card.properties:
         if prop.name in _READ_PROPERTIES:

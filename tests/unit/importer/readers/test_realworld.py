@@ -48,7 +48,7 @@ def test_nothing_in_a_real_file_is_lost_silently(path: Path) -> None:
     left_out = report.rows_read - report.rows_usable
     assert left_out == report.rows_left_out
     read_rows = {row.row for row in rows}
-    unread = {p.row for p in report.problems if p.severity == "error" and p.row is not None} - read_rows
+    unread = {p.row for p in report.problems if (p.severity == "error" or p.record_lost) and p.row} - read_rows
     assert len(unread) >= left_out
     # every address arrives in a read value, or a problem shows it
     values = " ".join(value.casefold() for row in rows for value in row.values.values())
@@ -330,3 +330,21 @@ def test_cardbook_labels_typed_into_phone_fields_are_each_reported() -> None:
     texts |= {"Pager", "sonstige", "ohne"}
     assert {p.value for p in report.problems if p.row == 2 and p.field in {"phone", "phone2", "mobile", "fax"}} == texts
     assert any(p.field == "birthday" and p.value == "19723101" for p in report.problems)
+
+
+def test_a_contact_group_is_left_out_saying_so() -> None:
+    report, rows = _read("calcard/rfc_5.vcf")
+    assert rows == [] and report.rows_left_out == 1
+    [problem] = report.problems
+    assert problem.record_lost and problem.message == "a contact group ('The Doe family'), not a contact: left out"
+
+
+def test_rfc_6350_torture_card() -> None:
+    report, [row] = _read("calcard/rfc_0.vcf")
+    values = row.values
+    # the first N wins; ORG with an escaped comma; the work e-mail first
+    assert (values["last_name"], values["first_name"]) == ("Yamada", "Taro")
+    assert (values["company"], values["email"]) == ("ABC, Inc.", "jqpublic@xyz.example.com")
+    assert values["birthday"] == "1996-04-15"
+    # TYPE="voice,home" with PREF=1 is the home phone and comes first (555 numbers are not valid)
+    assert next(p.value for p in report.problems if p.field == "phone") == "+1-555-555-5555;ext=5555"
