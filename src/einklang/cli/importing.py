@@ -93,7 +93,8 @@ def _print_files(reports: list[FileReport]) -> None:
             (
                 r.source,
                 [
-                    f"{how}: {r.rows_read} row(s), {r.rows_usable} usable, {r.errors} error(s), {r.warnings} warning(s)"
+                    f"{how}: {r.rows_read} row(s), {r.rows_usable} usable, {r.rows_left_out} left out, "
+                    f"{r.errors} error(s), {r.warnings} warning(s)"
                     if how
                     else f"{r.rows_read} row(s), {r.errors} error(s)"
                 ],
@@ -186,13 +187,16 @@ def dedupe(
         if bool(files) == bool(system):
             raise CliError("give contact files or --system SYSTEM (not both)", 2)
         reports: list[FileReport] = []
+        unreadable: list[FileReport] = []
         model = MatchModel.load(model_path) if model_path is not None else None
         if files:
             region = load(config).model.default_region if config is not None else "DE"
             reports, pairs = dedupe_files(files, against or [], region, model=model)
+            # A file that cannot be read is reported and the others are still compared; exit 1 at the end.
             unreadable = [r for r in reports if r.error]
-            if unreadable:
-                raise CliError("; ".join(str(r.error) for r in unreadable), 1)
+            if not as_json:
+                for report in unreadable:
+                    say(f"[red]error[/] {lit(report.error)} (file left out)")
         else:
             assert system is not None
             loaded = load(config)
@@ -209,7 +213,8 @@ def dedupe(
         if as_json:
             emit_json(
                 {
-                    "ok": True,
+                    "ok": not unreadable,
+                    "errors": [r.error for r in unreadable],
                     "out": str(out) if out else None,
                     "pairs": len(pairs),
                     **counts,
@@ -217,6 +222,8 @@ def dedupe(
                     "files": [{k: v for k, v in r.as_dict().items() if k != "problems"} for r in reports],
                 }
             )
+            if unreadable:
+                raise typer.Exit(1)
             return
         render_list(
             f"Duplicate pairs ({counts['duplicate']} sure, {counts['possible']} possible)",
@@ -232,6 +239,9 @@ def dedupe(
             say(f"... and {len(pairs) - 100} more" + (f" (all in {lit(out)})" if out else " (use --out)"))
         if out is not None:
             say(f"wrote {len(pairs)} pair(s) to {lit(out)}")
+        if unreadable:
+            say(f"{len(unreadable)} file(s) could not be read (see above)")
+            raise typer.Exit(1)
 
 
 def import_command(

@@ -18,10 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from einklang.importer.readers import ContactRow, Problem, ReaderError, read_contacts
-from einklang.importer.readers.csv_reader import read_layout
-from einklang.importer.readers.decoding import detect_encoding
-from einklang.importer.validate import validate_contact
+from einklang.importer.readers import ContactRow, Problem, ReaderError, open_contacts
+from einklang.importer.validate import DERIVED_NAME_MESSAGE, validate_contact
 
 _DELIMITER_NAMES = {";": "semicolon", ",": "comma", "\t": "tab"}
 MAX_PROBLEMS = 1000
@@ -43,6 +41,8 @@ class IncomingRow:
     format: str
     values: dict[str, str]
     fingerprint: str
+    name_derived: bool = False
+    """The file gave no name: ``last_name`` was derived from the e-mail address."""
 
     @property
     def location(self) -> str:
@@ -59,7 +59,9 @@ class FileReport:
     encoding: str | None = None
     delimiter: str | None = None
     rows_read: int = 0
+    """Records found: every contact, also those left out (``rows_left_out``: unreadable, or nothing to name them by)."""
     rows_usable: int = 0
+    rows_left_out: int = 0
     binary_skipped: int = 0
     problems: list[Problem] = field(default_factory=list)
     """The first :data:`MAX_PROBLEMS` problems (all of them in a file with fewer)."""
@@ -94,6 +96,7 @@ class FileReport:
             "delimiter": _DELIMITER_NAMES.get(self.delimiter or "", self.delimiter),
             "rows_read": self.rows_read,
             "rows_usable": self.rows_usable,
+            "rows_left_out": self.rows_left_out,
             "errors": self.errors,
             "warnings": self.warnings,
             "error": self.error,
@@ -160,17 +163,20 @@ def _stream(path: Path, report: FileReport, default_region: str, progress: Progr
     """The usable rows of one file, one at a time; ``report`` is filled in on the way."""
     shown = report.source
     try:
-        report.encoding = detect_encoding(path, shown)
-        records = read_contacts(path, source_name=shown, encoding=report.encoding)
-        if not _is_vcard(path, report.encoding):
-            report.delimiter = read_layout(path, shown, report.encoding, None, {}).delimiter
+        info, records = open_contacts(path, source_name=shown)
+        report.encoding = info.encoding or ("per property" if info.kind == "vcard" else None)
+        report.delimiter = info.delimiter
         for item in records:
+            if isinstance(item, Problem):
+                # A problem is a row only when it stands for a whole record that could not be read.
+                if item.record_lost:
+                    report.rows_read += 1
+                    report.rows_left_out += 1
+                report.add_problem(item)
+                continue
             report.rows_read += 1
             if progress is not None and report.rows_read % PROGRESS_EVERY == 0:
                 progress(shown, report.rows_read)
-            if isinstance(item, Problem):
-                report.add_problem(item)
-                continue
             report.binary_skipped += item.binary_skipped
             report.format = report.format or item.format
             incoming = _validated(item, default_region, report)
@@ -202,11 +208,7 @@ def _validated(item: ContactRow, default_region: str, report: FileReport) -> Inc
     for problem in problems:
         report.add_problem(problem)
     if any(p.severity == "error" and p.field is None for p in problems):
-        return None  # a record-level error (no name): nothing to import
-    return IncomingRow(item.source, item.row, item.line, item.format, values, fingerprint(values))
-
-
-def _is_vcard(path: Path, encoding: str) -> bool:
-    with path.open(encoding=encoding, errors="replace") as file:
-        head = file.read(4096)
-    return head.lstrip("\ufeff \t\r\n").upper().startswith("BEGIN:VCARD")
+        report.rows_left_out += 1
+        return None  # a record-level error (nothing to name it by): nothing to import
+    derived = any(p.message.startswith(DERIVED_NAME_MESSAGE) for p in problems)
+    return IncomingRow(item.source, item.row, item.line, item.format, values, fingerprint(values), derived)

@@ -186,6 +186,8 @@ class ImportRun:
                 self._sure_duplicate(contact, pairs, existing)
             elif pairs:
                 self._possible_duplicate(contact, pairs, existing)
+            elif self._needs_a_real_name(contact):
+                self._review_without_name(contact)
             else:
                 record = to_entity_record(
                     contact.values, self.entity_spec, self.target.fields, self.config.normalize_context
@@ -380,6 +382,23 @@ class ImportRun:
             self.review_rows.append(self._review_row(contact, pairs[0], self._candidates(pairs, existing), ""))
             return
         self.review_rows.append(self._review_row(contact, pairs[0], self._candidates(pairs, existing), self._waiting()))
+
+    def _needs_a_real_name(self, contact: MergedContact) -> bool:
+        """The file gave no name (it was derived from the e-mail) and the target requires one."""
+        if not all(row.name_derived for row in contact.rows):
+            return False
+        fields = self.target.mapping.entity.fields
+        return any(fields[name].required for name in ("first_name", "last_name") if name in fields)
+
+    def _review_without_name(self, contact: MergedContact) -> None:
+        reason = "no name in the file; the name shown was derived from the e-mail address"
+        self.report.waiting += 1
+        pair = CandidatePair(contact.key, "", 0.0, "possible", (reason,))
+        self.review_rows.append(self._review_row(contact, pair, [], "" if self.dry_run else self._waiting()))
+        if self.dry_run:
+            self.report.plan.append(
+                {"action": "review", "sources": contact.sources, "name": contact.display_name(), "candidates": []}
+            )
 
     def _waiting(self) -> str:
         return "not imported: waiting for your decision" if self.lang == "en" else "nicht importiert: bitte entscheiden"

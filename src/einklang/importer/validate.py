@@ -1,8 +1,10 @@
 """Validate and normalise the raw contact rows the readers yield.
 
 An invalid value is reported as a :class:`Problem` and left out of the normalised record; the
-rest of the record survives.  A record without any name (no first name, last name or company) is
-reported as an error; what to do with it is the caller's decision.
+rest of the record survives.  A record without any name (no first name, last name or company)
+but with an e-mail address gets a name derived from it (the address's display name, else its
+local part) and a warning saying so (:data:`DERIVED_NAME_MESSAGE`); a record with nothing to name
+it by is an error; what to do with it is the caller's decision.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from einklang.normalize import (
     clean_text,
     normalize_country,
     normalize_email,
-    normalize_phone,
+    normalize_phone_keeping_extension,
     normalize_postal_code,
     normalize_salutation,
     normalize_street,
@@ -29,6 +31,18 @@ _EMAIL_FIELDS = ("email", "email2", "email3")
 _PLAIN_TEXT_FIELDS = ("title", "suffix", "company", "department", "position", "city", "region", "website")
 _DATE_FORMATS = ("%d.%m.%Y", "%d.%m.%y", "%Y-%m-%d", "%Y%m%d", "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d")
 _YEARLESS_DATE = re.compile(r"^--(\d\d)-?(\d\d)$")
+# "1980-03-22T00:00:00Z", "19800322T000000", "1980-03-22 00:00": the date part is the birthday.
+_DATE_WITH_TIME = re.compile(r"^(\d{4}-?\d\d-?\d\d)[T ]\d.*$")
+# Placeholder years of "no year": Apple and CardBook write 1604, some phones 1900 with a flag.
+_NO_YEAR_PLACEHOLDERS = frozenset({"1604"})
+# Several addresses in one cell: "a@x.de, b@y.de", "a@x.de; b@y.de", one per line.
+_ADDRESS_SEPARATORS = re.compile(r"[,;\s]+")
+_ANGLE_DISPLAY = re.compile(r"^\s*\"?([^\"<>@]+?)\"?\s*<[^<>]+>\s*$")
+# Google's and Android's own groups, not labels a person gave.
+_SYSTEM_GROUPS = frozenset({"mycontacts", "starred", "mycontact"})
+DERIVED_NAME_MESSAGE = "no name in the file: last name derived from the e-mail address"
+"""Start of the warning on a record whose name was derived (the import sends these to review
+when the target needs a real name)."""
 
 _Normaliser = Callable[[str], str]
 
@@ -62,7 +76,12 @@ def validate_contact(row: ContactRow, default_region: str = "DE") -> tuple[dict[
     region = country or default_region.upper()
     if "street" in raw:
         result["street"] = normalize_street(raw["street"], region)
-    if "postal_code" in raw:
+    if "postal_code" in raw and "country" in raw and not country:
+        # The country is unknown, so its postal code rules are too: kept as written (no German
+        # leading zero for a Belgian "8000").
+        if (postal_text := clean_text(raw["postal_code"])) is not None:
+            result["postal_code"] = postal_text
+    elif "postal_code" in raw:
         postal_code = check.normalise(
             "postal_code", raw["postal_code"], lambda value: normalize_postal_code(value, region)
         )
@@ -75,16 +94,13 @@ def validate_contact(row: ContactRow, default_region: str = "DE") -> tuple[dict[
 
     for field in _PHONE_FIELDS:
         if field in raw:
-            number = check.normalise(field, raw[field], lambda value: normalize_phone(value, region))
+            number = _phone(check, field, raw[field], country, default_region.upper())
             if number:
                 result[field] = number
-    seen_emails: set[str] = set()
-    for field in _EMAIL_FIELDS:
-        if field in raw:
-            address = check.normalise(field, raw[field], normalize_email)
-            if address and address not in seen_emails:
-                seen_emails.add(address)
-                result[_EMAIL_FIELDS[len(seen_emails) - 1]] = address
+    _emails(raw, result, check)
+    for number in row.unplaced_phones:
+        message = f"phone number {number!r} not kept: einklang keeps phone, phone2, mobile and fax"
+        check.report("phone", number, message, "warning")
 
     if "birthday" in raw:
         birthday = _parse_date(raw["birthday"])
@@ -94,8 +110,82 @@ def validate_contact(row: ContactRow, default_region: str = "DE") -> tuple[dict[
             check.report("birthday", raw["birthday"], "not a date this importer knows; left out", "warning")
 
     if not any(result.get(field) for field in ("first_name", "last_name", "company")):
-        check.report(None, None, "no name: neither first name, last name nor company")
+        derived = _name_from_email(raw, result)
+        if derived:
+            result["last_name"] = derived
+            check.report("last_name", derived, f"{DERIVED_NAME_MESSAGE} ({derived!r})", "warning")
+        else:
+            check.report(None, None, "no name: neither first name, last name, company nor e-mail address")
     return result, check.problems
+
+
+def _phone(check: _Checker, field: str, value: str, country: str | None, default_region: str) -> str | None:
+    """E.164 (with ";ext=N"), read in the address's country first, then in the default region.
+
+    A number valid only in the default region is kept with a warning: its address says otherwise.
+    """
+    regions = [country] if country else []
+    if default_region not in regions:
+        regions.append(default_region)
+    reason = "not a valid phone number"
+    for index, region in enumerate(regions):
+        try:
+            number = normalize_phone_keeping_extension(value, region)
+        except InvalidValue as error:
+            reason = error.reason
+            continue
+        if index > 0:
+            check.report(
+                field,
+                value,
+                f"not a valid number in {country} (the address's country); read as a number of {region}",
+                "warning",
+            )
+        return number
+    shown = clean_text(value) or value
+    tried = f" (read in {' and in '.join(regions)})" if len(regions) > 1 else ""
+    check.report(field, value, f"{reason}{tried}: {shown!r}")
+    return None
+
+
+def _emails(raw: dict[str, str], result: dict[str, str], check: _Checker) -> None:
+    """All addresses of the e-mail fields, a cell with several split; more than three are reported."""
+    seen: list[str] = []
+    for field in _EMAIL_FIELDS:
+        if field not in raw:
+            continue
+        pieces = _email_pieces(raw[field])
+        for piece in pieces:
+            address = check.normalise(field, piece, normalize_email)
+            if address and address not in seen:
+                seen.append(address)
+    for field, address in zip(_EMAIL_FIELDS, seen, strict=False):
+        result[field] = address
+    for address in seen[len(_EMAIL_FIELDS) :]:
+        check.report("email3", address, f"e-mail address {address!r} not kept: einklang keeps three", "warning")
+
+
+def _email_pieces(value: str) -> list[str]:
+    """One cell's addresses: the cell itself, or its pieces when it holds more than one address."""
+    if value.count("@") < 2 or "<" in value:
+        # a separator left at the end ("a@x.de;", as some exporters write) is no part of the address
+        return [value.strip().rstrip(";,").strip()]
+    return [piece for piece in _ADDRESS_SEPARATORS.split(value) if piece.strip()]
+
+
+def _name_from_email(raw: dict[str, str], result: dict[str, str]) -> str | None:
+    """The display name of "Hans Müller <h@x.de>", else the local part ("hans.mueller" -> "hans mueller")."""
+    for field in _EMAIL_FIELDS:
+        display = _ANGLE_DISPLAY.match(raw.get(field, ""))
+        if display and clean_text(display.group(1)):
+            return clean_text(display.group(1))
+    address = result.get("email")
+    if not address:
+        return None
+    local = address.split("@", 1)[0]
+    words = clean_text(re.sub(r"[._+-]+", " ", local)) or local
+    # addresses are lowercase by nature (and here after normalising): "john.doe" names "John Doe"
+    return words.title() if words.islower() else words
 
 
 class _Checker:
@@ -168,17 +258,30 @@ def _clean_notes(value: str | None) -> str | None:
 
 
 def _clean_categories(value: str | None) -> str | None:
+    """Distinct labels; Google's and Android's system groups ("My Contacts", "* starred") are dropped."""
     if value is None:
         return None
     unique: dict[str, None] = {}
-    for item in re.split(r"[;,]", value):
-        if (text := clean_text(item)) is not None:
-            unique.setdefault(text, None)
+    for item in re.split(r"[;,]|:::", value):
+        text = clean_text(item)
+        if text is None:
+            continue
+        text = text.removeprefix("* ").strip()
+        key = "".join(text.casefold().split())
+        if key in _SYSTEM_GROUPS or key.startswith("systemgroup:"):
+            continue
+        unique.setdefault(text, None)
     return "; ".join(unique) or None
 
 
 def _parse_date(value: str) -> str | None:
+    """ISO date, or ``--MM-DD`` for a birthday without a year; a time of day is left out."""
     text = clean_text(value) or ""
+    with_time = _DATE_WITH_TIME.match(text)
+    if with_time:
+        text = with_time.group(1)
+    if text[:4] in _NO_YEAR_PLACEHOLDERS and len(text) > 4:
+        text = "--" + text[4:].lstrip("-")
     yearless = _YEARLESS_DATE.match(text)
     if yearless:
         return f"--{yearless.group(1)}-{yearless.group(2)}"

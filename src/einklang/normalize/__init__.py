@@ -18,7 +18,7 @@ from einklang.normalize.names import (
     split_full_name,
     split_name_prefix,
 )
-from einklang.normalize.phone import normalize_phone
+from einklang.normalize.phone import normalize_phone, normalize_phone_keeping_extension
 from einklang.normalize.text import clean_text, fold
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "normalize_country",
     "normalize_email",
     "normalize_phone",
+    "normalize_phone_keeping_extension",
     "normalize_postal_code",
     "normalize_salutation",
     "normalize_street",

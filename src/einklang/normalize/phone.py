@@ -25,6 +25,21 @@ def normalize_phone(raw: str, default_region: str = "DE") -> str:
     National numbers (``030/1234567``) are read as numbers of ``default_region``.
     Raises InvalidValue when the text is no valid number.
     """
+    return str(phonenumbers.format_number(_parse_valid(raw, default_region), phonenumbers.PhoneNumberFormat.E164))
+
+
+def normalize_phone_keeping_extension(raw: str, default_region: str = "DE") -> str:
+    """Like :func:`normalize_phone`, but an extension is kept the RFC 3966 way: ``+49301234567;ext=102``.
+
+    Extensions are recognised as "ext. 102", "x102", "#102", ";ext=102" and the German "Durchwahl",
+    "DW", "App." and "Nebenstelle".
+    """
+    number = _parse_valid(raw, default_region)
+    e164 = str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return f"{e164};ext={number.extension}" if number.extension else e164
+
+
+def _parse_valid(raw: str, default_region: str) -> phonenumbers.PhoneNumber:
     region = default_region.upper()
     text = clean_text(raw)
     if text is None:
@@ -36,6 +51,8 @@ def normalize_phone(raw: str, default_region: str = "DE") -> str:
         text = _TEL_PREFIX.sub("", text)
     if "(" in text:
         text = _BRACKETED_TRUNK_ZERO.sub(r"\1\2 ", text)
+    if ";ext=" in text.lower():
+        text = re.sub(r";ext=", " ext. ", text, flags=re.I)
     if _EXTENSION_INITIAL.search(text):
         text = _GERMAN_EXTENSION.sub(" ext. ", text)
     try:
@@ -46,7 +63,7 @@ def normalize_phone(raw: str, default_region: str = "DE") -> str:
         if text.startswith("+") or text.startswith("00"):
             raise InvalidValue("not a valid phone number", raw)
         raise InvalidValue(f"not a valid phone number for region {region}", raw)
-    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return number
 
 
 def _parse_error_reason(error: phonenumbers.NumberParseException) -> str:

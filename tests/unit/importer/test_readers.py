@@ -4,12 +4,20 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from einklang.importer import CONTACT_FIELDS, ContactRow, Problem, ReaderError, read_contacts
 from einklang.importer.readers.assemble import is_blank
 from einklang.importer.readers.headers import normalize_header
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _write(tmp_path: Path, name: str, data: bytes | str, encoding: str = "utf-8") -> Path:
@@ -180,7 +188,11 @@ def test_random_valid_rows_are_all_read_back(rows: list[dict[str, str]], delimit
     writer.writerows([[row["first_name"], row["last_name"], row["notes"]] for row in rows])
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "x.csv"
-        path.write_bytes(buffer.getvalue().encode(encoding))
+        data = buffer.getvalue().encode(encoding)
+        # Windows-1252 text whose bytes happen to be valid UTF-8 ("Â\xa0" is C2 A0, UTF-8's NBSP)
+        # cannot be told apart from UTF-8 by any detector: not a case this property is about.
+        assume(encoding != "cp1252" or data.isascii() or not _is_utf8(data))
+        path.write_bytes(data)
         items = list(read_contacts(path))
     assert all(isinstance(item, ContactRow) for item in items)
     assert [item.fields for item in items if isinstance(item, ContactRow)] == rows

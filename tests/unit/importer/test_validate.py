@@ -64,7 +64,7 @@ def test_invalid_values_are_reported_and_left_out_the_rest_survives() -> None:
 def test_missing_name_is_an_error() -> None:
     _, problems = validate_contact(_row(phone="089 123456"))
     assert [(p.field, p.severity) for p in problems] == [(None, "error")]
-    assert str(problems[0]) == "kontakte.csv:7: no name: neither first name, last name nor company"
+    assert str(problems[0]) == "kontakte.csv:7: no name: neither first name, last name, company nor e-mail address"
 
 
 def test_company_alone_is_a_name() -> None:
@@ -115,3 +115,69 @@ def test_validation_is_idempotent() -> None:
 
 def test_problem_str_without_line() -> None:
     assert str(Problem("a.csv", None, None, None, None, "kaputt")) == "a.csv: kaputt"
+
+
+def test_phone_is_read_in_the_addresss_country_first_then_the_default_region() -> None:
+    values, problems = validate_contact(_row(last_name="Hansen", country="Norway", phone="22 12 34 56"))
+    assert values["phone"] == "+4722123456" and problems == []
+    values, problems = validate_contact(_row(last_name="Smith", country="USA", phone="(212) 555-0142"))
+    assert values["phone"] == "+12125550142" and problems == []
+    # valid only as a German number although the address is American: kept, with a warning
+    values, problems = validate_contact(_row(last_name="Smith", country="USA", phone="030 1234567"))
+    assert values["phone"] == "+49301234567"
+    assert [(p.field, p.severity) for p in problems] == [("phone", "warning")]
+    assert "not a valid number in US" in problems[0].message
+    # valid in neither: an error naming both
+    _values, problems = validate_contact(_row(last_name="Smith", country="USA", phone="12"))
+    assert [(p.field, p.severity) for p in problems] == [("phone", "error")]
+    assert "read in US and in DE" in problems[0].message
+
+
+def test_phone_extensions_are_kept() -> None:
+    for raw in ("+49 30 1234567;ext=102", "030 1234567 x102", "030 1234567 Durchwahl 102"):
+        values, _ = validate_contact(_row(last_name="Weber", phone=raw))
+        assert values["phone"] == "+49301234567;ext=102", raw
+
+
+def test_birthday_with_a_time_and_year_less_birthdays() -> None:
+    for raw, expected in (
+        ("1980-03-22T00:00:00Z", "1980-03-22"),
+        ("19800322T000000", "1980-03-22"),
+        ("--0415", "--04-15"),
+        ("1604-04-15", "--04-15"),
+        ("16040415", "--04-15"),
+    ):
+        values, problems = validate_contact(_row(last_name="Weber", birthday=raw))
+        assert values["birthday"] == expected and problems == [], raw
+
+
+def test_a_cell_with_several_addresses_is_split_and_what_does_not_fit_is_reported() -> None:
+    values, problems = validate_contact(_row(last_name="Weber", email="a@x.de, b@y.de"))
+    assert (values["email"], values["email2"]) == ("a@x.de", "b@y.de") and problems == []
+    values, problems = validate_contact(_row(last_name="Weber", email="a@x.de; b@y.de", email2="c@z.de d@w.de"))
+    assert [values[f] for f in ("email", "email2", "email3")] == ["a@x.de", "b@y.de", "c@z.de"]
+    assert [(p.value, p.severity) for p in problems] == [("d@w.de", "warning")]
+
+
+def test_google_system_groups_are_dropped_user_labels_kept() -> None:
+    values, _ = validate_contact(_row(last_name="Weber", categories="* myContacts ::: Kunden ::: My Contacts; Friends"))
+    assert values["categories"] == "Kunden; Friends"
+
+
+def test_a_contact_with_only_an_email_gets_a_derived_name() -> None:
+    values, problems = validate_contact(_row(email="Hans Müller <h.mueller@example.de>"))
+    assert values["last_name"] == "Hans Müller" and values["email"] == "h.mueller@example.de"
+    assert [(p.field, p.severity) for p in problems] == [("last_name", "warning")]
+    values, _ = validate_contact(_row(email="anna-lena.schmidt@example.de"))
+    assert values["last_name"] == "Anna Lena Schmidt"
+    # company and phone: the company is the name, nothing derived
+    values, problems = validate_contact(_row(company="Adler GmbH", phone="030 1234567"))
+    assert "last_name" not in values and problems == []
+
+
+def test_a_postal_code_of_an_unknown_country_is_kept_as_written() -> None:
+    values, problems = validate_contact(_row(last_name="Peeters", postal_code="8000", country="Belgien-Nord"))
+    assert values["postal_code"] == "8000"
+    assert [(p.field, p.severity) for p in problems] == [("country", "error")]
+    values, _ = validate_contact(_row(last_name="Peeters", postal_code="8000", country="België"))
+    assert (values["country"], values["postal_code"]) == ("BE", "8000")

@@ -1,19 +1,26 @@
-"""Contact CSV files (Outlook DE/EN, Outlook.com, Google, generic), streamed record by record."""
+"""Contact CSV files (Outlook DE/EN, Outlook.com, Thunderbird, Apple, Google, generic), streamed record by record.
+
+Every column that is not read is reported once at the header (a warning, naming what it looks
+like: e-mail, phone, address); a column that is not read but holds e-mail addresses is an error
+at the end of the file, so an export whose addresses would all be lost never passes as a success.
+"""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from einklang.importer.readers.assemble import assemble_contact, is_blank
+from einklang.importer.readers.assemble import assemble, is_blank
 from einklang.importer.readers.google import google_slots
-from einklang.importer.readers.headers import detect_dialect, normalize_header, slot_for
+from einklang.importer.readers.headers import detect_dialect, looks_like, normalize_header, slot_for
 from einklang.importer.readers.model import ContactFormat, ContactRow, Problem, ReaderError
 
 _DELIMITERS = (";", ",", "\t")
+_EMAIL_IN_TEXT = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -24,6 +31,13 @@ class CsvLayout:
     dialect: ContactFormat
     header: list[str]
     columns: list[tuple[int, str]]
+    header_line: int = 1
+
+    @property
+    def unused(self) -> list[int]:
+        """Indexes of the named columns no slot reads."""
+        used = {index for index, _slot in self.columns}
+        return [index for index, name in enumerate(self.header) if name.strip() and index not in used]
 
 
 def read_layout(path: Path, source: str, encoding: str, delimiter: str | None, mapping: dict[str, str]) -> CsvLayout:
@@ -38,7 +52,28 @@ def read_csv_rows(
 ) -> Iterator[ContactRow | Problem]:
     with _open(path, source, encoding) as file:
         layout, records = _start(file, source, delimiter, mapping)
+        yield from _unused_column_warnings(layout, source)
         yield from _rows(layout, records, source)
+
+
+UNUSED_COLUMNS_MESSAGE = "column(s) not read"
+
+
+def _unused_column_warnings(layout: CsvLayout, source: str) -> Iterator[Problem]:
+    """One warning naming every column that is not read; those named like e-mail, phone or address apart."""
+    names = [layout.header[index].strip() for index in layout.unused]
+    if not names:
+        return
+    by_kind: dict[str, list[str]] = {}
+    for name in names:
+        by_kind.setdefault(looks_like(name) or "", []).append(name)
+    suspicious = "; ".join(
+        f"named like {kind}: {', '.join(by_kind[kind])}" for kind in ("e-mail", "phone", "address") if kind in by_kind
+    )
+    message = f"{len(names)} {UNUSED_COLUMNS_MESSAGE}: {', '.join(names)}"
+    if suspicious:
+        message += f" ({suspicious}; rename them to einklang field names if they matter)"
+    yield Problem(source, layout.header_line, None, None, None, message, "warning")
 
 
 def _open(path: Path, source: str, encoding: str) -> TextIO:
@@ -76,8 +111,8 @@ def _start(file: TextIO, source: str, delimiter: str | None, mapping: dict[str, 
     dialect = detect_dialect(normalized)
     columns = [
         (index, slot)
-        for index, column in enumerate(normalized)
-        if (slot := slot_for(column, dialect, mapping)) is not None
+        for index, column in enumerate(header)
+        if column.strip() and (slot := slot_for(column, dialect, mapping)) is not None
     ]
     if not columns:
         shown = ", ".join(repr(column) for column in header[:6])
@@ -87,24 +122,28 @@ def _start(file: TextIO, source: str, delimiter: str | None, mapping: dict[str, 
             "give a mapping from your headers to contact fields",
             line=header_line,
         )
-    layout = CsvLayout(delimiter, dialect, header, columns)
+    layout = CsvLayout(delimiter, dialect, header, columns, header_line)
     return layout, records
 
 
 def _rows(layout: CsvLayout, records: _Records, source: str) -> Iterator[ContactRow | Problem]:
     width = len(layout.header)
     row_number = 0
+    unused = layout.unused
+    emails_in_unused: dict[int, int] = {}
     while True:
         try:
             record = records.next_record()
         except csv.Error as error:
             row_number += 1
-            yield Problem(source, records.start_line, row_number, None, None, f"not valid CSV: {error}")
+            yield Problem(
+                source, records.start_line, row_number, None, None, f"not valid CSV: {error}", record_lost=True
+            )
             if records.stalled():
-                return
+                break
             continue
         if record is None:
-            return
+            break
         line, cells = record
         if all(is_blank(cell) for cell in cells):
             continue
@@ -119,15 +158,35 @@ def _rows(layout: CsvLayout, records: _Records, source: str) -> Iterator[Contact
                 None,
                 f"record has {len(cells)} values but the header has {width} columns "
                 "(an unquoted delimiter or line break?); record skipped",
+                record_lost=True,
             )
             continue
+        for index in unused:
+            if index < len(cells) and _EMAIL_IN_TEXT.search(cells[index]):
+                emails_in_unused[index] = emails_in_unused.get(index, 0) + 1
         slots: dict[str, str] = {}
         for index, slot in layout.columns:
-            if index < len(cells) and not is_blank(cells[index]) and slot not in slots:
-                slots[slot] = cells[index]
+            if index < len(cells) and not is_blank(cells[index]):
+                if slot.endswith(".extra"):
+                    # any number of columns: their values are kept in column order, one per line
+                    slots[slot] = f"{slots[slot]}\n{cells[index]}" if slot in slots else cells[index]
+                elif slot not in slots:
+                    slots[slot] = cells[index]
         if layout.dialect == "google":
             slots = google_slots(slots)
-        yield ContactRow(source, row_number, line, layout.dialect, assemble_contact(slots))
+        fields, unplaced = assemble(slots)
+        yield ContactRow(source, row_number, line, layout.dialect, fields, unplaced_phones=unplaced)
+    for index, count in emails_in_unused.items():
+        name = layout.header[index]
+        yield Problem(
+            source,
+            layout.header_line,
+            None,
+            name,
+            None,
+            f"column {name!r} holds e-mail addresses in {count} record(s) but is not read; "
+            "rename the column (e.g. to 'email2') so that they are not lost",
+        )
 
 
 class _Records:

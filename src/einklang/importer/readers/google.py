@@ -13,7 +13,8 @@ from einklang.importer.readers.assemble import first_free
 from einklang.importer.readers.headers import GOOGLE_BLOCK
 
 _SEPARATOR = " ::: "
-_SYSTEM_GROUPS = frozenset({"mycontacts", "starred", "friends", "family", "coworkers"})
+# Google's own groups; "Friends", "Family", "Coworkers" are labels a person chose and are kept.
+_SYSTEM_GROUPS = frozenset({"mycontacts", "starred"})
 _ADDRESS_PARTS = {
     "street": "street",
     "extended address": "street2",
@@ -50,7 +51,13 @@ def google_slots(slots: dict[str, str]) -> dict[str, str]:
             result.setdefault("website", _values(block["value"])[0])
     if "categories" in result:
         groups = [group.strip().removeprefix("* ").strip() for group in result["categories"].split(":::")]
-        kept = [group for group in groups if group and group.casefold() not in _SYSTEM_GROUPS]
+        kept = [
+            group
+            for group in groups
+            if group
+            and "".join(group.casefold().split()) not in _SYSTEM_GROUPS
+            and not group.casefold().startswith("system group:")
+        ]
         if kept:
             result["categories"] = "; ".join(kept)
         else:
@@ -76,21 +83,21 @@ def _typed_values(blocks: list[dict[str, str]]) -> list[tuple[str, str]]:
 
 def _emails(result: dict[str, str], blocks: list[dict[str, str]]) -> None:
     for _kind, value in _typed_values(blocks):
-        first_free(result, ("email", "email2", "email3"), value)
+        first_free(result, ("email", "email2", "email3"), value, "email.extra")
 
 
 def _phones(result: dict[str, str], blocks: list[dict[str, str]]) -> None:
     for kind, value in _typed_values(blocks):
         if "fax" in kind:
-            first_free(result, ("fax", "fax.home", "fax.other"), value)
+            first_free(result, ("fax", "fax.home", "fax.other"), value, "phone.unplaced")
         elif kind in {"mobile", "cell"}:
-            first_free(result, ("mobile", "phone.mobile2"), value)
+            first_free(result, ("mobile", "phone.mobile2"), value, "phone.unplaced")
         elif kind in {"work", "main"}:
-            first_free(result, ("phone.business", "phone.business2", "phone.other"), value)
+            first_free(result, ("phone.business", "phone.business2", "phone.other"), value, "phone.unplaced")
         elif kind == "home":
-            first_free(result, ("phone.home", "phone.home2", "phone.other"), value)
-        elif kind != "pager":
-            first_free(result, ("phone.other",), value)
+            first_free(result, ("phone.home", "phone.home2", "phone.other"), value, "phone.unplaced")
+        else:  # a pager has no field of its own: it ends in the listed numbers
+            first_free(result, ("phone.other",) if kind != "pager" else (), value, "phone.unplaced")
 
 
 def _address(result: dict[str, str], blocks: list[dict[str, str]]) -> None:

@@ -37,11 +37,15 @@ ContactFormat = Literal[
     "outlook-de",
     "outlook-en",
     "outlook-com",
+    "thunderbird-en",
+    "thunderbird-de",
+    "apple-csv",
     "google",
     "vcard-2.1",
     "vcard-3.0",
     "vcard-4.0",
     "generic-csv",
+    "outlook-pst",
 ]
 Severity = Literal["error", "warning"]
 
@@ -62,6 +66,8 @@ class ContactRow:
     fields: dict[str, str]
     binary_skipped: int = 0
     """Inline binary values (vCard PHOTO, LOGO, SOUND, KEY) left unread: einklang does not use them."""
+    unplaced_phones: tuple[str, ...] = ()
+    """Phone numbers beyond phone, phone2, mobile and fax: not kept, reported by validation."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -75,6 +81,8 @@ class Problem:
     value: str | None
     message: str
     severity: Severity = "error"
+    record_lost: bool = False
+    """The whole record could not be read (it counts as a row read, and as lost)."""
 
     def __str__(self) -> str:
         location = self.source if self.line is None else f"{self.source}:{self.line}"

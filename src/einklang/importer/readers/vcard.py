@@ -2,21 +2,32 @@
 
 Order of decoding, as the formats demand: unfold (continuation lines starting with a space or tab,
 and vCard 2.1 quoted-printable soft breaks "=" at the end of a line, whose next line has no
-leading space), then decode quoted-printable with the property's CHARSET, then split structured
-values (N, ADR, ORG) at unescaped ";" and unescape.
+leading space), then decode quoted-printable, then decode the bytes with the property's own
+CHARSET, then split structured values (N, ADR, ORG) at unescaped ";" and unescape.
+
+The file is read as bytes (viewed as latin-1 text, one character per byte), so unfolding joins
+bytes: a line folded inside a UTF-8 multi-byte character (as some servers write) joins whole
+again before it is decoded.  Each property is decoded on its own -- its CHARSET, else UTF-8, else
+Windows-1252 -- so one card in another charset garbles nothing else.  Line ends are LF, CRLF or
+the CR CR LF of iOS exports.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import codecs
 import dataclasses
+import io
 import quopri
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
-from einklang.importer.readers.assemble import assemble_contact, first_free
+from einklang.importer.readers.assemble import assemble, first_free
 from einklang.importer.readers.model import ContactFormat, ContactRow, Problem, ReaderError
+from einklang.importer.readers.mojibake import decode_value
 
 _ENCODING_WORDS = frozenset({"QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT"})
 _VERSIONS: dict[str, ContactFormat] = {"2.1": "vcard-2.1", "3.0": "vcard-3.0", "4.0": "vcard-4.0"}
@@ -30,6 +41,10 @@ class _Property:
     params: dict[str, list[str]]
     value: str
     line: int
+    decoding_note: str | None = None
+    group: str = ""
+    """Apple's and Google's ``item1.`` prefix; an ``item1.X-ABLabel`` names the kind of ``item1.TEL``."""
+    """Set when the value's bytes needed a repair or could not be decoded cleanly (reported)."""
 
     @property
     def types(self) -> set[str]:
@@ -51,15 +66,40 @@ class _Card:
     binary_skipped: int = 0
 
 
-def read_vcard_rows(path: Path, source: str, encoding: str) -> Iterator[ContactRow | Problem]:
+def read_vcard_rows(path: Path, source: str, encoding: str | None = None) -> Iterator[ContactRow | Problem]:
+    """The cards of a vCard file; ``encoding`` only for a file-wide UTF-16 (or a caller's override).
+
+    Without it, each property is decoded by itself (see the module docstring).
+    """
     try:
-        file = path.open(encoding=encoding, newline="")
+        file = path.open("rb")
     except OSError as error:
         raise ReaderError(source, f"cannot read file: {error.strerror or error}") from None
     with file:
-        yield from _cards(_logical_lines(file), source)
+        yield from _cards(_logical_lines(_byte_lines(file, encoding)), source)
 
 
+def _byte_lines(file: IO[bytes], encoding: str | None) -> Iterator[str]:
+    """Physical lines as latin-1 text (one character per byte), split at LF only.
+
+    Splitting at LF alone keeps a CR CR LF line end one line end (``rstrip`` removes the CRs).  A
+    file-wide text encoding that is not ASCII-compatible (UTF-16) is transcoded to UTF-8 first;
+    an explicit override is applied the same way, so the per-property decoding then sees UTF-8.
+    """
+    if encoding and codecs.lookup(encoding).name not in _ASCII_COMPATIBLE:
+        text = io.TextIOWrapper(file, encoding=encoding, errors="replace", newline="\n")
+        for line in text:
+            yield line.encode("utf-8").decode("latin-1")
+        return
+    first = True
+    for raw in file:
+        if first:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+            first = False
+        yield raw.decode("latin-1")
+
+
+_ASCII_COMPATIBLE = frozenset({"utf-8", "utf-8-sig", "cp1252", "iso8859-1", "ascii", "latin-1", "iso8859-15"})
 _BINARY_PROPERTIES = frozenset({"PHOTO", "LOGO", "SOUND", "KEY"})
 _BINARY_ENCODINGS = frozenset({"B", "BASE64"})
 
@@ -180,34 +220,41 @@ def _cards(lines: Iterable[_Logical], source: str) -> Iterator[ContactRow | Prob
         if parsed is None:
             if card is not None:
                 yield Problem(
-                    source, line, row_number, None, text[:80], "not a vCard property; line ignored", "warning"
+                    source, line, row_number, None, _shown(text), "not a vCard property; line ignored", "warning"
                 )
             elif not outside_reported:
                 outside_reported = True
-                yield Problem(source, line, None, None, text[:80], "text outside BEGIN:VCARD ... END:VCARD")
+                yield Problem(source, line, None, None, _shown(text), "text outside BEGIN:VCARD ... END:VCARD")
             continue
         name, value = parsed.name, parsed.value.strip()
         if name == "BEGIN" and value.upper() == "VCARD":
             if card is not None:
                 yield Problem(source, card.line, row_number, None, None, "card has no END:VCARD", "warning")
-                yield _row(card, source, row_number)
+                yield from _finished(card, source, row_number)
             row_number += 1
             card = _Card(line)
             outside_reported = False
         elif name == "END" and value.upper() == "VCARD":
             if card is not None:
-                yield _row(card, source, row_number)
+                yield from _finished(card, source, row_number)
                 card = None
         elif card is None:
             if not outside_reported:
                 outside_reported = True
-                yield Problem(source, line, None, None, text[:80], "text outside BEGIN:VCARD ... END:VCARD")
+                yield Problem(source, line, None, None, _shown(text), "text outside BEGIN:VCARD ... END:VCARD")
         else:
             card.properties.append(parsed)
             card.binary_skipped += skipped
+            if parsed.decoding_note:
+                yield Problem(source, line, row_number, parsed.name, parsed.value[:80], parsed.decoding_note, "warning")
     if card is not None:
         yield Problem(source, card.line, row_number, None, None, "card has no END:VCARD (file ends)", "warning")
-        yield _row(card, source, row_number)
+        yield from _finished(card, source, row_number)
+
+
+def _shown(text: str) -> str:
+    """A raw line (latin-1 view of its bytes) as a person should see it in a message."""
+    return text[:120].encode("latin-1").decode("utf-8", errors="replace")[:80]
 
 
 def _parse_content_line(text: str, line: int) -> _Property | None:
@@ -218,47 +265,116 @@ def _parse_content_line(text: str, line: int) -> _Property | None:
     head, value = text[:colon], text[colon + 1 :]
     parts = _split_unquoted(head, ";")
     name = parts[0].rsplit(".", 1)[-1].strip().upper()
-    if not name or not re.fullmatch(r"[A-Z0-9-]+", name):
+    # "_" is not in the grammar, but Windows Contacts writes X-WAB-WEDDING_ANNIVERSARY
+    if not name or not re.fullmatch(r"[A-Z0-9_-]+", name):
         return None
     params: dict[str, list[str]] = {}
     for part in parts[1:]:
         key, equals, raw_values = part.partition("=")
         if equals:
             values = [item.strip().strip('"') for item in _split_unquoted(raw_values, ",")]
+            if key.strip().upper() == "TYPE":
+                # TYPE="voice,home" (quoted, as RFC 6350's examples write it) is a list too
+                values = [kind.strip() for value in values for kind in value.split(",") if kind.strip()]
             params.setdefault(key.strip().upper(), []).extend(values)
         elif key.strip().upper() in _ENCODING_WORDS:
             params.setdefault("ENCODING", []).append(key.strip())  # vCard 2.1 bare "QUOTED-PRINTABLE"
         elif key.strip():
-            params.setdefault("TYPE", []).append(key.strip())  # vCard 2.1 bare "WORK", "CELL"
-    return _Property(name, params, _decode(value, params), line)
+            # vCard 2.1 bare types ("WORK", "CELL"), also as a list: "TEL;FAX,WORK:..."
+            params.setdefault("TYPE", []).extend(item.strip() for item in key.split(",") if item.strip())
+    text, note = _decode(value, params, name)
+    group = parts[0].rsplit(".", 1)[0].strip().lower() if "." in parts[0] else ""
+    return _Property(name, params, text, line, note, group)
 
 
-def _decode(value: str, params: dict[str, list[str]]) -> str:
+def _decode(value: str, params: dict[str, list[str]], name: str) -> tuple[str, str | None]:
+    """The value's text from its bytes (``value`` is their latin-1 view) and a note if it needed care.
+
+    Text in base64 (``NOTE;ENCODING=b:...``, as some exporters write it) is decoded like any other
+    text; binary values (PHOTO, LOGO, SOUND, KEY) stay as they are and are never used.
+    """
+    data = value.encode("latin-1")
     encodings = {item.upper() for item in params.get("ENCODING", [])}
-    if not encodings & {"QUOTED-PRINTABLE", "QP"}:
-        return value
-    data = quopri.decodestring(value.encode("utf-8"))
-    for charset in [*params.get("CHARSET", [])[:1], "utf-8"]:
+    if encodings & {"QUOTED-PRINTABLE", "QP"}:
+        data = quopri.decodestring(data)
+    elif encodings & _BINARY_ENCODINGS and name not in _BINARY_PROPERTIES:
         try:
-            return data.decode(charset)
-        except (LookupError, UnicodeDecodeError):
+            data = base64.b64decode(b"".join(data.split()), validate=True)
+        except binascii.Error:
+            return value, f"{name} says base64 but is not; read as it stands"
+    return decode_value(data, params.get("CHARSET", [])[:1])
+
+
+_KIND_PROPERTIES = frozenset({"KIND", "X-ADDRESSBOOKSERVER-KIND"})
+_READ_PROPERTIES = frozenset(
+    {"N", "FN", "ORG", "TITLE", "ROLE", "ADR", "TEL", "EMAIL", "URL", "BDAY", "NOTE", "CATEGORIES", "VERSION"}
+)
+_EMAIL_LIKE = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def _finished(card: _Card, source: str, row_number: int) -> Iterator[ContactRow | Problem]:
+    """The card's row, then a warning for each property einklang does not read that holds an address.
+
+    An instant-messaging, SIP or related-person value with an "@" is no e-mail field of the
+    contact, but a person should know it was not taken (no address disappears unmentioned).
+    A group card (vCard 4.0 ``KIND:group``, Apple's ``X-ADDRESSBOOKSERVER-KIND:group``) lists
+    other cards, it is no contact: it is left out, saying so.
+    """
+    kind = next(
+        (prop.value.strip().casefold() for prop in card.properties if prop.name in _KIND_PROPERTIES), "individual"
+    )
+    if kind == "group":
+        name = next((prop.value for prop in card.properties if prop.name == "FN"), "")
+        message = f"a contact group{f' ({name!r})' if name else ''}, not a contact: left out"
+        yield Problem(source, card.line, row_number, "KIND", kind, message, "warning", record_lost=True)
+        return
+    yield _row(card, source, row_number)
+    for prop in card.properties:
+        if prop.name in _READ_PROPERTIES:
             continue
-    return data.decode("cp1252", errors="replace")
+        found = _EMAIL_LIKE.search(prop.value)
+        if found:
+            yield Problem(
+                source,
+                prop.line,
+                row_number,
+                prop.name,
+                found.group(0),
+                f"{prop.name} is not read: {found.group(0)!r} is not taken as an e-mail address of the contact",
+                "warning",
+            )
+
+
+# Words of an X-ABLabel ("homeFax", "_$!<Mobile>!$_", "iPhone") and the TYPE they mean.
+_LABEL_TYPES = (("fax", "fax"), ("mobile", "cell"), ("iphone", "cell"), ("cell", "cell"), ("pager", "pager"))
+_LABEL_PLACES = (("home", "home"), ("work", "work"), ("privat", "home"), ("arbeit", "work"))
+
+
+def _apply_labels(properties: list[_Property]) -> None:
+    """Give ``item1.TEL`` the types its ``item1.X-ABLabel`` names, so a labelled fax stays a fax."""
+    labels = {prop.group: prop.value.casefold() for prop in properties if prop.name == "X-ABLABEL" and prop.group}
+    for prop in properties:
+        label = labels.get(prop.group) if prop.group and prop.name != "X-ABLABEL" else None
+        if not label:
+            continue
+        for word, kind in (*_LABEL_TYPES, *_LABEL_PLACES):
+            if word in label and kind not in prop.types:
+                prop.params.setdefault("TYPE", []).append(kind)
 
 
 def _row(card: _Card, source: str, row_number: int) -> ContactRow:
     version = next((prop.value.strip() for prop in card.properties if prop.name == "VERSION"), "")
     contact_format = _VERSIONS.get(version, "vcard-3.0")
+    _apply_labels(card.properties)
     slots: dict[str, str] = {}
     for prop in sorted(card.properties, key=lambda prop: prop.preference):
         _fill(slots, prop)
-    return ContactRow(source, row_number, card.line, contact_format, assemble_contact(slots), card.binary_skipped)
+    fields, unplaced = assemble(slots)
+    return ContactRow(source, row_number, card.line, contact_format, fields, card.binary_skipped, unplaced)
 
 
 def _fill(slots: dict[str, str], prop: _Property) -> None:
     name, types = prop.name, prop.types
-    if "ENCODING" in prop.params and {e.upper() for e in prop.params["ENCODING"]} & {"B", "BASE64"}:
-        return
     if name == "N":
         components = _components(prop.value)
         for slot, component in zip(
@@ -282,24 +398,31 @@ def _fill(slots: dict[str, str], prop: _Property) -> None:
         _fill_address(slots, prop)
     elif name == "TEL":
         number = re.sub(r"^tel:", "", prop.value.strip(), flags=re.I)
+        unplaced = "phone.unplaced"
         if "cell" in types:
-            first_free(slots, ("mobile", "phone.mobile2"), number)
+            first_free(slots, ("mobile", "phone.mobile2"), number, unplaced)
         elif "fax" in types:
-            first_free(slots, ("fax", "fax.home", "fax.other") if "home" not in types else ("fax.home",), number)
+            faxes = ("fax", "fax.home", "fax.other") if "home" not in types else ("fax.home", "fax.other")
+            first_free(slots, faxes, number, unplaced)
         elif "pager" in types:
-            return
+            first_free(slots, (), number, unplaced)  # no field for a pager: listed, not dropped
         elif "work" in types:
-            first_free(slots, ("phone.business", "phone.business2", "phone.other"), number)
+            first_free(slots, ("phone.business", "phone.business2", "phone.other"), number, unplaced)
         elif "home" in types:
-            first_free(slots, ("phone.home", "phone.home2", "phone.other"), number)
+            first_free(slots, ("phone.home", "phone.home2", "phone.other"), number, unplaced)
         else:
-            first_free(slots, ("phone.other", "phone.primary", "phone.home2"), number)
+            first_free(slots, ("phone.other", "phone.primary", "phone.home2"), number, unplaced)
     elif name == "EMAIL":
-        first_free(slots, ("email", "email2", "email3"), prop.value.strip())
+        first_free(slots, ("email", "email2", "email3"), prop.value.strip(), "email.extra")
     elif name == "URL":
         slots.setdefault("website", _unescape(prop.value))
     elif name == "BDAY":
-        slots.setdefault("birthday", prop.value.strip())
+        birthday = prop.value.strip()
+        omitted_year = prop.params.get("X-APPLE-OMIT-YEAR", [])
+        if omitted_year and birthday.startswith(omitted_year[0]):
+            # Apple (and CardBook) write a birthday without a year with a placeholder year.
+            birthday = "--" + birthday[len(omitted_year[0]) :].lstrip("-")
+        slots.setdefault("birthday", birthday)
     elif name == "NOTE":
         slots.setdefault("notes", _unescape(prop.value))
     elif name == "CATEGORIES":
