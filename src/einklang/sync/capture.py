@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from einklang.connectors.base import ChangeDetection, NativeRecord
 from einklang.context import EntityContext
+from einklang.mapping import FieldProblem
 from einklang.model import CanonicalRecord, record_hash
 from einklang.store import changes, journal, links, outbox
 from einklang.store.rows import NewChange
@@ -52,10 +53,16 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
         rows: list[NewChange] = []
         problems: list[dict[str, Any]] = []
         ours: list[tuple[NativeRecord, CanonicalRecord, str]] = []
+        held: list[str] = []
         for record in page.records:
             canonical, field_problems = mapping.to_canonical(record.fields)
             if record.native_id in known and known[record.native_id] == record_hash(canonical):
                 report.echoes += 1
+                continue
+            if record.native_id not in known and any(p.kind == "dangling_reference" for p in field_problems):
+                # a new record is never created without the record it refers to: held, reported
+                held.append(record.native_id)
+                problems.extend(_dangling(ctx.name, system, record.native_id, field_problems))
                 continue
             if correlation and record.native_id not in known and record.fields.get(correlation):
                 ours.append((record, canonical, str(record.fields[correlation])))
@@ -63,7 +70,7 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
             rows.append(NewChange(system, record.native_id, "upsert", record.version, canonical, stamp(modified)))
             problems.extend(
                 {
-                    "kind": "invalid_value",
+                    "kind": p.kind,
                     "system": system,
                     "entity": ctx.name,
                     "native_id": record.native_id,
@@ -71,6 +78,12 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
                     "message": f"{p.reason} (value {p.value!r}); field not synced",
                 }
                 for p in field_problems
+            )
+        if held:
+            shown = ", ".join(held[:5]) + (" ..." if len(held) > 5 else "")
+            report.held_back.append(
+                f"{len(held)} new {ctx.name} record(s) of {system} held: a reference points to no record "
+                f"({shown}); see `einklang status` problems, fix them in {system}"
             )
         # deletions of unlinked records are kept too: a change captured before a crash may
         # still wait for its merge, and the deletion must win over it there
@@ -98,6 +111,21 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
                 )
             changes.set_cursor(conn, system, ctx.name, page.cursor)
         cycle.fault("captured_page")
+
+
+def _dangling(entity: str, system: str, native_id: str, field_problems: list[FieldProblem]) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": p.kind,
+            "system": system,
+            "entity": entity,
+            "native_id": native_id,
+            "field": p.field,
+            "message": f"{p.reason} (value {p.value!r}); record held, not created without it",
+        }
+        for p in field_problems
+        if p.kind == "dangling_reference"
+    ]
 
 
 def _check_state_known(cycle: Cycle, ctx: EntityContext, system: str, carrying_ids: int) -> None:
