@@ -128,6 +128,10 @@ class ReferenceNotReady(Exception):
             why = f"waiting for reference: {field} -> {entity} {golden_id} is not yet linked in {system}"
         super().__init__(why)
 
+    def __reduce__(self) -> tuple[type[ReferenceNotReady], tuple[str, str, str, str, str | None]]:
+        # travels back from a load's worker processes with its fields
+        return ReferenceNotReady, (self.field, self.entity, self.golden_id, self.system, self.removed)
+
 
 # How ``to_canonical`` reads one rule: (canonical field, the column of a column rule, the reader
 # of other rules or else None, raw value -> canonical value, every column the rule reads).

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from einklang.mapping import ReferenceNotReady
+from einklang.mapping import EntityMapping, ReferenceNotReady
 from einklang.model import CanonicalValue, display
 from einklang.store import links
 from einklang.store.outbox import WAITING_PREFIX
@@ -36,6 +36,7 @@ class StoreReferences:
         self._values: dict[tuple[str, str], dict[str, str | None]] = {}  # (entity, field) -> key -> golden
         self._bases: dict[str, dict[str, CanonicalValue]] = {}  # golden id -> base (of referenced records)
         self._missed_values: set[tuple[str, str, str]] = set()
+        self._bases_of: dict[str, dict[str, dict[str, CanonicalValue]]] = {}  # entity -> its bases, as read
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -95,6 +96,7 @@ class StoreReferences:
             if self._store is not None:
                 with self._store.read() as conn:
                     bases = links.golden_bases(conn, entity)
+                self._bases_of[entity] = bases
                 for golden, base in bases.items():
                     self._bases[golden] = base
                     value = base.get(field)
@@ -131,6 +133,27 @@ class StoreReferences:
         if found is None:
             return "unknown"
         return None if found[1] == "active" else found[1]
+
+    def snapshot(self, mapping: EntityMapping, system: str) -> StoreReferences:
+        """What ``mapping``'s references need in ``system``, read now, answering without the store.
+
+        For a bulk load: its pages are mapped in forked worker processes that must never use
+        the store's connections, and a reference is a dictionary lookup, not a query per record.
+        """
+        snapshot = StoreReferences(None)
+        entities = mapping.entity.references()
+        for rule in mapping.rules:
+            entity = entities.get(rule.canonical)
+            if entity is None:
+                continue
+            if rule.ref_value:
+                snapshot._values[(entity, rule.ref_value)] = dict(self._value_index(entity, rule.ref_value))
+                snapshot._bases.update(self._bases_of.get(entity, {}))
+            else:
+                natives, goldens = self._link_maps(entity, system)
+                snapshot._natives[(entity, system)] = dict(natives)
+                snapshot._goldens[(entity, system)] = dict(goldens)
+        return snapshot
 
     def label(self, golden_id: str) -> str:
         """How people know a referenced record: its name or number beside the golden id."""
