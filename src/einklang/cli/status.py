@@ -23,17 +23,29 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Per entity and system: linked records, cursor, waiting and failed writes, open conflicts, last run."""
     with cli_errors(as_json):
         loaded = load(config)
-        entities, failed, names = _collect(loaded)
-        for write in failed:
+        entities, failed, waiting, names = _collect(loaded)
+        for write in failed + waiting:
             name = names.get(write["golden_id"])
             write["record"] = name.as_dict() if name else None
         if as_json:
-            emit_json({"ok": True, "state": mask(loaded.state_url), "entities": entities, "failed_writes": failed})
+            emit_json(
+                {
+                    "ok": True,
+                    "state": mask(loaded.state_url),
+                    "entities": entities,
+                    "failed_writes": failed,
+                    "waiting_writes": waiting,
+                }
+            )
             return
         _print_status(loaded.state_url, entities, failed, names)
+        _print_waiting(waiting, names)
 
 
-def _collect(loaded: LoadedConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, RecordName]]:
+_Collected = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, "RecordName"]]
+
+
+def _collect(loaded: LoadedConfig) -> _Collected:
     """Read the status without the migration machinery; a store that does not exist yet or lacks a
     table is created or upgraded first (as every other command does)."""
     from einklang.cli._common import store_for
@@ -54,16 +66,15 @@ def _collect(loaded: LoadedConfig) -> tuple[list[dict[str, Any]], list[dict[str,
         store.close()
 
 
-def _read(
-    engine: Engine, loaded: LoadedConfig
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, RecordName]]:
+def _read(engine: Engine, loaded: LoadedConfig) -> _Collected:
     from einklang.store import reports
 
     with engine.connect() as conn:
         entities = [reports.entity_status(conn, entity, loaded.systems_of(entity)) for entity in loaded.model.entities]
         failed = reports.failed_writes(conn)
-        names = reports.record_names(conn, (f["golden_id"] for f in failed), keys_of(loaded))
-    return entities, failed, names
+        waiting = reports.waiting_writes(conn)
+        names = reports.record_names(conn, (f["golden_id"] for f in failed + waiting), keys_of(loaded))
+    return entities, failed, waiting, names
 
 
 def keys_of(loaded: LoadedConfig) -> dict[str, tuple[str, ...]]:
@@ -91,6 +102,12 @@ def _print_status(
                 for s in e["systems"]
             ],
         )
+        for s in e["systems"]:
+            if s["not_loaded"]:
+                say(
+                    f"  {lit(s['system'])}: configured, not loaded yet; fill it with "
+                    f"`einklang load {lit(e['entity'])} --from SYSTEM --to {lit(s['system'])}`"
+                )
     if failed:
         render_table(
             "Isolated records: writes that failed for good (they block nothing else)",
@@ -104,6 +121,23 @@ def _print_status(
                 for f in failed
             ],
         )
+
+
+def _print_waiting(waiting: list[dict[str, Any]], names: dict[str, RecordName]) -> None:
+    if not waiting:
+        return
+    render_table(
+        "Writes waiting for a referenced record (sent as soon as it is there)",
+        ["record", "write", "waiting for"],
+        [
+            [
+                record_text(names.get(w["golden_id"]), w["golden_id"], w["system"], w["native_id"], sep="\n"),
+                f"{w['op']} in {w['system']}",
+                str(w["last_error"] or "").removeprefix("waiting for reference: "),
+            ]
+            for w in waiting
+        ],
+    )
 
 
 def record_text(
