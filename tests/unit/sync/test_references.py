@@ -15,7 +15,7 @@ from typing import Any
 from tests.store_reads import read
 
 from einklang.config import parse_config
-from einklang.store import journal, outbox
+from einklang.store import conflicts, journal, outbox
 from einklang.store.state import open_store
 from einklang.sync.breaker import RetrySettings
 from einklang.sync.engine import CycleReport, EngineOptions, SyncEngine
@@ -176,3 +176,24 @@ def test_a_reference_to_a_deleted_group_is_reported_not_sent(tmp_path: Path) -> 
     assert w.rows("crm", "product")[crm_product]["group_id"] == w.by("crm", "product_group", "code")["10"]["_id"]
     kinds = {p["kind"] for p in read(w.store, journal.problems)}
     assert "dangling_reference" in kinds
+
+
+def test_a_conflict_on_a_reference_names_the_referenced_records(tmp_path: Path) -> None:
+    w = World(tmp_path, CONFIG.replace("    sync: {conflicts: {leader: erp}}\n", ""))
+    w.add("erp", "product_group", native_id="10", nr="10", bezeichnung="Werkzeuge")
+    w.add("erp", "product_group", native_id="20", nr="20", bezeichnung="Garten")
+    w.add("erp", "product_group", native_id="30", nr="30", bezeichnung="Elektro")
+    hammer = w.add("erp", "product", artnr="A1", bezeichnung="Hammer", warengruppe="10")
+    w.sync()
+    w.edit("erp", "product", hammer, warengruppe="20")
+    crm_product = w.by("crm", "product", "sku")["A1"]["_id"]
+    w.edit("crm", "product", crm_product, group_id=w.by("crm", "product_group", "code")["30"]["_id"])
+    w.sync()
+    with w.store.engine.connect() as conn:
+        [conflict] = conflicts.list_conflicts(conn)
+    assert conflict.field == "group"
+    assert "last agreed 'Werkzeuge'" in conflict.reason
+    assert "erp 'Garten'" in conflict.reason and "crm 'Elektro'" in conflict.reason
+    # nothing was written with either side's group while the conflict waits
+    assert w.rows("crm", "product")[crm_product]["group_id"] == w.by("crm", "product_group", "code")["30"]["_id"]
+    assert w.rows("erp", "product")[hammer]["warengruppe"] == "20"
