@@ -154,6 +154,13 @@ def test_a_reference_that_points_nowhere_holds_the_record_and_is_reported(tmp_pa
     [problem] = [p for p in read(w.store, journal.problems) if p["kind"] == "dangling_reference"]
     assert (problem["system"], problem["native_id"], problem["field"]) == ("erp", bad, "group")
     assert "99" in problem["message"]
+    w.sync()
+    assert "A9" not in w.by("crm", "product", "sku")  # still held, still not created
+    # the group is entered in the ERP afterwards: the held product follows, with its group
+    w.add("erp", "product_group", native_id="99", nr="99", bezeichnung="Sägen")
+    w.sync()
+    assert w.by("crm", "product", "sku")["A9"]["group_id"] == w.by("crm", "product_group", "code")["99"]["_id"]
+    assert w.by("shop", "product", "sku")["A9"]["category"] == "Sägen"
 
 
 def test_a_reference_to_a_deleted_group_is_reported_not_sent(tmp_path: Path) -> None:
