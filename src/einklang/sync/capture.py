@@ -57,6 +57,7 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
         problems: list[dict[str, Any]] = []
         ours: list[tuple[NativeRecord, CanonicalRecord, str]] = []
         held: list[str] = []
+        held_new: list[str] = []
         settled: list[int] = []
         for record in page.records:
             canonical, field_problems = mapping.to_canonical(record.fields)
@@ -66,15 +67,18 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
             modified = record.fields.get(modified_field) if modified_field else None
             if record.native_id in held_before:  # read again: the older holding is over either way
                 settled.append(held_before.pop(record.native_id))
-            if record.native_id not in known and any(p.kind == "dangling_reference" for p in field_problems):
-                # a new record is never created without the record it refers to: held (retried
-                # each cycle until its reference resolves) and reported
-                held.append(record.native_id)
-                problems.extend(_dangling(ctx.name, system, record.native_id, field_problems))
+            if any(p.kind == "dangling_reference" for p in field_problems):
+                # read again each cycle until the reference resolves (the record it names may
+                # come later); a new record is never created without it, a linked one syncs
+                # its other fields meanwhile
                 rows.append(
                     NewChange(system, record.native_id, changes.HELD, record.version, canonical, stamp(modified))
                 )
-                continue
+                held.append(record.native_id)
+                if record.native_id not in known:
+                    held_new.append(record.native_id)
+                    problems.extend(_dangling(ctx.name, system, record.native_id, field_problems))
+                    continue
             if correlation and record.native_id not in known and record.fields.get(correlation):
                 ours.append((record, canonical, str(record.fields[correlation])))
             rows.append(NewChange(system, record.native_id, "upsert", record.version, canonical, stamp(modified)))
@@ -89,10 +93,10 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
                 }
                 for p in field_problems
             )
-        if held:
-            shown = ", ".join(held[:5]) + (" ..." if len(held) > 5 else "")
+        if held_new:
+            shown = ", ".join(held_new[:5]) + (" ..." if len(held_new) > 5 else "")
             report.held_back.append(
-                f"{len(held)} new {ctx.name} record(s) of {system} held: a reference points to no record "
+                f"{len(held_new)} new {ctx.name} record(s) of {system} held: a reference points to no record "
                 f"({shown}); see `einklang status` problems, fix them in {system}"
             )
         # deletions of unlinked records are kept too: a change captured before a crash may
