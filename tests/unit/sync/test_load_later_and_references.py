@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.store_reads import read
 
 from einklang.config import parse_config
-from einklang.store import outbox
+from einklang.store import outbox, reports
 from einklang.sync.initial_load import run_initial_load
 from einklang.testing.memory import MemoryConnector
 
@@ -41,8 +41,13 @@ def test_load_into_a_system_added_later_fills_it_and_the_sync_keeps_it(tmp_path:
     w.settle()
     assert len(w.rows("crm")) == 17
     _book_added(w)
+    with w.store.engine.connect() as conn:
+        before = reports.entity_status(conn, "customer", w.names)["systems"]
+    assert [s["not_loaded"] for s in before] == [False, False, True]  # `status`: configured, not loaded yet
     report = run_initial_load(w.config, w.store, "customer", _connector(w, "crm"), _connector(w, "shop"))
     assert (report.created, report.failed, report.linked) == (17, 0, 0)
+    with w.store.engine.connect() as conn:
+        assert not any(s["not_loaded"] for s in reports.entity_status(conn, "customer", w.names)["systems"])
     assert set(w.by_number("shop")) == {f"K{n}" for n in range(1, 18)}
     w.settle()
     assert len(w.rows("shop")) == 17  # nothing doubled by the sync
@@ -102,6 +107,10 @@ def test_a_load_plans_a_record_whose_reference_is_missing_in_the_target_as_waiti
     assert (report.created, report.waiting) == (0, 1)
     [waiting] = read(w.store, outbox.waiting_outbox, "product")
     assert waiting.last_error is not None and "'Werkzeuge'" in waiting.last_error
+    with w.store.engine.connect() as conn:  # what `einklang status` shows
+        assert [x["golden_id"] for x in reports.waiting_writes(conn)] == [waiting.golden_id]
+        crm = next(s for s in reports.entity_status(conn, "product", ["erp", "crm"])["systems"] if s["system"] == "crm")
+        assert crm["waiting_for_reference"] == 1
     assert "A1" not in w.by("crm", "product", "sku")
     # the next sync creates the group first, and then the product with the right group
     w.sync()
