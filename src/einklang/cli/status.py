@@ -23,7 +23,7 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Per entity and system: linked records, cursor, waiting and failed writes, open conflicts, last run."""
     with cli_errors(as_json):
         loaded = load(config)
-        entities, failed, waiting, names = _collect(loaded)
+        entities, failed, waiting, held, names = _collect(loaded)
         for write in failed + waiting:
             name = names.get(write["golden_id"])
             write["record"] = name.as_dict() if name else None
@@ -35,14 +35,18 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
                     "entities": entities,
                     "failed_writes": failed,
                     "waiting_writes": waiting,
+                    "held_records": held,
                 }
             )
             return
         _print_status(loaded.state_url, entities, failed, names)
         _print_waiting(waiting, names)
+        _print_held(held)
 
 
-_Collected = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, "RecordName"]]
+_Collected = tuple[
+    list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, "RecordName"]
+]
 
 
 def _collect(loaded: LoadedConfig) -> _Collected:
@@ -73,8 +77,9 @@ def _read(engine: Engine, loaded: LoadedConfig) -> _Collected:
         entities = [reports.entity_status(conn, entity, loaded.systems_of(entity)) for entity in loaded.model.entities]
         failed = reports.failed_writes(conn)
         waiting = reports.waiting_writes(conn)
+        held = reports.held_records(conn)
         names = reports.record_names(conn, (f["golden_id"] for f in failed + waiting), keys_of(loaded))
-    return entities, failed, waiting, names
+    return entities, failed, waiting, held, names
 
 
 def keys_of(loaded: LoadedConfig) -> dict[str, tuple[str, ...]]:
@@ -137,6 +142,16 @@ def _print_waiting(waiting: list[dict[str, Any]], names: dict[str, RecordName]) 
             ]
             for w in waiting
         ],
+    )
+
+
+def _print_held(held: list[dict[str, Any]]) -> None:
+    if not held:
+        return
+    render_table(
+        "Records held: a reference points to no record (fix them in their system; read again each sync)",
+        ["record", "field", "why"],
+        [[f"{h['entity']} {h['system']} {h['native_id']}", h["field"] or "", h["message"]] for h in held],
     )
 
 

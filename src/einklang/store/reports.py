@@ -219,6 +219,42 @@ def waiting_writes(conn: Connection, limit: int = 20) -> list[dict[str, Any]]:
         raise NotReady(str(exc)) from exc
 
 
+def held_records(conn: Connection, limit: int = 20) -> list[dict[str, Any]]:
+    """Records held because a reference points to no record, oldest first, with the field and why."""
+    try:
+        held = conn.execute(
+            sa.select(t.changes.c.entity, t.changes.c.system, t.changes.c.native_id)
+            .where(t.changes.c.kind == "held", t.changes.c.processed_at.is_(None))
+            .order_by(t.changes.c.id)
+            .limit(limit)
+        ).all()
+        result = []
+        for row in held:
+            problem = conn.execute(
+                sa.select(t.problems.c.field, t.problems.c.message)
+                .where(
+                    t.problems.c.kind == "dangling_reference",
+                    t.problems.c.system == row.system,
+                    t.problems.c.entity == row.entity,
+                    t.problems.c.native_id == row.native_id,
+                )
+                .order_by(t.problems.c.id.desc())
+                .limit(1)
+            ).first()
+            result.append(
+                {
+                    "entity": row.entity,
+                    "system": row.system,
+                    "native_id": row.native_id,
+                    "field": problem.field if problem else None,
+                    "message": problem.message if problem else "a reference points to no record",
+                }
+            )
+    except sa.exc.DBAPIError as exc:
+        raise NotReady(str(exc)) from exc
+    return result
+
+
 def last_run(conn: Connection, entity: str) -> dict[str, Any] | None:
     """The newest run that touched ``entity``: its own runs and the sync cycles (which cover every entity)."""
     row = conn.execute(

@@ -97,7 +97,7 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
             shown = ", ".join(held_new[:5]) + (" ..." if len(held_new) > 5 else "")
             report.held_back.append(
                 f"{len(held_new)} new {ctx.name} record(s) of {system} held: a reference points to no record "
-                f"({shown}); see `einklang status` problems, fix them in {system}"
+                f"({shown}); `einklang status` lists them; fix them in {system}"
             )
         # deletions of unlinked records are kept too: a change captured before a crash may
         # still wait for its merge, and the deletion must win over it there

@@ -15,7 +15,7 @@ from typing import Any
 from tests.store_reads import read
 
 from einklang.config import parse_config
-from einklang.store import conflicts, journal, outbox
+from einklang.store import conflicts, journal, outbox, reports
 from einklang.store.state import open_store
 from einklang.sync.breaker import RetrySettings
 from einklang.sync.engine import CycleReport, EngineOptions, SyncEngine
@@ -154,6 +154,10 @@ def test_a_reference_that_points_nowhere_holds_the_record_and_is_reported(tmp_pa
     [problem] = [p for p in read(w.store, journal.problems) if p["kind"] == "dangling_reference"]
     assert (problem["system"], problem["native_id"], problem["field"]) == ("erp", bad, "group")
     assert "99" in problem["message"]
+    with w.store.engine.connect() as conn:  # what `einklang status` lists
+        assert [(h["system"], h["native_id"], h["field"]) for h in reports.held_records(conn)] == [
+            ("erp", bad, "group")
+        ]
     w.sync()
     assert "A9" not in w.by("crm", "product", "sku")  # still held, still not created
     # the group is entered in the ERP afterwards: the held product follows, with its group
@@ -161,6 +165,8 @@ def test_a_reference_that_points_nowhere_holds_the_record_and_is_reported(tmp_pa
     w.sync()
     assert w.by("crm", "product", "sku")["A9"]["group_id"] == w.by("crm", "product_group", "code")["99"]["_id"]
     assert w.by("shop", "product", "sku")["A9"]["category"] == "Sägen"
+    with w.store.engine.connect() as conn:
+        assert reports.held_records(conn) == []
 
 
 def test_a_reference_to_a_deleted_group_is_reported_not_sent(tmp_path: Path) -> None:
