@@ -131,8 +131,7 @@ def check_references(tgt: Path, rows: int) -> None:
     with engine.connect() as conn:
         right = conn.execute(
             sa.text(
-                "SELECT count(*) FROM products p JOIN product_groups g ON g.id = p.group_ref "
-                "WHERE g.code IS NOT NULL"
+                "SELECT count(*) FROM products p JOIN product_groups g ON g.id = p.group_ref WHERE g.code IS NOT NULL"
             )
         ).scalar_one()
     engine.dispose()
