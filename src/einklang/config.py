@@ -273,6 +273,7 @@ def parse_config(text: str, path: Path | None = None, *, environ: Mapping[str, s
             problems.append(ConfigError(message, file=path, line=line, key=".".join(key_path) or ".".join(loc)))
         _raise_all(problems)
         raise AssertionError("unreachable") from None
+    problems.extend(_check_references(model, lines, path))
     problems.extend(_check_connector_settings(model, lines, path))
     _raise_all(problems)
     return LoadedConfig(model=model, path=path)
@@ -301,6 +302,65 @@ def _check_size(root: yaml.Node | None, path: Path | None) -> None:
                 stack.append((value_node, depth + 1))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((item, depth + 1) for item in node.value)
+
+
+def _check_references(model: EinklangConfig, lines: dict[tuple[str, ...], int], path: Path | None) -> list[ConfigError]:
+    """Each ``ref`` names a configured entity, ``ref_value`` one of its fields, and no references form a cycle."""
+    problems: list[ConfigError] = []
+    refs = model.references()
+
+    def error(message: str, *key: str) -> None:
+        _, line = _locate(key, lines)
+        problems.append(ConfigError(message, file=path, line=line, key=".".join(key)))
+
+    for entity_name, fields in refs.items():
+        entity = model.entities[entity_name]
+        for field_name, target in fields.items():
+            if target not in model.entities:
+                known = ", ".join(model.entities)
+                error(
+                    f"ref to unknown entity {target!r} (configured: {known})",
+                    "entities", entity_name, "fields", field_name, "entity",
+                )  # fmt: skip
+                continue
+            for system, binding in entity.systems.items():
+                rule = binding.map.get(field_name)
+                ref_value = getattr(rule, "ref_value", None)
+                if ref_value and ref_value not in model.entities[target].fields:
+                    error(
+                        f"ref_value {ref_value!r} is not a field of entity {target!r}",
+                        "entities", entity_name, "systems", system, "map", field_name, "ref_value",
+                    )  # fmt: skip
+    cycle = _reference_cycle(refs)
+    if cycle is not None:
+        first, field_name = cycle[0]
+        chain = " -> ".join(f"{entity}.{field}" for entity, field in cycle) + f" -> {first}"
+        error(f"references form a cycle ({chain}); refused", "entities", first, "fields", field_name)
+    return problems
+
+
+def _reference_cycle(refs: Mapping[str, Mapping[str, str]]) -> list[tuple[str, str]] | None:
+    """One cycle of references as (entity, field) steps, or None."""
+    done: set[str] = set()
+
+    def visit(entity: str, path: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
+        on_path = [step[0] for step in path]
+        if entity in on_path:
+            return path[on_path.index(entity) :]
+        if entity in done:
+            return None
+        for field_name, target in refs.get(entity, {}).items():
+            found = visit(target, [*path, (entity, field_name)])
+            if found is not None:
+                return found
+        done.add(entity)
+        return None
+
+    for entity in refs:
+        found = visit(entity, [])
+        if found is not None:
+            return found
+    return None
 
 
 def _check_connector_settings(

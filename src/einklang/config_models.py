@@ -26,6 +26,7 @@ class FieldMapConfig(BaseModel):
     values: dict[str, str] = Field(default_factory=dict)
     transform: list[str] = Field(default_factory=list)
     read_only: bool = False
+    ref_value: str | None = None  # a ref field held as a value of the referenced record (its name)
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldMapConfig:
@@ -64,6 +65,7 @@ class FieldMapConfig(BaseModel):
             values=self.values,
             transforms=tuple(self.transform),
             read_only=self.read_only,
+            ref_value=self.ref_value,
         )
 
 
@@ -91,6 +93,19 @@ class FieldTypeConfig(BaseModel):
     type: FieldType = FieldType.STR
     values: list[str] = Field(default_factory=list)
     required: bool = False
+    entity: str | None = None  # for type ref: the entity referred to
+    # for type ref: several referenced records (many-to-many); the format is reserved for it
+    many: bool = False
+
+    @model_validator(mode="after")
+    def _reference_target(self) -> FieldTypeConfig:
+        if self.type is FieldType.REF and not self.entity:
+            raise ValueError("a field of type ref names the entity it refers to: {type: ref, entity: NAME}")
+        if self.entity and self.type is not FieldType.REF:
+            raise ValueError("entity: is for fields of type ref")
+        if self.many:
+            raise ValueError("many: true (a many-to-many reference) is not supported yet; see docs/references.md")
+        return self
 
 
 ConflictPolicy = Literal["manual", "newest"] | dict[Literal["leader"], str]
@@ -154,9 +169,15 @@ class EntityConfig(BaseModel):
             if key not in self.fields:
                 raise ValueError(f"key {key!r} is not a field of this entity")
         for system, binding in self.systems.items():
-            for canonical in binding.map:
+            for canonical, rule in binding.map.items():
                 if canonical not in self.fields:
                     raise ValueError(f"systems.{system}.map: {canonical!r} is not a field of this entity")
+                declared = self.fields[canonical]
+                is_ref = isinstance(declared, FieldTypeConfig) and declared.type is FieldType.REF
+                if isinstance(rule, FieldMapConfig) and rule.ref_value and not is_ref:
+                    raise ValueError(f"systems.{system}.map.{canonical}: ref_value is for fields of type ref")
+                if is_ref and isinstance(rule, FieldMapConfig) and not rule.column:
+                    raise ValueError(f"systems.{system}.map.{canonical}: a ref field maps one column")
         for name in self.sync.fields:
             if name not in self.fields:
                 raise ValueError(f"sync.fields: {name!r} is not a field of this entity")
@@ -166,7 +187,9 @@ class EntityConfig(BaseModel):
         fields: dict[str, FieldSpec] = {}
         for field_name, declared in self.fields.items():
             if isinstance(declared, FieldTypeConfig):
-                fields[field_name] = FieldSpec(field_name, declared.type, tuple(declared.values), declared.required)
+                fields[field_name] = FieldSpec(
+                    field_name, declared.type, tuple(declared.values), declared.required, declared.entity
+                )
             else:
                 fields[field_name] = FieldSpec(field_name, declared)
         return EntitySpec(name, fields, tuple(self.keys))
@@ -277,3 +300,39 @@ class EinklangConfig(BaseModel):
                 if system not in self.systems:
                     raise ValueError(f"entities.{entity_name}.systems: unknown system {system!r}")
         return self
+
+    def references(self) -> dict[str, dict[str, str]]:
+        """entity -> {ref field -> the entity it refers to}."""
+        return {
+            name: {
+                field: declared.entity
+                for field, declared in entity.fields.items()
+                if isinstance(declared, FieldTypeConfig) and declared.entity
+            }
+            for name, entity in self.entities.items()
+        }
+
+    def entity_order(self, names: list[str] | None = None) -> list[str]:
+        """``names`` (default: all entities) with each after the entities it refers to.
+
+        Referenced records are created (and linked) first, so that a record referring to them
+        finds them in the same cycle. Otherwise the config's order is kept. The config refuses
+        cycles (einklang.config), so the order always exists.
+        """
+        wanted = list(names if names is not None else self.entities)
+        refs = self.references()
+        ordered: list[str] = []
+        placed: set[str] = set()
+
+        def place(name: str, path: tuple[str, ...]) -> None:
+            if name in placed or name in path:
+                return
+            for target in refs.get(name, {}).values():
+                if target in wanted:
+                    place(target, (*path, name))
+            placed.add(name)
+            ordered.append(name)
+
+        for name in wanted:
+            place(name, ())
+        return ordered

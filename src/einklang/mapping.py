@@ -10,6 +10,12 @@ leaves that canonical field out of the canonical record, exactly like an invalid
 merge takes a field absent from a record as "no observation", so nothing is blanked elsewhere.
 A column that is present with None (or blank) is a real empty value. In the other direction,
 ``to_native`` of a whole record writes only the fields the record holds.
+
+A ``ref`` field (docs/references.md) holds a golden id. What the system keeps instead — the
+native id of the linked record (a foreign key) or one value of the referenced record
+(``ref_value``, e.g. a group's name) — is translated through a :class:`ReferenceResolver`
+that the caller binds (:meth:`EntityMapping.bind`); the core only asks it, it never reads a
+store. An unbound mapping leaves reference fields out (unknown) in both directions.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from einklang.model import (
     CanonicalRecord,
@@ -62,6 +68,7 @@ class FieldMap:
     values: Mapping[str, str] = field(default_factory=dict)  # native value -> canonical value
     transforms: tuple[str, ...] = ()
     read_only: bool = False
+    ref_value: str | None = None  # for a ref field: the referenced record's field the system holds
 
     def __post_init__(self) -> None:
         unknown = [t for t in self.transforms if t not in TRANSFORMS]
@@ -78,9 +85,52 @@ class FieldProblem:
     field: str
     value: Any
     reason: str
+    kind: str = "invalid_value"  # or "dangling_reference": a reference that points to no linked record
 
     def __str__(self) -> str:
         return f"{self.field}: {self.reason} (value {self.value!r})"
+
+
+class ReferenceResolver(Protocol):
+    """Translates references between golden ids and what one system holds (see ``bind``)."""
+
+    def golden_for_native(self, entity: str, system: str, native_id: str) -> str | None:
+        """The golden id linked to ``native_id`` of ``entity`` in ``system``."""
+
+    def native_for_golden(self, entity: str, system: str, golden_id: str) -> str | None:
+        """The native id of ``golden_id`` in ``system``, if it is linked there."""
+
+    def golden_for_value(self, entity: str, field: str, value: CanonicalValue) -> str | None:
+        """The one golden record of ``entity`` whose ``field`` is ``value`` (None: none or several)."""
+
+    def value_for_golden(self, entity: str, field: str, golden_id: str) -> CanonicalValue:
+        """The agreed value of ``field`` of golden record ``golden_id`` (None: unknown or empty)."""
+
+    def removed(self, golden_id: str) -> str | None:
+        """The status of a golden record that is deleted or archived, else None."""
+
+
+class ReferenceNotReady(Exception):
+    """A reference that cannot be written to the system yet: the referenced record is not there.
+
+    ``removed`` is set when the referenced record was deleted or archived (it will not come).
+    """
+
+    def __init__(self, field: str, entity: str, golden_id: str, system: str, removed: str | None = None) -> None:
+        self.field = field
+        self.entity = entity
+        self.golden_id = golden_id
+        self.system = system
+        self.removed = removed
+        if removed:
+            why = f"the referenced {entity} {golden_id} is {removed}"
+        else:
+            why = f"waiting for reference: {field} -> {entity} {golden_id} is not yet linked in {system}"
+        super().__init__(why)
+
+    def __reduce__(self) -> tuple[type[ReferenceNotReady], tuple[str, str, str, str, str | None]]:
+        # travels back from a load's worker processes with its fields
+        return ReferenceNotReady, (self.field, self.entity, self.golden_id, self.system, self.removed)
 
 
 # How ``to_canonical`` reads one rule: (canonical field, the column of a column rule, the reader
@@ -100,18 +150,35 @@ class EntityMapping:
     fixed after construction.
     """
 
-    def __init__(self, entity: EntitySpec, rules: Iterable[FieldMap], ctx: NormalizeContext | None = None) -> None:
+    def __init__(
+        self,
+        entity: EntitySpec,
+        rules: Iterable[FieldMap],
+        ctx: NormalizeContext | None = None,
+        references: ReferenceResolver | None = None,
+        system: str | None = None,
+    ) -> None:
         self.entity = entity
         self.rules = tuple(rules)
         self.ctx = ctx or NormalizeContext()
+        self.references = references
+        self.system = system
         for rule in self.rules:
-            entity.field(rule.canonical)
+            spec = entity.field(rule.canonical)
+            if rule.ref_value and not spec.ref_entity:
+                raise ValueError(f"{rule.canonical}: ref_value is for fields of type ref")
+        refs = entity.references()
+        # reference rules are translated through the resolver, apart from the compiled plan
+        self._ref_rules: tuple[tuple[FieldMap, str], ...] = tuple(
+            (rule, refs[rule.canonical]) for rule in self.rules if rule.canonical in refs
+        )
+        plain_rules = tuple(rule for rule in self.rules if rule.canonical not in refs)
         self._reverse_values = {
             rule.canonical: {canon: native for native, canon in rule.values.items()}
-            for rule in self.rules
+            for rule in plain_rules
             if rule.values
         }
-        self._readers: tuple[_Reader, ...] = tuple(self._reader(rule) for rule in self.rules)
+        self._readers: tuple[_Reader, ...] = tuple(self._reader(rule) for rule in plain_rules)
         self._writers: tuple[_Writer, ...] = tuple(
             (
                 rule.canonical,
@@ -119,17 +186,32 @@ class EntityMapping:
                 self._reverse_values.get(rule.canonical),
                 rule,
             )
-            for rule in self.rules
+            for rule in plain_rules
             if not rule.read_only
         )
+        self._ref_writers = tuple((rule, ref) for rule, ref in self._ref_rules if not rule.read_only)
         # The usual write-back (all writable fields, nothing but plain columns) is one dict build.
         self._plain_writes: tuple[tuple[str, str], ...] | None = None
         if all(column is not None and reverse is None for _, column, reverse, _ in self._writers):
             self._plain_writes = tuple((canonical, column) for canonical, column, _, _ in self._writers if column)
 
-    def __reduce__(self) -> tuple[type[EntityMapping], tuple[EntitySpec, tuple[FieldMap, ...], NormalizeContext]]:
+    def __reduce__(
+        self,
+    ) -> tuple[
+        type[EntityMapping],
+        tuple[EntitySpec, tuple[FieldMap, ...], NormalizeContext, ReferenceResolver | None, str | None],
+    ]:
         # The compiled plan holds closures; a copy (or a worker process) compiles its own.
-        return EntityMapping, (self.entity, self.rules, self.ctx)
+        return EntityMapping, (self.entity, self.rules, self.ctx, self.references, self.system)
+
+    def bind(self, references: ReferenceResolver, system: str) -> EntityMapping:
+        """This mapping, translating its reference fields for ``system`` through ``references``."""
+        return EntityMapping(self.entity, self.rules, self.ctx, references, system)
+
+    @property
+    def reference_fields(self) -> dict[str, str]:
+        """Mapped reference fields -> the entity each refers to."""
+        return {rule.canonical: entity for rule, entity in self._ref_rules}
 
     @property
     def canonical_fields(self) -> tuple[str, ...]:
@@ -168,7 +250,37 @@ class EntityMapping:
                 record[canonical] = convert(raw)
             except InvalidValue as exc:
                 problems.append(FieldProblem(canonical, raw, exc.reason))
+        if self._ref_rules and self.references is not None:
+            self._read_references(native, record, problems)
         return record, problems
+
+    def _read_references(
+        self, native: Mapping[str, Any], record: CanonicalRecord, problems: list[FieldProblem]
+    ) -> None:
+        """Native reference values -> golden ids; one that points to no linked record is a problem."""
+        references, system = self.references, self.system or ""
+        assert references is not None
+        for rule, entity in self._ref_rules:
+            column = rule.columns[0]
+            if column not in native:
+                continue  # not read: unknown
+            raw = native[column]
+            text = clean_text(_as_text(raw))
+            if text is None:
+                record[rule.canonical] = None
+                continue
+            if rule.ref_value:
+                golden = references.golden_for_value(entity, rule.ref_value, text)
+                where = f"no single {entity} with {rule.ref_value} {text!r}"
+            else:
+                golden = references.golden_for_native(entity, system, text)
+                where = f"no {entity} record {text!r} is linked in {system}"
+            if golden is None:
+                problems.append(
+                    FieldProblem(rule.canonical, raw, f"reference points nowhere: {where}", "dangling_reference")
+                )
+            else:
+                record[rule.canonical] = golden
 
     def _reader(self, rule: FieldMap) -> _Reader:
         coerce_value = field_coercer(self.entity.field(rule.canonical), self.ctx)
@@ -224,7 +336,10 @@ class EntityMapping:
         """
         if only is None:
             if self._plain_writes is not None:
-                return {column: record[canonical] for canonical, column in self._plain_writes if canonical in record}
+                plain = {column: record[canonical] for canonical, column in self._plain_writes if canonical in record}
+                if self._ref_writers and self.references is not None:
+                    self._write_references(record, plain, None)
+                return plain
             writers: Iterable[_Writer] = [
                 writer for writer in self._writers if writer[0] in record and self._parts_known(writer[3], record)
             ]
@@ -253,7 +368,35 @@ class EntityMapping:
                 native.update(self._split(rule, value))
         for name_column, parts in name_parts.items():
             native[name_column] = join_person_name(parts.get("first"), parts.get("last")) or None
+        if self._ref_writers and self.references is not None:
+            self._write_references(record, native, None if only is None else set(only))
         return native
+
+    def _write_references(
+        self, record: Mapping[str, CanonicalValue], native: dict[str, Any], wanted: set[str] | None
+    ) -> None:
+        """Golden ids -> what the system holds; raises ReferenceNotReady where that is not there yet."""
+        references, system = self.references, self.system or ""
+        assert references is not None
+        for rule, entity in self._ref_writers:
+            name = rule.canonical
+            if (name not in record) if wanted is None else (name not in wanted):
+                continue
+            golden = record.get(name)
+            if golden is None:
+                native[rule.columns[0]] = None
+                continue
+            golden = str(golden)
+            if rule.ref_value:
+                value = references.value_for_golden(entity, rule.ref_value, golden)
+                if value is None:
+                    raise ReferenceNotReady(name, entity, golden, system, references.removed(golden))
+                native[rule.columns[0]] = display(value)
+                continue
+            native_id = references.native_for_golden(entity, system, golden)
+            if native_id is None:
+                raise ReferenceNotReady(name, entity, golden, system, references.removed(golden))
+            native[rule.columns[0]] = native_id
 
     def _parts_known(self, rule: FieldMap, record: Mapping[str, CanonicalValue]) -> bool:
         if rule.kind is not MapKind.NAME_PART:

@@ -39,6 +39,7 @@ class FieldType(StrEnum):
     PHONE = "phone"
     EMAIL = "email"
     COUNTRY = "country"
+    REF = "ref"  # the golden id of another entity's record (docs/references.md)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class FieldSpec:
     type: FieldType = FieldType.STR
     enum_values: tuple[str, ...] = ()
     required: bool = False
+    ref_entity: str | None = None  # for REF: the entity the field points to
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class EntitySpec:
     name: str
     fields: Mapping[str, FieldSpec]
     keys: tuple[str, ...] = ()
+
+    def references(self) -> dict[str, str]:
+        """field -> the entity it refers to, for the entity's ``ref`` fields."""
+        return {name: spec.ref_entity for name, spec in self.fields.items() if spec.ref_entity}
 
     def field(self, name: str) -> FieldSpec:
         try:
@@ -312,6 +318,8 @@ _SIMPLE_COERCERS: dict[FieldType, Callable[[Any], CanonicalValue]] = {
     FieldType.BOOL: _coerce_bool,
     FieldType.EMAIL: _coerce_email,
     FieldType.COUNTRY: _coerce_country,
+    # a reference's canonical value is a golden id; the mapping turns native values into it
+    FieldType.REF: _coerce_str,
 }
 assert set(FieldType) == {*_SIMPLE_COERCERS, FieldType.ENUM, FieldType.PHONE}, "a field type without coercion"
 

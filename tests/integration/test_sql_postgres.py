@@ -160,3 +160,23 @@ def test_bulk_create_uses_one_batch_and_keeps_order(postgres_url: URL) -> None:
         assert [record.fields["n"] for record in created] == list(range(2500))
         changes = drain_changes(c, "bulk", None, MemorySnapshotStore())
         assert len(changes.records) == 2500
+
+
+def test_a_reference_written_as_text_goes_into_an_integer_foreign_key(postgres_url: URL) -> None:
+    execute(
+        postgres_url,
+        [
+            "DROP TABLE IF EXISTS products",
+            "DROP TABLE IF EXISTS product_groups",
+            "CREATE TABLE product_groups (id serial PRIMARY KEY, name text)",
+            "CREATE TABLE products (id serial PRIMARY KEY, sku text, group_id integer REFERENCES product_groups(id))",
+        ],
+    )
+    entities = {"group": {"table": "product_groups", "id": "id"}, "product": {"table": "products", "id": "id"}}
+    with SqlConnector("crm", connection_settings(postgres_url), entities) as c:
+        [tools, garden] = c.create("group", [{"name": "Werkzeuge"}, {"name": "Garten"}])
+        # einklang keeps native ids as text; PostgreSQL refuses text for an integer parameter
+        created = c.create("product", [{"sku": "A1", "group_id": tools.native_id}, {"sku": "A2", "group_id": None}])
+        assert created[0].fields["group_id"] == int(tools.native_id)
+        moved = c.update("product", created[0].native_id, {"group_id": garden.native_id}, created[0].version)
+        assert moved.fields["group_id"] == int(garden.native_id)

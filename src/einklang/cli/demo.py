@@ -74,7 +74,7 @@ def demo(
         except scenario.DemoFolderError as refused:
             raise CliError(str(refused), EXIT_USAGE) from None
         say(f"ERP  {directory / 'erp.db'}: tables kunden ({customers}), warengruppen, artikel, mitarbeiter")
-        say(f"CRM  {directory / 'crm.db'}: tables accounts, contacts (empty)")
+        say(f"CRM  {directory / 'crm.db'}: tables accounts, contacts, products, product_groups, users (empty)")
         say(f"config {config_path}")
         steps.append({"step": "build", "dir": str(directory), "config": str(config_path)})
 
@@ -89,16 +89,20 @@ def demo(
             say(f"ok {system}: {detail}")
         steps.append({"step": "check", "systems": checks})
 
-        step("3. Initial load: einklang load company --from erp --to crm")
-        with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm:
-            report = run_initial_load(config, store, "company", erp, crm)
-        say(
-            f"created {report.created} CRM accounts from {report.read} ERP customers and linked each pair; "
-            f"failed {report.failed}"
-        )
-        for warning in report.warnings:
-            say(f"  warning: erp record {warning.native_id} field {warning.field}: {warning.reason}")
-        steps.append({"step": "load", **report.summary(), "warnings": [w.as_dict() for w in report.warnings]})
+        step("3. Initial load: einklang load ENTITY --from erp --to crm")
+        # referenced records first: a customer's account manager, a product's group
+        both = {"erp", "crm"}
+        for entity in [e for e in config.model.entity_order() if both <= set(config.systems_of(e))]:
+            with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm:
+                report = run_initial_load(config, store, entity, erp, crm)
+            say(
+                f"{entity}: created {report.created} in the CRM from {report.read} ERP records, "
+                f"linked each pair; failed {report.failed}"
+            )
+            for warning in report.warnings:
+                say(f"  warning: erp record {warning.native_id} field {warning.field}: {warning.reason}")
+            name = "load" if entity == "company" else f"load-{entity}"
+            steps.append({"step": name, **report.summary(), "warnings": [w.as_dict() for w in report.warnings]})
 
         step("4. The same load again: nothing is created twice")
         with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm:

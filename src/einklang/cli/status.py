@@ -23,8 +23,8 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Per entity and system: linked records, cursor, waiting and failed writes, open conflicts, last run."""
     with cli_errors(as_json):
         loaded = load(config)
-        entities, failed, names = _collect(loaded)
-        for write in failed:
+        entities, failed, waiting, held, names = _collect(loaded)
+        for write in failed + waiting:
             name = names.get(write["golden_id"])
             write["record"] = name.as_dict() if name else None
         workers = _workers(loaded)
@@ -36,14 +36,23 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
                     "entities": entities,
                     "failed_writes": failed,
                     "workers": workers,
+                    "waiting_writes": waiting,
+                    "held_records": held,
                 }
             )
             return
         _print_status(loaded.state_url, entities, failed, names)
         _print_workers(workers)
+        _print_waiting(waiting, names)
+        _print_held(held)
 
 
-def _collect(loaded: LoadedConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, RecordName]]:
+_Collected = tuple[
+    list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, "RecordName"]
+]
+
+
+def _collect(loaded: LoadedConfig) -> _Collected:
     """Read the status without the migration machinery; a store that does not exist yet or lacks a
     table is created or upgraded first (as every other command does)."""
     from einklang.cli._common import store_for
@@ -64,16 +73,16 @@ def _collect(loaded: LoadedConfig) -> tuple[list[dict[str, Any]], list[dict[str,
         store.close()
 
 
-def _read(
-    engine: Engine, loaded: LoadedConfig
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, RecordName]]:
+def _read(engine: Engine, loaded: LoadedConfig) -> _Collected:
     from einklang.store import reports
 
     with engine.connect() as conn:
         entities = [reports.entity_status(conn, entity, loaded.systems_of(entity)) for entity in loaded.model.entities]
         failed = reports.failed_writes(conn)
-        names = reports.record_names(conn, (f["golden_id"] for f in failed), keys_of(loaded))
-    return entities, failed, names
+        waiting = reports.waiting_writes(conn)
+        held = reports.held_records(conn)
+        names = reports.record_names(conn, (f["golden_id"] for f in failed + waiting), keys_of(loaded))
+    return entities, failed, waiting, held, names
 
 
 def keys_of(loaded: LoadedConfig) -> dict[str, tuple[str, ...]]:
@@ -101,6 +110,12 @@ def _print_status(
                 for s in e["systems"]
             ],
         )
+        for s in e["systems"]:
+            if s["not_loaded"]:
+                say(
+                    f"  {lit(s['system'])}: configured, not loaded yet; fill it with "
+                    f"`einklang load {lit(e['entity'])} --from SYSTEM --to {lit(s['system'])}`"
+                )
     if failed:
         render_table(
             "Isolated records: writes that failed for good (they block nothing else)",
@@ -114,6 +129,33 @@ def _print_status(
                 for f in failed
             ],
         )
+
+
+def _print_waiting(waiting: list[dict[str, Any]], names: dict[str, RecordName]) -> None:
+    if not waiting:
+        return
+    render_table(
+        "Writes waiting for a referenced record (sent as soon as it is there)",
+        ["record", "write", "waiting for"],
+        [
+            [
+                record_text(names.get(w["golden_id"]), w["golden_id"], w["system"], w["native_id"], sep="\n"),
+                f"{w['op']} in {w['system']}",
+                str(w["last_error"] or "").removeprefix("waiting for reference: "),
+            ]
+            for w in waiting
+        ],
+    )
+
+
+def _print_held(held: list[dict[str, Any]]) -> None:
+    if not held:
+        return
+    render_table(
+        "Records held: a reference points to no record (fix them in their system; read again each sync)",
+        ["record", "field", "why"],
+        [[f"{h['entity']} {h['system']} {h['native_id']}", h["field"] or "", h["message"]] for h in held],
+    )
 
 
 def record_text(

@@ -235,6 +235,7 @@ class Product:
     name: str
     group: str
     price: str
+    description: str
 
 
 def products(seed: int = 11) -> list[Product]:
@@ -243,7 +244,13 @@ def products(seed: int = 11) -> list[Product]:
     for group, names in PRODUCT_NAMES.items():
         for name in names:
             result.append(
-                Product(f"A{len(result) + 1000}", name, group, f"{rng.randint(1, 400)}.{rng.randint(0, 99):02d}")
+                Product(
+                    f"A{len(result) + 1000}",
+                    name,
+                    group,
+                    f"{rng.randint(1, 400)}.{rng.randint(0, 99):02d}",
+                    f"{name}: Markenqualität, ab Lager lieferbar",
+                )
             )
     return result
 
@@ -255,6 +262,11 @@ class Employee:
     last_name: str
     email: str
     department: str
+    phone: str
+    position: str
+
+
+POSITIONS = ["Sachbearbeiter/in", "Teamleiter/in", "Referent/in", "Assistenz"]
 
 
 def employees(count: int = 50, seed: int = 5) -> list[Employee]:
@@ -263,5 +275,16 @@ def employees(count: int = 50, seed: int = 5) -> list[Employee]:
     for i in range(count):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         local = f"{first}.{last}".lower().translate(UMLAUT_ASCII)
-        result.append(Employee(f"P{100 + i}", first, last, f"{local}{i}@demo-handel.de", rng.choice(DEPARTMENTS)))
+        department = rng.choice(DEPARTMENTS)
+        result.append(
+            Employee(
+                f"P{100 + i}",
+                first,
+                last,
+                f"{local}{i}@demo-handel.de",
+                department,
+                f"0331 2345-{100 + i}",
+                rng.choice(POSITIONS),
+            )
+        )
     return result

@@ -20,6 +20,7 @@ ERP_SCHEMA = [
         telefon      VARCHAR(40),
         email        VARCHAR(120),
         aktiv        BOOLEAN NOT NULL DEFAULT 1,
+        betreuer     VARCHAR(10) REFERENCES mitarbeiter(persnr),
         geaendert_am TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
     )""",
     # the ERP keeps its own modification time; einklang reads changes by it
@@ -33,24 +34,96 @@ ERP_SCHEMA = [
         bezeichnung  VARCHAR(80) NOT NULL,
         geaendert_am TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
     )""",
+    """CREATE TRIGGER warengruppen_geaendert_am AFTER UPDATE ON warengruppen FOR EACH ROW
+       WHEN NEW.geaendert_am = OLD.geaendert_am
+       BEGIN
+         UPDATE warengruppen SET geaendert_am = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE nr = NEW.nr;
+       END""",
     """CREATE TABLE artikel (
         artnr        VARCHAR(10) PRIMARY KEY,
         bezeichnung  VARCHAR(120) NOT NULL,
+        beschreibung TEXT,
         warengruppe  VARCHAR(10) REFERENCES warengruppen(nr),
         preis        NUMERIC(10, 2),
+        waehrung     VARCHAR(3) NOT NULL DEFAULT 'EUR',
+        einheit      VARCHAR(10) NOT NULL DEFAULT 'Stk',
+        aktiv        BOOLEAN NOT NULL DEFAULT 1,
         geaendert_am TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
     )""",
+    """CREATE TRIGGER artikel_geaendert_am AFTER UPDATE ON artikel FOR EACH ROW
+       WHEN NEW.geaendert_am = OLD.geaendert_am
+       BEGIN
+         UPDATE artikel SET geaendert_am = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE artnr = NEW.artnr;
+       END""",
     """CREATE TABLE mitarbeiter (
         persnr       VARCHAR(10) PRIMARY KEY,
         vorname      VARCHAR(60),
         nachname     VARCHAR(60),
         email        VARCHAR(120),
+        telefon      VARCHAR(40),
         abteilung    VARCHAR(60),
+        position     VARCHAR(80),
+        aktiv        BOOLEAN NOT NULL DEFAULT 1,
+        austritt     DATE,
         geaendert_am TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
     )""",
+    """CREATE TRIGGER mitarbeiter_geaendert_am AFTER UPDATE ON mitarbeiter FOR EACH ROW
+       WHEN NEW.geaendert_am = OLD.geaendert_am
+       BEGIN
+         UPDATE mitarbeiter SET geaendert_am = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE persnr = NEW.persnr;
+       END""",
 ]
 
 CRM_SCHEMA = [
+    """CREATE TABLE product_groups (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        code         VARCHAR(20),
+        name         VARCHAR(80) NOT NULL,
+        einklang_id  VARCHAR(36),
+        updated_at   TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    )""",
+    """CREATE TRIGGER product_groups_updated_at AFTER UPDATE ON product_groups FOR EACH ROW
+       WHEN NEW.updated_at = OLD.updated_at
+       BEGIN
+         UPDATE product_groups SET updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE id = NEW.id;
+       END""",
+    """CREATE TABLE products (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        sku          VARCHAR(20),
+        name         VARCHAR(120) NOT NULL,
+        description  TEXT,
+        group_id     INTEGER REFERENCES product_groups(id),
+        price        NUMERIC(10, 2),
+        currency     VARCHAR(3),
+        unit         VARCHAR(10),
+        is_active    BOOLEAN NOT NULL DEFAULT 1,
+        einklang_id  VARCHAR(36),
+        updated_at   TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    )""",
+    """CREATE TRIGGER products_updated_at AFTER UPDATE ON products FOR EACH ROW
+       WHEN NEW.updated_at = OLD.updated_at
+       BEGIN
+         UPDATE products SET updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE id = NEW.id;
+       END""",
+    """CREATE TABLE users (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        employee_no  VARCHAR(20),
+        first_name   VARCHAR(60),
+        last_name    VARCHAR(60),
+        email        VARCHAR(120),
+        phone        VARCHAR(40),
+        department   VARCHAR(60),
+        job_title    VARCHAR(80),
+        is_active    BOOLEAN NOT NULL DEFAULT 1,
+        left_on      DATE,
+        einklang_id  VARCHAR(36),
+        updated_at   TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    )""",
+    """CREATE TRIGGER users_updated_at AFTER UPDATE ON users FOR EACH ROW
+       WHEN NEW.updated_at = OLD.updated_at
+       BEGIN
+         UPDATE users SET updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE id = NEW.id;
+       END""",
     """CREATE TABLE accounts (
         id           INTEGER PRIMARY KEY AUTOINCREMENT,
         external_id  VARCHAR(20),
@@ -62,6 +135,7 @@ CRM_SCHEMA = [
         phone        VARCHAR(40),
         email        VARCHAR(120),
         is_active    BOOLEAN NOT NULL DEFAULT 1,
+        owner_id     INTEGER REFERENCES users(id),
         einklang_id  VARCHAR(36),
         created_at   TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
         updated_at   TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
@@ -162,6 +236,7 @@ entities:
       country: country                  # ISO 3166 alpha-2
       phone: phone                      # E.164
       email: email
+      account_manager: {type: ref, entity: employee}   # the employee who looks after the customer
     systems:
       erp:
         table: kunden
@@ -176,6 +251,7 @@ entities:
           country: {column: land, values: {Deutschland: DE, Österreich: AT, Schweiz: CH}}
           phone: telefon
           email: email
+          account_manager: betreuer     # a foreign key: the employee's personnel number
       crm:
         table: accounts
         id: id
@@ -190,12 +266,86 @@ entities:
           country: country
           phone: phone
           email: email
+          account_manager: owner_id     # a foreign key: the CRM user's id
     sync:
       conflicts: manual
       fields:
         customer_number: {owner: erp}
         street: {owner: erp, on_violation: revert}
         email: {leader: crm}
+      deletes: archive
+"""
+
+
+PRODUCT_ENTITIES_YAML = """\
+  product_group:                        # the ERP owns products, groups and employees
+    keys: [number]
+    fields: {number: {type: str, required: true}, name: str}
+    systems:
+      erp: {table: warengruppen, id: nr, changed: geaendert_am, map: {number: nr, name: bezeichnung}}
+      crm:
+        table: product_groups
+        id: id
+        changed: updated_at
+        correlation: einklang_id
+        map: {number: code, name: name}
+    sync: {conflicts: {leader: erp}}
+  product:
+    keys: [number]
+    fields:
+      number: {type: str, required: true}
+      name: str
+      description: text
+      group: {type: ref, entity: product_group}   # golden id; each system holds its own form
+      list_price: decimal
+      currency: str
+      unit: str
+      active: bool
+    systems:
+      erp:
+        table: artikel
+        id: artnr
+        changed: geaendert_am
+        map: {number: artnr, name: bezeichnung, description: beschreibung, group: warengruppe,
+              list_price: preis, currency: waehrung, unit: einheit, active: aktiv}
+      crm:
+        table: products
+        id: id
+        changed: updated_at
+        correlation: einklang_id
+        map: {number: sku, name: name, description: description, group: group_id,
+              list_price: price, currency: currency, unit: unit, active: is_active}
+    sync: {conflicts: {leader: erp}}
+  employee:
+    keys: [personnel_number]
+    fields:
+      personnel_number: {type: str, required: true}
+      first_name: str
+      last_name: str
+      email: email
+      phone: phone
+      department: str
+      position: str
+      active: bool
+      exit_date: date
+    systems:
+      erp:
+        table: mitarbeiter
+        id: persnr
+        changed: geaendert_am
+        map: {personnel_number: persnr, first_name: vorname, last_name: nachname, email: email,
+              phone: telefon, department: abteilung, position: position, active: aktiv, exit_date: austritt}
+      crm:
+        table: users
+        id: id
+        changed: updated_at
+        correlation: einklang_id
+        archive: {column: is_active, value: false}   # leaving: deactivated, never deleted
+        map: {personnel_number: employee_no, first_name: first_name, last_name: last_name, email: email,
+              phone: phone, department: department, position: job_title, active: is_active,
+              exit_date: left_on}
+    sync:
+      conflicts: {leader: erp}
       deletes: archive
 """
 
@@ -218,14 +368,15 @@ def build_erp(path: Path, customer_count: int = 300) -> None:
         )
         conn.execute(
             sa.text(
-                "INSERT INTO artikel (artnr, bezeichnung, warengruppe, preis) VALUES (:number, :name, :group, :price)"
+                "INSERT INTO artikel (artnr, bezeichnung, beschreibung, warengruppe, preis) "
+                "VALUES (:number, :name, :description, :group, :price)"
             ),
             [p.__dict__ for p in data.products()],
         )
         conn.execute(
             sa.text(
-                "INSERT INTO mitarbeiter (persnr, vorname, nachname, email, abteilung) "
-                "VALUES (:number, :first_name, :last_name, :email, :department)"
+                "INSERT INTO mitarbeiter (persnr, vorname, nachname, email, telefon, abteilung, position) "
+                "VALUES (:number, :first_name, :last_name, :email, :phone, :department, :position)"
             ),
             [e.__dict__ for e in data.employees()],
         )
@@ -279,5 +430,5 @@ def build(directory: Path, customer_count: int = 300, force: bool = False) -> Pa
     build_erp(inside(directory, "erp.db"), customer_count)
     build_crm(inside(directory, "crm.db"))
     config_path = inside(directory, "einklang.yaml")
-    config_path.write_text(DEMO_CONFIG + CONTACT_ENTITY_YAML, encoding="utf-8")
+    config_path.write_text(DEMO_CONFIG + PRODUCT_ENTITIES_YAML + CONTACT_ENTITY_YAML, encoding="utf-8")
     return config_path

@@ -103,6 +103,24 @@ def run_sync_demo(directory: Path, config: LoadedConfig, store: StateStore, say:
         ],
     )
     say(
+        "ERP user: product A1000 moved to group WG50; a new product A2000 in a new group WG60 (the "
+        f"product typed in first); employee P149 leaves; P101 looks after {both['kundennr']} now"
+    )
+    _execute(
+        erp_url,
+        [
+            ("UPDATE artikel SET warengruppe = 'WG50' WHERE artnr = 'A1000'", {}),
+            (
+                "INSERT INTO artikel (artnr, bezeichnung, warengruppe, preis) "
+                "VALUES ('A2000', 'Gartenschlauch 20 m', 'WG60', 24.90)",
+                {},
+            ),
+            ("INSERT INTO warengruppen (nr, bezeichnung) VALUES ('WG60', 'Gartenbedarf')", {}),
+            ("UPDATE mitarbeiter SET aktiv = 0, austritt = '2026-06-30' WHERE persnr = 'P149'", {}),
+            ("UPDATE kunden SET betreuer = 'P101' WHERE kundennr = :k", {"k": both["kundennr"]}),
+        ],
+    )
+    say(
         f"CRM user: new e-mail for {both['kundennr']}; another city for {contested['kundennr']}; "
         f"a new street for {owned['kundennr']} (the street belongs to the ERP)"
     )
@@ -155,13 +173,44 @@ def run_sync_demo(directory: Path, config: LoadedConfig, store: StateStore, say:
     say(f"{owned['kundennr']} street in the CRM: {owned_crm[0]} (reverted: the ERP owns it)")
     say(f"K99001 in the CRM: {new_crm}")
     say(f"converged: {agreeing} linked companies agree on every shared field; {len(differing)} differ")
+    references = _reference_checks(crm_url, both["kundennr"])
+    for line in references["lines"]:
+        say(line)
     return {
         "first_cycle": first.as_dict(),
         "conflicts": [c.id for c in open_conflicts],
         "second_cycle": second.as_dict(),
         "agreeing": agreeing,
         "differing": differing,
+        "references": references["values"],
     }
+
+
+def _reference_checks(crm_url: str, customer: str) -> dict[str, Any]:
+    """What the CRM holds after the sync for the records with references that changed."""
+    in_group = "SELECT g.code, g.name FROM products p LEFT JOIN product_groups g ON g.id = p.group_id WHERE p.sku = :k"
+    moved = _row(crm_url, in_group, "A1000")
+    new = _row(crm_url, in_group, "A2000")
+    left = _row(crm_url, "SELECT is_active, left_on FROM users WHERE employee_no = :k", "P149")
+    manager = _row(
+        crm_url,
+        "SELECT u.employee_no, u.first_name, u.last_name FROM accounts a JOIN users u ON u.id = a.owner_id "
+        "WHERE a.external_id = :k",
+        customer,
+    )
+    lines = [
+        f"A1000 in the CRM: group {_shown(moved)} (moved with the ERP)",
+        f"A2000 in the CRM: group {_shown(new)} (the new group was created first)",
+        f"P149 in the CRM: active {bool(left[0]) if left else '?'}, left on {left[1] if left else '?'} "
+        "(deactivated, never deleted)",
+        f"{customer} account manager in the CRM: {_shown(manager)}",
+    ]
+    values = {"A1000": list(moved), "A2000": list(new), "P149": list(left), "account_manager": list(manager)}
+    return {"lines": lines, "values": values}
+
+
+def _shown(row: tuple[Any, ...]) -> str:
+    return " ".join(str(value) for value in row) if row else "(none)"
 
 
 def _row(url: str, query: str, key: str) -> tuple[Any, ...]:

@@ -61,6 +61,7 @@ def pending_changes(
     )
     if not include_deletes:
         query = query.where(t.changes.c.kind != "delete")
+    query = query.where(t.changes.c.kind != HELD)  # held records wait for their reference, unmerged
     return [
         ChangeRow(
             row.id,
@@ -96,6 +97,22 @@ def count_pending_deletes(conn: Connection, entity: str) -> int:
             )
         ).scalar_one()
     )
+
+
+HELD = "held"  # a new record whose reference points nowhere yet (docs/references.md)
+
+
+def held_changes(conn: Connection, system: str, entity: str) -> dict[str, int]:
+    """Records of ``system`` held for a reference that pointed nowhere: native id -> change id."""
+    rows = conn.execute(
+        sa.select(t.changes.c.native_id, t.changes.c.id).where(
+            t.changes.c.system == system,
+            t.changes.c.entity == entity,
+            t.changes.c.kind == HELD,
+            t.changes.c.processed_at.is_(None),
+        )
+    )
+    return {row.native_id: row.id for row in rows}
 
 
 def mark_changes_processed(conn: Connection, ids: Sequence[int]) -> None:

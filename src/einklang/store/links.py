@@ -228,3 +228,24 @@ def iter_links(store: StateStore, system: str, entity: str, batch: int = 5000) -
             return
         last_id = rows[-1].id
         yield [Link.from_row(row) for row in rows]
+
+
+# ------------------------------------------------------------------------------ references
+
+
+def native_to_golden(conn: Connection, system: str, entity: str) -> dict[str, str]:
+    """Every link of ``entity`` in ``system``: native id -> golden id (references resolve through it)."""
+    rows = conn.execute(
+        sa.select(t.links.c.native_id, t.links.c.golden_id).where(
+            t.links.c.system == system, t.links.c.entity == entity
+        )
+    )
+    return {row.native_id: row.golden_id for row in rows}
+
+
+def golden_bases(conn: Connection, entity: str) -> dict[str, CanonicalRecord]:
+    """Every active golden record of ``entity``: id -> base."""
+    rows = conn.execute(
+        sa.select(t.golden.c.id, t.golden.c.base).where(t.golden.c.entity == entity, t.golden.c.status == "active")
+    )
+    return {row.id: decode_record(json.loads(row.base)) for row in rows}

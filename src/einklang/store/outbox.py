@@ -106,6 +106,35 @@ def count_attempt(conn: Connection, outbox_id: int, error: str) -> None:
     )
 
 
+WAITING_PREFIX = "waiting for reference"
+
+
+def note_waiting(conn: Connection, outbox_id: int, reason: str) -> None:
+    """The entry stays pending, unsent, until the record it refers to is linked in its system.
+
+    Not an attempt: a create counts its attempts when it is sent (recovery looks for creates
+    with attempts), and a wait says nothing about the target.
+    """
+    conn.execute(t.outbox.update().where(t.outbox.c.id == outbox_id).values(last_error=mask(reason)))
+
+
+def waiting_outbox(conn: Connection, entity: str | None = None, limit: int = 20) -> list[FailedWrite]:
+    """Pending writes that wait for a referenced record, oldest first (``status`` shows them)."""
+    query = sa.select(
+        t.outbox.c.id,
+        t.outbox.c.system,
+        t.outbox.c.entity,
+        t.outbox.c.golden_id,
+        t.outbox.c.native_id,
+        t.outbox.c.op,
+        t.outbox.c.last_error,
+        t.outbox.c.created_at,
+    ).where(t.outbox.c.status == "pending", t.outbox.c.last_error.like(f"{WAITING_PREFIX}%"))
+    if entity is not None:
+        query = query.where(t.outbox.c.entity == entity)
+    return [FailedWrite(*row) for row in conn.execute(query.order_by(t.outbox.c.id).limit(limit))]
+
+
 def supersede_pending(conn: Connection, system: str, golden_id: str, ops: Sequence[str], reason: str) -> None:
     conn.execute(
         t.outbox.update()

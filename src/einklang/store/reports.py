@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from einklang.model import decode, display
 from einklang.store import schema as t
+from einklang.store.outbox import WAITING_PREFIX
 from einklang.store.state import create_engine_for, run_row
 
 NAME_FIELDS: tuple[tuple[str, ...], ...] = (
@@ -161,6 +162,18 @@ def entity_status(conn: Connection, entity: str, systems: Sequence[str]) -> dict
                 .group_by(t.outbox.c.system, t.outbox.c.status)
             )
         }
+        waiting = {
+            str(row[0]): int(row[1])
+            for row in conn.execute(
+                sa.select(t.outbox.c.system, sa.func.count())
+                .where(
+                    t.outbox.c.entity == entity,
+                    t.outbox.c.status == "pending",
+                    t.outbox.c.last_error.like(f"{WAITING_PREFIX}%"),
+                )
+                .group_by(t.outbox.c.system)
+            )
+        }
         run = last_run(conn, entity)
     except sa.exc.DBAPIError as exc:
         raise NotReady(str(exc)) from exc
@@ -176,6 +189,10 @@ def entity_status(conn: Connection, entity: str, systems: Sequence[str]) -> dict
                 "cursor": json.loads(text) if (text := cursors.get(system)) is not None else None,
                 "outbox_pending": outbox.get((system, "pending"), 0),
                 "outbox_failed": outbox.get((system, "failed"), 0),
+                "waiting_for_reference": waiting.get(system, 0),
+                # configured, and einklang holds records of the entity, but none was ever linked
+                # or read there: a system added later, to be filled by `einklang load`
+                "not_loaded": bool(golden) and not links.get(system) and system not in cursors,
             }
             for system in systems
         ],
@@ -190,6 +207,52 @@ def failed_writes(conn: Connection, limit: int = 20) -> list[dict[str, Any]]:
         return [dict(write.__dict__) for write in failed_outbox(conn, limit)]
     except sa.exc.DBAPIError as exc:
         raise NotReady(str(exc)) from exc
+
+
+def waiting_writes(conn: Connection, limit: int = 20) -> list[dict[str, Any]]:
+    """Writes waiting for a referenced record to reach their system, oldest first, with the reason."""
+    from einklang.store.outbox import waiting_outbox
+
+    try:
+        return [dict(write.__dict__) for write in waiting_outbox(conn, None, limit)]
+    except sa.exc.DBAPIError as exc:
+        raise NotReady(str(exc)) from exc
+
+
+def held_records(conn: Connection, limit: int = 20) -> list[dict[str, Any]]:
+    """Records held because a reference points to no record, oldest first, with the field and why."""
+    try:
+        held = conn.execute(
+            sa.select(t.changes.c.entity, t.changes.c.system, t.changes.c.native_id)
+            .where(t.changes.c.kind == "held", t.changes.c.processed_at.is_(None))
+            .order_by(t.changes.c.id)
+            .limit(limit)
+        ).all()
+        result = []
+        for row in held:
+            problem = conn.execute(
+                sa.select(t.problems.c.field, t.problems.c.message)
+                .where(
+                    t.problems.c.kind == "dangling_reference",
+                    t.problems.c.system == row.system,
+                    t.problems.c.entity == row.entity,
+                    t.problems.c.native_id == row.native_id,
+                )
+                .order_by(t.problems.c.id.desc())
+                .limit(1)
+            ).first()
+            result.append(
+                {
+                    "entity": row.entity,
+                    "system": row.system,
+                    "native_id": row.native_id,
+                    "field": problem.field if problem else None,
+                    "message": problem.message if problem else "a reference points to no record",
+                }
+            )
+    except sa.exc.DBAPIError as exc:
+        raise NotReady(str(exc)) from exc
+    return result
 
 
 def last_run(conn: Connection, entity: str) -> dict[str, Any] | None:

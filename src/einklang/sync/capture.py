@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from einklang.connectors.base import ChangeDetection, NativeRecord
 from einklang.context import EntityContext
+from einklang.mapping import FieldProblem
 from einklang.model import CanonicalRecord, record_hash
 from einklang.store import changes, journal, links, outbox
 from einklang.store.rows import NewChange
@@ -44,6 +45,9 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
     correlation = capabilities.correlation_field
     with cycle.store.read() as conn:
         cursor = changes.get_cursor(conn, system, ctx.name)
+        held_before = changes.held_changes(conn, system, ctx.name) if mapping.reference_fields else {}
+    if held_before:
+        held_before = _retry_held(cycle, ctx, system, held_before)
     snapshots = changes.DbSnapshotStore(cycle.store, system, ctx.name) if snapshot_mode else None
     for page in connector.read_changes(ctx.name, cursor, snapshots):
         ids = [r.native_id for r in page.records] + list(page.deleted_ids)
@@ -52,18 +56,35 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
         rows: list[NewChange] = []
         problems: list[dict[str, Any]] = []
         ours: list[tuple[NativeRecord, CanonicalRecord, str]] = []
+        held: list[str] = []
+        held_new: list[str] = []
+        settled: list[int] = []
         for record in page.records:
             canonical, field_problems = mapping.to_canonical(record.fields)
             if record.native_id in known and known[record.native_id] == record_hash(canonical):
                 report.echoes += 1
                 continue
+            modified = record.fields.get(modified_field) if modified_field else None
+            if record.native_id in held_before:  # read again: the older holding is over either way
+                settled.append(held_before.pop(record.native_id))
+            if any(p.kind == "dangling_reference" for p in field_problems):
+                # read again each cycle until the reference resolves (the record it names may
+                # come later); a new record is never created without it, a linked one syncs
+                # its other fields meanwhile
+                rows.append(
+                    NewChange(system, record.native_id, changes.HELD, record.version, canonical, stamp(modified))
+                )
+                held.append(record.native_id)
+                if record.native_id not in known:
+                    held_new.append(record.native_id)
+                    problems.extend(_dangling(ctx.name, system, record.native_id, field_problems))
+                    continue
             if correlation and record.native_id not in known and record.fields.get(correlation):
                 ours.append((record, canonical, str(record.fields[correlation])))
-            modified = record.fields.get(modified_field) if modified_field else None
             rows.append(NewChange(system, record.native_id, "upsert", record.version, canonical, stamp(modified)))
             problems.extend(
                 {
-                    "kind": "invalid_value",
+                    "kind": p.kind,
                     "system": system,
                     "entity": ctx.name,
                     "native_id": record.native_id,
@@ -72,12 +93,18 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
                 }
                 for p in field_problems
             )
+        if held_new:
+            shown = ", ".join(held_new[:5]) + (" ..." if len(held_new) > 5 else "")
+            report.held_back.append(
+                f"{len(held_new)} new {ctx.name} record(s) of {system} held: a reference points to no record "
+                f"({shown}); `einklang status` lists them; fix them in {system}"
+            )
         # deletions of unlinked records are kept too: a change captured before a crash may
         # still wait for its merge, and the deletion must win over it there
         rows.extend(NewChange(system, native_id, "delete") for native_id in page.deleted_ids)
         if ours:
             _check_state_known(cycle, ctx, system, len(ours))
-        report.captured += len(rows)
+        report.captured += len(rows) - len(held)
         if (
             not rows
             and not problems
@@ -91,6 +118,7 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
             # records einklang created whose link a crash lost are linked before they are merged
             _adopt_created(cycle, conn, ctx, system, ours, report)
             changes.insert_changes(conn, run_id, ctx.name, rows)
+            changes.mark_changes_processed(conn, settled)
             journal.add_problems(conn, run_id, problems)
             if snapshot_mode:
                 changes.save_snapshot(
@@ -98,6 +126,53 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
                 )
             changes.set_cursor(conn, system, ctx.name, page.cursor)
         cycle.fault("captured_page")
+
+
+def _retry_held(cycle: Cycle, ctx: EntityContext, system: str, held: dict[str, int]) -> dict[str, int]:
+    """Read records held for a dangling reference again; those that resolve now are captured.
+
+    Returns the records still held. The referenced record may have come since (a group created
+    in the source after the product that names it), which the product's own cursor never shows.
+    """
+    connector = cycle.connectors[system]
+    mapping = ctx.mapping(system)
+    modified_field = connector.capabilities(ctx.name).modified_field
+    found = connector.get(ctx.name, list(held))
+    rows: list[NewChange] = []
+    done: list[int] = []
+    still: dict[str, int] = {}
+    for native_id, change_id in held.items():
+        record = found.get(native_id)
+        if record is None:  # gone from the source: nothing to create
+            done.append(change_id)
+            continue
+        canonical, problems = mapping.to_canonical(record.fields)
+        if any(p.kind == "dangling_reference" for p in problems):
+            still[native_id] = change_id
+            continue
+        modified = record.fields.get(modified_field) if modified_field else None
+        rows.append(NewChange(system, native_id, "upsert", record.version, canonical, stamp(modified)))
+        done.append(change_id)
+    if done:
+        with cycle.write() as conn:
+            changes.insert_changes(conn, cycle.run_id, ctx.name, rows)
+            changes.mark_changes_processed(conn, done)
+    return still
+
+
+def _dangling(entity: str, system: str, native_id: str, field_problems: list[FieldProblem]) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": p.kind,
+            "system": system,
+            "entity": entity,
+            "native_id": native_id,
+            "field": p.field,
+            "message": f"{p.reason} (value {p.value!r}); record held, not created without it",
+        }
+        for p in field_problems
+        if p.kind == "dangling_reference"
+    ]
 
 
 def _check_state_known(cycle: Cycle, ctx: EntityContext, system: str, carrying_ids: int) -> None:

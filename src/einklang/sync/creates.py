@@ -151,7 +151,7 @@ def _store_created(target: CreateTarget, created: list[Created], batch_id: int |
             for done in created:
                 item, fields = done.item, done.record.fields
                 seen_hash = item.seen_hash
-                if seen_hash is None or (fields and any(fields.get(c) != item.native.get(c) for c in columns)):
+                if seen_hash is None or (fields and any(_differs(fields.get(c), item.native.get(c)) for c in columns)):
                     # the target stored something else than it was sent (a default, a rounding): that is what it holds
                     seen_hash = record_hash(target.mapping.to_canonical(fields)[0])
                 rows.append((item.golden_id, done.record.native_id, done.record.version, seen_hash))
@@ -180,6 +180,17 @@ def _store_created(target: CreateTarget, created: list[Created], batch_id: int |
         )
         if target.on_created is not None:
             target.on_created(conn, created)
+
+
+def _differs(stored: Any, sent: Any) -> bool:
+    """Whether the target stored something else than it was sent.
+
+    A reference goes out as the native id's text and an integer column gives it back as a
+    number: the same value, read the same way (einklang compares native ids as text).
+    """
+    if stored == sent:
+        return False
+    return stored is None or sent is None or type(stored) is not int or str(stored) != sent
 
 
 def _audit_new(item: CreateItem) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
@@ -21,6 +21,7 @@ from einklang.context import EntityContext, entity_context
 from einklang.model import CanonicalRecord
 from einklang.store.state import StateStore
 from einklang.sync.breaker import CircuitBreakers, RetrySettings
+from einklang.sync.references import StoreReferences
 
 FaultHook = Callable[[str], None]
 T = TypeVar("T")
@@ -79,8 +80,18 @@ class Cycle:
     # (entity, system) -> (key field, value) -> golden ids with a pending create there
     pending_creates: dict[tuple[str, str], dict[tuple[str, str], set[str]]] = field(default_factory=dict)
 
+    # reference lookups of this cycle (golden ids <-> native ids and values), made on first need
+    references: StoreReferences | None = None
+    _contexts: dict[str, EntityContext] = field(default_factory=dict)
+
     def context(self, entity: str) -> EntityContext:
-        return entity_context(self.config, entity)
+        """The entity's context; its mappings translate reference fields through this cycle's store."""
+        ctx = self._contexts.get(entity)
+        if ctx is None:
+            if self.references is None:
+                self.references = StoreReferences(self.store)
+            ctx = self._contexts[entity] = bind_references(entity_context(self.config, entity), self.references)
+        return ctx
 
     def systems(self, ctx: EntityContext) -> list[str]:
         """The entity's systems this cycle has connectors for, in the config's order."""
@@ -102,6 +113,13 @@ class Cycle:
     def call(self, system: str, action: Callable[[], T], idempotent: bool = True) -> T:
         """Call a system behind its retries and circuit breaker (raises SystemDown)."""
         return self.breakers.call(system, action, idempotent)
+
+
+def bind_references(ctx: EntityContext, references: StoreReferences) -> EntityContext:
+    """``ctx`` with mappings that translate its reference fields (``ctx`` itself if it has none)."""
+    if not ctx.spec.references():
+        return ctx
+    return replace(ctx, mappings={system: m.bind(references, system) for system, m in ctx.mappings.items()})
 
 
 def stamp(value: Any) -> str | None:

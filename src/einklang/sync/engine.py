@@ -61,7 +61,8 @@ class SyncEngine:
         self.breakers = CircuitBreakers(store, self.options.retry, sleep)
 
     def run_cycle(self, dry_run: bool = False, entities: list[str] | None = None) -> CycleReport:
-        names = entities or list(self.config.model.entities)
+        # referenced entities first: a product's group is created (and linked) before the product
+        names = self.config.model.entity_order(entities or None)
         if dry_run:
             return self._dry_run(names)
         cycle = Cycle(self.config, self.store, self.connectors, self.options, self.breakers, self.fault)

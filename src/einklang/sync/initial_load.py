@@ -22,10 +22,11 @@ from einklang.connectors.base import (
 from einklang.context import entity_context
 from einklang.mapping import EntityMapping
 from einklang.model import CanonicalRecord, display
-from einklang.store import changes, conflicts, journal, links, outbox
-from einklang.store.rows import Link, OutboxEntry, PlannedWrite
+from einklang.store import changes, journal, links, outbox
+from einklang.store.rows import Link, OutboxEntry
 from einklang.store.state import StateStore
 from einklang.sync.creates import CreateItem, CreateTarget, send_creates
+from einklang.sync.load_steps import complete_linked, link_existing, plan_waiting
 from einklang.sync.matching import best_matches
 from einklang.sync.page_mapping import (
     MIN_RECORDS_FOR_WORKERS,
@@ -36,7 +37,7 @@ from einklang.sync.page_mapping import (
     planned_create,
 )
 from einklang.sync.recovery import recover_pending_creates
-from einklang.sync.relink import RELINK_CONFLICT_REASON, relinked_values
+from einklang.sync.references import StoreReferences
 from einklang.sync.target_index import TargetKeyIndex
 
 ProgressCallback = Callable[[int], None]
@@ -70,6 +71,7 @@ class LoadReport:
     recovered: int = 0
     skipped: int = 0
     failed: int = 0
+    waiting: int = 0  # planned, waiting in the outbox for a referenced record to reach the target
     target_was_empty: bool = True
     target_unlinked: int | None = None  # target records left unlinked (None: not counted)
     failures: list[LoadIssue] = field(default_factory=list)
@@ -92,6 +94,7 @@ class LoadReport:
             "recovered": self.recovered,
             "skipped": self.skipped,
             "failed": self.failed,
+            "waiting": self.waiting,
             "target_was_empty": self.target_was_empty,
             "target_unlinked": self.target_unlinked,
             "aborted": self.aborted,
@@ -130,8 +133,17 @@ class InitialLoad:
         self.source = source
         self.target = target
         self.context = entity_context(config, entity)
+        # references resolve by lookups in what the state store holds when the load starts
+        self.references = StoreReferences(store)
         self.source_mapping: EntityMapping = self.context.mapping(source.system)
         self.target_mapping: EntityMapping = self.context.mapping(target.system)
+        if self.context.spec.references():
+            self.source_mapping = self.source_mapping.bind(
+                self.references.snapshot(self.source_mapping, source.system), source.system
+            )
+            self.target_mapping = self.target_mapping.bind(
+                self.references.snapshot(self.target_mapping, target.system), target.system
+            )
         self.keys = self.context.keys
         self.batch_size = batch_size
         self.dry_run = dry_run
@@ -270,6 +282,8 @@ class InitialLoad:
                 )
                 already = links.links_of_goldens(conn, [link.golden_id for link in linked_sources.values()])
         to_create: list[tuple[NativeRecord, MappedRecord]] = []
+        to_complete: list[tuple[NativeRecord, Link]] = []
+        to_wait: list[tuple[NativeRecord, MappedRecord]] = []
         to_link: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str]] = []
         problems: list[dict[str, Any]] = []
         required = [name for name, spec in self.source_mapping.entity.fields.items() if spec.required]
@@ -279,13 +293,11 @@ class InitialLoad:
                 if self.target.system in already.get(link.golden_id, {}):
                     report.skipped += 1
                     self._skip(record.native_id, "already linked")
-                else:
-                    report.failed += 1
-                    issue = LoadIssue(
-                        record.native_id,
-                        "linked to a golden record without a target link; run `einklang sync` to complete it",
-                    )
-                    report.failures.append(issue)
+                elif self.relink:
+                    report.skipped += 1
+                    self._skip(record.native_id, "linked to a golden record; relink links only new pairs")
+                else:  # the target was added later: its golden record gets its link there now
+                    to_complete.append((record, link))
                 continue
             canonical = mapping_result.canonical
             for problem in mapping_result.problems:
@@ -305,6 +317,11 @@ class InitialLoad:
                         "message": issue.reason,
                     }
                 )
+            dangling = [p for p in mapping_result.problems if p.kind == "dangling_reference"]
+            if dangling:  # held: never created without the record it refers to
+                report.failed += 1
+                report.failures.extend(LoadIssue(record.native_id, p.reason, p.field) for p in dangling)
+                continue
             missing = [name for name in required if canonical.get(name) is None]
             if missing:
                 report.failed += 1
@@ -338,10 +355,14 @@ class InitialLoad:
                         "its key matches a target record already linked to another source record in this load",
                     )
                     continue
-            to_create.append((record, mapping_result))
+            (to_create if mapping_result.waiting is None else to_wait).append((record, mapping_result))
+        if to_complete:
+            complete_linked(self, to_complete, key_index)
         if to_create and self.match_settings is not None and not key_index.empty:
             to_create = self._fuzzy_match(to_create, key_index, to_link, problems)
         if self.relink:  # nothing is created: the next sync reads both systems from the start
+            to_create += to_wait
+            to_wait = []
             for record, _ in to_create:
                 report.skipped += 1
                 self._skip(
@@ -359,7 +380,7 @@ class InitialLoad:
                         "reason": reason,
                     }
                 )
-            for record, mapping_result in to_create:
+            for record, mapping_result in to_create + to_wait:
                 report.created += 1
                 report.plan.append(
                     {
@@ -376,6 +397,8 @@ class InitialLoad:
             self._link_existing(to_link)
         if to_create:
             self._plan_and_send_creates(to_create)
+        if to_wait:
+            plan_waiting(self, to_wait)
 
     def _fuzzy_match(
         self,
@@ -424,81 +447,7 @@ class InitialLoad:
 
     # ------------------------------------------------------------------ link existing
     def _link_existing(self, pairs: list[tuple[NativeRecord, CanonicalRecord, NativeRecord, str]]) -> None:
-        """Link each source record to the target record found for it, and plan what makes them agree.
-
-        The agreed state is the source's values, plus the values only the target record has (kept,
-        not wiped). Both links remember what their record holds now; a field where a record
-        differs from the agreed state is planned as an update in the outbox, sent by the next
-        sync cycle (without this, a linked pair that differs would never converge).
-        """
-        store, entity = self.store, self.entity
-        systems = (
-            (self.source.system, self.source_mapping),
-            (self.target.system, self.target_mapping),
-        )
-        with store.transaction() as conn:
-            bases, seens, holds = [], [], []
-            for record, canonical, target_record, _ in pairs:
-                target_canonical, _ = self.target_mapping.to_canonical(target_record.fields)
-                if self.relink:
-                    base, held = relinked_values(
-                        self.context, self.source.system, self.target.system, canonical, target_canonical
-                    )
-                else:
-                    base, held = dict(canonical), {}
-                    for name, value in target_canonical.items():
-                        if base.get(name) is None and value is not None:
-                            base[name] = value
-                bases.append(base)
-                holds.append(held)
-                seens.append(((record, canonical), (target_record, target_canonical)))
-            golden_ids = links.insert_golden(conn, entity, bases)
-            writes: list[PlannedWrite] = []
-            for gid, base, held, seen_pair in zip(golden_ids, bases, holds, seens, strict=True):
-                for name, values in held.items():
-                    conflicts.insert_conflict(conn, entity, gid, name, None, values, RELINK_CONFLICT_REASON)
-                    self.report.conflicts += 1
-                for (system, mapping), (native, seen) in zip(systems, seen_pair, strict=True):
-                    links.insert_link(conn, entity, system, gid, native.native_id, native.version, seen)
-                    writable = set(mapping.writable_fields())
-                    patch = {
-                        name: base.get(name)
-                        for name in mapping.canonical_fields
-                        if name in writable
-                        and name not in held
-                        and base.get(name) is not None
-                        and base.get(name) != seen.get(name)
-                    }
-                    if patch:
-                        writes.append(
-                            PlannedWrite(
-                                system,
-                                entity,
-                                gid,
-                                "update",
-                                patch,
-                                "initial load: linked record differs from the agreed values",
-                                native.native_id,
-                                native.version,
-                            )
-                        )
-            outbox.add_outbox(conn, self.report.run_id, writes)
-            journal.audit(
-                conn,
-                self.report.run_id,
-                [
-                    {
-                        "system": self.target.system,
-                        "entity": entity,
-                        "golden_id": gid,
-                        "native_id": target_record.native_id,
-                        "op": "link",
-                        "cause": f"{self._verb}: {reason} as {self.source.system} record {record.native_id}",
-                    }
-                    for gid, (record, _, target_record, reason) in zip(golden_ids, pairs, strict=True)
-                ],
-            )
-        self.report.linked += len(pairs)
+        link_existing(self, pairs)
 
     # ------------------------------------------------------------------ create
     def _plan_and_send_creates(self, records: list[tuple[NativeRecord, MappedRecord]]) -> None:

@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from sqlalchemy.engine import Connection
 
 from einklang.context import EntityContext
-from einklang.model import CanonicalRecord, display
+from einklang.model import CanonicalRecord, CanonicalValue, display
 from einklang.store import changes, conflicts, journal, links, outbox
 from einklang.store.rows import Link, PlannedWrite
 from einklang.sync.cycle import Cycle, Observation
 from einklang.sync.merge import SystemView, merge_record
+from einklang.sync.references import StoreReferences
 from einklang.sync.report import EntityReport
 
 
@@ -106,10 +107,12 @@ def _merge_in(
                 seen,
                 tolerated,
             )
+    references = ctx.spec.references()
     for conflict in result.conflicts:
-        conflicts.insert_conflict(
-            conn, entity, golden_id, conflict.field, conflict.base, conflict.values, conflict.reason
-        )
+        reason = conflict.reason
+        if conflict.field in references:  # people know the referenced records by name, not golden id
+            reason += "; " + _referenced_names(cycle, conflict.base, conflict.values)
+        conflicts.insert_conflict(conn, entity, golden_id, conflict.field, conflict.base, conflict.values, reason)
     for name, values in result.held.items():
         if name in held_rows and values != held_rows[name].values:
             conflicts.update_conflict_values(conn, held_rows[name].id, values)
@@ -162,3 +165,14 @@ def _merge_in(
         )
     outbox.add_outbox(conn, run_id, writes)
     changes.mark_changes_processed(conn, change_ids)
+
+
+def _referenced_names(cycle: Cycle, base: CanonicalValue, values: Mapping[str, CanonicalValue]) -> str:
+    """``last agreed 'Werkzeuge' (…); erp 'Garten' (…), crm 'Elektro' (…)``: each golden id with its name."""
+    references = cycle.references or StoreReferences(cycle.store)
+
+    def named(value: CanonicalValue) -> str:
+        return references.label(str(value)) if value is not None else "(empty)"
+
+    now = ", ".join(f"{system} {named(value)}" for system, value in values.items())
+    return f"last agreed {named(base)}; now {now}"

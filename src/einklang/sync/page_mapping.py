@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from einklang.connectors.base import ConnectorError, NativeRecord
-from einklang.mapping import EntityMapping, FieldProblem
+from einklang.mapping import EntityMapping, FieldProblem, ReferenceNotReady
 from einklang.model import CanonicalRecord, display, record_hash, record_json
 from einklang.store.ids import new_golden_ids
 
@@ -39,6 +39,8 @@ class MappedRecord(NamedTuple):
     target_native: dict[str, Any]  # what the target is sent, the correlation field included
     target_seen_hash: str  # record_hash of the target's canonical reading of target_native
     audit_new: str  # JSON of the displayed values, as the audit log keeps them
+    # a reference not yet in the target: the record is planned, and waits in the outbox (why)
+    waiting: ReferenceNotReady | None = None
 
 
 def map_record(
@@ -62,7 +64,10 @@ def planned_create(
     """What creating ``canonical`` in the target takes: its native record, hashes and audit entry."""
     present = {name: value for name, value in canonical.items() if value is not None}
     base_hash = record_hash(present)
-    target_native = target.to_native(canonical)
+    try:
+        target_native = target.to_native(canonical)
+    except ReferenceNotReady as waiting:
+        return MappedRecord(golden_id, canonical, problems, record_json(canonical), base_hash, {}, "", "", waiting)
     target_seen, _ = target.to_canonical(target_native)
     seen_present = {name: value for name, value in target_seen.items() if value is not None}
     seen_hash = base_hash if seen_present == present else record_hash(seen_present)

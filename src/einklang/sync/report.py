@@ -31,6 +31,7 @@ class EntityReport:
     stale: int = 0
     failed: int = 0
     resolved: int = 0
+    waiting: int = 0  # writes kept in the outbox until the record they refer to is linked there
     unavailable: dict[str, str] = field(default_factory=dict)
     held_back: list[str] = field(default_factory=list)
     plan: list[dict[str, Any]] = field(default_factory=list)

@@ -8,8 +8,11 @@ before anything is written (never blind). Returns whether something must be merg
 
 from __future__ import annotations
 
+from typing import Any
+
 from einklang.connectors.base import Connector, NativeRecord, RecordNotFound, RecordRejected, StaleVersion
 from einklang.context import EntityContext
+from einklang.mapping import ReferenceNotReady
 from einklang.model import CanonicalRecord, display
 from einklang.store import changes, journal, links, outbox
 from einklang.store.rows import Link, OutboxEntry
@@ -19,6 +22,7 @@ from einklang.sync.creates import CreateItem, CreateTarget, native_for_create, r
 from einklang.sync.cycle import Cycle, Observation
 from einklang.sync.merging import merge_golden
 from einklang.sync.recovery import find_created
+from einklang.sync.references import reference_reason
 from einklang.sync.report import EntityReport
 
 
@@ -41,6 +45,7 @@ def apply_outbox(cycle: Cycle, ctx: EntityContext, system: str, report: EntityRe
 def _apply_creates(cycle: Cycle, ctx: EntityContext, system: str, report: EntityReport) -> None:
     connector = cycle.connectors[system]
     mapping = ctx.mapping(system)
+    correlation = connector.capabilities(ctx.name).correlation_field
     outbox.expand_create_batches(cycle.store, system, ctx.name)  # creates an interrupted load had planned
     after_id = 0
     while True:
@@ -49,7 +54,7 @@ def _apply_creates(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
         if not entries:
             return
         after_id = entries[-1].id
-        to_send: list[tuple[OutboxEntry, CanonicalRecord]] = []
+        to_send: list[tuple[OutboxEntry, CanonicalRecord, dict[str, Any]]] = []
         for entry in entries:
             with cycle.store.read() as conn:
                 linked = links.links_of_golden(conn, entry.golden_id)
@@ -59,6 +64,11 @@ def _apply_creates(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
                     outbox.finish_outbox(conn, entry.id, "superseded", "already linked or no longer active")
                 continue
             agreed = loaded[0]  # create what is agreed now, not what was agreed when planned
+            try:
+                native = native_for_create(mapping, correlation, entry.golden_id, agreed)
+            except ReferenceNotReady as waiting:
+                _wait(cycle, ctx, system, entry, waiting, report)
+                continue
 
             # a run that died after sending may have created it already (I2), with the key it
             # had then if that has changed since
@@ -72,7 +82,7 @@ def _apply_creates(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
             if found:
                 _link_found(cycle, ctx, system, entry, found, report)
             else:
-                to_send.append((entry, agreed))
+                to_send.append((entry, agreed, native))
         if to_send:
             _send_creates(cycle, ctx, system, to_send, report)
 
@@ -139,14 +149,13 @@ def _send_creates(
     cycle: Cycle,
     ctx: EntityContext,
     system: str,
-    entries: list[tuple[OutboxEntry, CanonicalRecord]],
+    entries: list[tuple[OutboxEntry, CanonicalRecord, dict[str, Any]]],
     report: EntityReport,
 ) -> None:
     connector = cycle.connectors[system]
     mapping = ctx.mapping(system)
-    correlation = connector.capabilities(ctx.name).correlation_field
     with cycle.write() as conn:  # the outbox says what goes out before it does (found again after a crash)
-        for entry, agreed in entries:
+        for entry, agreed, _ in entries:
             outbox.note_sending(conn, entry.id, agreed)
     target = CreateTarget(
         cycle.store,
@@ -161,14 +170,8 @@ def _send_creates(
     results = send_creates(
         target,
         [
-            CreateItem(
-                entry.golden_id,
-                native_for_create(mapping, correlation, entry.golden_id, agreed),
-                entry.cause,
-                outbox_id=entry.id,
-                payload=agreed,
-            )
-            for entry, agreed in entries
+            CreateItem(entry.golden_id, native, entry.cause, outbox_id=entry.id, payload=agreed)
+            for entry, agreed, native in entries
         ],
     )
     report.created += len(results.created)
@@ -210,6 +213,42 @@ def _apply_updates(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
                 replan = _send_removal(cycle, ctx, system, entry, link, connector, report) or replan
 
 
+def _wait(
+    cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEntry, waiting: ReferenceNotReady, report: EntityReport
+) -> None:
+    """A write whose reference is not in ``system`` yet stays pending, with the reason (never sent without it).
+
+    A reference to a record that was deleted or archived will not resolve: the write fails,
+    and a problem names the record and the reference (the referenced entity's delete policy
+    removed it; a person decides what the record should point to now).
+    """
+    reason = reference_reason(cycle.references, waiting)
+    if waiting.removed:
+        with cycle.write() as conn:
+            outbox.finish_outbox(conn, entry.id, "failed", reason)
+            journal.add_problems(
+                conn,
+                cycle.run_id,
+                [
+                    {
+                        "kind": "reference_removed",
+                        "system": system,
+                        "entity": ctx.name,
+                        "golden_id": entry.golden_id,
+                        "native_id": entry.native_id,
+                        "field": waiting.field,
+                        "message": f"{entry.op} not sent: {reason}",
+                    }
+                ],
+            )
+        report.failed += 1
+        return
+    if entry.last_error != reason:  # a quiet wait writes nothing
+        with cycle.write() as conn:
+            outbox.note_waiting(conn, entry.id, reason)
+    report.waiting += 1
+
+
 def _fail(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEntry, error: str, report: EntityReport) -> None:
     with cycle.write() as conn:
         record_refusal(
@@ -236,7 +275,11 @@ def _send_update(
     mapping = ctx.mapping(system)
     # the record as last seen completes the patch: a full-name column rebuilt from one changed
     # part needs the other part, which is not in the patch and must not be taken for empty
-    native_patch = mapping.to_native({**seen, **patch}, only=list(patch))
+    try:
+        native_patch = mapping.to_native({**seen, **patch}, only=list(patch))
+    except ReferenceNotReady as waiting:
+        _wait(cycle, ctx, system, entry, waiting, report)
+        return False
     cycle.fault("before_update")
     try:
         record: NativeRecord = cycle.call(

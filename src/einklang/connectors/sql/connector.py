@@ -136,6 +136,7 @@ class SqlConnector(SqlChangeReading, SqlInserting):
         bound = self._entity(entity)
         if not records:
             return []
+        records = [bound.typed(record) for record in records]
         checked: set[frozenset[str]] = set()
         for index, record in enumerate(records):
             names = frozenset(record)
@@ -166,7 +167,7 @@ class SqlConnector(SqlChangeReading, SqlInserting):
     ) -> NativeRecord:
         bound = self._entity(entity)
         values: dict[str, Any] = {}
-        for name, value in patch.items():
+        for name, value in bound.typed(patch).items():
             bound.column(name, system=self.system, purpose="field of an update")
             values[name] = value
         if bound.id_column.name in values and str(values[bound.id_column.name]) != native_id:

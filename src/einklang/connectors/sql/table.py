@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ from einklang.connectors.base import (
     JsonValue,
 )
 from einklang.connectors.sql.options import SqlEntityOptions
+
+_INTEGER = re.compile(r"-?[0-9]+")
 
 DEFAULT_PAGE_SIZE = 1000
 # Enough for the bind-parameter limits of every supported backend (SQLite: 32766).
@@ -77,6 +81,27 @@ class BoundEntity:
 
     def column(self, name: str, *, system: str, purpose: str) -> sa.Column[Any]:
         return require_column(self.table, name, system=system, entity=self.name, purpose=purpose)
+
+    @functools.cached_property
+    def integer_columns(self) -> frozenset[str]:
+        return frozenset(c.name for c in self.table.c if column_python_type(c) is int)
+
+    def typed(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``record`` with integer text in integer columns as numbers.
+
+        A reference is written as the referenced record's native id, which einklang keeps as
+        text; a foreign-key column of integers wants the number (PostgreSQL refuses text, and
+        SQLite would hand back a number that no longer equals what was sent).
+        """
+        integers = self.integer_columns
+        if not integers or not any(type(record.get(name)) is str for name in integers):
+            return record
+        typed = dict(record)
+        for name in integers:
+            value = typed.get(name)
+            if type(value) is str and _INTEGER.fullmatch(value):
+                typed[name] = int(value)
+        return typed
 
 
 def require_column(table: sa.Table, name: str, *, system: str, entity: str, purpose: str) -> sa.Column[Any]:

@@ -388,3 +388,25 @@ scalars = st.one_of(
 def test_row_hash_is_stable_and_independent_of_column_order(fields: dict[str, Any]) -> None:
     reversed_fields = dict(reversed(list(fields.items())))
     assert row_hash(fields) == row_hash(reversed_fields) == row_hash(dict(fields))
+
+
+def test_a_reference_as_text_is_stored_as_a_number_in_an_integer_column(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'crm.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE product (id INTEGER PRIMARY KEY, sku TEXT, group_id INTEGER, changed_at TIMESTAMP)"
+        )
+    connector = SqlConnector(
+        "crm",
+        {"url": engine.url.render_as_string(hide_password=False)},
+        {"product": {"table": "product", "id": "id", "changed": "changed_at"}},
+    )
+    created = connector.create("product", [{"sku": "A1", "group_id": "12"}, {"sku": "A2", "group_id": "7"}])
+    assert [r.fields["group_id"] for r in created] == [12, 7]  # what was sent, as the column holds it
+    updated = connector.update("product", created[0].native_id, {"group_id": "13"}, created[0].version)
+    assert updated.fields["group_id"] == 13
+    # only integer columns, only integer text: a text column keeps its digits as text
+    bound = connector._entity("product")
+    assert bound.typed({"sku": "12", "group_id": "-3"}) == {"sku": "12", "group_id": -3}
+    assert bound.typed({"group_id": "x7"}) == {"group_id": "x7"}
+    engine.dispose()
