@@ -117,14 +117,42 @@ def demo(
         config = load_config(config_path)
         steps.append({"step": "sync", **run_sync_demo(directory, config, store, say)})
 
+        step("7. The web app: a sign-in for the people who decide conflicts and duplicates")
+        login = _demo_login(store)
+        say(f"user {login[0]} (role admin) created in the state store; `einklang serve` shows the web app")
+        steps.append({"step": "web-login", "user": login[0]})
+
         seconds = round(time.perf_counter() - started, 2)
         if as_json:
-            emit_json({"ok": True, "dir": str(directory), "seconds": seconds, "steps": steps})
+            emit_json(
+                {
+                    "ok": True,
+                    "dir": str(directory),
+                    "seconds": seconds,
+                    "steps": steps,
+                    "login": {"user": login[0], "password": login[1], "url": "http://127.0.0.1:8080/"},
+                }
+            )
             return
         step("Done")
         say(f"finished in {seconds} s. Try it yourself:")
-        for line in next_steps(directory):  # never wrapped by us: each line stays one command to copy
+        for line in next_steps(directory, login):  # never wrapped by us: each line stays one command to copy
             console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
+DEMO_USER = "demo"
+
+
+def _demo_login(store: Any) -> tuple[str, str]:
+    """A demo administrator with a fresh random password (the demo folder is local and new)."""
+    import secrets
+
+    from einklang.web.accounts import add_user
+
+    password = secrets.token_urlsafe(9)
+    with store.transaction() as conn:
+        add_user(conn, DEMO_USER, "admin", password)
+    return DEMO_USER, password
 
 
 HINTS = (
@@ -139,7 +167,7 @@ HINTS = (
 )
 
 
-def next_steps(directory: Path) -> list[str]:
+def next_steps(directory: Path, login: tuple[str, str] | None = None) -> list[str]:
     """Commands to try after the demo, as they can be copied: with this installation's ``einklang``
     when the shell would not find it (or find another one) on PATH."""
     installed = Path(sys.executable).parent / "einklang"
@@ -150,6 +178,11 @@ def next_steps(directory: Path) -> list[str]:
         program = shlex.quote(str(installed))
     lines = [f"  cd {shlex.quote(str(directory))}"]
     lines += [f"  {program} {hint}" for hint in HINTS]
+    if login is not None:
+        lines.append("The web app (conflicts, duplicate review, records, runs), in the same folder:")
+        lines.append(f"  {program} serve")
+        lines.append(f"  then open http://127.0.0.1:8080/ and sign in as {login[0]}, password {login[1]}")
+        lines.append(f"  (a new password: {program} users passwd {login[0]})")
     if program != "einklang":
         activate = installed.parent / "activate"
         lines.append("To type just `einklang`, put it on your PATH first:")

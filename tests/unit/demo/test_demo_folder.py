@@ -40,3 +40,26 @@ def test_an_earlier_demo_folder_is_re_created(tmp_path: Path) -> None:
     for _ in range(2):
         result = runner.invoke(app, ["demo", "--dir", str(folder), "--customers", "10", "--json"])
         assert result.exit_code == 0, result.output
+
+
+def test_the_demo_ends_with_a_working_web_login(tmp_path: Path) -> None:
+    import json
+
+    from einklang.config import load_config
+    from einklang.store.state import store_for_config
+    from einklang.web.accounts import verify_password
+
+    folder = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--dir", str(folder), "--customers", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    login = json.loads(result.output)["login"]
+    store = store_for_config(load_config(folder / "einklang.yaml"))
+    try:
+        with store.transaction() as conn:
+            user = verify_password(conn, login["user"], login["password"])
+            assert user is not None and user.role == "admin"
+            assert verify_password(conn, login["user"], "wrong") is None
+    finally:
+        store.close()
+    text = runner.invoke(app, ["demo", "--dir", str(folder), "--customers", "10"]).output
+    assert "serve" in text and "sign in as demo, password " in text
