@@ -22,6 +22,7 @@ from einklang.store.rows import NewChange
 from einklang.sync.breaker import SystemDown
 from einklang.sync.cycle import Cycle, stamp
 from einklang.sync.deletes import follow_removal
+from einklang.sync.echoes import native_digest
 from einklang.sync.relink import StateLost
 from einklang.sync.report import EntityReport
 
@@ -49,6 +50,8 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
     if held_before:
         held_before = _retry_held(cycle, ctx, system, held_before)
     snapshots = changes.DbSnapshotStore(cycle.store, system, ctx.name) if snapshot_mode else None
+    # a reference field's canonical value depends on other records' links: no memo there
+    memo = cycle.echo_memo if not mapping.reference_fields else None
     for page in connector.read_changes(ctx.name, cursor, snapshots):
         ids = [r.native_id for r in page.records] + list(page.deleted_ids)
         with cycle.store.read() as conn:
@@ -60,8 +63,17 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
         held_new: list[str] = []
         settled: list[int] = []
         for record in page.records:
+            digest = native_digest(record.fields) if memo is not None else ""
+            if memo is not None and record.native_id in known:
+                memo_hash = memo.canonical_hash((system, ctx.name, record.native_id), digest)
+                if memo_hash is not None and memo_hash == known[record.native_id]:
+                    report.echoes += 1  # read again unchanged (the overlap after a burst): no mapping
+                    continue
             canonical, field_problems = mapping.to_canonical(record.fields)
-            if record.native_id in known and known[record.native_id] == record_hash(canonical):
+            canonical_hash = record_hash(canonical)
+            if memo is not None and not field_problems:  # its next reading, inside the overlap, is free
+                memo.remember((system, ctx.name, record.native_id), digest, canonical_hash)
+            if record.native_id in known and known[record.native_id] == canonical_hash:
                 report.echoes += 1
                 continue
             modified = record.fields.get(modified_field) if modified_field else None

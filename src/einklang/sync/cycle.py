@@ -21,6 +21,7 @@ from einklang.context import EntityContext, entity_context
 from einklang.model import CanonicalRecord
 from einklang.store.state import StateStore
 from einklang.sync.breaker import CircuitBreakers, RetrySettings
+from einklang.sync.echoes import EchoMemo
 from einklang.sync.references import StoreReferences
 
 FaultHook = Callable[[str], None]
@@ -80,6 +81,8 @@ class Cycle:
     # (entity, system) -> (key field, value) -> golden ids with a pending create there
     pending_creates: dict[tuple[str, str], dict[tuple[str, str], set[str]]] = field(default_factory=dict)
 
+    # native digest -> canonical hash of records seen as echoes before (kept by the engine)
+    echo_memo: EchoMemo | None = None
     # reference lookups of this cycle (golden ids <-> native ids and values), made on first need
     references: StoreReferences | None = None
     _contexts: dict[str, EntityContext] = field(default_factory=dict)

@@ -32,6 +32,7 @@ from einklang.sync.capture import capture
 from einklang.sync.cycle import Cycle, EngineOptions, FaultHook, Observation, RolledBackStore, parse_stamp
 from einklang.sync.decisions import apply_decisions
 from einklang.sync.deletes import handle_delete
+from einklang.sync.echoes import EchoMemo
 from einklang.sync.linking import handle_new
 from einklang.sync.merging import merge_golden
 from einklang.sync.relink import StateLost
@@ -59,6 +60,7 @@ class SyncEngine:
         self.fault = fault or (lambda _point: None)
         self._sleep = sleep
         self.breakers = CircuitBreakers(store, self.options.retry, sleep)
+        self.echo_memo = EchoMemo()
 
     def run_cycle(self, dry_run: bool = False, entities: list[str] | None = None) -> CycleReport:
         # referenced entities first: a product's group is created (and linked) before the product
@@ -66,6 +68,7 @@ class SyncEngine:
         if dry_run:
             return self._dry_run(names)
         cycle = Cycle(self.config, self.store, self.connectors, self.options, self.breakers, self.fault)
+        cycle.echo_memo = self.echo_memo
         return self._run(cycle, names)
 
     def _run(self, cycle: Cycle, names: list[str]) -> CycleReport:
@@ -97,6 +100,7 @@ class SyncEngine:
                 marks = plan_marks(conn)
                 breakers = CircuitBreakers(store, self.options.retry, self._sleep)
                 cycle = Cycle(self.config, store, self.connectors, self.options, breakers, self.fault, dry_run=True)
+                cycle.echo_memo = self.echo_memo
                 report = self._run(cycle, names)
                 for entity_report in report.entities:
                     entity_report.plan = read_plan(conn, marks, entity_report.entity)
