@@ -381,11 +381,22 @@ def _row(card: _Card, source: str, row_number: int) -> ContactRow:
     _apply_labels(card.properties)
     slots: dict[str, str] = {}
     label_is_address = _label_is_the_address(card)
+    # Apple's company card: FN is the name shown for the company ("The Company" beside
+    # "ORG:Die Firma"), no person's name; a person given in N is still read.
+    shown_as_company = any(
+        prop.name == "X-ABSHOWAS" and prop.value.strip().upper() == "COMPANY" for prop in card.properties
+    )
+    shown_name = ""
     for prop in sorted(card.properties, key=lambda prop: prop.preference):
+        if prop.name == "FN" and shown_as_company:
+            shown_name = _unescape(prop.value).strip()
+            continue
         if prop.name == "LABEL" and label_is_address:
             _fill_label(slots, prop)
         else:
             _fill(slots, prop)
+    if shown_name and "company" not in slots:
+        slots["company"] = shown_name  # a company card without ORG: its FN is the company's name
     fields, unplaced = assemble(slots)
     return ContactRow(source, row_number, card.line, contact_format, fields, card.binary_skipped, unplaced)
 
@@ -403,12 +414,14 @@ def _fill(slots: dict[str, str], prop: _Property) -> None:
     elif name == "FN":
         slots.setdefault("full_name", _unescape(prop.value))
     elif name == "ORG":
-        org_units = [_unescape(item).strip() for item in _split_unescaped(prop.value, ";")]
-        org_units = [unit for unit in org_units if unit]
-        if org_units:
-            slots.setdefault("company", org_units[0])
-            if len(org_units) > 1:
-                slots.setdefault("department", ", ".join(org_units[1:]))
+        # ORG is positional: the organisation, then its units. An empty first part (iCloud's
+        # "ORG:;Department;SubDep1") means no company is given, not that the unit is one.
+        company, *units = [_unescape(item).strip() for item in _split_unescaped(prop.value, ";")]
+        units = [unit for unit in units if unit]
+        if company:
+            slots.setdefault("company", company)
+        if units:
+            slots.setdefault("department", ", ".join(units))
     elif name in {"TITLE", "ROLE"}:
         slots.setdefault("position", _unescape(prop.value))
     elif name == "ADR":

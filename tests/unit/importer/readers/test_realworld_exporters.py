@@ -220,3 +220,109 @@ def test_mixed_case_and_hcard_conversions() -> None:
     assert (values["salutation"], values["first_name"], values["last_name"]) == ("Mr", "John", "Doe")
     _report, values = _only("vcard-validator/01-tantek-basic.vcf")
     assert (values["first_name"], values["last_name"], values["company"]) == ("Tantek", "Çelik", "Technorati")
+
+
+def _not_read(report: FileReport) -> set[str]:
+    return {p.value or "" for p in report.problems if "is not taken as an e-mail address" in p.message}
+
+
+def test_em_client_im_addresses_are_reported_not_taken_as_email() -> None:
+    report, values = _only("emclient/IM-eMClient.vcf")
+    assert (values["first_name"], values["last_name"]) == ("EMClient", "Testkontakt")
+    assert not any(key.startswith("email") for key in values)
+    assert "jabber@example.com" in _not_read(report) and len(_not_read(report)) == 8
+
+
+def test_ios_im_entries_old_and_new_style() -> None:
+    report, values = _only("ios/IM-iOS.vcf")
+    assert (values["first_name"], values["last_name"]) == ("Test", "IosIMKontakt")
+    # the IMPP whose service name holds a quoted comma and colon is parsed, its address reported
+    assert {"mikeim@example.com", "skype2@example.com", "aim@example.com"} <= _not_read(report)
+
+
+def test_nextcloud_card_with_html_entities_in_a_parameter_and_empty_values() -> None:
+    report, values = _only("nextcloud/IM-Nextcloud.vcf")
+    assert values == {"first_name": "Test", "last_name": "Kontakt", "email": "kontakt@example.com"}
+    assert len(_not_read(report)) == 12
+
+
+def test_owncloud_card_with_fn_and_im_only() -> None:
+    report, values = _only("owncloud/IM-Owncloud.vcf")
+    assert (values["first_name"], values["last_name"]) == ("Owncloud", "IMKontakt")
+    assert _not_read(report) == {"irc@example.com", "skype@example.com", "telegram@example.com"}
+
+
+def test_icloud_cards() -> None:
+    _report, values = _only("icloud/XAbLabelAppleBuiltin.vcf")
+    assert (values["first_name"], values["last_name"], values["email"]) == ("Max", "Mustermann", "special@maxmu.de")
+    _report, values = _only("icloud/LabelPreference.vcf")
+    assert (values["email"], values["email2"]) == ("special@maxmu.de", "group_but_not_xablabel@example.com")
+    # ORG with an empty organisation: the units are the department, no company is invented
+    _report, values = _only("icloud/DepartmentOnly.vcf")
+    assert "company" not in values and values["department"] == "Department, SubDep1, SubDep2, SubDep3"
+    # X-ABShowAs:COMPANY: FN is the company's display name, not a person
+    _report, values = _only("icloud/CompanySetFN.vcf")
+    assert values == {"company": "Die Firma"}
+
+
+def test_icloud_groups_are_left_out_saying_so() -> None:
+    for name in ("icloud/Group.vcf", "icloud/kings.vcf", "icloud/facelessmen.vcf"):
+        report, rows = _read(name)
+        assert rows == [] and report.rows_left_out == 1
+        assert any(p.record_lost and "contact group" in p.message for p in report.problems)
+
+
+def test_icloud_card_with_only_a_phone_is_reported_and_one_with_an_email_named_by_it() -> None:
+    report, rows = _read("icloud/EmptyFNPhone.vcf")
+    assert rows == [] and any("no name" in p.message for p in report.problems)
+    _report, values = _only("icloud/EmptyFNEmail.vcf")
+    assert (values["email"], values["last_name"]) == ("special@maxmu.de", "Special")
+
+
+def test_macos_company_card_with_a_contact_person() -> None:
+    _report, values = _only("macos/goldencomp.vcf")
+    assert (values["first_name"], values["last_name"], values["company"]) == (
+        "Harry",
+        "Strickland",
+        "The Golden Company",
+    )
+    assert values["email"] == "golden.company@example.com"
+
+
+def test_kaddressbook_evolution_and_google_im_cards() -> None:
+    report, values = _only("kde/IM-KAddressbook.vcf")
+    assert (values["first_name"], values["last_name"]) == ("KAddressbook", "IMKontakt")
+    assert "groupwise@example.com" in _not_read(report)
+    report, values = _only("evolution/IM-Evolution.vcf")
+    assert (values["first_name"], values["last_name"], values["email"]) == ("Hans", "Wurst", "hans@wurst.de")
+    assert "hans+groupwise@example.com" in _not_read(report)
+    report, values = _only("gmail/IM-GoogleContacts.vcf")
+    assert (values["first_name"], values["last_name"]) == ("Google", "IMTestKontakt")
+    assert len(_not_read(report)) == 7
+
+
+def test_nextcloud_server_copies() -> None:
+    _report, values = _only("nextcloud/nedstark.vcf")
+    assert (values["first_name"], values["last_name"], values["company"], values["department"]) == (
+        "Eddard",
+        "Stark",
+        "The North",
+        "Winterfell",
+    )
+    assert (values["email"], values["email2"]) == ("ned@stark.example.com", "warden_of_the_north@7kingdoms.com")
+    _report, values = _only("nextcloud/cersei.vcf")
+    assert values["categories"] == "House Baratheon; House Lannister" and values["email"] == "cersei@example.com"
+
+
+def test_roundcube_carddav_all_attributes() -> None:
+    report, values = _only("rcmcarddav/AllAttr.vcf")
+    assert (values["title"], values["first_name"], values["last_name"], values["suffix"]) == (
+        "Dr.",
+        "Albert",
+        "Wesker",
+        "MSc",
+    )
+    assert (values["company"], values["department"], values["position"]) == ("Umbrella Corp", "Executive Board", "CEO")
+    assert (values["city"], values["country"], values["postal_code"]) == ("Tokyo", "JP", "99887")
+    assert (values["email"], values["email2"]) == ("albert@wesker.example.com", "wesker@umbrella.example.com")
+    assert {p.field for p in report.problems if p.severity == "error"} == {"phone", "phone2"}

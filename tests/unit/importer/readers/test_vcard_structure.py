@@ -75,3 +75,24 @@ def test_a_company_card_with_the_company_as_family_name_has_no_person_name(tmp_p
 def test_a_person_at_a_company_keeps_the_name(tmp_path: Path) -> None:
     values, _problems = _read(tmp_path, "VERSION:3.0", "N:Sykler;Aspaas;;;", "ORG:Aspaas Sykler")
     assert (values["first_name"], values["last_name"], values["company"]) == ("Aspaas", "Sykler", "Aspaas Sykler")
+
+
+def test_an_apple_company_card_shows_fn_for_the_company_not_a_person(tmp_path: Path) -> None:
+    values, _problems = _read(
+        tmp_path, "VERSION:3.0", "N:;;;;", "FN:The Company", "ORG:Die Firma;", "X-ABShowAs:COMPANY"
+    )
+    assert values == {"company": "Die Firma"}
+    values, _problems = _read(tmp_path, "VERSION:3.0", "FN:Apple Inc.", "X-ABShowAs:COMPANY")
+    assert values == {"company": "Apple Inc."}
+    # a contact person in N is still read
+    values, _problems = _read(
+        tmp_path, "VERSION:3.0", "N:Berg;Eva", "FN:Firma Berg", "ORG:Firma Berg", "X-ABShowAs:COMPANY"
+    )
+    assert (values["first_name"], values["last_name"], values["company"]) == ("Eva", "Berg", "Firma Berg")
+
+
+def test_org_is_positional_an_empty_organisation_makes_no_company(tmp_path: Path) -> None:
+    values, _problems = _read(tmp_path, "VERSION:3.0", "N:Berg;Eva", "ORG:;Vertrieb;Innendienst")
+    assert "company" not in values and values["department"] == "Vertrieb, Innendienst"
+    values, _problems = _read(tmp_path, "VERSION:3.0", "N:Berg;Eva", "ORG:Muster GmbH;;Innendienst")
+    assert (values["company"], values["department"]) == ("Muster GmbH", "Innendienst")
