@@ -17,6 +17,10 @@ Runs against whatever ``einklang`` is importable, so the same script measures th
 both are used.
 
     .venv/bin/python bench/realworld_readers.py [--json]
+
+``--dump-values before.json`` (run with the old code) and ``--compare-values before.json`` (with
+the new) list every read value that changed: the counts above only see losses, not a value read
+into the wrong field or a number read in the wrong country.
 """
 
 from __future__ import annotations
@@ -123,11 +127,46 @@ def measure(path: Path) -> Counts:
     return counts
 
 
+def read_values() -> dict[str, dict[str, dict[str, str]]]:
+    """Every file's read rows: {file: {row number: {field: value}}}."""
+    result: dict[str, dict[str, dict[str, str]]] = {}
+    for path in collection_files():
+        _report, rows = read_file(path, str(path))
+        result[str(path.relative_to(COLLECTION))] = {str(row.row): dict(row.values) for row in rows}
+    return result
+
+
+def print_value_changes(
+    before: dict[str, dict[str, dict[str, str]]], after: dict[str, dict[str, dict[str, str]]]
+) -> None:
+    """Each value that differs (files present in both), then the count of changed values per field."""
+    per_field: dict[str, int] = {}
+    for name in sorted(set(before) & set(after)):
+        for row in sorted(set(before[name]) | set(after[name]), key=int):
+            old, new = before[name].get(row, {}), after[name].get(row, {})
+            for field in sorted(set(old) | set(new)):
+                if old.get(field) != new.get(field):
+                    per_field[field] = per_field.get(field, 0) + 1
+                    print(f"{name} row {row} {field}: {old.get(field)!r} -> {new.get(field)!r}")
+    print("changed values per field:", ", ".join(f"{k} {v}" for k, v in sorted(per_field.items())) or "none")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="one JSON document instead of a table")
     parser.add_argument("--per-file", action="store_true", help="also list each file's counts")
+    parser.add_argument("--dump-values", type=Path, help="write every read row's values to this JSON file")
+    parser.add_argument(
+        "--compare-values", type=Path, help="list the read values that differ from a --dump-values file"
+    )
     args = parser.parse_args()
+    if args.dump_values or args.compare_values:
+        values = read_values()
+        if args.dump_values:
+            args.dump_values.write_text(json.dumps(values, indent=1, ensure_ascii=False), encoding="utf-8")
+        if args.compare_values:
+            print_value_changes(json.loads(args.compare_values.read_text(encoding="utf-8")), values)
+        return 0
     total = Counts()
     per_file: dict[str, Counts] = {}
     for path in collection_files():

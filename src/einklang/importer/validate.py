@@ -17,6 +17,7 @@ from einklang.importer.readers.model import ContactRow, Problem, Severity
 from einklang.normalize import (
     InvalidValue,
     clean_text,
+    country_from_region,
     normalize_country,
     normalize_email,
     normalize_phone_keeping_extension,
@@ -73,6 +74,14 @@ def validate_contact(row: ContactRow, default_region: str = "DE") -> tuple[dict[
         country = check.normalise("country", raw["country"], normalize_country, "unknown country")
         if country:
             result["country"] = country
+    elif inferred := country_from_region(raw.get("region"), raw.get("postal_code")):
+        # A US or Canadian address without a country line: its numbers are that country's too
+        # (a "(816) 739-9653" would otherwise become a German number).
+        country = result["country"] = inferred
+        message = (
+            f"no country given; {inferred} taken from region {raw['region']!r} and postal code {raw['postal_code']!r}"
+        )
+        check.report("country", inferred, message, "warning")
     region = country or default_region.upper()
     if "street" in raw:
         result["street"] = normalize_street(raw["street"], region)

@@ -6,7 +6,7 @@ each ``*_key`` function returns a lossy key meant only for comparing records.
 
 from einklang.normalize.address import normalize_postal_code, normalize_street, split_street, street_key
 from einklang.normalize.company import company_key, legal_form
-from einklang.normalize.country import normalize_country
+from einklang.normalize.country import country_from_region, normalize_country
 from einklang.normalize.email import normalize_email
 from einklang.normalize.errors import InvalidValue
 from einklang.normalize.names import (
@@ -26,6 +26,7 @@ __all__ = [
     "PersonName",
     "clean_text",
     "company_key",
+    "country_from_region",
     "fold",
     "join_person_name",
     "legal_form",

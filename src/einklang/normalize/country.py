@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gettext
+import re
 
 import pycountry
 
@@ -155,3 +156,39 @@ def _names() -> dict[str, str]:
     for alias, alpha_2 in _ALIASES.items():
         names[fold(alias)] = alpha_2
     return names
+
+
+# A US state (code or name) or a Canadian province beside a postal code of that country's shape
+# names the country even when the address has no country line (a US exporter rarely writes "USA"
+# under a US address). The subdivisions come from pycountry (ISO 3166-2).
+_POSTAL_CODE_SHAPES = {"US": re.compile(r"^\d{5}(?:-\d{4})?$"), "CA": re.compile(r"^[A-Z]\d[A-Z] ?\d[A-Z]\d$", re.I)}
+
+
+@functools.cache
+def _subdivision_keys(country: str) -> frozenset[str]:
+    """ "MO" and "missouri" for each state of ``country`` (codes upper case, names folded)."""
+    keys: set[str] = set()
+    for subdivision in pycountry.subdivisions:
+        if subdivision.country_code != country:
+            continue
+        keys.add(subdivision.code.split("-", 1)[1])
+        keys.add(fold(subdivision.name))
+    return frozenset(keys)
+
+
+def country_from_region(region: str | None, postal_code: str | None) -> str | None:
+    """ "US" or "CA" when the region is a US state (code or name) or a Canadian province code and
+    the postal code has that country's shape ("MO", "64118"); otherwise None.
+
+    Both must fit: a German five-digit postal code alone says nothing, and no German state is
+    abbreviated like a US one.
+    """
+    state = (clean_text(region) or "").replace(".", "")
+    code = clean_text(postal_code) or ""
+    if not state or not code:
+        return None
+    for country, shape in _POSTAL_CODE_SHAPES.items():
+        keys = _subdivision_keys(country)
+        if (state.upper() in keys or fold(state) in keys) and shape.match(code):
+            return country
+    return None

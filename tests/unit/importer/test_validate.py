@@ -181,3 +181,21 @@ def test_a_postal_code_of_an_unknown_country_is_kept_as_written() -> None:
     assert [(p.field, p.severity) for p in problems] == [("country", "error")]
     values, _ = validate_contact(_row(last_name="Peeters", postal_code="8000", country="België"))
     assert (values["country"], values["postal_code"]) == ("BE", "8000")
+
+
+def test_a_us_address_without_country_reads_its_numbers_as_american() -> None:
+    # as a US web site's vCard has it: state and ZIP code, no country line
+    values, problems = validate_contact(
+        _row(last_name="Wolf", city="Kansas City", region="MO", postal_code="64118", mobile="(816) 739-9653")
+    )
+    assert values["country"] == "US" and values["mobile"] == "+18167399653"
+    assert [(p.field, p.severity) for p in problems] == [("country", "warning")]
+    assert "'MO'" in problems[0].message and "'64118'" in problems[0].message
+
+
+def test_a_german_address_without_country_stays_german() -> None:
+    values, problems = validate_contact(
+        _row(last_name="Huber", city="München", region="Bayern", postal_code="80331", phone="089 1234567")
+    )
+    assert problems == []
+    assert "country" not in values and values["phone"] == "+49891234567"

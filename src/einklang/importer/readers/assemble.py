@@ -22,6 +22,8 @@ Rules (the same for every format):
   phones after the known ones; more than three e-mails end in ``email3`` for validation to split
   and report.
 * **Birthday in parts** (Thunderbird: year, month, day): one date, ``--MM-DD`` without a year.
+* **Company cards**: a last name that only repeats the company (and no first name) is no
+  person's name; the company names the contact.
 * **Prefix**: Outlook's "Anrede"/"Title" and vCard's N prefix are split into salutation and title.
 """
 
@@ -93,6 +95,13 @@ def _take_prefix(slots: dict[str, str], fields: dict[str, str]) -> None:
 
 
 def _take_full_name(slots: dict[str, str], fields: dict[str, str]) -> None:
+    company = " ".join(fields.get("company", "").split())
+    last_name = " ".join(fields.get("last_name", "").split())
+    if company and last_name.casefold() == company.casefold() and not fields.get("first_name", "").strip():
+        # A company's card with the company in N's family slot ("N:Aspaas Sykler;;;;" beside
+        # "ORG:Aspaas Sykler"): the company names it, there is no person to split into names.
+        del fields["last_name"]
+        return
     full_name = " ".join(slots.get("full_name", "").split())
     # A company's card repeats the company as its display name (vCard FN = ORG): no person there.
     if not full_name or full_name == fields.get("company", "").strip() or "last_name" in fields:

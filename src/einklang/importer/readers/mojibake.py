@@ -60,6 +60,10 @@ def decode_value(data: bytes, charsets: list[str]) -> tuple[str, str | None]:
     if text is None:
         text = data.decode(_FALLBACK, errors="replace")
         note = "undecodable bytes replaced by U+FFFD"
+    elif charset == _FALLBACK and not charsets and note is None:
+        # Not UTF-8 and no CHARSET to say what else: Windows-1252 is a guess. The Bat! writes the
+        # user's code page ("Iksi=F1ski" is "Iksiński" in Windows-1250), so a person must look.
+        note = f"no CHARSET and not UTF-8: read as Windows-1252 ({text[:40]!r}); check the letters"
     if _TELL_TALE.search(text):
         repaired = repair_mojibake(text)
         if repaired is not None:

@@ -252,6 +252,11 @@ def _cards(lines: Iterable[_Logical], source: str) -> Iterator[ContactRow | Prob
         yield from _finished(card, source, row_number)
 
 
+def _shown_value(text: str) -> str:
+    """A decoded value on one line, for a message."""
+    return " / ".join(line.strip() for line in _unescape(text).splitlines() if line.strip())[:80]
+
+
 def _shown(text: str) -> str:
     """A raw line (latin-1 view of its bytes) as a person should see it in a message."""
     return text[:120].encode("latin-1").decode("utf-8", errors="replace")[:80]
@@ -330,6 +335,14 @@ def _finished(card: _Card, source: str, row_number: int) -> Iterator[ContactRow 
         return
     yield _row(card, source, row_number)
     for prop in card.properties:
+        if prop.name == "ADR" and (moved := _address_parts(prop.value))[1]:
+            street, city, region, postal_code = (moved[0][index] for index in (2, 3, 4, 5))
+            shown = ", ".join(part for part in (street, postal_code, city, region) if part)
+            message = f"ADR has {len(_components(prop.value))} of its 7 parts; read as {shown!r}: check the address"
+            yield Problem(source, prop.line, row_number, "ADR", prop.value, message, "warning")
+        if prop.name == "LABEL" and _label_is_the_address(card) and prop.value.strip():
+            message = "the card has no ADR: its address was read from LABEL (the printed form); check it"
+            yield Problem(source, prop.line, row_number, "LABEL", _shown_value(prop.value), message, "warning")
         if prop.name in _READ_PROPERTIES:
             continue
         found = _EMAIL_LIKE.search(prop.value)
@@ -367,8 +380,23 @@ def _row(card: _Card, source: str, row_number: int) -> ContactRow:
     contact_format = _VERSIONS.get(version, "vcard-3.0")
     _apply_labels(card.properties)
     slots: dict[str, str] = {}
+    label_is_address = _label_is_the_address(card)
+    # Apple's company card: FN is the name shown for the company ("The Company" beside
+    # "ORG:Die Firma"), no person's name; a person given in N is still read.
+    shown_as_company = any(
+        prop.name == "X-ABSHOWAS" and prop.value.strip().upper() == "COMPANY" for prop in card.properties
+    )
+    shown_name = ""
     for prop in sorted(card.properties, key=lambda prop: prop.preference):
-        _fill(slots, prop)
+        if prop.name == "FN" and shown_as_company:
+            shown_name = _unescape(prop.value).strip()
+            continue
+        if prop.name == "LABEL" and label_is_address:
+            _fill_label(slots, prop)
+        else:
+            _fill(slots, prop)
+    if shown_name and "company" not in slots:
+        slots["company"] = shown_name  # a company card without ORG: its FN is the company's name
     fields, unplaced = assemble(slots)
     return ContactRow(source, row_number, card.line, contact_format, fields, card.binary_skipped, unplaced)
 
@@ -386,12 +414,14 @@ def _fill(slots: dict[str, str], prop: _Property) -> None:
     elif name == "FN":
         slots.setdefault("full_name", _unescape(prop.value))
     elif name == "ORG":
-        org_units = [_unescape(item).strip() for item in _split_unescaped(prop.value, ";")]
-        org_units = [unit for unit in org_units if unit]
-        if org_units:
-            slots.setdefault("company", org_units[0])
-            if len(org_units) > 1:
-                slots.setdefault("department", ", ".join(org_units[1:]))
+        # ORG is positional: the organisation, then its units. An empty first part (iCloud's
+        # "ORG:;Department;SubDep1") means no company is given, not that the unit is one.
+        company, *units = [_unescape(item).strip() for item in _split_unescaped(prop.value, ";")]
+        units = [unit for unit in units if unit]
+        if company:
+            slots.setdefault("company", company)
+        if units:
+            slots.setdefault("department", ", ".join(units))
     elif name in {"TITLE", "ROLE"}:
         slots.setdefault("position", _unescape(prop.value))
     elif name == "ADR":
@@ -433,13 +463,25 @@ def _fill(slots: dict[str, str], prop: _Property) -> None:
         del slots[key]
 
 
+def _label_is_the_address(card: _Card) -> bool:
+    """Whether the card's address is only in LABEL (the printed form): it has no ADR."""
+    names = {prop.name for prop in card.properties}
+    return "LABEL" in names and "ADR" not in names
+
+
+def _fill_label(slots: dict[str, str], prop: _Property) -> None:
+    """A LABEL read as a one-cell address: its lines are split into street, postal code and city."""
+    block = "business" if "work" in prop.types else "home" if "home" in prop.types else "other"
+    text = _unescape(prop.value).strip()
+    if text and not any(key.startswith(block + ".") for key in slots):
+        slots[f"{block}.street"] = text
+
+
 def _fill_address(slots: dict[str, str], prop: _Property) -> None:
     block = "business" if "work" in prop.types else "home" if "home" in prop.types else "other"
     if any(key.startswith(block + ".") for key in slots):
         return
-    components = [_unescape(item).strip() for item in _components(prop.value)]
-    components += [""] * (7 - len(components))
-    pobox, extended, street, city, region, postal_code, country = components[:7]
+    pobox, extended, street, city, region, postal_code, country = _address_parts(prop.value)[0]
     for part, value in (
         ("street", street),
         ("street2", extended),
@@ -451,6 +493,29 @@ def _fill_address(slots: dict[str, str], prop: _Property) -> None:
     ):
         if value:
             slots[f"{block}.{part}"] = value
+
+
+# A postal code as the last part of a short ADR: digits, perhaps a letter prefix or a ZIP+4.
+_POSTAL_CODE_LIKE = re.compile(r"^(?:[A-Z]{1,2}-)?\d{4,5}(?:-\d{4})?$|^[A-Z]\d[A-Z] ?\d[A-Z]\d$", re.I)
+
+
+def _address_parts(value: str) -> tuple[list[str], bool]:
+    """The seven ADR parts (PO box, extended, street, city, region, postal code, country) and
+    whether they were moved to fit.
+
+    A short ADR is padded at the end (trailing empty parts are often left out), except when its
+    last part is a postal code that would land in an earlier slot ("Suite 101;1 Central St.;Any
+    Town;NC;27654", as the vCard 2.1 specification's own example has it): then the parts are moved
+    so that the postal code is the postal code -- to the right as a whole, or, when the leading
+    empty PO box shows that the front is complete, by leaving the slots before the postal code empty.
+    """
+    parts = [_unescape(item).strip() for item in _components(value)]
+    count = len(parts)
+    if 3 <= count < 6 and _POSTAL_CODE_LIKE.match(parts[-1]):
+        gap = [""] * (6 - count)
+        moved = [*gap, *parts] if parts[0] else [*parts[:-1], *gap, parts[-1]]
+        return [*moved, ""], True
+    return (parts + [""] * 7)[:7], False
 
 
 def _components(value: str) -> list[str]:

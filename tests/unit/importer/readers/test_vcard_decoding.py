@@ -48,7 +48,9 @@ def test_each_card_is_decoded_with_its_own_charset() -> None:
         ("山田", "太郎"),
         ("Brüning", "Michael"),
     ]
-    assert problems == []
+    # only the card without CHARSET that is not UTF-8 is mentioned: Windows-1252 was a guess
+    assert [(p.row, p.field, p.severity) for p in problems] == [(3, "N", "warning")]
+    assert "no CHARSET and not UTF-8: read as Windows-1252" in problems[0].message
 
 
 def test_a_fold_inside_a_utf8_character_joins_the_bytes_first() -> None:
@@ -129,7 +131,10 @@ def test_mojibake_is_repaired_or_reported() -> None:
 
 def test_decode_value_says_what_needed_care() -> None:
     assert decode_value("Müller".encode(), []) == ("Müller", None)
-    assert decode_value("Müller".encode("cp1252"), []) == ("Müller", None)
+    # no CHARSET and not UTF-8: Windows-1252 is a guess, and said to be one
+    text, note = decode_value("Müller".encode("cp1252"), [])
+    assert text == "Müller" and note is not None and "read as Windows-1252" in note
+    assert decode_value("Müller".encode("cp1252"), ["windows-1252"]) == ("Müller", None)
     text, note = decode_value(b"M\xfcller", ["x-unknown"])
     assert text == "Müller" and note is not None and "unknown CHARSET" in note
     text, note = decode_value("Müller".encode("cp1252"), ["UTF-8"])
