@@ -117,6 +117,7 @@ CITIES = [
 EPOCH = dt.datetime(2020, 1, 1)
 BATCH = 20_000
 PROFILE = False
+NO_ECHO_MEMO = False
 
 
 # ------------------------------------------------------------------------------ data
@@ -390,6 +391,8 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
     try:
         connectors = {name: open_connector(config, name) for name in ("erp", "crm")}
         engine = SyncEngine(config, store, connectors)
+        if NO_ECHO_MEMO:  # the baseline: every record read again is mapped again
+            engine.echo_memo = None  # type: ignore[assignment]
         # correctness of the set-up: the first cycle captures nothing and writes nothing
         before = state_counts(store)
         crm_before = table_digest(urls["crm"], "accounts", "id") if count <= 100_000 else None
@@ -573,11 +576,15 @@ def main() -> None:
     parser.add_argument("--quiet", type=int, default=7, help="quiet cycles measured per size")
     parser.add_argument("--workdir", help="folder for the SQLite files (e.g. /dev/shm: no fsync noise)")
     parser.add_argument("--profile", action="store_true", help="cProfile one change cycle (stderr)")
+    parser.add_argument(
+        "--no-echo-memo", action="store_true", help="baseline: map every record read again (no EchoMemo)"
+    )
     parser.add_argument("--verify", type=int, metavar="N", help="compare the bulk set-up with a real initial load")
     args = parser.parse_args()
     print(f"# {platform.node()} {platform.processor() or platform.machine()} python {platform.python_version()}")
-    global PROFILE
+    global PROFILE, NO_ECHO_MEMO
     PROFILE = args.profile
+    NO_ECHO_MEMO = args.no_echo_memo
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         if args.verify:
             print(json.dumps(verify(args.backend, args.verify, Path(tmp))), flush=True)
