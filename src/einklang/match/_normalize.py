@@ -107,3 +107,24 @@ def split_person_name(first: str | None, last: str | None) -> tuple[str | None, 
         # A lone name is more often a surname ("Müller") than a given name.
         return None, given
     return given, family
+
+
+@lru_cache(maxsize=_CACHE)
+def is_mobile_number(e164: str) -> bool:
+    """A mobile number belongs to one person; a landline may be a switchboard or a family's."""
+    import phonenumbers
+
+    number = phonenumbers.parse(e164, None)
+    return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE
+
+
+def distinct(values: list[str | None]) -> list[str] | None:
+    """The values present, each once, in order; None (not an empty list) when there are none.
+
+    None is what SQL's null tests and Splink's null level expect for "nothing to compare".
+    """
+    seen: list[str] = []
+    for value in values:
+        if value and value not in seen:
+            seen.append(value)
+    return seen or None

@@ -9,6 +9,7 @@ from einklang.match import fields
 from einklang.match.spec import (
     ComparisonDef,
     LevelDef,
+    ListBlock,
     MatchSpec,
     PairView,
     PostRule,
@@ -80,9 +81,9 @@ COMPANY_SPEC = MatchSpec(
         "l.company_key = r.company_key",
         "l.company_phonetic = r.company_phonetic",
         "l.postal_key = r.postal_key AND l.street_key = r.street_key",
-        "l.phone_e164 = r.phone_e164",
-        "l.email_address = r.email_address",
-        "l.email_org_domain = r.email_org_domain",
+        ListBlock("phone_numbers"),
+        ListBlock("email_addresses"),
+        ListBlock("email_org_domains"),
     ),
     training_blocking_rules=(
         "l.postal_key = r.postal_key AND l.street_key = r.street_key",
@@ -102,4 +103,6 @@ COMPANY_SPEC = MatchSpec(
         *fields.PHONE_COLUMNS,
         *fields.EMAIL_COLUMNS,
     ),
+    list_columns=fields.LIST_COLUMNS,
+    bool_columns=fields.BOOL_COLUMNS,
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from splink import Linker
@@ -18,6 +18,9 @@ from splink import Linker
 from einklang.match.backend import Backend, default_backend
 from einklang.match.model import LinkType, MatchModel, default_model, splink_settings
 from einklang.match.spec import LevelDef, MatchSpec, PairView, RuleOutcome
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Verdict = Literal["duplicate", "possible"]
 
@@ -76,15 +79,26 @@ def prepare(
     return frame
 
 
-def splink_input(prepared: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
-    """The columns Splink reads: the internal id and the comparison columns, as nullable strings."""
-    columns = [UNIQUE_ID, *spec.prepared_columns]
-    frame = prepared[columns].copy()
-    for column in spec.prepared_columns:
-        # Object columns mixing None and bool/str are typed unreliably on registration.
-        if frame[column].dtype == object:
-            frame[column] = frame[column].astype("string")
-    return frame
+def arrow_schema(spec: MatchSpec) -> pa.Schema:
+    """Explicit types: a column that is empty in one list must still be a text or list column."""
+    import pyarrow as pa
+
+    def column_type(column: str) -> pa.DataType:
+        if column in spec.list_columns:
+            return pa.list_(pa.string())
+        if column in spec.bool_columns:
+            return pa.bool_()
+        return pa.string()
+
+    return pa.schema([(UNIQUE_ID, pa.string()), *((column, column_type(column)) for column in spec.prepared_columns)])
+
+
+def splink_input(prepared: pd.DataFrame, spec: MatchSpec) -> pa.Table:
+    """The columns Splink reads: the internal id and the comparison columns, typed for SQL."""
+    import pyarrow as pa
+
+    schema = arrow_schema(spec)
+    return pa.Table.from_pandas(prepared[schema.names], schema=schema, preserve_index=False)
 
 
 PairKey = tuple[Hashable, Hashable] | frozenset[Hashable]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from einklang.match._sql import SOURCE_DIALECT
-from einklang.match.spec import ComparisonDef, MatchSpec
+from einklang.match.spec import ComparisonDef, ListBlock, MatchSpec
 
 if TYPE_CHECKING:  # Splink (and pandas, DuckDB behind it) load only when a model is used
     import splink.comparison_library as cl
@@ -116,14 +116,16 @@ def _splink_comparison(comparison: ComparisonDef, model: MatchModel) -> cl.Custo
     )
 
 
-def blocking_rule(rule: str) -> BlockingRuleCreator:
+def blocking_rule(rule: str | ListBlock) -> BlockingRuleCreator:
     """A blocking rule written in the specs' SQL dialect."""
     from splink.blocking_rule_library import CustomRule
 
+    if isinstance(rule, ListBlock):
+        return CustomRule(rule.sql, sql_dialect=SOURCE_DIALECT, arrays_to_explode=[rule.column])
     return CustomRule(rule, sql_dialect=SOURCE_DIALECT)
 
 
-def _blocking_rules(rules: Iterable[str]) -> list[BlockingRuleCreator | dict[str, Any]]:
+def _blocking_rules(rules: Iterable[str | ListBlock]) -> list[BlockingRuleCreator | dict[str, Any]]:
     return [blocking_rule(rule) for rule in rules]
 
 

@@ -103,6 +103,22 @@ _SWAPPED_FUZZY = (
     'AND jaro_winkler_similarity("last_fold_l", "first_fold_r") >= 0.92)))'
 )
 
+# Both given names present and at most two typing errors apart (Lena/Lea, Jörg/Jierg): a typo or
+# another person (colleagues, relatives); never decided without a person.
+# Jan/Jana and Maria/Mario are the pairs of names relatives have: those stay "differs".
+_FIRST_CLOSE = (
+    f'(length("first_fold_l") > 1 AND length("first_fold_r") > 1 AND {edits_within("first_fold", 2)} '
+    f"AND NOT {one_extends_other('first_fold')} AND NOT {differ_in_last_letter_only('first_fold')})"
+)
+_LAST_SIMILAR = f"({_LAST_EXACT} OR {_LAST_FUZZY})"
+# "Hqhn Maximilian" vs "Maximilian Hahn": swapped, one of the two names with typing errors.
+_SWAPPED_CLOSE = (
+    '(("first_fold_l" = "last_fold_r" AND damerau_levenshtein("last_fold_l", "first_fold_r") <= 2 '
+    'AND length("last_fold_l") > 2 AND length("first_fold_r") > 2) OR '
+    '("last_fold_l" = "first_fold_r" AND damerau_levenshtein("first_fold_l", "last_fold_r") <= 2 '
+    'AND length("first_fold_l") > 2 AND length("last_fold_r") > 2))'
+)
+
 
 def _facts(*tags: str) -> frozenset[str]:
     return frozenset(tags)
@@ -174,6 +190,22 @@ NAME_LEVELS: tuple[LevelDef, ...] = (
         _facts("name:swapped", "name:agrees"),
     ),
     LevelDef(
+        "swapped_close",
+        "first and last name swapped, one of them with typing errors",
+        level(_SWAPPED_CLOSE),
+        0.005,
+        2e-6,
+        _facts("name:swapped", "name:close"),
+    ),
+    LevelDef(
+        "last_similar_first_close",
+        "last name equal or similar, first names a typing error apart",
+        level(f"{_LAST_SIMILAR} AND {_FIRST_CLOSE}"),
+        0.02,
+        2e-4,
+        _facts("last:similar", "first:close", "name:close"),
+    ),
+    LevelDef(
         "last_exact_first_missing",
         "last name equal, first name missing on one side",
         level(f"{_LAST_EXACT} AND {_FIRST_MISSING}"),
@@ -234,6 +266,11 @@ def explain_name(level_def: LevelDef, left: PreparedRow, right: PreparedRow) -> 
     facts = level_def.facts
     left_first, right_first = left.get("first_name"), right.get("first_name")
     left_last, right_last = left.get("last_name"), right.get("last_name")
+    if "name:swapped" in facts and "name:close" in facts:
+        return [
+            f"name: first and last name swapped, with typing errors ({_shown(left_first)} {_shown(left_last)}"
+            f" ~ {_shown(right_first)} {_shown(right_last)})"
+        ]
     if "name:swapped" in facts:
         return [
             f"name: first and last name swapped ({_shown(left_first)} {_shown(left_last)}"
@@ -250,6 +287,12 @@ def explain_name(level_def: LevelDef, left: PreparedRow, right: PreparedRow) -> 
         reasons.append(f"last_name: similar ({_shown(left_last)} ~ {_shown(right_last)})")
     elif "last:differs" in facts:
         reasons.append(f"last_name: differs ({_shown(left_last)} vs {_shown(right_last)})")
+    elif "last:similar" in facts:
+        reasons.append(
+            _same_or_folded("last_name", left_last, right_last)
+            if left.get("last_fold") == right.get("last_fold")
+            else f"last_name: similar ({_shown(left_last)} ~ {_shown(right_last)})"
+        )
     if "first:exact" in facts:
         reasons.append(_same_or_folded("first_name", left_first, right_first))
     elif "first:fuzzy" in facts:
@@ -263,6 +306,8 @@ def explain_name(level_def: LevelDef, left: PreparedRow, right: PreparedRow) -> 
             reasons.append(_initial_or_part(left, right))
         else:
             reasons.append(f"first_name: similar ({_shown(left_first)} ~ {_shown(right_first)})")
+    elif "first:close" in facts:
+        reasons.append(f"first_name: close ({_shown(left_first)} ~ {_shown(right_first)})")
     elif "first:missing" in facts:
         reasons.append("first_name: missing on one side")
     elif "first:differs" in facts:
@@ -311,6 +356,35 @@ def first_name_rule(personal_evidence_facts: tuple[str, ...], identity: Identity
     return rule
 
 
+def close_names_rule(personal_evidence_facts: tuple[str, ...], identity: IdentityCheck | None = None) -> PostRule:
+    """Given names a typing error apart are a typo, or two people (Lena and Lea, Jan and Jana).
+
+    Colleagues and relatives share every other field, so the rest of the evidence cannot tell;
+    the pair goes to a person, unless something only one person has agrees (a mobile number, a
+    personal e-mail address, or the ID number checked by ``identity``).
+    """
+
+    def rule(pair: PairView) -> RuleOutcome | None:
+        if not pair.has("name:close"):
+            return None
+        if identity is not None and identity(pair):
+            return None
+        left, right = pair.left, pair.right
+        who = (
+            f"{_shown(left.get('first_name'))} {_shown(left.get('last_name'))} ~ "
+            f"{_shown(right.get('first_name'))} {_shown(right.get('last_name'))}"
+        )
+        if any(pair.has(fact) for fact in personal_evidence_facts):
+            # A mobile number or a personal address is one person's: the names hold a typo.
+            return RuleOutcome(reason=f"rule: names a typing error apart ({who}) but personal data agree")
+        return RuleOutcome(
+            reason=f"rule: names a typing error apart ({who}), a typo or two people: needs review",
+            cap_at_possible=True,
+        )
+
+    return rule
+
+
 def missing_first_name_rule(personal_evidence_facts: tuple[str, ...]) -> PostRule:
     """Without a given name on one side, a shared surname and address may well be a colleague."""
 
@@ -331,6 +405,21 @@ def _is_initial(row: PreparedRow) -> bool:
     return any(row.get(column) and len(str(row[column])) == 1 for column in ("first_fold", "last_fold"))
 
 
+def _name_the_initial_stands_for(initial_row: PreparedRow, full: PreparedRow) -> str:
+    """The full side's given name the initial abbreviates (Thomas for "T. Müller" ~ "Thomas Müllr").
+
+    Only the given name counts: the same person with a misspelt surname is still one name, while
+    Thomas and Tanja are two people the initial could mean.
+    """
+    initials = {str(initial_row[c]) for c in ("first_fold", "last_fold") if initial_row.get(c)}
+    initials = {value for value in initials if len(value) == 1}
+    for column in ("first_fold", "last_fold"):
+        value = str(full.get(column) or "")
+        if len(value) > 1 and value[0] in initials:
+            return value
+    return " ".join(str(full[c]) for c in ("first_fold", "last_fold") if full.get(c))
+
+
 def initial_only_rule(personal_evidence_facts: tuple[str, ...]) -> PostRule:
     """An initial fits every given name with that letter: "T." may be Thomas or Tanja.
 
@@ -344,7 +433,7 @@ def initial_only_rule(personal_evidence_facts: tuple[str, ...]) -> PostRule:
             return None
         initial_side = "left" if _is_initial(pair.left) else "right"
         full = pair.right if initial_side == "left" else pair.left
-        given = " ".join(str(full[c]) for c in ("first_fold", "last_fold") if full.get(c))
+        given = _name_the_initial_stands_for(pair.left if initial_side == "left" else pair.right, full)
         if any(pair.has(fact) for fact in personal_evidence_facts):
             # Not in doubt here, but the name it matched counts when judging the record's other pairs.
             return RuleOutcome(reason="", ambiguity=(initial_side, given))

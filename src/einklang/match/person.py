@@ -16,6 +16,7 @@ from einklang.match._normalize import text_or_none
 from einklang.match._sql import edits_within, either_null, level, same
 from einklang.match.names import (
     NAME_COLUMNS,
+    close_names_rule,
     first_name_rule,
     last_name_changed_rule,
     missing_first_name_rule,
@@ -23,7 +24,7 @@ from einklang.match.names import (
     name_only_rule,
     prepare_name,
 )
-from einklang.match.spec import ComparisonDef, LevelDef, MatchSpec, PairView, PreparedRow
+from einklang.match.spec import ComparisonDef, LevelDef, ListBlock, MatchSpec, PairView, PreparedRow
 
 PERSON_FIELDS = (
     "first_name",
@@ -185,8 +186,8 @@ PERSON_SPEC = MatchSpec(
         "l.national_id = r.national_id",
         "l.postal_key = r.postal_key AND l.street_key = r.street_key",
         "l.last_phonetic = r.last_phonetic AND l.postal_key = r.postal_key",
-        "l.email_address = r.email_address",
-        "l.mobile_e164 = r.mobile_e164",
+        ListBlock("email_addresses"),
+        ListBlock("mobile_numbers"),
     ),
     training_blocking_rules=(
         "l.date_of_birth = r.date_of_birth",
@@ -198,6 +199,7 @@ PERSON_SPEC = MatchSpec(
     ),
     post_rules=(
         first_name_rule(PERSONAL_EVIDENCE, identity_agrees),
+        close_names_rule(PERSONAL_EVIDENCE, identity_agrees),
         missing_first_name_rule(PERSONAL_EVIDENCE),
         last_name_changed_rule(identity_agrees),
         name_only_rule(CORROBORATION),
@@ -211,4 +213,6 @@ PERSON_SPEC = MatchSpec(
         "date_of_birth",
         "national_id",
     ),
+    list_columns=fields.LIST_COLUMNS,
+    bool_columns=fields.BOOL_COLUMNS,
 )

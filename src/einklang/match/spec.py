@@ -86,6 +86,20 @@ PostRule = Callable[[PairView], RuleOutcome | None]
 
 
 @dataclass(frozen=True)
+class ListBlock:
+    """A blocking rule on a list column: two records meet when their lists share a value.
+
+    Splink explodes the list (one row per value) before the join, in either engine.
+    """
+
+    column: str
+
+    @property
+    def sql(self) -> str:
+        return f"l.{self.column} = r.{self.column}"
+
+
+@dataclass(frozen=True)
 class MatchSpec:
     """Everything the matcher needs to know about one record type."""
 
@@ -94,7 +108,7 @@ class MatchSpec:
     prepare_record: Callable[[Mapping[str, Any], str], dict[str, Any]]
     """Canonical record and default phone region -> prepared columns (display and comparison)."""
     comparisons: tuple[ComparisonDef, ...]
-    blocking_rules: tuple[str, ...]
+    blocking_rules: tuple[str | ListBlock, ...]
     """SQL conditions on ``l.`` and ``r.`` columns; a pair is scored if any rule holds."""
     training_blocking_rules: tuple[str, ...]
     """Rules for EM: each must leave some comparisons free to be estimated."""
@@ -104,6 +118,10 @@ class MatchSpec:
     probability_two_random_records_match: float = 1e-4
     prepared_columns: tuple[str, ...] = field(default=())
     """Columns prepare_record produces (fixed so empty inputs still give a well-formed frame)."""
+    list_columns: tuple[str, ...] = field(default=())
+    """Prepared columns holding a list of strings (all e-mails, all numbers); the others are text."""
+    bool_columns: tuple[str, ...] = field(default=())
+    """Prepared columns holding true/false."""
 
     def comparison(self, name: str) -> ComparisonDef:
         for comparison in self.comparisons:
