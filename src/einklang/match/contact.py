@@ -8,8 +8,10 @@ from typing import Any
 from einklang.match import fields
 from einklang.match._normalize import text_or_none
 from einklang.match.names import (
+    INITIAL_PAIRS_SQL,
     NAME_COLUMNS,
     close_names_rule,
+    first_name_drop,
     first_name_rule,
     initial_only_rule,
     last_name_changed_rule,
@@ -37,6 +39,7 @@ CONTACT_FIELDS = (
 # Only these belong to one person; a switchboard number, a shared mailbox or an address do not.
 PERSONAL_EVIDENCE = ("phone:mobile", "email:personal")
 CORROBORATION = ("address:same", "address:similar", "phone:same", "email:same", "company:same")
+FIRST_NAME_DROP = first_name_drop(PERSONAL_EVIDENCE)
 
 
 def prepare_contact(record: Mapping[str, Any], default_region: str) -> dict[str, Any]:
@@ -101,7 +104,7 @@ CONTACT_SPEC = MatchSpec(
         "l.first_fold = r.first_fold AND l.last_fold = r.last_fold AND l.street_key = r.street_key",
     ),
     post_rules=(
-        first_name_rule(PERSONAL_EVIDENCE),
+        first_name_rule(FIRST_NAME_DROP),
         close_names_rule(PERSONAL_EVIDENCE),
         missing_first_name_rule(PERSONAL_EVIDENCE),
         initial_only_rule(PERSONAL_EVIDENCE),
@@ -109,6 +112,8 @@ CONTACT_SPEC = MatchSpec(
         last_name_changed_rule(),
         name_only_rule(CORROBORATION),
     ),
+    drops=(FIRST_NAME_DROP,),
+    ambiguity_sql=INITIAL_PAIRS_SQL,
     probability_two_random_records_match=1e-4,
     prepared_columns=(
         *NAME_COLUMNS,

@@ -140,7 +140,9 @@ def splink_settings(spec: MatchSpec, model: MatchModel, link_type: LinkType) -> 
         probability_two_random_records_match=model.probability_two_random_records_match,
         comparisons=[_splink_comparison(comparison, model) for comparison in spec.comparisons],
         blocking_rules_to_generate_predictions=_blocking_rules(spec.blocking_rules),
+        # Splink keeps the gamma (level) columns, which the rules read, only with the matching
+        # columns; the matcher joins the pairs back to the prepared records for everything else.
         retain_matching_columns=True,
-        retain_intermediate_calculation_columns=True,
+        retain_intermediate_calculation_columns=False,
         additional_columns_to_retain=[],
     )

@@ -25,7 +25,7 @@ from einklang.match._sql import (
     same,
 )
 from einklang.match.phonetic import cologne_phonetic
-from einklang.match.spec import ComparisonDef, LevelDef, PairView, PostRule, PreparedRow, RuleOutcome
+from einklang.match.spec import ComparisonDef, DropWhen, LevelDef, PairView, PostRule, PreparedRow, RuleOutcome
 
 IdentityCheck = Callable[[PairView], bool]
 """Whether identifiers that only one person has (date of birth with an ID number) agree."""
@@ -105,9 +105,11 @@ _SWAPPED_FUZZY = (
 
 # Both given names present and at most two typing errors apart (Lena/Lea, Jörg/Jierg): a typo or
 # another person (colleagues, relatives); never decided without a person.
-# Jan/Jana and Maria/Mario are the pairs of names relatives have: those stay "differs".
+# Jan/Jana and Maria/Mario are the pairs of names relatives have: those stay "differs"; so do
+# names with another first letter (Anna/Tanja), which typing errors rarely touch.
 _FIRST_CLOSE = (
-    f'(length("first_fold_l") > 1 AND length("first_fold_r") > 1 AND {edits_within("first_fold", 2)} '
+    f'(length("first_fold_l") > 1 AND length("first_fold_r") > 1 AND {same("first_initial")} '
+    f"AND {edits_within('first_fold', 2)} "
     f"AND NOT {one_extends_other('first_fold')} AND NOT {differ_in_last_letter_only('first_fold')})"
 )
 _LAST_SIMILAR = f"({_LAST_EXACT} OR {_LAST_FUZZY})"
@@ -325,7 +327,16 @@ def name_comparison() -> ComparisonDef:
     )
 
 
-def first_name_rule(personal_evidence_facts: tuple[str, ...], identity: IdentityCheck | None = None) -> PostRule:
+def first_name_drop(
+    personal_evidence_facts: tuple[str, ...], identity_facts: tuple[tuple[str, ...], ...] = ()
+) -> DropWhen:
+    """The pairs :func:`first_name_rule` drops: names conflict and nothing personal agrees."""
+    return DropWhen(
+        any_of=("first:differs", "name:differs"), none_of=personal_evidence_facts, unless_all_of=identity_facts
+    )
+
+
+def first_name_rule(drop: DropWhen) -> PostRule:
     """Given names discriminate: a differing given name means another person.
 
     Fellegi-Sunter alone cannot express this: among random pairs a shared surname is rare, so
@@ -333,20 +344,18 @@ def first_name_rule(personal_evidence_facts: tuple[str, ...], identity: Identity
     a switchboard number and a surname-only mailbox score as near-certain duplicates. The rule
     drops such pairs, unless something personal (a mobile number, a personal e-mail address,
     a date of birth and ID) agrees, in which case a person has to look (capped at possible).
+    ``drop`` is made by :func:`first_name_drop`.
     """
 
     def rule(pair: PairView) -> RuleOutcome | None:
-        conflict = pair.has("first:differs") or pair.has("name:differs")
-        if not conflict:
-            return None
-        if identity is not None and identity(pair):
+        if not drop.conflict(pair):
             return None
         left, right = pair.left, pair.right
         who = (
             f"{_shown(left.get('first_name'))} {_shown(left.get('last_name'))} vs "
             f"{_shown(right.get('first_name'))} {_shown(right.get('last_name'))}"
         )
-        if any(pair.has(fact) for fact in personal_evidence_facts):
+        if not drop.holds(pair):
             return RuleOutcome(
                 reason=f"rule: names differ ({who}) but personal data agree: needs review",
                 cap_at_possible=True,
@@ -399,6 +408,12 @@ def missing_first_name_rule(personal_evidence_facts: tuple[str, ...]) -> PostRul
         )
 
     return rule
+
+
+INITIAL_PAIRS_SQL = " OR ".join(
+    f"length({side}.{column}) = 1" for side in ("l", "r") for column in ("first_fold", "last_fold")
+)
+"""The pairs in which one side has only an initial: those :func:`initial_only_rule` looks at."""
 
 
 def _is_initial(row: PreparedRow) -> bool:

@@ -181,3 +181,9 @@ def test_the_order_of_the_addresses_does_not_change_the_verdict(
     record_b = contact("b", "Thomas", "Müller", city="Berlin", **dict(zip(slots, order_b[:kept_b], strict=False)))
     pair = pair_of(find_duplicates([record_a, record_b], spec=CONTACT_SPEC), "a", "b")
     assert pair is not None and pair.verdict == "duplicate"
+
+
+def test_colleagues_whose_given_names_start_differently_are_not_close() -> None:
+    shared = {"phone": "030 1234567", **MUSTER}
+    records = [contact("anna", "Anna", "Müller", **shared), contact("tanja", "Tanja", "Müller", **shared)]
+    assert find_duplicates(records, spec=CONTACT_SPEC, thresholds=EVERYTHING) == []
