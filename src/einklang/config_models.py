@@ -182,6 +182,16 @@ class SystemConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class DedupeConfig(BaseModel):
+    """Where ``einklang dedupe`` runs: DuckDB on this machine, or Spark (local or a cluster)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str = "local[2]"  # local[N] or spark://host:7077
+    memory_limit: str | None = None  # DuckDB's memory_limit, e.g. "2GB"; beyond it DuckDB spills to disk
+
+
 class EinklangConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -192,6 +202,7 @@ class EinklangConfig(BaseModel):
     default_region: str = "DE"
     systems: dict[str, SystemConfig] = Field(default_factory=dict)
     entities: dict[str, EntityConfig] = Field(default_factory=dict)
+    dedupe: DedupeConfig = Field(default_factory=lambda: DedupeConfig())
 
     @field_validator("default_region")
     @classmethod

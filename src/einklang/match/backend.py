@@ -126,11 +126,16 @@ class SparkBackend:
     """
 
     spark_session: Any
+    break_lineage_method: str = "persist"
+    """How Splink cuts Spark's query plans between steps: "persist" (memory, then disk) suits one
+    machine; "parquet" or "checkpoint" suit a cluster with large lists."""
 
     def database_api(self) -> Any:
         from splink.backends.spark import SparkAPI
 
-        return SparkAPI(spark_session=self.spark_session)  # type: ignore[no-untyped-call]
+        return SparkAPI(  # type: ignore[no-untyped-call]
+            spark_session=self.spark_session, break_lineage_method=self.break_lineage_method
+        )
 
     def open_session(self, workdir: Path) -> Session:
         checkpoints = workdir / "spark-checkpoints"

@@ -59,9 +59,22 @@ def prepare_name(first_raw: Any, last_raw: Any) -> dict[str, Any]:
         "last_fold": last_fold,
         "first_initial": first_fold[0] if first_fold else None,
         "first_token": first_token,
-        "first_phonetic": cologne_phonetic(first_fold) or None if first_fold else None,
-        "last_phonetic": cologne_phonetic(last_fold.replace(" ", "")) or None if last_fold else None,
+        "first_phonetic": _blocking_code(first_fold),
+        "last_phonetic": _blocking_code(last_fold.replace(" ", "") if last_fold else None),
     }
+
+
+def _blocking_code(folded: str | None) -> str | None:
+    """The phonetic code, plus any digits: "Muster12" is not "Muster7" (test data, numbered names).
+
+    Without the digits every "Kunde<n>" of a generated or anonymised list would share one code,
+    and blocking on it would pair everyone with everyone.
+    """
+    if not folded:
+        return None
+    digits = "".join(ch for ch in folded if ch.isdigit())
+    code = cologne_phonetic(folded)
+    return (f"{code}#{digits}" if digits else code) or None
 
 
 _FIRST_EXACT = same("first_fold")
