@@ -37,7 +37,7 @@ STAGES = {
     "read": "import sys\nfrom pathlib import Path\nfrom einklang.importer.incoming import read_files\n"
     "reports, rows = read_files([Path(sys.argv[1])])\nprint(len(rows), reports[0].errors)\n",
     "import": "import sys\nfrom einklang.cli import app\n"
-    "sys.argv = ['einklang', 'import', sys.argv[1], '--into', 'crm', '--dry-run', '--json', '-c', sys.argv[2]]\n"
+    "sys.argv = ['einklang', 'import', sys.argv[1], '--into', 'crm', '--dry-run', '-c', sys.argv[2]]\n"
     "app()\n",
     "dedupe": "import sys\nfrom einklang.cli import app\nsys.argv = ['einklang', 'dedupe', sys.argv[1], '--out', "
     "sys.argv[1] + '.pairs.csv']\napp()\n",

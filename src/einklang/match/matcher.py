@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from einklang.match.backend import Backend, Session, default_backend
 from einklang.match.model import LinkType, MatchModel, default_model, splink_settings
+from einklang.match.names import count_distinct_names
 from einklang.match.spec import LevelDef, MatchSpec, PairView, RuleOutcome
 from einklang.match.sql_rules import drop_sql, gamma_column
 
@@ -277,7 +278,7 @@ def _verdict(
         if outcome.ambiguity is not None and outcome.cap_at_possible:
             side, _ = outcome.ambiguity
             record = int((pair.left if side == "left" else pair.right)[UNIQUE_ID])
-            if len(matched.get((side, record), ())) == 1:
+            if count_distinct_names(matched.get((side, record), ())) == 1:
                 reasons.append("rule: the initial fits only this one name in the list")
                 continue
         if outcome.reason:

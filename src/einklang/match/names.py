@@ -10,7 +10,7 @@ from "same surname, given name missing" (unknown).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from einklang.match import _normalize as norm
@@ -446,6 +446,30 @@ def _name_the_initial_stands_for(initial_row: PreparedRow, full: PreparedRow) ->
         if len(value) > 1 and value[0] in initials:
             return value
     return " ".join(str(full[c]) for c in ("first_fold", "last_fold") if full.get(c))
+
+
+def _one_typo_apart(first: str, second: str) -> bool:
+    """Thomas/Thommas, Käthe/Kähte: one typing error; not Maria/Mario or Jan/Jana (two names)."""
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    if first[:1] != second[:1] or first.startswith(second) or second.startswith(first):
+        return False
+    if len(first) == len(second) and first[:-1] == second[:-1]:
+        return False
+    return DamerauLevenshtein.distance(first, second) <= 1
+
+
+def count_distinct_names(names: Iterable[str]) -> int:
+    """How many different given names ``names`` hold when a typing error does not make a new one."""
+    groups: list[list[str]] = []
+    for name in sorted(set(names)):
+        for group in groups:
+            if any(_one_typo_apart(name, member) for member in group):
+                group.append(name)
+                break
+        else:
+            groups.append([name])
+    return len(groups)
 
 
 def initial_only_rule(personal_evidence_facts: tuple[str, ...]) -> PostRule:
