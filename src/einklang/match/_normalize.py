@@ -15,7 +15,9 @@ from typing import Any
 from einklang import normalize
 from einklang.normalize import InvalidValue
 
-_CACHE = 200_000
+_CACHE = 50_000
+# Numbers and addresses are mostly one person's each: a large cache would only hold them.
+_UNIQUE_VALUES_CACHE = 10_000
 _NOT_LETTER_OR_DIGIT = re.compile(r"[^0-9a-z]+")
 
 
@@ -37,7 +39,7 @@ def fold(value: str) -> str | None:
     return _NOT_LETTER_OR_DIGIT.sub(" ", normalize.fold(value)).strip() or None
 
 
-@lru_cache(maxsize=_CACHE)
+@lru_cache(maxsize=_UNIQUE_VALUES_CACHE)
 def phone_e164(value: str, default_region: str) -> str | None:
     try:
         return normalize.normalize_phone(value, default_region) or None
@@ -45,7 +47,7 @@ def phone_e164(value: str, default_region: str) -> str | None:
         return None
 
 
-@lru_cache(maxsize=_CACHE)
+@lru_cache(maxsize=_UNIQUE_VALUES_CACHE)
 def email(value: str) -> str | None:
     try:
         return normalize.normalize_email(value).lower() or None
