@@ -7,7 +7,6 @@ evidence of one shared address (which is exactly what colleagues have).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,7 @@ def _text(record: Mapping[str, Any], field: str) -> str | None:
 
 # ---------------------------------------------------------------- address
 
-ADDRESS_COLUMNS = ("street", "postal_code", "city", "country", "street_key", "postal_key", "city_fold", "house_number")
+ADDRESS_COLUMNS = ("street", "postal_code", "city", "country", "street_key", "postal_key", "city_fold")
 
 
 def prepare_address(record: Mapping[str, Any], default_region: str) -> dict[str, Any]:
@@ -48,8 +47,6 @@ def prepare_address(record: Mapping[str, Any], default_region: str) -> dict[str,
         # The postal code format depends on the country; without one, the list's home region.
         "postal_key": norm.postal_code(postal, country or default_region) if postal else None,
         "city_fold": norm.fold(city) if city else None,
-        # Birkenweg 13 and Birkenweg 32 are two edits apart, and two houses.
-        "house_number": "".join(re.findall(r"\d+", street)) or None if street else None,
     }
 
 
@@ -58,10 +55,7 @@ _NO_ADDRESS = (
     '("street_key_r" IS NULL AND "postal_key_r" IS NULL AND "city_fold_r" IS NULL)'
 )
 _SAME_PLACE = f"({same('postal_key')} OR {same('city_fold')})"
-_STREET_SIMILAR = (
-    f"({edits_within('street_key', 2)} OR {jaro_winkler_at_least('street_key', 0.92)}) "
-    f"AND ({same('house_number')} OR {either_null('house_number')})"
-)
+_STREET_SIMILAR = f"({edits_within('street_key', 2)} OR {jaro_winkler_at_least('street_key', 0.92)})"
 
 ADDRESS_LEVELS = (
     LevelDef(
