@@ -38,7 +38,7 @@ def run_einklang(size: int, engine: str, master: str, threads: int | None, memor
     if engine == "spark":
         backend = SparkBackend(spark_session(master))
     else:
-        backend = DuckDBBackend(threads=threads, memory_limit=memory_limit)
+        backend = DuckDBBackend(threads=threads, **({"memory_limit": memory_limit} if memory_limit else {}))
     stats = MatchStats()
     counts = {"duplicate": 0, "possible": 0}
     started = time.perf_counter()
@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--spark-master", default="local[2]")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--memory-limit", default=None, help="DuckDB memory_limit, e.g. 1GB")
+    parser.add_argument("--memory-limit", default=None, help="DuckDB memory_limit (default: einklang's, 1GB)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--tool", default="einklang", help=argparse.SUPPRESS)
     arguments = parser.parse_args()

@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import pandas as pd
+from splink import Linker
+
 from einklang.match.backend import Backend, Session, default_backend
 from einklang.match.model import LinkType, MatchModel, default_model, splink_settings
 from einklang.match.names import count_distinct_names
@@ -28,7 +31,6 @@ from einklang.match.spec import LevelDef, MatchSpec, PairView, RuleOutcome
 from einklang.match.sql_rules import drop_sql, gamma_column
 
 if TYPE_CHECKING:
-    import pandas as pd
     import pyarrow as pa
 
 Verdict = Literal["duplicate", "possible"]
@@ -154,8 +156,6 @@ def prepare(
 
     For looking at small lists (and for training); matching itself never builds this frame.
     """
-    import pandas as pd
-
     ids = _Ids(id_field)
     rows = []
     for record in records:
@@ -348,8 +348,6 @@ def _score_and_explain(
     ids_b: list[Hashable],
     excluded: set[PairKey],
 ) -> Iterator[CandidatePair]:
-    from splink import Linker
-
     started = time.perf_counter()
     symmetric = link_type == "dedupe_only"
     session.load_parquet("prepared_a", workdir / "a.parquet")
