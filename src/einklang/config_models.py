@@ -189,7 +189,7 @@ class DedupeConfig(BaseModel):
 
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark_master: str = "local[2]"  # local[N] or spark://host:7077
-    memory_limit: str | None = "1GB"  # DuckDB's memory_limit; beyond it DuckDB spills to disk (None: 80% of RAM)
+    memory_limit: str | None = "2GB"  # DuckDB's memory_limit; beyond it DuckDB spills to disk (None: 80% of RAM)
 
 
 class EinklangConfig(BaseModel):

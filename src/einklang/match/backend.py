@@ -58,13 +58,13 @@ class DuckDBSession:
 class DuckDBBackend:
     """In-process DuckDB. ``threads`` limits parallelism on shared machines; None lets DuckDB decide.
 
-    ``memory_limit`` bounds DuckDB's own memory (default 1 GB; None: DuckDB's default of 80% of the
+    ``memory_limit`` bounds DuckDB's own memory (default 2 GB; None: DuckDB's default of 80% of the
     RAM); beyond it DuckDB spills to the run's working folder instead of growing.
     """
 
     database: str = ":memory:"
     threads: int | None = None
-    memory_limit: str | None = "1GB"
+    memory_limit: str | None = "2GB"
 
     def _connect(self, workdir: Path | None = None) -> Any:
         import duckdb

@@ -70,6 +70,10 @@ class CandidatePair:
     match_weight: float = 0.0
 
 
+class EngineMemoryError(RuntimeError):
+    """The engine's memory limit is too small for the list; the message says what to change."""
+
+
 @dataclass
 class MatchStats:
     """What a run did, for progress output and the benchmarks."""
@@ -332,6 +336,14 @@ def iter_duplicates(
             yield from _score_and_explain(
                 session, workdir, spec, model, link_type, thresholds, stats, ids_a, ids_b, excluded
             )
+        except Exception as error:  # DuckDB's own type, or Splink's wrapping of it
+            if "Out of Memory" in str(error):
+                raise EngineMemoryError(
+                    f"the matching engine ran out of its memory limit with {stats.records:,} records; raise "
+                    "dedupe.memory_limit in the configuration (e.g. 2GB or 4GB; DuckDB spills to disk "
+                    "beyond it) or use --engine spark"
+                ) from error
+            raise
         finally:
             session.close()
 

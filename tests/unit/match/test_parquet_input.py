@@ -80,3 +80,12 @@ def test_the_engine_comes_from_the_option_then_the_config() -> None:
     assert isinstance(limited, DuckDBBackend) and limited.memory_limit == "3GB"
     with pytest.raises(ValueError, match="unknown engine"):
         dedupe_backend("hadoop", None)
+
+
+def test_an_engine_out_of_memory_says_which_setting_to_raise() -> None:
+    from einklang.match import CONTACT_SPEC, find_duplicates
+    from einklang.match.matcher import EngineMemoryError
+
+    records = [{"id": str(n), "first_name": "Anna", "last_name": f"Muster{n}", "city": "Berlin"} for n in range(300)]
+    with pytest.raises(EngineMemoryError, match=r"raise dedupe\.memory_limit"):
+        find_duplicates(records, spec=CONTACT_SPEC, backend=DuckDBBackend(memory_limit="1MB"))
