@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.integration.conftest import database_server_missing
 
 from einklang.match import (
     CONTACT_SPEC,
@@ -24,7 +25,6 @@ from einklang.match import (
     Thresholds,
     find_duplicates,
 )
-from tests.integration.conftest import database_server_missing
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from data.german_contacts import generate
