@@ -9,7 +9,10 @@ generated in a temporary folder. Each stage runs in a child process whose peak R
 
 - ``inspect``: ``einklang inspect FILE --json`` (what the command keeps: counts and problems);
 - ``read``: ``read_files`` as ``import`` calls it, keeping every usable row (the first stage of
-  ``import``; matching and what follows are not measured here).
+  ``import``; matching and what follows are not measured here);
+- ``import``: the whole ``einklang import FILE --into crm --dry-run`` into the demo's CRM
+  (reading, validation, matching within the file and against the CRM's contacts, the plan).
+- ``dedupe``: ``einklang dedupe FILE --out pairs.csv``.
 
 To measure the code before a change, run with PYTHONPATH pointing at its ``src``.
 """
@@ -33,7 +36,21 @@ STAGES = {
     "app()\n",
     "read": "import sys\nfrom pathlib import Path\nfrom einklang.importer.incoming import read_files\n"
     "reports, rows = read_files([Path(sys.argv[1])])\nprint(len(rows), reports[0].errors)\n",
+    "import": "import sys\nfrom einklang.cli import app\n"
+    "sys.argv = ['einklang', 'import', sys.argv[1], '--into', 'crm', '--dry-run', '-c', sys.argv[2]]\n"
+    "app()\n",
+    "dedupe": "import sys\nfrom einklang.cli import app\nsys.argv = ['einklang', 'dedupe', sys.argv[1], '--out', "
+    "sys.argv[1] + '.pairs.csv']\napp()\n",
 }
+
+
+def demo_config(folder: Path) -> Path:
+    """The demo's ERP and CRM (SQLite) with a contact entity: the target of the import stage."""
+    from einklang.demo import import_step, scenario
+
+    config = scenario.build(folder, customer_count=30)
+    import_step.add_contact_entity(config)
+    return config
 
 
 def write_csv(path: Path, rows: int) -> None:
@@ -47,10 +64,11 @@ def write_csv(path: Path, rows: int) -> None:
             )
 
 
-def run_stage(stage: str, path: Path) -> tuple[float, float, int]:
+def run_stage(stage: str, path: Path, config: Path | None = None) -> tuple[float, float, int]:
     """(seconds, peak RSS in MB, exit code) of one stage in a child process."""
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", STAGES[stage], str(path)], stdout=subprocess.DEVNULL)
+    extra = [str(config)] if config is not None else []
+    child = subprocess.Popen([sys.executable, "-c", STAGES[stage], str(path), *extra], stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
     return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
@@ -69,8 +87,9 @@ def main() -> None:
         write_csv(path, args.rows)
         size_mb = path.stat().st_size / 1e6
         print(f"{args.rows} rows, {size_mb:.1f} MB", flush=True)
+        config = demo_config(Path(folder) / "demo") if "import" in args.stage else None
         for stage in args.stage:
-            seconds, peak_mb, code = run_stage(stage, path)
+            seconds, peak_mb, code = run_stage(stage, path, config if stage == "import" else None)
             results.append((stage, seconds, peak_mb, code))
             print(f"{stage}: {seconds:.1f} s, peak RSS {peak_mb:.0f} MB, exit {code}", flush=True)
     if args.write:

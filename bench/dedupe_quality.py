@@ -15,7 +15,11 @@ A pair counts as predicted when einklang's verdict is "duplicate" (the "sure" cl
 pairs go to human review and are reported separately), and for Splink when match_probability
 >= 0.99 (the threshold its tutorial clusters at). Best-threshold F1 is reported for both.
 
-Usage: python bench/dedupe_quality.py [--german 10000] [--repeat 3] [--only febrl3,febrl4,german]
+The German set comes in a normal and a hard profile (``german``, ``german-hard``; see
+bench/data/german_contacts.py).
+
+Usage: python bench/dedupe_quality.py [--german 10000] [--repeat 3]
+    [--only febrl3,febrl4,german,german-hard] [--no-splink] [--errors N]
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from data.german_contacts import generate, true_pairs
 from einklang.match import CONTACT_SPEC, PERSON_SPEC, DuckDBBackend, Thresholds, find_duplicates, train
 
 Pair = frozenset[str]
+WITH_SPLINK = True
 THRESHOLD_GRID = (0.2, 0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
 
 
@@ -320,24 +325,59 @@ def run_febrl(which: str, repeat: int) -> dict[str, Any]:
     result["einklang trained model (training not timed)"] = summarise(
         "einklang-trained", trained, truth, seconds_t, runs_t
     )
-    scored, seconds_s, runs_s = timed(lambda: splink_febrl(frames, which), repeat)
-    result["splink"] = summarise_splink(scored, truth, seconds_s, runs_s)
+    if WITH_SPLINK:
+        scored, seconds_s, runs_s = timed(lambda: splink_febrl(frames, which), repeat)
+        result["splink"] = summarise_splink(scored, truth, seconds_s, runs_s)
     return result
 
 
-def run_german(count: int, repeat: int) -> dict[str, Any]:
-    records = generate(count, seed=7)
+def show_errors(records: list[dict[str, Any]], pairs: list[Any], truth: set[Pair], limit: int) -> None:
+    """Print missed true pairs and false sure pairs with both records, to see which class fails."""
+    by_id = {record["id"]: record for record in records}
+    found = {frozenset((str(p.a_id), str(p.b_id))): p for p in pairs if p.score >= 0.5}
+    fields = ("first_name", "last_name", "company", "street", "postal_code", "city")
+    fields += ("phone", "mobile", "email", "email2")
+
+    def line(record_id: str) -> str:
+        record = by_id[record_id]
+        return " | ".join(str(record.get(name) or "-") for name in fields)
+
+    missed = [pair for pair in truth if pair not in found]
+    print(f"# missed (not returned): {len(missed)}", file=sys.stderr)
+    for pair in sorted(missed, key=sorted)[:limit]:
+        for record_id in sorted(pair):
+            print("   ", line(record_id), file=sys.stderr)
+        print(file=sys.stderr)
+    wrong = [p for key, p in found.items() if p.verdict == "duplicate" and key not in truth]
+    print(f"# false sure pairs: {len(wrong)}", file=sys.stderr)
+    for p in wrong[:limit]:
+        for record_id in (str(p.a_id), str(p.b_id)):
+            print("   ", line(record_id), file=sys.stderr)
+        print("    ->", round(p.score, 4), "; ".join(p.reasons), file=sys.stderr)
+    capped = [p for key, p in found.items() if p.verdict == "possible" and key in truth]
+    print(f"# true pairs only possible: {len(capped)}", file=sys.stderr)
+    for p in capped[:limit]:
+        for record_id in (str(p.a_id), str(p.b_id)):
+            print("   ", line(record_id), file=sys.stderr)
+        print("    ->", round(p.score, 4), "; ".join(p.reasons), file=sys.stderr)
+
+
+def run_german(count: int, repeat: int, hard: bool = False, errors: int = 0) -> dict[str, Any]:
+    records = generate(count, seed=7, hard=hard)
     truth = true_pairs(records)
     inputs = [{k: v for k, v in r.items() if k != "entity"} for r in records]
     pairs, seconds, runs = timed(lambda: einklang_run([inputs], CONTACT_SPEC), repeat)
     result: dict[str, Any] = {
-        "data": f"german synthetic ({count} records, seed 7)",
+        "data": f"german synthetic{' (hard)' if hard else ''} ({count} records, seed 7)",
         "records": [count],
         "true_pairs": len(truth),
     }
     result["einklang default model"] = summarise("einklang", pairs, truth, seconds, runs)
-    scored, seconds_s, runs_s = timed(lambda: splink_german(records), repeat)
-    result["splink"] = summarise_splink(scored, truth, seconds_s, runs_s)
+    if errors:
+        show_errors(records, pairs, truth, errors)
+    if WITH_SPLINK:
+        scored, seconds_s, runs_s = timed(lambda: splink_german(records), repeat)
+        result["splink"] = summarise_splink(scored, truth, seconds_s, runs_s)
     return result
 
 
@@ -345,14 +385,19 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--german", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", default="febrl3,febrl4,german")
+    parser.add_argument("--only", default="febrl3,febrl4,german,german-hard")
+    parser.add_argument("--no-splink", action="store_true", help="skip the Splink baseline (quick checks only)")
+    parser.add_argument("--errors", type=int, default=0, help="print up to N missed and wrong pairs (stderr)")
     arguments = parser.parse_args(list(argv) if argv is not None else None)
     logging.basicConfig(level=logging.WARNING)
+    global WITH_SPLINK
+    WITH_SPLINK = not arguments.no_splink
     results = []
     for which in arguments.only.split(","):
-        result = (
-            run_german(arguments.german, arguments.repeat) if which == "german" else run_febrl(which, arguments.repeat)
-        )
+        if which.startswith("german"):
+            result = run_german(arguments.german, arguments.repeat, which == "german-hard", arguments.errors)
+        else:
+            result = run_febrl(which, arguments.repeat)
         print(json.dumps(result, indent=2), flush=True)
         results.append(result)
 

@@ -5,11 +5,19 @@ real exports have: umlaut spellings (Müller/Mueller/Muller), typing errors, con
 (Schmidt/Schmitt, Meier/Mayer), swapped first and last names, abbreviated first names (T.),
 phone formats, street abbreviations, legal-form variants, missing fields.
 
+Copies also show the pairs a matcher easily misses: a second e-mail address (email2) that
+another copy holds in the first slot, a business address with no postal code, a copy with the
+company's other mail domain or the person's private address instead of the business one.
+
 Hard negatives are built in on purpose: colleagues with the same surname at one company address
 sharing the switchboard number and a surname-only mailbox (mueller@firma.de), relatives at one
 home address sharing a landline (Daniel and Daniela), and namesakes (same full name) elsewhere.
 
-Usage: python bench/data/german_contacts.py N [--seed S] > contacts.jsonl
+The ``hard`` profile has more of what makes matching hard: more and larger colleague groups
+sharing a company mailbox and switchboard, more copies without an e-mail address or postal
+code, and more typing errors.
+
+Usage: python bench/data/german_contacts.py N [--seed S] [--hard] > contacts.jsonl
 Deterministic for a given N and seed. Every record has ``id`` and ``entity`` (the truth).
 """
 
@@ -20,7 +28,7 @@ import json
 import random
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 MALE = [
@@ -391,6 +399,46 @@ KEYBOARD_NEIGHBOURS = {
 }
 
 
+@dataclass(frozen=True)
+class Profile:
+    """How often each kind of noise and each hard negative occurs."""
+
+    colleague_groups: float = 0.06
+    colleague_group_size: tuple[int, int] = (2, 3)
+    typo: float = 0.12
+    missing: dict[str, float] = field(
+        default_factory=lambda: {
+            "email": 0.2,
+            "phone": 0.2,
+            "mobile": 0.25,
+            "street": 0.05,
+            "company": 0.1,
+            "title": 0.5,
+            "postal_code": 0.08,
+        }
+    )
+    second_email: float = 0.25
+    swap_emails: float = 0.4
+    other_mail_domain: float = 0.1
+
+
+NORMAL = Profile()
+HARD = Profile(
+    colleague_groups=0.15,
+    colleague_group_size=(2, 5),
+    typo=0.25,
+    missing={
+        "email": 0.45,
+        "phone": 0.3,
+        "mobile": 0.35,
+        "street": 0.08,
+        "company": 0.15,
+        "title": 0.5,
+        "postal_code": 0.2,
+    },
+)
+
+
 @dataclass
 class Company:
     name: str
@@ -463,16 +511,17 @@ def _street_variant(rng: random.Random, street: str) -> str:
 
 
 class Generator:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, profile: Profile = NORMAL) -> None:
         self.rng = random.Random(seed)
+        self.profile = profile
         self.next_id = 0
         self.next_entity = 0
         self.used_phones: set[str] = set()
         self.email_owner: dict[str, int] = {}
 
-    def _make_email_unique(self, record: dict[str, Any]) -> None:
+    def _make_email_unique(self, record: dict[str, Any], slot: str = "email") -> None:
         """An address belongs to one person (or one shared mailbox group): never to two strangers."""
-        address = record.get("email")
+        address = record.get(slot)
         if not address:
             return
         key = address.lower()
@@ -480,8 +529,8 @@ class Generator:
         if owner == record.get("mailbox_group", record["entity"]):
             return
         local, domain = address.split("@")
-        record["email"] = f"{local}{self.rng.randint(100, 999)}@{domain}"
-        self._make_email_unique(record)
+        record[slot] = f"{local}{self.rng.randint(100, 999)}@{domain}"
+        self._make_email_unique(record, slot)
 
     def _unique_number(self) -> str:
         while True:
@@ -523,7 +572,11 @@ class Generator:
         female = rng.random() < 0.5 if female is None else female
         first = first or rng.choice(FEMALE if female else MALE)
         last = last or rng.choice(LAST)
-        mobile = f"0{rng.choice(MOBILE_PREFIXES)} {self._unique_number()}" if rng.random() < 0.6 else None
+        mobile = None
+        if rng.random() < 0.6:
+            prefix = rng.choice(MOBILE_PREFIXES)
+            # 015x numbers have eight digits after the prefix, the others seven (else they are invalid).
+            mobile = f"0{prefix} {self._unique_number()}{rng.randrange(10) if prefix.startswith('15') else ''}"
         entity = self.next_entity
         self.next_entity += 1
         if company is not None:
@@ -539,6 +592,11 @@ class Generator:
                 if rng.random() < 0.5
                 else f"0{company.area_code} {company.switchboard}"
             )
+            private = (
+                f"{_ascii(first)}.{_ascii(last)}{rng.randint(1, 99)}@{rng.choice(FREEMAIL)}"
+                if rng.random() < self.profile.second_email
+                else None
+            )
             return {
                 "entity": entity,
                 "first_name": first,
@@ -551,6 +609,7 @@ class Generator:
                 "phone": phone,
                 "mobile": mobile,
                 "email": email,
+                "email2": private,
                 "title": None,
             }
         street, postal, city, area = self._address()
@@ -567,6 +626,7 @@ class Generator:
             "phone": f"0{area} {self._unique_number()}" if rng.random() < 0.6 else None,
             "mobile": mobile,
             "email": email,
+            "email2": None,
             "title": rng.choice([None] * 8 + ["Dr.", "Prof. Dr."]),
         }
 
@@ -578,13 +638,14 @@ class Generator:
             copy["last_name"] = _umlaut_variant(rng, copy["last_name"])
             copy["first_name"] = _umlaut_variant(rng, copy["first_name"])
             copy["city"] = _umlaut_variant(rng, copy["city"])
-        if rng.random() < 0.12 and copy["last_name"] in CONFUSABLE:
+        typo = self.profile.typo
+        if rng.random() < typo and copy["last_name"] in CONFUSABLE:
             copy["last_name"] = rng.choice(CONFUSABLE[copy["last_name"]])
             changes += 1
-        elif rng.random() < 0.12:
+        elif rng.random() < typo:
             copy["last_name"] = _typo(rng, copy["last_name"])
             changes += 1
-        if rng.random() < 0.12:
+        if rng.random() < typo:
             copy["first_name"] = _typo(rng, copy["first_name"])
             changes += 1
         if rng.random() < 0.08:
@@ -611,18 +672,19 @@ class Generator:
                 copy["company"] = f"{base} {LEGAL_LONG[form]}"
             else:
                 copy["company"] = f"{base} {rng.choice(LEGAL_FORMS)}"
-        for field, chance in (
-            ("email", 0.2),
-            ("phone", 0.2),
-            ("mobile", 0.25),
-            ("street", 0.05),
-            ("company", 0.1),
-            ("title", 0.5),
-        ):
+        if copy.get("email2") and rng.random() < self.profile.swap_emails:
+            copy["email"], copy["email2"] = copy["email2"], copy["email"]
+        elif copy["company"] and copy["email"] and rng.random() < self.profile.other_mail_domain:
+            # The company's other domain (a group or a rename): same person, other mail domain.
+            local, domain = copy["email"].split("@")
+            copy["email"] = f"{local}@{domain.split('.')[0]}-gruppe.de"
+        for missing_field, chance in self.profile.missing.items():
             if rng.random() < chance:
-                copy[field] = None
+                copy[missing_field] = None
         if rng.random() < 0.1:
             copy["email"] = copy["email"].upper() if copy["email"] else None
+        if copy.get("email2") is None:
+            copy.pop("email2", None)
         if changes > 1 and rng.random() < 0.5:
             return self.noisy_copy(record)
         return copy
@@ -634,11 +696,13 @@ class Generator:
         while produced < count:
             batch: list[dict[str, Any]] = []
             roll = rng.random()
-            if roll < 0.06:  # colleagues sharing surname, address, switchboard and a surname-only mailbox
+            # colleagues sharing surname, address, switchboard and a surname-only mailbox
+            if roll < self.profile.colleague_groups:
                 company = rng.choice(companies)
                 last = rng.choice(LAST)
                 mailbox = f"{_ascii(last)}@{company.domain}"
-                people = [self.person(company, last=last) for _ in range(rng.randint(2, 3))]
+                size = rng.randint(*self.profile.colleague_group_size)
+                people = [self.person(company, last=last) for _ in range(size)]
                 firsts = set()
                 for person in people:
                     while person["first_name"] in firsts:
@@ -648,8 +712,10 @@ class Generator:
                     person["email"] = mailbox
                     person["mailbox_group"] = -1 - people[0]["entity"]
                     person["mobile"] = None
+                    person["email2"] = None
                 batch.extend(people)
-            elif roll < 0.09:  # relatives at one home address with one landline: Daniel and Daniela
+            elif roll < self.profile.colleague_groups + 0.03:
+                # relatives at one home address with one landline: Daniel and Daniela
                 pair = rng.choice(
                     [
                         ("Daniel", "Daniela"),
@@ -671,7 +737,8 @@ class Generator:
                 )
                 self.next_entity += 1
                 batch.extend([first, second])
-            elif roll < 0.13:  # namesakes: same full name, other city, other numbers and mail
+            elif roll < self.profile.colleague_groups + 0.07:
+                # namesakes: same full name, other city, other numbers and mail
                 first = self.person(rng.choice(companies) if rng.random() < 0.5 else None)
                 other = self.person(None, last=first["last_name"], first=first["first_name"])
                 # An e-mail address belongs to one person: a namesake's differs at least by a number.
@@ -684,12 +751,15 @@ class Generator:
                 batch.append(self.person(company))
             for record in batch:
                 self._make_email_unique(record)
+                self._make_email_unique(record, "email2")
             for record in list(batch):
                 if rng.random() < 0.35:
                     for _ in range(rng.choice([1, 1, 1, 2])):
                         batch.append(self.noisy_copy(record))
             for record in batch:
                 record.pop("mailbox_group", None)
+                if record.get("email2") is None:
+                    record.pop("email2", None)
                 if produced >= count:
                     return
                 record["id"] = f"r{self.next_id}"
@@ -698,8 +768,8 @@ class Generator:
                 yield record
 
 
-def generate(count: int, seed: int = 7) -> list[dict[str, Any]]:
-    return list(Generator(seed).records(count))
+def generate(count: int, seed: int = 7, hard: bool = False) -> list[dict[str, Any]]:
+    return list(Generator(seed, HARD if hard else NORMAL).records(count))
 
 
 def true_pairs(records: list[dict[str, Any]]) -> set[frozenset[str]]:
@@ -718,8 +788,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("count", type=int)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--hard", action="store_true", help="the hard profile (see the module text)")
     arguments = parser.parse_args()
-    for record in Generator(arguments.seed).records(arguments.count):
+    for record in Generator(arguments.seed, HARD if arguments.hard else NORMAL).records(arguments.count):
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 

@@ -274,6 +274,16 @@ class ServiceConfig(BaseModel):
     notifications: NotificationsConfig = Field(default_factory=lambda: NotificationsConfig())
 
 
+class DedupeConfig(BaseModel):
+    """Where ``einklang dedupe`` runs: DuckDB on this machine, or Spark (local or a cluster)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str = "local[2]"  # local[N] or spark://host:7077
+    memory_limit: str | None = "2GB"  # DuckDB's memory_limit; beyond it DuckDB spills to disk (None: 80% of RAM)
+
+
 class EinklangConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -285,6 +295,9 @@ class EinklangConfig(BaseModel):
     systems: dict[str, SystemConfig] = Field(default_factory=dict)
     entities: dict[str, EntityConfig] = Field(default_factory=dict)
     service: ServiceConfig = Field(default_factory=lambda: ServiceConfig())
+
+
+    dedupe: DedupeConfig = Field(default_factory=lambda: DedupeConfig())
 
     @field_validator("default_region")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,6 +26,7 @@ from einklang.cli.wording import import_lines, review_lines
 
 if TYPE_CHECKING:
     from einklang.config import LoadedConfig
+    from einklang.importer.checks import DuplicateRow
     from einklang.importer.incoming import FileReport
     from einklang.importer.run_report import ImportReport
 
@@ -175,23 +176,51 @@ def dedupe(
     ] = None,
     system: SystemOption = None,
     entity: EntityOption = None,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", help="duckdb (this machine) or spark; default: config dedupe.engine, else duckdb."),
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option("--spark-master", help="Spark master for --engine spark: local[2] or spark://host:7077."),
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Find duplicate pairs within and across files (or inside a system); CSV a_source,a_row,b_source,b_row,..."""
+    """Find duplicate pairs within and across files (or inside a system); CSV a_source,a_row,b_source,b_row,...
+
+    Parquet files (columns named like einklang's contact fields) are read and matched as a stream.
+    """
     from einklang.importer.checks import dedupe_files, dedupe_system, write_matches
+    from einklang.importer.matching import dedupe_backend, dedupe_parquet, is_parquet, write_matches_streaming
     from einklang.match import MatchModel
     from einklang.systems import open_connector
 
     with cli_errors(as_json):
         if bool(files) == bool(system):
             raise CliError("give contact files or --system SYSTEM (not both)", 2)
+        if engine not in (None, "duckdb", "spark"):
+            raise CliError(f"--engine is duckdb or spark, not {engine!r}", 2)
         reports: list[FileReport] = []
         unreadable: list[FileReport] = []
         model = MatchModel.load(model_path) if model_path is not None else None
-        if files:
-            region = load(config).model.default_region if config is not None else "DE"
-            reports, pairs = dedupe_files(files, against or [], region, model=model)
+        loaded_config = load(config) if config is not None or system else None
+        try:
+            backend = dedupe_backend(engine, spark_master, loaded_config.model.dedupe if loaded_config else None)
+        except RuntimeError as error:
+            raise CliError(str(error), 1) from None
+        if files and all(is_parquet(path) for path in [*files, *(against or [])]):
+            region = loaded_config.model.default_region if loaded_config else "DE"
+            streamed = dedupe_parquet(files, against or [], default_region=region, model=model, backend=backend)
+            if out is not None and not as_json:
+                # Large data: every pair goes to the file as it comes; only the first 100 are kept to show.
+                shown, counts = write_matches_streaming(out, streamed, keep=100)
+                _render_pairs(shown, counts, sum(counts.values()), out)
+                return
+            pairs = list(streamed)
+        elif files:
+            region = loaded_config.model.default_region if loaded_config else "DE"
+            reports, pairs = dedupe_files(files, against or [], region, model=model, backend=backend)
             # A file that cannot be read is reported and the others are still compared; exit 1 at the end.
             unreadable = [r for r in reports if r.error]
             if not as_json:
@@ -203,7 +232,7 @@ def dedupe(
             pairs = []
             with open_connector(loaded, system) as connector:
                 for name in _entities(loaded, system, entity):
-                    pairs += dedupe_system(loaded, connector, name, model=model)
+                    pairs += dedupe_system(loaded, connector, name, model=model, backend=backend)
         if out is not None:
             write_matches(out, pairs)
         counts = {
@@ -225,23 +254,27 @@ def dedupe(
             if unreadable:
                 raise typer.Exit(1)
             return
-        render_list(
-            f"Duplicate pairs ({counts['duplicate']} sure, {counts['possible']} possible)",
-            [
-                (
-                    f"{p.a_source}:{p.a_row} and {p.b_source}:{p.b_row}: {p.verdict}, score {p.score:.3f}",
-                    ["; ".join(p.reasons)],
-                )
-                for p in pairs[:100]
-            ],
-        )
-        if len(pairs) > 100:
-            say(f"... and {len(pairs) - 100} more" + (f" (all in {lit(out)})" if out else " (use --out)"))
-        if out is not None:
-            say(f"wrote {len(pairs)} pair(s) to {lit(out)}")
+        _render_pairs(pairs[:100], counts, len(pairs), out)
         if unreadable:
             say(f"{len(unreadable)} file(s) could not be read (see above)")
             raise typer.Exit(1)
+
+
+def _render_pairs(shown: Sequence[DuplicateRow], counts: dict[str, int], total: int, out: Path | None) -> None:
+    render_list(
+        f"Duplicate pairs ({counts['duplicate']} sure, {counts['possible']} possible)",
+        [
+            (
+                f"{p.a_source}:{p.a_row} and {p.b_source}:{p.b_row}: {p.verdict}, score {p.score:.3f}",
+                ["; ".join(p.reasons)],
+            )
+            for p in shown[:100]
+        ],
+    )
+    if total > 100:
+        say(f"... and {total - 100} more" + (f" (all in {lit(out)})" if out else " (use --out)"))
+    if out is not None:
+        say(f"wrote {total} pair(s) to {lit(out)}")
 
 
 def import_command(

@@ -12,7 +12,7 @@ from einklang.config import LoadedConfig
 from einklang.connectors.base import Connector
 from einklang.importer.incoming import IncomingRow, read_files
 from einklang.importer.matching import match_record, spec_for_entity
-from einklang.match import CONTACT_SPEC, MatchModel, find_duplicates
+from einklang.match import CONTACT_SPEC, Backend, MatchModel, find_duplicates
 
 DEDUPE_HEADER = ("a_source", "a_row", "b_source", "b_row", "score", "verdict", "reasons")
 
@@ -65,7 +65,11 @@ def write_matches(path: Path, rows: Sequence[DuplicateRow]) -> None:
 
 
 def dedupe_files(
-    paths: Sequence[Path], against: Sequence[Path] = (), default_region: str = "DE", model: MatchModel | None = None
+    paths: Sequence[Path],
+    against: Sequence[Path] = (),
+    default_region: str = "DE",
+    model: MatchModel | None = None,
+    backend: Backend | None = None,
 ) -> tuple[list[Any], list[DuplicateRow]]:
     """Pairs within and across ``paths``; with ``against``, only pairs between them and ``against``."""
     reports, rows = read_files(paths, default_region)
@@ -75,7 +79,9 @@ def dedupe_files(
         reports += against_reports
     records_a = [match_record(str(i), row.values) for i, row in enumerate(rows)]
     records_b = [match_record(str(i), row.values) for i, row in enumerate(other)] if against else None
-    pairs = find_duplicates(records_a, records_b, spec=CONTACT_SPEC, default_region=default_region, model=model)
+    pairs = find_duplicates(
+        records_a, records_b, spec=CONTACT_SPEC, default_region=default_region, model=model, backend=backend
+    )
     result = []
     for pair in pairs:
         a = rows[int(str(pair.a_id))]
@@ -87,7 +93,11 @@ def dedupe_files(
 
 
 def dedupe_system(
-    config: LoadedConfig, connector: Connector, entity: str, model: MatchModel | None = None
+    config: LoadedConfig,
+    connector: Connector,
+    entity: str,
+    model: MatchModel | None = None,
+    backend: Backend | None = None,
 ) -> list[DuplicateRow]:
     mapping = config.mapping(entity, connector.system)
     spec = spec_for_entity(entity, mapping.canonical_fields)
@@ -96,7 +106,9 @@ def dedupe_system(
         for native in page:
             canonical, _ = mapping.to_canonical(native.fields)
             records.append(match_record(native.native_id, canonical))
-    pairs = find_duplicates(records, spec=spec, default_region=config.model.default_region, model=model)
+    pairs = find_duplicates(
+        records, spec=spec, default_region=config.model.default_region, model=model, backend=backend
+    )
     system = connector.system
     return [DuplicateRow(system, str(p.a_id), system, str(p.b_id), p.score, p.verdict, p.reasons) for p in pairs]
 

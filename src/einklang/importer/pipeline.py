@@ -246,7 +246,8 @@ class ImportRun:
             return imports.excluded_pairs(conn, self.target.entity, keys)
 
     def _merge(self, rows: list[IncomingRow]) -> tuple[list[MergedContact], list[CandidatePair]]:
-        records = [match_record(str(index), row.values) for index, row in enumerate(rows)]
+        # A generator: the matcher prepares records chunk by chunk, so no second copy of all rows.
+        records = (match_record(str(index), row.values) for index, row in enumerate(rows))
         pairs = find_duplicates(records, spec=self.match_spec, default_region=self.region) if len(rows) > 1 else []
         merged = merge_rows(rows, pairs)
         row_owner = {id(row): contact.key for contact in merged for row in contact.rows}
@@ -278,8 +279,8 @@ class ImportRun:
             if key_a in keys and key_b.startswith(prefix):
                 exclude.append((keys[key_a], key_b.removeprefix(prefix)))
         pairs = find_duplicates(
-            [match_record(contact.key, contact.values) for contact in merged],
-            [match_record(native_id, record) for native_id, (_, record) in existing.items()],
+            (match_record(contact.key, contact.values) for contact in merged),
+            (match_record(native_id, record) for native_id, (_, record) in existing.items()),
             spec=self.match_spec,
             default_region=self.region,
             exclude=exclude,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from einklang.match.backend import Backend, DuckDBBackend, SparkBackend
+from einklang.match.backend import Backend, DuckDBBackend, SparkBackend, spark_session
 from einklang.match.company import COMPANY_SPEC
 from einklang.match.contact import CONTACT_SPEC
 from einklang.match.model import MatchModel, default_model
@@ -29,7 +29,15 @@ from einklang.match.person import PERSON_SPEC
 from einklang.match.spec import MatchSpec
 
 if TYPE_CHECKING:
-    from einklang.match.matcher import CandidatePair, Thresholds, Verdict, find_duplicates, prepare
+    from einklang.match.matcher import (
+        CandidatePair,
+        MatchStats,
+        Thresholds,
+        Verdict,
+        find_duplicates,
+        iter_duplicates,
+        prepare,
+    )
     from einklang.match.training import train
 
 SPECS: dict[str, MatchSpec] = {spec.name: spec for spec in (CONTACT_SPEC, COMPANY_SPEC, PERSON_SPEC)}
@@ -39,6 +47,8 @@ _LAZY = {
     "Thresholds": "einklang.match.matcher",
     "Verdict": "einklang.match.matcher",
     "find_duplicates": "einklang.match.matcher",
+    "iter_duplicates": "einklang.match.matcher",
+    "MatchStats": "einklang.match.matcher",
     "prepare": "einklang.match.matcher",
     "train": "einklang.match.training",
 }
@@ -63,11 +73,14 @@ __all__ = [
     "DuckDBBackend",
     "MatchModel",
     "MatchSpec",
+    "MatchStats",
     "SparkBackend",
     "Thresholds",
     "Verdict",
     "default_model",
     "find_duplicates",
+    "iter_duplicates",
     "prepare",
+    "spark_session",
     "train",
 ]

@@ -15,7 +15,9 @@ from typing import Any
 from einklang import normalize
 from einklang.normalize import InvalidValue
 
-_CACHE = 200_000
+_CACHE = 50_000
+# Numbers and addresses are mostly one person's each: a large cache would only hold them.
+_UNIQUE_VALUES_CACHE = 10_000
 _NOT_LETTER_OR_DIGIT = re.compile(r"[^0-9a-z]+")
 
 
@@ -37,7 +39,7 @@ def fold(value: str) -> str | None:
     return _NOT_LETTER_OR_DIGIT.sub(" ", normalize.fold(value)).strip() or None
 
 
-@lru_cache(maxsize=_CACHE)
+@lru_cache(maxsize=_UNIQUE_VALUES_CACHE)
 def phone_e164(value: str, default_region: str) -> str | None:
     try:
         return normalize.normalize_phone(value, default_region) or None
@@ -45,7 +47,7 @@ def phone_e164(value: str, default_region: str) -> str | None:
         return None
 
 
-@lru_cache(maxsize=_CACHE)
+@lru_cache(maxsize=_UNIQUE_VALUES_CACHE)
 def email(value: str) -> str | None:
     try:
         return normalize.normalize_email(value).lower() or None
@@ -107,3 +109,44 @@ def split_person_name(first: str | None, last: str | None) -> tuple[str | None, 
         # A lone name is more often a surname ("Müller") than a given name.
         return None, given
     return given, family
+
+
+@lru_cache(maxsize=1_000)
+def _number_patterns(country_code: int) -> tuple[re.Pattern[str], re.Pattern[str] | None] | None:
+    """The country's mobile and fixed-line number patterns (national number), if it has any."""
+    import phonenumbers
+
+    region = phonenumbers.region_code_for_country_code(country_code)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None or metadata.mobile is None or not metadata.mobile.national_number_pattern:
+        return None
+    fixed = metadata.fixed_line.national_number_pattern if metadata.fixed_line else None
+    return re.compile(metadata.mobile.national_number_pattern), re.compile(fixed) if fixed else None
+
+
+def is_mobile_number(e164: str) -> bool:
+    """A mobile number belongs to one person; a landline may be a switchboard or a family's.
+
+    Tested against the country's mobile number pattern directly: parsing every number a second
+    time for its type would double the cost of preparing a million records.
+    """
+    for length in (1, 2, 3):
+        patterns = _number_patterns(int(e164[1 : 1 + length]))
+        if patterns is not None:
+            mobile, fixed = patterns
+            national = e164[1 + length :]
+            # Where the two look alike (North America), a number is not known to be a mobile.
+            return mobile.fullmatch(national) is not None and not (fixed and fixed.fullmatch(national))
+    return False
+
+
+def distinct(values: list[str | None]) -> list[str] | None:
+    """The values present, each once, in order; None (not an empty list) when there are none.
+
+    None is what SQL's null tests and Splink's null level expect for "nothing to compare".
+    """
+    seen: list[str] = []
+    for value in values:
+        if value and value not in seen:
+            seen.append(value)
+    return seen or None

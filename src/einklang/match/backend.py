@@ -1,51 +1,188 @@
 """Where Splink runs. The one place a Splink database API is constructed.
 
 DuckDB in-process is the default (one machine, no server). Spark is the other engine Splink
-supports for lists too large for one machine; pass a :class:`SparkBackend` to use it.
+supports, for lists too large for one machine. Both read the prepared records from Parquet
+files and hand results back in batches, so the matcher holds neither the input nor the pairs
+in Python memory; the SQL the matcher sends is plain enough to run unchanged on both.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 
+class Session(Protocol):
+    """One matching run on an engine: tables from Parquet, a Splink database API, SQL in batches."""
+
+    @property
+    def database_api(self) -> Any: ...
+
+    def load_parquet(self, table: str, path: Path) -> None:
+        """Make the Parquet file (or folder) at ``path`` a table called ``table``."""
+
+    def rows(self, sql: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+        """The query's rows, a batch at a time, in the query's order."""
+
+    def close(self) -> None: ...
+
+
 class Backend(Protocol):
-    """Builds a fresh Splink database API for one matching or training run."""
+    """Builds a fresh Splink database API (training) or session (matching) for one run."""
 
     def database_api(self) -> Any: ...
+
+    def open_session(self, workdir: Path) -> Session: ...
+
+
+@dataclass
+class DuckDBSession:
+    connection: Any
+    database_api: Any
+
+    def load_parquet(self, table: str, path: Path) -> None:
+        self.connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet(?)", [str(path)])
+
+    def rows(self, sql: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+        reader = self.connection.sql(sql).to_arrow_reader(batch_size)
+        for batch in reader:
+            yield batch.to_pylist()
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 @dataclass(frozen=True)
 class DuckDBBackend:
-    """In-process DuckDB. ``threads`` limits parallelism on shared machines; None lets DuckDB decide."""
+    """In-process DuckDB. ``threads`` limits parallelism on shared machines; None lets DuckDB decide.
+
+    ``memory_limit`` bounds DuckDB's own memory (default 2 GB; None: DuckDB's default of 80% of the
+    RAM); beyond it DuckDB spills to the run's working folder instead of growing.
+    """
 
     database: str = ":memory:"
     threads: int | None = None
-    memory_limit: str | None = None
+    memory_limit: str | None = "2GB"
 
-    def database_api(self) -> Any:
+    def _connect(self, workdir: Path | None = None) -> Any:
         import duckdb
-        from splink import DuckDBAPI
 
         connection = duckdb.connect(self.database)
         if self.threads is not None:
             connection.execute(f"SET threads = {int(self.threads)}")
         if self.memory_limit is not None:
             connection.execute("SET memory_limit = ?", [self.memory_limit])
-        return DuckDBAPI(connection=connection)
+        if workdir is not None:
+            connection.execute("SET temp_directory = ?", [str(workdir / "duckdb-spill")])
+            # Results come back ordered by an explicit ORDER BY; nothing else needs the order kept.
+            connection.execute("SET preserve_insertion_order = false")
+        return connection
+
+    def database_api(self) -> Any:
+        from splink import DuckDBAPI
+
+        return DuckDBAPI(connection=self._connect())
+
+    def open_session(self, workdir: Path) -> Session:
+        from splink import DuckDBAPI
+
+        connection = self._connect(workdir)
+        return DuckDBSession(connection, DuckDBAPI(connection=connection))
+
+
+@dataclass
+class SparkMatchSession:
+    spark: Any
+    database_api: Any
+    views: list[str] = field(default_factory=list)
+
+    def load_parquet(self, table: str, path: Path) -> None:
+        self.spark.read.parquet(str(path)).createOrReplaceTempView(table)
+        self.views.append(table)
+
+    def rows(self, sql: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+        batch: list[dict[str, Any]] = []
+        for row in self.spark.sql(sql).toLocalIterator(prefetchPartitions=True):
+            batch.append(row.asDict())
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def close(self) -> None:
+        for view in self.views:
+            self.spark.catalog.dropTempView(view)
 
 
 @dataclass(frozen=True)
 class SparkBackend:
-    """An existing SparkSession (its configuration, cluster and checkpoint dir are the caller's)."""
+    """An existing SparkSession (its configuration, cluster and checkpoint dir are the caller's).
+
+    The session needs Splink's similarity functions on its class path (``spark.jars`` set to
+    ``splink.backends.spark.similarity_jar_location()``); :func:`spark_session` builds one so.
+    """
 
     spark_session: Any
+    break_lineage_method: str = "persist"
+    """How Splink cuts Spark's query plans between steps: "persist" (memory, then disk) suits one
+    machine; "parquet" or "checkpoint" suit a cluster with large lists."""
 
     def database_api(self) -> Any:
         from splink.backends.spark import SparkAPI
 
-        return SparkAPI(spark_session=self.spark_session)  # type: ignore[no-untyped-call]
+        return SparkAPI(  # type: ignore[no-untyped-call]
+            spark_session=self.spark_session, break_lineage_method=self.break_lineage_method
+        )
+
+    def open_session(self, workdir: Path) -> Session:
+        checkpoints = workdir / "spark-checkpoints"
+        checkpoints.mkdir(exist_ok=True)
+        self.spark_session.sparkContext.setCheckpointDir(str(checkpoints))
+        database_api = self.database_api()
+        _register_dialect_aliases(self.spark_session)
+        return SparkMatchSession(self.spark_session, database_api)
+
+
+def _register_dialect_aliases(spark: Any) -> None:
+    """The specs' SQL is written for DuckDB; sqlglot renders DuckDB's ``jaro_winkler_similarity``
+    as ``JAROWINKLER_SIMILARITY`` for Spark, which Splink's jar calls ``jaro_winkler``."""
+    from pyspark.sql.types import DoubleType
+
+    spark.udf.registerJavaFunction(
+        "jarowinkler_similarity", "uk.gov.moj.dash.linkage.JaroWinklerSimilarity", DoubleType()
+    )
+
+
+def spark_session(master: str = "local[2]", app_name: str = "einklang-dedupe", **config: str) -> Any:
+    """A SparkSession for matching: ``master`` is ``local[N]`` or a cluster URL (``spark://host:7077``).
+
+    Raises RuntimeError naming what is missing when PySpark or Java is not installed.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as error:
+        raise RuntimeError("the Spark engine needs PySpark: pip install 'einklang[spark]'") from error
+    from splink.backends.spark import similarity_jar_location
+
+    builder = SparkSession.builder.master(master).appName(app_name)
+    settings = {
+        "spark.jars": similarity_jar_location(),
+        # Few, larger partitions: Splink's default of 200 shuffle partitions is made for clusters.
+        "spark.sql.shuffle.partitions": "8",
+        "spark.default.parallelism": "8",
+        "spark.ui.enabled": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        **config,
+    }
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    try:
+        return builder.getOrCreate()
+    except Exception as error:  # Py4J raises plain Exceptions when the JVM cannot start
+        raise RuntimeError(f"could not start Spark ({master}): {error}; is Java 17 installed?") from error
 
 
 def default_backend() -> Backend:

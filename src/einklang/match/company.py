@@ -8,7 +8,9 @@ from typing import Any
 from einklang.match import fields
 from einklang.match.spec import (
     ComparisonDef,
+    DropWhen,
     LevelDef,
+    ListBlock,
     MatchSpec,
     PairView,
     PostRule,
@@ -36,14 +38,17 @@ def _explain_company_name(level_def: LevelDef, left: PreparedRow, right: Prepare
     return [reason.replace("company:", "name:", 1) for reason in reasons]
 
 
+DIFFERENT_COMPANY_DROP = DropWhen(any_of=("company:differs",), none_of=("phone:same", "email:same"))
+
+
 def _different_company_rule() -> PostRule:
     """Several firms share one building, and one firm's switchboard may serve a sister firm."""
 
     def rule(pair: PairView) -> RuleOutcome | None:
-        if not pair.has("company:differs"):
+        if not DIFFERENT_COMPANY_DROP.conflict(pair):
             return None
         who = f"{pair.left.get('name')} vs {pair.right.get('name')}"
-        if pair.has("phone:same") or pair.has("email:same"):
+        if not DIFFERENT_COMPANY_DROP.holds(pair):
             return RuleOutcome(
                 reason=f"rule: names differ ({who}) but contact data agree: needs review",
                 cap_at_possible=True,
@@ -80,9 +85,9 @@ COMPANY_SPEC = MatchSpec(
         "l.company_key = r.company_key",
         "l.company_phonetic = r.company_phonetic",
         "l.postal_key = r.postal_key AND l.street_key = r.street_key",
-        "l.phone_e164 = r.phone_e164",
-        "l.email_address = r.email_address",
-        "l.email_org_domain = r.email_org_domain",
+        ListBlock("phone_numbers"),
+        ListBlock("email_addresses"),
+        ListBlock("email_org_domains"),
     ),
     training_blocking_rules=(
         "l.postal_key = r.postal_key AND l.street_key = r.street_key",
@@ -93,6 +98,7 @@ COMPANY_SPEC = MatchSpec(
         "l.company_key = r.company_key AND l.phone_e164 = r.phone_e164",
     ),
     post_rules=(_different_company_rule(), _name_only_rule),
+    drops=(DIFFERENT_COMPANY_DROP,),
     probability_two_random_records_match=1e-4,
     prepared_columns=(
         "name",
@@ -102,4 +108,6 @@ COMPANY_SPEC = MatchSpec(
         *fields.PHONE_COLUMNS,
         *fields.EMAIL_COLUMNS,
     ),
+    list_columns=fields.LIST_COLUMNS,
+    bool_columns=fields.BOOL_COLUMNS,
 )

@@ -8,7 +8,10 @@ from typing import Any
 from einklang.match import fields
 from einklang.match._normalize import text_or_none
 from einklang.match.names import (
+    INITIAL_PAIRS_SQL,
     NAME_COLUMNS,
+    close_names_rule,
+    first_name_drop,
     first_name_rule,
     initial_only_rule,
     last_name_changed_rule,
@@ -17,7 +20,7 @@ from einklang.match.names import (
     name_only_rule,
     prepare_name,
 )
-from einklang.match.spec import MatchSpec
+from einklang.match.spec import ListBlock, MatchSpec
 
 CONTACT_FIELDS = (
     "first_name",
@@ -36,6 +39,7 @@ CONTACT_FIELDS = (
 # Only these belong to one person; a switchboard number, a shared mailbox or an address do not.
 PERSONAL_EVIDENCE = ("phone:mobile", "email:personal")
 CORROBORATION = ("address:same", "address:similar", "phone:same", "email:same", "company:same")
+FIRST_NAME_DROP = first_name_drop(PERSONAL_EVIDENCE)
 
 
 def prepare_contact(record: Mapping[str, Any], default_region: str) -> dict[str, Any]:
@@ -62,24 +66,33 @@ CONTACT_SPEC = MatchSpec(
     blocking_rules=(
         # Names alone would be quadratic in common names (thousands of Thomas Müllers in a
         # national list), and a name alone never makes a sure duplicate: pair names only within
-        # a postal region or an organisation; e-mail and phone rules below find people who moved.
+        # a postal region, a city, an organisation or a street; e-mail and phone rules below find
+        # people who moved.
         "l.last_phonetic = r.last_phonetic AND l.first_phonetic = r.first_phonetic "
         "AND substr(l.postal_key, 1, 2) = substr(r.postal_key, 1, 2)",
+        # Without a postal code (or with a wrong one) the city places the name.
+        "l.last_phonetic = r.last_phonetic AND l.first_phonetic = r.first_phonetic AND l.city_fold = r.city_fold",
         "l.last_phonetic = r.last_phonetic AND l.first_phonetic = r.first_phonetic "
         "AND l.email_org_domain = r.email_org_domain",
+        # The same person at the same company, with another mail domain or none, and no postcode.
+        "l.last_phonetic = r.last_phonetic AND l.company_key = r.company_key",
         "l.first_phonetic = r.last_phonetic AND l.last_phonetic = r.first_phonetic "
         "AND substr(l.postal_key, 1, 2) = substr(r.postal_key, 1, 2)",
+        "l.first_phonetic = r.last_phonetic AND l.last_phonetic = r.first_phonetic AND l.city_fold = r.city_fold",
+        # Swapped, and the given name reduced to an initial or misspelt, without a postal code.
+        "l.first_phonetic = r.last_phonetic AND l.city_fold = r.city_fold",
+        "l.last_phonetic = r.first_phonetic AND l.city_fold = r.city_fold",
         "l.last_phonetic = r.last_phonetic AND l.postal_key = r.postal_key",
         "l.first_phonetic = r.first_phonetic AND l.postal_key = r.postal_key",
         # Swapped fields, where an initial or a typo spoils the swapped-name rule above.
         "l.first_phonetic = r.last_phonetic AND l.postal_key = r.postal_key",
         "l.last_phonetic = r.first_phonetic AND l.postal_key = r.postal_key",
         "l.postal_key = r.postal_key AND l.street_key = r.street_key AND l.first_initial = r.first_initial",
-        "l.email_address = r.email_address",
-        "l.mobile_e164 = r.mobile_e164",
-        "l.phone_e164 = r.phone_e164",
-        "l.phone_e164 = r.mobile_e164",
-        "l.mobile_e164 = r.phone_e164",
+        # A typo in the surname changes its phonetic code; the street and city still place it.
+        "l.street_key = r.street_key AND l.city_fold = r.city_fold AND l.first_initial = r.first_initial",
+        # Any address of one record equal to any of the other's; any number likewise.
+        ListBlock("email_addresses"),
+        ListBlock("phone_numbers"),
     ),
     training_blocking_rules=(
         "l.postal_key = r.postal_key AND l.street_key = r.street_key",
@@ -91,13 +104,16 @@ CONTACT_SPEC = MatchSpec(
         "l.first_fold = r.first_fold AND l.last_fold = r.last_fold AND l.street_key = r.street_key",
     ),
     post_rules=(
-        first_name_rule(PERSONAL_EVIDENCE),
+        first_name_rule(FIRST_NAME_DROP),
+        close_names_rule(PERSONAL_EVIDENCE),
         missing_first_name_rule(PERSONAL_EVIDENCE),
         initial_only_rule(PERSONAL_EVIDENCE),
         fields.different_mailboxes_rule(("phone:mobile",)),
         last_name_changed_rule(),
         name_only_rule(CORROBORATION),
     ),
+    drops=(FIRST_NAME_DROP,),
+    ambiguity_sql=INITIAL_PAIRS_SQL,
     probability_two_random_records_match=1e-4,
     prepared_columns=(
         *NAME_COLUMNS,
@@ -107,4 +123,6 @@ CONTACT_SPEC = MatchSpec(
         *fields.EMAIL_COLUMNS,
         *fields.COMPANY_COLUMNS,
     ),
+    list_columns=fields.LIST_COLUMNS,
+    bool_columns=fields.BOOL_COLUMNS,
 )

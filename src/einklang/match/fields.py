@@ -8,13 +8,16 @@ evidence of one shared address (which is exactly what colleagues have).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from einklang.match import _normalize as norm
 from einklang.match._sql import edits_within, either_null, jaro_winkler_at_least, level, same
 from einklang.match.phonetic import cologne_phonetic
-from einklang.match.spec import ComparisonDef, LevelDef, PairView, PostRule, PreparedRow, RuleOutcome
+from einklang.match.spec import ComparisonDef, LevelDef, LevelSql, PairView, PostRule, PreparedRow, RuleOutcome
 from einklang.normalize.email import FREEMAIL_DOMAINS
+
+if TYPE_CHECKING:
+    from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
 
 def _shown(value: Any) -> str:
@@ -126,56 +129,91 @@ def address_comparison() -> ComparisonDef:
 
 # ---------------------------------------------------------------- phone
 
-PHONE_COLUMNS = ("phone", "mobile", "phone_e164", "mobile_e164")
+PHONE_FIELDS = ("phone", "phone2", "mobile")
+"""Every number of a record is compared with every number of the other (a fax is not a person's)."""
+PHONE_COLUMNS = ("phone", "mobile", "phone_e164", "mobile_e164", "phone_numbers", "mobile_numbers")
+PHONE_LIST_COLUMNS = ("phone_numbers", "mobile_numbers")
 
 
 def prepare_phones(record: Mapping[str, Any], default_region: str) -> dict[str, Any]:
-    phone, mobile = _text(record, "phone"), _text(record, "mobile")
-    phone_e164 = norm.phone_e164(phone, default_region) if phone else None
-    mobile_e164 = norm.phone_e164(mobile, default_region) if mobile else None
-    return {"phone": phone, "mobile": mobile, "phone_e164": phone_e164, "mobile_e164": mobile_e164}
+    raw = {name: _text(record, name) for name in PHONE_FIELDS}
+    e164 = {name: norm.phone_e164(value, default_region) if value else None for name, value in raw.items()}
+    numbers = norm.distinct([e164["phone"], e164["mobile"], e164["phone2"]])
+    # A number in the mobile field, or a mobile number in any field, is a personal one.
+    mobiles = norm.distinct([e164["mobile"], *(n for n in numbers or () if norm.is_mobile_number(n))])
+    return {
+        "phone": raw["phone"] or raw["phone2"],
+        "mobile": raw["mobile"],
+        "phone_e164": e164["phone"] or e164["phone2"],
+        "mobile_e164": e164["mobile"],
+        "phone_numbers": numbers,
+        "mobile_numbers": mobiles,
+    }
 
 
-_NO_PHONE = (
-    '("phone_e164_l" IS NULL AND "mobile_e164_l" IS NULL) OR ("phone_e164_r" IS NULL AND "mobile_e164_r" IS NULL)'
-)
-_ANY_NUMBER_SHARED = (
-    '("phone_e164_l" = "phone_e164_r" OR "phone_e164_l" = "mobile_e164_r" OR "mobile_e164_l" = "phone_e164_r")'
-)
+def array_overlaps(column: str) -> LevelSql:
+    """The two records' lists share at least one value (Splink writes it in each engine's dialect)."""
+
+    def build() -> ComparisonLevelCreator:
+        import splink.comparison_level_library as cll
+
+        return cll.ArrayIntersectLevel(column, min_intersection=1)
+
+    return build
+
 
 PHONE_LEVELS = (
     LevelDef(
         "same_mobile",
         "same mobile number",
-        level(same("mobile_e164")),
+        array_overlaps("mobile_numbers"),
         0.3,
         1e-6,
         frozenset({"phone:same", "phone:mobile"}),
     ),
-    LevelDef("same_number", "a number in common", level(_ANY_NUMBER_SHARED), 0.45, 2e-5, frozenset({"phone:same"})),
+    LevelDef(
+        "same_number",
+        "a number in common",
+        array_overlaps("phone_numbers"),
+        0.45,
+        2e-5,
+        frozenset({"phone:same"}),
+    ),
     LevelDef("differs", "numbers differ", None, 0.25, 0.999979, frozenset({"phone:differs"})),
 )
 
 
-def _numbers(row: PreparedRow) -> set[str]:
-    return {str(row[key]) for key in ("phone_e164", "mobile_e164") if row.get(key)}
+def as_list(value: Any) -> list[str]:
+    """A list column's value as read back from an engine (None, a list, or a NumPy array)."""
+    if value is None:
+        return []
+    return [str(item) for item in value]
+
+
+def _shared(left: PreparedRow, right: PreparedRow, column: str) -> list[str]:
+    right_values = set(as_list(right.get(column)))
+    return [value for value in as_list(left.get(column)) if value in right_values]
 
 
 def explain_phone(level_def: LevelDef, left: PreparedRow, right: PreparedRow) -> list[str]:
     if level_def.key == "same_mobile":
-        return [f"mobile: same number ({left.get('mobile_e164')})"]
+        return [f"mobile: same number ({', '.join(_shared(left, right, 'mobile_numbers'))})"]
     if level_def.key == "same_number":
-        shared = sorted(_numbers(left) & _numbers(right))
-        return [f"phone: same number ({', '.join(shared)})"]
-    return [f"phone: differs ({', '.join(sorted(_numbers(left)))} vs {', '.join(sorted(_numbers(right)))})"]
+        return [f"phone: same number ({', '.join(_shared(left, right, 'phone_numbers'))})"]
+    left_numbers = ", ".join(as_list(left.get("phone_numbers")))
+    right_numbers = ", ".join(as_list(right.get("phone_numbers")))
+    return [f"phone: differs ({left_numbers} vs {right_numbers})"]
 
 
 def phone_comparison() -> ComparisonDef:
-    return ComparisonDef("phone", _NO_PHONE, PHONE_LEVELS, explain_phone, "phone and mobile, E.164")
+    return ComparisonDef(
+        "phone", either_null("phone_numbers"), PHONE_LEVELS, explain_phone, "all phone and mobile numbers, E.164"
+    )
 
 
 # ---------------------------------------------------------------- e-mail
 
+EMAIL_FIELDS = ("email", "email2", "email3")
 EMAIL_COLUMNS = (
     "email",
     "email_address",
@@ -183,7 +221,21 @@ EMAIL_COLUMNS = (
     "email_domain",
     "email_org_domain",
     "email_personal",
+    "email_addresses",
+    "email_personal_addresses",
+    "email_personal_locals",
+    "email_personal_domains",
+    "email_org_domains",
 )
+EMAIL_LIST_COLUMNS = (
+    "email_addresses",
+    "email_personal_addresses",
+    "email_personal_locals",
+    "email_personal_domains",
+    "email_org_domains",
+)
+LIST_COLUMNS = (*PHONE_LIST_COLUMNS, *EMAIL_LIST_COLUMNS)
+BOOL_COLUMNS = ("email_personal",)
 
 # Role mailboxes say nothing about which person wrote them.
 _ROLE_LOCAL_PARTS = frozenset(
@@ -224,24 +276,38 @@ _ROLE_LOCAL_PARTS = frozenset(
 )
 
 
-def prepare_email(record: Mapping[str, Any], last_fold: str | None) -> dict[str, Any]:
-    raw = _text(record, "email")
-    address = norm.email(raw) if raw else None
-    local, domain = address.rsplit("@", 1) if address and "@" in address else (None, None)
-    local_folded = norm.fold(local) if local else None
+def _is_personal(local: str, last_fold: str | None) -> bool:
     # mueller@firma.de or info@firma.de could belong to anyone called Müller there, or to anyone.
-    personal = bool(
-        local
-        and local not in _ROLE_LOCAL_PARTS
-        and not (last_fold and local_folded and local_folded.replace(" ", "") == last_fold.replace(" ", ""))
-    )
+    if local in _ROLE_LOCAL_PARTS:
+        return False
+    local_folded = norm.fold(local)
+    return not (last_fold and local_folded and local_folded.replace(" ", "") == last_fold.replace(" ", ""))
+
+
+def prepare_email(record: Mapping[str, Any], last_fold: str | None) -> dict[str, Any]:
+    raws = [_text(record, name) for name in EMAIL_FIELDS]
+    addresses = norm.distinct([norm.email(raw) if raw else None for raw in raws]) or []
+    addresses = [address for address in addresses if "@" in address]
+    personal = [address for address in addresses if _is_personal(address.rsplit("@", 1)[0], last_fold)]
+    org_domains = [address.rsplit("@", 1)[1] for address in addresses]
+    org_domains = [domain for domain in org_domains if domain not in FREEMAIL_DOMAINS]
+    personal_org_domains = [address.rsplit("@", 1)[1] for address in personal]
+    first = addresses[0] if addresses else None
+    local, domain = first.rsplit("@", 1) if first else (None, None)
     return {
-        "email": raw,
-        "email_address": address,
+        "email": next((raw for raw in raws if raw), None),
+        "email_address": first,
         "email_local": local,
         "email_domain": domain,
         "email_org_domain": domain if domain and domain not in FREEMAIL_DOMAINS else None,
-        "email_personal": personal if address else None,
+        "email_personal": (first in personal) if first else None,
+        "email_addresses": addresses or None,
+        "email_personal_addresses": personal or None,
+        "email_personal_locals": norm.distinct([address.rsplit("@", 1)[0] for address in personal]),
+        "email_personal_domains": norm.distinct(
+            [domain for domain in personal_org_domains if domain not in FREEMAIL_DOMAINS]
+        ),
+        "email_org_domains": norm.distinct(list(org_domains)),
     }
 
 
@@ -249,7 +315,7 @@ EMAIL_LEVELS = (
     LevelDef(
         "same_personal",
         "same personal address",
-        level(f'{same("email_address")} AND "email_personal_l" AND "email_personal_r"'),
+        array_overlaps("email_personal_addresses"),
         0.72,
         1e-6,
         frozenset({"email:same", "email:personal"}),
@@ -257,7 +323,7 @@ EMAIL_LEVELS = (
     LevelDef(
         "same_shared",
         "same shared or role address",
-        level(same("email_address")),
+        array_overlaps("email_addresses"),
         0.05,
         5e-5,
         frozenset({"email:same", "email:shared"}),
@@ -265,16 +331,28 @@ EMAIL_LEVELS = (
     LevelDef(
         "same_local_part",
         "same personal local part, other domain",
-        level(f'{same("email_local")} AND "email_personal_l" AND "email_personal_r"'),
+        array_overlaps("email_personal_locals"),
         # Weak: first.last@ repeats the name, which the name comparison has already counted.
         0.04,
         5e-4,
         frozenset({"email:local"}),
     ),
     LevelDef(
+        "near_personal_same_domain",
+        "personal addresses a few letters apart at one domain",
+        # daniel.peters@ and daniela.peters@: a family's pattern, or a colleague's; never a typo
+        # of the same person's address in practice, whose addresses differ wholly.
+        level(
+            f'{same("email_domain")} AND "email_personal_l" AND "email_personal_r" AND {edits_within("email_local", 2)}'
+        ),
+        0.01,
+        3e-4,
+        frozenset({"email:domain", "email:different_personal", "email:near"}),
+    ),
+    LevelDef(
         "other_personal_same_domain",
         "different personal addresses at the same organisation",
-        level(f'{same("email_org_domain")} AND "email_personal_l" AND "email_personal_r"'),
+        array_overlaps("email_personal_domains"),
         0.03,
         4e-4,
         frozenset({"email:domain", "email:different_personal"}),
@@ -282,7 +360,7 @@ EMAIL_LEVELS = (
     LevelDef(
         "same_domain",
         "same organisation domain",
-        level(same("email_org_domain")),
+        array_overlaps("email_org_domains"),
         0.05,
         1e-4,
         frozenset({"email:domain"}),
@@ -303,8 +381,9 @@ def different_mailboxes_rule(personal_evidence_facts: tuple[str, ...]) -> PostRu
             return None
         if any(pair.has(fact) for fact in personal_evidence_facts):
             return None
+        where = "at one domain" if pair.has("email:near") else "at one organisation"
         return RuleOutcome(
-            reason="rule: different personal e-mail addresses at one organisation: needs review",
+            reason=f"rule: different personal e-mail addresses {where}: needs review",
             cap_at_possible=True,
         )
 
@@ -312,24 +391,29 @@ def different_mailboxes_rule(personal_evidence_facts: tuple[str, ...]) -> PostRu
 
 
 def explain_email(level_def: LevelDef, left: PreparedRow, right: PreparedRow) -> list[str]:
+    def listed(row: PreparedRow) -> str:
+        return ", ".join(as_list(row.get("email_addresses"))) or "–"
+
     if level_def.key == "same_personal":
-        return [f"email: same address ({left.get('email_address')})"]
+        return [f"email: same address ({', '.join(_shared(left, right, 'email_personal_addresses'))})"]
     if level_def.key == "same_shared":
-        return [f"email: same shared mailbox ({left.get('email_address')})"]
+        return [f"email: same shared mailbox ({', '.join(_shared(left, right, 'email_addresses'))})"]
     if level_def.key == "same_local_part":
-        return [f"email: same local part ({left.get('email_address')} ~ {right.get('email_address')})"]
+        return [f"email: same local part ({listed(left)} ~ {listed(right)})"]
+    if level_def.key == "near_personal_same_domain":
+        return [f"email: similar addresses ({left.get('email_address')} vs {right.get('email_address')})"]
     if level_def.key == "other_personal_same_domain":
-        return [
-            f"email: different addresses at {left.get('email_org_domain')} "
-            f"({left.get('email_address')} vs {right.get('email_address')})"
-        ]
+        domains = ", ".join(_shared(left, right, "email_personal_domains"))
+        return [f"email: different addresses at {domains} ({listed(left)} vs {listed(right)})"]
     if level_def.key == "same_domain":
-        return [f"email: same domain ({left.get('email_org_domain')})"]
-    return [f"email: differs ({left.get('email_address')} vs {right.get('email_address')})"]
+        return [f"email: same domain ({', '.join(_shared(left, right, 'email_org_domains'))})"]
+    return [f"email: differs ({listed(left)} vs {listed(right)})"]
 
 
 def email_comparison() -> ComparisonDef:
-    return ComparisonDef("email", either_null("email_address"), EMAIL_LEVELS, explain_email, "e-mail address")
+    return ComparisonDef(
+        "email", either_null("email_addresses"), EMAIL_LEVELS, explain_email, "all e-mail addresses of a record"
+    )
 
 
 # ---------------------------------------------------------------- company name

@@ -4,25 +4,47 @@ Splink (Fellegi-Sunter) gives each candidate pair a match probability from per-f
 levels. Some knowledge about people does not fit that model of independent evidence (a
 different given name vetoes everything else); the spec's post-rules apply it afterwards and say
 so in the reasons, so every verdict can be traced.
+
+Memory stays bounded at millions of records: records are prepared in chunks into a Parquet
+file, the engine (DuckDB or Spark) scores them and applies the rules' drop conditions in SQL
+(most scored pairs in a big list are colleagues those drop), and the kept pairs come back in
+batches, best first, joined to their records' prepared values for the rules and reasons.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
+import logging
+import tempfile
+import time
+from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from splink import Linker
 
-from einklang.match.backend import Backend, default_backend
+from einklang.match.backend import Backend, Session, default_backend
 from einklang.match.model import LinkType, MatchModel, default_model, splink_settings
+from einklang.match.names import count_distinct_names
 from einklang.match.spec import LevelDef, MatchSpec, PairView, RuleOutcome
+from einklang.match.sql_rules import drop_sql, gamma_column
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Verdict = Literal["duplicate", "possible"]
 
 RECORD_ID = "record_id"
 UNIQUE_ID = "unique_id"
+RECORD_KEY = "record_key"
+"""The record's id as text, stored with the prepared values so that SQL can order pairs by it."""
+CHUNK = 50_000
+"""Records prepared per batch."""
+PAIR_BATCH = 5_000
+"""Pairs read back per batch: each row carries both records' prepared values, so rows are wide."""
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,11 +70,83 @@ class CandidatePair:
     match_weight: float = 0.0
 
 
-def _record_ids(records: Sequence[Mapping[str, Any]], id_field: str) -> list[Hashable]:
-    ids: list[Hashable] = [record.get(id_field, position) for position, record in enumerate(records)]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"record ids ({id_field!r}) must be unique within one list")
-    return ids
+class EngineMemoryError(RuntimeError):
+    """The engine's memory limit is too small for the list; the message says what to change."""
+
+
+@dataclass
+class MatchStats:
+    """What a run did, for progress output and the benchmarks."""
+
+    records: int = 0
+    prepare_seconds: float = 0.0
+    score_seconds: float = 0.0
+    scored_pairs: int = 0
+    """Pairs at or above the "possible" threshold, before the domain rules."""
+    kept_pairs: int = 0
+    """Pairs left after the rules' SQL drop conditions."""
+
+
+# ------------------------------------------------------------------ preparing records
+
+
+def arrow_schema(spec: MatchSpec) -> pa.Schema:
+    """Explicit types: a column that is empty in one list must still be a text or list column."""
+    import pyarrow as pa
+
+    def column_type(column: str) -> pa.DataType:
+        if column in spec.list_columns:
+            return pa.list_(pa.string())
+        if column in spec.bool_columns:
+            return pa.bool_()
+        return pa.string()
+
+    columns = [(column, column_type(column)) for column in spec.prepared_columns]
+    return pa.schema([(UNIQUE_ID, pa.int64()), (RECORD_KEY, pa.string()), *columns])
+
+
+class _Ids:
+    """Record ids by position, checked unique; the caller's id objects are given back as they came."""
+
+    def __init__(self, id_field: str) -> None:
+        self.id_field = id_field
+        self.ids: list[Hashable] = []
+        self._seen: set[Hashable] = set()
+
+    def add(self, record: Mapping[str, Any]) -> int:
+        position = len(self.ids)
+        record_id: Hashable = record.get(self.id_field, position)
+        if record_id in self._seen:
+            raise ValueError(f"record ids ({self.id_field!r}) must be unique within one list: {record_id!r} repeats")
+        self._seen.add(record_id)
+        self.ids.append(record_id)
+        return position
+
+
+def write_prepared(
+    records: Iterable[Mapping[str, Any]], spec: MatchSpec, path: Path, *, default_region: str, id_field: str
+) -> list[Hashable]:
+    """Prepare ``records`` chunk by chunk into a Parquet file; the record ids by position."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = arrow_schema(spec)
+    ids = _Ids(id_field)
+    with pq.ParquetWriter(str(path), schema) as writer:
+        chunk: list[dict[str, Any]] = []
+        for record in records:
+            position = ids.add(record)
+            row = spec.prepare_record(record, default_region)
+            row[UNIQUE_ID] = position
+            row[RECORD_KEY] = str(ids.ids[position])
+            chunk.append(row)
+            if len(chunk) >= CHUNK:
+                writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+                chunk = []
+        # An empty list still gets a file with the columns, so that SQL sees a well-formed table.
+        writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+    ids._seen.clear()
+    return ids.ids
 
 
 def prepare(
@@ -64,27 +158,29 @@ def prepare(
 ) -> pd.DataFrame:
     """One row per record: its id, the cleaned display values and the derived comparison columns.
 
-    A record's id is its ``id_field`` value, or its position in the list when it has none.
+    For looking at small lists (and for training); matching itself never builds this frame.
     """
-    materialised = list(records)
-    ids = _record_ids(materialised, id_field)
-    rows = [spec.prepare_record(record, default_region) for record in materialised]
+    ids = _Ids(id_field)
+    rows = []
+    for record in records:
+        ids.add(record)
+        rows.append(spec.prepare_record(record, default_region))
     frame = pd.DataFrame.from_records(rows, columns=list(spec.prepared_columns))
-    frame.insert(0, RECORD_ID, pd.Series(ids, dtype=object))
-    # Splink needs one id type; strings of the position keep ids of any type apart and unique.
-    frame.insert(0, UNIQUE_ID, [str(position) for position in range(len(frame))])
+    frame.insert(0, RECORD_ID, pd.Series(ids.ids, dtype=object))
+    frame.insert(0, UNIQUE_ID, list(range(len(frame))))
     return frame
 
 
-def splink_input(prepared: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
-    """The columns Splink reads: the internal id and the comparison columns, as nullable strings."""
-    columns = [UNIQUE_ID, *spec.prepared_columns]
-    frame = prepared[columns].copy()
-    for column in spec.prepared_columns:
-        # Object columns mixing None and bool/str are typed unreliably on registration.
-        if frame[column].dtype == object:
-            frame[column] = frame[column].astype("string")
-    return frame
+def splink_input(prepared: pd.DataFrame, spec: MatchSpec) -> pa.Table:
+    """A prepared frame as Splink reads it: the internal id and the comparison columns, typed."""
+    import pyarrow as pa
+
+    frame = prepared.assign(**{RECORD_KEY: prepared[RECORD_ID].astype(str)})
+    schema = arrow_schema(spec)
+    return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+
+
+# ------------------------------------------------------------------ scoring and rules
 
 
 PairKey = tuple[Hashable, Hashable] | frozenset[Hashable]
@@ -94,32 +190,214 @@ def _pair_key(a_id: Hashable, b_id: Hashable, symmetric: bool) -> PairKey:
     return frozenset((a_id, b_id)) if symmetric else (a_id, b_id)
 
 
-def _score(
-    tables: list[pd.DataFrame],
+def _kept_pairs_sql(predictions: str, spec: MatchSpec, link_type: LinkType, extra: str | None = None) -> str:
+    """The pairs the rules keep, oriented (a on the left), with both records' prepared values."""
+    columns = [RECORD_KEY, *spec.prepared_columns]
+    selected = [
+        "p.match_probability",
+        "p.match_weight",
+        *(f"p.{gamma_column(c.name)}" for c in spec.comparisons),
+        *(f"{side}.{column} AS {column}_{side}" for side in ("l", "r") for column in [UNIQUE_ID, *columns]),
+    ]
+    if link_type == "dedupe_only":
+        joins = (
+            f"JOIN prepared_a l ON l.{UNIQUE_ID} = p.{UNIQUE_ID}_l JOIN prepared_a r ON r.{UNIQUE_ID} = p.{UNIQUE_ID}_r"
+        )
+    else:
+        # Splink may put either list on the left; turn every pair so that list a is on the left.
+        joins = (
+            f"JOIN prepared_a l ON l.{UNIQUE_ID} = CASE WHEN p.source_dataset_l = 'a' "
+            f"THEN p.{UNIQUE_ID}_l ELSE p.{UNIQUE_ID}_r END "
+            f"JOIN prepared_b r ON r.{UNIQUE_ID} = CASE WHEN p.source_dataset_l = 'a' "
+            f"THEN p.{UNIQUE_ID}_r ELSE p.{UNIQUE_ID}_l END"
+        )
+    conditions = [f"NOT ({drop})" for drop in (drop_sql(rule, spec) for rule in spec.drops)]
+    if extra:
+        conditions.append(f"({extra})")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT {', '.join(selected)} FROM {predictions} p {joins}{where}"
+
+
+@dataclass
+class _ScoredPair:
+    left: dict[str, Any]
+    right: dict[str, Any]
+    levels: dict[str, LevelDef | None]
+    score: float
+    weight: float
+    outcomes: list[RuleOutcome] = field(default_factory=list)
+
+
+def _scored_pairs(session: Session, sql: str, spec: MatchSpec) -> Iterator[_ScoredPair]:
+    """Each row as two records' prepared values and the levels, with the post-rules applied."""
+    columns = [UNIQUE_ID, RECORD_KEY, *spec.prepared_columns]
+    for batch in session.rows(sql, PAIR_BATCH):
+        for row in batch:
+            left = {column: row[f"{column}_l"] for column in columns}
+            right = {column: row[f"{column}_r"] for column in columns}
+            levels = {c.name: c.level_for_gamma(int(row[gamma_column(c.name)])) for c in spec.comparisons}
+            pair = _ScoredPair(left, right, levels, float(row["match_probability"]), float(row["match_weight"]))
+            view = PairView(left=left, right=right, levels=levels)
+            for rule in spec.post_rules:
+                outcome = rule(view)
+                if outcome is not None:
+                    pair.outcomes.append(outcome)
+            yield pair
+
+
+def _values_matched_by_doubtful_records(
+    pairs: Iterable[_ScoredPair], symmetric: bool
+) -> dict[tuple[str, int], set[str]]:
+    """For every record in doubt (e.g. one with only an initial), the distinct values it matched.
+
+    In a dedupe run (``symmetric``) "left" and "right" are the same list, so a record's matches
+    on either side are pooled; across two lists the sides keep the two lists' ids apart.
+    """
+    matched: dict[tuple[str, int], set[str]] = {}
+    for pair in pairs:
+        if any(outcome.drop for outcome in pair.outcomes):
+            continue
+        for outcome in pair.outcomes:
+            if outcome.ambiguity is None:
+                continue
+            side, value = outcome.ambiguity
+            record = int((pair.left if side == "left" else pair.right)[UNIQUE_ID])
+            matched.setdefault((side, record), set()).add(value)
+            if symmetric:
+                other_side = "right" if side == "left" else "left"
+                matched.setdefault((other_side, record), set()).add(value)
+    return matched
+
+
+def _verdict(
+    pair: _ScoredPair, spec: MatchSpec, thresholds: Thresholds, matched: Mapping[tuple[str, int], set[str]]
+) -> tuple[Verdict, tuple[str, ...]]:
+    reasons: list[str] = []
+    for comparison in spec.comparisons:
+        level = pair.levels[comparison.name]
+        if level is not None:
+            reasons.extend(comparison.explain(level, pair.left, pair.right))
+    capped = False
+    for outcome in pair.outcomes:
+        if outcome.ambiguity is not None and outcome.cap_at_possible:
+            side, _ = outcome.ambiguity
+            record = int((pair.left if side == "left" else pair.right)[UNIQUE_ID])
+            if count_distinct_names(matched.get((side, record), ())) == 1:
+                reasons.append("rule: the initial fits only this one name in the list")
+                continue
+        if outcome.reason:
+            reasons.append(outcome.reason)
+        capped = capped or outcome.cap_at_possible
+    verdict: Verdict = "duplicate" if pair.score >= thresholds.duplicate and not capped else "possible"
+    return verdict, tuple(reasons)
+
+
+def iter_duplicates(
+    records_a: Iterable[Mapping[str, Any]],
+    records_b: Iterable[Mapping[str, Any]] | None = None,
+    *,
+    spec: MatchSpec,
+    model: MatchModel | None = None,
+    thresholds: Thresholds = Thresholds(),
+    exclude: Collection[tuple[Hashable, Hashable]] = (),
+    backend: Backend | None = None,
+    default_region: str = "DE",
+    id_field: str = "id",
+    stats: MatchStats | None = None,
+) -> Iterator[CandidatePair]:
+    """Candidate duplicate pairs within ``records_a``, or between ``records_a`` and ``records_b``.
+
+    Pairs come one at a time, best first (then by the two ids), so that a caller can write
+    millions of them without holding them. ``exclude`` holds pairs a person has declared not to
+    be duplicates (by id; for one list the order within a pair does not matter, across lists it
+    is (a id, b id)); ``a_id`` is always from ``records_a``.
+    """
+    model = model or default_model(spec)
+    stats = stats if stats is not None else MatchStats()
+    backend = backend or default_backend()
+    symmetric = records_b is None
+    excluded = {_pair_key(a, b, symmetric) for a, b in exclude}
+    with tempfile.TemporaryDirectory(prefix="einklang-match-") as folder:
+        workdir = Path(folder)
+        started = time.perf_counter()
+        ids_a = write_prepared(records_a, spec, workdir / "a.parquet", default_region=default_region, id_field=id_field)
+        ids_b = ids_a
+        if records_b is not None:
+            ids_b = write_prepared(
+                records_b, spec, workdir / "b.parquet", default_region=default_region, id_field=id_field
+            )
+        stats.records = len(ids_a) + (len(ids_b) if records_b is not None else 0)
+        stats.prepare_seconds = time.perf_counter() - started
+        if (symmetric and len(ids_a) < 2) or (not symmetric and (not ids_a or not ids_b)):
+            return
+        link_type: LinkType = "dedupe_only" if symmetric else "link_only"
+        session = backend.open_session(workdir)
+        try:
+            yield from _score_and_explain(
+                session, workdir, spec, model, link_type, thresholds, stats, ids_a, ids_b, excluded
+            )
+        except Exception as error:  # DuckDB's own type, or Splink's wrapping of it
+            if "Out of Memory" in str(error):
+                raise EngineMemoryError(
+                    f"the matching engine ran out of its memory limit with {stats.records:,} records; raise "
+                    "dedupe.memory_limit in the configuration (e.g. 2GB or 4GB; DuckDB spills to disk "
+                    "beyond it) or use --engine spark"
+                ) from error
+            raise
+        finally:
+            session.close()
+
+
+def _score_and_explain(
+    session: Session,
+    workdir: Path,
     spec: MatchSpec,
     model: MatchModel,
     link_type: LinkType,
-    threshold: float,
-    backend: Backend,
-) -> pd.DataFrame:
-    db_api = backend.database_api()
-    registered = [
-        db_api.register(splink_input(table, spec), dataset_display_name=name)
-        for name, table in zip(("a", "b"), tables, strict=False)
-    ]
-    linker = Linker(
-        registered if len(registered) > 1 else registered[0],
-        splink_settings(spec, model, link_type),
-        log_level=None,
-    )
-    predictions = linker.inference.predict(threshold_match_probability=threshold)
-    wanted = ["match_probability", "match_weight", "unique_id_l", "unique_id_r"]
-    wanted += [f"gamma_{comparison.name}" for comparison in spec.comparisons]
-    if link_type == "link_only":
-        wanted += ["source_dataset_l", "source_dataset_r"]
-    result: pd.DataFrame = predictions.as_pandas_dataframe()[wanted]  # type: ignore[no-untyped-call]
+    thresholds: Thresholds,
+    stats: MatchStats,
+    ids_a: list[Hashable],
+    ids_b: list[Hashable],
+    excluded: set[PairKey],
+) -> Iterator[CandidatePair]:
+    started = time.perf_counter()
+    symmetric = link_type == "dedupe_only"
+    session.load_parquet("prepared_a", workdir / "a.parquet")
+    tables = [session.database_api.register("prepared_a", dataset_display_name="a")]
+    if not symmetric:
+        session.load_parquet("prepared_b", workdir / "b.parquet")
+        tables.append(session.database_api.register("prepared_b", dataset_display_name="b"))
+    linker = Linker(tables if len(tables) > 1 else tables[0], splink_settings(spec, model, link_type), log_level=None)
+    predictions = linker.inference.predict(threshold_match_probability=thresholds.possible)
+    table = predictions.physical_name
+    stats.score_seconds = time.perf_counter() - started
+    for row in session.rows(f"SELECT count(*) AS n FROM {table}", 1):
+        stats.scored_pairs = int(row[0]["n"])
+    matched: dict[tuple[str, int], set[str]] = {}
+    if spec.ambiguity_sql is not None:
+        # Whether an initial fits one name or several is known only from all of its pairs.
+        doubtful = _kept_pairs_sql(table, spec, link_type, extra=spec.ambiguity_sql)
+        matched = _values_matched_by_doubtful_records(
+            (
+                pair
+                for pair in _scored_pairs(session, doubtful, spec)
+                if not excluded
+                or _pair_key(ids_a[int(pair.left[UNIQUE_ID])], ids_b[int(pair.right[UNIQUE_ID])], symmetric)
+                not in excluded
+            ),
+            symmetric,
+        )
+    ordered = _kept_pairs_sql(table, spec, link_type) + " ORDER BY p.match_probability DESC, l.record_key, r.record_key"
+    for pair in _scored_pairs(session, ordered, spec):
+        stats.kept_pairs += 1
+        if any(outcome.drop for outcome in pair.outcomes):
+            continue
+        a_id, b_id = ids_a[int(pair.left[UNIQUE_ID])], ids_b[int(pair.right[UNIQUE_ID])]
+        if excluded and _pair_key(a_id, b_id, symmetric) in excluded:
+            continue
+        verdict, reasons = _verdict(pair, spec, thresholds, matched)
+        yield CandidatePair(a_id, b_id, pair.score, verdict, reasons, pair.weight)
     predictions.drop_table_from_database_and_remove_from_cache()
-    return result
 
 
 def find_duplicates(
@@ -133,133 +411,20 @@ def find_duplicates(
     backend: Backend | None = None,
     default_region: str = "DE",
     id_field: str = "id",
+    stats: MatchStats | None = None,
 ) -> list[CandidatePair]:
-    """Candidate duplicate pairs within ``records_a``, or between ``records_a`` and ``records_b``.
-
-    ``exclude`` holds pairs a person has declared not to be duplicates (by id; for one list the
-    order within a pair does not matter, across lists it is (a id, b id)). Pairs come back best
-    first; ``a_id`` is always from ``records_a``.
-    """
-    model = model or default_model(spec)
-    prepared_a = prepare(records_a, spec, default_region=default_region, id_field=id_field)
-    prepared_b = None
-    if records_b is not None:
-        prepared_b = prepare(records_b, spec, default_region=default_region, id_field=id_field)
-    if prepared_b is None:
-        if len(prepared_a) < 2:
-            return []
-        tables, link_type = [prepared_a], "dedupe_only"
-    else:
-        if len(prepared_a) == 0 or len(prepared_b) == 0:
-            return []
-        tables, link_type = [prepared_a, prepared_b], "link_only"
-    scored = _score(tables, spec, model, link_type, thresholds.possible, backend or default_backend())  # type: ignore[arg-type]
-    return _candidate_pairs(scored, prepared_a, prepared_b, spec, thresholds, exclude)
-
-
-def _candidate_pairs(
-    scored: pd.DataFrame,
-    prepared_a: pd.DataFrame,
-    prepared_b: pd.DataFrame | None,
-    spec: MatchSpec,
-    thresholds: Thresholds,
-    exclude: Collection[tuple[Hashable, Hashable]],
-) -> list[CandidatePair]:
-    symmetric = prepared_b is None
-    excluded = {_pair_key(a, b, symmetric) for a, b in exclude}
-    if symmetric:
-        left_ids, right_ids = scored["unique_id_l"], scored["unique_id_r"]
-        left_table = right_table = prepared_a
-    else:
-        # Splink may put either list on the left; turn every pair so that a is on the left.
-        flipped = scored["source_dataset_l"] != "a"
-        left_ids = scored["unique_id_l"].where(~flipped, scored["unique_id_r"])
-        right_ids = scored["unique_id_r"].where(~flipped, scored["unique_id_l"])
-        left_table, right_table = prepared_a, prepared_b
-    assert right_table is not None
-    left_rows = _rows_for(left_table, left_ids)
-    right_rows = _rows_for(right_table, right_ids)
-    gamma_columns = [(comparison, scored[f"gamma_{comparison.name}"].to_numpy()) for comparison in spec.comparisons]
-    probabilities = scored["match_probability"].to_numpy()
-    weights = scored["match_weight"].to_numpy()
-    drafts: list[_Draft] = []
-    for index, (left_id, right_id) in enumerate(zip(left_ids, right_ids, strict=True)):
-        left, right = left_rows[left_id], right_rows[right_id]
-        a_id, b_id = left[RECORD_ID], right[RECORD_ID]
-        if excluded and _pair_key(a_id, b_id, symmetric) in excluded:
-            continue
-        levels: dict[str, LevelDef | None] = {
-            comparison.name: comparison.level_for_gamma(int(gammas[index])) for comparison, gammas in gamma_columns
-        }
-        draft = _Draft(left_id, right_id, a_id, b_id, float(probabilities[index]), float(weights[index]))
-        view = PairView(left=left, right=right, levels=levels)
-        for rule in spec.post_rules:
-            outcome = rule(view)
-            if outcome is not None:
-                draft.outcomes.append(outcome)
-        if any(outcome.drop for outcome in draft.outcomes):
-            continue
-        # Explained only once kept: most scored pairs in big lists are colleagues the rules drop.
-        for comparison, _ in gamma_columns:
-            level = levels[comparison.name]
-            if level is not None:
-                draft.reasons.extend(comparison.explain(level, left, right))
-        drafts.append(draft)
-    matched_values = _values_matched_by_doubtful_records(drafts, symmetric)
-    pairs: list[CandidatePair] = []
-    for draft in drafts:
-        reasons, capped = list(draft.reasons), False
-        for outcome in draft.outcomes:
-            if outcome.ambiguity is not None and outcome.cap_at_possible:
-                side, _ = outcome.ambiguity
-                record = draft.left_key if side == "left" else draft.right_key
-                if len(matched_values[(side, record)]) == 1:
-                    reasons.append("rule: the initial fits only this one name in the list")
-                    continue
-            if outcome.reason:
-                reasons.append(outcome.reason)
-            capped = capped or outcome.cap_at_possible
-        verdict: Verdict = "duplicate" if draft.score >= thresholds.duplicate and not capped else "possible"
-        pairs.append(CandidatePair(draft.a_id, draft.b_id, draft.score, verdict, tuple(reasons), draft.weight))
-    pairs.sort(key=lambda pair: (-pair.score, str(pair.a_id), str(pair.b_id)))
-    return pairs
-
-
-@dataclass
-class _Draft:
-    left_key: str
-    right_key: str
-    a_id: Hashable
-    b_id: Hashable
-    score: float
-    weight: float
-    reasons: list[str] = field(default_factory=list)
-    outcomes: list[RuleOutcome] = field(default_factory=list)
-
-
-def _values_matched_by_doubtful_records(drafts: list[_Draft], symmetric: bool) -> dict[tuple[str, str], set[str]]:
-    """For every record in doubt (e.g. one with only an initial), the distinct values it matched.
-
-    In a dedupe run (``symmetric``) "left" and "right" are the same list, so a record's matches
-    on either side are pooled; across two lists the sides keep the two lists' ids apart.
-    """
-    matched: dict[tuple[str, str], set[str]] = {}
-    for draft in drafts:
-        for outcome in draft.outcomes:
-            if outcome.ambiguity is None:
-                continue
-            side, value = outcome.ambiguity
-            record = draft.left_key if side == "left" else draft.right_key
-            matched.setdefault((side, record), set()).add(value)
-            if symmetric:
-                other_side = "right" if side == "left" else "left"
-                matched.setdefault((other_side, record), set()).add(value)
-    return matched
-
-
-def _rows_for(table: pd.DataFrame, unique_ids: pd.Series) -> dict[str, dict[str, Any]]:
-    """Only the records that appear in pairs, as dicts (cheap even for a million-record list)."""
-    needed = pd.unique(unique_ids.astype(str))
-    subset = table.set_index(UNIQUE_ID, drop=False).loc[needed]
-    subset = subset.astype(object).where(subset.notna(), None)
-    return {str(key): row for key, row in zip(subset.index, subset.to_dict("records"), strict=True)}
+    """:func:`iter_duplicates` as a list (for lists whose pairs fit in memory)."""
+    return list(
+        iter_duplicates(
+            records_a,
+            records_b,
+            spec=spec,
+            model=model,
+            thresholds=thresholds,
+            exclude=exclude,
+            backend=backend,
+            default_region=default_region,
+            id_field=id_field,
+            stats=stats,
+        )
+    )

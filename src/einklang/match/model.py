@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from einklang.match._sql import SOURCE_DIALECT
-from einklang.match.spec import ComparisonDef, MatchSpec
+from einklang.match.spec import ComparisonDef, ListBlock, MatchSpec
 
 if TYPE_CHECKING:  # Splink (and pandas, DuckDB behind it) load only when a model is used
     import splink.comparison_library as cl
@@ -116,14 +116,16 @@ def _splink_comparison(comparison: ComparisonDef, model: MatchModel) -> cl.Custo
     )
 
 
-def blocking_rule(rule: str) -> BlockingRuleCreator:
+def blocking_rule(rule: str | ListBlock) -> BlockingRuleCreator:
     """A blocking rule written in the specs' SQL dialect."""
     from splink.blocking_rule_library import CustomRule
 
+    if isinstance(rule, ListBlock):
+        return CustomRule(rule.sql, sql_dialect=SOURCE_DIALECT, arrays_to_explode=[rule.column])
     return CustomRule(rule, sql_dialect=SOURCE_DIALECT)
 
 
-def _blocking_rules(rules: Iterable[str]) -> list[BlockingRuleCreator | dict[str, Any]]:
+def _blocking_rules(rules: Iterable[str | ListBlock]) -> list[BlockingRuleCreator | dict[str, Any]]:
     return [blocking_rule(rule) for rule in rules]
 
 
@@ -138,7 +140,9 @@ def splink_settings(spec: MatchSpec, model: MatchModel, link_type: LinkType) -> 
         probability_two_random_records_match=model.probability_two_random_records_match,
         comparisons=[_splink_comparison(comparison, model) for comparison in spec.comparisons],
         blocking_rules_to_generate_predictions=_blocking_rules(spec.blocking_rules),
+        # Splink keeps the gamma (level) columns, which the rules read, only with the matching
+        # columns; the matcher joins the pairs back to the prepared records for everything else.
         retain_matching_columns=True,
-        retain_intermediate_calculation_columns=True,
+        retain_intermediate_calculation_columns=False,
         additional_columns_to_retain=[],
     )

@@ -10,7 +10,7 @@ from "same surname, given name missing" (unknown).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from einklang.match import _normalize as norm
@@ -25,7 +25,7 @@ from einklang.match._sql import (
     same,
 )
 from einklang.match.phonetic import cologne_phonetic
-from einklang.match.spec import ComparisonDef, LevelDef, PairView, PostRule, PreparedRow, RuleOutcome
+from einklang.match.spec import ComparisonDef, DropWhen, LevelDef, PairView, PostRule, PreparedRow, RuleOutcome
 
 IdentityCheck = Callable[[PairView], bool]
 """Whether identifiers that only one person has (date of birth with an ID number) agree."""
@@ -59,9 +59,22 @@ def prepare_name(first_raw: Any, last_raw: Any) -> dict[str, Any]:
         "last_fold": last_fold,
         "first_initial": first_fold[0] if first_fold else None,
         "first_token": first_token,
-        "first_phonetic": cologne_phonetic(first_fold) or None if first_fold else None,
-        "last_phonetic": cologne_phonetic(last_fold.replace(" ", "")) or None if last_fold else None,
+        "first_phonetic": _blocking_code(first_fold),
+        "last_phonetic": _blocking_code(last_fold.replace(" ", "") if last_fold else None),
     }
+
+
+def _blocking_code(folded: str | None) -> str | None:
+    """The phonetic code, plus any digits: "Muster12" is not "Muster7" (test data, numbered names).
+
+    Without the digits every "Kunde<n>" of a generated or anonymised list would share one code,
+    and blocking on it would pair everyone with everyone.
+    """
+    if not folded:
+        return None
+    digits = "".join(ch for ch in folded if ch.isdigit())
+    code = cologne_phonetic(folded)
+    return (f"{code}#{digits}" if digits else code) or None
 
 
 _FIRST_EXACT = same("first_fold")
@@ -101,6 +114,24 @@ _SWAPPED_FUZZY = (
     'AND ("first_fold_l" = "last_fold_r" OR "last_fold_l" = "first_fold_r" '
     'OR (jaro_winkler_similarity("first_fold_l", "last_fold_r") >= 0.92 '
     'AND jaro_winkler_similarity("last_fold_l", "first_fold_r") >= 0.92)))'
+)
+
+# Both given names present and at most two typing errors apart (Lena/Lea, Jörg/Jierg): a typo or
+# another person (colleagues, relatives); never decided without a person.
+# Jan/Jana and Maria/Mario are the pairs of names relatives have: those stay "differs"; so do
+# names with another first letter (Anna/Tanja), which typing errors rarely touch.
+_FIRST_CLOSE = (
+    f'(length("first_fold_l") > 1 AND length("first_fold_r") > 1 AND {same("first_initial")} '
+    f"AND {edits_within('first_fold', 2)} "
+    f"AND NOT {one_extends_other('first_fold')} AND NOT {differ_in_last_letter_only('first_fold')})"
+)
+_LAST_SIMILAR = f"({_LAST_EXACT} OR {_LAST_FUZZY})"
+# "Hqhn Maximilian" vs "Maximilian Hahn": swapped, one of the two names with typing errors.
+_SWAPPED_CLOSE = (
+    '(("first_fold_l" = "last_fold_r" AND damerau_levenshtein("last_fold_l", "first_fold_r") <= 2 '
+    'AND length("last_fold_l") > 2 AND length("first_fold_r") > 2) OR '
+    '("last_fold_l" = "first_fold_r" AND damerau_levenshtein("first_fold_l", "last_fold_r") <= 2 '
+    'AND length("first_fold_l") > 2 AND length("last_fold_r") > 2))'
 )
 
 
@@ -174,6 +205,22 @@ NAME_LEVELS: tuple[LevelDef, ...] = (
         _facts("name:swapped", "name:agrees"),
     ),
     LevelDef(
+        "swapped_close",
+        "first and last name swapped, one of them with typing errors",
+        level(_SWAPPED_CLOSE),
+        0.005,
+        2e-6,
+        _facts("name:swapped", "name:close"),
+    ),
+    LevelDef(
+        "last_similar_first_close",
+        "last name equal or similar, first names a typing error apart",
+        level(f"{_LAST_SIMILAR} AND {_FIRST_CLOSE}"),
+        0.02,
+        2e-4,
+        _facts("last:similar", "first:close", "name:close"),
+    ),
+    LevelDef(
         "last_exact_first_missing",
         "last name equal, first name missing on one side",
         level(f"{_LAST_EXACT} AND {_FIRST_MISSING}"),
@@ -234,6 +281,11 @@ def explain_name(level_def: LevelDef, left: PreparedRow, right: PreparedRow) -> 
     facts = level_def.facts
     left_first, right_first = left.get("first_name"), right.get("first_name")
     left_last, right_last = left.get("last_name"), right.get("last_name")
+    if "name:swapped" in facts and "name:close" in facts:
+        return [
+            f"name: first and last name swapped, with typing errors ({_shown(left_first)} {_shown(left_last)}"
+            f" ~ {_shown(right_first)} {_shown(right_last)})"
+        ]
     if "name:swapped" in facts:
         return [
             f"name: first and last name swapped ({_shown(left_first)} {_shown(left_last)}"
@@ -250,6 +302,12 @@ def explain_name(level_def: LevelDef, left: PreparedRow, right: PreparedRow) -> 
         reasons.append(f"last_name: similar ({_shown(left_last)} ~ {_shown(right_last)})")
     elif "last:differs" in facts:
         reasons.append(f"last_name: differs ({_shown(left_last)} vs {_shown(right_last)})")
+    elif "last:similar" in facts:
+        reasons.append(
+            _same_or_folded("last_name", left_last, right_last)
+            if left.get("last_fold") == right.get("last_fold")
+            else f"last_name: similar ({_shown(left_last)} ~ {_shown(right_last)})"
+        )
     if "first:exact" in facts:
         reasons.append(_same_or_folded("first_name", left_first, right_first))
     elif "first:fuzzy" in facts:
@@ -263,6 +321,8 @@ def explain_name(level_def: LevelDef, left: PreparedRow, right: PreparedRow) -> 
             reasons.append(_initial_or_part(left, right))
         else:
             reasons.append(f"first_name: similar ({_shown(left_first)} ~ {_shown(right_first)})")
+    elif "first:close" in facts:
+        reasons.append(f"first_name: close ({_shown(left_first)} ~ {_shown(right_first)})")
     elif "first:missing" in facts:
         reasons.append("first_name: missing on one side")
     elif "first:differs" in facts:
@@ -280,7 +340,16 @@ def name_comparison() -> ComparisonDef:
     )
 
 
-def first_name_rule(personal_evidence_facts: tuple[str, ...], identity: IdentityCheck | None = None) -> PostRule:
+def first_name_drop(
+    personal_evidence_facts: tuple[str, ...], identity_facts: tuple[tuple[str, ...], ...] = ()
+) -> DropWhen:
+    """The pairs :func:`first_name_rule` drops: names conflict and nothing personal agrees."""
+    return DropWhen(
+        any_of=("first:differs", "name:differs"), none_of=personal_evidence_facts, unless_all_of=identity_facts
+    )
+
+
+def first_name_rule(drop: DropWhen) -> PostRule:
     """Given names discriminate: a differing given name means another person.
 
     Fellegi-Sunter alone cannot express this: among random pairs a shared surname is rare, so
@@ -288,25 +357,52 @@ def first_name_rule(personal_evidence_facts: tuple[str, ...], identity: Identity
     a switchboard number and a surname-only mailbox score as near-certain duplicates. The rule
     drops such pairs, unless something personal (a mobile number, a personal e-mail address,
     a date of birth and ID) agrees, in which case a person has to look (capped at possible).
+    ``drop`` is made by :func:`first_name_drop`.
     """
 
     def rule(pair: PairView) -> RuleOutcome | None:
-        conflict = pair.has("first:differs") or pair.has("name:differs")
-        if not conflict:
-            return None
-        if identity is not None and identity(pair):
+        if not drop.conflict(pair):
             return None
         left, right = pair.left, pair.right
         who = (
             f"{_shown(left.get('first_name'))} {_shown(left.get('last_name'))} vs "
             f"{_shown(right.get('first_name'))} {_shown(right.get('last_name'))}"
         )
-        if any(pair.has(fact) for fact in personal_evidence_facts):
+        if not drop.holds(pair):
             return RuleOutcome(
                 reason=f"rule: names differ ({who}) but personal data agree: needs review",
                 cap_at_possible=True,
             )
         return RuleOutcome(reason=f"rule: different given names ({who}): different people", drop=True)
+
+    return rule
+
+
+def close_names_rule(personal_evidence_facts: tuple[str, ...], identity: IdentityCheck | None = None) -> PostRule:
+    """Given names a typing error apart are a typo, or two people (Lena and Lea, Jan and Jana).
+
+    Colleagues and relatives share every other field, so the rest of the evidence cannot tell;
+    the pair goes to a person, unless something only one person has agrees (a mobile number, a
+    personal e-mail address, or the ID number checked by ``identity``).
+    """
+
+    def rule(pair: PairView) -> RuleOutcome | None:
+        if not pair.has("name:close"):
+            return None
+        if identity is not None and identity(pair):
+            return None
+        left, right = pair.left, pair.right
+        who = (
+            f"{_shown(left.get('first_name'))} {_shown(left.get('last_name'))} ~ "
+            f"{_shown(right.get('first_name'))} {_shown(right.get('last_name'))}"
+        )
+        if any(pair.has(fact) for fact in personal_evidence_facts):
+            # A mobile number or a personal address is one person's: the names hold a typo.
+            return RuleOutcome(reason=f"rule: names a typing error apart ({who}) but personal data agree")
+        return RuleOutcome(
+            reason=f"rule: names a typing error apart ({who}), a typo or two people: needs review",
+            cap_at_possible=True,
+        )
 
     return rule
 
@@ -327,8 +423,53 @@ def missing_first_name_rule(personal_evidence_facts: tuple[str, ...]) -> PostRul
     return rule
 
 
+INITIAL_PAIRS_SQL = " OR ".join(
+    f"length({side}.{column}) = 1" for side in ("l", "r") for column in ("first_fold", "last_fold")
+)
+"""The pairs in which one side has only an initial: those :func:`initial_only_rule` looks at."""
+
+
 def _is_initial(row: PreparedRow) -> bool:
     return any(row.get(column) and len(str(row[column])) == 1 for column in ("first_fold", "last_fold"))
+
+
+def _name_the_initial_stands_for(initial_row: PreparedRow, full: PreparedRow) -> str:
+    """The full side's given name the initial abbreviates (Thomas for "T. Müller" ~ "Thomas Müllr").
+
+    Only the given name counts: the same person with a misspelt surname is still one name, while
+    Thomas and Tanja are two people the initial could mean.
+    """
+    initials = {str(initial_row[c]) for c in ("first_fold", "last_fold") if initial_row.get(c)}
+    initials = {value for value in initials if len(value) == 1}
+    for column in ("first_fold", "last_fold"):
+        value = str(full.get(column) or "")
+        if len(value) > 1 and value[0] in initials:
+            return value
+    return " ".join(str(full[c]) for c in ("first_fold", "last_fold") if full.get(c))
+
+
+def _one_typo_apart(first: str, second: str) -> bool:
+    """Thomas/Thommas, Käthe/Kähte: one typing error; not Maria/Mario or Jan/Jana (two names)."""
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    if first[:1] != second[:1] or first.startswith(second) or second.startswith(first):
+        return False
+    if len(first) == len(second) and first[:-1] == second[:-1]:
+        return False
+    return DamerauLevenshtein.distance(first, second) <= 1
+
+
+def count_distinct_names(names: Iterable[str]) -> int:
+    """How many different given names ``names`` hold when a typing error does not make a new one."""
+    groups: list[list[str]] = []
+    for name in sorted(set(names)):
+        for group in groups:
+            if any(_one_typo_apart(name, member) for member in group):
+                group.append(name)
+                break
+        else:
+            groups.append([name])
+    return len(groups)
 
 
 def initial_only_rule(personal_evidence_facts: tuple[str, ...]) -> PostRule:
@@ -344,7 +485,7 @@ def initial_only_rule(personal_evidence_facts: tuple[str, ...]) -> PostRule:
             return None
         initial_side = "left" if _is_initial(pair.left) else "right"
         full = pair.right if initial_side == "left" else pair.left
-        given = " ".join(str(full[c]) for c in ("first_fold", "last_fold") if full.get(c))
+        given = _name_the_initial_stands_for(pair.left if initial_side == "left" else pair.right, full)
         if any(pair.has(fact) for fact in personal_evidence_facts):
             # Not in doubt here, but the name it matched counts when judging the record's other pairs.
             return RuleOutcome(reason="", ambiguity=(initial_side, given))

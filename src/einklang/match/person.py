@@ -16,6 +16,8 @@ from einklang.match._normalize import text_or_none
 from einklang.match._sql import edits_within, either_null, level, same
 from einklang.match.names import (
     NAME_COLUMNS,
+    close_names_rule,
+    first_name_drop,
     first_name_rule,
     last_name_changed_rule,
     missing_first_name_rule,
@@ -23,7 +25,7 @@ from einklang.match.names import (
     name_only_rule,
     prepare_name,
 )
-from einklang.match.spec import ComparisonDef, LevelDef, MatchSpec, PairView, PreparedRow
+from einklang.match.spec import ComparisonDef, LevelDef, ListBlock, MatchSpec, PairView, PreparedRow
 
 PERSON_FIELDS = (
     "first_name",
@@ -145,12 +147,16 @@ NATIONAL_ID_COMPARISON = ComparisonDef(
 )
 
 
+IDENTITY_FACTS = (("id:same",), ("dob:same", "id:similar"))
+"""The ID number is the same, or differs by one typing error while the date of birth agrees."""
+
+
 def identity_agrees(pair: PairView) -> bool:
-    """The ID number is the same, or differs by one typing error while the date of birth agrees.
+    """Identifiers only one person has agree (:data:`IDENTITY_FACTS`).
 
     An ID number belongs to one person, so a given name that differs is then a typing error.
     """
-    return pair.has("id:same") or (pair.has("dob:same") and pair.has("id:similar"))
+    return any(all(pair.has(fact) for fact in group) for group in IDENTITY_FACTS)
 
 
 PERSONAL_EVIDENCE = ("phone:mobile", "email:personal", "email:local", "dob:same", "id:same", "id:similar")
@@ -165,6 +171,7 @@ CORROBORATION = (
     "id:same",
     "id:similar",
 )
+FIRST_NAME_DROP = first_name_drop(PERSONAL_EVIDENCE, IDENTITY_FACTS)
 
 PERSON_SPEC = MatchSpec(
     name="person",
@@ -185,8 +192,8 @@ PERSON_SPEC = MatchSpec(
         "l.national_id = r.national_id",
         "l.postal_key = r.postal_key AND l.street_key = r.street_key",
         "l.last_phonetic = r.last_phonetic AND l.postal_key = r.postal_key",
-        "l.email_address = r.email_address",
-        "l.mobile_e164 = r.mobile_e164",
+        ListBlock("email_addresses"),
+        ListBlock("mobile_numbers"),
     ),
     training_blocking_rules=(
         "l.date_of_birth = r.date_of_birth",
@@ -197,11 +204,13 @@ PERSON_SPEC = MatchSpec(
         "l.first_fold = r.first_fold AND l.last_fold = r.last_fold AND l.date_of_birth = r.date_of_birth",
     ),
     post_rules=(
-        first_name_rule(PERSONAL_EVIDENCE, identity_agrees),
+        first_name_rule(FIRST_NAME_DROP),
+        close_names_rule(PERSONAL_EVIDENCE, identity_agrees),
         missing_first_name_rule(PERSONAL_EVIDENCE),
         last_name_changed_rule(identity_agrees),
         name_only_rule(CORROBORATION),
     ),
+    drops=(FIRST_NAME_DROP,),
     probability_two_random_records_match=1e-4,
     prepared_columns=(
         *NAME_COLUMNS,
@@ -211,4 +220,6 @@ PERSON_SPEC = MatchSpec(
         "date_of_birth",
         "national_id",
     ),
+    list_columns=fields.LIST_COLUMNS,
+    bool_columns=fields.BOOL_COLUMNS,
 )

@@ -41,7 +41,7 @@ def _code_for(previous: str, letter: str, following: str, first: bool) -> str:
     return ""
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=50_000)
 def cologne_phonetic(folded: str) -> str:
     """Phonetic code of an already folded (lowercase ASCII) word; empty for no letters."""
     letters = [ch for ch in folded if "a" <= ch <= "z"]

@@ -69,6 +69,35 @@ class PairView:
     def has(self, fact: str) -> bool:
         return any(level is not None and fact in level.facts for level in self.levels.values())
 
+    def has_any(self, facts: tuple[str, ...]) -> bool:
+        return any(self.has(fact) for fact in facts)
+
+
+@dataclass(frozen=True)
+class DropWhen:
+    """When a post-rule drops a pair, as a condition on facts alone (no record values).
+
+    Written as data so that the engine can apply it in SQL before pairs leave the database
+    (most scored pairs in a big list are colleagues this drops), and the Python rule applies the
+    very same condition to decide the reason, so both always agree.
+    """
+
+    any_of: tuple[str, ...]
+    """The pair shows at least one of these facts..."""
+    none_of: tuple[str, ...] = ()
+    """...and none of these..."""
+    unless_all_of: tuple[tuple[str, ...], ...] = ()
+    """...and no group of facts here holds completely (e.g. same date of birth and similar ID)."""
+
+    def conflict(self, pair: PairView) -> bool:
+        """The condition without ``none_of``: rules cap such pairs instead of dropping them."""
+        if not pair.has_any(self.any_of):
+            return False
+        return not any(all(pair.has(fact) for fact in group) for group in self.unless_all_of)
+
+    def holds(self, pair: PairView) -> bool:
+        return self.conflict(pair) and not pair.has_any(self.none_of)
+
 
 @dataclass(frozen=True)
 class RuleOutcome:
@@ -86,6 +115,20 @@ PostRule = Callable[[PairView], RuleOutcome | None]
 
 
 @dataclass(frozen=True)
+class ListBlock:
+    """A blocking rule on a list column: two records meet when their lists share a value.
+
+    Splink explodes the list (one row per value) before the join, in either engine.
+    """
+
+    column: str
+
+    @property
+    def sql(self) -> str:
+        return f"l.{self.column} = r.{self.column}"
+
+
+@dataclass(frozen=True)
 class MatchSpec:
     """Everything the matcher needs to know about one record type."""
 
@@ -94,16 +137,25 @@ class MatchSpec:
     prepare_record: Callable[[Mapping[str, Any], str], dict[str, Any]]
     """Canonical record and default phone region -> prepared columns (display and comparison)."""
     comparisons: tuple[ComparisonDef, ...]
-    blocking_rules: tuple[str, ...]
+    blocking_rules: tuple[str | ListBlock, ...]
     """SQL conditions on ``l.`` and ``r.`` columns; a pair is scored if any rule holds."""
     training_blocking_rules: tuple[str, ...]
     """Rules for EM: each must leave some comparisons free to be estimated."""
     deterministic_rules: tuple[str, ...]
     """Near-certain matches, used to estimate how often two random records match."""
     post_rules: tuple[PostRule, ...] = ()
+    drops: tuple[DropWhen, ...] = ()
+    """The post-rules' drop conditions, applied in SQL first (each must be exactly a rule's)."""
+    ambiguity_sql: str | None = None
+    """SQL on ``l.``/``r.`` prepared columns selecting the pairs whose rules may report an ambiguity
+    (see :class:`RuleOutcome`); the matcher reads those first. None: the spec has no such rule."""
     probability_two_random_records_match: float = 1e-4
     prepared_columns: tuple[str, ...] = field(default=())
     """Columns prepare_record produces (fixed so empty inputs still give a well-formed frame)."""
+    list_columns: tuple[str, ...] = field(default=())
+    """Prepared columns holding a list of strings (all e-mails, all numbers); the others are text."""
+    bool_columns: tuple[str, ...] = field(default=())
+    """Prepared columns holding true/false."""
 
     def comparison(self, name: str) -> ComparisonDef:
         for comparison in self.comparisons:
