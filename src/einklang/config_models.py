@@ -296,7 +296,6 @@ class EinklangConfig(BaseModel):
     entities: dict[str, EntityConfig] = Field(default_factory=dict)
     service: ServiceConfig = Field(default_factory=lambda: ServiceConfig())
 
-
     dedupe: DedupeConfig = Field(default_factory=lambda: DedupeConfig())
 
     @field_validator("default_region")
