@@ -41,8 +41,9 @@ from einklang.connectors.base import (
     SnapshotStore,
     StaleVersion,
 )
-from einklang.connectors.tryton.kinds import KINDS, LoadedRecord, ModelKind
+from einklang.connectors.tryton.kinds import LoadedRecord, ModelKind
 from einklang.connectors.tryton.options import TrytonEntityOptions, TrytonSettings
+from einklang.connectors.tryton.registry import KINDS
 from einklang.connectors.tryton.wire import TrytonError, TrytonSession, encode_datetime
 
 # --- cursors ------------------------------------------------------------------------------------

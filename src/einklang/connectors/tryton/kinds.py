@@ -269,6 +269,3 @@ class PartyKind(ModelKind):
             else:
                 domain.append(["contact_mechanisms", "where", [["type", "=", name], ["value", "=", value]]])
         return domain
-
-
-KINDS: dict[str, type[ModelKind]] = {PartyKind.name: PartyKind}
