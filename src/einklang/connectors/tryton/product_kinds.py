@@ -172,7 +172,7 @@ class ProductKind(ModelKind):
             values["code"] = fields["code"] or None
         if "list_price" in fields:
             price = fields["list_price"]
-            if price not in (None, "") and not self.session.context.get("company"):
+            if price not in (None, "") and self.session.company() is None:
                 raise RecordRejected(
                     "list_price is kept per company in Tryton, and the connector's user has no current company",
                     system=self.session.system,
