@@ -11,6 +11,12 @@ two fixtures:
 * ``backdoor``: a :class:`BackDoor` on the same data that bypasses the connector, the way another
   user of the system changes records (for a database table: :class:`SqlTableBackDoor`).
 
+A kind whose fields have other names (a product's ``name``, ``code`` and ``description``) runs
+the same suite through :class:`RenamedFields`: its ``connector`` fixture wraps the real connector
+so that the contract's ``name``, ``email`` and ``city`` are the kind's text fields, and its
+back door speaks the contract's names too. Nothing else changes: every test runs against the
+real system.
+
 Hooks a subclass may override: :meth:`ConnectorContract.new_record` (e.g. to add an id the system
 does not generate), :meth:`ConnectorContract.missing_id` and :meth:`ConnectorContract.settle`.
 """
@@ -30,6 +36,7 @@ import sqlalchemy as sa
 from einklang.connectors.base import (
     Capabilities,
     ChangeDetection,
+    ChangePage,
     Connector,
     JsonValue,
     NativeRecord,
@@ -129,6 +136,74 @@ class SqlTableBackDoor(BackDoor):
             statement = sa.select(self.table).where(self.id_column == self._key(native_id), self._live())
             row = conn.execute(statement).first()
         return dict(row._mapping) if row is not None else None
+
+
+class RenamedFields(Connector):
+    """A connector seen with the contract's field names (``roles``: contract name -> native name).
+
+    Only names are translated, in both directions; every call goes to the wrapped connector.
+    Native fields not named in ``roles`` pass through as they are.
+    """
+
+    def __init__(self, inner: Connector, entity: str, roles: Mapping[str, str]) -> None:
+        super().__init__(inner.system, {}, {entity: {}})
+        self.inner = inner
+        self.entity = entity
+        self.to_native = dict(roles)
+        self.to_contract = {native: name for name, native in roles.items()}
+
+    def _native(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return {self.to_native.get(name, name): value for name, value in fields.items()}
+
+    def _contract(self, record: NativeRecord) -> NativeRecord:
+        fields = {self.to_contract.get(name, name): value for name, value in record.fields.items()}
+        return NativeRecord(native_id=record.native_id, version=record.version, fields=fields)
+
+    def capabilities(self, entity: str) -> Capabilities:
+        return self.inner.capabilities(entity)
+
+    def check(self) -> str:
+        return self.inner.check()
+
+    def read_all(self, entity: str, page_size: int = 1000) -> Iterator[list[NativeRecord]]:
+        for page in self.inner.read_all(entity, page_size):
+            yield [self._contract(record) for record in page]
+
+    def read_changes(
+        self, entity: str, cursor: JsonValue, snapshots: SnapshotStore | None = None
+    ) -> Iterator[ChangePage]:
+        for page in self.inner.read_changes(entity, cursor, snapshots):
+            yield ChangePage(
+                records=[self._contract(record) for record in page.records],
+                deleted_ids=page.deleted_ids,
+                cursor=page.cursor,
+            )
+
+    def current_cursor(self, entity: str) -> JsonValue:
+        return self.inner.current_cursor(entity)
+
+    def get(self, entity: str, native_ids: Sequence[str]) -> dict[str, NativeRecord]:
+        return {key: self._contract(record) for key, record in self.inner.get(entity, native_ids).items()}
+
+    def find(self, entity: str, criteria: Mapping[str, Any], limit: int = 10) -> list[NativeRecord]:
+        return [self._contract(record) for record in self.inner.find(entity, self._native(criteria), limit)]
+
+    def create(self, entity: str, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
+        return [self._contract(record) for record in self.inner.create(entity, [self._native(r) for r in records])]
+
+    def update(
+        self, entity: str, native_id: str, patch: Mapping[str, Any], expected_version: str | None
+    ) -> NativeRecord:
+        return self._contract(self.inner.update(entity, native_id, self._native(patch), expected_version))
+
+    def delete(self, entity: str, native_id: str, expected_version: str | None) -> None:
+        self.inner.delete(entity, native_id, expected_version)
+
+    def archive(self, entity: str, native_id: str, expected_version: str | None) -> None:
+        self.inner.archive(entity, native_id, expected_version)
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class MemorySnapshotStore(SnapshotStore):

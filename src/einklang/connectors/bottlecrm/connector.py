@@ -61,6 +61,10 @@ class Resource:
     fields: tuple[str, ...]
     required: tuple[str, ...]
     has_updated_at: bool
+    list_key: str = "contact_obj_list"  # where a list page holds its rows (accounts: two lists)
+    created_key: str = ""  # where a create's answer holds the new record ("" = at the top)
+    update_method: str = "PATCH"  # products: a PUT that is partial (no PATCH route)
+    null_fields: tuple[str, ...] = ("account",)  # sent as null when empty (others as "")
 
 
 ACCOUNT = Resource(
@@ -110,7 +114,22 @@ CONTACT = Resource(
     required=("first_name", "last_name"),
     has_updated_at=True,
 )
-RESOURCES: dict[str, Resource] = {ACCOUNT.name: ACCOUNT, CONTACT.name: CONTACT}
+# The product catalogue (``invoices`` app). ``category`` is free text: a product group is held
+# by its name (``ref_value: name``). Changing it needs an organisation administrator's token.
+PRODUCT = Resource(
+    name="product",
+    path="/api/invoices/products/",
+    detail_key="",
+    fields=("name", "description", "sku", "price", "currency", "category", "is_active"),
+    required=("name",),
+    has_updated_at=True,
+    list_key="results",
+    created_key="product",
+    update_method="PUT",
+    # A SKU is unique per organisation, so "no SKU" must be null, not a second "".
+    null_fields=("sku", "category", "price"),
+)
+RESOURCES: dict[str, Resource] = {ACCOUNT.name: ACCOUNT, CONTACT.name: CONTACT, PRODUCT.name: PRODUCT}
 
 
 def _parse_time(value: str) -> datetime:
@@ -141,13 +160,13 @@ class BottleCrmSettings(HttpSettings):
 
 
 class BottleCrmEntityOptions(ConnectorSettings):
-    resource: Literal["account", "contact"] | None = None  # default: the entity name
+    resource: Literal["account", "contact", "product"] | None = None  # default: the entity name
 
 
 class BottleCrmConnector(Connector):
     """Settings: url, token, [page_size, overlap_seconds, timeout, verify_tls, retry_*].
 
-    Entity options: ``resource`` (``account`` or ``contact``; default: the entity name).
+    Entity options: ``resource`` (``account``, ``contact`` or ``product``; default: the entity name).
     """
 
     settings_model = BottleCrmSettings
@@ -277,7 +296,7 @@ class BottleCrmConnector(Connector):
                 count = sum(int(body[outer][counter]) for outer, _, counter in list_keys)
                 more = any(len(body[outer][inner]) == limit for outer, inner, _ in list_keys)
             else:
-                rows = list(body["contact_obj_list"])
+                rows = list(body[resource.list_key])
                 count = int(body["count"])
                 more = len(rows) == limit
             if scan.expected_count is None:
@@ -304,7 +323,7 @@ class BottleCrmConnector(Connector):
 
     def _get_one(self, resource: Resource, native_id: str) -> NativeRecord:
         body = self._request("GET", f"{resource.path}{native_id}/", record_id=native_id).json()
-        return self._native(resource, body[resource.detail_key])
+        return self._native(resource, body[resource.detail_key] if resource.detail_key else body)
 
     def get(self, entity: str, native_ids: Sequence[str]) -> dict[str, NativeRecord]:
         resource = self._resource(entity)
@@ -327,6 +346,10 @@ class BottleCrmConnector(Connector):
             probe = criteria.get("email") or criteria.get("last_name") or criteria.get("first_name")
             if probe:
                 params["search"] = probe
+        if resource is PRODUCT:
+            probe = criteria.get("sku") or criteria.get("name") or criteria.get("description")
+            if probe:
+                params["search"] = probe
         found: list[NativeRecord] = []
         offset = 0
         while len(found) < limit:
@@ -336,7 +359,7 @@ class BottleCrmConnector(Connector):
             if resource is ACCOUNT:
                 rows = body["active_accounts"]["open_accounts"] + body["closed_accounts"]["close_accounts"]
             else:
-                rows = body["contact_obj_list"]
+                rows = body[resource.list_key]
             for row in rows:
                 record = self._native(resource, row)
                 if all(record.fields.get(name) == value for name, value in criteria.items()):
@@ -407,7 +430,13 @@ class BottleCrmConnector(Connector):
                 record_id=record_id,
             )
         # BottleCRM's serializers refuse null for text fields but accept "" as "empty".
-        return {name: ("" if value is None and name not in ("account",) else value) for name, value in fields.items()}
+        # Numbers and references are sent as null, and a price as the decimal's text.
+        return {
+            name: ("" if value is None and name not in resource.null_fields else value)
+            if name != "price" or value is None
+            else str(value)
+            for name, value in fields.items()
+        }
 
     def create(self, entity: str, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
         resource = self._resource(entity)
@@ -416,7 +445,8 @@ class BottleCrmConnector(Connector):
             payload = self._payload(resource, fields, None)
             # Not idempotent: retried only when the server cannot have created it.
             body = self._request("POST", resource.path, json=payload, idempotent=False).json()
-            return self._get_one(resource, str(body["id"]))
+            created = body[resource.created_key] if resource.created_key else body
+            return self._get_one(resource, str(created["id"]))
 
         def delete_one(record: NativeRecord) -> None:
             self._request("DELETE", f"{resource.path}{record.native_id}/", record_id=record.native_id)
@@ -443,7 +473,7 @@ class BottleCrmConnector(Connector):
         payload = self._payload(resource, patch, native_id)
         if not payload:
             return current
-        self._request("PATCH", f"{resource.path}{native_id}/", json=payload, record_id=native_id)
+        self._request(resource.update_method, f"{resource.path}{native_id}/", json=payload, record_id=native_id)
         return self._get_one(resource, native_id)
 
     def delete(self, entity: str, native_id: str, expected_version: str | None) -> None:

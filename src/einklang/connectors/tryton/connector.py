@@ -12,7 +12,7 @@ Facts this module relies on (measured against trytond 8.2, see docs/connectors/t
 - Passing ``_timestamp`` {"model,id": timestamp} in the context makes the server refuse a write
   with ``ConcurrencyException`` when the record moved on: a native optimistic lock.
 
-A *kind* (``party`` today; products, categories and employees later) says how one Tryton model
+A *kind* (``party``, ``product_group``, ``product``, ``employee``) says how one Tryton model
 and its child models become flat native records; the connector around it does sessions, paging,
 change detection, deletions and conditional writes for every kind alike.
 """
@@ -41,8 +41,9 @@ from einklang.connectors.base import (
     SnapshotStore,
     StaleVersion,
 )
-from einklang.connectors.tryton.kinds import KINDS, LoadedRecord, ModelKind
+from einklang.connectors.tryton.kinds import LoadedRecord, ModelKind
 from einklang.connectors.tryton.options import TrytonEntityOptions, TrytonSettings
+from einklang.connectors.tryton.registry import KINDS
 from einklang.connectors.tryton.wire import TrytonError, TrytonSession, encode_datetime
 
 # --- cursors ------------------------------------------------------------------------------------
@@ -71,7 +72,8 @@ def _expand_ids(runs: Sequence[Sequence[int]]) -> set[int]:
 class TrytonConnector(Connector):
     """Settings: url, database, user, password, [language, timeout, overlap_seconds, retry_*].
 
-    Entity options: ``kind`` (default: the entity name; known: party),
+    Entity options: ``kind`` (default: the entity name; known: party, product_group, product,
+    employee),
     ``delete_mode`` ``archive`` (default) or ``delete``.
     """
 
@@ -231,6 +233,9 @@ class TrytonConnector(Connector):
                     context={"active_test": False},
                 )
                 changed.update(row[child.parent_field] for row in rows if row[child.parent_field])
+            for related in kind.related_models:
+                related_domain = [[f"{related.path}.last_modified_at", ">=", query_from]]
+                changed.update(self._search_ids(kind.model, related_domain, include_archived=True))
 
         # Deletions: the log says *that* a model lost records (not which), so it is read by
         # log id (each entry handled once) and only then is the id set compared.
@@ -341,7 +346,8 @@ class TrytonConnector(Connector):
         if newest_id == after_log_id:
             return newest_id, set()
         deleted_models = set()
-        for model in (kind.model, *(child.model for child in kind.child_models)):
+        related = (*(child.model for child in kind.child_models), *(other.model for other in kind.related_models))
+        for model in (kind.model, *related):
             # ``resource`` reads as null once its record is gone, but it can still be searched.
             domain = [
                 ["id", ">", after_log_id],
@@ -371,7 +377,7 @@ class TrytonConnector(Connector):
             return []
         try:
             values = [kind.create_values(record) for record in records]
-            ids: list[int] = self.session.model(kind.model, "create", values)
+            ids = kind.create(values)
         except RecordRejected:
             # The batch is one Tryton transaction: nothing was created, so the engine may
             # send the records again one by one to find the one refused.
@@ -395,13 +401,7 @@ class TrytonConnector(Connector):
             # _timestamp makes Tryton itself refuse the write if anything moved between our
             # read and this write (closes the gap the re-read above leaves open).
             try:
-                self.session.model(
-                    kind.model,
-                    "write",
-                    [current.record_id],
-                    values,
-                    context={"_timestamp": kind.changed_timestamps(current, patch)},
-                )
+                kind.write(current, values, kind.changed_timestamps(current, patch))
             except ConnectorError as failed:
                 failed.record_id = native_id
                 raise
@@ -436,7 +436,7 @@ class TrytonConnector(Connector):
         if how == "delete":
             self.session.model(kind.model, "delete", [current.record_id], context=context)
         else:
-            self.session.model(kind.model, "write", [current.record_id], {"active": False}, context=context)
+            self.session.model(kind.model, "write", [current.record_id], kind.archive_values(), context=context)
 
 
 def _batches(items: Sequence[int], size: int) -> Iterator[list[int]]:

@@ -48,12 +48,22 @@ class LoadedRecord:
         return NativeRecord(native_id=str(self.record_id), version=self.version, fields=dict(self.fields))
 
 
+@dataclass(frozen=True)
+class RelatedModel:
+    """A model the kind's model points to (``path`` from the kind's model), folded in as well."""
+
+    model: str
+    path: str
+
+
 class ModelKind(abc.ABC):
     """How one Tryton model (and the child models folded into it) maps to flat records."""
 
     name: ClassVar[str]
     model: ClassVar[str]
     child_models: ClassVar[tuple[ChildModel, ...]] = ()
+    # Models reached through a Many2One (an employee's party): their changes are changes too.
+    related_models: ClassVar[tuple[RelatedModel, ...]] = ()
     has_active_flag: ClassVar[bool] = True
     flat_fields: ClassVar[tuple[str, ...]]
 
@@ -78,6 +88,19 @@ class ModelKind(abc.ABC):
     def changed_timestamps(self, current: LoadedRecord, patch: Mapping[str, Any]) -> dict[str, str]:
         """The ``_timestamp`` context entries for the rows a write of ``patch`` will touch."""
         return dict(current.timestamps)
+
+    def create(self, values: list[dict[str, Any]]) -> list[int]:
+        """Create the records (one Tryton transaction, unless a kind says otherwise)."""
+        ids: list[int] = self.session.model(self.model, "create", values)
+        return ids
+
+    def write(self, current: LoadedRecord, values: dict[str, Any], timestamps: dict[str, str]) -> None:
+        """Write ``values`` to the record, refused by Tryton if a row in ``timestamps`` moved."""
+        self.session.model(self.model, "write", [current.record_id], values, context={"_timestamp": timestamps})
+
+    def archive_values(self) -> dict[str, Any]:
+        """What archiving writes (a kind without an ``active`` column says otherwise)."""
+        return {"active": False}
 
 
 class PartyKind(ModelKind):
@@ -269,6 +292,3 @@ class PartyKind(ModelKind):
             else:
                 domain.append(["contact_mechanisms", "where", [["type", "=", name], ["value", "=", value]]])
         return domain
-
-
-KINDS: dict[str, type[ModelKind]] = {PartyKind.name: PartyKind}

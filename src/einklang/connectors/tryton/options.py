@@ -31,7 +31,7 @@ class TrytonEntityOptions(ConnectorSettings):
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, kind: str | None) -> str | None:
-        from einklang.connectors.tryton.kinds import KINDS  # kinds import the session, not the reverse
+        from einklang.connectors.tryton.registry import KINDS  # kinds import the session, not the reverse
 
         if kind is not None and kind not in KINDS:
             raise ValueError(f"unknown Tryton kind (known: {', '.join(sorted(KINDS))})")

@@ -159,6 +159,13 @@ class TrytonSession:
             if key in {"language", "company", "companies", "employee", "employees"}
         }
 
+    def company(self) -> int | None:
+        """The user's current company (logging in first: the context comes with the login)."""
+        if self._authorization is None:
+            self.login()
+        company = self.context.get("company")
+        return int(company) if company else None
+
     def call(self, method: str, params: list[Any]) -> Any:
         if self._authorization is None:
             self.login()
