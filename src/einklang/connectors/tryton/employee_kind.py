@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from einklang.connectors.base import ConnectorError, RecordRejected
-from einklang.connectors.tryton.kinds import LoadedRecord, ModelKind, RelatedModel
+from einklang.connectors.tryton.kinds import LoadedRecord, ModelKind, RelatedModel, mechanism_commands
 
 
 def _date(value: Any, field_name: str, system: str) -> dict[str, Any] | None:
@@ -140,18 +140,7 @@ class EmployeeKind(ModelKind):
                     "an employee needs a name", system=self.session.system, record_id=str(current.record_id)
                 )
             values["party"]["name"] = patch["name"]
-        commands: list[Any] = []
-        for kind in self.mechanism_types:
-            if kind not in patch:
-                continue
-            existing = current.children["mechanisms"].get(kind)
-            wanted = patch[kind]
-            if existing is not None and wanted:
-                commands.append(["write", [existing], {"value": wanted}])
-            elif existing is not None:
-                commands.append(["delete", [existing]])
-            elif wanted:
-                commands.append(["create", [{"type": kind, "value": wanted}]])
+        commands = mechanism_commands(self.mechanism_types, patch, current.children["mechanisms"])
         if commands:
             values["party"]["contact_mechanisms"] = commands
         return values if values["employee"] or values["party"] else {}

@@ -56,6 +56,23 @@ class RelatedModel:
     path: str
 
 
+def mechanism_commands(types: Sequence[str], patch: Mapping[str, Any], existing: Mapping[str, Any]) -> list[Any]:
+    """Tryton's one2many commands that bring a party's contact mechanisms (e-mail, phone ...) to
+    the values in ``patch``: write the one there, delete it when emptied, create it when new."""
+    commands: list[Any] = []
+    for kind in types:
+        if kind not in patch:
+            continue
+        current, wanted = existing.get(kind), patch[kind]
+        if current is not None and wanted:
+            commands.append(["write", [current], {"value": wanted}])
+        elif current is not None:
+            commands.append(["delete", [current]])
+        elif wanted:
+            commands.append(["create", [{"type": kind, "value": wanted}]])
+    return commands
+
+
 class ModelKind(abc.ABC):
     """How one Tryton model (and the child models folded into it) maps to flat records."""
 
@@ -259,18 +276,7 @@ class PartyKind(ModelKind):
                 values["addresses"] = [["write", [current.children["address"]], address_values]]
             elif any(value is not None for value in address_values.values()):
                 values["addresses"] = [["create", [address_values]]]
-        commands: list[Any] = []
-        for kind in self.mechanism_types:
-            if kind not in patch:
-                continue
-            existing = current.children["mechanisms"].get(kind)
-            wanted = patch[kind]
-            if existing is not None and wanted:
-                commands.append(["write", [existing], {"value": wanted}])
-            elif existing is not None:
-                commands.append(["delete", [existing]])
-            elif wanted:
-                commands.append(["create", [{"type": kind, "value": wanted}]])
+        commands = mechanism_commands(self.mechanism_types, patch, current.children["mechanisms"])
         if commands:
             values["contact_mechanisms"] = commands
         return values
