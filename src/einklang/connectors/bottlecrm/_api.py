@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -91,6 +91,15 @@ class Scan:
     expected_count: int | None = None
 
 
+class ResourceEndpoint(Protocol):
+    """A resource whose list and detail do not follow the common shape (e.g. the organisation's
+    users), registered in :attr:`BottleCrmApi.endpoints` under the resource's name."""
+
+    def pages(self, scan: Scan, limit: int) -> Iterator[list[dict[str, Any]]]: ...
+
+    def get_one(self, native_id: str) -> NativeRecord: ...
+
+
 class BottleCrmApi:
     def __init__(
         self, client: httpx.Client, *, system: str, policy: RetryPolicy, page_size: int, pool: RequestPool
@@ -100,6 +109,7 @@ class BottleCrmApi:
         self.policy = policy
         self.page_size = page_size
         self.pool = pool
+        self.endpoints: dict[str, ResourceEndpoint] = {}
 
     def request(
         self, method: str, path: str, *, record_id: str | None = None, idempotent: bool = True, **request_args: Any
@@ -145,6 +155,9 @@ class BottleCrmApi:
     ) -> Iterator[list[dict[str, Any]]]:
         """Raw rows page by page; marks ``scan`` inconsistent if the list moved meanwhile."""
         limit = page_size or self.page_size
+        if resource.name in self.endpoints:
+            yield from self.endpoints[resource.name].pages(scan, limit)
+            return
         offset = 0
         seen: set[str] = set()
         while True:
@@ -167,6 +180,8 @@ class BottleCrmApi:
     # --- details ----------------------------------------------------------------------------
 
     def get_one(self, resource: Resource, native_id: str) -> NativeRecord:
+        if resource.name in self.endpoints:
+            return self.endpoints[resource.name].get_one(native_id)
         body = self.request("GET", f"{resource.path}{native_id}/", record_id=native_id).json()
         return native(resource, body[resource.detail_key] if resource.detail_key else body)
 

@@ -64,6 +64,8 @@ from einklang.connectors.settings import (
     Secret,
 )
 
+_Scan = Scan  # the name resource modules (employees) import
+
 __all__ = ["ACCOUNT", "CONTACT", "PRODUCT", "BottleCrmConnector", "RecordUpdate", "WebhookReceipt"]
 
 
@@ -167,6 +169,13 @@ class BottleCrmConnector(Connector):
             return self.resources[entity]
         except KeyError:
             raise ConfigurationError(f"entity {entity!r} is not configured", system=self.system) from None
+
+    # For resource modules written against the connector (its HTTP path and its reading of rows).
+    def _request(self, method: str, path: str, **request_args: Any) -> httpx.Response:
+        return self.api.request(method, path, **request_args)
+
+    def _native(self, resource: Resource, raw: Mapping[str, Any]) -> NativeRecord:
+        return native(resource, raw)
 
     def native_fields(self, entity: str) -> set[str]:
         """The fields einklang reads from and writes to the entity's endpoint."""
