@@ -73,8 +73,14 @@ def audit_created_batch(
     """
     if not created:
         return
-    records = "[" + ",".join(f"[{_json(gid)},{_json(nid)},{new or 'null'}]" for gid, nid, new in created) + "]"
     golden_ids = [gid for gid, _, _ in created]
+    # {"golden_ids": [...], "native_ids": [...], "new": [...]}: two json.dumps calls and one join
+    # for the batch; each record's "new" is JSON already and goes in as it is
+    records = (
+        f'{{"golden_ids":{json.dumps(golden_ids)},'
+        f'"native_ids":{json.dumps([nid for _, nid, _ in created], ensure_ascii=False)},'
+        f'"new":[{",".join(new or "null" for _, _, new in created)}]}}'
+    )
     result = conn.execute(
         t.audit.insert().values(
             ts=utcnow(), run_id=run_id, system=system, entity=entity, op=BATCH_OP, new=records, cause=cause
@@ -120,9 +126,11 @@ def audit_log(
 def _expand_batch(row: Any, golden_id: str | None) -> list[AuditEntry]:
     """The per-record ``create`` entries of a batch row, newest (last created) first."""
     ts = row.ts.isoformat(timespec="seconds")
+    batch = json.loads(row.new)
+    records = zip(batch["golden_ids"], batch["native_ids"], batch["new"], strict=True)
     return [
         AuditEntry(row.id, ts, row.run_id, row.system, row.entity, gid, nid, "create", None, new, row.cause)
-        for gid, nid, new in reversed(json.loads(row.new))
+        for gid, nid, new in reversed(list(records))
         if golden_id is None or gid == golden_id
     ]
 
