@@ -167,24 +167,30 @@ def prepare(src: str, tgt: str, data: list[dict[str, str]]) -> None:
     target.dispose()
 
 
-def plain_copy(src: str, tgt: str) -> float:
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its children that ended (the mapping workers)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+def plain_copy(src: str, tgt: str) -> tuple[float, float]:
     """The baseline: stream the rows and executemany them into the target, 1,000 at a time."""
     source, target = sa.create_engine(src), sa.create_engine(tgt)
     insert = sa.text(
         "INSERT INTO accounts (external_id, name, address_line, postcode, city, country, phone, email) "
         "VALUES (:kundennr, :name1, :strasse, :plz, :ort, :land, :telefon, :email)"
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     with source.connect() as read, target.begin() as write:
         result = read.execution_options(stream_results=True, yield_per=1000).execute(
             sa.text("SELECT kundennr, name1, strasse, plz, ort, land, telefon, email FROM kunden ORDER BY kundennr")
         )
         for partition in result.mappings().partitions(1000):
             write.execute(insert, [dict(row) for row in partition])
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     source.dispose()
     target.dispose()
-    return elapsed
+    return elapsed, cpu
 
 
 def bookkeeping_floor(src: str, tgt: str, state: str) -> float:
@@ -254,33 +260,34 @@ def bookkeeping_floor(src: str, tgt: str, state: str) -> float:
     return elapsed
 
 
-def einklang_load(src: str, tgt: str, state: str, plain_types: bool = False) -> tuple[float, int]:
+def einklang_load(src: str, tgt: str, state: str, plain_types: bool = False) -> tuple[float, int, float]:
     # plain_types: the engine's own cost, with phone / e-mail / country declared as plain text
     types = ("str", "str", "str") if plain_types else ("country", "phone", "email")
     text = CONFIG.format(state=state, src=src, tgt=tgt, typed=types[0], phone=types[1], email=types[2])
     config = parse_config(text, None, environ={})
     store = open_store(config.state_url)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     with open_connector(config, "src") as source, open_connector(config, "tgt") as target:
         report = run_initial_load(config, store, "company", source, target)  # the load's own defaults
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     store.close()
     if report.failed or report.aborted:
         raise SystemExit(f"load failed: {report.summary()}")
-    return elapsed, report.created
+    return elapsed, report.created, cpu
 
 
 THIS_TREE = Path(__file__).resolve().parent.parent / "src"
 
 
-def load_in_child(tree: Path, src: str, tgt: str, state: str, plain_types: bool) -> float:
-    """einklang's load of the source tree ``tree``, in a child process; its time in seconds."""
+def load_in_child(tree: Path, src: str, tgt: str, state: str, plain_types: bool) -> tuple[float, float, int]:
+    """einklang's load of the source tree ``tree``, in a child process: seconds, CPU seconds, records created."""
     command = [sys.executable, __file__, "--load-child", src, tgt, state]
     if plain_types:
         command.append("--plain-types")
     env = {**os.environ, "PYTHONPATH": str(tree)}
     out = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(result["seconds"]), float(result["cpu_seconds"]), int(result["created"])
 
 
 def measure(
@@ -288,12 +295,15 @@ def measure(
 ) -> dict[str, object]:
     data = rows(count)
     times: dict[str, list[float]] = {"plain": [], "floor": [], "load": [], "baseline": []}
+    cpu: dict[str, list[float]] = {"plain": [], "load": [], "baseline": []}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for i in range(repeat):
             src, tgt, _ = fresh_databases(backend, workdir, f"p{i}")
             prepare(src, tgt, data)
-            times["plain"].append(plain_copy(src, tgt))
+            elapsed, cpu_used = plain_copy(src, tgt)
+            times["plain"].append(elapsed)
+            cpu["plain"].append(cpu_used)
             src, tgt, state = fresh_databases(backend, workdir, f"f{i}")
             prepare(src, tgt, data)
             times["floor"].append(bookkeeping_floor(src, tgt, state))
@@ -301,8 +311,12 @@ def measure(
             for name, tree in loads if i % 2 == 0 else loads[::-1]:  # alternate who goes first
                 src, tgt, state = fresh_databases(backend, workdir, f"{name[0]}{i}")
                 prepare(src, tgt, data)
-                times[name].append(load_in_child(tree, src, tgt, state, plain_types))
+                elapsed, cpu_used, created = load_in_child(tree, src, tgt, state, plain_types)
+                assert created == count, (name, created, count)
+                times[name].append(elapsed)
+                cpu[name].append(cpu_used)
     median = {name: statistics.median(values) for name, values in times.items() if values}
+    median_cpu = {name: statistics.median(values) for name, values in cpu.items() if values}
     result: dict[str, object] = {
         "backend": backend,
         "rows": count,
@@ -318,12 +332,19 @@ def measure(
         "speed_ratio": round(median["plain"] / median["load"], 3),
         "floor_ratio": round(median["plain"] / median["floor"], 3),
         "einklang_vs_floor": round(median["floor"] / median["load"], 3),
+        # CPU time of the client processes (the load with its mapping workers; SQLite runs inside
+        # them, a PostgreSQL server does not): how much work, whatever else runs on the machine
+        "plain_copy_cpu_s": [round(t, 3) for t in cpu["plain"]],
+        "einklang_load_cpu_s": [round(t, 3) for t in cpu["load"]],
+        "cpu_ratio": round(median_cpu["plain"] / median_cpu["load"], 3),
     }
     if baseline:
         result["baseline"] = str(baseline)
         result["baseline_load_s"] = [round(t, 3) for t in times["baseline"]]
         result["baseline_rec_per_s"] = round(count / median["baseline"])
         result["baseline_speed_ratio"] = round(median["plain"] / median["baseline"], 3)
+        result["baseline_load_cpu_s"] = [round(t, 3) for t in cpu["baseline"]]
+        result["baseline_cpu_ratio"] = round(median_cpu["plain"] / median_cpu["baseline"], 3)
     return result
 
 
@@ -371,7 +392,7 @@ def memory_child(src: str, tgt: str, state: str) -> None:
     before = peak_rss_mb()
     sampler = TreeMemorySampler()
     sampler.start()
-    elapsed, created = einklang_load(src, tgt, state)
+    elapsed, created, _ = einklang_load(src, tgt, state)
     sampler.stop()
     workers = default_workers()
     # the mapping workers are this process's children (forked); the kernel keeps the largest
@@ -420,8 +441,8 @@ def main() -> None:
     parser.add_argument("--load-child", nargs=3, metavar=("SRC", "TGT", "STATE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load_child:
-        elapsed, created = einklang_load(*args.load_child, plain_types=args.plain_types)
-        print(json.dumps({"seconds": elapsed, "created": created}))
+        elapsed, created, cpu_used = einklang_load(*args.load_child, plain_types=args.plain_types)
+        print(json.dumps({"seconds": elapsed, "created": created, "cpu_seconds": cpu_used}))
         return
     if args.child:
         memory_child(*args.child)
