@@ -49,6 +49,7 @@ from einklang.connectors.base import (
     SystemUnavailable,
 )
 from einklang.connectors.settings import ConnectorSettings, NonNegativeNumber, PositiveInt, Secret
+from einklang.normalize.phone import phone_for_system, read_din5008_extension
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,8 @@ class BottleCrmConnector(Connector):
         # Blank strings and nulls mean the same to BottleCRM users; one spelling keeps
         # einklang from seeing changes that are none.
         fields = {name: (None if value == "" else value) for name, value in fields.items()}
+        if isinstance(fields.get("phone"), str):
+            fields["phone"] = read_din5008_extension(fields["phone"])
         version = str(raw["updated_at"]) if resource.has_updated_at else _content_version(fields)
         return NativeRecord(native_id=str(raw["id"]), version=version, fields=fields)
 
@@ -431,12 +434,17 @@ class BottleCrmConnector(Connector):
             )
         # BottleCRM's serializers refuse null for text fields but accept "" as "empty".
         # Numbers and references are sent as null, and a price as the decimal's text.
-        return {
+        payload = {
             name: ("" if value is None and name not in resource.null_fields else value)
             if name != "price" or value is None
             else str(value)
             for name, value in fields.items()
         }
+        if payload.get("phone"):
+            # BottleCRM allows digits and separators only: an extension goes the DIN 5008 way
+            # ("+49 30 1234567-102"), which _native reads back.
+            payload["phone"] = phone_for_system(str(payload["phone"]), "din5008")
+        return payload
 
     def create(self, entity: str, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
         resource = self._resource(entity)
