@@ -88,9 +88,12 @@ _FIRST_INITIAL = f'(length("first_fold_l") = 1 OR length("first_fold_r") = 1) AN
 # Hans vs Hans-Peter: one given name is the first part of the other's double name.
 _FIRST_PART = f"{same('first_token')} AND NOT {_FIRST_EXACT}"
 _FIRST_COMPATIBLE = f"(({_FIRST_INITIAL}) OR ({_FIRST_PART}))"
-# Jan/Jana: a name plus an ending is another name. Only when one of them is a known given name:
+# Jan/Jana: a name plus an ending is another name. Only when one is spelt as a known given name:
 # "Jaa" and "Jaan" are two misspellings, not two names.
-_NAME_EXTENDED = f'({one_extends_other("first_fold")} AND NOT ("first_key_l" IS NULL AND "first_key_r" IS NULL))'
+_KNOWN_NAME_ON_EITHER_SIDE = (
+    '(coalesce("first_key_l" = "first_fold_l", false) OR coalesce("first_key_r" = "first_fold_r", false))'
+)
+_NAME_EXTENDED = f"({one_extends_other('first_fold')} AND {_KNOWN_NAME_ON_EITHER_SIDE})"
 _FIRST_FUZZY = (
     f'(length("first_fold_l") > 2 AND length("first_fold_r") > 2 '
     f"AND ({edits_within('first_fold', 1)} OR {jaro_winkler_at_least('first_fold', 0.9)}) "
@@ -124,7 +127,9 @@ _SWAPPED_FUZZY = (
 )
 
 # Both given names are known names (or one typing error from exactly one), the same or two.
-_FIRST_SAME_NAME = f"{same('first_key')} AND NOT {_FIRST_EXACT}"
+# Not when one spelling is a known name plus an ending (Thomas/Thomass): endings are where names
+# differ (Paul/Paula), so such a pair keeps the stricter levels below and a person looks at it.
+_FIRST_SAME_NAME = f"{same('first_key')} AND NOT {_FIRST_EXACT} AND NOT {_NAME_EXTENDED}"
 _FIRST_OTHER_NAME = f"{both('first_key')} AND NOT {same('first_key')}"
 # Lena/Lea, Anna/Ana: two names, but also one typing error apart, or two when one side is no name
 # itself (Leena/Lea: a typo of Lena); Jan/Jana, Maria/Mario are not typing errors (they differ
