@@ -83,3 +83,10 @@ def test_two_misspellings_neither_a_name_are_compared_as_spellings() -> None:
         [contact("a", "Jan", "Schmitz", phone="030 1234567", **MUSTER), contact("b", "Jana", "Schmitz", **MUSTER)]
     )
     assert relatives is None
+
+
+def test_a_known_name_plus_an_ending_goes_to_review_even_with_a_shared_address() -> None:
+    # Thomass may be a typo of Thomas; endings are where names differ (Paul/Paula): a person looks.
+    shared = {"email": "thomas.mueller@muster.de", **MUSTER}
+    pair = only_pair([contact("a", "Thomas", "Müller", **shared), contact("b", "Thomass", "Müller", **shared)])
+    assert pair is not None and pair.verdict == "possible"
