@@ -277,3 +277,18 @@ class TestBottleCrmAccountContract(ConnectorContract):
         got = connector.get("contact", [created.native_id])[created.native_id]
         assert (got.fields["name"], got.fields["city"]) == (name, city)
         assert [r.native_id for r in connector.find("contact", {"city": city})] == [created.native_id]
+
+
+@pytest.mark.integration
+def test_phone_extension_is_stored_the_din5008_way_and_read_back(
+    crm: BottleCrmConnector, bottlecrm_server: RunningServer
+) -> None:
+    # BottleCRM accepts digits and separators only: ";ext=102" would be refused.
+    created = crm.create("person", [person("Erika", "Durchwahl", phone="+49301234567;ext=102")])[0]
+    assert crm.get("person", [created.native_id])[created.native_id].fields["phone"] == "+49301234567;ext=102"
+    response = httpx.get(
+        f"{bottlecrm_server.url}/api/contacts/{created.native_id}/",
+        headers={"Authorization": f"Bearer {bottlecrm_server.info['token']}"},
+    )
+    stored = response.json()["contact_obj"]["phone"]
+    assert stored == "+49 30 1234567-102"

@@ -29,6 +29,7 @@ from einklang.connectors.base import (
 )
 from einklang.connectors.bottlecrm._pool import RequestPool
 from einklang.connectors.bottlecrm._resources import ACCOUNT, Resource
+from einklang.normalize.phone import read_din5008_extension
 
 # /api/activities/ answers at most this many rows, newest first, and has no offset.
 ACTIVITY_LIMIT = 50
@@ -59,6 +60,8 @@ def native(resource: Resource, raw: Mapping[str, Any]) -> NativeRecord:
     # Blank strings and nulls mean the same to BottleCRM users; one spelling keeps
     # einklang from seeing changes that are none.
     fields = {name: (None if value == "" else value) for name, value in fields.items()}
+    if isinstance(fields.get("phone"), str):
+        fields["phone"] = read_din5008_extension(fields["phone"])
     version = str(raw["updated_at"]) if resource.has_updated_at else content_version(fields)
     return NativeRecord(native_id=str(raw["id"]), version=version, fields=fields)
 

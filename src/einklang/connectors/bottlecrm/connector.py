@@ -63,6 +63,7 @@ from einklang.connectors.settings import (
     PositiveNumber,
     Secret,
 )
+from einklang.normalize.phone import phone_for_system
 
 _Scan = Scan  # the name resource modules (employees) import
 
@@ -291,12 +292,17 @@ class BottleCrmConnector(Connector):
             )
         # BottleCRM's serializers refuse null for text fields but accept "" as "empty".
         # Numbers and references are sent as null, and a price as the decimal's text.
-        return {
+        payload = {
             name: ("" if value is None and name not in resource.null_fields else value)
             if name != "price" or value is None
             else str(value)
             for name, value in fields.items()
         }
+        if payload.get("phone"):
+            # BottleCRM allows digits and separators only: an extension goes the DIN 5008 way
+            # ("+49 30 1234567-102"), which native() reads back.
+            payload["phone"] = phone_for_system(str(payload["phone"]), "din5008")
+        return payload
 
     def create(self, entity: str, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
         # One after the other: BottleCRM checks uniqueness (a contact's e-mail, a product's SKU)
