@@ -48,6 +48,7 @@ from einklang.connectors.base import (
     StaleVersion,
     SystemUnavailable,
 )
+from einklang.connectors.bottlecrm import employees
 from einklang.connectors.settings import ConnectorSettings, NonNegativeNumber, PositiveInt, Secret
 
 
@@ -129,7 +130,16 @@ PRODUCT = Resource(
     # A SKU is unique per organisation, so "no SKU" must be null, not a second "".
     null_fields=("sku", "category", "price"),
 )
-RESOURCES: dict[str, Resource] = {ACCOUNT.name: ACCOUNT, CONTACT.name: CONTACT, PRODUCT.name: PRODUCT}
+# Users of the organisation (profiles): see employees.py for what the API allows.
+EMPLOYEE = Resource(
+    name="employee",
+    path=employees.LIST_PATH,
+    detail_key="",
+    fields=employees.FIELDS,
+    required=("email",),
+    has_updated_at=False,
+)
+RESOURCES: dict[str, Resource] = {r.name: r for r in (ACCOUNT, CONTACT, PRODUCT, EMPLOYEE)}
 
 
 def _parse_time(value: str) -> datetime:
@@ -160,13 +170,13 @@ class BottleCrmSettings(HttpSettings):
 
 
 class BottleCrmEntityOptions(ConnectorSettings):
-    resource: Literal["account", "contact", "product"] | None = None  # default: the entity name
+    resource: Literal["account", "contact", "product", "employee"] | None = None  # default: the entity name
 
 
 class BottleCrmConnector(Connector):
     """Settings: url, token, [page_size, overlap_seconds, timeout, verify_tls, retry_*].
 
-    Entity options: ``resource`` (``account``, ``contact`` or ``product``; default: the entity name).
+    Entity options: ``resource`` (``account``, ``contact``, ``product`` or ``employee``; default: the entity name).
     """
 
     settings_model = BottleCrmSettings
@@ -204,6 +214,7 @@ class BottleCrmConnector(Connector):
                     system=system,
                 )
             self.resources[entity] = RESOURCES[resource_name]
+        self.employees = employees.EmployeeEndpoint(self, EMPLOYEE)
 
     def close(self) -> None:
         self.client.close()
@@ -281,6 +292,9 @@ class BottleCrmConnector(Connector):
         page_size: int | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Raw rows page by page; marks ``scan`` inconsistent if the list moved meanwhile."""
+        if resource is EMPLOYEE:
+            yield from self.employees.pages(scan, page_size or self.page_size)
+            return
         # Open and closed accounts are two lists in one answer, paged together.
         list_keys = (
             ("active_accounts", "open_accounts", "open_accounts_count"),
@@ -322,6 +336,8 @@ class BottleCrmConnector(Connector):
                 yield [self._native(resource, row) for row in rows[start : start + page_size]]
 
     def _get_one(self, resource: Resource, native_id: str) -> NativeRecord:
+        if resource is EMPLOYEE:
+            return self.employees.get_one(native_id)
         body = self._request("GET", f"{resource.path}{native_id}/", record_id=native_id).json()
         return self._native(resource, body[resource.detail_key] if resource.detail_key else body)
 
@@ -337,6 +353,8 @@ class BottleCrmConnector(Connector):
 
     def find(self, entity: str, criteria: Mapping[str, Any], limit: int = 10) -> list[NativeRecord]:
         resource = self._resource(entity)
+        if resource is EMPLOYEE:
+            return self.employees.find(criteria, limit)
         params: dict[str, Any] = {}
         # The list filters are "contains"; they only narrow the scan, equality is checked here.
         for name in ("name", "email", "city"):
@@ -440,6 +458,8 @@ class BottleCrmConnector(Connector):
 
     def create(self, entity: str, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
         resource = self._resource(entity)
+        if resource is EMPLOYEE:
+            return self.employees.create(records)
 
         def create_one(fields: Mapping[str, Any]) -> NativeRecord:
             payload = self._payload(resource, fields, None)
@@ -470,6 +490,8 @@ class BottleCrmConnector(Connector):
         # The API has no conditional PATCH: compare right before writing (a small race window
         # remains; the next read of changes shows anything that slipped through).
         current = self._check_version(resource, native_id, expected_version)
+        if resource is EMPLOYEE:
+            return self.employees.update(current, patch)
         payload = self._payload(resource, patch, native_id)
         if not payload:
             return current
@@ -479,7 +501,17 @@ class BottleCrmConnector(Connector):
     def delete(self, entity: str, native_id: str, expected_version: str | None) -> None:
         resource = self._resource(entity)
         self._check_version(resource, native_id, expected_version)
+        if resource is EMPLOYEE:
+            self.employees.refuse_delete(native_id)
         self._request("DELETE", f"{resource.path}{native_id}/", record_id=native_id)
+
+    def archive(self, entity: str, native_id: str, expected_version: str | None) -> None:
+        resource = self._resource(entity)
+        if resource is not EMPLOYEE:
+            super().archive(entity, native_id, expected_version)
+            return
+        self._check_version(resource, native_id, expected_version)
+        self.employees.archive(native_id)
 
 
 def _validation_message(response: httpx.Response) -> str:
