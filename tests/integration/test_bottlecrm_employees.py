@@ -106,6 +106,10 @@ def test_a_refused_invitation_is_a_clear_rejection_and_a_batch_leaves_nothing(cr
     with pytest.raises(RecordRejected, match="already exists"):
         crm.create("employee", [{"email": fresh}, {"email": taken}])
     assert fresh not in by_email(crm)  # the batch's first invitation was taken back
+    refused_phone = email()
+    with pytest.raises(RecordRejected, match="has_sales_access"):  # refused by the PATCH after the invitation
+        crm.create("employee", [{"email": refused_phone, "has_sales_access": "vielleicht"}])
+    assert refused_phone not in by_email(crm)
     with pytest.raises(RecordRejected, match="unknown employee fields: department"):
         crm.create("employee", [{"email": email(), "department": "Vertrieb"}])
 

@@ -5,9 +5,10 @@ user_views.py``, ``common/serializer.py``), and what follows (docs/connectors/bo
 
 - list: ``GET /api/users/`` (organisation admins only) answers two lists, active and inactive
   profiles, paged together by one limit/offset; ``?email=`` narrows by "contains".
-- create: ``POST /api/users/`` invites an e-mail address with a role (``USER``/``ADMIN``),
-  phone and the sales/marketing access flags. The answer is 201 with a message and **no id**:
-  the new profile is looked up by its e-mail address afterwards (unique per organisation).
+- create: ``POST /api/users/`` invites an e-mail address with a role (``USER``/``ADMIN``);
+  phone and access flags sent with it are silently dropped, so they are written by a PATCH
+  right after. The answer is 201 with a message and **no id**: the new profile is looked up
+  by its e-mail address (unique per organisation).
 - update: ``PATCH /api/user/<user id>/`` writes phone, role and the access flags. The e-mail
   address cannot be changed ("Email cannot be changed here") and the person's *name* is not
   writable by an administrator at all (only the user's own ``/api/profile/``): both are read
@@ -134,18 +135,21 @@ class EmployeeEndpoint:
             if not email:
                 raise RecordRejected("a BottleCRM user needs an e-mail address (it is invited by it)",
                                      system=self.system)  # fmt: skip
+            # the invitation stores the e-mail address and the role only (phone and access flags
+            # sent with it are dropped by BottleCRM): they are written right after
             payload: dict[str, Any] = {"email": email, "role": fields.get("role") or "USER"}
-            payload.update({n: fields[n] for n in PROFILE_FIELDS if n != "role" and fields.get(n) is not None})
             # Not idempotent: retried only when the server cannot have created it. The answer
             # carries no id: the new profile is found by its e-mail address.
             self.connector._request("POST", LIST_PATH, json=payload, idempotent=False)
             created = next(iter(self.find({"email": str(email).lower()}, 1)), None)
             if created is None:
                 raise RecordRejected(f"BottleCRM accepted the user {email} but does not list it", system=self.system)
-            if fields.get("is_active") is False:
-                self._set_active(created.native_id, False)
-                created = self.get_one(created.native_id)
-            return created
+            rest = {n: fields[n] for n in (*PROFILE_FIELDS, "is_active") if n != "role" and n in fields}
+            try:
+                return self.update(created, rest) if rest else created
+            except RecordRejected:
+                undo(created)  # a refused phone: the invitation is taken back, nothing half-made stays
+                raise
 
         def undo(record: NativeRecord) -> None:  # only a profile this very batch invited
             user_id = self._user_id(record.native_id)
