@@ -57,7 +57,8 @@ def systems_to_fill(cycle: Cycle, ctx: EntityContext) -> list[str]:
     with cycle.store.read() as conn:
         if not links.has_golden(conn, ctx.name):
             return []  # a new installation: the first sync links and creates as usual
-        unread = [s for s in systems if not changes.has_cursor(conn, s, ctx.name)]
+        # a system that receives no new records (sync.create_in) is not filled either
+        unread = [s for s in systems if ctx.creates_in(s) and not changes.has_cursor(conn, s, ctx.name)]
         return [s for s in unread if unfilled(conn, ctx.name, s)]
 
 

@@ -108,3 +108,15 @@ def test_a_fill_that_dies_after_sending_is_finished_by_the_next_sync_without_a_s
     assert sorted(w.by_number("shop")) == [f"K{n}" for n in range(1, 6)]
     assert len(w.rows("shop")) == 5  # found by correlation id and linked, never created twice
     assert _not_loaded(w) == [False, False, False]
+
+
+def test_a_system_that_receives_no_new_records_is_not_filled(tmp_path: Path) -> None:
+    w = World(tmp_path)
+    w.add("erp", number="K1", name="Alpha", city="Berlin")
+    w.settle()
+    w.names = ["erp", "crm", "shop"]
+    w.config = parse_config(config_text(w.names, sync="create_in: [crm]"))
+    w.systems["shop"] = MemorySystem("shop")
+    w.engine = w.new_engine()
+    assert w.sync().entities[0].filled == []
+    assert w.rows("shop") == {}
