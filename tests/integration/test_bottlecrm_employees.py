@@ -153,3 +153,23 @@ def test_page_cursor_is_kept_until_the_scan_finished(crm: BottleCrmConnector) ->
     crm.create("employee", [{"email": email()} for _ in range(3)])
     pages: list[ChangePage] = list(crm.read_changes("employee", None, MemorySnapshotStore()))
     assert all(page.cursor is None for page in pages[:-1]) and pages[-1].cursor is not None
+
+
+def test_an_accounts_account_manager_is_its_first_assigned_user(bottlecrm_server: RunningServer) -> None:
+    crm = BottleCrmConnector(
+        "crm",
+        {"url": bottlecrm_server.url, "token": bottlecrm_server.info["token"]},
+        {"employee": {}, "company": {"resource": "account"}},
+    )
+    try:
+        anna, bernd = crm.create("employee", [{"email": email()}, {"email": email()}])
+        [account] = crm.create("company", [{"name": f"Kunde {uuid.uuid4().hex[:6]}", "assigned_to": anna.native_id}])
+        assert account.fields["assigned_to"] == anna.native_id
+        moved = crm.update("company", account.native_id, {"assigned_to": bernd.native_id}, account.version)
+        assert moved.fields["assigned_to"] == bernd.native_id  # the list is replaced, not added to
+        listed = {r.native_id: r for page in crm.read_all("company") for r in page}
+        assert listed[account.native_id].fields["assigned_to"] == bernd.native_id
+        cleared = crm.update("company", account.native_id, {"assigned_to": None}, moved.version)
+        assert cleared.fields["assigned_to"] is None
+    finally:
+        crm.close()

@@ -85,6 +85,7 @@ ACCOUNT = Resource(
         "country",
         "description",
         "is_active",
+        "assigned_to",  # the account manager: see employees.first_assigned
     ),
     required=("name",),
     has_updated_at=False,
@@ -279,6 +280,8 @@ class BottleCrmConnector(Connector):
         # A field the answer does not carry (list and detail endpoints differ) is left out, not
         # taken for empty: einklang reads what is absent as unknown.
         fields = {name: raw[name] for name in resource.fields if name in raw}
+        if "assigned_to" in fields:
+            fields["assigned_to"] = employees.first_assigned(fields["assigned_to"])
         # Blank strings and nulls mean the same to BottleCRM users; one spelling keeps
         # einklang from seeing changes that are none.
         fields = {name: (None if value == "" else value) for name, value in fields.items()}
@@ -447,6 +450,8 @@ class BottleCrmConnector(Connector):
                 system=self.system,
                 record_id=record_id,
             )
+        if "assigned_to" in fields:
+            fields = {**fields, "assigned_to": employees.assigned_list(fields["assigned_to"])}
         # BottleCRM's serializers refuse null for text fields but accept "" as "empty".
         # Numbers and references are sent as null, and a price as the decimal's text.
         return {

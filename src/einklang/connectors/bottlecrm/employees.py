@@ -198,6 +198,22 @@ class EmployeeEndpoint:
         )  # fmt: skip
 
 
+def first_assigned(assigned: Any) -> str | None:
+    """An account's ``assigned_to`` (its users, as profiles or ids) -> the first one's profile id.
+
+    einklang maps one account manager (a foreign key to an employee); BottleCRM keeps a list.
+    """
+    if not assigned:
+        return None
+    first = assigned[0]
+    return str(first["id"] if isinstance(first, Mapping) else first)
+
+
+def assigned_list(profile_id: Any) -> list[str]:
+    """One account manager -> ``assigned_to`` as BottleCRM takes it: the list replaces the old one."""
+    return [str(profile_id)] if profile_id not in (None, "") else []
+
+
 def _same(name: str, have: Any, want: Any) -> bool:
     if name == "email" and isinstance(have, str) and isinstance(want, str):
         return have.casefold() == want.casefold()
