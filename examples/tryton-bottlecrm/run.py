@@ -38,6 +38,7 @@ SERVER_SCRIPTS = REPO / "scripts" / "servers"
 SERVERS_DIR = Path(os.environ.get("EINKLANG_SERVERS_DIR", "/work/.einklang-servers"))
 sys.path.insert(0, str(HERE))
 
+import masterdata  # noqa: E402
 import seed  # noqa: E402
 
 from einklang.config import LoadedConfig, load_config  # noqa: E402
@@ -791,6 +792,8 @@ class Scenario:
         )
         contacts = crm.contacts()
         check(len(contacts) == len(seed.PEOPLE), f"CRM: still {len(seed.PEOPLE)} contacts", len(contacts))
+        masterdata.masterdata_steps(self.step, say, check, erp, crm, lambda: sync_until_quiet(workdir, say, limit=8))
+        self.step("12. end state of every entity")
         final = status(workdir)
         check(
             all(s["outbox_pending"] == 0 and s["outbox_failed"] == 0 for s in final.values()),

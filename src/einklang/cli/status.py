@@ -113,8 +113,8 @@ def _print_status(
         for s in e["systems"]:
             if s["not_loaded"]:
                 say(
-                    f"  {lit(s['system'])}: configured, not loaded yet; fill it with "
-                    f"`einklang load {lit(e['entity'])} --from SYSTEM --to {lit(s['system'])}`"
+                    f"  {lit(s['system'])}: configured, not loaded yet; the next `einklang sync` "
+                    f"fills it (or `einklang load {lit(e['entity'])} --from SYSTEM --to {lit(s['system'])}`)"
                 )
     if failed:
         render_table(

@@ -209,6 +209,8 @@ def _print_cycle(report: CycleReport, verbose: bool, names: dict[str, RecordName
         say(f"{prefix}{lit(entity.entity)}: {cycle_entity_text(entity.as_dict())}")
         for system, reason in entity.unavailable.items():
             say(f"  [yellow]{lit(system)} unavailable[/]: {lit(reason)} (its writes wait)")
+        for message in entity.filled:
+            say(f"  {lit(message)}")
         for message in entity.held_back:
             say(f"  [red]{lit(message)}[/]")
         if report.dry_run and entity.plan:

@@ -27,6 +27,7 @@ from einklang.context import EntityContext
 from einklang.store import changes, links
 from einklang.store.rows import ChangeRow, Link
 from einklang.store.state import StateStore
+from einklang.sync.added_systems import fill_added_systems
 from einklang.sync.breaker import CircuitBreakers
 from einklang.sync.capture import capture
 from einklang.sync.cycle import Cycle, EngineOptions, FaultHook, Observation, RolledBackStore, parse_stamp
@@ -111,6 +112,7 @@ class SyncEngine:
     def _sync_entity(self, cycle: Cycle, ctx: EntityContext) -> EntityReport:
         report = EntityReport(ctx.name)
         apply_decisions(cycle, ctx, report)
+        fill_added_systems(cycle, ctx, report)  # before capture: the fill sets an empty target's cursor
         try:
             for system in cycle.systems(ctx):
                 capture(cycle, ctx, system, report)

@@ -34,6 +34,7 @@ class EntityReport:
     waiting: int = 0  # writes kept in the outbox until the record they refer to is linked there
     unavailable: dict[str, str] = field(default_factory=dict)
     held_back: list[str] = field(default_factory=list)
+    filled: list[str] = field(default_factory=list)  # systems added later, filled by this cycle
     plan: list[dict[str, Any]] = field(default_factory=list)
 
     @property

@@ -27,6 +27,7 @@ from einklang.connectors.base import (
     RecordRejected,
     SystemUnavailable,
 )
+from einklang.connectors.bottlecrm import employees
 from einklang.connectors.bottlecrm._pool import RequestPool
 from einklang.connectors.bottlecrm._resources import ACCOUNT, Resource
 from einklang.normalize.phone import read_din5008_extension
@@ -57,6 +58,8 @@ def native(resource: Resource, raw: Mapping[str, Any]) -> NativeRecord:
     # A field the answer does not carry (list and detail endpoints differ) is left out, not
     # taken for empty: einklang reads what is absent as unknown.
     fields = {name: raw[name] for name in resource.fields if name in raw}
+    if "assigned_to" in fields:
+        fields["assigned_to"] = employees.first_assigned(fields["assigned_to"])
     # Blank strings and nulls mean the same to BottleCRM users; one spelling keeps
     # einklang from seeing changes that are none.
     fields = {name: (None if value == "" else value) for name, value in fields.items()}

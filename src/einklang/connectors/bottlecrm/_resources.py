@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from einklang.connectors.bottlecrm import employees
+
 
 @dataclass(frozen=True)
 class Resource:
@@ -41,6 +43,7 @@ ACCOUNT = Resource(
         "country",
         "description",
         "is_active",
+        "assigned_to",  # the account manager: see employees.first_assigned
     ),
     required=("name",),
     has_updated_at=False,
@@ -88,4 +91,14 @@ PRODUCT = Resource(
     # A SKU is unique per organisation, so "no SKU" must be null, not a second "".
     null_fields=("sku", "category", "price"),
 )
-RESOURCES: dict[str, Resource] = {ACCOUNT.name: ACCOUNT, CONTACT.name: CONTACT, PRODUCT.name: PRODUCT}
+# Users of the organisation (profiles): see employees.py for what the API allows. No activity
+# feed is read for them (activity_type None): every read of changes scans the list.
+EMPLOYEE = Resource(
+    name="employee",
+    path=employees.LIST_PATH,
+    detail_key="",
+    fields=employees.FIELDS,
+    required=("email",),
+    has_updated_at=False,
+)
+RESOURCES: dict[str, Resource] = {r.name: r for r in (ACCOUNT, CONTACT, PRODUCT, EMPLOYEE)}

@@ -14,6 +14,8 @@ What the API offers and what follows from it (see docs/connectors/bottlecrm.md):
   {field: [messages]}}``. No write is conditional: the version is compared right before it.
 - Updates and reads of single records run ``concurrency`` at a time (:mod:`._pool`).
 - Outgoing webhooks, received by ``einklang serve``, name changed records (:mod:`.webhooks`).
+- The organisation's users are the ``employee`` resource (:mod:`.employees`: invited, patched,
+  deactivated, never deleted); an account's ``assigned_to`` is its manager, a ref to one of them.
 """
 
 from __future__ import annotations
@@ -42,10 +44,11 @@ from einklang.connectors.base import (
     SnapshotStore,
     StaleVersion,
 )
+from einklang.connectors.bottlecrm import employees
 from einklang.connectors.bottlecrm._api import BottleCrmApi, Scan, native
 from einklang.connectors.bottlecrm._changes import ChangeReader, WebhookInbox
 from einklang.connectors.bottlecrm._pool import RequestGate, RequestPool
-from einklang.connectors.bottlecrm._resources import ACCOUNT, CONTACT, PRODUCT, RESOURCES, Resource
+from einklang.connectors.bottlecrm._resources import ACCOUNT, CONTACT, EMPLOYEE, PRODUCT, RESOURCES, Resource
 from einklang.connectors.bottlecrm.webhooks import (
     DEFAULT_TOLERANCE_SECONDS,
     EVENT_HEADER,
@@ -82,7 +85,7 @@ class BottleCrmSettings(HttpSettings):
 
 
 class BottleCrmEntityOptions(ConnectorSettings):
-    resource: Literal["account", "contact", "product"] | None = None  # default: the entity name
+    resource: Literal["account", "contact", "product", "employee"] | None = None  # default: the entity name
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ class BottleCrmConnector(Connector):
     """Settings: url, token, [page_size, overlap_seconds, concurrency, change_feed,
     reconcile_seconds, webhook_secret, webhook_tolerance_seconds, timeout, verify_tls, retry_*].
 
-    Entity options: ``resource`` (``account``, ``contact`` or ``product``; default: the entity name).
+    Entity options: ``resource`` (``account``, ``contact``, ``product`` or ``employee``; default: the entity name).
     """
 
     settings_model = BottleCrmSettings
@@ -160,6 +163,9 @@ class BottleCrmConnector(Connector):
                     system=system,
                 )
             self.resources[entity] = RESOURCES[resource_name]
+        # The organisation's users: their own list, detail and writes (employees.py).
+        self.employees = employees.EmployeeEndpoint(self, EMPLOYEE)
+        self.api.endpoints[EMPLOYEE.name] = self.employees
 
     def close(self) -> None:
         self.pool.close()
@@ -214,6 +220,8 @@ class BottleCrmConnector(Connector):
 
     def find(self, entity: str, criteria: Mapping[str, Any], limit: int = 10) -> list[NativeRecord]:
         resource = self._resource(entity)
+        if resource is EMPLOYEE:
+            return self.employees.find(criteria, limit)
         params: dict[str, Any] = {}
         # The list filters are "contains"; they only narrow the scan, equality is checked here.
         for name in ("name", "email", "city"):
@@ -290,6 +298,8 @@ class BottleCrmConnector(Connector):
                 system=self.system,
                 record_id=record_id,
             )
+        if "assigned_to" in fields:
+            fields = {**fields, "assigned_to": employees.assigned_list(fields["assigned_to"])}
         # BottleCRM's serializers refuse null for text fields but accept "" as "empty".
         # Numbers and references are sent as null, and a price as the decimal's text.
         payload = {
@@ -308,6 +318,8 @@ class BottleCrmConnector(Connector):
         # One after the other: BottleCRM checks uniqueness (a contact's e-mail, a product's SKU)
         # before it inserts, so two creates of one batch in flight together could both pass.
         resource = self._resource(entity)
+        if resource is EMPLOYEE:
+            return self.employees.create(records)
 
         def create_one(fields: Mapping[str, Any]) -> NativeRecord:
             payload = self._payload(resource, fields, None)
@@ -335,6 +347,8 @@ class BottleCrmConnector(Connector):
         # The API has no conditional PATCH: compare right before writing (a small race window
         # remains; the next read of changes shows anything that slipped through).
         current = self._check_version(resource, change.native_id, change.expected_version)
+        if resource is EMPLOYEE:
+            return self.employees.update(current, change.patch)
         payload = self._payload(resource, change.patch, change.native_id)
         if not payload:
             return current
@@ -361,4 +375,14 @@ class BottleCrmConnector(Connector):
     def delete(self, entity: str, native_id: str, expected_version: str | None) -> None:
         resource = self._resource(entity)
         self._check_version(resource, native_id, expected_version)
+        if resource is EMPLOYEE:
+            self.employees.refuse_delete(native_id)
         self.api.request("DELETE", f"{resource.path}{native_id}/", record_id=native_id)
+
+    def archive(self, entity: str, native_id: str, expected_version: str | None) -> None:
+        resource = self._resource(entity)
+        if resource is not EMPLOYEE:
+            super().archive(entity, native_id, expected_version)
+            return
+        self._check_version(resource, native_id, expected_version)
+        self.employees.archive(native_id)

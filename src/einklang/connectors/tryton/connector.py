@@ -159,6 +159,11 @@ class TrytonConnector(Connector):
         ids: list[int] = self.session.model(model, "search", domain, offset, limit, [["id", "ASC"]], context=context)
         return ids
 
+    @staticmethod
+    def _scoped(kind: ModelKind, domain: list[Any]) -> list[Any]:
+        """``domain`` within the entity's own ``domain`` option (the records that are the entity)."""
+        return [*domain, *kind.options.domain]
+
     def _load_existing(self, kind: ModelKind, ids: Sequence[int]) -> dict[int, LoadedRecord]:
         """``kind.load`` that tolerates records deleted between the search and the read."""
         try:
@@ -173,7 +178,9 @@ class TrytonConnector(Connector):
         last_id = 0
         while True:
             # Keyset paging by id: stable even while records are added behind our back.
-            ids = self._search_ids(kind.model, [["id", ">", last_id]], include_archived=False, limit=page_size)
+            ids = self._search_ids(
+                kind.model, self._scoped(kind, [["id", ">", last_id]]), include_archived=False, limit=page_size
+            )
             if not ids:
                 return
             loaded = self._load_existing(kind, ids)
@@ -184,14 +191,16 @@ class TrytonConnector(Connector):
         kind = self._kind(entity)
         wanted = [int(native_id) for native_id in native_ids if str(native_id).isdigit()]
         existing = (
-            set(self._search_ids(kind.model, [["id", "in", wanted]], include_archived=False)) if wanted else set()
+            set(self._search_ids(kind.model, self._scoped(kind, [["id", "in", wanted]]), include_archived=False))
+            if wanted
+            else set()
         )
         loaded = kind.load(sorted(existing))
         return {str(record_id): record.native() for record_id, record in loaded.items() if record.active}
 
     def find(self, entity: str, criteria: Mapping[str, Any], limit: int = 10) -> list[NativeRecord]:
         kind = self._kind(entity)
-        ids = self._search_ids(kind.model, kind.prefilter_domain(criteria), include_archived=False)
+        ids = self._search_ids(kind.model, self._scoped(kind, kind.prefilter_domain(criteria)), include_archived=False)
         found: list[NativeRecord] = []
         for batch in _batches(ids, 200):
             for _record_id, record in sorted(self._load_existing(kind, batch).items()):
@@ -216,7 +225,7 @@ class TrytonConnector(Connector):
 
         changed: set[int] = set()
         if since is None:
-            changed.update(self._search_ids(kind.model, [], include_archived=True))
+            changed.update(self._search_ids(kind.model, self._scoped(kind, []), include_archived=True))
         else:
             query_from = encode_datetime(since - self.overlap)
             domain = [["last_modified_at", ">=", query_from]]
@@ -236,6 +245,9 @@ class TrytonConnector(Connector):
             for related in kind.related_models:
                 related_domain = [[f"{related.path}.last_modified_at", ">=", query_from]]
                 changed.update(self._search_ids(kind.model, related_domain, include_archived=True))
+            if kind.options.domain and changed:  # a variant's change names its parent, in scope or not
+                scope = self._scoped(kind, [["id", "in", sorted(changed)]])
+                changed = set(self._search_ids(kind.model, scope, include_archived=True))
 
         # Deletions: the log says *that* a model lost records (not which), so it is read by
         # log id (each entry handled once) and only then is the id set compared.
@@ -243,7 +255,7 @@ class TrytonConnector(Connector):
         deleted: set[int] = set()
         new_log_id, deleted_models = self._deletion_log(kind, seen_log_id)
         if since is not None and deleted_models:
-            live_ids = set(self._search_ids(kind.model, [], include_archived=False))
+            live_ids = set(self._search_ids(kind.model, self._scoped(kind, []), include_archived=False))
             deleted = set(vanished(known_ids, live_ids))
             if deleted_models - {kind.model}:
                 # A child deleted on its own leaves no trace on its parent, and the log no

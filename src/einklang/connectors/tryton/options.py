@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from einklang.connectors._http import HttpSettings
 from einklang.connectors.settings import ConnectorSettings, Name, NonNegativeNumber, Secret
@@ -27,6 +27,9 @@ class TrytonEntityOptions(ConnectorSettings):
     # What deleting a record does: archive it (active = false, where the model has the flag) or
     # delete it for good.
     delete_mode: Literal["archive", "delete"] = "archive"
+    # A Tryton search domain selecting the entity's records among the model's (e.g. parties that
+    # are customers, not the employees' parties): records outside it are not read.
+    domain: list[Any] = Field(default_factory=list)
 
     @field_validator("kind")
     @classmethod
