@@ -9,11 +9,13 @@ import threading
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from einklang.config import parse_config
 from einklang.store import leases
 from einklang.store.state import open_store
 from einklang.sync.engine import SyncEngine
-from einklang.sync.workers import LeaseKeeper, SyncWorker, Unit, WorkerOptions
+from einklang.sync.workers import LeaseKeeper, SyncWorker, Unit, WorkerOptions, lost_a_race
 from einklang.systems import open_connector
 from einklang.testing.memory import memory_system
 
@@ -193,3 +195,15 @@ def test_a_stale_worker_that_lost_its_partition_writes_nothing(tmp_path: Path) -
             assert conn.exec_driver_sql("SELECT count(*) FROM changes").scalar_one() == 0  # nor captured
     finally:
         keeper.stop()
+
+
+class _DriverError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+def test_only_races_between_workers_are_retried() -> None:
+    assert lost_a_race(sa.exc.IntegrityError("INSERT INTO links", {}, _DriverError("23505")))
+    assert lost_a_race(sa.exc.OperationalError("SELECT", {}, _DriverError("40P01")))  # deadlock
+    assert not lost_a_race(sa.exc.OperationalError("SELECT", {}, _DriverError("57P01")))  # server shut down
