@@ -86,6 +86,12 @@ def test_a_cycle_works_only_on_the_golden_records_of_its_partitions(tmp_path: Pa
         pending = conn.exec_driver_sql("SELECT count(*) FROM changes WHERE processed_at IS NULL").scalar_one()
     assert pending == 24 - len(first)  # the other partition's changes wait for its worker
 
+    with store.transaction() as conn:  # read everything again (a cursor's overlap, here all of it)
+        conn.exec_driver_sql("DELETE FROM cursors")
+    engine.run_cycle(scope=GoldenScope(2, frozenset({0})))
+    with store.read() as conn:  # what still waits for the other partition is not stored twice
+        assert conn.exec_driver_sql("SELECT count(*) FROM changes WHERE processed_at IS NULL").scalar_one() == pending
+
     engine.run_cycle(scope=GoldenScope(2, frozenset({1})))
     assert all(row["name"].startswith("neu") for row in crm.records("customer").values())
     with store.read() as conn:
