@@ -170,8 +170,13 @@ def main() -> None:
     parser.add_argument(
         "--partitions", type=int, default=1, help="also run 1 and 2 workers leasing this many partitions per entity"
     )
+    parser.add_argument(
+        "--short", action="store_true", help="with --partitions: only 1 worker and 2 workers leasing partitions"
+    )
     args = parser.parse_args()
     modes = [(0, 1), (1, 1), (2, 1)] + ([(1, args.partitions), (2, args.partitions)] if args.partitions > 1 else [])
+    if args.short and args.partitions > 1:
+        modes = [(1, 1), (2, args.partitions)]
     admin = sa.create_engine(ADMIN, isolation_level="AUTOCOMMIT")
     urls = {label: scratch(admin, label) for label in ("erp", "crm", "state")}
     try:
