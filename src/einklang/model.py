@@ -20,7 +20,7 @@ from typing import Any
 from einklang.normalize.country import normalize_country
 from einklang.normalize.email import normalize_email
 from einklang.normalize.errors import InvalidValue
-from einklang.normalize.phone import normalize_phone
+from einklang.normalize.phone import normalize_phone_keeping_extension
 from einklang.normalize.text import clean_text
 
 CanonicalValue = str | int | Decimal | dt.date | dt.datetime | bool | None
@@ -298,7 +298,7 @@ _phone_coercers: dict[str, Callable[[Any], CanonicalValue]] = {}
 def _phone_coercer(region: str) -> Callable[[Any], CanonicalValue]:
     coercer = _phone_coercers.get(region)
     if coercer is None:
-        cache = _NormalizedCache(lambda value: normalize_phone(value, region))
+        cache = _NormalizedCache(lambda value: normalize_phone_keeping_extension(value, region))
         coercer = _phone_coercers[region] = _cached_coercer(cache)
     return coercer
 

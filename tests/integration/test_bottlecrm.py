@@ -79,9 +79,13 @@ def test_registered_as_entry_point() -> None:
 @pytest.mark.integration
 def test_check_and_capabilities(crm: BottleCrmConnector) -> None:
     assert "company" in crm.check()
-    assert crm.capabilities("person").change_detection is ChangeDetection.TIMESTAMP
+    # Read through the activity feed, both are compared with the versions the engine stores.
+    assert crm.capabilities("person").change_detection is ChangeDetection.SNAPSHOT
     # Accounts show no updated_at in the API: their version is a content hash.
     assert crm.capabilities("company").change_detection is ChangeDetection.SNAPSHOT
+    # Without the feed, contacts are scanned by updated_at as before.
+    scanning = BottleCrmConnector("crm", {**crm.settings.model_dump(), "change_feed": False}, ENTITIES)
+    assert scanning.capabilities("person").change_detection is ChangeDetection.TIMESTAMP
 
 
 @pytest.mark.integration
@@ -174,7 +178,13 @@ def test_account_changes_by_content_and_deletions(crm: BottleCrmConnector) -> No
 
     stored = Stored({a.native_id: a.version or "" for a in accounts})
     crm.update("company", accounts[2].native_id, {"phone": "+494012345678"}, None)
+    # the activity feed names the changed account (the deletion was reported above already)
     pages = list(crm.read_changes("company", cursor, stored))  # type: ignore[arg-type]
+    assert [r.native_id for page in pages for r in page.records] == [accounts[2].native_id]
+    assert [i for page in pages for i in page.deleted_ids] == []
+    # a full reconciliation compares every account with the stored hashes, and the id sets
+    reconciling = BottleCrmConnector("crm", {**crm.settings.model_dump(), "reconcile_seconds": 0}, ENTITIES)
+    pages = list(reconciling.read_changes("company", cursor, stored))  # type: ignore[arg-type]
     assert [r.native_id for page in pages for r in page.records] == [accounts[2].native_id]
     assert [i for page in pages for i in page.deleted_ids] == [accounts[0].native_id]
 
@@ -267,3 +277,18 @@ class TestBottleCrmAccountContract(ConnectorContract):
         got = connector.get("contact", [created.native_id])[created.native_id]
         assert (got.fields["name"], got.fields["city"]) == (name, city)
         assert [r.native_id for r in connector.find("contact", {"city": city})] == [created.native_id]
+
+
+@pytest.mark.integration
+def test_phone_extension_is_stored_the_din5008_way_and_read_back(
+    crm: BottleCrmConnector, bottlecrm_server: RunningServer
+) -> None:
+    # BottleCRM accepts digits and separators only: ";ext=102" would be refused.
+    created = crm.create("person", [person("Erika", "Durchwahl", phone="+49301234567;ext=102")])[0]
+    assert crm.get("person", [created.native_id])[created.native_id].fields["phone"] == "+49301234567;ext=102"
+    response = httpx.get(
+        f"{bottlecrm_server.url}/api/contacts/{created.native_id}/",
+        headers={"Authorization": f"Bearer {bottlecrm_server.info['token']}"},
+    )
+    stored = response.json()["contact_obj"]["phone"]
+    assert stored == "+49 30 1234567-102"

@@ -131,3 +131,17 @@ def test_coerce_types() -> None:
     assert coerce(FieldSpec("i", FieldType.INT), "42") == 42
     assert coerce(FieldSpec("s", FieldType.STR), "  a \u00a0 b ") == "a b"
     assert coerce(FieldSpec("s", FieldType.STR), "   ") is None
+
+
+def test_a_phone_extension_is_kept_end_to_end() -> None:
+    # Read as a system writes it, kept in the canonical value, written back RFC 3966 style (a
+    # SQL column keeps that as given); another spelling of the same extension is no change.
+    m = mapping()
+    record, problems = m.to_canonical({"telefon": "030 1234567 Durchwahl 102"})
+    assert problems == []
+    assert record["phone"] == "+49301234567;ext=102"
+    assert m.to_native(record, only=["phone"]) == {"telefon": "+49301234567;ext=102"}
+    again, _ = m.to_canonical({"telefon": "+49 30 1234567 x102"})
+    assert again["phone"] == record["phone"]
+    other, _ = m.to_canonical({"telefon": "+49 30 1234567 x103"})
+    assert other["phone"] != record["phone"]

@@ -64,12 +64,15 @@ _REF_GERMAN_EXTENSION = re.compile(r"\s*(?:durchwahl|dw\.?|app\.?|apparat|nebens
 _REF_BRACKETED_TRUNK_ZERO = re.compile(r"^(\+|00)(\d{1,3})\s*\(\s*0\s*\)")
 
 
-def _ref_normalize_phone(raw: str, default_region: str = "DE") -> str:
+def _ref_normalize_phone(raw: str, default_region: str = "DE", keep_extension: bool = False) -> str:
+    # keep_extension: since phone fields keep their extension (issue 13), a deliberate change of
+    # the coercion's result (";ext=N" appended); the number itself is read exactly as before.
     region = default_region.upper()
     text = _ref_clean_text(raw)
     if text is None:
         raise InvalidValue("empty phone number", raw)
     text = re.sub(r"^tel:", "", text, flags=re.I)
+    text = re.sub(r";ext=", " ext. ", text, flags=re.I)
     text = _REF_BRACKETED_TRUNK_ZERO.sub(r"\1\2 ", text)
     text = _REF_GERMAN_EXTENSION.sub(" ext. ", text)
     try:
@@ -80,7 +83,8 @@ def _ref_normalize_phone(raw: str, default_region: str = "DE") -> str:
         if text.startswith("+") or text.startswith("00"):
             raise InvalidValue("not a valid phone number", raw)
         raise InvalidValue(f"not a valid phone number for region {region}", raw)
-    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    e164 = str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return f"{e164};ext={number.extension}" if keep_extension and number.extension else e164
 
 
 def _ref_parse_error_reason(error: phonenumbers.NumberParseException) -> str:
@@ -221,7 +225,7 @@ def _ref_coerce(spec: FieldSpec, value: Any, ctx: NormalizeContext | None = None
             raise InvalidValue(f"{text!r} is not one of: {allowed}")
         return text
     if kind is FieldType.PHONE:
-        return _ref_normalize_phone(str(value), ctx.default_region)
+        return _ref_normalize_phone(str(value), ctx.default_region, keep_extension=True)
     if kind is FieldType.EMAIL:
         return _ref_normalize_email(str(value))
     if kind is FieldType.COUNTRY:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from einklang.match import fields
+from einklang.match import field_rules, fields
 from einklang.match._normalize import text_or_none
 from einklang.match.names import (
     INITIAL_PAIRS_SQL,
@@ -90,6 +90,14 @@ CONTACT_SPEC = MatchSpec(
         "l.postal_key = r.postal_key AND l.street_key = r.street_key AND l.first_initial = r.first_initial",
         # A typo in the surname changes its phonetic code; the street and city still place it.
         "l.street_key = r.street_key AND l.city_fold = r.city_fold AND l.first_initial = r.first_initial",
+        # Without street and postal code on one side, only the city places a name; a typo in the
+        # given name changes its code (Philipp/Pihlipp), one in the surname changes that code.
+        "l.last_phonetic = r.last_phonetic AND l.first_initial = r.first_initial AND l.city_fold = r.city_fold",
+        "l.first_fold = r.first_fold AND substr(l.last_fold, 1, 2) = substr(r.last_fold, 1, 2) "
+        "AND l.city_fold = r.city_fold",
+        # Colleagues by initials: a typo in the surname and an initial for the given name.
+        "l.company_key = r.company_key AND l.first_initial = r.first_initial "
+        "AND substr(l.last_fold, 1, 1) = substr(r.last_fold, 1, 1)",
         # Any address of one record equal to any of the other's; any number likewise.
         ListBlock("email_addresses"),
         ListBlock("phone_numbers"),
@@ -109,6 +117,8 @@ CONTACT_SPEC = MatchSpec(
         missing_first_name_rule(PERSONAL_EVIDENCE),
         initial_only_rule(PERSONAL_EVIDENCE),
         fields.different_mailboxes_rule(("phone:mobile",)),
+        field_rules.own_surname_mailboxes_rule(PERSONAL_EVIDENCE),
+        field_rules.other_house_number_rule(PERSONAL_EVIDENCE),
         last_name_changed_rule(),
         name_only_rule(CORROBORATION),
     ),

@@ -85,6 +85,24 @@ ADDRESS_LEVELS = (
         5e-5,
         frozenset({"address:similar"}),
     ),
+    # A street missing on one side contradicts nothing: the same place with a gap is more
+    # likely the same address than the same place with another street.
+    LevelDef(
+        "same_postal_code_street_missing",
+        "same postal code, street missing on one side",
+        level(f"{same('postal_key')} AND {either_null('street_key')}"),
+        0.04,
+        4e-4,
+        frozenset({"address:area", "address:partial"}),
+    ),
+    LevelDef(
+        "same_city_details_missing",
+        "same city, street or postal code missing on one side, none differs",
+        level(f"{same('city_fold')} AND {either_null('street_key')} AND {either_null('postal_key')}"),
+        0.03,
+        1.5e-3,
+        frozenset({"address:area", "address:partial"}),
+    ),
     LevelDef(
         "same_postal_code",
         "same postal code, other street",
@@ -116,6 +134,10 @@ def explain_address(level_def: LevelDef, left: PreparedRow, right: PreparedRow) 
         return [f"address: same ({place(left)} ~ {place(right)})"]
     if level_def.key == "similar_street":
         return [f"address: similar ({place(left)} ~ {place(right)})"]
+    if level_def.key == "same_postal_code_street_missing":
+        return [f"address: same postal code {_shown(left.get('postal_key'))}, street missing on one side"]
+    if level_def.key == "same_city_details_missing":
+        return [f"address: same city {_shown(left.get('city'))}, no street or postal code on one side"]
     if level_def.key == "same_postal_code":
         return [f"address: same postal code {_shown(left.get('postal_key'))}, other street"]
     if level_def.key == "same_city":
@@ -131,7 +153,15 @@ def address_comparison() -> ComparisonDef:
 
 PHONE_FIELDS = ("phone", "phone2", "mobile")
 """Every number of a record is compared with every number of the other (a fax is not a person's)."""
-PHONE_COLUMNS = ("phone", "mobile", "phone_e164", "mobile_e164", "phone_numbers", "mobile_numbers")
+PHONE_COLUMNS = (
+    "phone",
+    "mobile",
+    "phone_e164",
+    "mobile_e164",
+    "phone_numbers",
+    "mobile_numbers",
+    "has_landline",
+)
 PHONE_LIST_COLUMNS = ("phone_numbers", "mobile_numbers")
 
 
@@ -148,6 +178,7 @@ def prepare_phones(record: Mapping[str, Any], default_region: str) -> dict[str, 
         "mobile_e164": e164["mobile"],
         "phone_numbers": numbers,
         "mobile_numbers": mobiles,
+        "has_landline": any(number not in (mobiles or ()) for number in numbers or ()),
     }
 
 
@@ -179,6 +210,19 @@ PHONE_LEVELS = (
         2e-5,
         frozenset({"phone:same"}),
     ),
+    # One record has only a mobile number, the other only landlines: nothing to compare (people
+    # have both), so neither agreement nor disagreement.
+    LevelDef(
+        "other_kinds",
+        "no number of the same kind (mobile vs landline)",
+        level(
+            '(("mobile_numbers_l" IS NULL OR "mobile_numbers_r" IS NULL) '
+            'AND NOT ("has_landline_l" AND "has_landline_r"))'
+        ),
+        0.15,
+        0.15,
+        frozenset({"phone:other_kinds"}),
+    ),
     LevelDef("differs", "numbers differ", None, 0.25, 0.999979, frozenset({"phone:differs"})),
 )
 
@@ -202,6 +246,8 @@ def explain_phone(level_def: LevelDef, left: PreparedRow, right: PreparedRow) ->
         return [f"phone: same number ({', '.join(_shared(left, right, 'phone_numbers'))})"]
     left_numbers = ", ".join(as_list(left.get("phone_numbers")))
     right_numbers = ", ".join(as_list(right.get("phone_numbers")))
+    if level_def.key == "other_kinds":
+        return [f"phone: not comparable, a mobile vs landlines ({left_numbers} vs {right_numbers})"]
     return [f"phone: differs ({left_numbers} vs {right_numbers})"]
 
 
@@ -235,7 +281,7 @@ EMAIL_LIST_COLUMNS = (
     "email_org_domains",
 )
 LIST_COLUMNS = (*PHONE_LIST_COLUMNS, *EMAIL_LIST_COLUMNS)
-BOOL_COLUMNS = ("email_personal",)
+BOOL_COLUMNS = ("email_personal", "has_landline")
 
 # Role mailboxes say nothing about which person wrote them.
 _ROLE_LOCAL_PARTS = frozenset(

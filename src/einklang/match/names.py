@@ -24,6 +24,7 @@ from einklang.match._sql import (
     one_extends_other,
     same,
 )
+from einklang.match.given_names import given_name_key
 from einklang.match.phonetic import cologne_phonetic
 from einklang.match.spec import ComparisonDef, DropWhen, LevelDef, PairView, PostRule, PreparedRow, RuleOutcome
 
@@ -39,6 +40,7 @@ NAME_COLUMNS = (
     "first_token",
     "first_phonetic",
     "last_phonetic",
+    "first_key",
 )
 
 
@@ -61,6 +63,8 @@ def prepare_name(first_raw: Any, last_raw: Any) -> dict[str, Any]:
         "first_token": first_token,
         "first_phonetic": _blocking_code(first_fold),
         "last_phonetic": _blocking_code(last_fold.replace(" ", "") if last_fold else None),
+        # The common given name this is, or the one it is a typing error of (None: not known).
+        "first_key": given_name_key(first_fold),
     }
 
 
@@ -84,10 +88,16 @@ _FIRST_INITIAL = f'(length("first_fold_l") = 1 OR length("first_fold_r") = 1) AN
 # Hans vs Hans-Peter: one given name is the first part of the other's double name.
 _FIRST_PART = f"{same('first_token')} AND NOT {_FIRST_EXACT}"
 _FIRST_COMPATIBLE = f"(({_FIRST_INITIAL}) OR ({_FIRST_PART}))"
+# Jan/Jana: a name plus an ending is another name. Only when one is spelt as a known given name:
+# "Jaa" and "Jaan" are two misspellings, not two names.
+_KNOWN_NAME_ON_EITHER_SIDE = (
+    '(coalesce("first_key_l" = "first_fold_l", false) OR coalesce("first_key_r" = "first_fold_r", false))'
+)
+_NAME_EXTENDED = f"({one_extends_other('first_fold')} AND {_KNOWN_NAME_ON_EITHER_SIDE})"
 _FIRST_FUZZY = (
     f'(length("first_fold_l") > 2 AND length("first_fold_r") > 2 '
     f"AND ({edits_within('first_fold', 1)} OR {jaro_winkler_at_least('first_fold', 0.9)}) "
-    f"AND NOT {one_extends_other('first_fold')} AND NOT {differ_in_last_letter_only('first_fold')})"
+    f"AND NOT {_NAME_EXTENDED} AND NOT {differ_in_last_letter_only('first_fold')})"
 )
 _LAST_FUZZY = (
     f'(length("last_fold_l") > 2 AND length("last_fold_r") > 2 AND ('
@@ -116,6 +126,21 @@ _SWAPPED_FUZZY = (
     'AND jaro_winkler_similarity("last_fold_l", "first_fold_r") >= 0.92)))'
 )
 
+# Both given names are known names (or one typing error from exactly one), the same or two.
+# Not when one spelling is a known name plus an ending (Thomas/Thomass): endings are where names
+# differ (Paul/Paula), so such a pair keeps the stricter levels below and a person looks at it.
+_FIRST_SAME_NAME = f"{same('first_key')} AND NOT {_FIRST_EXACT} AND NOT {_NAME_EXTENDED}"
+_FIRST_OTHER_NAME = f"{both('first_key')} AND NOT {same('first_key')}"
+# Lena/Lea, Anna/Ana: two names, but also one typing error apart, or two when one side is no name
+# itself (Leena/Lea: a typo of Lena); Jan/Jana, Maria/Mario are not typing errors (they differ
+# at the end, where the names of relatives do), nor are Petra/Peter (two names, two edits).
+_FIRST_TYPO_SPELLING = '("first_key_l" <> "first_fold_l" OR "first_key_r" <> "first_fold_r")'
+_FIRST_OTHER_NAME_TYPO_APART = (
+    f"{_FIRST_OTHER_NAME} AND ({edits_within('first_fold', 1)} "
+    f"OR ({edits_within('first_fold', 2)} AND {_FIRST_TYPO_SPELLING})) "
+    f"AND NOT {one_extends_other('first_fold')} AND NOT {differ_in_last_letter_only('first_fold')}"
+)
+
 # Both given names present and at most two typing errors apart (Lena/Lea, Jörg/Jierg): a typo or
 # another person (colleagues, relatives); never decided without a person.
 # Jan/Jana and Maria/Mario are the pairs of names relatives have: those stay "differs"; so do
@@ -123,7 +148,7 @@ _SWAPPED_FUZZY = (
 _FIRST_CLOSE = (
     f'(length("first_fold_l") > 1 AND length("first_fold_r") > 1 AND {same("first_initial")} '
     f"AND {edits_within('first_fold', 2)} "
-    f"AND NOT {one_extends_other('first_fold')} AND NOT {differ_in_last_letter_only('first_fold')})"
+    f"AND NOT {_NAME_EXTENDED} AND NOT {differ_in_last_letter_only('first_fold')})"
 )
 _LAST_SIMILAR = f"({_LAST_EXACT} OR {_LAST_FUZZY})"
 # "Hqhn Maximilian" vs "Maximilian Hahn": swapped, one of the two names with typing errors.
@@ -155,6 +180,38 @@ NAME_LEVELS: tuple[LevelDef, ...] = (
         0.02,
         1e-6,
         _facts("name:swapped", "name:agrees"),
+    ),
+    LevelDef(
+        "last_exact_first_typo",
+        "last name equal, first name a typing error of the same given name",
+        level(f"{_LAST_EXACT} AND {_FIRST_SAME_NAME}"),
+        0.05,
+        1e-5,
+        _facts("last:exact", "first:typo", "name:agrees"),
+    ),
+    LevelDef(
+        "last_fuzzy_first_typo",
+        "last name similar, first name a typing error of the same given name",
+        level(f"{_LAST_FUZZY} AND {_FIRST_SAME_NAME}"),
+        0.02,
+        2e-5,
+        _facts("last:fuzzy", "first:typo", "name:agrees"),
+    ),
+    LevelDef(
+        "last_similar_first_other_name_typo_apart",
+        "last name equal or similar, first names two given names a typing error apart",
+        level(f"{_LAST_SIMILAR} AND {_FIRST_OTHER_NAME_TYPO_APART}"),
+        0.01,
+        2e-4,
+        _facts("last:similar", "first:close", "name:close"),
+    ),
+    LevelDef(
+        "last_similar_first_other_name",
+        "last name equal or similar, first names two different given names",
+        level(f"{_LAST_SIMILAR} AND {_FIRST_OTHER_NAME}"),
+        0.005,
+        1.5e-3,
+        _facts("last:similar", "first:differs"),
     ),
     LevelDef(
         "last_exact_first_fuzzy",
@@ -312,6 +369,9 @@ def explain_name(level_def: LevelDef, left: PreparedRow, right: PreparedRow) -> 
         reasons.append(_same_or_folded("first_name", left_first, right_first))
     elif "first:fuzzy" in facts:
         reasons.append(f"first_name: similar ({_shown(left_first)} ~ {_shown(right_first)})")
+    elif "first:typo" in facts:
+        name = str(left.get("first_key") or "").capitalize()
+        reasons.append(f"first_name: one given name, {name} ({_shown(left_first)} ~ {_shown(right_first)})")
     elif "first:compatible" in facts:
         reasons.append(_initial_or_part(left, right))
     elif "first:fuzzy_or_compatible" in facts:

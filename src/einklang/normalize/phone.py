@@ -1,8 +1,14 @@
-"""Telephone numbers to E.164."""
+"""Telephone numbers to E.164, an extension kept the RFC 3966 way (``+49301234567;ext=102``).
+
+The canonical value is what :func:`normalize_phone_keeping_extension` returns. Systems that
+cannot store ``;ext=`` get the extension in a form they keep and einklang reads back to the
+same value (:func:`phone_for_system`).
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 import phonenumbers
 
@@ -75,3 +81,57 @@ def _parse_error_reason(error: phonenumbers.NumberParseException) -> str:
         phonenumbers.NumberParseException.TOO_LONG: "too long",
     }
     return reasons.get(error.error_type, "unparseable")
+
+
+PhoneStyle = Literal["rfc3966", "text", "din5008"]
+_CANONICAL = re.compile(r"^(\+\d{4,15})(?:;ext=(\d{1,10}))?$")
+
+
+def split_extension(value: str) -> tuple[str, str | None]:
+    """A canonical value as (E.164 number, extension or None); other text is returned whole."""
+    found = _CANONICAL.match(value)
+    if found is None:
+        return value, None
+    return found.group(1), found.group(2)
+
+
+def phone_for_system(value: str, style: PhoneStyle) -> str:
+    """A canonical value written for a system; without an extension, the E.164 number as it is.
+
+    ``rfc3966``: ``+49301234567;ext=102`` (SQL columns, which store text as given);
+    ``text``: ``+49 30 1234567 ext. 102`` (vCard TEL, readable by every address book);
+    ``din5008``: ``+49 30 1234567-102``, the German standard's way, for systems that allow only
+    digits and separators (BottleCRM). :func:`read_din5008_extension` reads it back.
+    """
+    number, extension = split_extension(value)
+    if extension is None or style == "rfc3966":
+        return value
+    parsed = phonenumbers.parse(number, None)
+    grouped = str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+    if style == "text":
+        return f"{grouped} ext. {extension}"
+    # Only the extension may follow a hyphen (some countries group their digits with hyphens).
+    return f"{grouped.replace('-', ' ')}-{extension}"
+
+
+_DIN5008 = re.compile(r"^(\+\d[\d ]*\d)-(\d{1,6})$")
+
+
+def read_din5008_extension(text: str) -> str:
+    """``+49 30 1234567-102`` (an international number, a hyphen, the extension) as ``...;ext=102``.
+
+    DIN 5008 separates the extension with a hyphen. As a whole, such text is often a valid longer
+    number too, so this reading is only for systems einklang writes that way
+    (:func:`phone_for_system` with ``din5008``); anything else is returned unchanged.
+    """
+    found = _DIN5008.match(text.strip())
+    if found is None:
+        return text
+    try:
+        number = phonenumbers.parse(found.group(1), None)
+    except phonenumbers.NumberParseException:
+        return text
+    if not phonenumbers.is_valid_number(number):
+        return text
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return f"{e164};ext={found.group(2)}"

@@ -2,7 +2,8 @@
 
 ``/healthz`` (the process and its scheduler live), ``/readyz`` (the state store answers: 200 or 503) and
 ``/metrics`` (Prometheus; a bearer token when ``service.metrics_token`` or
-``$EINKLANG_METRICS_TOKEN`` is set) need no login. Everything else belongs to the web app
+``$EINKLANG_METRICS_TOKEN`` is set) and ``/hooks/bottlecrm/{system}`` (BottleCRM's webhooks, signed:
+:mod:`einklang.service.hooks`) need no login. Everything else belongs to the web app
 (:func:`einklang.web.app.build_web_app`), imported only here: a build without it serves the
 operations routes alone and says so in the log.
 """
@@ -21,6 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from einklang import masking
 from einklang.masking import mask
+from einklang.service.hooks import webhook_routes
 
 if TYPE_CHECKING:
     from einklang.config import LoadedConfig
@@ -76,6 +78,7 @@ def build_service_app(
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *webhook_routes(config, runtime, metrics),  # signed by the sender, no login
     ]
     web_app = _web_app(config, store, runtime)
     if web_app is not None:

@@ -137,6 +137,10 @@ class ServiceRuntime:
             self._guard.notify_all()
         return True
 
+    def connector(self, system: str) -> Connector | None:
+        """The open connector of ``system`` (None before ``start``): webhook deliveries go to it."""
+        return self._connectors.get(system)
+
     def stop(self, timeout: float | None = None) -> None:
         """Finish the running cycle, start no other, close the connectors."""
         self.request_stop()

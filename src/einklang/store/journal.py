@@ -57,6 +57,41 @@ def audit_rows(conn: Connection, run_id: int | None, rows: Sequence[AuditRow]) -
     )
 
 
+# (golden_id, native_id, new as JSON or None): one created record of a batch
+BatchCreate = tuple[str, str, str | None]
+
+BATCH_OP = "create_batch"  # the op of one audit row for a batch of creates; read back as "create"s
+
+
+def audit_created_batch(
+    conn: Connection, run_id: int | None, system: str, entity: str, cause: str, created: Sequence[BatchCreate]
+) -> None:
+    """Audit the records a bulk create made in ``system``: one row for the batch, not one per record.
+
+    ``audit_log`` reads it back as one ``create`` entry per record (same id, time, run and cause),
+    and finds it for one record through the range of golden ids the batch holds.
+    """
+    if not created:
+        return
+    golden_ids = [gid for gid, _, _ in created]
+    # {"golden_ids": [...], "native_ids": [...], "new": [...]}: two json.dumps calls and one join
+    # for the batch; each record's "new" is JSON already and goes in as it is
+    records = (
+        f'{{"golden_ids":{json.dumps(golden_ids)},'
+        f'"native_ids":{json.dumps([nid for _, nid, _ in created], ensure_ascii=False)},'
+        f'"new":[{",".join(new or "null" for _, _, new in created)}]}}'
+    )
+    result = conn.execute(
+        t.audit.insert().values(
+            ts=utcnow(), run_id=run_id, system=system, entity=entity, op=BATCH_OP, new=records, cause=cause
+        )
+    )
+    audit_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    conn.execute(
+        t.audit_batches.insert().values(audit_id=audit_id, first_golden=min(golden_ids), last_golden=max(golden_ids))
+    )
+
+
 def audit_log(
     conn: Connection,
     entity: str | None = None,
@@ -64,15 +99,40 @@ def audit_log(
     run_id: int | None = None,
     limit: int = 100,
 ) -> list[AuditEntry]:
-    """Newest first."""
-    query = sa.select(t.audit).order_by(t.audit.c.id.desc()).limit(limit)
+    """Newest first; a batch of creates comes back as one ``create`` entry per record."""
+    query = sa.select(t.audit).order_by(t.audit.c.id.desc())
     if entity:
         query = query.where(t.audit.c.entity == entity)
-    if golden_id:
-        query = query.where(t.audit.c.golden_id == golden_id)
+    if not golden_id:  # (a batch found by its range of golden ids may not hold this one)
+        query = query.limit(limit)
+    else:
+        in_batch = sa.select(t.audit_batches.c.audit_id).where(
+            t.audit_batches.c.first_golden <= golden_id, t.audit_batches.c.last_golden >= golden_id
+        )
+        query = query.where(sa.or_(t.audit.c.golden_id == golden_id, t.audit.c.id.in_(in_batch)))
     if run_id is not None:
         query = query.where(t.audit.c.run_id == run_id)
-    return [AuditEntry.from_row(row) for row in conn.execute(query)]
+    entries: list[AuditEntry] = []
+    for row in conn.execute(query):
+        if row.op == BATCH_OP:
+            entries.extend(_expand_batch(row, golden_id))
+        else:
+            entries.append(AuditEntry.from_row(row))
+        if len(entries) >= limit:
+            break
+    return entries[:limit]
+
+
+def _expand_batch(row: Any, golden_id: str | None) -> list[AuditEntry]:
+    """The per-record ``create`` entries of a batch row, newest (last created) first."""
+    ts = row.ts.isoformat(timespec="seconds")
+    batch = json.loads(row.new)
+    records = zip(batch["golden_ids"], batch["native_ids"], batch["new"], strict=True)
+    return [
+        AuditEntry(row.id, ts, row.run_id, row.system, row.entity, gid, nid, "create", None, new, row.cause)
+        for gid, nid, new in reversed(list(records))
+        if golden_id is None or gid == golden_id
+    ]
 
 
 def add_problems(conn: Connection, run_id: int | None, problems: Sequence[Mapping[str, Any]]) -> None:

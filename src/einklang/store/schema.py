@@ -43,8 +43,8 @@ golden = Table(
     Column("status", String(16), nullable=False, default="active"),  # active, deleted, archived
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
-    Index("ix_golden_entity", "entity"),
-    Index("ix_golden_entity_status", "entity", "status"),  # the web app's overview counts active records
+    # the web app's overview counts active records; serves queries by entity alone too
+    Index("ix_golden_entity_status", "entity", "status"),
 )
 
 links = Table(
@@ -193,6 +193,18 @@ audit = Table(
     Column("cause", Text, nullable=False),
     Index("ix_audit_golden", "golden_id"),
     Index("ix_audit_run", "run_id"),
+)
+
+# A bulk load audits each created batch in one ``audit`` row (op ``create_batch``, its records in
+# ``new``) instead of a row per record; ``journal.audit_log`` expands it. The range of golden ids
+# the batch holds finds it when one record's history is asked for.
+audit_batches = Table(
+    "audit_batches",
+    metadata,
+    Column("audit_id", Integer, ForeignKey("audit.id"), primary_key=True),
+    Column("first_golden", String(36), nullable=False),
+    Column("last_golden", String(36), nullable=False),
+    Index("ix_audit_batches_golden", "first_golden", "last_golden"),
 )
 
 match_exclusions = Table(

@@ -11,7 +11,7 @@ transaction. :mod:`einklang.sync.recovery` finds a create a crash interrupted af
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -151,7 +151,7 @@ def _store_created(target: CreateTarget, created: list[Created], batch_id: int |
             for done in created:
                 item, fields = done.item, done.record.fields
                 seen_hash = item.seen_hash
-                if seen_hash is None or (fields and any(_differs(fields.get(c), item.native.get(c)) for c in columns)):
+                if seen_hash is None or (fields and _stored_differently(fields, item.native, columns)):
                     # the target stored something else than it was sent (a default, a rounding): that is what it holds
                     seen_hash = record_hash(target.mapping.to_canonical(fields)[0])
                 rows.append((item.golden_id, done.record.native_id, done.record.version, seen_hash))
@@ -161,25 +161,47 @@ def _store_created(target: CreateTarget, created: list[Created], batch_id: int |
                 outbox.finish_outbox(conn, done.item.outbox_id, "done", native_id=done.record.native_id)
         if batch_id is not None:
             outbox.finish_create_batch(conn, batch_id)
-        journal.audit_rows(
-            conn,
-            target.run_id,
-            [
-                (
-                    system,
-                    entity,
-                    done.item.golden_id,
-                    done.record.native_id,
-                    "create",
-                    None,
-                    _audit_new(done.item),
-                    done.item.cause,
-                )
-                for done in created
-            ],
-        )
+        causes = {done.item.cause for done in created}
+        if batch_id is not None and len(causes) == 1:  # a bulk load's batch: one audit row for it
+            journal.audit_created_batch(
+                conn,
+                target.run_id,
+                system,
+                entity,
+                causes.pop(),
+                [(done.item.golden_id, done.record.native_id, _audit_new(done.item)) for done in created],
+            )
+        else:
+            _audit_each(target, conn, created)
         if target.on_created is not None:
             target.on_created(conn, created)
+
+
+def _audit_each(target: CreateTarget, conn: Connection, created: list[Created]) -> None:
+    journal.audit_rows(
+        conn,
+        target.run_id,
+        [
+            (
+                target.system,
+                target.entity,
+                done.item.golden_id,
+                done.record.native_id,
+                "create",
+                None,
+                _audit_new(done.item),
+                done.item.cause,
+            )
+            for done in created
+        ],
+    )
+
+
+def _stored_differently(stored: Mapping[str, Any], sent: Mapping[str, Any], columns: Sequence[str]) -> bool:
+    """Whether the target stored, in any mapped column, something else than it was sent."""
+    if list(map(stored.get, columns)) == list(map(sent.get, columns)):
+        return False  # the usual case, compared without a Python call per column
+    return any(_differs(stored.get(c), sent.get(c)) for c in columns)
 
 
 def _differs(stored: Any, sent: Any) -> bool:

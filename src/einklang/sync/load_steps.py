@@ -18,12 +18,13 @@ from einklang.model import CanonicalRecord
 from einklang.store import conflicts, journal, links, outbox
 from einklang.store.rows import Link, PlannedWrite
 from einklang.sync.creates import CreateItem
+from einklang.sync.load_report import LoadIssue
 from einklang.sync.page_mapping import MappedRecord, planned_create
 from einklang.sync.references import reference_reason
 from einklang.sync.relink import RELINK_CONFLICT_REASON, relinked_values
 
 if TYPE_CHECKING:
-    from einklang.sync.initial_load import InitialLoad, LoadIssue
+    from einklang.sync.initial_load import InitialLoad
     from einklang.sync.target_index import TargetKeyIndex
 
 
@@ -111,8 +112,6 @@ def complete_linked(self: InitialLoad, pending: list[tuple[NativeRecord, Link]],
     The agreed values (the golden base) are what the target gets, not the source's reading of
     this page: the sync may have merged changes from other systems into them.
     """
-    from einklang.sync.initial_load import LoadIssue
-
     report, target, entity = self.report, self.target.system, self.entity
     with self.store.read() as conn:
         bases = {link.golden_id: links.load_golden(conn, link.golden_id) for _, link in pending}
@@ -216,8 +215,6 @@ def complete_linked(self: InitialLoad, pending: list[tuple[NativeRecord, Link]],
 
 def plan_waiting(self: InitialLoad, records: list[tuple[NativeRecord, MappedRecord]]) -> None:
     """Records whose reference is not in the target yet: golden record, source link and a waiting create."""
-    from einklang.sync.initial_load import LoadIssue
-
     entity, source, target = self.entity, self.source.system, self.target.system
     with self.store.transaction() as conn:
         links.insert_golden_rows(conn, entity, [(m.golden_id, m.base_json, m.base_hash) for _, m in records])

@@ -47,3 +47,63 @@ def test_normalize_phone_is_idempotent(prefix: str, subscriber: int) -> None:
     except InvalidValue:
         return
     assert normalize_phone(once) == once
+
+
+# ------------------------------------------------------------------ extensions kept (issue 13)
+
+from einklang.normalize.phone import (  # noqa: E402
+    normalize_phone_keeping_extension,
+    phone_for_system,
+    read_din5008_extension,
+    split_extension,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+49 30 1234567;ext=102", "+49301234567;ext=102"),
+        ("+49 30 1234567 x102", "+49301234567;ext=102"),
+        ("030 1234567 Durchwahl 102", "+49301234567;ext=102"),
+        ("tel:+49-30-1234567;ext=102", "+49301234567;ext=102"),
+        ("+49 30 1234567", "+49301234567"),
+    ],
+)
+def test_extension_is_kept_the_rfc3966_way(raw: str, expected: str) -> None:
+    assert normalize_phone_keeping_extension(raw) == expected
+
+
+def test_split_extension() -> None:
+    assert split_extension("+49301234567;ext=102") == ("+49301234567", "102")
+    assert split_extension("+49301234567") == ("+49301234567", None)
+    assert split_extension("bitte erfragen") == ("bitte erfragen", None)
+
+
+def test_each_system_style_reads_back_to_the_same_value() -> None:
+    value = "+49301234567;ext=102"
+    assert phone_for_system(value, "rfc3966") == value
+    assert phone_for_system(value, "text") == "+49 30 1234567 ext. 102"
+    assert phone_for_system(value, "din5008") == "+49 30 1234567-102"
+    assert normalize_phone_keeping_extension(phone_for_system(value, "text")) == value
+    assert read_din5008_extension(phone_for_system(value, "din5008")) == value
+
+
+def test_a_number_without_extension_is_written_unchanged_in_every_style() -> None:
+    for style in ("rfc3966", "text", "din5008"):
+        assert phone_for_system("+49301234567", style) == "+49301234567"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["+49301234567", "030 1234-56", "+49 30-", "-102", "+0 1-2", "bitte erfragen"])
+def test_din5008_reading_leaves_other_text_alone(text: str) -> None:
+    assert read_din5008_extension(text) == text
+
+
+@given(
+    st.sampled_from(["+49301234567", "+4989123456", "+41441234567", "+12125550123", "+491701234567"]),
+    st.integers(min_value=0, max_value=999_999),
+)
+def test_written_extensions_round_trip(number: str, extension: int) -> None:
+    value = f"{number};ext={extension}"
+    assert normalize_phone_keeping_extension(phone_for_system(value, "text")) == value
+    assert read_din5008_extension(phone_for_system(value, "din5008")) == value
+    assert normalize_phone_keeping_extension(phone_for_system(value, "rfc3966")) == value

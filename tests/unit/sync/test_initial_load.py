@@ -296,3 +296,22 @@ def test_recovery_drops_creates_of_golden_records_no_longer_active(demo: tuple[L
         )
     assert report.to_create == [] and report.linked == 0
     assert read(store, outbox.outbox_counts, "crm", "company") == {"superseded": 1}
+
+
+def test_each_loaded_record_has_its_create_in_the_audit_log(demo: tuple[LoadedConfig, StateStore]) -> None:
+    """A loaded batch is audited in one row; each record's history still shows its own create."""
+    config, store = demo
+    report = load(config, store)
+    with store.read() as conn:
+        crm_links = dict(_crm_links(conn))
+        assert conn.execute(sa.text("SELECT count(*) FROM audit WHERE op = 'create_batch'")).scalar_one() == 3
+        for golden_id, link in crm_links.items():
+            [entry] = journal.audit_log(conn, golden_id=golden_id)
+            assert (entry.op, entry.system, entry.native_id, entry.run_id) == ("create", "crm", link, report.run_id)
+            assert entry.cause == "initial load from erp" and entry.new["name"]
+    assert len(crm_links) == 60
+
+
+def _crm_links(conn: Any) -> list[Any]:
+    rows = conn.execute(sa.text("SELECT golden_id, native_id FROM links WHERE system = 'crm'")).all()
+    return [(row.golden_id, row.native_id) for row in rows]

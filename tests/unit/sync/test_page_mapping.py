@@ -60,3 +60,76 @@ def test_workers_end_when_the_load_is_killed(tmp_path: Path) -> None:
     finally:
         if child.poll() is None:
             child.kill()
+
+
+# ------------------------------------------------------------------ planning a create, text fast path
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from einklang.config import parse_config  # noqa: E402
+from einklang.sync.page_mapping import planned_create, planned_create_any, reads_back_unchanged  # noqa: E402
+
+_PLANNING = parse_config(
+    """
+systems:
+  a: {connector: memory}
+  b: {connector: memory}
+  c: {connector: memory}
+entities:
+  company:
+    fields: {name: str, note: text, phone: phone, email: email, country: country, kind: {type: enum, values: [a, b]},
+             city: str}
+    systems:
+      a: {map: {name: name, note: note, phone: phone, email: email, country: country, kind: kind, city: city}}
+      b: {map: {name: name, note: note, phone: phone, email: email, country: land, kind: kind}}
+      c: {map: {name: {column: name, transform: [upper]}, phone: {column: tel, values: {"+49301234567": "Zentrale"}},
+                email: email, city: {column: name, read_only: true}}}
+""",
+    None,
+    environ={},
+)
+
+_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+_native = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": _text,
+        "note": _text,
+        "phone": st.sampled_from(["030 1234567", "+49 89 987654", "0221/123456", "kein Telefon", ""]),
+        "email": st.sampled_from(["info@firma.de", " Info@Firma.DE ", "kaputt@", ""]),
+        "country": st.sampled_from(["Deutschland", "AT", "Schweiz", "Atlantis", ""]),
+        "kind": st.sampled_from(["a", "b", "c", ""]),
+        "city": _text,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(native=_native, target=st.sampled_from(["a", "b", "c"]))
+def test_text_records_are_planned_as_the_general_path_plans_them(native: dict[str, str], target: str) -> None:
+    source_mapping = _PLANNING.mapping("company", "a")
+    target_mapping = _PLANNING.mapping("company", target)
+    canonical, problems = source_mapping.to_canonical(native)
+    present = {name: value for name, value in canonical.items() if value is not None}
+    fast = planned_create(target_mapping, canonical, problems, "g-1", "einklang_id")
+    general = planned_create_any(target_mapping, canonical, present, problems, "g-1", "einklang_id")
+    assert fast._replace(audit_new=json.loads(fast.audit_new)) == general._replace(
+        audit_new=json.loads(general.audit_new)
+    )
+
+
+def test_only_plain_column_rules_read_back_unchanged() -> None:
+    assert reads_back_unchanged(_PLANNING.mapping("company", "a")) == {
+        "name", "note", "phone", "email", "country", "kind", "city"
+    }  # fmt: skip
+    assert reads_back_unchanged(_PLANNING.mapping("company", "b")) == {
+        "name",
+        "note",
+        "phone",
+        "email",
+        "country",
+        "kind",
+    }
+    # a transform, a value table, a column shared with a read-only rule: read back through the mapping
+    assert reads_back_unchanged(_PLANNING.mapping("company", "c")) == {"email"}

@@ -2,37 +2,32 @@
 
 What the API offers and what follows from it (see docs/connectors/bottlecrm.md):
 
-- Lists cannot be filtered by modification time, so every read of changes pages through the
-  whole list. Contacts carry ``updated_at``; accounts do not show it at all, so an account's
-  version is a hash of its fields and account changes are found by comparing those hashes
-  (snapshot mode) with the ones einklang stored.
-- Deletes are hard (404 afterwards): found by comparing the id set with the previous one.
+- Lists cannot be filtered by modification time. Contacts and accounts are read through
+  BottleCRM's activity feed between full reconciliations (:mod:`._changes`); products by a scan
+  of the whole list comparing ``updated_at``. Accounts show no ``updated_at`` at all, so an
+  account's version is a hash of its fields.
+- Deletes are hard (404 afterwards): named by the feed, and found by comparing the id set with
+  the previous one in every reconciliation.
 - Lists are paged by offset in an order new records can disturb (``-id`` for accounts): a
   scan whose count moved while it ran is not trusted with deletions or with the cursor.
 - Creates answer 200 with only the id; validation errors are 400 ``{"error": true, "errors":
-  {field: [messages]}}``.
+  {field: [messages]}}``. No write is conditional: the version is compared right before it.
+- Updates and reads of single records run ``concurrency`` at a time (:mod:`._pool`).
+- Outgoing webhooks, received by ``einklang serve``, name changed records (:mod:`.webhooks`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel
 
-from einklang.connectors._http import (
-    HttpSettings,
-    RetryPolicy,
-    create_all_or_none,
-    make_client,
-    send_with_retry,
-)
-from einklang.connectors._snapshots import changed_records, changed_since_snapshot, remembered, vanished
+from einklang.connectors._http import HttpSettings, RetryPolicy, create_all_or_none, make_client
 from einklang.connectors.base import (
     Capabilities,
     ChangeDetection,
@@ -46,125 +41,71 @@ from einklang.connectors.base import (
     RecordRejected,
     SnapshotStore,
     StaleVersion,
-    SystemUnavailable,
 )
-from einklang.connectors.settings import ConnectorSettings, NonNegativeNumber, PositiveInt, Secret
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One BottleCRM list/detail endpoint and the flat fields einklang reads and writes."""
-
-    name: str
-    path: str
-    detail_key: str
-    fields: tuple[str, ...]
-    required: tuple[str, ...]
-    has_updated_at: bool
-    list_key: str = "contact_obj_list"  # where a list page holds its rows (accounts: two lists)
-    created_key: str = ""  # where a create's answer holds the new record ("" = at the top)
-    update_method: str = "PATCH"  # products: a PUT that is partial (no PATCH route)
-    null_fields: tuple[str, ...] = ("account",)  # sent as null when empty (others as "")
-
-
-ACCOUNT = Resource(
-    name="account",
-    path="/api/accounts/",
-    detail_key="account_obj",
-    fields=(
-        "name",
-        "email",
-        "phone",
-        "website",
-        "industry",
-        "address_line",
-        "city",
-        "state",
-        "postcode",
-        "country",
-        "description",
-        "is_active",
-    ),
-    required=("name",),
-    has_updated_at=False,
+from einklang.connectors.bottlecrm._api import BottleCrmApi, Scan, native
+from einklang.connectors.bottlecrm._changes import ChangeReader, WebhookInbox
+from einklang.connectors.bottlecrm._pool import RequestGate, RequestPool
+from einklang.connectors.bottlecrm._resources import ACCOUNT, CONTACT, PRODUCT, RESOURCES, Resource
+from einklang.connectors.bottlecrm.webhooks import (
+    DEFAULT_TOLERANCE_SECONDS,
+    EVENT_HEADER,
+    PING,
+    SIGNATURE_HEADER,
+    WebhookRefused,
+    parse_event,
+    verify_signature,
 )
-CONTACT = Resource(
-    name="contact",
-    path="/api/contacts/",
-    detail_key="contact_obj",
-    fields=(
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "organization",
-        "title",
-        "department",
-        "address_line",
-        "city",
-        "state",
-        "postcode",
-        "country",
-        "description",
-        "do_not_call",
-        "linkedin_url",
-        "account",
-        "is_active",
-    ),
-    required=("first_name", "last_name"),
-    has_updated_at=True,
+from einklang.connectors.settings import (
+    ConnectorSettings,
+    Flag,
+    NonNegativeNumber,
+    PositiveInt,
+    PositiveNumber,
+    Secret,
 )
-# The product catalogue (``invoices`` app). ``category`` is free text: a product group is held
-# by its name (``ref_value: name``). Changing it needs an organisation administrator's token.
-PRODUCT = Resource(
-    name="product",
-    path="/api/invoices/products/",
-    detail_key="",
-    fields=("name", "description", "sku", "price", "currency", "category", "is_active"),
-    required=("name",),
-    has_updated_at=True,
-    list_key="results",
-    created_key="product",
-    update_method="PUT",
-    # A SKU is unique per organisation, so "no SKU" must be null, not a second "".
-    null_fields=("sku", "category", "price"),
-)
-RESOURCES: dict[str, Resource] = {ACCOUNT.name: ACCOUNT, CONTACT.name: CONTACT, PRODUCT.name: PRODUCT}
+from einklang.normalize.phone import phone_for_system
 
+_Scan = Scan  # the name resource modules (employees) import
 
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def _format_time(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def _content_version(fields: Mapping[str, Any]) -> str:
-    encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "h:" + hashlib.sha256(encoded.encode()).hexdigest()[:24]
-
-
-@dataclass
-class _Scan:
-    """Whether one pass over a whole list can be trusted (its count did not move meanwhile)."""
-
-    consistent: bool = True
-    expected_count: int | None = None
+__all__ = ["ACCOUNT", "CONTACT", "PRODUCT", "BottleCrmConnector", "RecordUpdate", "WebhookReceipt"]
 
 
 class BottleCrmSettings(HttpSettings):
     token: Secret  # a personal access token
     page_size: PositiveInt = 100
     overlap_seconds: NonNegativeNumber = 2.0
+    concurrency: PositiveInt = 6  # requests in flight at once (updates, reads of single records)
+    change_feed: Flag = True  # read contacts' and accounts' changes from the activity feed
+    reconcile_seconds: NonNegativeNumber = 3600.0  # a full scan at least this often (0: every cycle)
+    webhook_secret: Secret | None = None  # the signing secret of BottleCRM's webhook (whsec_...)
+    webhook_tolerance_seconds: PositiveNumber = DEFAULT_TOLERANCE_SECONDS
 
 
 class BottleCrmEntityOptions(ConnectorSettings):
     resource: Literal["account", "contact", "product"] | None = None  # default: the entity name
 
 
+@dataclass(frozen=True)
+class RecordUpdate:
+    """One conditional update for :meth:`BottleCrmConnector.update_many`."""
+
+    native_id: str
+    patch: Mapping[str, Any]
+    expected_version: str | None
+
+
+@dataclass(frozen=True)
+class WebhookReceipt:
+    """A verified webhook delivery: the event, and the entities whose next cycle reads its record."""
+
+    event: str
+    record_id: str | None
+    entities: tuple[str, ...]
+
+
 class BottleCrmConnector(Connector):
-    """Settings: url, token, [page_size, overlap_seconds, timeout, verify_tls, retry_*].
+    """Settings: url, token, [page_size, overlap_seconds, concurrency, change_feed,
+    reconcile_seconds, webhook_secret, webhook_tolerance_seconds, timeout, verify_tls, retry_*].
 
     Entity options: ``resource`` (``account``, ``contact`` or ``product``; default: the entity name).
     """
@@ -185,7 +126,6 @@ class BottleCrmConnector(Connector):
     ) -> None:
         super().__init__(system, settings, entities)
         self.page_size = self.settings.page_size
-        self.overlap = timedelta(seconds=self.settings.overlap_seconds)
         self.policy = retry_policy or RetryPolicy.from_settings(self.settings)
         token = self.settings.token.get_secret_value()
         self.client = make_client(
@@ -193,6 +133,22 @@ class BottleCrmConnector(Connector):
             base_url=self.settings.url.rstrip("/"),
             transport=transport,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        )
+        self.gate = RequestGate(
+            max_wait=self.policy.max_wait, default_wait=self.policy.initial_wait, sleep=self.policy.sleep
+        )
+        self.gate.install(self.client)
+        self.pool = RequestPool(self.settings.concurrency, system=system)
+        self.api = BottleCrmApi(
+            self.client, system=system, policy=self.policy, page_size=self.page_size, pool=self.pool
+        )
+        self.inbox = WebhookInbox()
+        self.changes = ChangeReader(
+            self.api,
+            overlap=timedelta(seconds=self.settings.overlap_seconds),
+            reconcile_seconds=self.settings.reconcile_seconds,
+            use_feed=self.settings.change_feed,
+            inbox=self.inbox,
         )
         self.resources: dict[str, Resource] = {}
         for entity, options in self.entity_settings.items():
@@ -206,6 +162,7 @@ class BottleCrmConnector(Connector):
             self.resources[entity] = RESOURCES[resource_name]
 
     def close(self) -> None:
+        self.pool.close()
         self.client.close()
 
     def _resource(self, entity: str) -> Resource:
@@ -214,48 +171,29 @@ class BottleCrmConnector(Connector):
         except KeyError:
             raise ConfigurationError(f"entity {entity!r} is not configured", system=self.system) from None
 
+    # For resource modules written against the connector (its HTTP path and its reading of rows).
+    def _request(self, method: str, path: str, **request_args: Any) -> httpx.Response:
+        return self.api.request(method, path, **request_args)
+
+    def _native(self, resource: Resource, raw: Mapping[str, Any]) -> NativeRecord:
+        return native(resource, raw)
+
     def native_fields(self, entity: str) -> set[str]:
         """The fields einklang reads from and writes to the entity's endpoint."""
         return set(self._resource(entity).fields)
 
     def capabilities(self, entity: str) -> Capabilities:
         resource = self._resource(entity)
-        detection = ChangeDetection.TIMESTAMP if resource.has_updated_at else ChangeDetection.SNAPSHOT
+        # Read through the feed, records are compared with the versions the engine stores
+        # (snapshot mode), which also keeps the id set for deletions out of the cursor.
+        by_timestamp = resource.has_updated_at and not self.changes.has_feed(resource)
+        detection = ChangeDetection.TIMESTAMP if by_timestamp else ChangeDetection.SNAPSHOT
         return Capabilities(change_detection=detection, reports_deletions=True, conditional_writes=True, batch_size=50)
-
-    # --- HTTP -----------------------------------------------------------------------------
-
-    def _request(
-        self, method: str, path: str, *, record_id: str | None = None, idempotent: bool = True, **request_args: Any
-    ) -> httpx.Response:
-        response = send_with_retry(
-            self.client, method, path, system=self.system, policy=self.policy, idempotent=idempotent, **request_args
-        )
-        if response.status_code in (401, 403):
-            raise ConfigurationError(
-                f"{method} {path}: HTTP {response.status_code} (token refused?) {response.text[:200]}",
-                system=self.system,
-            )
-        if response.status_code == 404:
-            raise RecordNotFound(f"{method} {path}: not found", system=self.system, record_id=record_id)
-        if response.status_code == 400:
-            raise RecordRejected(
-                f"{method} {path}: {_validation_message(response)}", system=self.system, record_id=record_id
-            )
-        if response.status_code >= 500:
-            raise SystemUnavailable(f"{method} {path}: HTTP {response.status_code}", system=self.system)
-        if response.status_code >= 300:
-            raise ConnectorError(
-                f"{method} {path}: HTTP {response.status_code} {response.text[:200]}",
-                system=self.system,
-                record_id=record_id,
-            )
-        return response
 
     def check(self) -> str:
         for entity, resource in self.resources.items():
             try:
-                self._request("GET", resource.path, params={"limit": 1, "offset": 0})
+                self.api.request("GET", resource.path, params={"limit": 1, "offset": 0})
             except RecordNotFound as missing:
                 raise ConfigurationError(
                     f"entity {entity!r}: {resource.path} not found", system=self.system
@@ -264,76 +202,15 @@ class BottleCrmConnector(Connector):
 
     # --- reading --------------------------------------------------------------------------
 
-    def _native(self, resource: Resource, raw: Mapping[str, Any]) -> NativeRecord:
-        # A field the answer does not carry (list and detail endpoints differ) is left out, not
-        # taken for empty: einklang reads what is absent as unknown.
-        fields = {name: raw[name] for name in resource.fields if name in raw}
-        # Blank strings and nulls mean the same to BottleCRM users; one spelling keeps
-        # einklang from seeing changes that are none.
-        fields = {name: (None if value == "" else value) for name, value in fields.items()}
-        version = str(raw["updated_at"]) if resource.has_updated_at else _content_version(fields)
-        return NativeRecord(native_id=str(raw["id"]), version=version, fields=fields)
-
-    def _list_pages(
-        self,
-        resource: Resource,
-        scan: _Scan,
-        page_size: int | None = None,
-    ) -> Iterator[list[dict[str, Any]]]:
-        """Raw rows page by page; marks ``scan`` inconsistent if the list moved meanwhile."""
-        # Open and closed accounts are two lists in one answer, paged together.
-        list_keys = (
-            ("active_accounts", "open_accounts", "open_accounts_count"),
-            ("closed_accounts", "close_accounts", "close_accounts_count"),
-        )
-        limit = page_size or self.page_size
-        offset = 0
-        seen: set[str] = set()
-        while True:
-            body = self._request("GET", resource.path, params={"limit": limit, "offset": offset}).json()
-            if resource is ACCOUNT:
-                rows = [row for outer, inner, _ in list_keys for row in body[outer][inner]]
-                count = sum(int(body[outer][counter]) for outer, _, counter in list_keys)
-                more = any(len(body[outer][inner]) == limit for outer, inner, _ in list_keys)
-            else:
-                rows = list(body[resource.list_key])
-                count = int(body["count"])
-                more = len(rows) == limit
-            if scan.expected_count is None:
-                scan.expected_count = count
-            elif count != scan.expected_count:
-                scan.consistent = False
-            fresh = [row for row in rows if str(row["id"]) not in seen]
-            if len(fresh) != len(rows):
-                scan.consistent = False  # a row slid from one page into the next
-            seen.update(str(row["id"]) for row in fresh)
-            yield fresh
-            if not more:
-                break
-            offset += limit
-        if len(seen) != scan.expected_count:
-            scan.consistent = False
-
     def read_all(self, entity: str, page_size: int = 1000) -> Iterator[list[NativeRecord]]:
         resource = self._resource(entity)
-        for rows in self._list_pages(resource, _Scan(), page_size):
+        for rows in self.api.list_pages(resource, Scan(), page_size):
             # An account page holds open and closed accounts: up to twice the page size.
             for start in range(0, len(rows), page_size):
-                yield [self._native(resource, row) for row in rows[start : start + page_size]]
-
-    def _get_one(self, resource: Resource, native_id: str) -> NativeRecord:
-        body = self._request("GET", f"{resource.path}{native_id}/", record_id=native_id).json()
-        return self._native(resource, body[resource.detail_key] if resource.detail_key else body)
+                yield [native(resource, row) for row in rows[start : start + page_size]]
 
     def get(self, entity: str, native_ids: Sequence[str]) -> dict[str, NativeRecord]:
-        resource = self._resource(entity)
-        found: dict[str, NativeRecord] = {}
-        for native_id in native_ids:
-            try:
-                found[native_id] = self._get_one(resource, native_id)
-            except RecordNotFound:
-                continue
-        return found
+        return self.api.get_many(self._resource(entity), native_ids)
 
     def find(self, entity: str, criteria: Mapping[str, Any], limit: int = 10) -> list[NativeRecord]:
         resource = self._resource(entity)
@@ -353,18 +230,12 @@ class BottleCrmConnector(Connector):
         found: list[NativeRecord] = []
         offset = 0
         while len(found) < limit:
-            body = self._request(
-                "GET", resource.path, params={**params, "limit": self.page_size, "offset": offset}
-            ).json()
-            if resource is ACCOUNT:
-                rows = body["active_accounts"]["open_accounts"] + body["closed_accounts"]["close_accounts"]
-            else:
-                rows = body[resource.list_key]
-            for row in rows:
-                record = self._native(resource, row)
+            page = self.api.list_page(resource, self.page_size, offset, **params)
+            for row in page.rows:
+                record = native(resource, row)
                 if all(record.fields.get(name) == value for name, value in criteria.items()):
                     found.append(record)
-            if len(rows) < self.page_size:
+            if not page.full:
                 break
             offset += self.page_size
         return found[:limit]
@@ -372,52 +243,42 @@ class BottleCrmConnector(Connector):
     def read_changes(
         self, entity: str, cursor: JsonValue, snapshots: SnapshotStore | None = None
     ) -> Iterator[ChangePage]:
-        resource = self._resource(entity)
-        previous = cursor if isinstance(cursor, Mapping) else {}
-        since = _parse_time(previous["updated_since"]) if previous.get("updated_since") else None
-        known_ids: set[str] = set(previous.get("ids", []))
-        if snapshots is not None and not resource.has_updated_at:
-            known_ids |= set(snapshots.known_ids())
-        recent: dict[str, str] = dict(previous.get("recent", {}))
-        newest = since
-        live_ids: set[str] = set()
-        loaded_recent: dict[str, str] = {}
-        scan = _Scan()
-        # Until the final page, a crash must make the next read start from the old cursor.
-        old_cursor = dict(previous) if previous else None
-        for rows in self._list_pages(resource, scan):
-            records = [self._native(resource, row) for row in rows]
-            live_ids.update(record.native_id for record in records)
-            if resource.has_updated_at:
-                in_window = []
-                for record in records:
-                    updated = _parse_time(str(record.version))
-                    newest = updated if newest is None else max(newest, updated)
-                    if since is not None and updated < since - self.overlap:
-                        continue
-                    loaded_recent[record.native_id] = str(record.version)
-                    in_window.append(record)
-                # Unchanged records of the overlap window were reported last time already.
-                changed = changed_records(in_window, recent)
-            else:
-                changed = changed_since_snapshot(records, snapshots)
-            if changed:
-                yield ChangePage(records=changed, cursor=old_cursor)
+        return self.changes.read(self._resource(entity), cursor, snapshots)
 
-        if not scan.consistent:
-            # The list moved under the scan: records may have been skipped and ids may look
-            # deleted that are not. Keep the old cursor; the next read scans again.
-            yield ChangePage(cursor=old_cursor)
-            return
-        deleted = vanished(known_ids, live_ids) if (previous or snapshots is not None) else []
-        yield ChangePage(
-            deleted_ids=deleted,
-            cursor={
-                "updated_since": _format_time(newest) if newest else None,
-                "ids": sorted(live_ids),
-                "recent": remembered(loaded_recent),
-            },
+    def current_cursor(self, entity: str) -> JsonValue:
+        resource = self._resource(entity)
+        if self.changes.has_feed(resource):
+            return self.changes.initial_cursor(resource)
+        return super().current_cursor(entity)
+
+    # --- webhooks -------------------------------------------------------------------------
+
+    def receive_webhook(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> WebhookReceipt:
+        """Verify one delivery of BottleCRM's webhook and queue the record it names.
+
+        Raises :class:`WebhookRefused` when no ``webhook_secret`` is configured or the signature
+        does not hold. The record is read by the next cycle of every entity served by its
+        resource (the caller starts those cycles).
+        """
+        if self.settings.webhook_secret is None:
+            raise WebhookRefused("not_configured", f"system {self.system!r} has no webhook_secret")
+        verify_signature(
+            self.settings.webhook_secret.get_secret_value(),
+            headers.get(SIGNATURE_HEADER) or headers.get(SIGNATURE_HEADER.lower()),
+            body,
+            now=time.time() if now is None else now,
+            tolerance=self.settings.webhook_tolerance_seconds,
         )
+        event = parse_event(body)
+        header_event = headers.get(EVENT_HEADER) or headers.get(EVENT_HEADER.lower())
+        if header_event and header_event != event.event:
+            raise WebhookRefused("payload", f"{EVENT_HEADER} {header_event!r} is not the body's {event.event!r}")
+        if event.event == PING or event.record_id is None:
+            return WebhookReceipt(event.event, None, ())
+        entities = tuple(entity for entity, resource in self.resources.items() if resource.name == event.resource)
+        if entities:
+            self.inbox.add(event.resource, [event.record_id])
+        return WebhookReceipt(event.event, event.record_id, entities)
 
     # --- writing --------------------------------------------------------------------------
 
@@ -431,30 +292,37 @@ class BottleCrmConnector(Connector):
             )
         # BottleCRM's serializers refuse null for text fields but accept "" as "empty".
         # Numbers and references are sent as null, and a price as the decimal's text.
-        return {
+        payload = {
             name: ("" if value is None and name not in resource.null_fields else value)
             if name != "price" or value is None
             else str(value)
             for name, value in fields.items()
         }
+        if payload.get("phone"):
+            # BottleCRM allows digits and separators only: an extension goes the DIN 5008 way
+            # ("+49 30 1234567-102"), which native() reads back.
+            payload["phone"] = phone_for_system(str(payload["phone"]), "din5008")
+        return payload
 
     def create(self, entity: str, records: Sequence[Mapping[str, Any]]) -> list[NativeRecord]:
+        # One after the other: BottleCRM checks uniqueness (a contact's e-mail, a product's SKU)
+        # before it inserts, so two creates of one batch in flight together could both pass.
         resource = self._resource(entity)
 
         def create_one(fields: Mapping[str, Any]) -> NativeRecord:
             payload = self._payload(resource, fields, None)
             # Not idempotent: retried only when the server cannot have created it.
-            body = self._request("POST", resource.path, json=payload, idempotent=False).json()
+            body = self.api.request("POST", resource.path, json=payload, idempotent=False).json()
             created = body[resource.created_key] if resource.created_key else body
-            return self._get_one(resource, str(created["id"]))
+            return self.api.get_one(resource, str(created["id"]))
 
         def delete_one(record: NativeRecord) -> None:
-            self._request("DELETE", f"{resource.path}{record.native_id}/", record_id=record.native_id)
+            self.api.request("DELETE", f"{resource.path}{record.native_id}/", record_id=record.native_id)
 
         return create_all_or_none(records, create_one, delete_one, system=self.system)
 
     def _check_version(self, resource: Resource, native_id: str, expected_version: str | None) -> NativeRecord:
-        current = self._get_one(resource, native_id)
+        current = self.api.get_one(resource, native_id)
         if expected_version is not None and current.version != expected_version:
             raise StaleVersion(
                 f"{resource.name} {native_id} is at version {current.version}, not {expected_version}",
@@ -463,34 +331,34 @@ class BottleCrmConnector(Connector):
             )
         return current
 
+    def _update(self, resource: Resource, change: RecordUpdate) -> NativeRecord:
+        # The API has no conditional PATCH: compare right before writing (a small race window
+        # remains; the next read of changes shows anything that slipped through).
+        current = self._check_version(resource, change.native_id, change.expected_version)
+        payload = self._payload(resource, change.patch, change.native_id)
+        if not payload:
+            return current
+        path = f"{resource.path}{change.native_id}/"
+        self.api.request(resource.update_method, path, json=payload, record_id=change.native_id)
+        return self.api.get_one(resource, change.native_id)
+
     def update(
         self, entity: str, native_id: str, patch: Mapping[str, Any], expected_version: str | None
     ) -> NativeRecord:
+        return self._update(self._resource(entity), RecordUpdate(native_id, patch, expected_version))
+
+    def update_many(self, entity: str, updates: Sequence[RecordUpdate]) -> list[NativeRecord | ConnectorError]:
+        """Each update as :meth:`update` does it (version check, PATCH, read back), ``concurrency``
+        at a time; results in the order of ``updates``.
+
+        A record's failure (``StaleVersion``, ``RecordNotFound``, ``RecordRejected``) is its
+        result and the others go on. After a ``SystemUnavailable`` no further update is sent:
+        those not sent answer ``SystemUnavailable`` too, and nothing was written for them.
+        """
         resource = self._resource(entity)
-        # The API has no conditional PATCH: compare right before writing (a small race window
-        # remains; the next read of changes shows anything that slipped through).
-        current = self._check_version(resource, native_id, expected_version)
-        payload = self._payload(resource, patch, native_id)
-        if not payload:
-            return current
-        self._request(resource.update_method, f"{resource.path}{native_id}/", json=payload, record_id=native_id)
-        return self._get_one(resource, native_id)
+        return self.pool.map(lambda change: self._update(resource, change), updates)
 
     def delete(self, entity: str, native_id: str, expected_version: str | None) -> None:
         resource = self._resource(entity)
         self._check_version(resource, native_id, expected_version)
-        self._request("DELETE", f"{resource.path}{native_id}/", record_id=native_id)
-
-
-def _validation_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return f"HTTP 400 {response.text[:300]}"
-    errors = body.get("errors") if isinstance(body, dict) else None
-    if isinstance(errors, dict):
-        return "; ".join(
-            f"{field}: {' '.join(map(str, messages if isinstance(messages, list) else [messages]))}"
-            for field, messages in errors.items()
-        )
-    return f"HTTP 400 {json.dumps(body)[:300]}"
+        self.api.request("DELETE", f"{resource.path}{native_id}/", record_id=native_id)

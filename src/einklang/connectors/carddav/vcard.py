@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from einklang.normalize.phone import phone_for_system
+
 FLAT_FIELDS = (
     "uid",
     "name",
@@ -211,6 +213,12 @@ def apply_fields(card: VCard, patch: Mapping[str, Any]) -> None:
         value = after.get(name)
         return _escape(str(value)) if value not in (None, "") else None
 
+    def phone_value(name: str) -> str | None:
+        # An extension as "+49 30 1234567 ext. 102": every address book shows and dials it, and
+        # einklang reads it back to the same value (an escaped ";ext=" would not survive others).
+        value = after.get(name)
+        return _escape(phone_for_system(str(value), "text")) if value not in (None, "") else None
+
     if "uid" in patch and text_value("uid"):
         card.set_or_remove(card.first("UID"), _new_property("UID", text_value("uid") or ""))
     if ("first_name" in patch or "last_name" in patch) and "name" not in patch:
@@ -242,12 +250,12 @@ def apply_fields(card: VCard, patch: Mapping[str, Any]) -> None:
             card.preferred("EMAIL"), _new_property("EMAIL", value, [("TYPE", "INTERNET")]) if value else None
         )
     if "phone" in patch:
-        value = text_value("phone")
+        value = phone_value("phone")
         card.set_or_remove(
             card.preferred("TEL", _is_phone), _new_property("TEL", value, [("TYPE", "WORK,VOICE")]) if value else None
         )
     if "mobile" in patch:
-        value = text_value("mobile")
+        value = phone_value("mobile")
         card.set_or_remove(
             card.preferred("TEL", _is_mobile), _new_property("TEL", value, [("TYPE", "CELL")]) if value else None
         )

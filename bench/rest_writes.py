@@ -1,0 +1,268 @@
+"""BottleCRM: update throughput with concurrent requests, and what a quiet cycle costs.
+
+Against a real BottleCRM (django-crm 1.35 as ``scripts/servers/bottlecrm.sh`` runs it: Django's
+threaded development server on SQLite), started by this script in a scratch folder unless
+``--url`` and ``--token`` name one.
+
+Writes. ``--records`` contacts are created, then each run updates every one of them (a new
+city, conditional on the version read before) in three ways, in an order that rotates per run:
+
+* ``one at a time``: ``connector.update`` in a loop (concurrency 1), einklang's behaviour
+  before the pool: GET (version check), PATCH, GET (the new version) per record;
+* ``update_many`` at ``--concurrency`` (each value): the same three requests per record, that
+  many records in flight.
+
+Reported per run: records per second and the ratio to the one-at-a-time rate of the same run;
+then the medians.
+
+Reads. With the same contacts (and ``--quiet-records`` in all), the requests and the time of one
+``read_changes`` from the previous cursor with no change: through the activity feed (the
+default) against a full list scan (``change_feed: false``, einklang's behaviour before); and
+with ``--changes`` contacts changed, through the feed.
+
+    .venv/bin/python bench/rest_writes.py --runs 3 --records 60 --concurrency 4 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from einklang.connectors.base import ChangePage, ConnectorError, NativeRecord
+from einklang.connectors.bottlecrm import BottleCrmConnector
+from einklang.connectors.bottlecrm.connector import RecordUpdate
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTITIES = {"person": {"resource": "contact"}}
+
+
+@contextmanager
+def bottlecrm(url: str | None, token: str | None, workers: int) -> Iterator[tuple[str, str]]:
+    if url and token:
+        yield url, token
+        return
+    if workers:
+        with gunicorn(workers) as started:
+            yield started
+        return
+    script = ROOT / "scripts" / "servers" / "bottlecrm.sh"
+    with tempfile.TemporaryDirectory(prefix="bench-bottlecrm-") as folder:
+        started = subprocess.run(["bash", str(script), "start", folder], capture_output=True, text=True, check=True)
+        found = dict(re.findall(r"^(url|token)=(.*)$", started.stdout, re.M))
+        try:
+            yield found["url"], found["token"]
+        finally:
+            subprocess.run(["bash", str(script), "stop", folder], capture_output=True, check=False)
+
+
+@contextmanager
+def gunicorn(workers: int) -> Iterator[tuple[str, str]]:
+    """BottleCRM as it is deployed (several worker processes), on a copy of the test template."""
+    servers = Path(os.environ.get("EINKLANG_SERVERS_DIR", "/work/.einklang-servers")) / "bottlecrm"
+    with tempfile.TemporaryDirectory(prefix="bench-bottlecrm-") as folder:
+        database = Path(folder) / "db.sqlite3"
+        shutil.copyfile(servers / "template" / "db.sqlite3", database)
+        port = 18000 + os.getpid() % 1000
+        environ = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT / "scripts" / "servers"),
+            "DJANGO_SETTINGS_MODULE": "einklang_bottlecrm_settings",
+            "BOTTLECRM_SQLITE": str(database),
+        }
+        command = [str(servers / "venv" / "bin" / "gunicorn"), "crm.wsgi:application"]
+        command += ["-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
+        log = (Path(folder) / "gunicorn.log").open("w")
+        process = subprocess.Popen(command, env=environ, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(600):
+                try:
+                    if httpx.get(f"{url}/healthz/", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+            yield url, (servers / "template" / "token").read_text().strip()
+        finally:
+            process.terminate()
+            process.wait(30)
+            log.close()
+
+
+def connector(url: str, token: str, **settings: Any) -> BottleCrmConnector:
+    return BottleCrmConnector("crm", {"url": url, "token": token, **settings}, ENTITIES)
+
+
+def create_contacts(url: str, token: str, count: int) -> list[str]:
+    """Set-up only (not measured): plain concurrent POSTs, distinct e-mails."""
+    tag = uuid.uuid4().hex[:8]
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+
+        def create(index: int) -> str:
+            body = {"first_name": f"Bench{index}", "last_name": "Muster", "email": f"b{index}-{tag}@example.org"}
+            response = client.post("/api/contacts/", json=body)
+            response.raise_for_status()
+            return str(response.json()["id"])
+
+        with ThreadPoolExecutor(6) as pool:
+            return list(pool.map(create, range(count)))
+
+
+def timed_updates(crm: BottleCrmConnector, versions: dict[str, str], concurrency: int, label: str) -> float:
+    """Update every record once; returns records per second. ``versions`` is brought up to date."""
+    ids = sorted(versions)
+    updates = [RecordUpdate(i, {"city": f"{label}-{n}"}, versions[i]) for n, i in enumerate(ids)]
+    started = time.perf_counter()
+    if concurrency == 1:
+        results: list[NativeRecord | ConnectorError] = [
+            crm.update("person", u.native_id, u.patch, u.expected_version) for u in updates
+        ]
+    else:
+        results = crm.update_many("person", updates)
+    seconds = time.perf_counter() - started
+    failed = [r for r in results if isinstance(r, ConnectorError)]
+    if failed:
+        raise SystemExit(f"{label}: {len(failed)} update(s) failed, first: {failed[0]}")
+    for result in results:
+        assert isinstance(result, NativeRecord)
+        versions[result.native_id] = result.version or ""
+    return len(ids) / seconds
+
+
+def write_runs(url: str, token: str, ids: Sequence[str], runs: int, levels: Sequence[int]) -> list[dict[int, float]]:
+    crm = connector(url, token, concurrency=max(levels))
+    versions = {i: r.version or "" for i, r in crm.get("person", list(ids)).items()}
+    sequential = connector(url, token, concurrency=1)
+    timed_updates(crm, versions, max(levels), "warm-up")  # every server thread / worker has loaded Django
+    table: list[dict[int, float]] = []
+    order = [1, *levels]
+    for run in range(runs):
+        rates: dict[int, float] = {}
+        for level in order[run % len(order) :] + order[: run % len(order)]:
+            client = sequential if level == 1 else connector(url, token, concurrency=level)
+            rates[level] = timed_updates(client, versions, level, f"r{run}c{level}")
+            if client is not sequential:
+                client.close()
+        table.append(rates)
+        cells = "  ".join(f"c{level}: {rates[level]:6.1f}/s ({rates[level] / rates[1]:.2f}x)" for level in order)
+        print(f"run {run}: {cells}", flush=True)
+    crm.close()
+    sequential.close()
+    return table
+
+
+class Counting(httpx.HTTPTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        return super().handle_request(request)
+
+
+class Versions:
+    """What the engine's snapshot store holds: the versions last reported."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, str] = {}
+
+    def hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        return {i: self.versions[i] for i in ids if i in self.versions}
+
+    def known_ids(self) -> Iterator[str]:
+        return iter(list(self.versions))
+
+    def store(self, pages: list[ChangePage]) -> None:
+        for page in pages:
+            self.versions.update({r.native_id: r.version or "" for r in page.records})
+            for gone in page.deleted_ids:
+                self.versions.pop(gone, None)
+
+
+def read_cost(url: str, token: str, ids: Sequence[str], changes: int) -> dict[str, tuple[int, float, int]]:
+    """(requests, seconds, records reported) of one read of changes per way of reading."""
+    results: dict[str, tuple[int, float, int]] = {}
+    for label, settings in (("activity feed", {}), ("full list scan", {"change_feed": False})):
+        transport = Counting()
+        crm = BottleCrmConnector(
+            "crm", {"url": url, "token": token, "overlap_seconds": 0, **settings}, ENTITIES, transport=transport
+        )
+        snapshots = Versions()
+        pages = list(crm.read_changes("person", None, snapshots))
+        snapshots.store(pages)
+        cursor = pages[-1].cursor
+        time.sleep(1.1)  # past the overlap of the timestamps read
+        for kind, changed in (("quiet", 0), (f"{changes} changed", changes)):
+            if changed:
+                versions = {i: r.version for i, r in crm.get("person", list(ids[:changed])).items()}
+                crm.update_many(
+                    "person", [RecordUpdate(i, {"title": uuid.uuid4().hex[:6]}, v) for i, v in versions.items()]
+                )
+            transport.requests = 0
+            started = time.perf_counter()
+            pages = list(crm.read_changes("person", cursor, snapshots))
+            seconds = time.perf_counter() - started
+            snapshots.store(pages)
+            cursor = pages[-1].cursor if pages else cursor
+            results[f"{label}, {kind}"] = (transport.requests, seconds, sum(len(p.records) for p in pages))
+        crm.close()
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--records", type=int, default=60, help="contacts updated per run and way")
+    parser.add_argument("--quiet-records", type=int, default=300, help="contacts present for the read costs")
+    parser.add_argument("--changes", type=int, default=10, help="contacts changed for the read cost with changes")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 8])
+    parser.add_argument(
+        "--gunicorn", type=int, default=0, metavar="WORKERS", help="serve BottleCRM with gunicorn and this many workers"
+    )
+    parser.add_argument("--url")
+    parser.add_argument("--token")
+    args = parser.parse_args(argv)
+    server = f"gunicorn, {args.gunicorn} workers" if args.gunicorn else "Django runserver (scripts/servers)"
+    print(f"machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(f"BottleCRM: {args.url or server}, load average before: {os.getloadavg()[0]:.1f}")
+    with bottlecrm(args.url, args.token, args.gunicorn) as (url, token):
+        ids = create_contacts(url, token, max(args.records, args.quiet_records))
+        table = write_runs(url, token, ids[: args.records], args.runs, args.concurrency)
+        print("\n| run | one at a time |" + "".join(f" concurrency {c} |" for c in args.concurrency))
+        print("|---:|---:|" + "---:|" * len(args.concurrency))
+        for run, rates in enumerate(table):
+            cells = "".join(f" {rates[c]:.1f}/s ({rates[c] / rates[1]:.2f}x) |" for c in args.concurrency)
+            print(f"| {run} | {rates[1]:.1f}/s |{cells}")
+        base = statistics.median(r[1] for r in table)
+        medians = "".join(
+            f" **{statistics.median(r[c] for r in table):.1f}/s "
+            f"({statistics.median(r[c] / r[1] for r in table):.2f}x)** |"
+            for c in args.concurrency
+        )
+        print(f"| **median** | **{base:.1f}/s** |{medians}")
+        costs = read_cost(url, token, ids, args.changes)
+        print(f"\nread of changes with {len(ids)} contacts:\n")
+        print("| way | requests | seconds | records reported |\n|---|---:|---:|---:|")
+        for label, (requests, seconds, reported) in costs.items():
+            print(f"| {label} | {requests} | {seconds:.3f} | {reported} |")
+
+
+if __name__ == "__main__":
+    main()
