@@ -4,10 +4,13 @@ Set-up: ERP, CRM and state store in three scratch PostgreSQL databases; ``--enti
 each a pair of tables with ``--records`` linked records (real ``einklang load``). For each run the
 W workers are started and left until every entity is leased and the workers idle; then ``--changes``
 ERP rows per entity get a new city in one transaction, the clock starts, and it stops when every
-one of those values has arrived in the CRM. Runs alternate W = 1 and W = 2 (so machine noise hits
-both alike); reported: medians of the time, changes/s, and the ratio 2 workers / 1 worker.
+one of those values has arrived in the CRM. Runs alternate the modes (so machine noise hits all
+alike): one plain ``sync --every`` (the writer lock), 1 worker, 2 workers leasing whole entities,
+and with ``--partitions P`` also 1 and 2 workers leasing P partitions of each entity's golden
+records; reported: medians of the time, changes/s, and the ratios against 1 worker.
 
     .venv/bin/python bench/sync_workers.py --entities 2 --records 2000 --changes 2000 --repeat 3
+    .venv/bin/python bench/sync_workers.py --entities 1 --records 1000 --changes 1000 --partitions 2
 """
 
 from __future__ import annotations
@@ -98,13 +101,21 @@ def leased(state: sa.Engine, pids: set[int]) -> set[str]:
 
 
 def one_run(
-    config: Path, state: sa.Engine, erp: sa.Engine, crm: sa.Engine, args: argparse.Namespace, workers: int, run: int
+    config: Path,
+    state: sa.Engine,
+    erp: sa.Engine,
+    crm: sa.Engine,
+    args: argparse.Namespace,
+    mode: tuple[int, int],
+    run: int,
 ) -> float:
+    """``mode``: (workers, partitions); 0 workers: one plain ``sync --every``."""
+    workers, partitions = mode
     entities = [f"e{i}" for i in range(args.entities)]
-    mode = ["--worker", "--lease", "10"] if workers else []  # 0: one plain `sync --every`, the baseline
+    options = ["--worker", "--lease", "10", "--partitions", str(partitions)] if workers else []
     procs = [
         subprocess.Popen(
-            [*EINKLANG, "sync", "-c", str(config), "--every", "0.2", *mode],
+            [*EINKLANG, "sync", "-c", str(config), "--every", "0.2", *options],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -113,10 +124,10 @@ def one_run(
     try:
         pids = {proc.pid for proc in procs}
         deadline = time.monotonic() + 120
-        # every entity leased by these workers, and spread as far as they are many
-        while workers and len(leased(state, pids)) < len(entities):
+        # every entity (or partition) leased by these workers, and spread as far as they are many
+        while workers and len(leased(state, pids)) < len(entities) * partitions:
             if time.monotonic() > deadline:
-                raise SystemExit("workers did not lease every entity in 120 s")
+                raise SystemExit("workers did not lease every entity (or partition) in 120 s")
             time.sleep(0.2)
         time.sleep(3.0)  # let the first cycles (and the 2 s overlap re-read) pass
         city = f"Run{run}"
@@ -156,7 +167,16 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--changes", type=int, default=2000, help="changed ERP rows per entity and run")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--partitions", type=int, default=1, help="also run 1 and 2 workers leasing this many partitions per entity"
+    )
+    parser.add_argument(
+        "--short", action="store_true", help="with --partitions: only 1 worker and 2 workers leasing partitions"
+    )
     args = parser.parse_args()
+    modes = [(0, 1), (1, 1), (2, 1)] + ([(1, args.partitions), (2, args.partitions)] if args.partitions > 1 else [])
+    if args.short and args.partitions > 1:
+        modes = [(1, 1), (2, args.partitions)]
     admin = sa.create_engine(ADMIN, isolation_level="AUTOCOMMIT")
     urls = {label: scratch(admin, label) for label in ("erp", "crm", "state")}
     try:
@@ -172,16 +192,19 @@ def main() -> None:
                 capture_output=True,
             )
         state, erp, crm = (sa.create_engine(urls[label]) for label in ("state", "erp", "crm"))
-        times: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        times: dict[tuple[int, int], list[float]] = {mode: [] for mode in modes}
         run = 0
         for _ in range(args.repeat):
-            for workers in (0, 1, 2):
+            for mode in modes:
                 run += 1
-                seconds = one_run(config, state, erp, crm, args, workers, run)
-                times[workers].append(seconds)
-                print(json.dumps({"workers": workers, "run": run, "seconds": round(seconds, 3)}), flush=True)
+                seconds = one_run(config, state, erp, crm, args, mode, run)
+                times[mode].append(seconds)
+                workers, partitions = mode
+                shown = {"workers": workers, "partitions": partitions, "run": run, "seconds": round(seconds, 3)}
+                print(json.dumps(shown), flush=True)
         total = args.changes * args.entities
-        medians = {w: statistics.median(values) for w, values in times.items()}
+        medians = {_label(mode): statistics.median(values) for mode, values in times.items()}
+        one = medians[_label((1, 1))]
         print(
             json.dumps(
                 {
@@ -189,10 +212,9 @@ def main() -> None:
                     "entities": args.entities,
                     "records_per_entity": args.records,
                     "changes_total": total,
-                    "median_s": {w: round(s, 3) for w, s in medians.items()},
-                    "changes_per_s": {w: round(total / s, 1) for w, s in medians.items()},
-                    "speedup_2_vs_1": round(medians[1] / medians[2], 2),
-                    "one_worker_vs_plain_sync": round(medians[0] / medians[1], 2),
+                    "median_s": {label: round(s, 3) for label, s in medians.items()},
+                    "changes_per_s": {label: round(total / s, 1) for label, s in medians.items()},
+                    "speedup_vs_1_worker": {label: round(one / s, 2) for label, s in medians.items()},
                 }
             )
         )
@@ -201,6 +223,13 @@ def main() -> None:
     finally:
         for url in urls.values():
             drop(admin, url)
+
+
+def _label(mode: tuple[int, int]) -> str:
+    workers, partitions = mode
+    if workers == 0:
+        return "plain sync"
+    return f"{workers} worker(s)" + (f", {partitions} partitions" if partitions > 1 else "")
 
 
 if __name__ == "__main__":

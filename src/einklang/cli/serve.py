@@ -63,6 +63,15 @@ def serve(
     lease: Annotated[
         float, typer.Option("--lease", help="--worker: seconds after which a silent worker's entities are taken over.")
     ] = 30.0,
+    partitions: Annotated[
+        int,
+        typer.Option(
+            "--partitions",
+            help="--worker: lease each entity in this many partitions of its golden records "
+            "(the same number on every worker; docs/sync-workers.md).",
+            min=1,
+        ),
+    ] = 1,
 ) -> None:
     """Run the sync scheduler (each entity every sync.interval seconds), the web app, /healthz, /readyz
     and /metrics, and send notifications; until SIGTERM/SIGINT (the running cycle finishes first)."""
@@ -81,7 +90,10 @@ def serve(
             )
         if lease < 1:
             raise CliError("--lease must be at least 1 second", EXIT_USAGE)
-        _serve(loaded, address, "json" if log_format == "json" else "text", lease if worker else None)
+        if partitions > 1 and not worker:
+            raise CliError("--partitions is for several sync workers: give --worker too", EXIT_USAGE)
+        worker_lease = (lease, partitions) if worker else None
+        _serve(loaded, address, "json" if log_format == "json" else "text", worker_lease)
 
 
 def _bind(address: tuple[str, int]) -> socket.socket:
@@ -136,7 +148,10 @@ def _notifications_check(loaded: LoadedConfig) -> dict[str, Any]:
     return {"name": "notifications", "kind": "config", "ok": ok, "detail": "; ".join(parts) or "none configured"}
 
 
-def _serve(loaded: LoadedConfig, address: tuple[str, int], log_format: str, lease: float | None = None) -> None:
+def _serve(
+    loaded: LoadedConfig, address: tuple[str, int], log_format: str, lease: tuple[float, int] | None = None
+) -> None:
+    """``lease``: (lease seconds, partitions) when this process is one of several sync workers."""
     import logging
 
     import uvicorn
@@ -156,7 +171,8 @@ def _serve(loaded: LoadedConfig, address: tuple[str, int], log_format: str, leas
         from einklang.sync.workers import LeaseKeeper, WorkerOptions
 
         # every: unused by the scheduler (each entity keeps its sync.interval)
-        keeper = LeaseKeeper(store, list(loaded.model.entities), WorkerOptions(every=0, lease_seconds=lease))
+        options = WorkerOptions(every=0, lease_seconds=lease[0], partitions=lease[1])
+        keeper = LeaseKeeper(store, list(loaded.model.entities), options)
     runtime = ServiceRuntime(loaded, store, listeners=[metrics.observe], leases=keeper)
 
     notifier = Notifier(loaded, store, on_delivery=metrics.count_delivery)

@@ -217,7 +217,10 @@ def _workers(loaded: LoadedConfig) -> list[dict[str, Any]]:
             else ("alive" if (now - row.heartbeat_at).total_seconds() < 60 else "silent"),
             "heartbeat_seconds_ago": round((now - row.heartbeat_at).total_seconds(), 1),
             "cycles": row.cycles,
-            "leases": [{"entity": lease.entity, "token": lease.token} for lease in row.leases],
+            "leases": [
+                {"entity": lease.entity, "partition": lease.part, "label": lease.label, "token": lease.token}
+                for lease in row.leases
+            ],
         }
         for row in rows
     ]
@@ -235,7 +238,7 @@ def _print_workers(workers: list[dict[str, Any]]) -> None:
                 w["state"],
                 f"{w['heartbeat_seconds_ago']:g} s ago",
                 w["cycles"],
-                ", ".join(f"{lease['entity']} ({lease['token']})" for lease in w["leases"]) or "none",
+                ", ".join(f"{lease['label']} ({lease['token']})" for lease in w["leases"]) or "none",
             ]
             for w in workers
         ],

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from einklang.store.rows import ConflictRow
     from einklang.store.state import StateStore
     from einklang.sync.engine import CycleReport
+    from einklang.sync.workers import WorkerOptions
 
 
 conflicts_app = typer.Typer(
@@ -82,6 +83,15 @@ def sync_command(
     lease: Annotated[
         float, typer.Option("--lease", help="--worker: seconds after which a silent worker's entities are taken over.")
     ] = 30.0,
+    partitions: Annotated[
+        int,
+        typer.Option(
+            "--partitions",
+            help="--worker: lease each entity in this many partitions of its golden records, so that "
+            "several workers share one entity (the same number on every worker; docs/sync-workers.md).",
+            min=1,
+        ),
+    ] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Run sync cycles: read changes, merge them, write them to the other systems."""
@@ -92,8 +102,12 @@ def sync_command(
         if once and every is not None:
             raise CliError("give either --once or --every, not both", 2)
         loaded = load(config)
+        if partitions > 1 and not worker:
+            raise CliError("--partitions is for several sync workers: give --worker too", 2)
         if worker:
-            _run_worker(loaded, every, lease, confirm_deletes, dry_run, as_json)
+            from einklang.sync.workers import WorkerOptions
+
+            _run_worker(loaded, every, WorkerOptions(every or 0, lease, partitions), confirm_deletes, dry_run, as_json)
             return
         stop = _Stop()
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -136,16 +150,22 @@ def sync_command(
 
 
 def _run_worker(
-    loaded: LoadedConfig, every: float | None, lease: float, confirm_deletes: bool, dry_run: bool, as_json: bool
+    loaded: LoadedConfig,
+    every: float | None,
+    options: WorkerOptions,
+    confirm_deletes: bool,
+    dry_run: bool,
+    as_json: bool,
 ) -> None:
-    """``sync --every N --worker``: sync the entities this process leases until SIGINT/SIGTERM."""
+    """``sync --every N --worker``: sync the entities (or partitions) this process leases until
+    SIGINT/SIGTERM."""
     from einklang.sync.engine import EngineOptions, SyncEngine
-    from einklang.sync.workers import SyncWorker, WorkerOptions
+    from einklang.sync.workers import SyncWorker
     from einklang.systems import open_connector
 
     if every is None or dry_run:
         raise CliError("--worker runs continuously: give --every SECONDS (and no --dry-run)", 2)
-    if lease < 1:
+    if options.lease_seconds < 1:
         raise CliError("--lease must be at least 1 second", 2)
     store = store_for(loaded)
     if store.engine.dialect.name != "postgresql":
@@ -168,7 +188,6 @@ def _run_worker(
             connectors = {name: stack.enter_context(open_connector(loaded, name)) for name in loaded.model.systems}
             engine = SyncEngine(loaded, store, connectors, options=EngineOptions(confirm_deletes=confirm_deletes))
             entities = list(loaded.model.entities)
-            options = WorkerOptions(every=every, lease_seconds=lease)
             SyncWorker(
                 store, engine, entities, options, should_stop=lambda: stop.requested, on_cycle=report_cycle
             ).run()

@@ -193,13 +193,14 @@ def _worker_families(workers: list[leases.WorkerRow], now: dt.datetime) -> list[
     )
     lease = GaugeMetricFamily(
         "einklang_worker_lease_token",
-        "Entities leased by each sync worker, valued by the lease's fencing token.",
-        labels=["worker", "entity"],
+        "Entities (partition all) or partitions of their golden records (1/4) leased by each sync "
+        "worker, valued by the lease's fencing token.",
+        labels=["worker", "entity", "partition"],
     )
     for worker in workers:
         if worker.stopped_at is not None:
             continue
         heartbeat.add_metric([worker.id], (now - worker.heartbeat_at).total_seconds())
         for held in worker.leases:
-            lease.add_metric([worker.id, held.entity], held.token)
+            lease.add_metric([worker.id, held.entity, held.part], held.token)
     return [heartbeat, lease]

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from einklang.masking import mask
 from einklang.store.lock import HEARTBEAT_SECONDS, LockBusy, writer_lock
 from einklang.store.state import StateStore, utcnow
+from einklang.sync.partitions import EVERYTHING, GoldenScope
 
 if TYPE_CHECKING:
     from einklang.config import LoadedConfig
@@ -231,18 +232,19 @@ class ServiceRuntime:
         for entity in due:
             if self._stopping:
                 return
-            fence = self._leases.fence(entity)
-            if fence is None:
+            held = self._leases.fences(entity)  # the entity, or the partitions of it this worker leases
+            if not held:
                 self._postpone([entity], self._schedules[entity].interval, "elsewhere", "synced by another worker")
                 continue
-            try:
-                with self.store.fenced(fence.check):
-                    self._run_entity(entity, reraise=(LeaseLost,))
-                self._leases.cycle_done()
-            except LeaseLost as lost:
-                self._leases.drop(fence.lease)
-                log.warning("%s: %s; another worker continues", entity, lost, extra={"entity": entity})
-                self._postpone([entity], self._schedules[entity].interval, "elsewhere", "synced by another worker")
+            for unit, fence in held:
+                try:
+                    with self.store.fenced(fence.check):
+                        self._run_entity(entity, reraise=(LeaseLost,), scope=unit.scope)
+                    self._leases.cycle_done()
+                except LeaseLost as lost:
+                    self._leases.drop(fence.lease)
+                    log.warning("%s: %s; another worker continues", fence.lease.label, lost, extra={"entity": entity})
+                    self._postpone([entity], self._schedules[entity].interval, "elsewhere", "synced by another worker")
 
     def _lock_busy(self, due: list[str], busy: LockBusy) -> None:
         message = mask(f"waiting: {busy}")
@@ -263,14 +265,16 @@ class ServiceRuntime:
                     next_due=utcnow() + dt.timedelta(seconds=seconds),
                 )
 
-    def _run_entity(self, entity: str, reraise: tuple[type[Exception], ...] = ()) -> None:
+    def _run_entity(
+        self, entity: str, reraise: tuple[type[Exception], ...] = (), scope: GoldenScope = EVERYTHING
+    ) -> None:
         started_at, started = utcnow(), time.monotonic()
         with self._guard:
             self._schedules[entity] = replace(self._schedules[entity], running=True, last_started=started_at)
         report: EntityReport | None = None
         run_id: int | None = None
         try:
-            cycle = self._sync_engine().run_cycle(entities=[entity])
+            cycle = self._sync_engine().run_cycle(entities=[entity], scope=scope)
             report, run_id = cycle.entities[0], cycle.run_id
             outcome, message = _judge(report)
             _log_cycle(entity, report, run_id, outcome, message)

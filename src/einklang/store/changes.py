@@ -76,6 +76,31 @@ def pending_changes(
     ]
 
 
+def latest_pending_records(
+    conn: Connection, system: str, entity: str, native_ids: Sequence[str]
+) -> dict[str, tuple[str | None, str]]:
+    """(version, record as stored JSON) of each record's newest change not merged yet, by native id.
+
+    Several sync workers (``--partitions``): the capturing worker reads a record again (the
+    cursor's overlap) before another worker merged it; the same state is not stored twice."""
+    latest: dict[str, tuple[int, str | None, str]] = {}
+    for chunk in chunks(native_ids):
+        rows = conn.execute(
+            sa.select(
+                t.changes.c.id, t.changes.c.native_id, t.changes.c.kind, t.changes.c.version, t.changes.c.record
+            ).where(
+                t.changes.c.system == system,
+                t.changes.c.entity == entity,
+                t.changes.c.native_id.in_(chunk),
+                t.changes.c.processed_at.is_(None),
+            )
+        )
+        for row in rows:
+            if row.native_id not in latest or row.id > latest[row.native_id][0]:
+                latest[row.native_id] = (row.id, row.version, row.record if row.kind == "upsert" and row.record else "")
+    return {native_id: (version, record) for native_id, (_, version, record) in latest.items() if record}
+
+
 def count_pending_deletes(conn: Connection, entity: str) -> int:
     """Golden records that pending deletions would remove (one record deleted in two systems is one)."""
     joined = t.changes.join(

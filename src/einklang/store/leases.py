@@ -12,6 +12,11 @@ so a takeover never lands in the middle of another worker's transaction. Writes 
 themselves stay safe as before: each goes through the outbox (committed under the fence first)
 and is a conditional write against the version einklang last saw.
 
+With ``--partitions P`` a lease covers one of P partitions of an entity's golden records
+(:mod:`einklang.sync.partitions`) instead of the whole entity, named ``entity:<entity>#<k>/<P>``;
+the fence is the same. Workers cutting one entity differently (whole, or another P) never hold
+leases on it at the same time (:func:`acquire` refuses while the other layout is live).
+
 The single writer lock (:mod:`einklang.store.lock`) stays the default and the only mode on
 SQLite. Commands that need the whole store (``load``, ``import``, ``review apply``, ``undo``)
 take the writer lock; they are refused while live worker leases exist, and workers take no
@@ -52,14 +57,30 @@ class LeaseLost(Exception):
 
 @dataclass(frozen=True)
 class Lease:
-    name: str  # entity:<entity>
+    name: str  # entity:<entity>, or entity:<entity>#<partition>/<partitions> (lease_name)
     holder: str
     token: int
     expires_at: dt.datetime
 
     @property
     def entity(self) -> str:
-        return self.name.partition(":")[2]
+        return self.name.partition(":")[2].partition("#")[0]
+
+    @property
+    def partition(self) -> tuple[int, int] | None:
+        """(partition, partitions) of a lease on part of an entity's golden records; None: all of them."""
+        return parse_partition(self.name)
+
+    @property
+    def part(self) -> str:
+        """``1/4``: partition 1 of 4 of the entity's golden records; ``all`` for a whole entity."""
+        part = self.partition
+        return "all" if part is None else f"{part[0]}/{part[1]}"
+
+    @property
+    def label(self) -> str:
+        """``company`` or ``company 1/4``: what ``einklang status`` and the web app show."""
+        return self.entity if self.partition is None else f"{self.entity} {self.part}"
 
 
 @dataclass(frozen=True)
@@ -78,8 +99,44 @@ class WorkerRow:
         return self.stopped_at is None and (now - self.heartbeat_at).total_seconds() <= lease_seconds
 
 
-def lease_name(entity: str) -> str:
-    return f"entity:{entity}"
+def lease_name(entity: str, partition: int = 0, partitions: int = 1) -> str:
+    """The lease on a whole entity (``partitions`` 1), or on one partition of its golden records."""
+    if partitions <= 1:
+        return f"entity:{entity}"
+    return f"entity:{entity}#{partition}/{partitions}"
+
+
+def parse_partition(name: str) -> tuple[int, int] | None:
+    _, sep, part = name.partition("#")
+    if not sep:
+        return None
+    index, _, count = part.partition("/")
+    return int(index), int(count)
+
+
+def _layout(name: str) -> str:
+    """``entity:company`` -> ``entity:company``; ``entity:company#1/4`` -> ``entity:company#/4``."""
+    prefix, sep, part = name.partition("#")
+    return prefix + sep + part.partition("/")[1] + part.partition("/")[2]
+
+
+def _other_layout_live(conn: Connection, name: str, now: dt.datetime) -> bool:
+    """Does a live lease cut the same entity differently (whole, or another number of partitions)?
+
+    Workers started with different ``--partitions`` would otherwise both work on the same golden
+    records; the one that comes second waits until the others' leases are released or expire."""
+    entity_name = name.partition("#")[0]
+    rows = conn.execute(
+        sa.select(t.worker_leases.c.name).where(
+            sa.or_(
+                t.worker_leases.c.name == entity_name,
+                t.worker_leases.c.name.startswith(entity_name + "#", autoescape=True),
+            ),
+            t.worker_leases.c.holder.is_not(None),
+            t.worker_leases.c.expires_at > now,
+        )
+    ).scalars()
+    return any(_layout(other) != _layout(name) for other in rows)
 
 
 def new_worker_id() -> str:
@@ -117,7 +174,7 @@ def acquire(engine: Engine, name: str, holder: str, lease_seconds: float) -> Lea
     expires = now + dt.timedelta(seconds=lease_seconds)
     with engine.begin() as conn:
         serialize_writers(conn)
-        if _writer_busy(conn, now):
+        if _writer_busy(conn, now) or _other_layout_live(conn, name, now):
             return None
         row = conn.execute(
             sa.select(t.worker_leases).where(t.worker_leases.c.name == name).with_for_update(skip_locked=True)
@@ -195,9 +252,10 @@ class Fence:
             raise LeaseLost(self.lease.name, self.lease.token)
 
 
-def fair_share(entities: int, live_workers: int) -> int:
-    """How many entity leases one worker should hold so that the work spreads over all workers."""
-    return max(1, math.ceil(entities / max(1, live_workers)))
+def fair_share(units: int, live_workers: int) -> int:
+    """How many leases (entities or partitions) one worker should hold so that the work spreads
+    over all workers."""
+    return max(1, math.ceil(units / max(1, live_workers)))
 
 
 # ------------------------------------------------------------------------------------ workers

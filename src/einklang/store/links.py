@@ -43,9 +43,13 @@ def insert_golden_rows(conn: Connection, entity: str, rows: Sequence[tuple[str, 
     )
 
 
-def load_golden(conn: Connection, golden_id: str) -> tuple[CanonicalRecord, str] | None:
-    """(base, status) of a golden record, or None if there is no such record."""
-    row = conn.execute(sa.select(t.golden.c.base, t.golden.c.status).where(t.golden.c.id == golden_id)).first()
+def load_golden(conn: Connection, golden_id: str, *, lock: bool = False) -> tuple[CanonicalRecord, str] | None:
+    """(base, status) of a golden record, or None if there is no such record.
+
+    ``lock``: hold the golden row (``FOR UPDATE`` on PostgreSQL) until the transaction ends, so
+    that two sync workers merging the same golden record take turns (docs/sync-workers.md)."""
+    query = sa.select(t.golden.c.base, t.golden.c.status).where(t.golden.c.id == golden_id)
+    row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
         return None
     return decode_record(json.loads(row.base)), row.status

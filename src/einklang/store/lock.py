@@ -133,7 +133,7 @@ def _workers_holder(held: list[leases.Lease]) -> LockHolder:
     """The sync workers holding leases, described as the lock's holder for :class:`LockBusy`."""
     first = min(held, key=lambda lease: lease.expires_at)
     workers = sorted({lease.holder for lease in held})
-    purpose = f"{len(workers)} sync worker(s) leasing {', '.join(sorted(lease.entity for lease in held))}"
+    purpose = f"{len(workers)} sync worker(s) leasing {', '.join(sorted(lease.label for lease in held))}"
     return LockHolder(workers[0], purpose, first.expires_at, utcnow(), 0)
 
 

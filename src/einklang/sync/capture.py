@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from einklang.connectors.base import ChangeDetection, NativeRecord
 from einklang.context import EntityContext
 from einklang.mapping import FieldProblem
-from einklang.model import CanonicalRecord, record_hash
+from einklang.model import CanonicalRecord, record_hash, record_json
 from einklang.store import changes, journal, links, outbox
 from einklang.store.rows import NewChange
 from einklang.sync.breaker import SystemDown
@@ -56,6 +56,8 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
         ids = [r.native_id for r in page.records] + list(page.deleted_ids)
         with cycle.store.read() as conn:
             known = links.link_hashes(conn, system, ctx.name, ids)
+            # partitioned workers: other partitions merge later; read again meanwhile, not stored again
+            waiting = {} if cycle.scope.whole else changes.latest_pending_records(conn, system, ctx.name, ids)
         rows: list[NewChange] = []
         problems: list[dict[str, Any]] = []
         ours: list[tuple[NativeRecord, CanonicalRecord, str]] = []
@@ -76,6 +78,8 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
             if record.native_id in known and known[record.native_id] == canonical_hash:
                 report.echoes += 1
                 continue
+            if waiting.get(record.native_id) == (record.version, record_json(canonical)):
+                continue  # captured before and still waiting for its partition's worker
             modified = record.fields.get(modified_field) if modified_field else None
             if record.native_id in held_before:  # read again: the older holding is over either way
                 settled.append(held_before.pop(record.native_id))

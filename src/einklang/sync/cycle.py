@@ -22,6 +22,7 @@ from einklang.model import CanonicalRecord
 from einklang.store.state import StateStore
 from einklang.sync.breaker import CircuitBreakers, RetrySettings
 from einklang.sync.echoes import EchoMemo
+from einklang.sync.partitions import EVERYTHING, GoldenScope
 from einklang.sync.references import StoreReferences
 
 FaultHook = Callable[[str], None]
@@ -76,6 +77,8 @@ class Cycle:
     fault: FaultHook
     dry_run: bool = False
     run_id: int | None = None
+    # the golden records this cycle works on: a sync worker's leased partitions (sync/partitions.py)
+    scope: GoldenScope = EVERYTHING
     # (entity, system) -> golden id -> base: golden records a new record there may be (fuzzy matching)
     fuzzy_candidates: dict[tuple[str, str], dict[str, CanonicalRecord]] = field(default_factory=dict)
     # (entity, system) -> (key field, value) -> golden ids with a pending create there

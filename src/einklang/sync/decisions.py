@@ -20,9 +20,11 @@ def apply_decisions(cycle: Cycle, ctx: EntityContext, report: EntityReport) -> N
     with cycle.store.read() as conn:
         decided = conflicts.decided_conflicts(conn, ctx.name)
     for conflict in decided:
+        if not cycle.scope.owns(conflict.golden_id):
+            continue  # another worker's partition (sync/partitions.py)
         resolution = conflict.resolution or {}
         with cycle.write() as conn:
-            loaded = links.load_golden(conn, conflict.golden_id)
+            loaded = links.load_golden(conn, conflict.golden_id, lock=True)
             if loaded is None:
                 conflicts.close_conflict(conn, conflict.id, {**resolution, "applied": False})
                 continue

@@ -23,7 +23,7 @@ def handle_delete(
     golden_id, source = link.golden_id, row.system
     with cycle.write() as conn:
         run_id = cycle.run_id
-        loaded = links.load_golden(conn, golden_id)
+        loaded = links.load_golden(conn, golden_id, lock=True)  # workers touching it take turns
         linked = links.links_of_golden(conn, golden_id)
         links.delete_link(conn, source, ctx.name, row.native_id)
         outbox.supersede_pending(

@@ -36,6 +36,7 @@ from einklang.sync.deletes import handle_delete
 from einklang.sync.echoes import EchoMemo
 from einklang.sync.linking import handle_new
 from einklang.sync.merging import merge_golden
+from einklang.sync.partitions import EVERYTHING, GoldenScope
 from einklang.sync.relink import StateLost
 from einklang.sync.report import CycleReport, EntityReport, plan_marks, read_plan
 from einklang.sync.sending import apply_outbox
@@ -63,12 +64,15 @@ class SyncEngine:
         self.breakers = CircuitBreakers(store, self.options.retry, sleep)
         self.echo_memo = EchoMemo()
 
-    def run_cycle(self, dry_run: bool = False, entities: list[str] | None = None) -> CycleReport:
+    def run_cycle(
+        self, dry_run: bool = False, entities: list[str] | None = None, scope: GoldenScope = EVERYTHING
+    ) -> CycleReport:
+        """``scope``: only these partitions of the golden records (a sync worker's, sync/partitions.py)."""
         # referenced entities first: a product's group is created (and linked) before the product
         names = self.config.model.entity_order(entities or None)
         if dry_run:
             return self._dry_run(names)
-        cycle = Cycle(self.config, self.store, self.connectors, self.options, self.breakers, self.fault)
+        cycle = Cycle(self.config, self.store, self.connectors, self.options, self.breakers, self.fault, scope=scope)
         cycle.echo_memo = self.echo_memo
         return self._run(cycle, names)
 
@@ -114,7 +118,7 @@ class SyncEngine:
         apply_decisions(cycle, ctx, report)
         fill_added_systems(cycle, ctx, report)  # before capture: the fill sets an empty target's cursor
         try:
-            for system in cycle.systems(ctx):
+            for system in cycle.systems(ctx) if cycle.scope.captures else ():
                 capture(cycle, ctx, system, report)
         except StateLost as lost:
             report.held_back.append(str(lost))
@@ -185,6 +189,8 @@ def _process_batch(cycle: Cycle, ctx: EntityContext, rows: list[ChangeRow], repo
     unlinked: list[tuple[ChangeRow, list[int]]] = []
     for key, row in latest.items():
         found_link = found.get(key)
+        if not cycle.scope.owns(found_link.golden_id if found_link else None):
+            continue  # another worker's partition (sync/partitions.py)
         if row.kind == "delete":
             if found_link is None:
                 with cycle.write() as conn:

@@ -318,7 +318,7 @@ def attach(
         )
         return
     with cycle.write() as conn:
-        loaded = links.load_golden(conn, golden_id)
+        loaded = links.load_golden(conn, golden_id, lock=True)  # its partition's worker may merge it now
         base, status = loaded if loaded else ({}, "active")
         # a create for it was sent there (or about to be) when a run died: the record is
         # most likely that create's result, measured against what was sent (edits since count)

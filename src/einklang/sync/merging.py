@@ -76,7 +76,7 @@ def _merge_in(
     cause_prefix: str,
 ) -> None:
     entity = ctx.name
-    loaded = links.load_golden(conn, golden_id)
+    loaded = links.load_golden(conn, golden_id, lock=True)  # workers merging it take turns
     if loaded is None or loaded[1] != "active":
         changes.mark_changes_processed(conn, change_ids)
         return

@@ -46,7 +46,8 @@ def _apply_creates(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
     connector = cycle.connectors[system]
     mapping = ctx.mapping(system)
     correlation = connector.capabilities(ctx.name).correlation_field
-    outbox.expand_create_batches(cycle.store, system, ctx.name)  # creates an interrupted load had planned
+    if cycle.scope.captures:  # creates an interrupted load had planned (queued by one worker only)
+        outbox.expand_create_batches(cycle.store, system, ctx.name)
     after_id = 0
     while True:
         with cycle.store.read() as conn:
@@ -56,6 +57,8 @@ def _apply_creates(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
         after_id = entries[-1].id
         to_send: list[tuple[OutboxEntry, CanonicalRecord, dict[str, Any]]] = []
         for entry in entries:
+            if not cycle.scope.owns(entry.golden_id):
+                continue  # another worker's partition (sync/partitions.py)
             with cycle.store.read() as conn:
                 linked = links.links_of_golden(conn, entry.golden_id)
                 loaded = links.load_golden(conn, entry.golden_id)
@@ -201,6 +204,8 @@ def _apply_updates(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
             return replan
         after_id = entries[-1].id
         for entry in entries:
+            if not cycle.scope.owns(entry.golden_id):
+                continue  # another worker's partition (sync/partitions.py)
             with cycle.store.read() as conn:
                 link = links.links_of_golden(conn, entry.golden_id).get(system)
             if link is None:

@@ -1,12 +1,14 @@
 """One of several sync workers sharing a PostgreSQL state store (``einklang sync --every N --worker``).
 
-Each worker holds leases on some of the configured entities (:mod:`einklang.store.leases`) and
-runs the ordinary sync cycle for those entities only, every ``every`` seconds, each cycle behind
-the fence of its lease. Workers spread the entities among themselves: each takes at most its
-fair share (entities / live workers, rounded up) and gives back what exceeds it, so a worker
-started later gets work within one balancing round, and the leases of a worker that died expire
-and are taken over within the lease time. Nothing else changes: the engine, the outbox and the
-conditional writes are the ones a single ``sync --every`` uses.
+Each worker holds leases on some **units** of work (:mod:`einklang.store.leases`) and runs the
+ordinary sync cycle for those units only, every ``every`` seconds, each cycle behind the fence
+of its lease. A unit is a whole entity, or with ``--partitions P`` one of P partitions of an
+entity's golden records (:mod:`einklang.sync.partitions`): then several workers share one busy
+entity. Workers spread the units among themselves: each takes at most its fair share (units /
+live workers, rounded up) and gives back what exceeds it, so a worker started later gets work
+within one balancing round, and the leases of a worker that died expire and are taken over
+within the lease time. Nothing else changes: the engine, the outbox and the conditional writes
+are the ones a single ``sync --every`` uses.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
+
 from einklang.store import leases
 from einklang.store.leases import Fence, Lease, LeaseLost
 from einklang.store.state import StateStore
 from einklang.sync.engine import SyncEngine
+from einklang.sync.partitions import GoldenScope
 from einklang.sync.report import CycleReport
 
 log = logging.getLogger(__name__)
@@ -31,11 +36,47 @@ log = logging.getLogger(__name__)
 class WorkerOptions:
     every: float  # seconds between two cycles of one entity
     lease_seconds: float = 30.0  # a dead worker's entities are taken over after at most this long
+    partitions: int = 1  # leases per entity: 1 = whole entities; P = P partitions of its golden records
 
     @property
     def heartbeat_seconds(self) -> float:
         # three renewals per lease: two may fail (a busy database) before the lease is at risk
         return max(0.2, self.lease_seconds / 3)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What one lease covers: an entity, or one partition of its golden records."""
+
+    entity: str
+    partition: int = 0
+    partitions: int = 1
+
+    @property
+    def lease_name(self) -> str:
+        return leases.lease_name(self.entity, self.partition, self.partitions)
+
+    @property
+    def scope(self) -> GoldenScope:
+        return GoldenScope(self.partitions, frozenset({self.partition}))
+
+    @classmethod
+    def of(cls, lease: Lease) -> Unit:
+        part = lease.partition
+        return cls(lease.entity) if part is None else cls(lease.entity, part[0], part[1])
+
+
+def units_of(entities: Sequence[str], partitions: int) -> list[Unit]:
+    return [Unit(entity, k, partitions) for entity in entities for k in range(max(1, partitions))]
+
+
+# a cycle that lost a race with another worker on the same record (one link inserted twice, a
+# deadlock): it was rolled back like a crashed one and runs again (I6)
+_RACES = {"23505", "40P01", "40001"}
+
+
+def lost_a_race(exc: sa.exc.DBAPIError) -> bool:
+    return isinstance(exc, sa.exc.IntegrityError) or getattr(exc.orig, "sqlstate", None) in _RACES
 
 
 @dataclass
@@ -49,8 +90,9 @@ class LeaseKeeper:
 
     Used by :class:`SyncWorker` (``sync --every --worker``) and by the scheduler of
     ``einklang serve --worker``. ``start()`` registers the worker and starts the heartbeat thread;
-    call ``balance()`` now and then (every ``options.heartbeat_seconds``); ``fence(entity)`` gives
-    the check to run the entity's transactions behind, or None when another worker has it.
+    call ``balance()`` now and then (every ``options.heartbeat_seconds``); ``fences(entity)`` gives
+    the units of the entity this worker holds with the check to run their transactions behind
+    (none when other workers have them).
     """
 
     def __init__(
@@ -58,6 +100,7 @@ class LeaseKeeper:
     ) -> None:
         self.store = store
         self.entities = list(entities)
+        self.units = units_of(self.entities, options.partitions)
         self.options = options
         self.worker_id = worker_id or leases.new_worker_id()
         self.stats = WorkerStats()
@@ -86,13 +129,22 @@ class LeaseKeeper:
             return list(self._held.values())
 
     def holds(self, entity: str) -> bool:
-        with self._held_lock:
-            return leases.lease_name(entity) in self._held
+        """Does this worker hold the entity, or a partition of it?"""
+        return any(lease.entity == entity for lease in self.held())
 
     def fence(self, entity: str) -> Fence | None:
+        """The fence of a whole-entity lease (``partitions`` 1)."""
+        return self.fence_of(Unit(entity))
+
+    def fence_of(self, unit: Unit) -> Fence | None:
         with self._held_lock:
-            lease = self._held.get(leases.lease_name(entity))
+            lease = self._held.get(unit.lease_name)
         return Fence(lease) if lease is not None else None
+
+    def fences(self, entity: str) -> list[tuple[Unit, Fence]]:
+        """The units of ``entity`` this worker holds, each with its fence, partition 0 (capture) first."""
+        held = [(Unit.of(lease), Fence(lease)) for lease in self.held() if lease.entity == entity]
+        return sorted(held, key=lambda pair: pair[0].partition)
 
     def balance_if_due(self) -> None:
         if time.monotonic() >= self._next_balance:
@@ -100,24 +152,25 @@ class LeaseKeeper:
             self._next_balance = time.monotonic() + self.options.heartbeat_seconds
 
     def balance(self) -> None:
-        """Hold the fair share of entity leases: give back extras, take free or expired ones."""
+        """Hold the fair share of leases: give back extras, take free or expired ones."""
         db = self.store.engine
         live = leases.count_live_workers(db, self.options.lease_seconds)
-        share = leases.fair_share(len(self.entities), live)
+        share = leases.fair_share(len(self.units), live)
         held = self.held()
         for extra in held[share:]:
             leases.release(db, extra)
             self.drop(extra, lost=False)
-        wanted = [name for name in self.entities if leases.lease_name(name) not in {lease.name for lease in held}]
-        random.shuffle(wanted)  # two workers starting together do not race for the same entity first
-        for entity in wanted:
+        held_names = {lease.name for lease in held}
+        wanted = [unit for unit in self.units if unit.lease_name not in held_names]
+        random.shuffle(wanted)  # two workers starting together do not race for the same unit first
+        for unit in wanted:
             if len(self.held()) >= share:
                 break
-            lease = leases.acquire(db, leases.lease_name(entity), self.worker_id, self.options.lease_seconds)
+            lease = leases.acquire(db, unit.lease_name, self.worker_id, self.options.lease_seconds)
             if lease is not None:
                 with self._held_lock:
                     self._held[lease.name] = lease
-                log.info("%s: leased (token %d)", entity, lease.token)
+                log.info("%s: leased (token %d)", lease.label, lease.token)
 
     def drop(self, lease: Lease, *, lost: bool = True) -> None:
         with self._held_lock:
@@ -148,7 +201,7 @@ class LeaseKeeper:
                 log.warning("worker heartbeat failed: %s", exc)
 
     def _entities_held(self) -> list[str]:
-        return [lease.entity for lease in self.held()]
+        return [lease.label for lease in self.held()]
 
 
 class SyncWorker:
@@ -169,7 +222,7 @@ class SyncWorker:
         self.should_stop = should_stop
         self.on_cycle = on_cycle
         self.keeper = LeaseKeeper(store, entities, options, worker_id)
-        self._last_cycle: dict[str, float] = {}
+        self._last_cycle: dict[Unit, float] = {}
 
     @property
     def worker_id(self) -> str:
@@ -193,28 +246,34 @@ class SyncWorker:
             self.keeper.stop()
         return self.stats
 
-    def _due(self) -> list[str]:
+    def _due(self) -> list[Unit]:
         now = time.monotonic()
+        held = [Unit.of(lease) for lease in self.keeper.held()]
         return [
-            name
-            for name in self.keeper.entities
-            if self.keeper.holds(name) and now - self._last_cycle.get(name, -1e9) >= self.options.every
+            unit
+            for unit in sorted(held, key=lambda u: (self.keeper.entities.index(u.entity), u.partition))
+            if now - self._last_cycle.get(unit, -1e9) >= self.options.every
         ]
 
-    def _cycle(self, entity: str) -> None:
-        fence = self.keeper.fence(entity)
+    def _cycle(self, unit: Unit) -> None:
+        fence = self.keeper.fence_of(unit)
         if fence is None:
             return
-        self._last_cycle[entity] = time.monotonic()
+        self._last_cycle[unit] = time.monotonic()
         try:
             with self.store.fenced(fence.check):
-                report = self.engine.run_cycle(entities=[entity])
+                report = self.engine.run_cycle(entities=[unit.entity], scope=unit.scope)
         except LeaseLost as lost:
-            log.warning("%s: %s; its cycle was rolled back and another worker continues", entity, lost)
+            log.warning("%s: %s; its cycle was rolled back and another worker continues", fence.lease.label, lost)
             self.keeper.drop(fence.lease)
+            return
+        except sa.exc.DBAPIError as exc:
+            if unit.partitions == 1 or not lost_a_race(exc):
+                raise  # whole entities never meet another worker's records: that is a bug, not a race
+            log.warning("%s: cycle rolled back, another worker changed the same record: %s", fence.lease.label, exc)
             return
         self.keeper.cycle_done()
         if report.progressed:  # found work: run again at once rather than after the interval
-            self._last_cycle[entity] = -1e9
+            self._last_cycle[unit] = -1e9
         if self.on_cycle is not None:
-            self.on_cycle(entity, report)
+            self.on_cycle(unit.entity, report)

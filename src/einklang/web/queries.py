@@ -274,7 +274,7 @@ def sync_workers(conn: Connection) -> list[dict[str, Any]]:
             "worker": f"{worker.host} pid {worker.pid}",
             "heartbeat_seconds": int((now - worker.heartbeat_at).total_seconds()),
             "cycles": worker.cycles,
-            "leases": [f"{lease.entity} ({lease.token})" for lease in worker.leases],
+            "leases": [f"{lease.label} ({lease.token})" for lease in worker.leases],
         }
         for worker in leases.list_workers(conn, recent_seconds=900)
         if worker.stopped_at is None

@@ -78,3 +78,11 @@ def test_relink_after_a_lost_state_store(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "crm.db") as crm:
         assert crm.execute("SELECT city FROM accounts WHERE external_id = 'K1'").fetchone() == ("Kiel",)
         assert crm.execute("SELECT count(*) FROM accounts").fetchone() == (3,)
+
+
+def test_partitions_are_refused_without_worker_mode(tmp_path: Path) -> None:
+    config = make_world(tmp_path)
+    for command in (["sync", "--every", "5", "--partitions", "2"], ["serve", "--partitions", "2"]):
+        result = runner.invoke(app, [*command, "-c", str(config)])
+        assert result.exit_code == 2, command
+        assert "--partitions is for several sync workers: give --worker too" in result.output, command

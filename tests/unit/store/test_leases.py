@@ -123,3 +123,50 @@ def test_workers_are_listed_with_their_leases_and_heartbeat(store: StateStore) -
     assert workers["host-a:101:x"].cycles == 2
     assert [lease.entity for lease in workers["host-a:101:x"].leases] == ["company"]
     assert workers["host-b:202:y"].stopped_at is not None and workers["host-b:202:y"].leases == ()
+
+
+def test_partition_leases_are_named_and_shown_by_entity_and_partition(store: StateStore) -> None:
+    name = leases.lease_name("company", 1, 4)
+    assert name == "entity:company#1/4" and leases.lease_name("company") == "entity:company"
+    lease = leases.acquire(store.engine, name, "a", 30)
+    assert lease is not None
+    assert (lease.entity, lease.partition, lease.part, lease.label) == ("company", (1, 4), "1/4", "company 1/4")
+    whole = leases.acquire(store.engine, "entity:contact", "a", 30)
+    assert whole is not None and (whole.entity, whole.partition, whole.part) == ("contact", None, "all")
+
+
+def test_partitions_of_one_entity_go_to_different_workers(store: StateStore) -> None:
+    first = leases.acquire(store.engine, leases.lease_name("company", 0, 2), "a", 30)
+    second = leases.acquire(store.engine, leases.lease_name("company", 1, 2), "b", 30)
+    assert first is not None and second is not None
+    assert leases.acquire(store.engine, leases.lease_name("company", 1, 2), "a", 30) is None
+
+
+def test_an_entity_is_never_cut_two_ways_at_once(store: StateStore) -> None:
+    """Workers started with different --partitions would work on the same golden records."""
+    whole = leases.acquire(store.engine, "entity:company", "a", 30)
+    assert whole is not None
+    assert leases.acquire(store.engine, leases.lease_name("company", 0, 2), "b", 30) is None
+    assert leases.acquire(store.engine, leases.lease_name("company_x", 0, 2), "b", 30) is not None  # another entity
+    _expire(store, "entity:company")  # the whole-entity worker died: the partitioned ones take over
+    part = leases.acquire(store.engine, leases.lease_name("company", 0, 2), "b", 30)
+    assert part is not None
+    assert leases.acquire(store.engine, leases.lease_name("company", 1, 2), "c", 30) is not None
+    assert leases.acquire(store.engine, leases.lease_name("company", 0, 3), "c", 30) is None  # another P
+    assert leases.acquire(store.engine, "entity:company", "a", 30) is None
+
+
+def test_a_stale_worker_cannot_write_for_a_partition_taken_over(store: StateStore) -> None:
+    name = leases.lease_name("company", 1, 2)
+    stale = leases.acquire(store.engine, name, "a", 30)
+    assert stale is not None
+    _expire(store, name)  # worker a paused past its lease
+    taken = leases.acquire(store.engine, name, "b", 30)
+    assert taken is not None and taken.token == stale.token + 1
+    with store.fenced(Fence(stale).check), pytest.raises(LeaseLost), store.transaction() as conn:
+        conn.execute(t.cursors.insert().values(system="erp", entity="company", value="1", updated_at=utcnow()))
+    assert leases.renew(store.engine, stale, 30) is None
+    with store.fenced(Fence(taken).check), store.transaction() as conn:  # the new holder writes
+        conn.execute(t.cursors.insert().values(system="erp", entity="company", value="2", updated_at=utcnow()))
+    with store.read() as conn:
+        assert conn.execute(sa.select(t.cursors.c.value)).scalar_one() == "2"

@@ -131,6 +131,8 @@ def test_the_overview_lists_live_sync_workers_with_their_leases(make_client, sit
     try:
         leases.register_worker(store.engine, "host-b:4242:w1")
         assert leases.acquire(store.engine, "entity:company", "host-b:4242:w1", 30) is not None
+        partition = leases.lease_name("contact", 1, 2)  # a partition of another entity's golden records
+        assert leases.acquire(store.engine, partition, "host-b:4242:w1", 30) is not None
         leases.register_worker(store.engine, "host-c:99:w2")
         leases.stop_worker(store.engine, "host-c:99:w2")  # stopped workers are not shown
         client = make_client("viewer")
@@ -138,9 +140,9 @@ def test_the_overview_lists_live_sync_workers_with_their_leases(make_client, sit
         (worker,) = data["workers"]
         # the heartbeat's age is however long this machine took since register_worker: only its sign is fixed
         assert worker.pop("heartbeat_seconds") >= 0
-        assert worker == {"worker": "host-b pid 4242", "cycles": 0, "leases": ["company (1)"]}
+        assert worker == {"worker": "host-b pid 4242", "cycles": 0, "leases": ["company (1)", "contact 1/2 (1)"]}
         panel = client.get("/overview/panel", headers={"Accept-Language": "de"}).text
-        assert "Sync-Worker" in panel and "host-b pid 4242" in panel and "company (1)" in panel
+        assert "Sync-Worker" in panel and "host-b pid 4242" in panel and "contact 1/2 (1)" in panel
     finally:
         with store.transaction() as conn:
             conn.exec_driver_sql("DELETE FROM worker_leases")
