@@ -53,7 +53,7 @@ from einklang.importer.writes import (
     finish_interrupted_creates,
     shown,
 )
-from einklang.match import CandidatePair
+from einklang.match import Backend, CandidatePair
 from einklang.store import imports, links, reviews
 from einklang.store.state import StateStore
 
@@ -62,6 +62,9 @@ T = TypeVar("T")
 RUN_KIND = "import"
 ROWS_PER_BATCH = 5000
 """Rows read, looked up and handed to the matcher (and contacts created) per step."""
+MATCH_MEMORY_LIMIT = "512MB"
+"""DuckDB's memory while the import matches (the matcher's default is 2 GB): the import's whole
+budget is 1 GB at a million rows; beyond the limit DuckDB spills to the matcher's temporary folder."""
 
 
 class ImportRun:
@@ -193,7 +196,8 @@ class ImportRun:
                 self.progress("matching the rows with each other", reading.rows.count)
 
         possible: list[CandidatePair] = []
-        for pair in iter_duplicates(records(), spec=self.match_spec, default_region=self.region):
+        pairs = iter_duplicates(records(), spec=self.match_spec, default_region=self.region, backend=_backend())
+        for pair in pairs:
             if pair.verdict == "duplicate":
                 reading.groups.join(int(str(pair.a_id)), int(str(pair.b_id)))
             elif pair.verdict == "possible":
@@ -280,6 +284,7 @@ class ImportRun:
             spec=self.match_spec,
             default_region=self.region,
             exclude=exclude,
+            backend=_backend(),
         )
         grouped: dict[str, list[CandidatePair]] = {}
         for pair in pairs:
@@ -457,6 +462,12 @@ class ImportRun:
                     report.failures.append(f"{'; '.join(item.merged.sources)}: {outcome.error}")
                 else:
                     report.created += 1
+
+
+def _backend() -> Backend:
+    from einklang.match import DuckDBBackend
+
+    return DuckDBBackend(memory_limit=MATCH_MEMORY_LIMIT)
 
 
 def run_import(
