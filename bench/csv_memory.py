@@ -12,6 +12,8 @@ generated in a temporary folder. Each stage runs in a child process whose peak R
   ``import``; matching and what follows are not measured here);
 - ``import``: the whole ``einklang import FILE --into crm --dry-run`` into the demo's CRM
   (reading, validation, matching within the file and against the CRM's contacts, the plan).
+- ``import-write``: the same import for real (creates the contacts, writes the review file),
+  into a fresh copy of the demo each time.
 - ``dedupe``: ``einklang dedupe FILE --out pairs.csv``.
 
 ``--baseline SRC`` also runs every stage with ``PYTHONPATH=SRC`` (the ``src`` folder of the code
@@ -43,6 +45,9 @@ STAGES = {
     "import": "import sys\nfrom einklang.cli import app\n"
     "sys.argv = ['einklang', 'import', sys.argv[1], '--into', 'crm', '--dry-run', '-c', sys.argv[2]]\n"
     "app()\n",
+    "import-write": "import sys\nfrom einklang.cli import app\n"
+    "sys.argv = ['einklang', 'import', sys.argv[1], '--into', 'crm', '--review', sys.argv[2] + '.review.xlsx', "
+    "'--overwrite', '-c', sys.argv[2]]\napp()\n",
     "dedupe": "import sys\nfrom einklang.cli import app\nsys.argv = ['einklang', 'dedupe', sys.argv[1], '--out', "
     "sys.argv[1] + '.pairs.csv']\napp()\n",
 }
@@ -104,10 +109,15 @@ def main() -> None:
         size_mb = path.stat().st_size / 1e6
         print(f"{args.rows} rows, {size_mb:.1f} MB", flush=True)
         config = demo_config(Path(folder) / "demo") if "import" in args.stage else None
+        fresh = 0
         for _ in range(args.repeat):
             for stage in args.stage:
                 for version, source in versions:
-                    result = run_stage(stage, path, config if stage == "import" else None, source)
+                    target = config
+                    if stage == "import-write":
+                        fresh += 1
+                        target = demo_config(Path(folder) / f"demo-{fresh}")
+                    result = run_stage(stage, path, target if stage.startswith("import") else None, source)
                     runs.setdefault((stage, version), []).append(result)
                     seconds, peak_mb, code = result
                     print(f"{stage} {version}: {seconds:.1f} s, peak RSS {peak_mb:.0f} MB, exit {code}", flush=True)
