@@ -185,3 +185,21 @@ def test_rows_are_planned_batch_by_batch_while_the_file_is_read(
     assert [yielded for yielded, _, _ in seen] == list(range(10, 121, 10))  # one look-up per batch, in order
     assert not any(exhausted for _, exhausted, _ in seen)  # each while the reader was still running
     assert max(alive for _, _, alive in seen) <= 2 * 10
+
+
+def test_progress_is_told_every_step(world: tuple[LoadedConfig, StateStore, list[Path]], tmp_path: Path) -> None:
+    config, store, exports = world
+    told: list[str] = []
+
+    def progress(step: str, count: int) -> None:
+        if not told or told[-1] != step:
+            told.append(step)
+
+    do_import(config, store, exports, dry_run=True, progress=progress)
+    assert told[: len(exports)] == [str(path) for path in exports]  # rows read, file by file
+    assert told[len(exports) :] == [
+        "matching the rows with each other",
+        "matching with crm, persons",
+        "deciding, persons",
+        "creating, persons",
+    ]
