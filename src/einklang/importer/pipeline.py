@@ -62,9 +62,11 @@ T = TypeVar("T")
 RUN_KIND = "import"
 ROWS_PER_BATCH = 5000
 """Rows read, looked up and handed to the matcher (and contacts created) per step."""
-MATCH_MEMORY_LIMIT = "512MB"
-"""DuckDB's memory while the import matches (the matcher's default is 2 GB): the import's whole
-budget is 1 GB at a million rows; beyond the limit DuckDB spills to the matcher's temporary folder."""
+MATCH_MEMORY_LIMIT = "256MB"
+"""DuckDB's memory while the import matches (the matcher's default is 2 GB). The import aims at
+1 GB in all at a million rows, and at that size the interpreter, the matcher's ids and caches
+take some 550-700 MB; beyond the limit DuckDB spills to the matcher's temporary folder (at
+512 MB a million-row dry run peaked at 1.06 GB, see bench/RESULTS_dedupe.md)."""
 
 
 class ImportRun:
