@@ -56,6 +56,9 @@ class Outcomes:
         self.lang = lang
         self.dry_run = dry_run
         self.rows: list[ReviewRow] = []
+        """The review rows (a dry run keeps none: it writes no review file, it only counts them)."""
+        self.counted: dict[str, int] = {}
+        """Review rows by kind (contact, account)."""
         # merged contact key -> the existing record it is a sure duplicate of, and its sources
         self.linked: dict[str, tuple[NativeRecord, CanonicalRecord, list[str]]] = {}
 
@@ -80,7 +83,7 @@ class Outcomes:
         kind: str = "contact",
     ) -> ReviewRow:
         return ReviewRow(
-            review_id=f"R{len(self.rows) + 1}",
+            review_id=f"R{sum(self.counted.values()) + 1}",
             kind=kind,
             verdict=pair.verdict,
             score=pair.score,
@@ -95,6 +98,11 @@ class Outcomes:
             run_id=self.report.run_id,
             golden_id=golden_id,
         )
+
+    def add(self, row: ReviewRow) -> None:
+        self.counted[row.kind] = self.counted.get(row.kind, 0) + 1
+        if not self.dry_run:
+            self.rows.append(row)
 
     def waiting(self) -> str:
         return "not imported: waiting for your decision" if self.lang == "en" else "nicht importiert: bitte entscheiden"
@@ -115,7 +123,7 @@ class Outcomes:
                     "score": round(best.score, 4),
                 }
             )
-            self.rows.append(self.review_row(contact, best, self.candidates(pairs, existing), ""))
+            self.add(self.review_row(contact, best, self.candidates(pairs, existing), ""))
             return
         golden_id = link_existing(
             self.store,
@@ -130,7 +138,7 @@ class Outcomes:
             if self.lang == "en"
             else "mit Kandidat 1 verknüpft, nichts geändert: zusammenführen ergänzt seine Felder"
         )
-        self.rows.append(self.review_row(contact, best, self.candidates(pairs, existing), status, golden_id))
+        self.add(self.review_row(contact, best, self.candidates(pairs, existing), status, golden_id))
 
     def possible_duplicate(self, contact: MergedContact, pairs: list[CandidatePair], existing: Existing) -> None:
         self.report.waiting += 1
@@ -144,15 +152,15 @@ class Outcomes:
                     "score": round(pairs[0].score, 4),
                 }
             )
-            self.rows.append(self.review_row(contact, pairs[0], self.candidates(pairs, existing), ""))
+            self.add(self.review_row(contact, pairs[0], self.candidates(pairs, existing), ""))
             return
-        self.rows.append(self.review_row(contact, pairs[0], self.candidates(pairs, existing), self.waiting()))
+        self.add(self.review_row(contact, pairs[0], self.candidates(pairs, existing), self.waiting()))
 
     def without_name(self, contact: MergedContact) -> None:
         reason = "no name in the file; the name shown was derived from the e-mail address"
         self.report.waiting += 1
         pair = CandidatePair(contact.key, "", 0.0, "possible", (reason,))
-        self.rows.append(self.review_row(contact, pair, [], "" if self.dry_run else self.waiting()))
+        self.add(self.review_row(contact, pair, [], "" if self.dry_run else self.waiting()))
         if self.dry_run:
             self.plan.append(
                 {"action": "review", "sources": contact.sources, "name": contact.display_name(), "candidates": []}
@@ -182,7 +190,7 @@ class Outcomes:
                 note = f"candidate 1 was created by this import from {'; '.join(item.merged.sources)}"
             row = self.review_row(contact, pair, [candidate], self.waiting())
             row.reasons = [*pair.reasons, note]
-            self.rows.append(row)
+            self.add(row)
             if self.dry_run:
                 self.plan.append(
                     {
@@ -211,7 +219,7 @@ class Outcomes:
                 else f"Kontakt ohne Firma angelegt: {decision.reason}"
             )
             pair = CandidatePair(item.merged.key, "", 0.0, "possible", (decision.reason,))
-            self.rows.append(self.review_row(item.merged, pair, candidates, status, item.golden_id, kind="account"))
+            self.add(self.review_row(item.merged, pair, candidates, status, item.golden_id, kind="account"))
             if self.dry_run:
                 self.plan.append(
                     {
@@ -220,5 +228,5 @@ class Outcomes:
                         "name": item.merged.display_name(),
                         "reason": decision.reason,
                     },
-                    "held",
+                    "account-reviews",
                 )

@@ -175,8 +175,9 @@ class ImportRun:
         held_contacts, kept, accounts_to_choose = self._create_new(persons, is_new, held)
         self.outcomes.held_back(held, held_contacts, kept)
         self.outcomes.accounts_to_choose(accounts_to_choose)
-        report.to_review = sum(1 for row in self.review_rows if row.kind != "account")
-        report.accounts_to_review = sum(1 for row in self.review_rows if row.kind == "account")
+        counted = self.outcomes.counted
+        report.to_review = sum(count for kind, count in counted.items() if kind != "account")
+        report.accounts_to_review = counted.get("account", 0)
         if self.review_rows and not self.dry_run:
             path = self.review_path or Path(f"einklang-review-{self.run_id}.xlsx")
             self._store_review_rows()
@@ -405,7 +406,10 @@ class ImportRun:
                 if item.merged.key in kept_keys:
                     kept[item.merged.key] = item
                 if item.account is not None and item.account.action == "review":
-                    accounts_to_choose.append(item)
+                    if self.dry_run:  # nothing to wait for: told now, kept nowhere
+                        self.outcomes.accounts_to_choose([item])
+                    else:
+                        accounts_to_choose.append(item)
         return held_contacts, kept, accounts_to_choose
 
     def _attach_accounts(self, items: list[NewContact]) -> None:

@@ -15,9 +15,9 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
-SECTIONS = ("persons", "accounts", "creates", "held")
+SECTIONS = ("persons", "accounts", "creates", "held", "account-reviews")
 """Sections in the order they are read: link/review of persons, new accounts, new contacts,
-and the reviews decided after the creates (held-back records and accounts to choose)."""
+and the reviews decided after the creates (held-back records, then accounts to choose)."""
 
 
 class PlanLog:
