@@ -66,7 +66,7 @@ MATCH_MEMORY_LIMIT = "256MB"
 """DuckDB's memory while the import matches (the matcher's default is 2 GB). The import aims at
 1 GB in all at a million rows, and at that size the interpreter, the matcher's ids and caches
 take some 550-700 MB; beyond the limit DuckDB spills to the matcher's temporary folder (at
-512 MB a million-row dry run peaked at 1.06 GB, see bench/RESULTS_dedupe.md)."""
+512 MB the matching steps of a million-row dry run reached 1.06 GB, see bench/RESULTS_dedupe.md)."""
 
 
 class ImportRun:
