@@ -59,26 +59,29 @@ def _entities(loaded: LoadedConfig, system: str, entity: str | None) -> list[str
 
 @contextmanager
 def _reading_progress(paths: list[Path], as_json: bool) -> Iterator[Callable[[str, int], None] | None]:
-    """A progress bar on stderr (rows read, by file) while files are read; only on a terminal, never with --json."""
+    """A progress bar on stderr while files are read (rows, by file) and then for each later step
+    of an import (persons so far); only on a terminal, never with --json, so piped output stays clean."""
     if as_json or not err_console.is_terminal:
         yield None
         return
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     with Progress(
-        TextColumn("reading {task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
-        TextColumn("{task.completed:,} rows"),
+        TextColumn("{task.completed:,}"),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
     ) as bar:
-        tasks: dict[str, TaskID] = {str(path): bar.add_task(str(path), total=None) for path in paths}
+        shown = {str(path) for path in paths}
+        tasks: dict[str, TaskID] = {str(path): bar.add_task(f"reading {path}", total=None) for path in paths}
 
         def advance(source: str, rows: int) -> None:
             task = tasks.get(source)
             if task is None:
-                task = tasks[source] = bar.add_task(source, total=None)
+                label = f"reading {source}" if source in shown else source
+                task = tasks[source] = bar.add_task(label, total=None)
             bar.update(task, completed=rows)
 
         yield advance

@@ -6,7 +6,9 @@ all becomes a :class:`FileReport` with ``error`` set, so one bad file never stop
 
 Memory stays bounded by what the caller keeps: :func:`scan_files` (``inspect``) keeps no rows,
 only counts and the first :data:`MAX_PROBLEMS` problems of each file (the rest are counted);
-:func:`read_files` keeps one compact :class:`IncomingRow` per usable row, nothing of the file text.
+:func:`read_files` keeps one compact :class:`IncomingRow` per usable row, nothing of the file text;
+:func:`iter_rows` keeps none (``import`` streams them into a temporary file, see
+:mod:`einklang.importer.row_store`).
 """
 
 from __future__ import annotations
@@ -195,12 +197,22 @@ def read_files(
     paths: Sequence[Path], default_region: str = "DE", progress: Progress | None = None
 ) -> tuple[list[FileReport], list[IncomingRow]]:
     reports: list[FileReport] = []
-    rows: list[IncomingRow] = []
+    rows = list(iter_rows(paths, reports, default_region, progress))
+    return reports, rows
+
+
+def iter_rows(
+    paths: Sequence[Path], reports: list[FileReport], default_region: str = "DE", progress: Progress | None = None
+) -> Iterator[IncomingRow]:
+    """The usable rows of every file, one at a time (``import`` keeps none of them).
+
+    A :class:`FileReport` is appended to ``reports`` when its file is opened and filled in while
+    its rows are read: complete once the generator has moved past the file.
+    """
     for path in paths:
         report = FileReport(str(path))
-        rows.extend(_stream(path, report, default_region, progress))
         reports.append(report)
-    return reports, rows
+        yield from _stream(path, report, default_region, progress)
 
 
 def _validated(item: ContactRow, default_region: str, report: FileReport) -> IncomingRow | None:

@@ -7,8 +7,11 @@ field, the value most rows agree on; ties go to the spelling with umlauts (``Mü
 
 from __future__ import annotations
 
+from array import array
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from einklang.importer.incoming import IncomingRow
 from einklang.match import CandidatePair
@@ -41,30 +44,61 @@ class MergedContact:
 
 def merge_rows(rows: Sequence[IncomingRow], sure_pairs: Sequence[CandidatePair]) -> list[MergedContact]:
     """Group ``rows`` (ids: their index as str) by the sure pairs; keep the input order of groups."""
-    parent = list(range(len(rows)))
+    groups = RowGroups()
+    groups.grow(len(rows))
+    for pair in sure_pairs:
+        if pair.verdict == "duplicate":
+            groups.join(int(str(pair.a_id)), int(str(pair.b_id)))
+    members: dict[int, list[IncomingRow]] = {}
+    for index, row in enumerate(rows):
+        members.setdefault(groups.root(index), []).append(row)
+    return [
+        MergedContact(f"M{number}", group, best_values(group)) for number, group in enumerate(members.values(), start=1)
+    ]
 
-    def root(index: int) -> int:
+
+class RowGroups:
+    """Rows joined by sure duplicate pairs (union-find over row positions, 8 bytes a row).
+
+    The root of a group is always its first row (the smallest position), so walking the rows in
+    input order meets each group at its first row: the order in which merged contacts are numbered.
+    """
+
+    def __init__(self) -> None:
+        self._parent = array("q")
+
+    def grow(self, count: int) -> None:
+        """Make room for rows up to position ``count - 1``, each its own group."""
+        self._parent.extend(range(len(self._parent), count))
+
+    def __len__(self) -> int:
+        return len(self._parent)
+
+    def root(self, index: int) -> int:
+        parent = self._parent
         while parent[index] != index:
             parent[index] = parent[parent[index]]
             index = parent[index]
         return index
 
-    for pair in sure_pairs:
-        if pair.verdict != "duplicate":
-            continue
-        a, b = root(int(str(pair.a_id))), root(int(str(pair.b_id)))
+    def join(self, a: int, b: int) -> None:
+        a, b = self.root(a), self.root(b)
         if a != b:
-            parent[max(a, b)] = min(a, b)
-    groups: dict[int, list[IncomingRow]] = {}
-    for index, row in enumerate(rows):
-        groups.setdefault(root(index), []).append(row)
-    merged = []
-    for number, members in enumerate(groups.values(), start=1):
-        merged.append(MergedContact(f"M{number}", members, best_values(members)))
-    return merged
+            self._parent[max(a, b)] = min(a, b)
+
+    def members(self) -> dict[int, list[int]]:
+        """root -> positions of the groups with more than one row (the rest are single rows)."""
+        groups: dict[int, list[int]] = {}
+        for index in range(len(self._parent)):
+            if self._parent[index] != index:
+                root = self.root(index)
+                groups.setdefault(root, [root]).append(index)
+        return groups
 
 
 def best_values(rows: Sequence[IncomingRow]) -> dict[str, str]:
+    if len(rows) == 1:  # one row (most people): its own values, no vote to hold
+        return {name: value for name, value in rows[0].values.items() if value}
     ranked = sorted(rows, key=lambda row: -row.completeness())
     names = dict.fromkeys(name for row in ranked for name in row.values)
     result: dict[str, str] = {}
@@ -75,13 +109,21 @@ def best_values(rows: Sequence[IncomingRow]) -> dict[str, str]:
     return result
 
 
+@lru_cache(maxsize=65536)
+def _folded(value: str) -> str:
+    return fold(value) or value
+
+
 def _best(candidates: Sequence[str]) -> str:
-    votes: dict[str, int] = {}
-    for value in candidates:
-        votes[fold(value) or value] = votes.get(fold(value) or value, 0) + 1
-    position = {value: index for index, value in reversed(list(enumerate(candidates)))}
-
-    def quality(value: str) -> tuple[int, int, int]:
-        return (votes[fold(value) or value], int(not value.isascii()), -position[value])
-
-    return max(candidates, key=quality)
+    if len(candidates) == 1:
+        return candidates[0]
+    keys = [_folded(value) for value in candidates]
+    votes = Counter(keys)
+    position: dict[str, int] = {}
+    for index, value in enumerate(candidates):
+        position.setdefault(value, index)
+    best_index = max(
+        range(len(candidates)),
+        key=lambda i: (votes[keys[i]], int(not candidates[i].isascii()), -position[candidates[i]]),
+    )
+    return candidates[best_index]

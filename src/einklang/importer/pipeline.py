@@ -13,57 +13,60 @@
 6. Attach new contacts to their company where the target keeps companies apart
    (:mod:`einklang.importer.company_link`), then create them through the outbox.
 7. Write the review file.
+
+The rows are never all in memory (a million-row file fits in well under a gigabyte): each batch
+of rows is validated, written to a temporary row store (:mod:`einklang.importer.row_store`),
+looked up in the state store (fingerprints, "not a duplicate" decisions) and fed to the
+matcher, which prepares them into its own on-disk table and finds pairs across the whole file.
+What stays in memory per row is a position in a union-find array; the merged contacts are then
+read back from the row store in input order, one at a time, for each step that needs them, and
+new contacts are created a batch at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from einklang.config import LoadedConfig
-from einklang.connectors.base import Connector, NativeRecord, chunked
+from einklang.connectors.base import Connector, chunked
 from einklang.importer.company_link import (
     ACCOUNT_REFERENCE_FIELD,
     COMPANY_ENTITY,
-    AccountDecision,
     CompanyLinker,
     applies,
 )
-from einklang.importer.incoming import IncomingRow, Progress, read_files
+from einklang.importer.incoming import PROGRESS_EVERY, Progress, iter_rows
 from einklang.importer.matching import match_record, spec_for_entity, to_entity_record
-from einklang.importer.merge import MergedContact, merge_rows
-from einklang.importer.review import (
-    MAX_CANDIDATES,
-    ReviewCandidate,
-    ReviewRow,
-    write_review,
-)
+from einklang.importer.merge import MergedContact
+from einklang.importer.outcomes import Existing, NewContact, Outcomes
+from einklang.importer.persons import Persons, ReadRows
+from einklang.importer.review import MAX_CANDIDATES, ReviewRow, write_review
 from einklang.importer.review_store import review_details
+from einklang.importer.row_store import RowStore
 from einklang.importer.run_report import ImportReport, check_review_path
 from einklang.importer.writes import (
     PlannedCreate,
     TargetEntity,
     create_records,
     finish_interrupted_creates,
-    link_existing,
     shown,
 )
-from einklang.match import CandidatePair, find_duplicates
-from einklang.model import CanonicalRecord
+from einklang.match import Backend, CandidatePair
 from einklang.store import imports, links, reviews
 from einklang.store.state import StateStore
 
+T = TypeVar("T")
+
 RUN_KIND = "import"
-
-
-@dataclass
-class _NewContact:
-    merged: MergedContact
-    record: CanonicalRecord
-    account: AccountDecision | None = None
-    golden_id: str | None = None
-    native: NativeRecord | None = None
+ROWS_PER_BATCH = 5000
+"""Rows read, looked up and handed to the matcher (and contacts created) per step."""
+MATCH_MEMORY_LIMIT = "256MB"
+"""DuckDB's memory while the import matches (the matcher's default is 2 GB). The import aims at
+1 GB in all at a million rows, and at that size the interpreter, the matcher's ids and caches
+take some 550-700 MB; beyond the limit DuckDB spills to the matcher's temporary folder (at
+512 MB the matching steps of a million-row dry run reached 1.06 GB, see bench/RESULTS_dedupe.md)."""
 
 
 class ImportRun:
@@ -94,17 +97,22 @@ class ImportRun:
         self.lang = lang
         self.dry_run = dry_run
         self.report = ImportReport(entity, connector.system, dry_run)
-        self.review_rows: list[ReviewRow] = []
         self.review_fields = tuple(name for name in self.target.fields if name != ACCOUNT_REFERENCE_FIELD)
+        self.outcomes = Outcomes(store, self.target, self.report, self.review_fields, lang=lang, dry_run=dry_run)
         self.linker: CompanyLinker | None = None
-        # merged contact key -> the existing record it is a sure duplicate of, and its sources
-        self._linked: dict[str, tuple[NativeRecord, CanonicalRecord, list[str]]] = {}
         if applies(self.target):
             self.linker = CompanyLinker(TargetEntity(config, connector, COMPANY_ENTITY), self.region)
+        self._planned_accounts: set[str] = set()
+        self.batches_looked_up = 0
+        """Batches of rows looked up in the state store so far (they are, while the files are read)."""
 
     @property
     def run_id(self) -> int | None:
         return self.report.run_id
+
+    @property
+    def review_rows(self) -> list[ReviewRow]:
+        return self.outcomes.rows
 
     def run(self) -> ImportReport:
         report = self.report
@@ -121,7 +129,8 @@ class ImportRun:
             )
         status = "failed"
         try:
-            self._run()
+            with RowStore() as rows:
+                self._run(rows)
             status = "ok"
         finally:
             if report.run_id is not None:
@@ -129,37 +138,107 @@ class ImportRun:
         return report
 
     # ------------------------------------------------------------------ steps
-    def _run(self) -> None:
+    def _run(self, rows: RowStore) -> None:
         report = self.report
         if not self.dry_run:
             if self.linker is not None:
                 report.recovered += finish_interrupted_creates(self.store, self.linker.accounts, self.run_id)
             report.recovered += finish_interrupted_creates(self.store, self.target, self.run_id)
-        files, rows = read_files(self.paths, self.region, self.progress)
-        report.files = files
-        report.rows_read = sum(f.rows_read for f in files)
-        report.rows_usable = len(rows)
-        known = self._known_fingerprints([r.fingerprint for r in rows])
+        existing: Existing = {native.native_id: (native, record) for native, record in self.target.read_records()}
+        reading = ReadRows(rows, check_exclusions=bool(existing))
         # Known rows take part in merging, so that a new row of an imported person is recognised
         # as that person even when the target record alone would not tell.
-        merged, inner_pairs = self._merge(rows)
-        existing = {native.native_id: (native, record) for native, record in self.target.read_records()}
+        possible = self._match_within_file(reading)
+        report.files = reading.reports
+        report.rows_read = sum(f.rows_read for f in reading.reports)
+        report.rows_usable = rows.count
+        persons = Persons(rows, reading.groups)
+        inner_pairs = persons.rekeyed(possible)
+        fresh, exclude = self._set_aside_known(persons, reading, existing)
+        pairs_by_contact = self._match_existing(persons, fresh, existing, exclude)
+        is_new = bytearray(len(fresh))
+        inner_keys = {str(pair.a_id) for pair in inner_pairs} | {str(pair.b_id) for pair in inner_pairs}
+        completeness: dict[str, int] = {}
+        for number, contact in self._counted(persons.contacts(fresh), "deciding, persons"):
+            pairs = pairs_by_contact.get(contact.key, [])
+            if any(pair.verdict == "duplicate" for pair in pairs):
+                self.outcomes.sure_duplicate(contact, pairs, existing)
+            elif pairs:
+                self.outcomes.possible_duplicate(contact, pairs, existing)
+            elif self._needs_a_real_name(contact):
+                self.outcomes.without_name(contact)
+            else:
+                is_new[number] = 1
+                if contact.key in inner_keys:
+                    completeness[contact.key] = contact.completeness()
+        held = self._hold_back_possible_pairs(completeness, inner_pairs)
+        held_contacts, kept, accounts_to_choose = self._create_new(persons, is_new, held)
+        self.outcomes.held_back(held, held_contacts, kept)
+        self.outcomes.accounts_to_choose(accounts_to_choose)
+        counted = self.outcomes.counted
+        report.to_review = sum(count for kind, count in counted.items() if kind != "account")
+        report.accounts_to_review = counted.get("account", 0)
+        if self.review_rows and not self.dry_run:
+            path = self.review_path or Path(f"einklang-review-{self.run_id}.xlsx")
+            self._store_review_rows()
+            write_review(path, self.review_rows, self.review_fields, self.lang)
+            report.review_file = str(path)
+
+    def _match_within_file(self, reading: ReadRows) -> list[CandidatePair]:
+        """Read every file a batch at a time into the row store and the matcher; join the rows of
+        sure pairs, return the possible ones (by row position)."""
+        from einklang.match import iter_duplicates
+
+        def records() -> Iterator[dict[str, object]]:
+            for batch in chunked(iter_rows(self.paths, reading.reports, self.region, self.progress), ROWS_PER_BATCH):
+                first = reading.add(batch, self._known_fingerprints, self._exclusions)
+                self.batches_looked_up += 1
+                for offset, row in enumerate(batch):
+                    yield match_record(str(first + offset), row.values)
+            if self.progress is not None:
+                self.progress("matching the rows with each other", reading.rows.count)
+
+        possible: list[CandidatePair] = []
+        pairs = iter_duplicates(records(), spec=self.match_spec, default_region=self.region, backend=_backend())
+        for pair in pairs:
+            if pair.verdict == "duplicate":
+                reading.groups.join(int(str(pair.a_id)), int(str(pair.b_id)))
+            elif pair.verdict == "possible":
+                possible.append(pair)
+        return possible
+
+    def _set_aside_known(
+        self, persons: Persons, reading: ReadRows, existing: Existing
+    ) -> tuple[bytearray, list[tuple[str, str]]]:
+        """Count the rows earlier runs imported; the persons still to match (by number) and the
+        (person, target record) pairs declared "not a duplicate"."""
+        report = self.report
+        known = reading.known
+        fresh = bytearray(b"\x01") * (persons.count + 1)
+        fresh[0] = 0
+        exclude: list[tuple[str, str]] = []
+        if not known and not reading.excluded:
+            report.persons += persons.count
+            report.merged_rows = report.rows_usable - report.persons
+            return fresh, exclude
         imported_natives = self._imported_natives(set(known.values()) - {imports.SKIPPED})
-        fresh: list[MergedContact] = []
         # Every usable row is counted once: imported before, or one of a person's rows; every person
         # ends created, linked, waiting for a decision or failed.
         person_rows = 0
-        for contact in merged:
+        for number, contact in self._counted(persons.contacts(), "checking earlier imports, persons"):
             known_targets = [known[fp] for fp in contact.fingerprints if fp in known]
             if not known_targets:
-                fresh.append(contact)
+                person_rows += len(contact.rows)
+                report.persons += 1
+                exclude.extend(reading.exclusions_of(contact))
                 continue
+            fresh[number] = 0
             native_id = next((imported_natives[g] for g in known_targets if g in imported_natives), None)
             found = existing.get(native_id) if native_id is not None else None
             if len(known_targets) == len(contact.fingerprints):
                 report.already_imported += len(contact.rows)
                 if found is not None:
-                    self._linked[contact.key] = (found[0], found[1], contact.sources)
+                    self.outcomes.linked[contact.key] = (found[0], found[1], contact.sources)
             elif found is not None:
                 known_rows = sum(1 for row in contact.rows if row.fingerprint in known)
                 report.already_imported += known_rows
@@ -172,40 +251,48 @@ class ImportRun:
                     "duplicate",
                     ("same person as rows an earlier import brought in",),
                 )
-                self._sure_duplicate(contact, [pair], existing)
+                self.outcomes.sure_duplicate(contact, [pair], existing)
             else:
-                fresh.append(contact)
-        report.persons += len(fresh)
-        person_rows += sum(len(contact.rows) for contact in fresh)
+                fresh[number] = 1
+                person_rows += len(contact.rows)
+                report.persons += 1
+                exclude.extend(reading.exclusions_of(contact))
         report.merged_rows = person_rows - report.persons
-        pairs_by_contact = self._match_existing(fresh, existing)
-        new: list[_NewContact] = []
-        for contact in fresh:
-            pairs = pairs_by_contact.get(contact.key, [])
-            if any(pair.verdict == "duplicate" for pair in pairs):
-                self._sure_duplicate(contact, pairs, existing)
-            elif pairs:
-                self._possible_duplicate(contact, pairs, existing)
-            elif self._needs_a_real_name(contact):
-                self._review_without_name(contact)
-            else:
-                record = to_entity_record(
-                    contact.values, self.entity_spec, self.target.fields, self.config.normalize_context
-                )
-                new.append(_NewContact(contact, record))
-        held_back = self._hold_back_possible_pairs(new, inner_pairs)
-        to_create = [item for item in new if item.merged.key not in held_back]
-        self._attach_accounts(to_create)
-        self._create(to_create)
-        self._review_held_back(new, held_back)
-        self._account_review_rows(to_create)
-        report.to_review = sum(1 for row in self.review_rows if row.kind != "account")
-        report.accounts_to_review = sum(1 for row in self.review_rows if row.kind == "account")
-        if self.review_rows and not self.dry_run:
-            path = self.review_path or Path(f"einklang-review-{self.run_id}.xlsx")
-            self._store_review_rows()
-            write_review(path, self.review_rows, self.review_fields, self.lang)
-            report.review_file = str(path)
+        return fresh, exclude
+
+    def _counted(self, items: Iterable[T], step: str) -> Iterator[T]:
+        """``items`` as they are, telling the progress bar how far ``step`` has come."""
+        count = 0
+        for item in items:
+            count += 1
+            if self.progress is not None and count % PROGRESS_EVERY == 0:
+                self.progress(step, count)
+            yield item
+        if self.progress is not None:
+            self.progress(step, count)
+
+    def _match_existing(
+        self, persons: Persons, fresh: bytearray, existing: Existing, exclude: list[tuple[str, str]]
+    ) -> dict[str, list[CandidatePair]]:
+        if not any(fresh) or not existing:
+            return {}
+        from einklang.match import iter_duplicates
+
+        pairs = iter_duplicates(
+            (
+                match_record(contact.key, contact.values)
+                for _, contact in self._counted(persons.contacts(fresh), f"matching with {self.target.system}, persons")
+            ),
+            (match_record(native_id, record) for native_id, (_, record) in existing.items()),
+            spec=self.match_spec,
+            default_region=self.region,
+            exclude=exclude,
+            backend=_backend(),
+        )
+        grouped: dict[str, list[CandidatePair]] = {}
+        for pair in pairs:
+            grouped.setdefault(str(pair.a_id), []).append(pair)
+        return grouped
 
     def _store_review_rows(self) -> None:
         """What ``review apply`` trusts instead of the file (which only brings the decisions back)."""
@@ -241,148 +328,17 @@ class ImportRun:
         with self.store.read() as conn:
             return imports.known_fingerprints(conn, self.target.entity, fingerprints)
 
-    def _excluded_pairs(self, keys: Iterable[str]) -> set[tuple[str, str]]:
+    def _exclusions(self, fingerprints: list[str]) -> dict[str, list[str]]:
+        """fingerprint -> the target's records a person declared it "not a duplicate" of."""
+        keys = {imports.incoming_key(fp): fp for fp in fingerprints}
+        prefix = f"{self.target.system}:"
         with self.store.read() as conn:
-            return imports.excluded_pairs(conn, self.target.entity, keys)
-
-    def _merge(self, rows: list[IncomingRow]) -> tuple[list[MergedContact], list[CandidatePair]]:
-        # A generator: the matcher prepares records chunk by chunk, so no second copy of all rows.
-        records = (match_record(str(index), row.values) for index, row in enumerate(rows))
-        pairs = find_duplicates(records, spec=self.match_spec, default_region=self.region) if len(rows) > 1 else []
-        merged = merge_rows(rows, pairs)
-        row_owner = {id(row): contact.key for contact in merged for row in contact.rows}
-        # possible pairs between different merged contacts, re-keyed to the merged contacts
-        inner: list[CandidatePair] = []
-        seen: set[frozenset[str]] = set()
-        for pair in pairs:
-            if pair.verdict != "possible":
-                continue
-            a = row_owner[id(rows[int(str(pair.a_id))])]
-            b = row_owner[id(rows[int(str(pair.b_id))])]
-            if a != b and frozenset((a, b)) not in seen:
-                seen.add(frozenset((a, b)))
-                inner.append(CandidatePair(a, b, pair.score, pair.verdict, pair.reasons, pair.match_weight))
-        return merged, inner
-
-    def _match_existing(
-        self,
-        merged: list[MergedContact],
-        existing: dict[str, tuple[NativeRecord, CanonicalRecord]],
-    ) -> dict[str, list[CandidatePair]]:
-        if not merged or not existing:
-            return {}
-        system = self.target.system
-        keys = {imports.incoming_key(fp): contact.key for contact in merged for fp in contact.fingerprints}
-        exclude: list[tuple[str, str]] = []
-        prefix = f"{system}:"
-        for key_a, key_b in self._excluded_pairs(keys):
+            pairs = imports.excluded_pairs(conn, self.target.entity, keys)
+        found: dict[str, list[str]] = {}
+        for key_a, key_b in pairs:
             if key_a in keys and key_b.startswith(prefix):
-                exclude.append((keys[key_a], key_b.removeprefix(prefix)))
-        pairs = find_duplicates(
-            (match_record(contact.key, contact.values) for contact in merged),
-            (match_record(native_id, record) for native_id, (_, record) in existing.items()),
-            spec=self.match_spec,
-            default_region=self.region,
-            exclude=exclude,
-        )
-        grouped: dict[str, list[CandidatePair]] = {}
-        for pair in pairs:
-            grouped.setdefault(str(pair.a_id), []).append(pair)
-        return grouped
-
-    # ------------------------------------------------------------------ duplicates of existing records
-    def _candidates(
-        self, pairs: list[CandidatePair], existing: dict[str, tuple[NativeRecord, CanonicalRecord]]
-    ) -> list[ReviewCandidate]:
-        result = []
-        for pair in pairs[:MAX_CANDIDATES]:
-            native, record = existing[str(pair.b_id)]
-            result.append(ReviewCandidate(native.native_id, native.version, pair.score, shown(record)))
-        return result
-
-    def _review_row(
-        self,
-        contact: MergedContact,
-        pair: CandidatePair,
-        candidates: list[ReviewCandidate],
-        status: str,
-        golden_id: str | None = None,
-        kind: str = "contact",
-    ) -> ReviewRow:
-        return ReviewRow(
-            review_id=f"R{len(self.review_rows) + 1}",
-            kind=kind,
-            verdict=pair.verdict,
-            score=pair.score,
-            reasons=list(pair.reasons),
-            sources=contact.sources,
-            status=status,
-            incoming={name: value for name, value in contact.values.items() if name in self.review_fields},
-            candidates=candidates,
-            fingerprints=list(contact.fingerprints),
-            system=self.target.system,
-            entity=self.target.entity,
-            run_id=self.run_id,
-            golden_id=golden_id,
-        )
-
-    def _sure_duplicate(
-        self,
-        contact: MergedContact,
-        pairs: list[CandidatePair],
-        existing: dict[str, tuple[NativeRecord, CanonicalRecord]],
-    ) -> None:
-        best = pairs[0]
-        native, record = existing[str(best.b_id)]
-        self._linked[contact.key] = (native, record, contact.sources)
-        self.report.linked += 1
-        if self.dry_run:
-            self.report.plan.append(
-                {
-                    "action": "link",
-                    "sources": contact.sources,
-                    "name": contact.display_name(),
-                    "target_id": native.native_id,
-                    "score": round(best.score, 4),
-                }
-            )
-            self.review_rows.append(self._review_row(contact, best, self._candidates(pairs, existing), ""))
-            return
-        golden_id = link_existing(
-            self.store,
-            self.target,
-            self.run_id,
-            native,
-            contact.fingerprints,
-            f"import: sure duplicate of {self.target.system} record {native.native_id} ({'; '.join(contact.sources)})",
-        )
-        status = (
-            "linked to candidate 1, nothing changed: choose merge to fill its fields"
-            if self.lang == "en"
-            else "mit Kandidat 1 verknüpft, nichts geändert: zusammenführen ergänzt seine Felder"
-        )
-        self.review_rows.append(self._review_row(contact, best, self._candidates(pairs, existing), status, golden_id))
-
-    def _possible_duplicate(
-        self,
-        contact: MergedContact,
-        pairs: list[CandidatePair],
-        existing: dict[str, tuple[NativeRecord, CanonicalRecord]],
-    ) -> None:
-        self.report.waiting += 1
-        if self.dry_run:
-            self.report.plan.append(
-                {
-                    "action": "review",
-                    "sources": contact.sources,
-                    "name": contact.display_name(),
-                    "candidates": [str(p.b_id) for p in pairs[:MAX_CANDIDATES]],
-                    "score": round(pairs[0].score, 4),
-                }
-            )
-            self.review_rows.append(self._review_row(contact, pairs[0], self._candidates(pairs, existing), ""))
-            return
-        self.review_rows.append(self._review_row(contact, pairs[0], self._candidates(pairs, existing), self._waiting()))
+                found.setdefault(keys[key_a], []).append(key_b.removeprefix(prefix))
+        return found
 
     def _needs_a_real_name(self, contact: MergedContact) -> bool:
         """The file gave no name (it was derived from the e-mail) and the target requires one."""
@@ -391,51 +347,74 @@ class ImportRun:
         fields = self.target.mapping.entity.fields
         return any(fields[name].required for name in ("first_name", "last_name") if name in fields)
 
-    def _review_without_name(self, contact: MergedContact) -> None:
-        reason = "no name in the file; the name shown was derived from the e-mail address"
-        self.report.waiting += 1
-        pair = CandidatePair(contact.key, "", 0.0, "possible", (reason,))
-        self.review_rows.append(self._review_row(contact, pair, [], "" if self.dry_run else self._waiting()))
-        if self.dry_run:
-            self.report.plan.append(
-                {"action": "review", "sources": contact.sources, "name": contact.display_name(), "candidates": []}
-            )
-
-    def _waiting(self) -> str:
-        return "not imported: waiting for your decision" if self.lang == "en" else "nicht importiert: bitte entscheiden"
-
     # ------------------------------------------------------------------ new records
     def _hold_back_possible_pairs(
-        self,
-        new: list[_NewContact],
-        inner: list[CandidatePair],
+        self, completeness: dict[str, int], inner: list[CandidatePair]
     ) -> dict[str, tuple[str, CandidatePair]]:
         """New records that are possibly the same person as another input record stay out of the create.
 
-        Against another new record, the more complete of the two is created and the other held
-        back; against a record linked to an existing one, the new record is held back (with the
-        existing record as its candidate, see ``_review_held_back``).
+        ``completeness``: the new records that are in a pair of ``inner``. Against another new
+        record, the more complete of the two is created and the other held back; against a record
+        linked to an existing one, the new record is held back (with the existing record as its
+        candidate, see :meth:`Outcomes.held_back`).
         """
-        by_key = {item.merged.key: item for item in new}
+        linked = self.outcomes.linked
         held: dict[str, tuple[str, CandidatePair]] = {}
         for pair in sorted(inner, key=lambda p: -p.score):
             a_key, b_key = str(pair.a_id), str(pair.b_id)
-            a, b = by_key.get(a_key), by_key.get(b_key)
+            a, b = completeness.get(a_key), completeness.get(b_key)
             if a_key in held or b_key in held:
                 continue
             if a is not None and b is not None:
-                keep, hold = (a, b) if a.merged.completeness() >= b.merged.completeness() else (b, a)
-                held[hold.merged.key] = (keep.merged.key, pair)
-            elif a is not None and b_key in self._linked:
+                keep, hold = (a_key, b_key) if a >= b else (b_key, a_key)
+                held[hold] = (keep, pair)
+            elif a is not None and b_key in linked:
                 held[a_key] = (b_key, pair)
-            elif b is not None and a_key in self._linked:
+            elif b is not None and a_key in linked:
                 held[b_key] = (a_key, pair)
         return held
 
-    def _attach_accounts(self, items: list[_NewContact]) -> None:
+    def _create_new(
+        self, persons: Persons, is_new: bytearray, held: dict[str, tuple[str, CandidatePair]]
+    ) -> tuple[dict[str, MergedContact], dict[str, NewContact], list[NewContact]]:
+        """Create the new persons not held back, a batch at a time (accounts first where needed).
+
+        Returns the held-back persons, the created ones a held-back person is compared with, and
+        the created ones whose company was unclear (for their review rows).
+        """
+        held_contacts: dict[str, MergedContact] = {}
+        kept_keys = {kept_key for kept_key, _ in held.values()}
+        kept: dict[str, NewContact] = {}
+        accounts_to_choose: list[NewContact] = []
+
+        def to_create() -> Iterator[NewContact]:
+            for _, contact in self._counted(persons.contacts(is_new), "creating, persons"):
+                record = to_entity_record(
+                    contact.values, self.entity_spec, self.target.fields, self.config.normalize_context
+                )
+                if contact.key in held:
+                    held_contacts[contact.key] = contact
+                    if contact.key in kept_keys:  # kept against one, held back against another
+                        kept[contact.key] = NewContact(contact, record)
+                    continue
+                yield NewContact(contact, record)
+
+        for batch in chunked(to_create(), ROWS_PER_BATCH):
+            self._attach_accounts(batch)
+            self._create(batch)
+            for item in batch:
+                if item.merged.key in kept_keys:
+                    kept[item.merged.key] = item
+                if item.account is not None and item.account.action == "review":
+                    if self.dry_run:  # nothing to wait for: told now, kept nowhere
+                        self.outcomes.accounts_to_choose([item])
+                    else:
+                        accounts_to_choose.append(item)
+        return held_contacts, kept, accounts_to_choose
+
+    def _attach_accounts(self, items: list[NewContact]) -> None:
         if self.linker is None:
             return
-        planned_accounts: set[str] = set()
         for item in items:
             decision = self.linker.decide(item.record)
             item.account = decision
@@ -445,10 +424,10 @@ class ImportRun:
             elif decision.action == "create":
                 if self.dry_run:
                     company = str(item.record.get("company"))
-                    if company not in planned_accounts:
-                        planned_accounts.add(company)
+                    if company not in self._planned_accounts:
+                        self._planned_accounts.add(company)
                         self.report.accounts_created += 1
-                        self.report.plan.append({"action": "create-account", "name": company})
+                        self.report.plan.append({"action": "create-account", "name": company}, "accounts")
                     continue
                 account_id = self.linker.create_account(
                     self.store,
@@ -460,7 +439,7 @@ class ImportRun:
                     item.record[ACCOUNT_REFERENCE_FIELD] = account_id
                     self.report.accounts_created += 1
 
-    def _create(self, items: list[_NewContact]) -> None:
+    def _create(self, items: list[NewContact]) -> None:
         report = self.report
         if self.dry_run:
             for item in items:
@@ -471,7 +450,8 @@ class ImportRun:
                         "sources": item.merged.sources,
                         "name": item.merged.display_name(),
                         "values": shown(item.record),
-                    }
+                    },
+                    "creates",
                 )
             return
         batch_size = max(1, self.target.connector.capabilities(self.target.entity).batch_size)
@@ -489,78 +469,11 @@ class ImportRun:
                 else:
                     report.created += 1
 
-    def _review_held_back(self, new: list[_NewContact], held: dict[str, tuple[str, CandidatePair]]) -> None:
-        by_key = {item.merged.key: item for item in new}
-        for key, (kept_key, pair) in held.items():
-            item = by_key[key]
-            self.report.waiting += 1
-            if kept_key in self._linked:
-                native, record, sources = self._linked[kept_key]
-                candidate = ReviewCandidate(native.native_id, native.version, pair.score, shown(record))
-                note = f"candidate 1 is the existing record that {'; '.join(sources)} was linked to"
-            else:
-                kept = by_key[kept_key]
-                candidate_id = kept.native.native_id if kept.native is not None else "(new)"
-                candidate = ReviewCandidate(
-                    candidate_id, kept.native.version if kept.native else None, pair.score, shown(kept.record)
-                )
-                note = f"candidate 1 was created by this import from {'; '.join(kept.merged.sources)}"
-            reasons = [*pair.reasons, note]
-            row = self._review_row(item.merged, pair, [candidate], self._waiting())
-            row.reasons = reasons
-            self.review_rows.append(row)
-            if self.dry_run:
-                self.report.plan.append(
-                    {
-                        "action": "review",
-                        "sources": item.merged.sources,
-                        "name": item.merged.display_name(),
-                        "candidates": [candidate.native_id],
-                        "score": round(pair.score, 4),
-                    }
-                )
 
-    def _account_review_rows(self, items: list[_NewContact]) -> None:
-        for item in items:
-            decision = item.account
-            if decision is None or decision.action != "review" or (item.native is None and not self.dry_run):
-                continue
-            candidates = [
-                ReviewCandidate(c.native.native_id, c.native.version, None, c.values_as_contact())
-                for c in decision.candidates[:MAX_CANDIDATES]
-            ]
-            status = (
-                f"contact created without company: {decision.reason}"
-                if self.lang == "en"
-                else f"Kontakt ohne Firma angelegt: {decision.reason}"
-            )
-            self.review_rows.append(
-                ReviewRow(
-                    review_id=f"R{len(self.review_rows) + 1}",
-                    kind="account",
-                    verdict="possible",
-                    score=0.0,
-                    reasons=[decision.reason],
-                    sources=item.merged.sources,
-                    status=status,
-                    incoming={name: value for name, value in item.merged.values.items() if name in self.review_fields},
-                    candidates=candidates,
-                    fingerprints=list(item.merged.fingerprints),
-                    system=self.target.system,
-                    entity=self.target.entity,
-                    run_id=self.run_id,
-                    golden_id=item.golden_id,
-                )
-            )
-            if self.dry_run:
-                self.report.plan.append(
-                    {
-                        "action": "review-account",
-                        "sources": item.merged.sources,
-                        "name": item.merged.display_name(),
-                        "reason": decision.reason,
-                    }
-                )
+def _backend() -> Backend:
+    from einklang.match import DuckDBBackend
+
+    return DuckDBBackend(memory_limit=MATCH_MEMORY_LIMIT)
 
 
 def run_import(

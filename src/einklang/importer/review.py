@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -287,38 +288,28 @@ def write_review(path: Path, rows: Sequence[ReviewRow], fields: Sequence[str], l
             for row in rows:
                 writer.writerow([_csv_cell(cell) for cell in _cells(row, keys, fields, lang)])
         return path
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = SHEET_TITLE
-    sheet.append(labels)
-    for row in rows:
-        sheet.append(_cells(row, keys, fields, lang))
-    for cells in sheet.iter_rows():
-        for cell in cells:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # text, never a formula (openpyxl takes "=..." for one)
-    _format_sheet(sheet, keys, len(rows), lang)
-    workbook.save(path)
+    _write_xlsx(path, rows, keys, labels, fields, lang)
     return path
 
 
-def _format_sheet(sheet: Any, keys: Sequence[str], row_count: int, lang: str) -> None:
-    bold = Font(bold=True)
-    for cell in sheet[1]:
-        cell.font = bold
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    sheet.freeze_panes = "D2"
-    last_row = max(row_count + 1, 2)
+def _write_xlsx(
+    path: Path, rows: Sequence[ReviewRow], keys: Sequence[str], labels: Sequence[str], fields: Sequence[str], lang: str
+) -> None:
+    """The sheet written row by row (openpyxl's write-only mode): a review of a million rows
+    never exists as a million times thirty cell objects."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(SHEET_TITLE)
+    # layout first: in write-only mode columns, panes and validations precede the rows
+    last_row = max(len(rows) + 1, 2)
     decision_list = ",".join(_value_label(d, lang) for d in DECISIONS)
     take_list = ",".join(_value_label(c, lang) for c in TAKE_CHOICES)
     decision_validation = DataValidation(type="list", formula1=f'"{decision_list}"', allow_blank=True)
     take_validation = DataValidation(type="list", formula1=f'"{take_list}"', allow_blank=True)
-    sheet.add_data_validation(decision_validation)
-    sheet.add_data_validation(take_validation)
-    highlight = PatternFill("solid", fgColor="FFF2CC")
-    for index, key in enumerate(keys, start=1):
-        letter = get_column_letter(index)
+    sheet.data_validations.append(decision_validation)  # what add_data_validation does in normal mode
+    sheet.data_validations.append(take_validation)
+    highlighted: set[int] = set()
+    for index, key in enumerate(keys):
+        letter = get_column_letter(index + 1)
         dimension = sheet.column_dimensions[letter]
         if key in _TECHNICAL or key.endswith("_version"):
             dimension.hidden = True
@@ -329,8 +320,33 @@ def _format_sheet(sheet: Any, keys: Sequence[str], row_count: int, lang: str) ->
         elif key.startswith("take_"):
             take_validation.add(f"{letter}2:{letter}{last_row}")
         if key == "decision" or key.startswith("take_") or key == "merge_into":
-            for row_number in range(2, last_row + 1):
-                sheet.cell(row=row_number, column=index).fill = highlight
+            highlighted.add(index)
+    sheet.freeze_panes = "D2"
+    bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
+    header = []
+    for label in labels:
+        cell = WriteOnlyCell(sheet, value=label)
+        cell.font, cell.alignment = bold, wrap
+        header.append(cell)
+    sheet.append(header)
+    highlight = PatternFill("solid", fgColor="FFF2CC")
+
+    def cells(values: Sequence[Any]) -> list[Any]:
+        result = []
+        for index, value in enumerate(values):
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # text, never a formula (openpyxl takes "=..." for one)
+            if index in highlighted:
+                cell.fill = highlight
+            result.append(cell)
+        return result
+
+    for row in rows:
+        sheet.append(cells(_cells(row, keys, fields, lang)))
+    if not rows:  # the decision columns of the first row still offer their choices
+        sheet.append(cells([None] * len(keys)))
+    workbook.save(path)
 
 
 # ---------------------------------------------------------------------------- reading back

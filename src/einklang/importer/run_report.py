@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from einklang.importer.incoming import FileReport
+from einklang.importer.plan_log import PlanLog
 from einklang.importer.review import ReviewFileError, read_review
 
 
@@ -75,7 +76,8 @@ class ImportReport:
     recovered: int = 0
     failed: int = 0
     failures: list[str] = field(default_factory=list)
-    plan: list[dict[str, Any]] = field(default_factory=list)
+    plan: PlanLog = field(default_factory=PlanLog)
+    """What a dry run would do, item by item (on disk: a million creates do not fit in memory)."""
     review_file: str | None = None
 
     @property
@@ -112,5 +114,5 @@ class ImportReport:
         data["files"] = [report.as_dict() for report in self.files]
         data["failures"] = self.failures
         if self.dry_run:
-            data["plan"] = self.plan
+            data["plan"] = list(self.plan)
         return data

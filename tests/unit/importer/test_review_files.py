@@ -122,7 +122,8 @@ def rewrite_member(path: Path, name: str, change: object) -> None:
 def test_broken_sheet_xml_is_a_clear_error(tmp_path: Path) -> None:
     path = write_review(tmp_path / "r.xlsx", [hostile_row("Jürgen")], FIELDS, "en")
     rewrite_member(path, "xl/worksheets/sheet1.xml", lambda data: data[: len(data) // 2])
-    with pytest.raises(ReviewFileError, match=r"r\.xlsx.*broken xlsx content"):
+    # a sheet written row by row has no size up front, so openpyxl reads it through on opening
+    with pytest.raises(ReviewFileError, match=r"r\.xlsx.*(broken xlsx content|not a readable xlsx file)"):
         read_review(path)
 
 
