@@ -51,6 +51,17 @@ def load_golden(conn: Connection, golden_id: str) -> tuple[CanonicalRecord, str]
     return decode_record(json.loads(row.base)), row.status
 
 
+def load_goldens(conn: Connection, golden_ids: Sequence[str]) -> dict[str, tuple[CanonicalRecord, str]]:
+    """golden id -> (base, status), for many records at once; unknown ids are absent."""
+    found: dict[str, tuple[CanonicalRecord, str]] = {}
+    for chunk in chunks(golden_ids):
+        rows = conn.execute(
+            sa.select(t.golden.c.id, t.golden.c.base, t.golden.c.status).where(t.golden.c.id.in_(chunk))
+        )
+        found.update((row.id, (decode_record(json.loads(row.base)), row.status)) for row in rows)
+    return found
+
+
 def golden_entity_status(conn: Connection, golden_id: str) -> tuple[str, str] | None:
     """(entity, status) of a golden record, or None if there is no such record."""
     row = conn.execute(sa.select(t.golden.c.entity, t.golden.c.status).where(t.golden.c.id == golden_id)).first()
@@ -73,6 +84,22 @@ def save_golden(conn: Connection, golden_id: str, base: CanonicalRecord, status:
     if status is not None:
         values["status"] = status
     conn.execute(t.golden.update().where(t.golden.c.id == golden_id).values(**values))
+
+
+def save_goldens(conn: Connection, bases: Sequence[tuple[str, CanonicalRecord]]) -> None:
+    """New bases of many golden records: (golden id, base); one ``executemany``."""
+    if not bases:
+        return
+    statement = (
+        t.golden.update()
+        .where(t.golden.c.id == sa.bindparam("b_id"))
+        .values(base=sa.bindparam("b_base"), base_hash=sa.bindparam("b_hash"), updated_at=sa.bindparam("b_now"))
+    )
+    now = utcnow()
+    conn.execute(
+        statement,
+        [{"b_id": gid, "b_base": record_json(base), "b_hash": record_hash(base), "b_now": now} for gid, base in bases],
+    )
 
 
 def set_golden_status(conn: Connection, golden_id: str, status: str) -> None:
@@ -199,6 +226,48 @@ def save_link(
             tolerated=record_json(tolerated) if tolerated else None,
             updated_at=utcnow(),
         )
+    )
+
+
+# (system, native id, version, seen, tolerated): a link's new state, for :func:`save_links`
+LinkState = tuple[str, str, str | None, CanonicalRecord, dict[str, CanonicalValue] | None]
+
+
+def save_links(conn: Connection, entity: str, states: Sequence[LinkState]) -> None:
+    """:func:`save_link` for many records at once (one ``executemany``)."""
+    if not states:
+        return
+    statement = (
+        t.links.update()
+        .where(
+            t.links.c.system == sa.bindparam("b_system"),
+            t.links.c.entity == sa.bindparam("b_entity"),
+            t.links.c.native_id == sa.bindparam("b_native_id"),
+        )
+        .values(
+            version=sa.bindparam("b_version"),
+            record_hash=sa.bindparam("b_hash"),
+            seen=sa.bindparam("b_seen"),
+            tolerated=sa.bindparam("b_tolerated"),
+            updated_at=sa.bindparam("b_now"),
+        )
+    )
+    now = utcnow()
+    conn.execute(
+        statement,
+        [
+            {
+                "b_system": system,
+                "b_entity": entity,
+                "b_native_id": native_id,
+                "b_version": version,
+                "b_hash": record_hash(seen),
+                "b_seen": record_json(seen),
+                "b_tolerated": record_json(tolerated) if tolerated else None,
+                "b_now": now,
+            }
+            for system, native_id, version, seen, tolerated in states
+        ],
     )
 
 

@@ -136,16 +136,25 @@ def waiting_outbox(conn: Connection, entity: str | None = None, limit: int = 20)
 
 
 def supersede_pending(conn: Connection, system: str, golden_id: str, ops: Sequence[str], reason: str) -> None:
-    conn.execute(
-        t.outbox.update()
-        .where(
-            t.outbox.c.golden_id == golden_id,
-            t.outbox.c.system == system,
-            t.outbox.c.status == "pending",
-            t.outbox.c.op.in_(list(ops)),
+    supersede_pending_of(conn, system, [golden_id], ops, reason)
+
+
+def supersede_pending_of(
+    conn: Connection, system: str, golden_ids: Sequence[str], ops: Sequence[str], reason: str
+) -> None:
+    """Pending ``ops`` of these golden records in ``system`` are superseded (a page at once)."""
+    now = utcnow()
+    for chunk in chunks(golden_ids):
+        conn.execute(
+            t.outbox.update()
+            .where(
+                t.outbox.c.golden_id.in_(chunk) if len(chunk) > 1 else t.outbox.c.golden_id == chunk[0],
+                t.outbox.c.system == system,
+                t.outbox.c.status == "pending",
+                t.outbox.c.op.in_(list(ops)),
+            )
+            .values(status="superseded", last_error=reason, done_at=now)
         )
-        .values(status="superseded", last_error=reason, done_at=utcnow())
-    )
 
 
 def pending_for_golden(conn: Connection, golden_id: str, system: str, op: str) -> list[int]:
