@@ -117,6 +117,7 @@ CITIES = [
 EPOCH = dt.datetime(2020, 1, 1)
 BATCH = 20_000
 PROFILE = False
+PROFILE_SORT = "cumulative"
 NO_ECHO_MEMO = False
 
 
@@ -423,7 +424,7 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
             elapsed = time.perf_counter() - started
             if profiler:
                 profiler.disable()
-                pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+                pstats.Stats(profiler, stream=sys.stderr).sort_stats(PROFILE_SORT).print_stats(45)
             rep = report.entities[0]
             started = time.perf_counter()
             echo = engine.run_cycle()
@@ -576,14 +577,16 @@ def main() -> None:
     parser.add_argument("--quiet", type=int, default=7, help="quiet cycles measured per size")
     parser.add_argument("--workdir", help="folder for the SQLite files (e.g. /dev/shm: no fsync noise)")
     parser.add_argument("--profile", action="store_true", help="cProfile one change cycle (stderr)")
+    parser.add_argument("--profile-sort", default="cumulative", help="pstats order: cumulative, tottime, ...")
     parser.add_argument(
         "--no-echo-memo", action="store_true", help="baseline: map every record read again (no EchoMemo)"
     )
     parser.add_argument("--verify", type=int, metavar="N", help="compare the bulk set-up with a real initial load")
     args = parser.parse_args()
     print(f"# {platform.node()} {platform.processor() or platform.machine()} python {platform.python_version()}")
-    global PROFILE, NO_ECHO_MEMO
+    global PROFILE, PROFILE_SORT, NO_ECHO_MEMO
     PROFILE = args.profile
+    PROFILE_SORT = args.profile_sort
     NO_ECHO_MEMO = args.no_echo_memo
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         if args.verify:

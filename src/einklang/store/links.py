@@ -13,9 +13,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from einklang.model import CanonicalRecord, CanonicalValue, decode_record, record_hash, record_json
+from einklang.model import (
+    CanonicalRecord,
+    CanonicalValue,
+    decode_record,
+    record_hash,
+    record_json,
+    record_json_and_hash,
+)
 from einklang.sql_bulk import driver_value, insert_rows
 from einklang.store import schema as t
+from einklang.store.bulk import update_rows
 from einklang.store.ids import new_golden_ids
 from einklang.store.rows import Link
 from einklang.store.state import StateStore, chunks, utcnow
@@ -87,19 +95,13 @@ def save_golden(conn: Connection, golden_id: str, base: CanonicalRecord, status:
 
 
 def save_goldens(conn: Connection, bases: Sequence[tuple[str, CanonicalRecord]]) -> None:
-    """New bases of many golden records: (golden id, base); one ``executemany``."""
-    if not bases:
-        return
-    statement = (
-        t.golden.update()
-        .where(t.golden.c.id == sa.bindparam("b_id"))
-        .values(base=sa.bindparam("b_base"), base_hash=sa.bindparam("b_hash"), updated_at=sa.bindparam("b_now"))
-    )
+    """New bases of many golden records: (golden id, base); one bulk statement."""
     now = utcnow()
-    conn.execute(
-        statement,
-        [{"b_id": gid, "b_base": record_json(base), "b_hash": record_hash(base), "b_now": now} for gid, base in bases],
-    )
+    rows = []
+    for golden_id, base in bases:
+        text, digest = record_json_and_hash(base)
+        rows.append((golden_id, text, digest, now))
+    update_rows(conn, t.golden, ("id",), ("base", "base_hash", "updated_at"), rows)
 
 
 def set_golden_status(conn: Connection, golden_id: str, status: str) -> None:
@@ -234,40 +236,19 @@ LinkState = tuple[str, str, str | None, CanonicalRecord, dict[str, CanonicalValu
 
 
 def save_links(conn: Connection, entity: str, states: Sequence[LinkState]) -> None:
-    """:func:`save_link` for many records at once (one ``executemany``)."""
-    if not states:
-        return
-    statement = (
-        t.links.update()
-        .where(
-            t.links.c.system == sa.bindparam("b_system"),
-            t.links.c.entity == sa.bindparam("b_entity"),
-            t.links.c.native_id == sa.bindparam("b_native_id"),
-        )
-        .values(
-            version=sa.bindparam("b_version"),
-            record_hash=sa.bindparam("b_hash"),
-            seen=sa.bindparam("b_seen"),
-            tolerated=sa.bindparam("b_tolerated"),
-            updated_at=sa.bindparam("b_now"),
-        )
-    )
+    """:func:`save_link` for many records at once (one bulk statement)."""
     now = utcnow()
-    conn.execute(
-        statement,
-        [
-            {
-                "b_system": system,
-                "b_entity": entity,
-                "b_native_id": native_id,
-                "b_version": version,
-                "b_hash": record_hash(seen),
-                "b_seen": record_json(seen),
-                "b_tolerated": record_json(tolerated) if tolerated else None,
-                "b_now": now,
-            }
-            for system, native_id, version, seen, tolerated in states
-        ],
+    rows = []
+    for system, native_id, version, seen, tolerated in states:
+        seen_json, seen_hash = record_json_and_hash(seen)
+        tolerated_json = record_json(tolerated) if tolerated else None
+        rows.append((system, entity, native_id, version, seen_hash, seen_json, tolerated_json, now))
+    update_rows(
+        conn,
+        t.links,
+        ("system", "entity", "native_id"),
+        ("version", "record_hash", "seen", "tolerated", "updated_at"),
+        rows,
     )
 
 
