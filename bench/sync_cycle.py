@@ -36,6 +36,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -348,6 +349,35 @@ def set_up(backend: str, workdir: Path, tag: str, count: int) -> tuple[dict[str,
 
 
 # ------------------------------------------------------------------------------ measuring
+def rss_mb() -> float:
+    """The resident set size of this process now (Linux: /proc/self/status)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class PeakRss:
+    """Samples this process's RSS every 20 ms in a thread while the block runs; ``peak_mb`` after."""
+
+    def __enter__(self) -> PeakRss:
+        self.before_mb = self.peak_mb = rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak_mb = max(self.peak_mb, rss_mb())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, rss_mb())
+
+
 def change_erp_rows(url: str, indexes: Sequence[int], tag: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
@@ -420,7 +450,8 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
             started = time.perf_counter()
             if profiler:
                 profiler.enable()
-            report = engine.run_cycle()
+            with PeakRss() as rss:
+                report = engine.run_cycle()
             elapsed = time.perf_counter() - started
             if profiler:
                 profiler.disable()
@@ -437,7 +468,15 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
             if r:
                 change_s.append(elapsed)
                 echo_s.append(echo_elapsed)
-                details.append({"captured": rep.captured, "applied": rep.applied, "echo_cycle_echoes": erep.echoes})
+                details.append(
+                    {
+                        "captured": rep.captured,
+                        "applied": rep.applied,
+                        "echo_cycle_echoes": erep.echoes,
+                        "rss_before_cycle_mb": round(rss.before_mb),
+                        "cycle_peak_rss_mb": round(rss.peak_mb),
+                    }
+                )
 
         quiet_after = quiet_cycles(engine, config, store, connectors, quiet)
         for connector in connectors.values():
@@ -457,6 +496,7 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
         "echo_cycle_s": [round(x, 3) for x in echo_s],
         "echo_cycle_median_s": round(statistics.median(echo_s), 3),
         "cycle_details": details[:1],
+        "cycle_peak_rss_mb": max(d["cycle_peak_rss_mb"] for d in details),
         "quiet_fresh": quiet_fresh,
         "quiet_after_burst": quiet_after,
     }

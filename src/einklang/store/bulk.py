@@ -3,7 +3,8 @@
 SQLAlchemy's ``executemany`` of an UPDATE processes every row's parameters in Python and
 psycopg still sends one statement per row. Here the values go to the driver as they are
 (after the column types' bind processing, e.g. date-times as text on SQLite): on PostgreSQL as
-one ``UPDATE ... FROM (VALUES ...)`` per chunk of rows, elsewhere as one plain ``executemany``.
+one ``UPDATE ... FROM unnest(arrays)`` per chunk of rows (one array parameter per column),
+elsewhere as one plain ``executemany``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from sqlalchemy.engine import Connection
 
 from einklang.store.state import chunks
 
-# PostgreSQL allows 65,535 parameters per statement; a chunk stays well below for any table here
-VALUES_CHUNK = 1000
+# rows per statement on PostgreSQL (bounds the size of one statement's arrays)
+VALUES_CHUNK = 5000
 
 
 def update_rows(
@@ -45,16 +46,18 @@ def update_rows(
     target = preparer.format_table(table)
     quoted = {name: preparer.quote(table.c[name].name) for name in names}
     if dialect.name == "postgresql":
+        # one array per column: a short statement whatever the number of rows (psycopg parses
+        # and prepares it once), the rows unnested and joined on their keys
         types = [dialect.type_compiler_instance.process(table.c[name].type) for name in names]
-        row_sql = "(" + ", ".join(f"CAST(%s AS {type_})" for type_ in types) + ")"
+        arrays = ", ".join(f"CAST(%s AS {type_}[])" for type_ in types)
         assignments = ", ".join(f"{quoted[name]} = v.{quoted[name]}" for name in columns)
         matches = " AND ".join(f"{target}.{quoted[name]} = v.{quoted[name]}" for name in keys)
+        sql = (
+            f"UPDATE {target} SET {assignments} FROM unnest({arrays}) "
+            f"AS v({', '.join(quoted[name] for name in names)}) WHERE {matches}"
+        )
         for chunk in chunks(driver_rows, VALUES_CHUNK):
-            sql = (
-                f"UPDATE {target} SET {assignments} FROM (VALUES {', '.join([row_sql] * len(chunk))}) "
-                f"AS v({', '.join(quoted[name] for name in names)}) WHERE {matches}"
-            )
-            conn.exec_driver_sql(sql, tuple(value for row in chunk for value in row))
+            conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*chunk, strict=True)))
         return
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     assignments = ", ".join(f"{quoted[name]} = {mark}" for name in columns)

@@ -103,7 +103,7 @@ class _PageWrites:
         # the new plan is the whole desired state: older pending updates go (before the new ones are added)
         for system, golden_ids in self.superseded.items():
             outbox.supersede_pending_of(conn, system, golden_ids, ("update",), "replaced by a newer plan")
-        outbox.add_outbox(conn, run_id, self.writes)
+        outbox.plan_writes(conn, run_id, self.writes)
         changes.mark_changes_processed(conn, self.processed)
 
 
