@@ -119,6 +119,7 @@ EPOCH = dt.datetime(2020, 1, 1)
 BATCH = 20_000
 PROFILE = False
 PROFILE_SORT = "cumulative"
+WARMUP = True
 NO_ECHO_MEMO = False
 
 
@@ -443,7 +444,8 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
         quiet_fresh = quiet_cycles(engine, config, store, connectors, quiet)
         rng = random.Random(count)
         change_s, echo_s, details = [], [], []
-        for r in range(repeat + 1):  # round 0 warms caches and is not counted
+        # round 0 warms caches and is not counted (--no-warmup: skipped)
+        for r in range(0 if WARMUP else 1, repeat + 1):
             picked = rng.sample(range(count), changes)
             change_erp_rows(urls["erp"], picked, f"r{r}")
             profiler = cProfile.Profile() if PROFILE and r == 1 else None
@@ -465,7 +467,7 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
             assert erep.captured == 0 and not erep.applied, erep.as_dict()
             names = crm_names(urls["crm"], picked)
             assert all(names[i] == f"Firma {i} GmbH r{r}" for i in picked)
-            if r:
+            if r >= 1:
                 change_s.append(elapsed)
                 echo_s.append(echo_elapsed)
                 details.append(
@@ -617,6 +619,7 @@ def main() -> None:
     parser.add_argument("--quiet", type=int, default=7, help="quiet cycles measured per size")
     parser.add_argument("--workdir", help="folder for the SQLite files (e.g. /dev/shm: no fsync noise)")
     parser.add_argument("--profile", action="store_true", help="cProfile one change cycle (stderr)")
+    parser.add_argument("--no-warmup", action="store_true", help="count every round (no uncounted warm-up round first)")
     parser.add_argument("--profile-sort", default="cumulative", help="pstats order: cumulative, tottime, ...")
     parser.add_argument(
         "--no-echo-memo", action="store_true", help="baseline: map every record read again (no EchoMemo)"
@@ -624,7 +627,8 @@ def main() -> None:
     parser.add_argument("--verify", type=int, metavar="N", help="compare the bulk set-up with a real initial load")
     args = parser.parse_args()
     print(f"# {platform.node()} {platform.processor() or platform.machine()} python {platform.python_version()}")
-    global PROFILE, PROFILE_SORT, NO_ECHO_MEMO
+    global PROFILE, PROFILE_SORT, NO_ECHO_MEMO, WARMUP
+    WARMUP = not args.no_warmup
     PROFILE = args.profile
     PROFILE_SORT = args.profile_sort
     NO_ECHO_MEMO = args.no_echo_memo
