@@ -26,13 +26,14 @@ from einklang.connectors.base import (
 )
 from einklang.context import EntityContext
 from einklang.mapping import ReferenceNotReady
-from einklang.model import CanonicalRecord, display
+from einklang.model import CanonicalRecord, display, record_hash
 from einklang.store import changes, journal, links, outbox
 from einklang.store.rows import Link, OutboxEntry
 from einklang.sync.breaker import SystemDown
 from einklang.sync.capture import fresh_states
 from einklang.sync.creates import record_refusal
 from einklang.sync.cycle import Cycle
+from einklang.sync.echoes import native_digest
 from einklang.sync.references import reference_reason
 from einklang.sync.report import EntityReport
 
@@ -119,9 +120,18 @@ class UpdateBatch:
         if applied or refused or self.superseded or self.nothing_left:
             link_states: list[links.LinkState] = []
             audit: list[dict[str, Any]] = []
+            # the written records come back in the next read (echoes): known, they need no mapping then
+            memo = cycle.echo_memo if not mapping.reference_fields else None
             for pending, record in applied:
                 seen, patch = pending.seen, pending.patch
-                new_seen = {**seen, **mapping.to_canonical(record.fields)[0]} if record.fields else {**seen, **patch}
+                if record.fields:
+                    written, problems = mapping.to_canonical(record.fields)
+                    new_seen = {**seen, **written}
+                    if memo is not None and not problems:
+                        key = (system, ctx.name, pending.link.native_id)
+                        memo.remember(key, native_digest(record.fields), record_hash(written))
+                else:
+                    new_seen = {**seen, **patch}
                 link_states.append((system, pending.link.native_id, record.version, new_seen, pending.link.tolerated))
                 audit.append(
                     {
