@@ -134,7 +134,7 @@ def timed_updates(crm: BottleCrmConnector, versions: dict[str, str], concurrency
             crm.update("person", u.native_id, u.patch, u.expected_version) for u in updates
         ]
     else:
-        results = crm.update_many("person", updates)
+        results = list(crm.update_many("person", updates))
     seconds = time.perf_counter() - started
     failed = [r for r in results if isinstance(r, ConnectorError)]
     if failed:

@@ -36,6 +36,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -117,6 +118,8 @@ CITIES = [
 EPOCH = dt.datetime(2020, 1, 1)
 BATCH = 20_000
 PROFILE = False
+PROFILE_SORT = "cumulative"
+WARMUP = True
 NO_ECHO_MEMO = False
 
 
@@ -347,6 +350,35 @@ def set_up(backend: str, workdir: Path, tag: str, count: int) -> tuple[dict[str,
 
 
 # ------------------------------------------------------------------------------ measuring
+def rss_mb() -> float:
+    """The resident set size of this process now (Linux: /proc/self/status)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class PeakRss:
+    """Samples this process's RSS every 20 ms in a thread while the block runs; ``peak_mb`` after."""
+
+    def __enter__(self) -> PeakRss:
+        self.before_mb = self.peak_mb = rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak_mb = max(self.peak_mb, rss_mb())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, rss_mb())
+
+
 def change_erp_rows(url: str, indexes: Sequence[int], tag: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
@@ -411,19 +443,21 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
 
         quiet_fresh = quiet_cycles(engine, config, store, connectors, quiet)
         rng = random.Random(count)
-        change_s, echo_s, details = [], [], []
-        for r in range(repeat + 1):  # round 0 warms caches and is not counted
+        change_s, echo_s, details, change_cpu_s = [], [], [], []
+        # round 0 warms caches and is not counted (--no-warmup: skipped)
+        for r in range(0 if WARMUP else 1, repeat + 1):
             picked = rng.sample(range(count), changes)
             change_erp_rows(urls["erp"], picked, f"r{r}")
             profiler = cProfile.Profile() if PROFILE and r == 1 else None
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
-            report = engine.run_cycle()
-            elapsed = time.perf_counter() - started
+            with PeakRss() as rss:
+                report = engine.run_cycle()
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
             if profiler:
                 profiler.disable()
-                pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+                pstats.Stats(profiler, stream=sys.stderr).sort_stats(PROFILE_SORT).print_stats(45)
             rep = report.entities[0]
             started = time.perf_counter()
             echo = engine.run_cycle()
@@ -433,10 +467,19 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
             assert erep.captured == 0 and not erep.applied, erep.as_dict()
             names = crm_names(urls["crm"], picked)
             assert all(names[i] == f"Firma {i} GmbH r{r}" for i in picked)
-            if r:
+            if r >= 1:
+                change_cpu_s.append(cpu)
                 change_s.append(elapsed)
                 echo_s.append(echo_elapsed)
-                details.append({"captured": rep.captured, "applied": rep.applied, "echo_cycle_echoes": erep.echoes})
+                details.append(
+                    {
+                        "captured": rep.captured,
+                        "applied": rep.applied,
+                        "echo_cycle_echoes": erep.echoes,
+                        "rss_before_cycle_mb": round(rss.before_mb),
+                        "cycle_peak_rss_mb": round(rss.peak_mb),
+                    }
+                )
 
         quiet_after = quiet_cycles(engine, config, store, connectors, quiet)
         for connector in connectors.values():
@@ -453,9 +496,14 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
         "setup_check": setup_check,
         "change_cycle_s": [round(x, 3) for x in change_s],
         "change_cycle_median_s": round(statistics.median(change_s), 3),
+        # CPU time of this process (einklang, and SQLite, which runs in it): what a loaded machine
+        # adds by making the process wait for a core is left out
+        "change_cycle_cpu_s": [round(x, 3) for x in change_cpu_s],
+        "change_cycle_cpu_median_s": round(statistics.median(change_cpu_s), 3),
         "echo_cycle_s": [round(x, 3) for x in echo_s],
         "echo_cycle_median_s": round(statistics.median(echo_s), 3),
         "cycle_details": details[:1],
+        "cycle_peak_rss_mb": max(d["cycle_peak_rss_mb"] for d in details),
         "quiet_fresh": quiet_fresh,
         "quiet_after_burst": quiet_after,
     }
@@ -576,14 +624,18 @@ def main() -> None:
     parser.add_argument("--quiet", type=int, default=7, help="quiet cycles measured per size")
     parser.add_argument("--workdir", help="folder for the SQLite files (e.g. /dev/shm: no fsync noise)")
     parser.add_argument("--profile", action="store_true", help="cProfile one change cycle (stderr)")
+    parser.add_argument("--no-warmup", action="store_true", help="count every round (no uncounted warm-up round first)")
+    parser.add_argument("--profile-sort", default="cumulative", help="pstats order: cumulative, tottime, ...")
     parser.add_argument(
         "--no-echo-memo", action="store_true", help="baseline: map every record read again (no EchoMemo)"
     )
     parser.add_argument("--verify", type=int, metavar="N", help="compare the bulk set-up with a real initial load")
     args = parser.parse_args()
     print(f"# {platform.node()} {platform.processor() or platform.machine()} python {platform.python_version()}")
-    global PROFILE, NO_ECHO_MEMO
+    global PROFILE, PROFILE_SORT, NO_ECHO_MEMO, WARMUP
+    WARMUP = not args.no_warmup
     PROFILE = args.profile
+    PROFILE_SORT = args.profile_sort
     NO_ECHO_MEMO = args.no_echo_memo
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         if args.verify:

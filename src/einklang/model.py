@@ -384,7 +384,19 @@ def record_json(record: Mapping[str, CanonicalValue]) -> str:
 def record_hash(record: Mapping[str, CanonicalValue]) -> str:
     """Stable digest of a canonical record; None-valued fields count as absent."""
     present = {name: value for name, value in record.items() if value is not None}
-    return hashlib.sha256(record_json(present).encode("utf-8")).hexdigest()[:32]
+    return _digest(record_json(present))
+
+
+def record_json_and_hash(record: Mapping[str, CanonicalValue]) -> tuple[str, str]:
+    """``(record_json(record), record_hash(record))``, encoding the record once where it can."""
+    text = record_json(record)
+    if any(value is None for value in record.values()):
+        return text, record_hash(record)
+    return text, _digest(text)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def display(value: CanonicalValue) -> str:

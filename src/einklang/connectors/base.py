@@ -57,6 +57,15 @@ class NativeRecord:
     fields: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class RecordUpdate:
+    """One conditional update of a batch: write ``patch`` if the record is still at ``expected_version``."""
+
+    native_id: str
+    patch: Mapping[str, Any]
+    expected_version: str | None
+
+
 @dataclass
 class ChangePage:
     """One page of changes; ``cursor`` is where reading resumes once this page is stored."""
@@ -107,6 +116,10 @@ class RecordNotFound(ConnectorError):
 
 class RecordRejected(ConnectorError):
     """The system refused the record (validation); retrying the same write will not help."""
+
+
+# what :meth:`Connector.update_many` yields per record: the record written, or why it was not
+UpdateOutcome = NativeRecord | StaleVersion | RecordNotFound | RecordRejected
 
 
 class ConfigurationError(ConnectorError):
@@ -182,6 +195,7 @@ _ENTITY_OPERATIONS = (
     "current_cursor",
     "create",
     "update",
+    "update_many",
     "delete",
     "archive",
 )
@@ -356,6 +370,21 @@ class Connector(abc.ABC):
         self, entity: str, native_id: str, patch: Mapping[str, Any], expected_version: str | None
     ) -> NativeRecord:
         """Write only the fields in ``patch``; raise StaleVersion if the version moved on."""
+
+    def update_many(self, entity: str, updates: Sequence[RecordUpdate]) -> Iterator[UpdateOutcome]:
+        """Many conditional updates; yields one outcome per update, in order, as each is done.
+
+        An outcome is the record as written, or the refusal of that one record (``StaleVersion``,
+        ``RecordNotFound``, ``RecordRejected``) as a value: a stale or refused record never stops
+        the others. An outage raises (``SystemUnavailable``); the outcomes yielded before it were
+        written. The version check stays per record. This default sends one ``update`` after the
+        other; connectors that can write many records in one round trip override it.
+        """
+        for item in updates:
+            try:
+                yield self.update(entity, item.native_id, item.patch, item.expected_version)
+            except (StaleVersion, RecordNotFound, RecordRejected) as refused:
+                yield refused
 
     @abc.abstractmethod
     def delete(self, entity: str, native_id: str, expected_version: str | None) -> None: ...

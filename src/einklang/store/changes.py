@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from einklang.connectors.base import SnapshotStore
 from einklang.model import decode_record, record_json
+from einklang.sql_bulk import driver_value, insert_rows
 from einklang.store import schema as t
 from einklang.store.rows import ChangeRow, NewChange
 from einklang.store.state import StateStore, chunks, utcnow
@@ -26,21 +27,23 @@ from einklang.store.state import StateStore, chunks, utcnow
 def insert_changes(conn: Connection, run_id: int | None, entity: str, changes: Sequence[NewChange]) -> None:
     if not changes:
         return
-    now = utcnow()
-    conn.execute(
-        t.changes.insert(),
+    now = driver_value(conn, t.changes.c.captured_at, utcnow())
+    insert_rows(
+        conn,
+        t.changes,
+        ("run_id", "system", "entity", "native_id", "kind", "version", "record", "source_modified", "captured_at"),
         [
-            {
-                "run_id": run_id,
-                "system": c.system,
-                "entity": entity,
-                "native_id": c.native_id,
-                "kind": c.kind,
-                "version": c.version,
-                "record": record_json(c.record) if c.record is not None else None,
-                "source_modified": c.source_modified,
-                "captured_at": now,
-            }
+            (
+                run_id,
+                c.system,
+                entity,
+                c.native_id,
+                c.kind,
+                c.version,
+                record_json(c.record) if c.record is not None else None,
+                c.source_modified,
+                now,
+            )
             for c in changes
         ],
     )

@@ -8,7 +8,7 @@ conflicts hold their field back from the merge.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from einklang.model import CanonicalValue, encode
 from einklang.store import schema as t
 from einklang.store.rows import ConflictRow
-from einklang.store.state import utcnow
+from einklang.store.state import chunks, utcnow
 
 HELD_STATUSES = ("open", "decided")  # a decided conflict stays held until the engine applies it
 
@@ -28,6 +28,18 @@ def held_conflicts(conn: Connection, golden_id: str) -> dict[str, ConflictRow]:
         sa.select(t.conflicts).where(t.conflicts.c.golden_id == golden_id, t.conflicts.c.status.in_(HELD_STATUSES))
     )
     return {row.field: ConflictRow.from_row(row) for row in rows}
+
+
+def held_conflicts_of(conn: Connection, golden_ids: Sequence[str]) -> dict[str, dict[str, ConflictRow]]:
+    """golden id -> field -> the conflict holding it back, for many golden records (only those with one)."""
+    found: dict[str, dict[str, ConflictRow]] = {}
+    for chunk in chunks(golden_ids):
+        rows = conn.execute(
+            sa.select(t.conflicts).where(t.conflicts.c.golden_id.in_(chunk), t.conflicts.c.status.in_(HELD_STATUSES))
+        )
+        for row in rows:
+            found.setdefault(row.golden_id, {})[row.field] = ConflictRow.from_row(row)
+    return found
 
 
 def insert_conflict(

@@ -13,9 +13,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from einklang.model import CanonicalRecord, CanonicalValue, decode_record, record_hash, record_json
+from einklang.model import (
+    CanonicalRecord,
+    CanonicalValue,
+    decode_record,
+    record_hash,
+    record_json,
+    record_json_and_hash,
+)
 from einklang.sql_bulk import driver_value, insert_rows
 from einklang.store import schema as t
+from einklang.store.bulk import update_rows
 from einklang.store.ids import new_golden_ids
 from einklang.store.rows import Link
 from einklang.store.state import StateStore, chunks, utcnow
@@ -55,6 +63,21 @@ def load_golden(conn: Connection, golden_id: str, *, lock: bool = False) -> tupl
     return decode_record(json.loads(row.base)), row.status
 
 
+def load_goldens(
+    conn: Connection, golden_ids: Sequence[str], *, lock: bool = False
+) -> dict[str, tuple[CanonicalRecord, str]]:
+    """golden id -> (base, status), for many records at once; unknown ids are absent.
+
+    ``lock``: as :func:`load_golden`, for the whole page; the rows are locked in id order, so
+    two workers locking overlapping pages cannot deadlock."""
+    found: dict[str, tuple[CanonicalRecord, str]] = {}
+    for chunk in chunks(sorted(set(golden_ids)) if lock else golden_ids):
+        query = sa.select(t.golden.c.id, t.golden.c.base, t.golden.c.status).where(t.golden.c.id.in_(chunk))
+        rows = conn.execute(query.order_by(t.golden.c.id).with_for_update() if lock else query)
+        found.update((row.id, (decode_record(json.loads(row.base)), row.status)) for row in rows)
+    return found
+
+
 def golden_entity_status(conn: Connection, golden_id: str) -> tuple[str, str] | None:
     """(entity, status) of a golden record, or None if there is no such record."""
     row = conn.execute(sa.select(t.golden.c.entity, t.golden.c.status).where(t.golden.c.id == golden_id)).first()
@@ -77,6 +100,16 @@ def save_golden(conn: Connection, golden_id: str, base: CanonicalRecord, status:
     if status is not None:
         values["status"] = status
     conn.execute(t.golden.update().where(t.golden.c.id == golden_id).values(**values))
+
+
+def save_goldens(conn: Connection, bases: Sequence[tuple[str, CanonicalRecord]]) -> None:
+    """New bases of many golden records: (golden id, base); one bulk statement."""
+    now = utcnow()
+    rows = []
+    for golden_id, base in bases:
+        text, digest = record_json_and_hash(base)
+        rows.append((golden_id, text, digest, now))
+    update_rows(conn, t.golden, ("id",), ("base", "base_hash", "updated_at"), rows)
 
 
 def set_golden_status(conn: Connection, golden_id: str, status: str) -> None:
@@ -203,6 +236,27 @@ def save_link(
             tolerated=record_json(tolerated) if tolerated else None,
             updated_at=utcnow(),
         )
+    )
+
+
+# (system, native id, version, seen, tolerated): a link's new state, for :func:`save_links`
+LinkState = tuple[str, str, str | None, CanonicalRecord, dict[str, CanonicalValue] | None]
+
+
+def save_links(conn: Connection, entity: str, states: Sequence[LinkState]) -> None:
+    """:func:`save_link` for many records at once (one bulk statement)."""
+    now = utcnow()
+    rows = []
+    for system, native_id, version, seen, tolerated in states:
+        seen_json, seen_hash = record_json_and_hash(seen)
+        tolerated_json = record_json(tolerated) if tolerated else None
+        rows.append((system, entity, native_id, version, seen_hash, seen_json, tolerated_json, now))
+    update_rows(
+        conn,
+        t.links,
+        ("system", "entity", "native_id"),
+        ("version", "record_hash", "seen", "tolerated", "updated_at"),
+        rows,
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from einklang.masking import mask
 from einklang.model import CanonicalRecord, decode_record, encode_record
+from einklang.sql_bulk import driver_value, insert_rows
 from einklang.store import schema as t
 from einklang.store.rows import FailedWrite, OutboxEntry, PlannedWrite
 from einklang.store.state import StateStore, chunks, utcnow
@@ -47,6 +48,45 @@ def add_outbox(conn: Connection, run_id: int | None, writes: Sequence[PlannedWri
     ]
     result = conn.execute(t.outbox.insert().returning(t.outbox.c.id, sort_by_parameter_order=True), rows)
     return [int(row[0]) for row in result]
+
+
+_PLAN_COLUMNS = (
+    "run_id",
+    "system",
+    "entity",
+    "golden_id",
+    "native_id",
+    "op",
+    "payload",
+    "base_version",
+    "cause",
+    "status",
+    "attempts",
+    "created_at",
+)
+
+
+def plan_writes(conn: Connection, run_id: int | None, writes: Sequence[PlannedWrite]) -> None:
+    """:func:`add_outbox` for a page of merges, which needs no ids back: COPY on PostgreSQL."""
+    now = driver_value(conn, t.outbox.c.created_at, utcnow())
+    rows = [
+        (
+            run_id,
+            w.system,
+            w.entity,
+            w.golden_id,
+            w.native_id,
+            w.op,
+            json.dumps(encode_record(w.payload)),
+            w.base_version,
+            w.cause,
+            "pending",
+            0,
+            now,
+        )
+        for w in writes
+    ]
+    insert_rows(conn, t.outbox, _PLAN_COLUMNS, rows)
 
 
 def pending_outbox(
@@ -136,16 +176,25 @@ def waiting_outbox(conn: Connection, entity: str | None = None, limit: int = 20)
 
 
 def supersede_pending(conn: Connection, system: str, golden_id: str, ops: Sequence[str], reason: str) -> None:
-    conn.execute(
-        t.outbox.update()
-        .where(
-            t.outbox.c.golden_id == golden_id,
-            t.outbox.c.system == system,
-            t.outbox.c.status == "pending",
-            t.outbox.c.op.in_(list(ops)),
+    supersede_pending_of(conn, system, [golden_id], ops, reason)
+
+
+def supersede_pending_of(
+    conn: Connection, system: str, golden_ids: Sequence[str], ops: Sequence[str], reason: str
+) -> None:
+    """Pending ``ops`` of these golden records in ``system`` are superseded (a page at once)."""
+    now = utcnow()
+    for chunk in chunks(golden_ids):
+        conn.execute(
+            t.outbox.update()
+            .where(
+                t.outbox.c.golden_id.in_(chunk) if len(chunk) > 1 else t.outbox.c.golden_id == chunk[0],
+                t.outbox.c.system == system,
+                t.outbox.c.status == "pending",
+                t.outbox.c.op.in_(list(ops)),
+            )
+            .values(status="superseded", last_error=reason, done_at=now)
         )
-        .values(status="superseded", last_error=reason, done_at=utcnow())
-    )
 
 
 def pending_for_golden(conn: Connection, golden_id: str, system: str, op: str) -> list[int]:

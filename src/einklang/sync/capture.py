@@ -266,10 +266,22 @@ def sent_seen(ctx: EntityContext, system: str, sent: CanonicalRecord, current: C
 
 def store_fresh_state(cycle: Cycle, ctx: EntityContext, system: str, native_id: str) -> NewChange:
     """Re-read one record and return its state as a change, so it is merged before any write."""
-    record = cycle.call(system, lambda: cycle.connectors[system].get(ctx.name, [native_id])).get(native_id)
-    if record is None:
-        return NewChange(system, native_id, "delete")
-    canonical, _ = ctx.mapping(system).to_canonical(record.fields)
-    modified_field = cycle.connectors[system].capabilities(ctx.name).modified_field
-    modified = stamp(record.fields.get(modified_field)) if modified_field else None
-    return NewChange(system, native_id, "upsert", record.version, canonical, modified)
+    return fresh_states(cycle, ctx, system, [native_id])[0]
+
+
+def fresh_states(cycle: Cycle, ctx: EntityContext, system: str, native_ids: list[str]) -> list[NewChange]:
+    """Re-read records (one call) and return their states as changes, a deletion for one that is gone."""
+    connector = cycle.connectors[system]
+    found = cycle.call(system, lambda: connector.get(ctx.name, native_ids))
+    mapping = ctx.mapping(system)
+    modified_field = connector.capabilities(ctx.name).modified_field
+    states = []
+    for native_id in native_ids:
+        record = found.get(native_id)
+        if record is None:
+            states.append(NewChange(system, native_id, "delete"))
+            continue
+        canonical, _ = mapping.to_canonical(record.fields)
+        modified = stamp(record.fields.get(modified_field)) if modified_field else None
+        states.append(NewChange(system, native_id, "upsert", record.version, canonical, modified))
+    return states

@@ -35,7 +35,7 @@ from einklang.sync.decisions import apply_decisions
 from einklang.sync.deletes import handle_delete
 from einklang.sync.echoes import EchoMemo
 from einklang.sync.linking import handle_new
-from einklang.sync.merging import merge_golden
+from einklang.sync.merging import MergeItem, merge_goldens
 from einklang.sync.partitions import EVERYTHING, GoldenScope
 from einklang.sync.relink import StateLost
 from einklang.sync.report import CycleReport, EntityReport, plan_marks, read_plan
@@ -137,7 +137,11 @@ class SyncEngine:
 
 
 def process_changes(cycle: Cycle, ctx: EntityContext, report: EntityReport) -> None:
-    """Merge every pending change of the entity, page by page."""
+    """Merge every pending change of the entity, page by page.
+
+    The one place where pending changes are selected (``changes.pending_changes``): a page is
+    read, merged in memory and written in one transaction (``merging.merge_goldens``).
+    """
     include_deletes = _deletes_allowed(cycle, ctx, report)
     after_id = 0
     while True:
@@ -206,7 +210,11 @@ def _process_batch(cycle: Cycle, ctx: EntityContext, rows: list[ChangeRow], repo
             ids[key], row.native_id, row.version, row.record, parse_stamp(row.source_modified)
         )
         group_ids.setdefault(found_link.golden_id, []).extend(ids[key])
-    for golden_id, observations in groups.items():
-        merge_golden(cycle, ctx, golden_id, observations, group_ids[golden_id], report)
+    merge_goldens(
+        cycle,
+        ctx,
+        [MergeItem(golden_id, observations, group_ids[golden_id]) for golden_id, observations in groups.items()],
+        report,
+    )
     for row, change_ids in unlinked:
         handle_new(cycle, ctx, row, change_ids, report)

@@ -13,17 +13,17 @@ from typing import Any
 from einklang.connectors.base import Connector, NativeRecord, RecordNotFound, RecordRejected, StaleVersion
 from einklang.context import EntityContext
 from einklang.mapping import ReferenceNotReady
-from einklang.model import CanonicalRecord, display
-from einklang.store import changes, journal, links, outbox
+from einklang.model import CanonicalRecord
+from einklang.store import journal, links, outbox
 from einklang.store.rows import Link, OutboxEntry
 from einklang.sync.breaker import SystemDown
-from einklang.sync.capture import sent_seen, store_fresh_state
+from einklang.sync.capture import sent_seen
 from einklang.sync.creates import CreateItem, CreateTarget, native_for_create, record_refusal, send_creates
 from einklang.sync.cycle import Cycle, Observation
-from einklang.sync.merging import merge_golden
+from einklang.sync.merging import MergeItem, merge_golden, merge_goldens
 from einklang.sync.recovery import find_created
-from einklang.sync.references import reference_reason
 from einklang.sync.report import EntityReport
+from einklang.sync.update_batch import UpdateBatch, wait_for_reference
 
 
 def apply_outbox(cycle: Cycle, ctx: EntityContext, system: str, report: EntityReport) -> bool:
@@ -70,7 +70,7 @@ def _apply_creates(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
             try:
                 native = native_for_create(mapping, correlation, entry.golden_id, agreed)
             except ReferenceNotReady as waiting:
-                _wait(cycle, ctx, system, entry, waiting, report)
+                wait_for_reference(cycle, ctx, system, entry, waiting, report)
                 continue
 
             # a run that died after sending may have created it already (I2), with the key it
@@ -179,19 +179,26 @@ def _send_creates(
     )
     report.created += len(results.created)
     report.failed += len(results.refused)
+    merged: list[MergeItem] = []
     for done in results.created:  # fields the system could not take as given get planned again
         observed = (
             {}
             if done.observed is None
             else {system: Observation([], done.record.native_id, done.record.version, done.observed, None)}
         )
-        merge_golden(cycle, ctx, done.item.golden_id, observed, [], report)
+        merged.append(MergeItem(done.item.golden_id, observed, []))
+    if len({item.golden_id for item in merged}) == len(merged):
+        merge_goldens(cycle, ctx, merged, report)  # one transaction for the page
+    else:  # the same golden record twice: one after the other
+        for item in merged:
+            merge_goldens(cycle, ctx, [item], report)
 
 
 # ------------------------------------------------------------------------------ updates and removals
 
 
 def _apply_updates(cycle: Cycle, ctx: EntityContext, system: str, report: EntityReport) -> bool:
+    """Pending updates and removals in outbox order; runs of updates are sent as one batch."""
     connector = cycle.connectors[system]
     replan = False
     after_id = 0
@@ -200,58 +207,33 @@ def _apply_updates(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
             entries = outbox.pending_outbox(
                 conn, system, ctx.name, ("update", "delete", "archive"), cycle.options.batch_size, after_id
             )
+            linked: dict[str, dict[str, Link]] = {entry.golden_id: {} for entry in entries}
+            linked.update(links.links_of_goldens(conn, list(linked)))
         if not entries:
             return replan
         after_id = entries[-1].id
+        batch = UpdateBatch(cycle, ctx, system, report)
         for entry in entries:
             if not cycle.scope.owns(entry.golden_id):
                 continue  # another worker's partition (sync/partitions.py)
-            with cycle.store.read() as conn:
-                link = links.links_of_golden(conn, entry.golden_id).get(system)
+            if entry.golden_id in batch.golden_ids or entry.op != "update":
+                # a removal, or a second write to a record of the batch: after what is before it
+                replan = batch.send() or replan
+                for golden_id in batch.golden_ids:
+                    linked.pop(golden_id, None)  # written: read again when needed
+                batch = UpdateBatch(cycle, ctx, system, report)
+            if entry.golden_id not in linked:
+                with cycle.store.read() as conn:
+                    linked[entry.golden_id] = links.links_of_golden(conn, entry.golden_id)
+            link = linked[entry.golden_id].get(system)
             if link is None:
-                with cycle.write() as conn:
-                    outbox.finish_outbox(conn, entry.id, "superseded", "no longer linked")
-                continue
-            if entry.op == "update":
-                replan = _send_update(cycle, ctx, system, entry, link, connector, report) or replan
+                batch.superseded.append(entry.id)
+            elif entry.op == "update":
+                batch.add(entry, link)
             else:
                 replan = _send_removal(cycle, ctx, system, entry, link, connector, report) or replan
-
-
-def _wait(
-    cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEntry, waiting: ReferenceNotReady, report: EntityReport
-) -> None:
-    """A write whose reference is not in ``system`` yet stays pending, with the reason (never sent without it).
-
-    A reference to a record that was deleted or archived will not resolve: the write fails,
-    and a problem names the record and the reference (the referenced entity's delete policy
-    removed it; a person decides what the record should point to now).
-    """
-    reason = reference_reason(cycle.references, waiting)
-    if waiting.removed:
-        with cycle.write() as conn:
-            outbox.finish_outbox(conn, entry.id, "failed", reason)
-            journal.add_problems(
-                conn,
-                cycle.run_id,
-                [
-                    {
-                        "kind": "reference_removed",
-                        "system": system,
-                        "entity": ctx.name,
-                        "golden_id": entry.golden_id,
-                        "native_id": entry.native_id,
-                        "field": waiting.field,
-                        "message": f"{entry.op} not sent: {reason}",
-                    }
-                ],
-            )
-        report.failed += 1
-        return
-    if entry.last_error != reason:  # a quiet wait writes nothing
-        with cycle.write() as conn:
-            outbox.note_waiting(conn, entry.id, reason)
-    report.waiting += 1
+                linked.pop(entry.golden_id, None)
+        replan = batch.send() or replan
 
 
 def _fail(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEntry, error: str, report: EntityReport) -> None:
@@ -260,77 +242,6 @@ def _fail(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEntry, err
             conn, cycle.run_id, ctx.name, system, entry.golden_id, entry.native_id, entry.op, entry.id, error
         )
     report.failed += 1
-
-
-def _send_update(
-    cycle: Cycle,
-    ctx: EntityContext,
-    system: str,
-    entry: OutboxEntry,
-    link: Link,
-    connector: Connector,
-    report: EntityReport,
-) -> bool:
-    seen = dict(link.seen or {})
-    patch = {k: v for k, v in entry.payload.items() if k not in seen or seen[k] != v}
-    if not patch:
-        with cycle.write() as conn:
-            outbox.finish_outbox(conn, entry.id, "done", "nothing left to write")
-        return False
-    mapping = ctx.mapping(system)
-    # the record as last seen completes the patch: a full-name column rebuilt from one changed
-    # part needs the other part, which is not in the patch and must not be taken for empty
-    try:
-        native_patch = mapping.to_native({**seen, **patch}, only=list(patch))
-    except ReferenceNotReady as waiting:
-        _wait(cycle, ctx, system, entry, waiting, report)
-        return False
-    cycle.fault("before_update")
-    try:
-        record: NativeRecord = cycle.call(
-            system, lambda: connector.update(ctx.name, link.native_id, native_patch, link.version)
-        )
-    except StaleVersion:
-        report.stale += 1
-        _reread(cycle, ctx, system, entry, link, "changed since it was last read: re-read, merged again")
-        return True
-    except RecordNotFound:
-        _reread(cycle, ctx, system, entry, link, "record no longer exists")
-        return True
-    except RecordRejected as exc:
-        _fail(cycle, ctx, system, entry, str(exc), report)
-        return False
-    cycle.fault("after_update")
-    new_seen = {**seen, **mapping.to_canonical(record.fields)[0]} if record.fields else {**seen, **patch}
-    with cycle.write() as conn:
-        links.save_link(conn, ctx.name, system, link.native_id, record.version, new_seen, link.tolerated)
-        outbox.finish_outbox(conn, entry.id, "done")
-        journal.audit(
-            conn,
-            cycle.run_id,
-            [
-                {
-                    "system": system,
-                    "entity": ctx.name,
-                    "golden_id": entry.golden_id,
-                    "native_id": link.native_id,
-                    "op": "update",
-                    "old": {k: display(seen.get(k)) for k in patch},
-                    "new": {k: display(v) for k, v in patch.items()},
-                    "cause": entry.cause,
-                }
-            ],
-        )
-    report.applied += 1
-    return False
-
-
-def _reread(cycle: Cycle, ctx: EntityContext, system: str, entry: OutboxEntry, link: Link, why: str) -> None:
-    """Store the record's fresh state as a change so that it is merged before any write."""
-    fresh = store_fresh_state(cycle, ctx, system, link.native_id)
-    with cycle.write() as conn:
-        changes.insert_changes(conn, cycle.run_id, ctx.name, [fresh])
-        outbox.finish_outbox(conn, entry.id, "superseded", why)
 
 
 def _send_removal(

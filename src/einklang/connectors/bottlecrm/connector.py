@@ -36,13 +36,14 @@ from einklang.connectors.base import (
     ChangePage,
     ConfigurationError,
     Connector,
-    ConnectorError,
     JsonValue,
     NativeRecord,
     RecordNotFound,
     RecordRejected,
+    RecordUpdate,
     SnapshotStore,
     StaleVersion,
+    UpdateOutcome,
 )
 from einklang.connectors.bottlecrm import employees
 from einklang.connectors.bottlecrm._api import BottleCrmApi, Scan, native
@@ -86,15 +87,6 @@ class BottleCrmSettings(HttpSettings):
 
 class BottleCrmEntityOptions(ConnectorSettings):
     resource: Literal["account", "contact", "product", "employee"] | None = None  # default: the entity name
-
-
-@dataclass(frozen=True)
-class RecordUpdate:
-    """One conditional update for :meth:`BottleCrmConnector.update_many`."""
-
-    native_id: str
-    patch: Mapping[str, Any]
-    expected_version: str | None
 
 
 @dataclass(frozen=True)
@@ -361,16 +353,22 @@ class BottleCrmConnector(Connector):
     ) -> NativeRecord:
         return self._update(self._resource(entity), RecordUpdate(native_id, patch, expected_version))
 
-    def update_many(self, entity: str, updates: Sequence[RecordUpdate]) -> list[NativeRecord | ConnectorError]:
+    def update_many(self, entity: str, updates: Sequence[RecordUpdate]) -> Iterator[UpdateOutcome]:
         """Each update as :meth:`update` does it (version check, PATCH, read back), ``concurrency``
-        at a time; results in the order of ``updates``.
+        at a time; outcomes in the order of ``updates`` (the contract of ``Connector.update_many``).
 
         A record's failure (``StaleVersion``, ``RecordNotFound``, ``RecordRejected``) is its
-        result and the others go on. After a ``SystemUnavailable`` no further update is sent:
-        those not sent answer ``SystemUnavailable`` too, and nothing was written for them.
+        outcome and the others go on. After a ``SystemUnavailable`` no further update is sent,
+        and it is raised at the first update (in order) it stopped. An update after that one may
+        have been in flight and written: the engine does not count it as sent, so it is sent
+        again with the old version, finds the version moved and re-reads it (never a blind write).
         """
         resource = self._resource(entity)
-        return self.pool.map(lambda change: self._update(resource, change), updates)
+        for outcome in self.pool.map(lambda change: self._update(resource, change), updates):
+            if isinstance(outcome, NativeRecord | StaleVersion | RecordNotFound | RecordRejected):
+                yield outcome
+            else:
+                raise outcome
 
     def delete(self, entity: str, native_id: str, expected_version: str | None) -> None:
         resource = self._resource(entity)

@@ -13,7 +13,8 @@ Three ways to see changes, chosen by the options of an entity:
   the database (trigger or sequence); ``overlap_versions`` plays the role of the time overlap.
 * no ``changed``: a full scan whose rows are hashed and compared with the previous scan's hashes.
 
-Writes are conditional: the row is locked (``SELECT ... FOR UPDATE``; on SQLite the transaction
+Writes are conditional (``update_many`` does the same for many rows in one transaction,
+see :mod:`einklang.connectors.sql.updates`): the row is locked (``SELECT ... FOR UPDATE``; on SQLite the transaction
 starts with ``BEGIN IMMEDIATE``), its version is computed exactly as it was when the caller read
 it and compared as a string, and only then is the patch written. Comparing rendered versions in
 Python rather than ``WHERE changed = :expected`` in SQL keeps the check exact whatever the
@@ -43,9 +44,10 @@ from einklang.connectors.sql.changes import SqlChangeReading
 from einklang.connectors.sql.dialect import error_reason, server_description
 from einklang.connectors.sql.inserts import SqlInserting
 from einklang.connectors.sql.table import DEFAULT_PAGE_SIZE, ID_CHUNK, json_scalar
+from einklang.connectors.sql.updates import SqlUpdating
 
 
-class SqlConnector(SqlChangeReading, SqlInserting):
+class SqlConnector(SqlChangeReading, SqlInserting, SqlUpdating):
     """Reads and writes the configured tables of one SQL database."""
 
     def capabilities(self, entity: str) -> Capabilities:
