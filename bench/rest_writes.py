@@ -212,8 +212,10 @@ def read_cost(url: str, token: str, ids: Sequence[str], changes: int) -> dict[st
         for kind, changed in (("quiet", 0), (f"{changes} changed", changes)):
             if changed:
                 versions = {i: r.version for i, r in crm.get("person", list(ids[:changed])).items()}
-                crm.update_many(
-                    "person", [RecordUpdate(i, {"title": uuid.uuid4().hex[:6]}, v) for i, v in versions.items()]
+                list(  # update_many is lazy: it writes as its outcomes are taken
+                    crm.update_many(
+                        "person", [RecordUpdate(i, {"title": uuid.uuid4().hex[:6]}, v) for i, v in versions.items()]
+                    )
                 )
             transport.requests = 0
             started = time.perf_counter()

@@ -108,7 +108,7 @@ def test_a_quiet_cycle_costs_one_request_and_k_changes_cost_k_reads(bottlecrm_se
     assert read(crm, cursor, versions)[:2] == ([], [])
     assert transport.paths == ["GET /api/activities/"]  # quiet: the feed alone, whatever the count
 
-    crm.update_many("person", [RecordUpdate(p.native_id, {"city": "Bonn"}, p.version) for p in people[:2]])
+    list(crm.update_many("person", [RecordUpdate(p.native_id, {"city": "Bonn"}, p.version) for p in people[:2]]))
     crm.delete("person", people[5].native_id, None)
     transport.paths.clear()
     changed, deleted, cursor = read(crm, cursor, versions)
