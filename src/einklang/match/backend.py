@@ -41,6 +41,10 @@ class Backend(Protocol):
     def block_cap(self) -> int | None:
         """Records that may share a blocking key before it pairs nobody (None: no cap)."""
 
+    @property
+    def pairs_per_slice(self) -> int | None:
+        """Candidate pairs scored at once; more are scored a slice of the records at a time (None: one pass)."""
+
     def database_api(self) -> Any: ...
 
     def file_connection(self, workdir: Path) -> Any:
@@ -84,6 +88,9 @@ class DuckDBBackend:
     threads: int | None = None
     memory_limit: str | None = "2GB"
     block_cap: int | None = DEFAULT_CAP
+    pairs_per_slice: int | None = 20_000_000
+    """DuckDB holds a slice's blocked pairs in its memory (spilling only in part): 20 million stay
+    within the default 2 GB limit."""
 
     def _connect(self, workdir: Path | None = None) -> Any:
         import duckdb
@@ -155,6 +162,8 @@ class SparkBackend:
     """How Splink cuts Spark's query plans between steps: "persist" (memory, then disk) suits one
     machine; "parquet" or "checkpoint" suit a cluster with large lists."""
     block_cap: int | None = DEFAULT_CAP
+    pairs_per_slice: int | None = None
+    """Spark spreads and spills the blocked pairs itself; slices would only repeat its fixed cost."""
     driver_memory_limit: str = "1GB"
     """DuckDB's limit on the driver while it caps blocking keys in the prepared files."""
 

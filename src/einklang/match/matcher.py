@@ -42,8 +42,6 @@ RECORD_KEY = "record_key"
 """The record's id as text, stored with the prepared values so that SQL can order pairs by it."""
 CHUNK = 50_000
 """Records prepared per batch."""
-PAIRS_PER_CHUNK = 20_000_000
-"""Candidate pairs (estimated) scored at once; more make slices of the records, scored in turn."""
 PAIR_BATCH = 5_000
 """Pairs read back per batch: each row carries both records' prepared values, so rows are wide."""
 
@@ -347,7 +345,18 @@ def iter_duplicates(
             blocking = _cap_blocks(backend, workdir, spec, symmetric, stats)
             session = backend.open_session(workdir)
             yield from _score_and_explain(
-                session, workdir, spec, blocking, model, link_type, thresholds, stats, ids_a, ids_b, excluded
+                session,
+                backend.pairs_per_slice,
+                workdir,
+                spec,
+                blocking,
+                model,
+                link_type,
+                thresholds,
+                stats,
+                ids_a,
+                ids_b,
+                excluded,
             )
         except Exception as error:  # DuckDB's own type, or Splink's wrapping of it
             if "Out of Memory" in str(error):
@@ -389,6 +398,7 @@ def _cap_blocks(backend: Backend, workdir: Path, spec: MatchSpec, symmetric: boo
 
 def _score_in_chunks(
     session: Session,
+    pairs_per_slice: int | None,
     workdir: Path,
     linker: Linker,
     spec: MatchSpec,
@@ -402,7 +412,7 @@ def _score_in_chunks(
     drop conditions (in a big list most scored pairs are colleagues they drop; and only ids,
     score and levels) goes to a Parquet file, so the engine holds one slice's pairs at a time.
     """
-    chunks = max(1, -(-stats.pairs_bound // PAIRS_PER_CHUNK))
+    chunks = max(1, -(-stats.pairs_bound // pairs_per_slice)) if pairs_per_slice else 1
     kept_files = []
     for number in range(1, chunks + 1):
         predictions = linker.inference.predict_chunk(
@@ -437,6 +447,7 @@ def _prepared_file(workdir: Path, name: str, blocking: MatchSpec, spec: MatchSpe
 
 def _score_and_explain(
     session: Session,
+    pairs_per_slice: int | None,
     workdir: Path,
     spec: MatchSpec,
     blocking: MatchSpec,
@@ -457,7 +468,7 @@ def _score_and_explain(
         tables.append(session.database_api.register("prepared_b", dataset_display_name="b"))
     settings = splink_settings(blocking, model, link_type)
     linker = Linker(tables if len(tables) > 1 else tables[0], settings, log_level=None)
-    table = _score_in_chunks(session, workdir, linker, spec, link_type, thresholds, stats)
+    table = _score_in_chunks(session, pairs_per_slice, workdir, linker, spec, link_type, thresholds, stats)
     stats.score_seconds = time.perf_counter() - started
     matched: dict[tuple[str, int], set[str]] = {}
     if spec.ambiguity_sql is not None:

@@ -11,7 +11,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import einklang.match.matcher as matcher
 from einklang.match import CONTACT_SPEC, PERSON_SPEC, DuckDBBackend, MatchStats, find_duplicates
 from einklang.match._blocks import cap_blocking_keys, rule_key
 from einklang.match.spec import ListBlock
@@ -133,25 +132,25 @@ def test_a_shared_switchboard_beyond_the_cap_pairs_nobody_but_copies_still_meet(
     assert copies and copies <= found | {(b, a) for a, b in found}
 
 
-def test_scoring_in_slices_gives_the_pairs_of_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scoring_in_slices_gives_the_pairs_of_one_pass() -> None:
     records = colleagues_and_copies(3, 60)
     whole = verdicts(records, DuckDBBackend(threads=1))
-    monkeypatch.setattr(matcher, "PAIRS_PER_CHUNK", 100)
     stats = MatchStats()
-    sliced = verdicts(records, DuckDBBackend(threads=1), stats)
+    sliced = verdicts(records, DuckDBBackend(threads=1, pairs_per_slice=100), stats)
     assert stats.score_chunks > 1
     assert sliced == whole
 
 
-def test_linking_two_lists_caps_keys_over_both(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_linking_two_lists_caps_keys_over_both() -> None:
     people = [
         {"id": f"a{n}", "first_name": "Anna", "last_name": f"Muster{n}", "date_of_birth": "1980-01-01"}
         for n in range(6)
     ]
     others = [{**person, "id": person["id"].replace("a", "b")} for person in people]
     stats = MatchStats()
-    monkeypatch.setattr(matcher, "PAIRS_PER_CHUNK", 10)
-    pairs = find_duplicates(people, others, spec=PERSON_SPEC, backend=DuckDBBackend(block_cap=8), stats=stats)
+    backend = DuckDBBackend(block_cap=8, pairs_per_slice=10)
+    pairs = find_duplicates(people, others, spec=PERSON_SPEC, backend=backend, stats=stats)
+    assert stats.score_chunks > 1
     assert stats.capped_keys["l.date_of_birth = r.date_of_birth"] == 1
     assert {(pair.a_id, pair.b_id) for pair in pairs if pair.verdict == "duplicate"} == {
         (f"a{n}", f"b{n}") for n in range(6)
