@@ -90,6 +90,11 @@ class CappedBlocking:
         return sum(self.capped_keys.values())
 
 
+def sql_text(path: Path) -> str:
+    """A path as an SQL string literal (COPY and read_parquet take no parameters in every position)."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def _column(index: int, side: str = "") -> str:
     return f"__block_{index}{side}"
 
@@ -102,7 +107,7 @@ def cap_blocking_keys(
     ``connection`` is a DuckDB connection (memory limit and spill folder are the caller's). Keys
     are counted over all files together: across two lists a block holds both lists' records.
     """
-    sources = "[" + ", ".join(f"'{path}'" for path in files) + "]"
+    sources = "[" + ", ".join(sql_text(path) for path in files) + "]"
     connection.execute(f"CREATE OR REPLACE TEMP VIEW __all_records AS SELECT * FROM read_parquet({sources})")
     new_rules: list[str | ListBlock] = []
     key_columns: list[str] = []
@@ -180,11 +185,11 @@ def _write(
         # The values of the list that at most ``cap`` records hold; records keep their own order.
         joins.append(
             f"LEFT JOIN (SELECT unique_id, list(v) AS kept_values FROM (SELECT unique_id, unnest({column}) AS v "
-            f"FROM read_parquet('{source}')) WHERE v NOT IN (SELECT v FROM __big_{index}) GROUP BY unique_id) "
+            f"FROM read_parquet({sql_text(source)})) WHERE v NOT IN (SELECT v FROM __big_{index}) GROUP BY unique_id) "
             f"{alias} ON {alias}.unique_id = t.unique_id"
         )
         selected.append(f"{alias}.kept_values AS {capped_column}")
     connection.execute(
-        f"COPY (SELECT {', '.join(selected)} FROM read_parquet('{source}') t {' '.join(joins)}) "
-        f"TO '{output}' (FORMAT parquet)"
+        f"COPY (SELECT {', '.join(selected)} FROM read_parquet({sql_text(source)}) t {' '.join(joins)}) "
+        f"TO {sql_text(output)} (FORMAT parquet)"
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from einklang.match._blocks import DEFAULT_CAP
+from einklang.match._blocks import DEFAULT_CAP, sql_text
 
 
 class Session(Protocol):
@@ -65,7 +65,7 @@ class DuckDBSession:
 
     def save(self, sql: str, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.connection.execute(f"COPY ({sql}) TO '{path}' (FORMAT parquet)")
+        self.connection.execute(f"COPY ({sql}) TO {sql_text(path)} (FORMAT parquet)")
 
     def rows(self, sql: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
         reader = self.connection.sql(sql).to_arrow_reader(batch_size)
