@@ -149,6 +149,9 @@ def cap_blocking_keys(
         new_rules.append(f"l.{left} = r.{right}")
     for source, output in zip(files, outputs, strict=True):
         _write(connection, source, output, key_columns, list_columns)
+    for index in range(len(rules)):
+        connection.execute(f"DROP TABLE IF EXISTS __big_{index}")
+    connection.execute("DROP VIEW __all_records")
     return CappedBlocking(tuple(new_rules), capped, largest, sum(pairs))
 
 

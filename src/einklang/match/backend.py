@@ -28,6 +28,9 @@ class Session(Protocol):
     def save(self, sql: str, path: Path) -> None:
         """Write the query's rows to Parquet at ``path``."""
 
+    def duckdb_connection(self) -> Any | None:
+        """The session's DuckDB connection, if it runs on DuckDB."""
+
     def rows(self, sql: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
         """The query's rows, a batch at a time, in the query's order."""
 
@@ -62,6 +65,9 @@ class DuckDBSession:
         self.connection.execute(
             f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet(?)", [[str(path) for path in paths]]
         )
+
+    def duckdb_connection(self) -> Any | None:
+        return self.connection
 
     def save(self, sql: str, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,6 +136,9 @@ class SparkMatchSession:
     def load_parquet(self, table: str, *paths: Path) -> None:
         self.spark.read.parquet(*(str(path) for path in paths)).createOrReplaceTempView(table)
         self.views.append(table)
+
+    def duckdb_connection(self) -> Any | None:
+        return None
 
     def save(self, sql: str, path: Path) -> None:
         self.spark.sql(sql).write.mode("overwrite").parquet(str(path))

@@ -342,8 +342,8 @@ def iter_duplicates(
         link_type: LinkType = "dedupe_only" if symmetric else "link_only"
         session: Session | None = None
         try:
-            blocking = _cap_blocks(backend, workdir, spec, symmetric, stats)
             session = backend.open_session(workdir)
+            blocking = _cap_blocks(backend, session, workdir, spec, symmetric, stats)
             yield from _score_and_explain(
                 session,
                 backend.pairs_per_slice,
@@ -371,12 +371,18 @@ def iter_duplicates(
                 session.close()
 
 
-def _cap_blocks(backend: Backend, workdir: Path, spec: MatchSpec, symmetric: bool, stats: MatchStats) -> MatchSpec:
-    """The spec to block with: its rules on capped keys (files ``*.blocked.parquet``), or itself."""
+def _cap_blocks(
+    backend: Backend, session: Session, workdir: Path, spec: MatchSpec, symmetric: bool, stats: MatchStats
+) -> MatchSpec:
+    """The spec to block with: its rules on capped keys (files ``*.blocked.parquet``), or itself.
+
+    On DuckDB the counting shares the session's connection (one buffer pool, not two).
+    """
     if backend.block_cap is None:
         return spec
     names = ["a"] if symmetric else ["a", "b"]
-    connection = backend.file_connection(workdir)
+    shared = session.duckdb_connection()
+    connection = shared if shared is not None else backend.file_connection(workdir)
     try:
         capped = cap_blocking_keys(
             connection,
@@ -386,7 +392,8 @@ def _cap_blocks(backend: Backend, workdir: Path, spec: MatchSpec, symmetric: boo
             backend.block_cap,
         )
     finally:
-        connection.close()
+        if shared is None:
+            connection.close()
     stats.capped_keys, stats.largest_block = capped.capped_keys, capped.largest_block
     stats.pairs_bound = capped.pairs_bound
     if capped.total_capped:
