@@ -118,7 +118,9 @@ def cap_blocking_keys(
     for index, rule in enumerate(rules):
         name = rule.sql if isinstance(rule, ListBlock) else rule
         if isinstance(rule, ListBlock):
-            counts = f"SELECT v, count(*) AS n FROM (SELECT unnest({rule.column}) AS v FROM __all_records) GROUP BY v"
+            # No NULL among the big values: ``v NOT IN (..., NULL)`` would drop every value.
+            values = f"SELECT unnest({rule.column}) AS v FROM __all_records"
+            counts = f"SELECT v, count(*) AS n FROM ({values}) WHERE v IS NOT NULL GROUP BY v"
             big = _big_keys(connection, index, counts, cap, capped, largest, pairs, name)
             if big:
                 list_columns.append((rule.column, _column(index)))
@@ -185,7 +187,7 @@ def _write(
     for number, (column, capped_column) in enumerate(list_columns):
         index = capped_column.removeprefix("__block_")
         alias = f"k{number}"
-        # The values of the list that at most ``cap`` records hold; records keep their own order.
+        # The values of the list that at most ``cap`` records hold (their order means nothing to blocking).
         joins.append(
             f"LEFT JOIN (SELECT unique_id, list(v) AS kept_values FROM (SELECT unique_id, unnest({column}) AS v "
             f"FROM read_parquet({sql_text(source)})) WHERE v NOT IN (SELECT v FROM __big_{index}) GROUP BY unique_id) "

@@ -155,3 +155,14 @@ def test_linking_two_lists_caps_keys_over_both() -> None:
     assert {(pair.a_id, pair.b_id) for pair in pairs if pair.verdict == "duplicate"} == {
         (f"a{n}", f"b{n}") for n in range(6)
     }
+
+
+def test_an_empty_value_in_many_lists_does_not_empty_the_others(tmp_path: Path) -> None:
+    rows = [
+        {"unique_id": n, "name": "anna", "city": "berlin", "phones": [None, SWITCHBOARD, f"m{n % 3}"]} for n in range(6)
+    ]
+    source = _prepared(tmp_path / "a.parquet", rows)
+    capped = cap_blocking_keys(duckdb.connect(), [source], [tmp_path / "out.parquet"], [ListBlock("phones")], cap=4)
+    assert capped.capped_keys == {"l.phones = r.phones": 1}
+    out = {row["unique_id"]: row["__block_0"] for row in pq.read_table(tmp_path / "out.parquet").to_pylist()}
+    assert out == {n: [f"m{n % 3}"] for n in range(6)}
