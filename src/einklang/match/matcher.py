@@ -42,6 +42,10 @@ RECORD_KEY = "record_key"
 """The record's id as text, stored with the prepared values so that SQL can order pairs by it."""
 CHUNK = 50_000
 """Records prepared per batch."""
+RECORDS_PER_SLICE = 50_000
+"""When scoring in slices (DuckDB), at most this many records per slice: a slice's scored pairs
+carry both records' comparison values until the drop rules have run, so their number, not only
+the candidates', sets the engine's memory."""
 PAIR_BATCH = 5_000
 """Pairs read back per batch: each row carries both records' prepared values, so rows are wide."""
 
@@ -419,7 +423,9 @@ def _score_in_chunks(
     drop conditions (in a big list most scored pairs are colleagues they drop; and only ids,
     score and levels) goes to a Parquet file, so the engine holds one slice's pairs at a time.
     """
-    chunks = max(1, -(-stats.pairs_bound // pairs_per_slice)) if pairs_per_slice else 1
+    chunks = 1
+    if pairs_per_slice:
+        chunks = max(1, -(-stats.pairs_bound // pairs_per_slice), -(-stats.records // RECORDS_PER_SLICE))
     kept_files = []
     for number in range(1, chunks + 1):
         predictions = linker.inference.predict_chunk(
