@@ -7,19 +7,28 @@ no pair list, only counts, the way ``einklang dedupe --out`` streams pairs to a 
 the recipe of bench/dedupe_quality.py (its tutorial approach: training, then predict at 0.99),
 which needs the records as one pandas frame, as Splink's API does.
 
+A run that grows past ``--max-rss-mb`` or runs longer than ``--max-seconds`` is stopped (SIGKILL)
+and recorded as such: the machine is shared, and "needed more than X" is the result then.
+``--truth`` has the child write the ids of the pairs it found to a file, and the parent (outside
+the measured process) counts how many of the data's true pairs each verdict holds.
+
 Usage: python bench/dedupe_scale.py [--sizes 100000,300000] [--tools einklang,splink]
            [--engine duckdb|spark] [--spark-master local[2]] [--repeat 3] [--threads N]
-           [--memory-limit 1GB]
+           [--memory-limit 1GB] [--block-cap 1000] [--max-rss-mb 8000] [--max-seconds 3600]
+           [--truth]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,23 +37,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
-def run_einklang(size: int, engine: str, master: str, threads: int | None, memory_limit: str | None) -> dict[str, Any]:
+def run_einklang(arguments: argparse.Namespace) -> dict[str, Any]:
     from data.german_contacts import NORMAL, Generator
 
     from einklang.match import CONTACT_SPEC, DuckDBBackend, MatchStats, SparkBackend, iter_duplicates, spark_session
 
+    size = arguments.one
     records = ({k: v for k, v in r.items() if k != "entity"} for r in Generator(11, NORMAL).records(size))
+    cap = None if arguments.block_cap == 0 else arguments.block_cap
     backend: Any
-    if engine == "spark":
-        backend = SparkBackend(spark_session(master))
+    if arguments.engine == "spark":
+        backend = SparkBackend(spark_session(arguments.spark_master), block_cap=cap)
     else:
-        backend = DuckDBBackend(threads=threads, **({"memory_limit": memory_limit} if memory_limit else {}))
+        limit = {"memory_limit": arguments.memory_limit} if arguments.memory_limit else {}
+        backend = DuckDBBackend(threads=arguments.threads, block_cap=cap, **limit)
     stats = MatchStats()
     counts = {"duplicate": 0, "possible": 0}
+    pairs_out = open(arguments.pairs_file, "w", encoding="utf-8") if arguments.pairs_file else None  # noqa: SIM115
     started = time.perf_counter()
     for pair in iter_duplicates(records, spec=CONTACT_SPEC, backend=backend, stats=stats):
         counts[pair.verdict] += 1
+        if pairs_out is not None:
+            pairs_out.write(f"{pair.a_id}\t{pair.b_id}\t{pair.verdict}\n")
     total = time.perf_counter() - started
+    if pairs_out is not None:
+        pairs_out.close()
     return {
         "prepare_seconds_incl_generation": round(stats.prepare_seconds, 1),
         "score_seconds": round(stats.score_seconds, 1),
@@ -53,6 +70,11 @@ def run_einklang(size: int, engine: str, master: str, threads: int | None, memor
         "scored_pairs": stats.scored_pairs,
         "kept_after_sql_rules": stats.kept_pairs,
         **counts,
+        "block_cap": cap,
+        "capped_keys": {rule: keys for rule, keys in stats.capped_keys.items() if keys},
+        "largest_blocks": dict(sorted(stats.largest_block.items(), key=lambda item: -item[1])[:3]),
+        "candidate_pairs_bound": stats.pairs_bound,
+        "score_slices": stats.score_chunks,
     }
 
 
@@ -68,12 +90,7 @@ def run_splink(size: int) -> dict[str, Any]:
 
 
 def child(arguments: argparse.Namespace) -> None:
-    if arguments.tool == "splink":
-        result = run_splink(arguments.one)
-    else:
-        result = run_einklang(
-            arguments.one, arguments.engine, arguments.spark_master, arguments.threads, arguments.memory_limit
-        )
+    result = run_splink(arguments.one) if arguments.tool == "splink" else run_einklang(arguments)
     print(json.dumps(result))
 
 
@@ -84,18 +101,107 @@ def measure(arguments: argparse.Namespace, tool: str, size: int) -> dict[str, An
         command += ["--threads", str(arguments.threads)]
     if arguments.memory_limit:
         command += ["--memory-limit", arguments.memory_limit]
+    command += ["--block-cap", str(arguments.block_cap)]
+    pairs_file = None
+    if arguments.truth and tool == "einklang":
+        handle, pairs_file = tempfile.mkstemp(prefix="dedupe-scale-pairs-", suffix=".tsv")
+        os.close(handle)
+        command += ["--pairs-file", pairs_file]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert process.stdout is not None
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        return {"tool": tool, "records": size, "failed": os.waitstatus_to_exitcode(status)}
-    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.DEVNULL)
+        killed, tree_peak_mb, status, usage = _watch(process, arguments.max_rss_mb, arguments.max_seconds)
+        wall = time.perf_counter() - started
+        output.seek(0)
+        text = output.read().decode()
     # ru_maxrss of wait4 is the child's own peak (a Spark JVM is a grandchild and not in it).
     peak_mb = usage.ru_maxrss // 1024
-    return {"tool": tool, "records": size, "wall_seconds": round(wall, 1), "peak_rss_mb": peak_mb, **result}
+    if killed:
+        return {
+            "tool": tool,
+            "records": size,
+            "stopped": killed,
+            "after_seconds": round(wall, 1),
+            "peak_rss_mb": peak_mb,
+            "process_tree_peak_mb": tree_peak_mb,
+        }
+    if os.waitstatus_to_exitcode(status) != 0:
+        return {
+            "tool": tool,
+            "records": size,
+            "failed": os.waitstatus_to_exitcode(status),
+            "after_seconds": round(wall),
+        }
+    result: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
+    if pairs_file:
+        result["truth"] = _recall(size, Path(pairs_file))
+        os.unlink(pairs_file)
+    measured = {"wall_seconds": round(wall, 1), "peak_rss_mb": peak_mb, "process_tree_peak_mb": tree_peak_mb}
+    return {"tool": tool, "records": size, **measured, **result}
+
+
+def _rss_mb(pid: int) -> int:
+    """The resident memory of ``pid`` and all its descendants (a Spark JVM), from /proc."""
+    total = 0
+    pending = [pid]
+    while pending:
+        one = pending.pop()
+        with contextlib.suppress(OSError, ValueError):
+            pending += [int(child) for child in Path(f"/proc/{one}/task/{one}/children").read_text().split()]
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) // 1024
+    return total
+
+
+def _watch(process: subprocess.Popen[bytes], max_rss_mb: int, max_seconds: float) -> tuple[str | None, int, int, Any]:
+    """Wait for ``process``; stop it (SIGKILL) past the memory or time cap and say which.
+
+    Also the highest memory of the process tree seen (sampled twice a second; with Spark it
+    includes the JVM, which ``ru_maxrss`` does not), and ``os.wait4``'s status and usage.
+    """
+    started = time.monotonic()
+    peak = 0
+    stopped = None
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            return stopped, peak, status, usage
+        rss = _rss_mb(process.pid)
+        peak = max(peak, rss)
+        if stopped is None and rss > max_rss_mb:
+            stopped = f"resident memory passed {max_rss_mb} MB"
+        elif stopped is None and time.monotonic() - started > max_seconds:
+            stopped = f"still running after {max_seconds:.0f} s"
+        if stopped:
+            process.send_signal(signal.SIGKILL)
+        time.sleep(0.5)
+
+
+def _recall(size: int, pairs_file: Path) -> dict[str, Any]:
+    """How many of the data's true pairs (records of one entity) each verdict holds."""
+    from data.german_contacts import NORMAL, Generator
+
+    entity = {record["id"]: record["entity"] for record in Generator(11, NORMAL).records(size)}
+    sizes: dict[int, int] = {}
+    for value in entity.values():
+        sizes[value] = sizes.get(value, 0) + 1
+    true_pairs = sum(n * (n - 1) // 2 for n in sizes.values())
+    found = {"duplicate": [0, 0], "possible": [0, 0]}
+    with pairs_file.open(encoding="utf-8") as lines:
+        for line in lines:
+            a, b, verdict = line.rstrip("\n").split("\t")
+            found[verdict][0 if entity[a] == entity[b] else 1] += 1
+    duplicate_true, duplicate_false = found["duplicate"]
+    either_true = duplicate_true + found["possible"][0]
+    return {
+        "true_pairs": true_pairs,
+        "duplicate_true": duplicate_true,
+        "duplicate_false": duplicate_false,
+        "recall_duplicate_or_possible": round(either_true / true_pairs, 4) if true_pairs else None,
+        "precision_duplicate": round(duplicate_true / max(1, duplicate_true + duplicate_false), 4),
+        "recall_duplicate": round(duplicate_true / true_pairs, 4) if true_pairs else None,
+    }
 
 
 def main() -> None:
@@ -106,7 +212,12 @@ def main() -> None:
     parser.add_argument("--spark-master", default="local[2]")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--memory-limit", default=None, help="DuckDB memory_limit (default: einklang's, 1GB)")
+    parser.add_argument("--memory-limit", default=None, help="DuckDB memory_limit (default: einklang's, 2GB)")
+    parser.add_argument("--block-cap", type=int, default=1000, help="records per blocking key at most (0: no cap)")
+    parser.add_argument("--max-rss-mb", type=int, default=8000, help="stop a run whose memory passes this")
+    parser.add_argument("--max-seconds", type=float, default=3600, help="stop a run that takes longer")
+    parser.add_argument("--truth", action="store_true", help="count the true pairs each verdict holds")
+    parser.add_argument("--pairs-file", help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--tool", default="einklang", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
@@ -118,7 +229,7 @@ def main() -> None:
             runs = [measure(arguments, tool, size) for _ in range(arguments.repeat)]
             for run in runs:
                 print(json.dumps(run), flush=True)
-            ok = [run for run in runs if "failed" not in run]
+            ok = [run for run in runs if "failed" not in run and "stopped" not in run]
             if ok:
                 summary = {
                     "tool": tool,

@@ -282,6 +282,8 @@ class DedupeConfig(BaseModel):
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark_master: str = "local[2]"  # local[N] or spark://host:7077
     memory_limit: str | None = "2GB"  # DuckDB's memory_limit; beyond it DuckDB spills to disk (None: 80% of RAM)
+    # A blocking key (a switchboard number, a name in a city) shared by more records pairs none of them
+    block_cap: int | None = Field(1000, ge=2)
 
 
 class EinklangConfig(BaseModel):

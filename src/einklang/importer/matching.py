@@ -60,9 +60,9 @@ def dedupe_backend(engine: str | None, spark_master: str | None, config: DedupeC
     config = config or DedupeConfig()
     chosen = engine or config.engine
     if chosen == "duckdb":
-        return DuckDBBackend(memory_limit=config.memory_limit)
+        return DuckDBBackend(memory_limit=config.memory_limit, block_cap=config.block_cap)
     if chosen == "spark":
-        return SparkBackend(spark_session(spark_master or config.spark_master))
+        return SparkBackend(spark_session(spark_master or config.spark_master), block_cap=config.block_cap)
     raise ValueError(f"unknown engine {chosen!r}: choose duckdb or spark")
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from einklang.match._blocks import DEFAULT_CAP, sql_text
+
 
 class Session(Protocol):
     """One matching run on an engine: tables from Parquet, a Splink database API, SQL in batches."""
@@ -20,8 +22,14 @@ class Session(Protocol):
     @property
     def database_api(self) -> Any: ...
 
-    def load_parquet(self, table: str, path: Path) -> None:
-        """Make the Parquet file (or folder) at ``path`` a table called ``table``."""
+    def load_parquet(self, table: str, *paths: Path) -> None:
+        """Make the Parquet files (or folders) at ``paths`` one table called ``table``."""
+
+    def save(self, sql: str, path: Path) -> None:
+        """Write the query's rows to Parquet at ``path``."""
+
+    def duckdb_connection(self) -> Any | None:
+        """The session's DuckDB connection, if it runs on DuckDB."""
 
     def rows(self, sql: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
         """The query's rows, a batch at a time, in the query's order."""
@@ -32,7 +40,18 @@ class Session(Protocol):
 class Backend(Protocol):
     """Builds a fresh Splink database API (training) or session (matching) for one run."""
 
+    @property
+    def block_cap(self) -> int | None:
+        """Records that may share a blocking key before it pairs nobody (None: no cap)."""
+
+    @property
+    def pairs_per_slice(self) -> int | None:
+        """Candidate pairs scored at once; more are scored a slice of the records at a time (None: one pass)."""
+
     def database_api(self) -> Any: ...
+
+    def file_connection(self, workdir: Path) -> Any:
+        """A DuckDB connection, bounded and spilling to ``workdir``, for work on the prepared files."""
 
     def open_session(self, workdir: Path) -> Session: ...
 
@@ -42,8 +61,17 @@ class DuckDBSession:
     connection: Any
     database_api: Any
 
-    def load_parquet(self, table: str, path: Path) -> None:
-        self.connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet(?)", [str(path)])
+    def load_parquet(self, table: str, *paths: Path) -> None:
+        self.connection.execute(
+            f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet(?)", [[str(path) for path in paths]]
+        )
+
+    def duckdb_connection(self) -> Any | None:
+        return self.connection
+
+    def save(self, sql: str, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection.execute(f"COPY ({sql}) TO {sql_text(path)} (FORMAT parquet)")
 
     def rows(self, sql: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
         reader = self.connection.sql(sql).to_arrow_reader(batch_size)
@@ -65,6 +93,10 @@ class DuckDBBackend:
     database: str = ":memory:"
     threads: int | None = None
     memory_limit: str | None = "2GB"
+    block_cap: int | None = DEFAULT_CAP
+    pairs_per_slice: int | None = 20_000_000
+    """DuckDB holds a slice's blocked pairs in its memory (spilling only in part): 20 million stay
+    within the default 2 GB limit."""
 
     def _connect(self, workdir: Path | None = None) -> Any:
         import duckdb
@@ -85,6 +117,9 @@ class DuckDBBackend:
 
         return DuckDBAPI(connection=self._connect())
 
+    def file_connection(self, workdir: Path) -> Any:
+        return self._connect(workdir)
+
     def open_session(self, workdir: Path) -> Session:
         from splink import DuckDBAPI
 
@@ -98,9 +133,15 @@ class SparkMatchSession:
     database_api: Any
     views: list[str] = field(default_factory=list)
 
-    def load_parquet(self, table: str, path: Path) -> None:
-        self.spark.read.parquet(str(path)).createOrReplaceTempView(table)
+    def load_parquet(self, table: str, *paths: Path) -> None:
+        self.spark.read.parquet(*(str(path) for path in paths)).createOrReplaceTempView(table)
         self.views.append(table)
+
+    def duckdb_connection(self) -> Any | None:
+        return None
+
+    def save(self, sql: str, path: Path) -> None:
+        self.spark.sql(sql).write.mode("overwrite").parquet(str(path))
 
     def rows(self, sql: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
         batch: list[dict[str, Any]] = []
@@ -129,6 +170,11 @@ class SparkBackend:
     break_lineage_method: str = "persist"
     """How Splink cuts Spark's query plans between steps: "persist" (memory, then disk) suits one
     machine; "parquet" or "checkpoint" suit a cluster with large lists."""
+    block_cap: int | None = DEFAULT_CAP
+    pairs_per_slice: int | None = None
+    """Spark spreads and spills the blocked pairs itself; slices would only repeat its fixed cost."""
+    driver_memory_limit: str = "1GB"
+    """DuckDB's limit on the driver while it caps blocking keys in the prepared files."""
 
     def database_api(self) -> Any:
         from splink.backends.spark import SparkAPI
@@ -136,6 +182,9 @@ class SparkBackend:
         return SparkAPI(  # type: ignore[no-untyped-call]
             spark_session=self.spark_session, break_lineage_method=self.break_lineage_method
         )
+
+    def file_connection(self, workdir: Path) -> Any:
+        return DuckDBBackend(threads=None, memory_limit=self.driver_memory_limit).file_connection(workdir)
 
     def open_session(self, workdir: Path) -> Session:
         checkpoints = workdir / "spark-checkpoints"

@@ -17,13 +17,14 @@ import logging
 import tempfile
 import time
 from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from splink import Linker
 
+from einklang.match._blocks import cap_blocking_keys
 from einklang.match.backend import Backend, Session, default_backend
 from einklang.match.model import LinkType, MatchModel, default_model, splink_settings
 from einklang.match.names import count_distinct_names
@@ -41,6 +42,10 @@ RECORD_KEY = "record_key"
 """The record's id as text, stored with the prepared values so that SQL can order pairs by it."""
 CHUNK = 50_000
 """Records prepared per batch."""
+RECORDS_PER_SLICE = 50_000
+"""When scoring in slices (DuckDB), at most this many records per slice: a slice's scored pairs
+carry both records' comparison values until the drop rules have run, so their number, not only
+the candidates', sets the engine's memory."""
 PAIR_BATCH = 5_000
 """Pairs read back per batch: each row carries both records' prepared values, so rows are wide."""
 
@@ -85,6 +90,14 @@ class MatchStats:
     """Pairs at or above the "possible" threshold, before the domain rules."""
     kept_pairs: int = 0
     """Pairs left after the rules' SQL drop conditions."""
+    capped_keys: dict[str, int] = field(default_factory=dict)
+    """Per blocking rule, the keys more records shared than the backend's ``block_cap``."""
+    largest_block: dict[str, int] = field(default_factory=dict)
+    """Per blocking rule, how many records shared its most common key."""
+    pairs_bound: int = 0
+    """Candidate pairs at most (the blocks' pairs summed over the rules); sets the slices."""
+    score_chunks: int = 1
+    """Slices of the records scored one after the other."""
 
 
 # ------------------------------------------------------------------ preparing records
@@ -331,10 +344,23 @@ def iter_duplicates(
         if (symmetric and len(ids_a) < 2) or (not symmetric and (not ids_a or not ids_b)):
             return
         link_type: LinkType = "dedupe_only" if symmetric else "link_only"
-        session = backend.open_session(workdir)
+        session: Session | None = None
         try:
+            session = backend.open_session(workdir)
+            blocking = _cap_blocks(backend, session, workdir, spec, symmetric, stats)
             yield from _score_and_explain(
-                session, workdir, spec, model, link_type, thresholds, stats, ids_a, ids_b, excluded
+                session,
+                backend.pairs_per_slice,
+                workdir,
+                spec,
+                blocking,
+                model,
+                link_type,
+                thresholds,
+                stats,
+                ids_a,
+                ids_b,
+                excluded,
             )
         except Exception as error:  # DuckDB's own type, or Splink's wrapping of it
             if "Out of Memory" in str(error):
@@ -345,13 +371,99 @@ def iter_duplicates(
                 ) from error
             raise
         finally:
-            session.close()
+            if session is not None:
+                session.close()
+
+
+def _cap_blocks(
+    backend: Backend, session: Session, workdir: Path, spec: MatchSpec, symmetric: bool, stats: MatchStats
+) -> MatchSpec:
+    """The spec to block with: its rules on capped keys (files ``*.blocked.parquet``), or itself.
+
+    On DuckDB the counting shares the session's connection (one buffer pool, not two).
+    """
+    if backend.block_cap is None:
+        return spec
+    names = ["a"] if symmetric else ["a", "b"]
+    shared = session.duckdb_connection()
+    connection = shared if shared is not None else backend.file_connection(workdir)
+    try:
+        capped = cap_blocking_keys(
+            connection,
+            [workdir / f"{name}.parquet" for name in names],
+            [workdir / f"{name}.blocked.parquet" for name in names],
+            spec.blocking_rules,
+            backend.block_cap,
+        )
+    finally:
+        if shared is None:
+            connection.close()
+    stats.capped_keys, stats.largest_block = capped.capped_keys, capped.largest_block
+    stats.pairs_bound = capped.pairs_bound
+    if capped.total_capped:
+        _log.info(
+            "blocking keys shared by more than %d records, not used to pair: %s", backend.block_cap, capped.capped_keys
+        )
+    return replace(spec, blocking_rules=capped.rules)
+
+
+def _score_in_chunks(
+    session: Session,
+    pairs_per_slice: int | None,
+    workdir: Path,
+    linker: Linker,
+    spec: MatchSpec,
+    link_type: LinkType,
+    thresholds: Thresholds,
+    stats: MatchStats,
+) -> str:
+    """Score the blocked pairs a slice of the records at a time; the table of the pairs kept.
+
+    Each slice's blocked and scored pairs exist only while it is scored: what survives the rules'
+    drop conditions (in a big list most scored pairs are colleagues they drop; and only ids,
+    score and levels) goes to a Parquet file, so the engine holds one slice's pairs at a time.
+    """
+    chunks = 1
+    if pairs_per_slice:
+        chunks = max(1, -(-stats.pairs_bound // pairs_per_slice), -(-stats.records // RECORDS_PER_SLICE))
+    kept_files = []
+    for number in range(1, chunks + 1):
+        predictions = linker.inference.predict_chunk(
+            left_chunk=(number, chunks),
+            right_chunk=(1, 1),
+            threshold_match_probability=thresholds.possible,
+            warning_mode="never",
+        )
+        for row in session.rows(f"SELECT count(*) AS n FROM {predictions.physical_name}", 1):
+            stats.scored_pairs += int(row[0]["n"])
+        kept_files.append(workdir / "kept" / f"{number}.parquet")
+        session.save(_surviving_scores_sql(predictions.physical_name, spec, link_type), kept_files[-1])
+        predictions.drop_table_from_database_and_remove_from_cache()
+    stats.score_chunks = chunks
+    session.load_parquet("kept_scores", *kept_files)
+    return "kept_scores"
+
+
+def _surviving_scores_sql(predictions: str, spec: MatchSpec, link_type: LinkType) -> str:
+    columns = [f"p.{UNIQUE_ID}_l", f"p.{UNIQUE_ID}_r", "p.match_probability", "p.match_weight"]
+    columns += [f"p.{gamma_column(c.name)}" for c in spec.comparisons]
+    if link_type != "dedupe_only":
+        columns.append("p.source_dataset_l")
+    conditions = [f"NOT ({drop_sql(rule, spec)})" for rule in spec.drops]
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT {', '.join(columns)} FROM {predictions} p{where}"
+
+
+def _prepared_file(workdir: Path, name: str, blocking: MatchSpec, spec: MatchSpec) -> Path:
+    return workdir / (f"{name}.blocked.parquet" if blocking is not spec else f"{name}.parquet")
 
 
 def _score_and_explain(
     session: Session,
+    pairs_per_slice: int | None,
     workdir: Path,
     spec: MatchSpec,
+    blocking: MatchSpec,
     model: MatchModel,
     link_type: LinkType,
     thresholds: Thresholds,
@@ -362,17 +474,15 @@ def _score_and_explain(
 ) -> Iterator[CandidatePair]:
     started = time.perf_counter()
     symmetric = link_type == "dedupe_only"
-    session.load_parquet("prepared_a", workdir / "a.parquet")
+    session.load_parquet("prepared_a", _prepared_file(workdir, "a", blocking, spec))
     tables = [session.database_api.register("prepared_a", dataset_display_name="a")]
     if not symmetric:
-        session.load_parquet("prepared_b", workdir / "b.parquet")
+        session.load_parquet("prepared_b", _prepared_file(workdir, "b", blocking, spec))
         tables.append(session.database_api.register("prepared_b", dataset_display_name="b"))
-    linker = Linker(tables if len(tables) > 1 else tables[0], splink_settings(spec, model, link_type), log_level=None)
-    predictions = linker.inference.predict(threshold_match_probability=thresholds.possible)
-    table = predictions.physical_name
+    settings = splink_settings(blocking, model, link_type)
+    linker = Linker(tables if len(tables) > 1 else tables[0], settings, log_level=None)
+    table = _score_in_chunks(session, pairs_per_slice, workdir, linker, spec, link_type, thresholds, stats)
     stats.score_seconds = time.perf_counter() - started
-    for row in session.rows(f"SELECT count(*) AS n FROM {table}", 1):
-        stats.scored_pairs = int(row[0]["n"])
     matched: dict[tuple[str, int], set[str]] = {}
     if spec.ambiguity_sql is not None:
         # Whether an initial fits one name or several is known only from all of its pairs.
@@ -397,7 +507,6 @@ def _score_and_explain(
             continue
         verdict, reasons = _verdict(pair, spec, thresholds, matched)
         yield CandidatePair(a_id, b_id, pair.score, verdict, reasons, pair.weight)
-    predictions.drop_table_from_database_and_remove_from_cache()
 
 
 def find_duplicates(

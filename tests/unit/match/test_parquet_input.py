@@ -76,8 +76,8 @@ def test_an_unknown_engine_is_refused_with_exit_code_2(tmp_path: Path) -> None:
 
 def test_the_engine_comes_from_the_option_then_the_config() -> None:
     assert isinstance(dedupe_backend(None, None), DuckDBBackend)
-    limited = dedupe_backend(None, None, DedupeConfig(engine="duckdb", memory_limit="3GB"))
-    assert isinstance(limited, DuckDBBackend) and limited.memory_limit == "3GB"
+    limited = dedupe_backend(None, None, DedupeConfig(engine="duckdb", memory_limit="3GB", block_cap=50))
+    assert isinstance(limited, DuckDBBackend) and limited.memory_limit == "3GB" and limited.block_cap == 50
     with pytest.raises(ValueError, match="unknown engine"):
         dedupe_backend("hadoop", None)
 
