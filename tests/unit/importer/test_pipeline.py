@@ -20,21 +20,6 @@ from einklang.sync.initial_load import run_initial_load
 from einklang.systems import open_connector
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> tuple[LoadedConfig, StateStore, list[Path]]:
-    config_path = scenario.build(tmp_path, customer_count=40)
-    demo_step.add_contact_entity(config_path)
-    config = load_config(config_path)
-    store = open_store(config.state_url)
-    with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm:
-        run_initial_load(config, store, "company", erp, crm)
-    crm_url = f"sqlite:///{tmp_path / 'crm.db'}"
-    accounts = demo_step._accounts(crm_url)
-    demo_step.seed_crm_contacts(crm_url, accounts)
-    exports = demo_step.write_exports(tmp_path / "exports", accounts)
-    return config, store, exports
-
-
 def crm(config: LoadedConfig, sql: str) -> list[Any]:
     engine = sa.create_engine(f"sqlite:///{config.base_dir / 'crm.db'}")
     with engine.connect() as conn:

@@ -21,14 +21,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from einklang.config import LoadedConfig, load_config
-from einklang.demo import import_step as demo_step
-from einklang.demo import scenario
+from einklang.config import LoadedConfig
 from einklang.importer import pipeline
 from einklang.importer.incoming import IncomingRow
 from einklang.importer.run_report import ImportReport
-from einklang.store.state import StateStore, open_store
-from einklang.sync.initial_load import run_initial_load
+from einklang.store.state import StateStore
 from einklang.systems import open_connector
 
 ANSWERS = Path(__file__).with_name("import_answers.json")
@@ -66,21 +63,6 @@ def spread_file(path: Path) -> Path:
     with path.open("w", encoding="utf-8", newline="") as file:
         csv.writer(file).writerows(rows)
     return path
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> tuple[LoadedConfig, StateStore, list[Path]]:
-    config_path = scenario.build(tmp_path, customer_count=40)
-    demo_step.add_contact_entity(config_path)
-    config = load_config(config_path)
-    store = open_store(config.state_url)
-    with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm:
-        run_initial_load(config, store, "company", erp, crm)
-    crm_url = f"sqlite:///{tmp_path / 'crm.db'}"
-    accounts = demo_step._accounts(crm_url)
-    demo_step.seed_crm_contacts(crm_url, accounts)
-    exports = demo_step.write_exports(tmp_path / "exports", accounts)
-    return config, store, exports
 
 
 def do_import(config: LoadedConfig, store: StateStore, files: list[Path], **kwargs: Any) -> ImportReport:
