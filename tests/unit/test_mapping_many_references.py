@@ -137,3 +137,12 @@ def test_the_set_is_one_value_for_the_three_way_merge() -> None:
     )
     assert [conflict.field for conflict in differently.conflicts] == ["groups"]
     assert differently.base["groups"] == "g-10 g-20"
+
+
+def test_a_conflict_on_the_set_names_each_referenced_record() -> None:
+    from einklang.sync.references import StoreReferences
+
+    references = StoreReferences(None)
+    references._bases.update({"g-10": {"name": "Werkzeuge"}, "g-20": {"name": "Garten"}})
+    assert references.label("g-10 g-20") == "{'Werkzeuge' (g-10), 'Garten' (g-20)}"
+    assert references.label("g-10") == "'Werkzeuge' (g-10)"
