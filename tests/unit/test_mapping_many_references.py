@@ -14,6 +14,7 @@ from einklang.mapping import ReferenceNotReady
 from einklang.model import record_hash, record_json, ref_set, ref_set_value
 from einklang.sync.merge import SystemView, merge_record
 from einklang.sync.policies import EntityPolicy
+from einklang.sync.references import StoreReferences
 
 CONFIG = """
 systems:
@@ -140,8 +141,6 @@ def test_the_set_is_one_value_for_the_three_way_merge() -> None:
 
 
 def test_a_conflict_on_the_set_names_each_referenced_record() -> None:
-    from einklang.sync.references import StoreReferences
-
     references = StoreReferences(None)
     references._bases.update({"g-10": {"name": "Werkzeuge"}, "g-20": {"name": "Garten"}})
     assert references.label("g-10 g-20") == "{'Werkzeuge' (g-10), 'Garten' (g-20)}"
