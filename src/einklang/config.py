@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from einklang import masking
-from einklang.config_models import EinklangConfig, EntityConfig, SystemConfig
+from einklang.config_models import EinklangConfig, EntityConfig, FieldTypeConfig, SystemConfig
 from einklang.connectors.base import ConfigurationError as ConnectorConfigurationError
 from einklang.connectors.base import load_connector_class
 from einklang.connectors.settings import SettingsRefused, validate_settings
@@ -304,6 +304,10 @@ def _check_size(root: yaml.Node | None, path: Path | None) -> None:
             stack.extend((item, depth + 1) for item in node.value)
 
 
+# connectors whose records hold list-valued fields, where a ``many: true`` reference can be mapped
+LIST_VALUED_CONNECTORS = frozenset({"tryton", "memory"})
+
+
 def _check_references(model: EinklangConfig, lines: dict[tuple[str, ...], int], path: Path | None) -> list[ConfigError]:
     """Each ``ref`` names a configured entity, ``ref_value`` one of its fields, and no references form a cycle."""
     problems: list[ConfigError] = []
@@ -323,8 +327,20 @@ def _check_references(model: EinklangConfig, lines: dict[tuple[str, ...], int], 
                     "entities", entity_name, "fields", field_name, "entity",
                 )  # fmt: skip
                 continue
+            declared = entity.fields[field_name]
+            many = isinstance(declared, FieldTypeConfig) and declared.many
             for system, binding in entity.systems.items():
                 rule = binding.map.get(field_name)
+                system_config = model.systems.get(system)
+                connector = system_config.connector if system_config is not None else ""
+                if many and rule is not None and connector not in LIST_VALUED_CONNECTORS:
+                    error(
+                        f"{field_name} is a many reference (a set), and connector {connector!r} of system "
+                        f"{system!r} holds one value per field; map it only where the system keeps a list "
+                        f"({', '.join(sorted(LIST_VALUED_CONNECTORS))}); see docs/references.md",
+                        "entities", entity_name, "systems", system, "map", field_name,
+                    )  # fmt: skip
+                    continue
                 ref_value = getattr(rule, "ref_value", None)
                 if ref_value and ref_value not in model.entities[target].fields:
                     error(

@@ -94,7 +94,7 @@ class FieldTypeConfig(BaseModel):
     values: list[str] = Field(default_factory=list)
     required: bool = False
     entity: str | None = None  # for type ref: the entity referred to
-    # for type ref: several referenced records (many-to-many); the format is reserved for it
+    # for type ref: a set of referenced records (many-to-many; docs/references.md)
     many: bool = False
 
     @model_validator(mode="after")
@@ -103,8 +103,8 @@ class FieldTypeConfig(BaseModel):
             raise ValueError("a field of type ref names the entity it refers to: {type: ref, entity: NAME}")
         if self.entity and self.type is not FieldType.REF:
             raise ValueError("entity: is for fields of type ref")
-        if self.many:
-            raise ValueError("many: true (a many-to-many reference) is not supported yet; see docs/references.md")
+        if self.many and self.type is not FieldType.REF:
+            raise ValueError("many: is for fields of type ref")
         return self
 
 
@@ -188,7 +188,7 @@ class EntityConfig(BaseModel):
         for field_name, declared in self.fields.items():
             if isinstance(declared, FieldTypeConfig):
                 fields[field_name] = FieldSpec(
-                    field_name, declared.type, tuple(declared.values), declared.required, declared.entity
+                    field_name, declared.type, tuple(declared.values), declared.required, declared.entity, declared.many
                 )
             else:
                 fields[field_name] = FieldSpec(field_name, declared)

@@ -32,6 +32,8 @@ from einklang.model import (
     NormalizeContext,
     display,
     field_coercer,
+    ref_set,
+    ref_set_value,
 )
 from einklang.normalize.errors import InvalidValue
 from einklang.normalize.names import join_person_name, split_full_name
@@ -265,6 +267,9 @@ class EntityMapping:
             if column not in native:
                 continue  # not read: unknown
             raw = native[column]
+            if self.entity.field(rule.canonical).ref_many:
+                self._read_many(rule, entity, raw, record, problems)
+                continue
             text = clean_text(_as_text(raw))
             if text is None:
                 record[rule.canonical] = None
@@ -281,6 +286,40 @@ class EntityMapping:
                 )
             else:
                 record[rule.canonical] = golden
+
+    def _golden_for(self, rule: FieldMap, entity: str, text: str) -> tuple[str | None, str]:
+        """One native reference value -> its golden id (or None) and, for a miss, where it points."""
+        references, system = self.references, self.system or ""
+        assert references is not None
+        if rule.ref_value:
+            return references.golden_for_value(entity, rule.ref_value, text), (
+                f"no single {entity} with {rule.ref_value} {text!r}"
+            )
+        return references.golden_for_native(entity, system, text), f"no {entity} record {text!r} is linked in {system}"
+
+    def _read_many(
+        self, rule: FieldMap, entity: str, raw: Any, record: CanonicalRecord, problems: list[FieldProblem]
+    ) -> None:
+        """A list of native references -> the set of golden ids; one element pointing nowhere holds the field."""
+        if raw is None:
+            record[rule.canonical] = None
+            return
+        if isinstance(raw, str | bytes) or not isinstance(raw, list | tuple | set | frozenset):
+            problems.append(FieldProblem(rule.canonical, raw, "a many reference needs a list of references"))
+            return
+        goldens: list[str] = []
+        for element in raw:
+            text = clean_text(_as_text(element))
+            if text is None:
+                continue
+            golden, where = self._golden_for(rule, entity, text)
+            if golden is None:
+                problems.append(
+                    FieldProblem(rule.canonical, raw, f"reference points nowhere: {where}", "dangling_reference")
+                )
+                return  # never a part of the set: the field stays unknown
+            goldens.append(golden)
+        record[rule.canonical] = ref_set_value(goldens)
 
     def _reader(self, rule: FieldMap) -> _Reader:
         coerce_value = field_coercer(self.entity.field(rule.canonical), self.ctx)
@@ -387,6 +426,13 @@ class EntityMapping:
                 native[rule.columns[0]] = None
                 continue
             golden = str(golden)
+            if self.entity.field(name).ref_many:
+                # every element resolves or the write waits: never a part of the set
+                native[rule.columns[0]] = sorted(
+                    (self._native_reference(rule, entity, element) for element in ref_set(golden)),
+                    key=_natural_key,
+                )
+                continue
             if rule.ref_value:
                 value = references.value_for_golden(entity, rule.ref_value, golden)
                 if value is None:
@@ -397,6 +443,20 @@ class EntityMapping:
             if native_id is None:
                 raise ReferenceNotReady(name, entity, golden, system, references.removed(golden))
             native[rule.columns[0]] = native_id
+
+    def _native_reference(self, rule: FieldMap, entity: str, golden: str) -> str:
+        """What the system holds for one referenced record; ReferenceNotReady where it is not there yet."""
+        references, system = self.references, self.system or ""
+        assert references is not None
+        if rule.ref_value:
+            value = references.value_for_golden(entity, rule.ref_value, golden)
+            if value is None:
+                raise ReferenceNotReady(rule.canonical, entity, golden, system, references.removed(golden))
+            return display(value)
+        native_id = references.native_for_golden(entity, system, golden)
+        if native_id is None:
+            raise ReferenceNotReady(rule.canonical, entity, golden, system, references.removed(golden))
+        return native_id
 
     def _parts_known(self, rule: FieldMap, record: Mapping[str, CanonicalValue]) -> bool:
         if rule.kind is not MapKind.NAME_PART:
@@ -427,3 +487,8 @@ def _as_text(value: Any) -> str | None:
     if value is None:
         return None
     return value if isinstance(value, str) else str(value)
+
+
+def _natural_key(text: str) -> tuple[int, int | str]:
+    # native ids in numeric order where they are numbers (Tryton's), else as text
+    return (0, int(text)) if text.isdigit() else (1, text)

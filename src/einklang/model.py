@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -49,6 +49,7 @@ class FieldSpec:
     enum_values: tuple[str, ...] = ()
     required: bool = False
     ref_entity: str | None = None  # for REF: the entity the field points to
+    ref_many: bool = False  # for REF: a set of referenced records (see ``ref_set``)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ def coerce(spec: FieldSpec, value: Any, ctx: NormalizeContext | None = None) -> 
     if value is None:
         return None
     kind = spec.type
+    if spec.ref_many:
+        return ref_set_value(ref_set(value))
     # Identity, not equality: a plain "str" that is no FieldType member was never handled.
     if type(kind) is FieldType:
         simple = _SIMPLE_COERCERS.get(kind)
@@ -104,6 +107,8 @@ def field_coercer(spec: FieldSpec, ctx: NormalizeContext | None = None) -> Calla
     allowed as value, as for ``coerce``.
     """
     kind = spec.type
+    if spec.ref_many:
+        return lambda value: ref_set_value(ref_set(value))
     if type(kind) is FieldType:
         simple = _SIMPLE_COERCERS.get(kind)
         if simple is not None:
@@ -117,6 +122,24 @@ def field_coercer(spec: FieldSpec, ctx: NormalizeContext | None = None) -> Calla
 
 # One function per field type. Each does what ``coerce`` promises for that type: None stays None,
 # a string is cleaned first (blank -> None), and the type's own parsing follows.
+
+
+def ref_set(value: Any) -> tuple[str, ...]:
+    """The golden ids of a many-to-many reference (``many: true``), sorted and without repeats.
+
+    The canonical value of such a field is one text: the sorted ids separated by single spaces
+    (golden ids hold no spaces). Being one plain value, it hashes, stores and merges like any
+    other field, and two systems listing the same records in another order agree. A list or
+    tuple of ids is read as well (a connector's or a test's value)."""
+    if value is None:
+        return ()
+    parts = value.split() if isinstance(value, str) else [str(item).strip() for item in value]
+    return tuple(sorted({part for part in parts if part}))
+
+
+def ref_set_value(golden_ids: Iterable[str]) -> str | None:
+    """The canonical value of a set of golden ids (``ref_set``'s inverse); the empty set is None."""
+    return " ".join(sorted(set(golden_ids))) or None
 
 
 def _coerce_str(value: Any) -> CanonicalValue:

@@ -130,6 +130,7 @@ def test_product_folds_template_variant_price_unit_and_category(tryton: TrytonCo
         "list_price": "12.50",
         "default_uom": "u",
         "category": tools.native_id,
+        "categories": [tools.native_id],
     }
     template_id = int(hammer.native_id)
     moved = tryton.update(
@@ -156,6 +157,33 @@ def test_product_with_several_categories_reads_the_first(tryton: TrytonConnector
     # Tryton lists a template's categories in the category order (by name): "Garten" comes first.
     assert fresh.fields["category"] == garden.native_id
     assert fresh.version != spade.version
+
+
+def test_product_categories_round_trip_as_a_set(tryton: TrytonConnector) -> None:
+    tools, garden, power = tryton.create(
+        "product_group", [{"name": "Werkzeuge"}, {"name": "Garten"}, {"name": "Strom"}]
+    )
+    [spade] = tryton.create("product", [{"name": "Spaten", "categories": [garden.native_id, tools.native_id]}])
+    both = sorted([tools.native_id, garden.native_id], key=int)
+    assert spade.fields["categories"] == both  # numeric id order, whatever order was written
+    assert spade.fields["category"] == garden.native_id  # the first in Tryton's order, for old configs
+    template_id = int(spade.native_id)
+    assert sorted(tryton.session.model("product.template", "read", [template_id], ["categories"])[0]["categories"]) == [
+        int(one) for one in both
+    ]
+    # the change is the difference: one removed, one added; the one kept stays
+    moved = tryton.update("product", spade.native_id, {"categories": [power.native_id, tools.native_id]}, spade.version)
+    assert moved.fields["categories"] == sorted([tools.native_id, power.native_id], key=int)
+    records, _, _ = drain(tryton, "product", None)
+    assert records[spade.native_id]["categories"] == moved.fields["categories"]
+    with pytest.raises(StaleVersion):
+        tryton.update("product", spade.native_id, {"categories": []}, spade.version)
+    cleared = tryton.update("product", spade.native_id, {"categories": None}, moved.version)
+    assert cleared.fields["categories"] == [] and cleared.fields["category"] is None
+    with pytest.raises(RecordRejected, match="not both"):
+        tryton.create("product", [{"name": "Rope", "category": tools.native_id, "categories": [tools.native_id]}])
+    with pytest.raises(RecordRejected, match="categories must be a list"):
+        tryton.create("product", [{"name": "Rope", "categories": tools.native_id}])
 
 
 def test_product_archive_is_a_deletion_for_changes(tryton: TrytonConnector) -> None:

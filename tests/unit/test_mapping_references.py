@@ -159,9 +159,9 @@ def test_cycles_of_references_are_refused() -> None:
     assert "product.group -> product_group.top -> product" in str(error)
 
 
-def test_many_to_many_is_refused_with_a_clear_message_for_now() -> None:
-    error = _config_error(BASE.replace("entity: product_group}", "entity: product_group, many: true}"))
-    assert "not supported yet" in str(error)
+def test_many_is_only_for_refs() -> None:
+    error = _config_error(BASE.replace("number: str\n      group", "number: {type: str, many: true}\n      group"))
+    assert "many: is for fields of type ref" in str(error)
 
 
 def test_entities_are_ordered_after_what_they_refer_to() -> None:

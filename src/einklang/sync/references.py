@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from einklang.mapping import EntityMapping, ReferenceNotReady
-from einklang.model import CanonicalValue, display
+from einklang.model import CanonicalValue, display, ref_set
 from einklang.store import links
 from einklang.store.outbox import WAITING_PREFIX
 from einklang.store.state import StateStore
@@ -156,7 +156,12 @@ class StoreReferences:
         return snapshot
 
     def label(self, golden_id: str) -> str:
-        """How people know a referenced record: its name or number beside the golden id."""
+        """How people know a referenced record: its name or number beside the golden id.
+
+        The value of a many reference (several golden ids, see ``ref_set``) is labelled per record:
+        ``{'Garten' (0191…), 'Werkzeuge' (0191…)}``."""
+        if " " in golden_id.strip():
+            return "{" + ", ".join(self.label(one) for one in ref_set(golden_id)) + "}"
         base = self._bases.get(golden_id)
         if base is None and self._store is not None:
             with self._store.read() as conn:

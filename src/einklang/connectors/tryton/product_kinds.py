@@ -90,17 +90,19 @@ class ProductGroupKind(ModelKind):
 class ProductKind(ModelKind):
     """``product.template`` with its first variant (``product.product``) folded in.
 
-    ``category`` is the *first* of the template's categories in Tryton's own order (by name;
-    ``categories`` is many-to-many, einklang maps one group per product): reading gives it, writing
-    replaces the whole list with the one category. ``list_price`` is read and written in the
-    session's company context (the user's current company), as a decimal in text form.
+    ``categories`` (many-to-many) is the list of the template's ``product.category`` ids, as texts
+    in numeric order, for a ``many: true`` reference; writing it adds and removes the difference.
+    ``category`` is the *first* of them in Tryton's own order (for configs that map one group per
+    product): reading gives it, writing replaces the whole list with the one category.
+    ``list_price`` is read and written in the session's company context (the user's current
+    company), as a decimal in text form.
     """
 
     name = "product"
     model = "product.template"
     child_models = (ChildModel("product.product", "template"),)
     template_fields: ClassVar[tuple[str, ...]] = ("code", "name", "list_price")
-    flat_fields = (*template_fields, "description", "default_uom", "category")
+    flat_fields = (*template_fields, "description", "default_uom", "category", "categories")
 
     def __init__(self, session: TrytonSession, options: TrytonEntityOptions) -> None:
         super().__init__(session, options)
@@ -138,6 +140,7 @@ class ProductKind(ModelKind):
                 "list_price": str(price) if price is not None else None,
                 "default_uom": uom.get("symbol"),
                 "category": str(template["categories"][0]) if template["categories"] else None,
+                "categories": [str(one) for one in sorted(template["categories"])],
                 "description": None,
             }
             timestamps = {f"{self.model},{template['id']}": str(template["_timestamp"])}
@@ -187,22 +190,30 @@ class ProductKind(ModelKind):
         values = self._template_values(fields)
         values.setdefault("default_uom", self._uom_id(None))
         values["type"] = "goods"
-        category = _reference_id(fields.get("category"), "category", self.session.system)
-        if category is not None:
-            values["categories"] = [["add", [category]]]
+        categories = self._categories(fields)
+        if categories:
+            values["categories"] = [["add", categories]]
         values["products"] = [["create", [{"description": fields.get("description") or None}]]]
         return {name: value for name, value in values.items() if value is not None}
 
     def write_values(self, current: LoadedRecord, patch: Mapping[str, Any]) -> dict[str, Any]:
         _check_fields(self, patch)
         values = self._template_values(patch)
-        if "category" in patch:
-            category = _reference_id(patch["category"], "category", self.session.system)
+        if "category" in patch or "categories" in patch:
+            wanted = self._categories(patch)
+            held = list(current.children["categories"])
             commands: list[Any] = []
-            if current.children["categories"]:
-                commands.append(["remove", current.children["categories"]])
-            if category is not None:
-                commands.append(["add", [category]])
+            if "category" in patch:  # one category replaces the list, in Tryton's order too
+                if held and held != wanted:
+                    commands.append(["remove", held])
+                    held = []
+            else:
+                removed = [one for one in held if one not in wanted]
+                if removed:
+                    commands.append(["remove", removed])
+            added = [one for one in wanted if one not in held]
+            if added:
+                commands.append(["add", added])
             if commands:
                 values["categories"] = commands
         if "description" in patch:
@@ -213,12 +224,28 @@ class ProductKind(ModelKind):
                 values["products"] = [["create", [{"description": description}]]]
         return values
 
+    def _categories(self, fields: Mapping[str, Any]) -> list[int]:
+        """The ``product.category`` ids that ``category`` or ``categories`` asks for (not both)."""
+        system = self.session.system
+        if "category" in fields and "categories" in fields:
+            raise RecordRejected("map either category (the first) or categories (all), not both", system=system)
+        if "categories" not in fields:
+            category = _reference_id(fields.get("category"), "category", system)
+            return [] if category is None else [category]
+        listed = fields["categories"]
+        if listed is None:
+            return []
+        if isinstance(listed, str) or not isinstance(listed, Sequence):
+            raise RecordRejected(f"categories must be a list of category ids, not {listed!r}", system=system)
+        ids = (_reference_id(one, "categories", system) for one in listed)
+        return sorted({one for one in ids if one is not None})
+
     def prefilter_domain(self, criteria: Mapping[str, Any]) -> list[Any]:
         _check_fields(self, criteria)
         domain: list[Any] = []
         for name, value in criteria.items():
-            if value is None:
-                continue  # "empty" is checked on the flat record
+            if value is None or name == "categories":
+                continue  # "empty" and the list of categories are checked on the flat record
             if name in ("code", "name"):
                 domain.append([name, "=", value])
             elif name == "description":
