@@ -199,7 +199,9 @@ class ImportRun:
                 self.progress("matching the rows with each other", reading.rows.count)
 
         possible: list[CandidatePair] = []
-        pairs = iter_duplicates(records(), spec=self.match_spec, default_region=self.region, backend=_backend())
+        pairs = iter_duplicates(
+            records(), spec=self.match_spec, default_region=self.region, backend=_backend(self.config)
+        )
         for pair in pairs:
             if pair.verdict == "duplicate":
                 reading.groups.join(int(str(pair.a_id)), int(str(pair.b_id)))
@@ -287,7 +289,7 @@ class ImportRun:
             spec=self.match_spec,
             default_region=self.region,
             exclude=exclude,
-            backend=_backend(),
+            backend=_backend(self.config),
         )
         grouped: dict[str, list[CandidatePair]] = {}
         for pair in pairs:
@@ -470,10 +472,14 @@ class ImportRun:
                     report.created += 1
 
 
-def _backend() -> Backend:
+def _backend(config: LoadedConfig) -> Backend:
+    """DuckDB at the import's own limit, unless the configuration sets ``dedupe.memory_limit``
+    (the advice of the engine's out-of-memory error must work for an import too)."""
     from einklang.match import DuckDBBackend
 
-    return DuckDBBackend(memory_limit=MATCH_MEMORY_LIMIT)
+    dedupe = config.model.dedupe
+    limit = dedupe.memory_limit if "memory_limit" in dedupe.model_fields_set else MATCH_MEMORY_LIMIT
+    return DuckDBBackend(memory_limit=limit, block_cap=dedupe.block_cap)
 
 
 def run_import(
