@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from einklang.connectors.base import NativeRecord
 from einklang.model import CanonicalRecord
@@ -19,6 +19,7 @@ from einklang.store import conflicts, journal, links, outbox
 from einklang.store.rows import Link, PlannedWrite
 from einklang.sync.creates import CreateItem
 from einklang.sync.load_report import LoadIssue
+from einklang.sync.matching import best_matches
 from einklang.sync.page_mapping import MappedRecord, planned_create
 from einklang.sync.references import reference_reason
 from einklang.sync.relink import RELINK_CONFLICT_REASON, relinked_values
@@ -115,8 +116,8 @@ def complete_linked(self: InitialLoad, pending: list[tuple[NativeRecord, Link]],
     report, target, entity = self.report, self.target.system, self.entity
     with self.store.read() as conn:
         bases = {link.golden_id: links.load_golden(conn, link.golden_id) for _, link in pending}
-    to_link: list[tuple[NativeRecord, Link, NativeRecord, CanonicalRecord]] = []
-    to_create: list[tuple[str, CanonicalRecord]] = []
+    to_link: list[tuple[NativeRecord, Link, NativeRecord, CanonicalRecord, str]] = []
+    unmatched: list[tuple[NativeRecord, Link, CanonicalRecord]] = []
     for record, link in pending:
         loaded = bases.get(link.golden_id)
         if loaded is None or loaded[1] != "active":
@@ -128,26 +129,31 @@ def complete_linked(self: InitialLoad, pending: list[tuple[NativeRecord, Link]],
             key, matches, _ = key_index.lookup(base)
             if len(matches) == 1:
                 key_index.take(matches[0])
-                to_link.append((record, link, matches[0], base))
+                to_link.append((record, link, matches[0], base, "same key"))
                 continue
             if len(matches) > 1:
                 report.skipped += 1
                 ids = ", ".join(m.native_id for m in matches[:5])
                 self._skip(record.native_id, f"ambiguous key {key}: target records {ids}")
                 continue
-        to_create.append((link.golden_id, base))
+        unmatched.append((record, link, base))
+    problems: list[dict[str, Any]] = []
+    if unmatched and self.match_settings is not None and not key_index.empty:
+        unmatched = _match_fuzzily(self, unmatched, key_index, to_link, problems)
+    to_create = [(link.golden_id, base) for _, link, base in unmatched]
     if self.dry_run:
         report.linked += len(to_link)
         report.created += len(to_create)
         report.plan.extend(
-            {"action": "link", "source_id": r.native_id, "target_id": t.native_id, "reason": "same key"}
-            for r, _, t, _ in to_link
+            {"action": "link", "source_id": r.native_id, "target_id": t.native_id, "reason": reason}
+            for r, _, t, _, reason in to_link
         )
         report.plan.extend({"action": "create", "golden_id": gid} for gid, _ in to_create)
         return
     with self.store.transaction() as conn:
+        journal.add_problems(conn, report.run_id, problems)
         writes: list[PlannedWrite] = []
-        for _record, link, target_record, base in to_link:
+        for _record, link, target_record, base, _reason in to_link:
             seen, _ = self.target_mapping.to_canonical(target_record.fields)
             links.insert_link(
                 conn, entity, target, link.golden_id, target_record.native_id, target_record.version, seen
@@ -178,10 +184,10 @@ def complete_linked(self: InitialLoad, pending: list[tuple[NativeRecord, Link]],
                     "golden_id": link.golden_id,
                     "native_id": target_record.native_id,
                     "op": "link",
-                    "cause": f"{self._verb}: same key as {self.source.system} record {record.native_id} "
+                    "cause": f"{self._verb}: {reason} as {self.source.system} record {record.native_id} "
                     f"(a system added later)",
                 }
-                for record, link, target_record, _ in to_link
+                for record, link, target_record, _, reason in to_link
             ],
         )
         create_ids = outbox.add_outbox(
@@ -211,6 +217,51 @@ def complete_linked(self: InitialLoad, pending: list[tuple[NativeRecord, Link]],
                 assert item.outbox_id is not None and item.payload is not None
                 outbox.note_sending(conn, item.outbox_id, item.payload)
         self._send_creates(items)
+
+
+def _match_fuzzily(
+    self: InitialLoad,
+    candidates: list[tuple[NativeRecord, Link, CanonicalRecord]],
+    key_index: TargetKeyIndex,
+    to_link: list[tuple[NativeRecord, Link, NativeRecord, CanonicalRecord, str]],
+    problems: list[dict[str, Any]],
+) -> list[tuple[NativeRecord, Link, CanonicalRecord]]:
+    """Golden records with no key match in the added system, against what it holds: a sure,
+    unique match is linked, a possible one is held for a person (never created beside it), the
+    rest is returned as clearly new. The same rule as a load's new records (``_fuzzy_match``)."""
+    assert self.match_settings is not None
+    found = best_matches(
+        self.match_settings,
+        {link.golden_id: base for _, link, base in candidates},
+        key_index.free_canonical(),
+        self.context.default_region,
+    )
+    clearly_new = []
+    for record, link, base in candidates:
+        matches = [m for m in found.get(link.golden_id, []) if not key_index.is_taken(m.existing_id)]
+        if not matches:
+            clearly_new.append((record, link, base))
+            continue
+        best = matches[0]
+        if best.sure and (len(matches) == 1 or not matches[1].sure):
+            target_record = key_index.record(best.existing_id)
+            key_index.take(target_record)
+            to_link.append((record, link, target_record, base, best.describe()))
+            continue
+        self.report.skipped += 1
+        reason = "; ".join(m.describe() for m in matches[:3]) + " — decide in a review, not created"
+        self._skip(record.native_id, reason)
+        problems.append(
+            {
+                "kind": "possible_duplicate",
+                "system": self.target.system,
+                "entity": self.entity,
+                "golden_id": link.golden_id,
+                "native_id": record.native_id,
+                "message": reason,
+            }
+        )
+    return clearly_new
 
 
 def plan_waiting(self: InitialLoad, records: list[tuple[NativeRecord, MappedRecord]]) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.store_reads import read
 
 from einklang.config import parse_config
-from einklang.store import outbox, reports
+from einklang.store import journal, outbox, reports
 from einklang.sync.initial_load import run_initial_load
 from einklang.testing.memory import MemoryConnector
 
@@ -117,3 +117,26 @@ def test_a_load_plans_a_record_whose_reference_is_missing_in_the_target_as_waiti
     crm_group = w.by("crm", "product_group", "code")["10"]["_id"]
     assert w.by("crm", "product", "sku")["A1"]["group_id"] == crm_group
     assert read(w.store, outbox.waiting_outbox, "product") == []
+
+
+def test_a_system_added_later_is_matched_fuzzily_after_the_keys(tmp_path: Path) -> None:
+    """The same company typed into the added system by hand, without the customer number: linked
+    by the matcher (or held for a person when not sure), never created a second time."""
+    w = World(tmp_path)
+    w.add("erp", number="K1", name="Hafenmeister Logistik GmbH", city="Rostock", phone="+49 381 1234567",
+          email="info@hafenmeister.de")  # fmt: skip
+    w.add("erp", number="K2", name="Beta Bau", city="Bonn")
+    w.settle()
+    _book_added(w)
+    w.config = parse_config(
+        config_text(w.names).replace("    keys: [number]\n", "    keys: [number]\n    match: {spec: company}\n")
+    )
+    w.engine = w.new_engine()
+    w.add("shop", name="Hafenmeister Logistik", city="Rostock", phone="0381 1234567", email="info@hafenmeister.de")
+    report = run_initial_load(w.config, w.store, "customer", _connector(w, "crm"), _connector(w, "shop"))
+    assert report.created == 1  # K2 only
+    assert report.linked + len([s for s in report.skips if "decide in a review" in s.reason]) == 1
+    assert len(w.rows("shop")) == 2  # the hand-typed company was not doubled
+    if report.linked:
+        linked = [e for e in read(w.store, journal.audit_log, entity="customer", limit=100) if e.op == "link"]
+        assert any("added later" in e.cause and "duplicate" in e.cause for e in linked)
