@@ -62,11 +62,11 @@ T = TypeVar("T")
 RUN_KIND = "import"
 ROWS_PER_BATCH = 5000
 """Rows read, looked up and handed to the matcher (and contacts created) per step."""
-MATCH_MEMORY_LIMIT = "256MB"
-"""DuckDB's memory while the import matches (the matcher's default is 2 GB). The import aims at
-1 GB in all at a million rows, and at that size the interpreter, the matcher's ids and caches
-take some 550-700 MB; beyond the limit DuckDB spills to the matcher's temporary folder (at
-512 MB the matching steps of a million-row dry run reached 1.06 GB, see bench/RESULTS_dedupe.md)."""
+MATCH_MEMORY_LIMIT = "512MB"
+"""DuckDB's memory while the import matches (the matcher's default is 2 GB), unless the config
+sets ``dedupe.memory_limit``. At 256 MB a million-row import stopped with DuckDB out of memory
+while building the blocked pairs (not every step spills); at 512 MB it finished, peaking at
+1.5 GB in all (bench/RESULTS_dedupe.md). An import that finishes comes first."""
 
 
 class ImportRun:
