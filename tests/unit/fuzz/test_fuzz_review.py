@@ -26,7 +26,8 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import IllegalCharacterError
-from tests.unit.importer.test_pipeline import do_import, world
+from tests.unit.importer.demo_world import world
+from tests.unit.importer.test_pipeline import do_import
 from typer.testing import CliRunner
 
 from einklang.cli import app

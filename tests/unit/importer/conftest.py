@@ -1,30 +1,3 @@
-"""The demo's world for import tests: ERP companies loaded into the CRM, CRM contacts, and the
-employees' exported contact files."""
+"""The fixtures of the import tests (defined in demo_world.py, which other folders import)."""
 
-from __future__ import annotations
-
-from pathlib import Path
-
-import pytest
-
-from einklang.config import LoadedConfig, load_config
-from einklang.demo import import_step as demo_step
-from einklang.demo import scenario
-from einklang.store.state import StateStore, open_store
-from einklang.sync.initial_load import run_initial_load
-from einklang.systems import open_connector
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> tuple[LoadedConfig, StateStore, list[Path]]:
-    config_path = scenario.build(tmp_path, customer_count=40)
-    demo_step.add_contact_entity(config_path)
-    config = load_config(config_path)
-    store = open_store(config.state_url)
-    with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm:
-        run_initial_load(config, store, "company", erp, crm)
-    crm_url = f"sqlite:///{tmp_path / 'crm.db'}"
-    accounts = demo_step._accounts(crm_url)
-    demo_step.seed_crm_contacts(crm_url, accounts)
-    exports = demo_step.write_exports(tmp_path / "exports", accounts)
-    return config, store, exports
+from tests.unit.importer.demo_world import world  # noqa: F401 - the fixture for this folder

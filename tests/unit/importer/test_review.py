@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
-from tests.unit.importer.test_pipeline import crm, do_import, world  # noqa: F401 - fixture
+from tests.unit.importer.demo_world import world  # noqa: F401 - fixture
+from tests.unit.importer.test_pipeline import crm, do_import
 
 from einklang.config import LoadedConfig
 from einklang.importer.apply import apply_review

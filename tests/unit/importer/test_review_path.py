@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.unit.importer.test_pipeline import crm, do_import, world  # noqa: F401 - fixture
+from tests.unit.importer.demo_world import world  # noqa: F401 - fixture
+from tests.unit.importer.test_pipeline import crm, do_import
 from tests.unit.importer.test_review import decide
 
 from einklang.config import LoadedConfig

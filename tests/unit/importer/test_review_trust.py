@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from tests.unit.importer.test_pipeline import crm, do_import, world  # noqa: F401 - fixture
+from tests.unit.importer.demo_world import world  # noqa: F401 - fixture
+from tests.unit.importer.test_pipeline import crm, do_import
 from tests.unit.importer.test_review import decide
 
 from einklang.config import LoadedConfig
