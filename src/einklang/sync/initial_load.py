@@ -27,8 +27,7 @@ from einklang.store.state import StateStore
 from einklang.sync.creates import CreateItem, CreateTarget, send_creates
 from einklang.sync.load_report import LoadIssue as LoadIssue
 from einklang.sync.load_report import LoadReport as LoadReport
-from einklang.sync.load_steps import complete_linked, link_existing, plan_waiting
-from einklang.sync.matching import best_matches
+from einklang.sync.load_steps import complete_linked, link_existing, match_fuzzily, plan_waiting
 from einklang.sync.page_mapping import (
     MIN_RECORDS_FOR_WORKERS,
     MappedRecord,
@@ -346,38 +345,10 @@ class InitialLoad:
         problems: list[dict[str, Any]],
     ) -> list[tuple[NativeRecord, MappedRecord]]:
         """Link sure matches, hold possible ones for a person, return what is clearly new."""
-        assert self.match_settings is not None
-        found = best_matches(
-            self.match_settings,
-            {record.native_id: mapping_result.canonical for record, mapping_result in candidates},
-            key_index.free_canonical(),
-            self.context.default_region,
+        clearly_new, linked = match_fuzzily(
+            self, [(r.native_id, r, m.canonical, None, (r, m)) for r, m in candidates], key_index, problems
         )
-        clearly_new = []
-        for record, mapping_result in candidates:
-            matches = [m for m in found.get(record.native_id, []) if not key_index.is_taken(m.existing_id)]
-            if not matches:
-                clearly_new.append((record, mapping_result))
-                continue
-            best = matches[0]
-            unique = len(matches) == 1 or not matches[1].sure
-            if best.sure and unique:
-                target_record = key_index.record(best.existing_id)
-                key_index.take(target_record)
-                to_link.append((record, mapping_result.canonical, target_record, best.describe()))
-                continue
-            self.report.skipped += 1
-            reason = "; ".join(m.describe() for m in matches[:3]) + " — decide in a review, not created"
-            self._skip(record.native_id, reason)
-            problems.append(
-                {
-                    "kind": "possible_duplicate",
-                    "system": self.target.system,
-                    "entity": self.entity,
-                    "native_id": record.native_id,
-                    "message": reason,
-                }
-            )
+        to_link.extend((r, m.canonical, target, reason) for (r, m), target, reason in linked)
         return clearly_new
 
     def _skip(self, native_id: str, reason: str) -> None:

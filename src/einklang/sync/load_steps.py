@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from einklang.connectors.base import NativeRecord
 from einklang.model import CanonicalRecord
@@ -107,6 +107,9 @@ def link_existing(self: InitialLoad, pairs: list[tuple[NativeRecord, CanonicalRe
     self.report.linked += len(pairs)
 
 
+T = TypeVar("T")
+
+
 def complete_linked(self: InitialLoad, pending: list[tuple[NativeRecord, Link]], key_index: TargetKeyIndex) -> None:
     """Golden records linked in the source and not yet in the target: link by key, else create.
 
@@ -139,7 +142,11 @@ def complete_linked(self: InitialLoad, pending: list[tuple[NativeRecord, Link]],
         unmatched.append((record, link, base))
     problems: list[dict[str, Any]] = []
     if unmatched and self.match_settings is not None and not key_index.empty:
-        unmatched = _match_fuzzily(self, unmatched, key_index, to_link, problems)
+        unmatched, linked = match_fuzzily(
+            self, [(link.golden_id, r, base, link.golden_id, (r, link, base)) for r, link, base in unmatched],
+            key_index, problems,
+        )  # fmt: skip
+        to_link.extend((r, link, target, base, reason) for (r, link, base), target, reason in linked)
     to_create = [(link.golden_id, base) for _, link, base in unmatched]
     if self.dry_run:
         report.linked += len(to_link)
@@ -219,49 +226,45 @@ def complete_linked(self: InitialLoad, pending: list[tuple[NativeRecord, Link]],
         self._send_creates(items)
 
 
-def _match_fuzzily(
+def match_fuzzily(
     self: InitialLoad,
-    candidates: list[tuple[NativeRecord, Link, CanonicalRecord]],
+    candidates: list[tuple[str, NativeRecord, CanonicalRecord, str | None, T]],
     key_index: TargetKeyIndex,
-    to_link: list[tuple[NativeRecord, Link, NativeRecord, CanonicalRecord, str]],
     problems: list[dict[str, Any]],
-) -> list[tuple[NativeRecord, Link, CanonicalRecord]]:
-    """Golden records with no key match in the added system, against what it holds: a sure,
-    unique match is linked, a possible one is held for a person (never created beside it), the
-    rest is returned as clearly new. The same rule as a load's new records (``_fuzzy_match``)."""
+) -> tuple[list[T], list[tuple[T, NativeRecord, str]]]:
+    """Records with no key match in the target, against what it holds (a load's new records, or
+    golden records a system added later lacks): a sure, unique match is linked, a possible one
+    is held for a person (skipped, with a ``possible_duplicate`` problem; never created beside
+    it). ``candidates``: (id to match by, source record, canonical values, golden id if any, item).
+    Returns the items that are clearly new, and (item, target record, reason) of the linked."""
     assert self.match_settings is not None
     found = best_matches(
         self.match_settings,
-        {link.golden_id: base for _, link, base in candidates},
+        {match_id: canonical for match_id, _, canonical, _, _ in candidates},
         key_index.free_canonical(),
         self.context.default_region,
     )
-    clearly_new = []
-    for record, link, base in candidates:
-        matches = [m for m in found.get(link.golden_id, []) if not key_index.is_taken(m.existing_id)]
+    clearly_new: list[T] = []
+    linked: list[tuple[T, NativeRecord, str]] = []
+    for match_id, record, _, golden_id, item in candidates:
+        matches = [m for m in found.get(match_id, []) if not key_index.is_taken(m.existing_id)]
         if not matches:
-            clearly_new.append((record, link, base))
+            clearly_new.append(item)
             continue
         best = matches[0]
         if best.sure and (len(matches) == 1 or not matches[1].sure):
             target_record = key_index.record(best.existing_id)
             key_index.take(target_record)
-            to_link.append((record, link, target_record, base, best.describe()))
+            linked.append((item, target_record, best.describe()))
             continue
         self.report.skipped += 1
         reason = "; ".join(m.describe() for m in matches[:3]) + " — decide in a review, not created"
         self._skip(record.native_id, reason)
-        problems.append(
-            {
-                "kind": "possible_duplicate",
-                "system": self.target.system,
-                "entity": self.entity,
-                "golden_id": link.golden_id,
-                "native_id": record.native_id,
-                "message": reason,
-            }
-        )
-    return clearly_new
+        problem = {"kind": "possible_duplicate", "system": self.target.system, "entity": self.entity}
+        if golden_id is not None:
+            problem["golden_id"] = golden_id
+        problems.append({**problem, "native_id": record.native_id, "message": reason})
+    return clearly_new, linked
 
 
 def plan_waiting(self: InitialLoad, records: list[tuple[NativeRecord, MappedRecord]]) -> None:
