@@ -191,3 +191,18 @@ def render_list(title: str, items: list[tuple[str, list[str]]]) -> None:
         show(headline, "", "  ")
         for line in details:
             show(line, "    ", "    ")
+
+
+# Options of a sync worker, the same for `sync --every --worker` and `serve --worker`
+LeaseSeconds = Annotated[
+    float, typer.Option("--lease", help="--worker: seconds after which a silent worker's entities are taken over.")
+]
+Partitions = Annotated[
+    int,
+    typer.Option(
+        "--partitions",
+        help="--worker: lease each entity in this many partitions of its golden records, so that "
+        "several workers share one entity (the same number on every worker; docs/sync-workers.md).",
+        min=1,
+    ),
+]

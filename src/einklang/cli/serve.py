@@ -17,6 +17,8 @@ from einklang.cli._common import (
     EXIT_USAGE,
     CliError,
     ConfigOption,
+    LeaseSeconds,
+    Partitions,
     cli_errors,
     emit_json,
     lit,
@@ -60,18 +62,8 @@ def serve(
             "docs/sync-workers.md).",
         ),
     ] = False,
-    lease: Annotated[
-        float, typer.Option("--lease", help="--worker: seconds after which a silent worker's entities are taken over.")
-    ] = 30.0,
-    partitions: Annotated[
-        int,
-        typer.Option(
-            "--partitions",
-            help="--worker: lease each entity in this many partitions of its golden records "
-            "(the same number on every worker; docs/sync-workers.md).",
-            min=1,
-        ),
-    ] = 1,
+    lease: LeaseSeconds = 30.0,
+    partitions: Partitions = 1,
 ) -> None:
     """Run the sync scheduler (each entity every sync.interval seconds), the web app, /healthz, /readyz
     and /metrics, and send notifications; until SIGTERM/SIGINT (the running cycle finishes first)."""

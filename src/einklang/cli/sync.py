@@ -18,6 +18,8 @@ from einklang.cli._common import (
     CliError,
     ConfigOption,
     JsonOption,
+    LeaseSeconds,
+    Partitions,
     cli_errors,
     emit_json,
     lit,
@@ -80,18 +82,8 @@ def sync_command(
             "the entities by leases (docs/scale.md).",
         ),
     ] = False,
-    lease: Annotated[
-        float, typer.Option("--lease", help="--worker: seconds after which a silent worker's entities are taken over.")
-    ] = 30.0,
-    partitions: Annotated[
-        int,
-        typer.Option(
-            "--partitions",
-            help="--worker: lease each entity in this many partitions of its golden records, so that "
-            "several workers share one entity (the same number on every worker; docs/sync-workers.md).",
-            min=1,
-        ),
-    ] = 1,
+    lease: LeaseSeconds = 30.0,
+    partitions: Partitions = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Run sync cycles: read changes, merge them, write them to the other systems."""
