@@ -80,6 +80,8 @@ class FieldMap:
             raise ValueError("name_part needs part: first or last")
         if self.kind is MapKind.COLUMN and len(self.columns) != 1:
             raise ValueError("a column rule maps exactly one column")
+        if self.kind is MapKind.NAME_PART and len(self.columns) != 1:
+            raise ValueError("a name_part rule reads exactly one column (the full name)")
 
 
 @dataclass(frozen=True)

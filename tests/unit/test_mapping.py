@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -145,3 +146,13 @@ def test_a_phone_extension_is_kept_end_to_end() -> None:
     assert again["phone"] == record["phone"]
     other, _ = m.to_canonical({"telefon": "+49 30 1234567 x103"})
     assert other["phone"] != record["phone"]
+
+
+def test_a_rule_that_needs_one_column_refuses_any_other_number() -> None:
+    # a name_part rule without its column failed only when a record was written (IndexError)
+    with pytest.raises(ValueError, match="name_part rule reads exactly one column"):
+        FieldMap("first_name", (), MapKind.NAME_PART, part="first")
+    with pytest.raises(ValueError, match="name_part rule reads exactly one column"):
+        FieldMap("first_name", ("name", "name2"), MapKind.NAME_PART, part="first")
+    with pytest.raises(ValueError, match="column rule maps exactly one column"):
+        FieldMap("city", (), MapKind.COLUMN)
