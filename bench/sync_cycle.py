@@ -121,6 +121,7 @@ PROFILE = False
 PROFILE_SORT = "cumulative"
 WARMUP = True
 NO_ECHO_MEMO = False
+STATEMENTS = False
 
 
 # ------------------------------------------------------------------------------ data
@@ -319,7 +320,10 @@ def bulk_state(config: LoadedConfig, store: StateStore, count: int, ids: list[st
         for connector in (erp, crm):
             changes.set_cursor(conn, connector.system, "company", connector.current_cursor("company"))
     if store.engine.dialect.name == "postgresql":
-        with store.engine.connect() as conn:
+        # outside a transaction: an ANALYZE in one that is rolled back leaves no statistics, and
+        # without them (autovacuum off, or not yet run) the planner takes the links' bulk UPDATE
+        # through the (entity, system) index: 10,000 rows read per row written (5 s per page)
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("ANALYZE")
 
 
@@ -350,6 +354,75 @@ def set_up(backend: str, workdir: Path, tag: str, count: int) -> tuple[dict[str,
 
 
 # ------------------------------------------------------------------------------ measuring
+class StatementCounter:
+    """Counts the SQL statements, commits and connection checkouts of every engine while active,
+    with the time spent in each statement (driver + server), per database and statement text.
+
+    Counts do not depend on the machine's load, unlike the wall time. COPY through the raw
+    driver cursor is not seen (one per bulk insert of the state store)."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.stats: dict[tuple[str, str], list[float]] = {}  # (database, statement) -> [count, rows, seconds]
+        self.commits: dict[str, int] = {}
+        self.checkouts: dict[str, int] = {}
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._before)
+        sa.event.listen(sa.engine.Engine, "after_cursor_execute", self._after)
+        sa.event.listen(sa.engine.Engine, "commit", self._commit)
+        sa.event.listen(sa.pool.Pool, "checkout", self._checkout)
+
+    @staticmethod
+    def _database(conn: Any) -> str:
+        return str(conn.engine.url.database or "").rsplit("/", 1)[-1]
+
+    def _before(self, conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any, _many: bool) -> None:
+        if self.active:
+            conn.info["stmt_started"] = time.perf_counter()
+
+    def _after(self, conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, many: bool) -> None:
+        if not self.active or "stmt_started" not in conn.info:
+            return
+        elapsed = time.perf_counter() - conn.info.pop("stmt_started")
+        text = " ".join(statement.split())[:90]
+        entry = self.stats.setdefault((self._database(conn), text), [0, 0, 0.0])
+        entry[0] += 1
+        entry[1] += len(params) if many and params is not None else 1
+        entry[2] += elapsed
+
+    def _commit(self, conn: Any) -> None:
+        if self.active:
+            name = self._database(conn)
+            self.commits[name] = self.commits.get(name, 0) + 1
+
+    def _checkout(self, _dbapi: Any, record: Any, _proxy: Any) -> None:
+        if self.active:
+            self.checkouts["all"] = self.checkouts.get("all", 0) + 1
+
+    def summary(self) -> dict[str, Any]:
+        by_db: dict[str, list[float]] = {}
+        for (db, _), (count, rows, seconds) in self.stats.items():
+            total = by_db.setdefault(db, [0, 0, 0.0])
+            total[0] += count
+            total[1] += rows
+            total[2] += seconds
+        return {
+            "statements": {db: int(v[0]) for db, v in by_db.items()},
+            "statement_rows": {db: int(v[1]) for db, v in by_db.items()},
+            "statement_s": {db: round(v[2], 3) for db, v in by_db.items()},
+            "commits": dict(self.commits),
+            "checkouts": sum(self.checkouts.values()),
+        }
+
+    def print_top(self, limit: int = 40) -> None:
+        ordered = sorted(self.stats.items(), key=lambda item: -item[1][2])
+        print("# statements by time: count, rows, seconds, database, statement", file=sys.stderr)
+        for (db, text), (count, rows, seconds) in ordered[:limit]:
+            print(f"# {count:6d} {rows:7d} {seconds:8.3f}  {db[-18:]:18s} {text}", file=sys.stderr)
+
+    def reset(self) -> None:
+        self.stats, self.commits, self.checkouts = {}, {}, {}
+
+
 def rss_mb() -> float:
     """The resident set size of this process now (Linux: /proc/self/status)."""
     with open("/proc/self/status", encoding="ascii") as status:
@@ -444,11 +517,16 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
         quiet_fresh = quiet_cycles(engine, config, store, connectors, quiet)
         rng = random.Random(count)
         change_s, echo_s, details, change_cpu_s = [], [], [], []
+        counter = StatementCounter() if STATEMENTS else None
+        statement_counts: list[dict[str, Any]] = []
         # round 0 warms caches and is not counted (--no-warmup: skipped)
         for r in range(0 if WARMUP else 1, repeat + 1):
             picked = rng.sample(range(count), changes)
             change_erp_rows(urls["erp"], picked, f"r{r}")
             profiler = cProfile.Profile() if PROFILE and r == 1 else None
+            if counter is not None:
+                counter.reset()
+                counter.active = True
             started, cpu_started = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
@@ -458,6 +536,12 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
             if profiler:
                 profiler.disable()
                 pstats.Stats(profiler, stream=sys.stderr).sort_stats(PROFILE_SORT).print_stats(45)
+            if counter is not None:
+                counter.active = False
+                if r >= 1:
+                    statement_counts.append(counter.summary())
+                if r == 1:
+                    counter.print_top()
             rep = report.entities[0]
             started = time.perf_counter()
             echo = engine.run_cycle()
@@ -506,6 +590,7 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
         "cycle_peak_rss_mb": max(d["cycle_peak_rss_mb"] for d in details),
         "quiet_fresh": quiet_fresh,
         "quiet_after_burst": quiet_after,
+        **({"change_cycle_statements": statement_counts} if statement_counts else {}),
     }
 
 
@@ -629,10 +714,14 @@ def main() -> None:
     parser.add_argument(
         "--no-echo-memo", action="store_true", help="baseline: map every record read again (no EchoMemo)"
     )
+    parser.add_argument(
+        "--statements", action="store_true", help="count SQL statements, commits and their time per change cycle"
+    )
     parser.add_argument("--verify", type=int, metavar="N", help="compare the bulk set-up with a real initial load")
     args = parser.parse_args()
     print(f"# {platform.node()} {platform.processor() or platform.machine()} python {platform.python_version()}")
-    global PROFILE, PROFILE_SORT, NO_ECHO_MEMO, WARMUP
+    global PROFILE, PROFILE_SORT, NO_ECHO_MEMO, WARMUP, STATEMENTS
+    STATEMENTS = args.statements
     WARMUP = not args.no_warmup
     PROFILE = args.profile
     PROFILE_SORT = args.profile_sort
