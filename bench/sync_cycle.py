@@ -119,6 +119,7 @@ EPOCH = dt.datetime(2020, 1, 1)
 BATCH = 20_000
 PROFILE = False
 PROFILE_SORT = "cumulative"
+PROFILE_OUT = ""
 WARMUP = True
 NO_ECHO_MEMO = False
 STATEMENTS = False
@@ -536,6 +537,8 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
             if profiler:
                 profiler.disable()
                 pstats.Stats(profiler, stream=sys.stderr).sort_stats(PROFILE_SORT).print_stats(45)
+                if PROFILE_OUT:
+                    profiler.dump_stats(PROFILE_OUT)
             if counter is not None:
                 counter.active = False
                 if r >= 1:
@@ -710,6 +713,7 @@ def main() -> None:
     parser.add_argument("--workdir", help="folder for the SQLite files (e.g. /dev/shm: no fsync noise)")
     parser.add_argument("--profile", action="store_true", help="cProfile one change cycle (stderr)")
     parser.add_argument("--no-warmup", action="store_true", help="count every round (no uncounted warm-up round first)")
+    parser.add_argument("--profile-out", default="", help="also write the profile to this file (pstats)")
     parser.add_argument("--profile-sort", default="cumulative", help="pstats order: cumulative, tottime, ...")
     parser.add_argument(
         "--no-echo-memo", action="store_true", help="baseline: map every record read again (no EchoMemo)"
@@ -720,7 +724,8 @@ def main() -> None:
     parser.add_argument("--verify", type=int, metavar="N", help="compare the bulk set-up with a real initial load")
     args = parser.parse_args()
     print(f"# {platform.node()} {platform.processor() or platform.machine()} python {platform.python_version()}")
-    global PROFILE, PROFILE_SORT, NO_ECHO_MEMO, WARMUP, STATEMENTS
+    global PROFILE, PROFILE_SORT, PROFILE_OUT, NO_ECHO_MEMO, WARMUP, STATEMENTS
+    PROFILE_OUT = args.profile_out
     STATEMENTS = args.statements
     WARMUP = not args.no_warmup
     PROFILE = args.profile
