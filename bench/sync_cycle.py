@@ -123,6 +123,7 @@ PROFILE_OUT = ""
 WARMUP = True
 NO_ECHO_MEMO = False
 STATEMENTS = False
+ANALYZE = True
 
 
 # ------------------------------------------------------------------------------ data
@@ -320,7 +321,7 @@ def bulk_state(config: LoadedConfig, store: StateStore, count: int, ids: list[st
     with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm, store.transaction() as conn:
         for connector in (erp, crm):
             changes.set_cursor(conn, connector.system, "company", connector.current_cursor("company"))
-    if store.engine.dialect.name == "postgresql":
+    if store.engine.dialect.name == "postgresql" and ANALYZE:
         # outside a transaction: an ANALYZE in one that is rolled back leaves no statistics, and
         # without them (autovacuum off, or not yet run) the planner takes the links' bulk UPDATE
         # through the (entity, system) index: 10,000 rows read per row written (5 s per page)
@@ -721,12 +722,18 @@ def main() -> None:
     parser.add_argument(
         "--statements", action="store_true", help="count SQL statements, commits and their time per change cycle"
     )
+    parser.add_argument(
+        "--no-analyze",
+        action="store_true",
+        help="PostgreSQL: no ANALYZE after the set-up (tables without statistics, as with autovacuum off)",
+    )
     parser.add_argument("--verify", type=int, metavar="N", help="compare the bulk set-up with a real initial load")
     args = parser.parse_args()
     print(f"# {platform.node()} {platform.processor() or platform.machine()} python {platform.python_version()}")
-    global PROFILE, PROFILE_SORT, PROFILE_OUT, NO_ECHO_MEMO, WARMUP, STATEMENTS
+    global PROFILE, PROFILE_SORT, PROFILE_OUT, NO_ECHO_MEMO, WARMUP, STATEMENTS, ANALYZE
     PROFILE_OUT = args.profile_out
     STATEMENTS = args.statements
+    ANALYZE = not args.no_analyze
     WARMUP = not args.no_warmup
     PROFILE = args.profile
     PROFILE_SORT = args.profile_sort
