@@ -4,17 +4,19 @@
 # Each configuration runs bench/sync_cycle.py of THIS checkout twice, first with the src of the
 # given main checkout on PYTHONPATH ("before"), then with this checkout's ("after"); N = 20,000
 # linked records; SQLite files on /dev/shm; --statements counts each change cycle's statements.
-# Settings (environment): CHANGES (default "1000 10000"), BACKENDS (default "sqlite postgresql"),
-# REPEAT (default 3); NO_STATS=1 adds a PostgreSQL pair at k = 1,000 without table statistics
-# (--no-analyze, as with autovacuum off), one run each. A "before" run of k >= 10,000 that
+# Settings (environment): CHANGES (default "1000 10000"), BACKENDS (default "sqlite postgresql";
+# empty: none),
+# REPEAT (default 3); NO_STATS=1 adds PostgreSQL pairs at k = 1,000 without column statistics
+# (--statistics vacuum: row counts known, as after a plain VACUUM with autovacuum off; and
+# --statistics none), one run each. A "before" run of k >= 10,000 that
 # takes minutes can be made a single run: BEFORE_BIG_ONCE=1.
 set -euo pipefail
 main_checkout=${1:?path of a checkout of main}
 out=${2:-bench-sync-batch.jsonl}
 here=$(cd "$(dirname "$0")/.." && pwd)
 python=$here/.venv/bin/python
-changes=${CHANGES:-1000 10000}
-backends=${BACKENDS:-sqlite postgresql}
+changes=${CHANGES-1000 10000}
+backends=${BACKENDS-sqlite postgresql}
 repeat=${REPEAT:-3}
 run() {  # label src args...
     local label=$1 src=$2
@@ -34,6 +36,12 @@ for backend in $backends; do
     done
 done
 if [ "${NO_STATS:-0}" = 1 ]; then
-    run before-no-stats "$main_checkout/src" --backend postgresql --changes 1000 --repeat 1 --no-warmup --no-analyze
-    run after-no-stats "$here/src" --backend postgresql --changes 1000 --repeat 1 --no-warmup --no-analyze
+    for statistics in vacuum none; do
+        for label in before after; do
+            src=$here/src
+            [ "$label" = before ] && src=$main_checkout/src
+            run "$label-statistics-$statistics" "$src" --backend postgresql --changes 1000 --repeat 1 --no-warmup \
+                --statistics "$statistics"
+        done
+    done
 fi

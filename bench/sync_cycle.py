@@ -123,7 +123,7 @@ PROFILE_OUT = ""
 WARMUP = True
 NO_ECHO_MEMO = False
 STATEMENTS = False
-ANALYZE = True
+STATISTICS = "analyze"
 
 
 # ------------------------------------------------------------------------------ data
@@ -321,12 +321,13 @@ def bulk_state(config: LoadedConfig, store: StateStore, count: int, ids: list[st
     with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm, store.transaction() as conn:
         for connector in (erp, crm):
             changes.set_cursor(conn, connector.system, "company", connector.current_cursor("company"))
-    if store.engine.dialect.name == "postgresql" and ANALYZE:
-        # outside a transaction: an ANALYZE in one that is rolled back leaves no statistics, and
-        # without them (autovacuum off, or not yet run) the planner takes the links' bulk UPDATE
-        # through the (entity, system) index: 10,000 rows read per row written (5 s per page)
+    if store.engine.dialect.name == "postgresql" and STATISTICS != "none":
+        # outside a transaction: an ANALYZE in one that is rolled back leaves no column statistics
+        # (but the table sizes, written in place), and then the planner took the links' bulk UPDATE
+        # through the (entity, system) index: 10,000 rows read per row written (5 s per page).
+        # "vacuum": that state on purpose (VACUUM counts the rows, gathers no statistics)
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE")
+            conn.exec_driver_sql("ANALYZE" if STATISTICS == "analyze" else "VACUUM")
 
 
 def state_counts(store: StateStore) -> dict[str, int]:
@@ -723,17 +724,19 @@ def main() -> None:
         "--statements", action="store_true", help="count SQL statements, commits and their time per change cycle"
     )
     parser.add_argument(
-        "--no-analyze",
-        action="store_true",
-        help="PostgreSQL: no ANALYZE after the set-up (tables without statistics, as with autovacuum off)",
+        "--statistics",
+        choices=["analyze", "vacuum", "none"],
+        default="analyze",
+        help="PostgreSQL after the set-up: ANALYZE; VACUUM (row counts, no column statistics, as "
+        "with autovacuum off and a plain VACUUM); nothing",
     )
     parser.add_argument("--verify", type=int, metavar="N", help="compare the bulk set-up with a real initial load")
     args = parser.parse_args()
     print(f"# {platform.node()} {platform.processor() or platform.machine()} python {platform.python_version()}")
-    global PROFILE, PROFILE_SORT, PROFILE_OUT, NO_ECHO_MEMO, WARMUP, STATEMENTS, ANALYZE
+    global PROFILE, PROFILE_SORT, PROFILE_OUT, NO_ECHO_MEMO, WARMUP, STATEMENTS, STATISTICS
     PROFILE_OUT = args.profile_out
     STATEMENTS = args.statements
-    ANALYZE = not args.no_analyze
+    STATISTICS = args.statistics
     WARMUP = not args.no_warmup
     PROFILE = args.profile
     PROFILE_SORT = args.profile_sort
