@@ -36,7 +36,6 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -51,8 +50,10 @@ from einklang.store import changes
 from einklang.store import schema as t
 from einklang.store.state import StateStore, open_store
 from einklang.sync.engine import SyncEngine
-from einklang.sync.initial_load import run_initial_load
 from einklang.systems import open_connector
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cycle_measures import PeakRss, StatementCounter
 
 ERP_DDL = """CREATE TABLE kunden (
     kundennr VARCHAR(12) PRIMARY KEY, name1 VARCHAR(80), strasse VARCHAR(80), plz VARCHAR(10),
@@ -357,104 +358,6 @@ def set_up(backend: str, workdir: Path, tag: str, count: int) -> tuple[dict[str,
 
 
 # ------------------------------------------------------------------------------ measuring
-class StatementCounter:
-    """Counts the SQL statements, commits and connection checkouts of every engine while active,
-    with the time spent in each statement (driver + server), per database and statement text.
-
-    Counts do not depend on the machine's load, unlike the wall time. COPY through the raw
-    driver cursor is not seen (one per bulk insert of the state store)."""
-
-    def __init__(self) -> None:
-        self.active = False
-        self.stats: dict[tuple[str, str], list[float]] = {}  # (database, statement) -> [count, rows, seconds]
-        self.commits: dict[str, int] = {}
-        self.checkouts: dict[str, int] = {}
-        sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._before)
-        sa.event.listen(sa.engine.Engine, "after_cursor_execute", self._after)
-        sa.event.listen(sa.engine.Engine, "commit", self._commit)
-        sa.event.listen(sa.pool.Pool, "checkout", self._checkout)
-
-    @staticmethod
-    def _database(conn: Any) -> str:
-        return str(conn.engine.url.database or "").rsplit("/", 1)[-1]
-
-    def _before(self, conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any, _many: bool) -> None:
-        if self.active:
-            conn.info["stmt_started"] = time.perf_counter()
-
-    def _after(self, conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, many: bool) -> None:
-        if not self.active or "stmt_started" not in conn.info:
-            return
-        elapsed = time.perf_counter() - conn.info.pop("stmt_started")
-        text = " ".join(statement.split())[:90]
-        entry = self.stats.setdefault((self._database(conn), text), [0, 0, 0.0])
-        entry[0] += 1
-        entry[1] += len(params) if many and params is not None else 1
-        entry[2] += elapsed
-
-    def _commit(self, conn: Any) -> None:
-        if self.active:
-            name = self._database(conn)
-            self.commits[name] = self.commits.get(name, 0) + 1
-
-    def _checkout(self, _dbapi: Any, record: Any, _proxy: Any) -> None:
-        if self.active:
-            self.checkouts["all"] = self.checkouts.get("all", 0) + 1
-
-    def summary(self) -> dict[str, Any]:
-        by_db: dict[str, list[float]] = {}
-        for (db, _), (count, rows, seconds) in self.stats.items():
-            total = by_db.setdefault(db, [0, 0, 0.0])
-            total[0] += count
-            total[1] += rows
-            total[2] += seconds
-        return {
-            "statements": {db: int(v[0]) for db, v in by_db.items()},
-            "statement_rows": {db: int(v[1]) for db, v in by_db.items()},
-            "statement_s": {db: round(v[2], 3) for db, v in by_db.items()},
-            "commits": dict(self.commits),
-            "checkouts": sum(self.checkouts.values()),
-        }
-
-    def print_top(self, limit: int = 40) -> None:
-        ordered = sorted(self.stats.items(), key=lambda item: -item[1][2])
-        print("# statements by time: count, rows, seconds, database, statement", file=sys.stderr)
-        for (db, text), (count, rows, seconds) in ordered[:limit]:
-            print(f"# {count:6d} {rows:7d} {seconds:8.3f}  {db[-18:]:18s} {text}", file=sys.stderr)
-
-    def reset(self) -> None:
-        self.stats, self.commits, self.checkouts = {}, {}, {}
-
-
-def rss_mb() -> float:
-    """The resident set size of this process now (Linux: /proc/self/status)."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-class PeakRss:
-    """Samples this process's RSS every 20 ms in a thread while the block runs; ``peak_mb`` after."""
-
-    def __enter__(self) -> PeakRss:
-        self.before_mb = self.peak_mb = rss_mb()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak_mb = max(self.peak_mb, rss_mb())
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak_mb = max(self.peak_mb, rss_mb())
-
-
 def change_erp_rows(url: str, indexes: Sequence[int], tag: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
@@ -528,8 +431,7 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
             change_erp_rows(urls["erp"], picked, f"r{r}")
             profiler = cProfile.Profile() if PROFILE and r == 1 else None
             if counter is not None:
-                counter.reset()
-                counter.active = True
+                counter.start()
             started, cpu_started = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
@@ -541,12 +443,8 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
                 pstats.Stats(profiler, stream=sys.stderr).sort_stats(PROFILE_SORT).print_stats(45)
                 if PROFILE_OUT:
                     profiler.dump_stats(PROFILE_OUT)
-            if counter is not None:
-                counter.active = False
-                if r >= 1:
-                    statement_counts.append(counter.summary())
-                if r == 1:
-                    counter.print_top()
+            if counter is not None and r >= 1:  # the first counted cycle's statements printed
+                statement_counts.append(counter.stop(show=r == 1))
             rep = report.entities[0]
             started = time.perf_counter()
             echo = engine.run_cycle()
@@ -630,81 +528,6 @@ def quiet_cycles(
     }
 
 
-# ------------------------------------------------------------------------------ verify
-def verify(backend: str, count: int, workdir: Path) -> dict[str, Any]:
-    """The real initial load at N=count against the bulk set-up: same golden bases, same link
-    hashes and version formats; and the bulk set-up's first cycle captures and writes nothing."""
-    urls = fresh_urls(backend, workdir, "load")
-    make_tables(urls, count, False, [])
-    config = load_config(urls)
-    store = open_store(config.state_url)
-    started = time.perf_counter()
-    with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm:
-        report = run_initial_load(config, store, "company", erp, crm, batch_size=1000)
-    load_s = time.perf_counter() - started
-    assert report.created == count, report.summary()
-
-    def snapshot(store: StateStore) -> dict[str, Any]:
-        with store.engine.connect() as conn:
-            golden = {row.id: (row.base, row.base_hash, row.status) for row in conn.execute(sa.select(t.golden))}
-            links = conn.execute(sa.select(t.links)).all()
-            cursors = {row.system: json.loads(row.value) for row in conn.execute(sa.select(t.cursors))}
-        erp_links = {r.native_id: r for r in links if r.system == "erp"}
-        crm_by_golden = {r.golden_id: r for r in links if r.system == "crm"}
-        by_key = {}
-        for native_id, link in erp_links.items():
-            crm_link = crm_by_golden[link.golden_id]
-            by_key[native_id] = {
-                "base": golden[link.golden_id][0],
-                "base_hash": golden[link.golden_id][1],
-                "status": golden[link.golden_id][2],
-                "erp_hash": link.record_hash,
-                "erp_version": link.version,
-                "crm_native": crm_link.native_id,
-                "crm_hash": crm_link.record_hash,
-                "crm_version_is_timestamp": _is_timestamp(crm_link.version),
-                "seen": (link.seen, crm_link.seen),
-                "tolerated": (link.tolerated, crm_link.tolerated),
-            }
-        return {"records": by_key, "cursors": {s: sorted(c) if isinstance(c, dict) else c for s, c in cursors.items()}}
-
-    loaded = snapshot(store)
-    store.close()
-    drop_databases(urls)
-    urls2, _config2, store2 = set_up(backend, workdir, "bulk", count)
-    bulk = snapshot(store2)
-    store2.close()
-    drop_databases(urls2)
-    mismatches = [key for key, value in loaded["records"].items() if bulk["records"].get(key) != value]
-    assert len(loaded["records"]) == len(bulk["records"]) == count
-    # the initial load takes the target's cursor before creating (an empty CRM: None, so the first
-    # sync reads the created rows back once as echoes); the bulk set-up starts both at "now"
-    assert loaded["cursors"]["erp"] == bulk["cursors"]["erp"], (loaded["cursors"], bulk["cursors"])
-    if mismatches:
-        key = mismatches[0]
-        raise SystemExit(
-            f"bulk set-up differs from the initial load for {len(mismatches)} records, e.g. {key}:\n"
-            f"load {loaded['records'][key]}\nbulk {bulk['records'][key]}"
-        )
-    return {
-        "backend": backend,
-        "records": count,
-        "initial_load_s": round(load_s, 1),
-        "identical_records": count,
-        "compared": "golden base/base_hash/status, link hashes, ERP versions, CRM ids, "
-        "CRM version is the row's timestamp, seen/tolerated, ERP cursor shape",
-        "cursors_initial_load": loaded["cursors"],
-        "cursors_bulk": bulk["cursors"],
-    }
-
-
-def _is_timestamp(value: str | None) -> bool:
-    try:
-        return value is not None and dt.datetime.fromisoformat(value) is not None
-    except ValueError:
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
@@ -717,9 +540,7 @@ def main() -> None:
     parser.add_argument("--no-warmup", action="store_true", help="count every round (no uncounted warm-up round first)")
     parser.add_argument("--profile-out", default="", help="also write the profile to this file (pstats)")
     parser.add_argument("--profile-sort", default="cumulative", help="pstats order: cumulative, tottime, ...")
-    parser.add_argument(
-        "--no-echo-memo", action="store_true", help="baseline: map every record read again (no EchoMemo)"
-    )
+    parser.add_argument("--no-echo-memo", action="store_true", help="baseline: map every record again (no EchoMemo)")
     parser.add_argument(
         "--statements", action="store_true", help="count SQL statements, commits and their time per change cycle"
     )
@@ -734,15 +555,13 @@ def main() -> None:
     args = parser.parse_args()
     print(f"# {platform.node()} {platform.processor() or platform.machine()} python {platform.python_version()}")
     global PROFILE, PROFILE_SORT, PROFILE_OUT, NO_ECHO_MEMO, WARMUP, STATEMENTS, STATISTICS
-    PROFILE_OUT = args.profile_out
-    STATEMENTS = args.statements
-    STATISTICS = args.statistics
+    PROFILE, PROFILE_SORT, PROFILE_OUT = args.profile, args.profile_sort, args.profile_out
+    STATEMENTS, STATISTICS, NO_ECHO_MEMO = args.statements, args.statistics, args.no_echo_memo
     WARMUP = not args.no_warmup
-    PROFILE = args.profile
-    PROFILE_SORT = args.profile_sort
-    NO_ECHO_MEMO = args.no_echo_memo
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         if args.verify:
+            from sync_cycle_verify import verify  # it imports this module
+
             print(json.dumps(verify(args.backend, args.verify, Path(tmp))), flush=True)
             return
         results = []

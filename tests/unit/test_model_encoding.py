@@ -51,7 +51,7 @@ def test_a_record_read_back_is_the_record(record: CanonicalRecord) -> None:
 def test_known_hash_is_unchanged() -> None:
     # the digest a state store holds for this record (computed with json before orjson was used)
     record: CanonicalRecord = {
-        "name": "Müller & Söhne \"Werkzeuge\"\n",
+        "name": 'Müller & Söhne "Werkzeuge"\n',
         "amount": Decimal("12.50"),
         "since": dt.date(2024, 5, 1),
         "seen": dt.datetime(2024, 5, 1, 10, 0, 0, 123000),
