@@ -36,7 +36,6 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -51,8 +50,10 @@ from einklang.store import changes
 from einklang.store import schema as t
 from einklang.store.state import StateStore, open_store
 from einklang.sync.engine import SyncEngine
-from einklang.sync.initial_load import run_initial_load
 from einklang.systems import open_connector
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cycle_measures import PeakRss, StatementCounter
 
 ERP_DDL = """CREATE TABLE kunden (
     kundennr VARCHAR(12) PRIMARY KEY, name1 VARCHAR(80), strasse VARCHAR(80), plz VARCHAR(10),
@@ -119,8 +120,11 @@ EPOCH = dt.datetime(2020, 1, 1)
 BATCH = 20_000
 PROFILE = False
 PROFILE_SORT = "cumulative"
+PROFILE_OUT = ""
 WARMUP = True
 NO_ECHO_MEMO = False
+STATEMENTS = False
+STATISTICS = "analyze"
 
 
 # ------------------------------------------------------------------------------ data
@@ -318,9 +322,13 @@ def bulk_state(config: LoadedConfig, store: StateStore, count: int, ids: list[st
     with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm, store.transaction() as conn:
         for connector in (erp, crm):
             changes.set_cursor(conn, connector.system, "company", connector.current_cursor("company"))
-    if store.engine.dialect.name == "postgresql":
-        with store.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
+    if store.engine.dialect.name == "postgresql" and STATISTICS != "none":
+        # outside a transaction: an ANALYZE in one that is rolled back leaves no column statistics
+        # (but the table sizes, written in place), and then the planner took the links' bulk UPDATE
+        # through the (entity, system) index: 10,000 rows read per row written (5 s per page).
+        # "vacuum": that state on purpose (VACUUM counts the rows, gathers no statistics)
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE" if STATISTICS == "analyze" else "VACUUM")
 
 
 def state_counts(store: StateStore) -> dict[str, int]:
@@ -350,35 +358,6 @@ def set_up(backend: str, workdir: Path, tag: str, count: int) -> tuple[dict[str,
 
 
 # ------------------------------------------------------------------------------ measuring
-def rss_mb() -> float:
-    """The resident set size of this process now (Linux: /proc/self/status)."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-class PeakRss:
-    """Samples this process's RSS every 20 ms in a thread while the block runs; ``peak_mb`` after."""
-
-    def __enter__(self) -> PeakRss:
-        self.before_mb = self.peak_mb = rss_mb()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak_mb = max(self.peak_mb, rss_mb())
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak_mb = max(self.peak_mb, rss_mb())
-
-
 def change_erp_rows(url: str, indexes: Sequence[int], tag: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
@@ -444,11 +423,15 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
         quiet_fresh = quiet_cycles(engine, config, store, connectors, quiet)
         rng = random.Random(count)
         change_s, echo_s, details, change_cpu_s = [], [], [], []
+        counter = StatementCounter() if STATEMENTS else None
+        statement_counts: list[dict[str, Any]] = []
         # round 0 warms caches and is not counted (--no-warmup: skipped)
         for r in range(0 if WARMUP else 1, repeat + 1):
             picked = rng.sample(range(count), changes)
             change_erp_rows(urls["erp"], picked, f"r{r}")
             profiler = cProfile.Profile() if PROFILE and r == 1 else None
+            if counter is not None:
+                counter.start()
             started, cpu_started = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
@@ -458,6 +441,10 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
             if profiler:
                 profiler.disable()
                 pstats.Stats(profiler, stream=sys.stderr).sort_stats(PROFILE_SORT).print_stats(45)
+                if PROFILE_OUT:
+                    profiler.dump_stats(PROFILE_OUT)
+            if counter is not None and r >= 1:  # the first counted cycle's statements printed
+                statement_counts.append(counter.stop(show=r == 1))
             rep = report.entities[0]
             started = time.perf_counter()
             echo = engine.run_cycle()
@@ -506,6 +493,7 @@ def measure(backend: str, count: int, changes: int, repeat: int, quiet: int, wor
         "cycle_peak_rss_mb": max(d["cycle_peak_rss_mb"] for d in details),
         "quiet_fresh": quiet_fresh,
         "quiet_after_burst": quiet_after,
+        **({"change_cycle_statements": statement_counts} if statement_counts else {}),
     }
 
 
@@ -540,81 +528,6 @@ def quiet_cycles(
     }
 
 
-# ------------------------------------------------------------------------------ verify
-def verify(backend: str, count: int, workdir: Path) -> dict[str, Any]:
-    """The real initial load at N=count against the bulk set-up: same golden bases, same link
-    hashes and version formats; and the bulk set-up's first cycle captures and writes nothing."""
-    urls = fresh_urls(backend, workdir, "load")
-    make_tables(urls, count, False, [])
-    config = load_config(urls)
-    store = open_store(config.state_url)
-    started = time.perf_counter()
-    with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm:
-        report = run_initial_load(config, store, "company", erp, crm, batch_size=1000)
-    load_s = time.perf_counter() - started
-    assert report.created == count, report.summary()
-
-    def snapshot(store: StateStore) -> dict[str, Any]:
-        with store.engine.connect() as conn:
-            golden = {row.id: (row.base, row.base_hash, row.status) for row in conn.execute(sa.select(t.golden))}
-            links = conn.execute(sa.select(t.links)).all()
-            cursors = {row.system: json.loads(row.value) for row in conn.execute(sa.select(t.cursors))}
-        erp_links = {r.native_id: r for r in links if r.system == "erp"}
-        crm_by_golden = {r.golden_id: r for r in links if r.system == "crm"}
-        by_key = {}
-        for native_id, link in erp_links.items():
-            crm_link = crm_by_golden[link.golden_id]
-            by_key[native_id] = {
-                "base": golden[link.golden_id][0],
-                "base_hash": golden[link.golden_id][1],
-                "status": golden[link.golden_id][2],
-                "erp_hash": link.record_hash,
-                "erp_version": link.version,
-                "crm_native": crm_link.native_id,
-                "crm_hash": crm_link.record_hash,
-                "crm_version_is_timestamp": _is_timestamp(crm_link.version),
-                "seen": (link.seen, crm_link.seen),
-                "tolerated": (link.tolerated, crm_link.tolerated),
-            }
-        return {"records": by_key, "cursors": {s: sorted(c) if isinstance(c, dict) else c for s, c in cursors.items()}}
-
-    loaded = snapshot(store)
-    store.close()
-    drop_databases(urls)
-    urls2, _config2, store2 = set_up(backend, workdir, "bulk", count)
-    bulk = snapshot(store2)
-    store2.close()
-    drop_databases(urls2)
-    mismatches = [key for key, value in loaded["records"].items() if bulk["records"].get(key) != value]
-    assert len(loaded["records"]) == len(bulk["records"]) == count
-    # the initial load takes the target's cursor before creating (an empty CRM: None, so the first
-    # sync reads the created rows back once as echoes); the bulk set-up starts both at "now"
-    assert loaded["cursors"]["erp"] == bulk["cursors"]["erp"], (loaded["cursors"], bulk["cursors"])
-    if mismatches:
-        key = mismatches[0]
-        raise SystemExit(
-            f"bulk set-up differs from the initial load for {len(mismatches)} records, e.g. {key}:\n"
-            f"load {loaded['records'][key]}\nbulk {bulk['records'][key]}"
-        )
-    return {
-        "backend": backend,
-        "records": count,
-        "initial_load_s": round(load_s, 1),
-        "identical_records": count,
-        "compared": "golden base/base_hash/status, link hashes, ERP versions, CRM ids, "
-        "CRM version is the row's timestamp, seen/tolerated, ERP cursor shape",
-        "cursors_initial_load": loaded["cursors"],
-        "cursors_bulk": bulk["cursors"],
-    }
-
-
-def _is_timestamp(value: str | None) -> bool:
-    try:
-        return value is not None and dt.datetime.fromisoformat(value) is not None
-    except ValueError:
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
@@ -625,20 +538,30 @@ def main() -> None:
     parser.add_argument("--workdir", help="folder for the SQLite files (e.g. /dev/shm: no fsync noise)")
     parser.add_argument("--profile", action="store_true", help="cProfile one change cycle (stderr)")
     parser.add_argument("--no-warmup", action="store_true", help="count every round (no uncounted warm-up round first)")
+    parser.add_argument("--profile-out", default="", help="also write the profile to this file (pstats)")
     parser.add_argument("--profile-sort", default="cumulative", help="pstats order: cumulative, tottime, ...")
+    parser.add_argument("--no-echo-memo", action="store_true", help="baseline: map every record again (no EchoMemo)")
     parser.add_argument(
-        "--no-echo-memo", action="store_true", help="baseline: map every record read again (no EchoMemo)"
+        "--statements", action="store_true", help="count SQL statements, commits and their time per change cycle"
+    )
+    parser.add_argument(
+        "--statistics",
+        choices=["analyze", "vacuum", "none"],
+        default="analyze",
+        help="PostgreSQL after the set-up: ANALYZE; VACUUM (row counts, no column statistics, as "
+        "with autovacuum off and a plain VACUUM); nothing",
     )
     parser.add_argument("--verify", type=int, metavar="N", help="compare the bulk set-up with a real initial load")
     args = parser.parse_args()
     print(f"# {platform.node()} {platform.processor() or platform.machine()} python {platform.python_version()}")
-    global PROFILE, PROFILE_SORT, NO_ECHO_MEMO, WARMUP
+    global PROFILE, PROFILE_SORT, PROFILE_OUT, NO_ECHO_MEMO, WARMUP, STATEMENTS, STATISTICS
+    PROFILE, PROFILE_SORT, PROFILE_OUT = args.profile, args.profile_sort, args.profile_out
+    STATEMENTS, STATISTICS, NO_ECHO_MEMO = args.statements, args.statistics, args.no_echo_memo
     WARMUP = not args.no_warmup
-    PROFILE = args.profile
-    PROFILE_SORT = args.profile_sort
-    NO_ECHO_MEMO = args.no_echo_memo
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         if args.verify:
+            from sync_cycle_verify import verify  # it imports this module
+
             print(json.dumps(verify(args.backend, args.verify, Path(tmp))), flush=True)
             return
         results = []

@@ -11,11 +11,14 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 from einklang.normalize.country import normalize_country
 from einklang.normalize.email import normalize_email
@@ -392,16 +395,53 @@ def decode(value: Any) -> CanonicalValue:
     raise ValueError(f"cannot decode {value!r}")
 
 
+# values JSON keeps as they are (the common case: no call of ``encode`` for them)
+_AS_IS: frozenset[type] = frozenset({str, int, bool, type(None)})
+
+
 def encode_record(record: Mapping[str, CanonicalValue]) -> dict[str, Any]:
-    return {name: encode(value) for name, value in sorted(record.items())}
+    return {name: value if type(value) in _AS_IS else encode(value) for name, value in sorted(record.items())}
 
 
 def decode_record(data: Mapping[str, Any]) -> CanonicalRecord:
-    return {name: decode(value) for name, value in data.items()}
+    return {name: value if type(value) in _AS_IS else decode(value) for name, value in data.items()}
+
+
+def load_record(text: str) -> CanonicalRecord:
+    """The canonical record stored as ``text`` (:func:`record_json`)."""
+    return decode_record(load_json(text))
+
+
+# 19 digits in a row: maybe an integer beyond 64 bits, which orjson would read as a float
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
+def load_json(text: str) -> Any:
+    """``json.loads``, through orjson where it reads the same values (several times faster)."""
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:  # NaN, lone surrogates, ...: what json reads, orjson may not
+            pass
+    return json.loads(text)
 
 
 def record_json(record: Mapping[str, CanonicalValue]) -> str:
-    return json.dumps(encode_record(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The record's stable text: sorted keys, no spaces, non-ASCII characters as they are.
+
+    Written by orjson (several times faster than json) where the text is the same byte for
+    byte as ``json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)``,
+    which stays the definition (stored hashes depend on it): floats are left to json (their
+    shortest forms differ, e.g. ``1e+16``), and whatever orjson refuses (integers beyond 64 bits,
+    lone surrogates) too.
+    """
+    encoded = encode_record(record)
+    if float not in map(type, encoded.values()):
+        try:
+            return orjson.dumps(encoded, option=orjson.OPT_SORT_KEYS).decode()
+        except orjson.JSONEncodeError:
+            pass
+    return json.dumps(encoded, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def record_hash(record: Mapping[str, CanonicalValue]) -> str:

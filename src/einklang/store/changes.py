@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from einklang.connectors.base import SnapshotStore
-from einklang.model import decode_record, record_json
+from einklang.model import load_record, record_json
 from einklang.sql_bulk import driver_value, insert_rows
 from einklang.store import schema as t
 from einklang.store.rows import ChangeRow, NewChange
@@ -72,10 +72,10 @@ def pending_changes(
             row.native_id,
             row.kind,
             row.version,
-            decode_record(json.loads(row.record)) if row.record else None,
+            load_record(row.record) if row.record else None,
             row.source_modified,
         )
-        for row in conn.execute(query)
+        for row in conn.execute(query).all()
     ]
 
 

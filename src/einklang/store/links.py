@@ -6,7 +6,6 @@ Every function takes the connection of the caller's transaction, so that one ste
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -16,7 +15,7 @@ from sqlalchemy.engine import Connection
 from einklang.model import (
     CanonicalRecord,
     CanonicalValue,
-    decode_record,
+    load_record,
     record_hash,
     record_json,
     record_json_and_hash,
@@ -60,7 +59,7 @@ def load_golden(conn: Connection, golden_id: str, *, lock: bool = False) -> tupl
     row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
         return None
-    return decode_record(json.loads(row.base)), row.status
+    return load_record(row.base), row.status
 
 
 def load_goldens(
@@ -74,7 +73,7 @@ def load_goldens(
     for chunk in chunks(sorted(set(golden_ids)) if lock else golden_ids):
         query = sa.select(t.golden.c.id, t.golden.c.base, t.golden.c.status).where(t.golden.c.id.in_(chunk))
         rows = conn.execute(query.order_by(t.golden.c.id).with_for_update() if lock else query)
-        found.update((row.id, (decode_record(json.loads(row.base)), row.status)) for row in rows)
+        found.update((row.id, (load_record(row.base), row.status)) for row in rows.all())
     return found
 
 
@@ -92,7 +91,7 @@ def golden_bases_unlinked_in(conn: Connection, entity: str, system: str) -> dict
             t.golden.c.entity == entity, t.golden.c.status == "active", t.golden.c.id.not_in(linked_here)
         )
     )
-    return {row.id: decode_record(json.loads(row.base)) for row in rows}
+    return {row.id: load_record(row.base) for row in rows}
 
 
 def save_golden(conn: Connection, golden_id: str, base: CanonicalRecord, status: str | None = None) -> None:
@@ -138,7 +137,7 @@ def links_by_native(conn: Connection, system: str, entity: str, native_ids: Sequ
                 t.links.c.system == system, t.links.c.entity == entity, t.links.c.native_id.in_(chunk)
             )
         )
-        found.update((row.native_id, Link.from_row(row)) for row in rows)
+        found.update((row.native_id, Link.from_row(row)) for row in rows.all())
     return found
 
 
@@ -151,7 +150,7 @@ def link_hashes(conn: Connection, system: str, entity: str, native_ids: Sequence
                 t.links.c.system == system, t.links.c.entity == entity, t.links.c.native_id.in_(chunk)
             )
         )
-        found.update((row.native_id, row.record_hash) for row in rows)
+        found.update((row.native_id, row.record_hash) for row in rows.all())
     return found
 
 
@@ -164,7 +163,7 @@ def links_of_goldens(conn: Connection, golden_ids: Sequence[str]) -> dict[str, d
     """golden id -> system -> link."""
     result: dict[str, dict[str, Link]] = {}
     for chunk in chunks(golden_ids):
-        for row in conn.execute(sa.select(t.links).where(t.links.c.golden_id.in_(chunk))):
+        for row in conn.execute(sa.select(t.links).where(t.links.c.golden_id.in_(chunk))).all():
             result.setdefault(row.golden_id, {})[row.system] = Link.from_row(row)
     return result
 
@@ -306,4 +305,4 @@ def golden_bases(conn: Connection, entity: str) -> dict[str, CanonicalRecord]:
     rows = conn.execute(
         sa.select(t.golden.c.id, t.golden.c.base).where(t.golden.c.entity == entity, t.golden.c.status == "active")
     )
-    return {row.id: decode_record(json.loads(row.base)) for row in rows}
+    return {row.id: load_record(row.base) for row in rows}

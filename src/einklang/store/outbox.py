@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from einklang.masking import mask
-from einklang.model import CanonicalRecord, decode_record, encode_record
+from einklang.model import CanonicalRecord, encode_record, load_record
 from einklang.sql_bulk import driver_value, insert_rows
 from einklang.store import schema as t
 from einklang.store.rows import FailedWrite, OutboxEntry, PlannedWrite
@@ -229,10 +229,7 @@ def pending_creates_with_bases(
         )
         .order_by(t.outbox.c.id)
     )
-    return [
-        (row.golden_id, decode_record(json.loads(row.payload)), decode_record(json.loads(row.base)))
-        for row in conn.execute(query)
-    ]
+    return [(row.golden_id, load_record(row.payload), load_record(row.base)) for row in conn.execute(query)]
 
 
 def sent_create_payload(
@@ -253,7 +250,7 @@ def sent_create_payload(
     if sent_only:
         query = query.where(t.outbox.c.attempts > 0)
     row = conn.execute(query.order_by(t.outbox.c.id.desc()).limit(1)).first()
-    return decode_record(json.loads(row.payload)) if row is not None else None
+    return load_record(row.payload) if row is not None else None
 
 
 def add_failed_create(
@@ -390,7 +387,7 @@ def _queue_unfinished_creates(conn: Connection, batch: Any, golden_ids: list[str
                 batch.entity,
                 row.id,
                 "create",
-                decode_record(json.loads(row.base)),
+                load_record(row.base),
                 f"{batch.cause} (interrupted, resumed)",
             )
             for row in bases

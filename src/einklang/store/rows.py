@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from einklang.model import CanonicalRecord, CanonicalValue, decode, decode_record
+from einklang.model import CanonicalRecord, CanonicalValue, decode, load_record
 
 
 @dataclass(frozen=True)
@@ -31,18 +31,29 @@ class Link:
     @cached_property
     def seen(self) -> CanonicalRecord | None:
         """The canonical record last seen or written there (None: only its hash is known)."""
-        return decode_record(json.loads(self.seen_json)) if self.seen_json else None
+        return load_record(self.seen_json) if self.seen_json else None
 
     @cached_property
     def tolerated(self) -> dict[str, CanonicalValue]:
         """Ownership violations reported but not reverted: field -> the value tolerated there."""
-        return decode_record(json.loads(self.tolerated_json)) if self.tolerated_json else {}
+        return load_record(self.tolerated_json) if self.tolerated_json else {}
 
     @classmethod
     def from_row(cls, row: Any) -> Link:
-        return cls(
-            row.golden_id, row.entity, row.system, row.native_id, row.version, row.record_hash, row.seen, row.tolerated
+        # what __init__ would set, without its object.__setattr__ per field (frozen): a page's
+        # merge and its updates make thousands of links
+        link = object.__new__(cls)
+        link.__dict__.update(
+            golden_id=row.golden_id,
+            entity=row.entity,
+            system=row.system,
+            native_id=row.native_id,
+            version=row.version,
+            record_hash=row.record_hash,
+            seen_json=row.seen,
+            tolerated_json=row.tolerated,
         )
+        return link
 
 
 @dataclass(frozen=True)
@@ -113,7 +124,7 @@ class OutboxEntry:
             row.golden_id,
             row.native_id,
             row.op,
-            decode_record(json.loads(row.payload)),
+            load_record(row.payload),
             row.base_version,
             row.cause,
             row.status,

@@ -78,7 +78,7 @@ def _capture_pages(cycle: Cycle, ctx: EntityContext, system: str, report: Entity
             if record.native_id in known and known[record.native_id] == canonical_hash:
                 report.echoes += 1
                 continue
-            if waiting.get(record.native_id) == (record.version, record_json(canonical)):
+            if waiting and waiting.get(record.native_id) == (record.version, record_json(canonical)):
                 continue  # captured before and still waiting for its partition's worker
             modified = record.fields.get(modified_field) if modified_field else None
             if record.native_id in held_before:  # read again: the older holding is over either way

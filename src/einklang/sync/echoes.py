@@ -19,13 +19,27 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 # records remembered per engine (a few hundred bytes each); the oldest are forgotten first
 DEFAULT_LIMIT = 200_000
 
 
+# orjson writes dates and times itself (ISO 8601); ``default=str`` writes them as json does. Only
+# this process compares the digests (the memo is not stored), so the text need only be the same
+# for the same fields each time. Column names are str subclasses (SQLAlchemy's quoted_name):
+# orjson takes them as keys with OPT_NON_STR_KEYS only.
+_DIGEST_OPTIONS = (
+    orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
 def native_digest(fields: Mapping[str, Any]) -> str:
-    text = json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+    try:
+        data = orjson.dumps(fields, default=str, option=_DIGEST_OPTIONS)
+    except orjson.JSONEncodeError:  # keys that are not text, integers beyond 64 bits, ...
+        data = json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 class EchoMemo:

@@ -62,6 +62,7 @@ def merge_goldens(
         bases = links.load_goldens(conn, ids, lock=True)  # workers merging one take turns
         linked = links.links_of_goldens(conn, ids)
         held = conflicts.held_conflicts_of(conn, ids)
+        shapes = _shapes(cycle, ctx)
         for item in items:
             loaded = bases.get(item.golden_id)
             if loaded is None or loaded[1] != "active":
@@ -75,6 +76,7 @@ def merge_goldens(
                 loaded[0],
                 linked.get(item.golden_id, {}),
                 held.get(item.golden_id, {}),
+                shapes,
                 page,
                 report,
                 cause_prefix,
@@ -107,20 +109,30 @@ class _PageWrites:
         changes.mark_changes_processed(conn, self.processed)
 
 
+# system -> (its mapped fields, the fields einklang may write there), in the config's order
+_Shapes = dict[str, tuple[frozenset[str], frozenset[str]]]
+
+
+def _shapes(cycle: Cycle, ctx: EntityContext) -> _Shapes:
+    """The systems' field sets, made once per page instead of once per record."""
+    shapes: _Shapes = {}
+    for system in cycle.systems(ctx):
+        mapping = ctx.mapping(system)
+        shapes[system] = (frozenset(mapping.canonical_fields), frozenset(mapping.writable_fields()))
+    return shapes
+
+
 def _views(
-    cycle: Cycle,
-    ctx: EntityContext,
+    shapes: _Shapes,
     base: CanonicalRecord,
     linked: Mapping[str, Link],
     observations: Mapping[str, Observation],
 ) -> list[SystemView]:
     views = []
-    for system in cycle.systems(ctx):
+    for system, (mapped, writable) in shapes.items():
         link = linked.get(system)
         if link is None:
             continue
-        mapping = ctx.mapping(system)
-        mapped = frozenset(mapping.canonical_fields)
         seen = link.seen if link.seen is not None else {k: v for k, v in base.items() if k in mapped}
         observed = observations.get(system)
         views.append(
@@ -131,7 +143,7 @@ def _views(
                 observed.record if observed else None,
                 observed.modified if observed else None,
                 link.tolerated,
-                frozenset(mapping.writable_fields()),
+                writable,
             )
         )
     return views
@@ -145,6 +157,7 @@ def _merge_one(
     base: CanonicalRecord,
     linked: Mapping[str, Link],
     held_rows: Mapping[str, ConflictRow],
+    shapes: _Shapes,
     page: _PageWrites,
     report: EntityReport,
     cause_prefix: str,
@@ -152,7 +165,7 @@ def _merge_one(
     entity = ctx.name
     golden_id = item.golden_id
     observations = item.observations
-    views = _views(cycle, ctx, base, linked, observations)
+    views = _views(shapes, base, linked, observations)
     result = merge_record(base, views, ctx.policy, {f: c.values for f, c in held_rows.items()})
     report.merged += 1 if observations else 0
     report.conflicts += len(result.conflicts)
