@@ -15,17 +15,25 @@ city, conditional on the version read before) in three ways, in an order that ro
 Reported per run: records per second and the ratio to the one-at-a-time rate of the same run;
 then the medians.
 
+Network latency. The test server runs next to einklang, with no round trip to overlap. With
+``--rtt-ms`` (one or more values) the writes go through a TCP proxy in this script that delays
+every chunk by half the round trip in each direction (and a new connection by a whole one),
+forwarding to the same BottleCRM: the series above is measured once per value, in the same run.
+
 Reads. With the same contacts (and ``--quiet-records`` in all), the requests and the time of one
 ``read_changes`` from the previous cursor with no change: through the activity feed (the
 default) against a full list scan (``change_feed: false``, einklang's behaviour before); and
 with ``--changes`` contacts changed, through the feed.
 
     .venv/bin/python bench/rest_writes.py --runs 3 --records 60 --concurrency 4 8
+    .venv/bin/python bench/rest_writes.py --runs 3 --records 40 --concurrency 4 8 16 \
+        --rtt-ms 0 20 50 --no-reads
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import platform
 import re
@@ -34,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -103,6 +112,72 @@ def gunicorn(workers: int) -> Iterator[tuple[str, str]]:
             process.terminate()
             process.wait(30)
             log.close()
+
+
+class LatencyProxy:
+    """A TCP proxy adding ``rtt_ms / 2`` to each direction (a whole ``rtt_ms`` to a new
+    connection), in an asyncio loop on its own thread. Chunks keep their order and are not held
+    back by one another: each is due at the time it was read plus the delay, as on a wire."""
+
+    def __init__(self, target: str, rtt_ms: float) -> None:
+        found = re.match(r"https?://([^:/]+):(\d+)", target)
+        assert found, target
+        self.target_host, self.target_port = found.group(1), int(found.group(2))
+        self.delay = rtt_ms / 2000
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.server: asyncio.Server | None = None
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        started = asyncio.run_coroutine_threadsafe(self._start(), self.loop)
+        port = started.result(10)
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *_exc: object) -> None:
+        async def stop() -> None:
+            if self.server is not None:
+                self.server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+    async def _start(self) -> int:
+        self.server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _connection(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(2 * self.delay)  # the TCP handshake
+        server_reader, server_writer = await asyncio.open_connection(self.target_host, self.target_port)
+        await asyncio.gather(
+            self._pipe(client_reader, server_writer), self._pipe(server_reader, client_writer), return_exceptions=True
+        )
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                due, chunk = await queue.get()
+                if not chunk:
+                    break
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                writer.write(chunk)
+                await writer.drain()
+            writer.close()
+
+        sender = asyncio.create_task(deliver())
+        try:
+            while chunk := await reader.read(65536):
+                queue.put_nowait((loop.time() + self.delay, chunk))
+        finally:
+            queue.put_nowait((0.0, b""))
+            await sender
 
 
 def connector(url: str, token: str, **settings: Any) -> BottleCrmConnector:
@@ -238,6 +313,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--gunicorn", type=int, default=0, metavar="WORKERS", help="serve BottleCRM with gunicorn and this many workers"
     )
+    parser.add_argument(
+        "--rtt-ms", type=float, nargs="+", default=[], help="round trips to add through a proxy (each a series)"
+    )
+    parser.add_argument("--no-reads", action="store_true", help="skip the costs of reading changes")
     parser.add_argument("--url")
     parser.add_argument("--token")
     args = parser.parse_args(argv)
@@ -245,25 +324,54 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     print(f"BottleCRM: {args.url or server}, load average before: {os.getloadavg()[0]:.1f}")
     with bottlecrm(args.url, args.token, args.gunicorn) as (url, token):
-        ids = create_contacts(url, token, max(args.records, args.quiet_records))
-        table = write_runs(url, token, ids[: args.records], args.runs, args.concurrency)
-        print("\n| run | one at a time |" + "".join(f" concurrency {c} |" for c in args.concurrency))
-        print("|---:|---:|" + "---:|" * len(args.concurrency))
-        for run, rates in enumerate(table):
-            cells = "".join(f" {rates[c]:.1f}/s ({rates[c] / rates[1]:.2f}x) |" for c in args.concurrency)
-            print(f"| {run} | {rates[1]:.1f}/s |{cells}")
-        base = statistics.median(r[1] for r in table)
-        medians = "".join(
-            f" **{statistics.median(r[c] for r in table):.1f}/s "
-            f"({statistics.median(r[c] / r[1] for r in table):.2f}x)** |"
-            for c in args.concurrency
-        )
-        print(f"| **median** | **{base:.1f}/s** |{medians}")
+        ids = create_contacts(url, token, max(args.records, 0 if args.no_reads else args.quiet_records))
+        summary: dict[float | None, list[dict[int, float]]] = {}
+        for rtt in args.rtt_ms or [None]:
+            if rtt is None:
+                table = write_runs(url, token, ids[: args.records], args.runs, args.concurrency)
+            else:
+                print(f"\nround trip added: {rtt:g} ms", flush=True)
+                with LatencyProxy(url, rtt) as proxied:
+                    table = write_runs(proxied, token, ids[: args.records], args.runs, args.concurrency)
+            summary[rtt] = table
+            print_table(table, args.concurrency)
+        if args.rtt_ms:
+            print_summary(summary, args.concurrency)
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
+        if args.no_reads:
+            return
         costs = read_cost(url, token, ids, args.changes)
         print(f"\nread of changes with {len(ids)} contacts:\n")
         print("| way | requests | seconds | records reported |\n|---|---:|---:|---:|")
         for label, (requests, seconds, reported) in costs.items():
             print(f"| {label} | {requests} | {seconds:.3f} | {reported} |")
+
+
+def print_table(table: list[dict[int, float]], levels: Sequence[int]) -> None:
+    print("\n| run | one at a time |" + "".join(f" concurrency {c} |" for c in levels))
+    print("|---:|---:|" + "---:|" * len(levels))
+    for run, rates in enumerate(table):
+        cells = "".join(f" {rates[c]:.1f}/s ({rates[c] / rates[1]:.2f}x) |" for c in levels)
+        print(f"| {run} | {rates[1]:.1f}/s |{cells}")
+    base = statistics.median(r[1] for r in table)
+    medians = "".join(
+        f" **{statistics.median(r[c] for r in table):.1f}/s ({statistics.median(r[c] / r[1] for r in table):.2f}x)** |"
+        for c in levels
+    )
+    print(f"| **median** | **{base:.1f}/s** |{medians}", flush=True)
+
+
+def print_summary(summary: dict[float | None, list[dict[int, float]]], levels: Sequence[int]) -> None:
+    """Medians per added round trip: rate at one at a time, ratio at each concurrency."""
+    print("\n| round trip added | one at a time |" + "".join(f" concurrency {c} |" for c in levels))
+    print("|---:|---:|" + "---:|" * len(levels))
+    for rtt, table in summary.items():
+        base = statistics.median(r[1] for r in table)
+        cells = "".join(
+            f" {statistics.median(r[c] for r in table):.1f}/s ({statistics.median(r[c] / r[1] for r in table):.2f}x) |"
+            for c in levels
+        )
+        print(f"| {rtt:g} ms | {base:.1f}/s |{cells}")
 
 
 if __name__ == "__main__":
