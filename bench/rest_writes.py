@@ -151,11 +151,16 @@ class LatencyProxy:
         return int(self.server.sockets[0].getsockname()[1])
 
     async def _connection(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(2 * self.delay)  # the TCP handshake
-        server_reader, server_writer = await asyncio.open_connection(self.target_host, self.target_port)
-        await asyncio.gather(
-            self._pipe(client_reader, server_writer), self._pipe(server_reader, client_writer), return_exceptions=True
-        )
+        try:
+            await asyncio.sleep(2 * self.delay)  # the TCP handshake
+            server_reader, server_writer = await asyncio.open_connection(self.target_host, self.target_port)
+            await asyncio.gather(
+                self._pipe(client_reader, server_writer),
+                self._pipe(server_reader, client_writer),
+                return_exceptions=True,
+            )
+        except asyncio.CancelledError:  # the proxy stops
+            client_writer.close()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
