@@ -19,6 +19,13 @@ Network latency. The test server runs next to einklang, with no round trip to ov
 ``--rtt-ms`` (one or more values) the writes go through a TCP proxy in this script that delays
 every chunk by half the round trip in each direction (and a new connection by a whole one),
 forwarding to the same BottleCRM: the series above is measured once per value, in the same run.
+The proxy delays what the application sends; TCP's own acknowledgements between proxy and server
+stay local (a server waiting for one before its next segment, Nagle's rule, waits less than
+across a real network).
+
+``--stub``: instead of BottleCRM, a stand-in server (this script in a process of its own)
+answering the contact GET/PATCH/POST at once: the server is never the bottleneck, so what the
+pool gains is bounded by einklang's own side and the round trip only.
 
 Reads. With the same contacts (and ``--quiet-records`` in all), the requests and the time of one
 ``read_changes`` from the previous cursor with no change: through the activity feed (the
@@ -28,12 +35,14 @@ with ``--changes`` contacts changed, through the feed.
     .venv/bin/python bench/rest_writes.py --runs 3 --records 60 --concurrency 4 8
     .venv/bin/python bench/rest_writes.py --runs 3 --records 40 --concurrency 4 8 16 \
         --rtt-ms 0 20 50 --no-reads
+    .venv/bin/python bench/rest_writes.py --stub --runs 3 --records 40 --concurrency 4 8 16 --rtt-ms 0 20 50
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import re
@@ -48,6 +57,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +72,11 @@ ENTITIES = {"person": {"resource": "contact"}}
 
 
 @contextmanager
-def bottlecrm(url: str | None, token: str | None, workers: int) -> Iterator[tuple[str, str]]:
+def bottlecrm(url: str | None, token: str | None, workers: int, stub: bool = False) -> Iterator[tuple[str, str]]:
+    if stub:
+        with stub_server() as started:
+            yield started
+        return
     if url and token:
         yield url, token
         return
@@ -78,6 +92,75 @@ def bottlecrm(url: str | None, token: str | None, workers: int) -> Iterator[tupl
             yield found["url"], found["token"]
         finally:
             subprocess.run(["bash", str(script), "stop", folder], capture_output=True, check=False)
+
+
+class StubHandler(BaseHTTPRequestHandler):
+    """BottleCRM's contact endpoints as far as this bench uses them, answered at once: a server
+    that is never the bottleneck, so what is left is einklang's own side and the round trip."""
+
+    protocol_version = "HTTP/1.1"
+    server: StubBottleCrm
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _answer(self, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+        self.wfile.write(head.encode() + data)  # one write: no wait for a delayed ACK in between
+
+    def _contact(self, native_id: str) -> dict[str, Any]:
+        fields = self.server.contacts.setdefault(native_id, {"first_name": "Bench", "last_name": "Muster"})
+        return {"id": native_id, **fields, "updated_at": f"2026-12-06T00:00:{fields.get('n', 0):02d}Z"}
+
+    def do_GET(self) -> None:
+        native_id = self.path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+        with self.server.lock:
+            self._answer({"contact_obj": self._contact(native_id)})
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with self.server.lock:
+            native_id = str(len(self.server.contacts) + 1)
+            self._contact(native_id)
+        self._answer({"id": native_id})
+
+    def do_PATCH(self) -> None:
+        patch = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        native_id = self.path.rstrip("/").rsplit("/", 1)[-1]
+        with self.server.lock:
+            fields = self.server.contacts.setdefault(native_id, {})
+            fields.update(patch)
+            fields["n"] = int(fields.get("n", 0)) + 1
+        self._answer({"error": False})
+
+
+class StubBottleCrm(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), StubHandler)
+        self.lock = threading.Lock()
+        self.contacts: dict[str, dict[str, Any]] = {}
+
+
+@contextmanager
+def stub_server() -> Iterator[tuple[str, str]]:
+    """The stub in a process of its own (so it does not share einklang's interpreter lock)."""
+    process = subprocess.Popen([sys.executable, __file__, "--serve-stub"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        yield f"http://127.0.0.1:{port}", "stub-token"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def serve_stub() -> None:
+    server = StubBottleCrm()
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
 
 
 @contextmanager
@@ -138,9 +221,10 @@ class LatencyProxy:
         async def stop() -> None:
             if self.server is not None:
                 self.server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -322,13 +406,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--rtt-ms", type=float, nargs="+", default=[], help="round trips to add through a proxy (each a series)"
     )
     parser.add_argument("--no-reads", action="store_true", help="skip the costs of reading changes")
+    parser.add_argument(
+        "--stub", action="store_true", help="a stand-in server in this script that answers at once (writes only)"
+    )
     parser.add_argument("--url")
     parser.add_argument("--token")
+    parser.add_argument("--serve-stub", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve_stub:
+        serve_stub()
+        return
     server = f"gunicorn, {args.gunicorn} workers" if args.gunicorn else "Django runserver (scripts/servers)"
+    if args.stub:
+        server, args.no_reads = "stub server in this script (answers at once)", True
     print(f"machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     print(f"BottleCRM: {args.url or server}, load average before: {os.getloadavg()[0]:.1f}")
-    with bottlecrm(args.url, args.token, args.gunicorn) as (url, token):
+    with bottlecrm(args.url, args.token, args.gunicorn, args.stub) as (url, token):
         ids = create_contacts(url, token, max(args.records, 0 if args.no_reads else args.quiet_records))
         summary: dict[float | None, list[dict[int, float]]] = {}
         for rtt in args.rtt_ms or [None]:
