@@ -72,7 +72,9 @@ ENTITIES = {"person": {"resource": "contact"}}
 
 
 @contextmanager
-def bottlecrm(url: str | None, token: str | None, workers: int, stub: bool = False) -> Iterator[tuple[str, str]]:
+def bottlecrm(
+    url: str | None, token: str | None, workers: int, stub: bool = False, postgres: str | None = None
+) -> Iterator[tuple[str, str]]:
     if stub:
         with stub_server() as started:
             yield started
@@ -81,7 +83,7 @@ def bottlecrm(url: str | None, token: str | None, workers: int, stub: bool = Fal
         yield url, token
         return
     if workers:
-        with gunicorn(workers) as started:
+        with gunicorn(workers, postgres, token) as started:
             yield started
         return
     script = ROOT / "scripts" / "servers" / "bottlecrm.sh"
@@ -164,12 +166,12 @@ def serve_stub() -> None:
 
 
 @contextmanager
-def gunicorn(workers: int) -> Iterator[tuple[str, str]]:
-    """BottleCRM as it is deployed (several worker processes), on a copy of the test template."""
+def gunicorn(workers: int, postgres: str | None = None, token: str | None = None) -> Iterator[tuple[str, str]]:
+    """BottleCRM as it is deployed (several worker processes), on a copy of the test template,
+    or on the PostgreSQL database ``postgres`` (migrated and bootstrapped, ``token`` its token)."""
     servers = Path(os.environ.get("EINKLANG_SERVERS_DIR", "/work/.einklang-servers")) / "bottlecrm"
     with tempfile.TemporaryDirectory(prefix="bench-bottlecrm-") as folder:
         database = Path(folder) / "db.sqlite3"
-        shutil.copyfile(servers / "template" / "db.sqlite3", database)
         port = 18000 + os.getpid() % 1000
         environ = {
             **os.environ,
@@ -177,6 +179,12 @@ def gunicorn(workers: int) -> Iterator[tuple[str, str]]:
             "DJANGO_SETTINGS_MODULE": "einklang_bottlecrm_settings",
             "BOTTLECRM_SQLITE": str(database),
         }
+        if postgres:
+            environ.update(BOTTLECRM_USE_POSTGRES="1", DBNAME=postgres, DBUSER="postgres", DBPASSWORD="")
+            environ.update(DBHOST="127.0.0.1", DBPORT="5432")
+        else:
+            shutil.copyfile(servers / "template" / "db.sqlite3", database)
+            token = (servers / "template" / "token").read_text().strip()
         command = [str(servers / "venv" / "bin" / "gunicorn"), "crm.wsgi:application"]
         command += ["-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
         log = (Path(folder) / "gunicorn.log").open("w")
@@ -190,7 +198,8 @@ def gunicorn(workers: int) -> Iterator[tuple[str, str]]:
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.1)
-            yield url, (servers / "template" / "token").read_text().strip()
+            assert token, "--postgres needs --token"
+            yield url, token
         finally:
             process.terminate()
             process.wait(30)
@@ -409,6 +418,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--stub", action="store_true", help="a stand-in server in this script that answers at once (writes only)"
     )
+    parser.add_argument(
+        "--postgres", metavar="DBNAME", help="with --gunicorn: BottleCRM on this PostgreSQL database (and --token)"
+    )
     parser.add_argument("--url")
     parser.add_argument("--token")
     parser.add_argument("--serve-stub", action="store_true", help=argparse.SUPPRESS)
@@ -421,7 +433,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         server, args.no_reads = "stub server in this script (answers at once)", True
     print(f"machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     print(f"BottleCRM: {args.url or server}, load average before: {os.getloadavg()[0]:.1f}")
-    with bottlecrm(args.url, args.token, args.gunicorn, args.stub) as (url, token):
+    if args.postgres:
+        server += f", PostgreSQL database {args.postgres}"
+    with bottlecrm(None if args.postgres else args.url, args.token, args.gunicorn, args.stub, args.postgres) as (
+        url,
+        token,
+    ):
         ids = create_contacts(url, token, max(args.records, 0 if args.no_reads else args.quiet_records))
         summary: dict[float | None, list[dict[int, float]]] = {}
         for rtt in args.rtt_ms or [None]:
