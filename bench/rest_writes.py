@@ -432,9 +432,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.stub:
         server, args.no_reads = "stub server in this script (answers at once)", True
     print(f"machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-    print(f"BottleCRM: {args.url or server}, load average before: {os.getloadavg()[0]:.1f}")
     if args.postgres:
         server += f", PostgreSQL database {args.postgres}"
+    print(f"BottleCRM: {args.url or server}, load average before: {os.getloadavg()[0]:.1f}")
     with bottlecrm(None if args.postgres else args.url, args.token, args.gunicorn, args.stub, args.postgres) as (
         url,
         token,
