@@ -27,6 +27,11 @@ across a real network).
 answering the contact GET/PATCH/POST at once: the server is never the bottleneck, so what the
 pool gains is bounded by einklang's own side and the round trip only.
 
+``--gunicorn N`` serves BottleCRM with N worker processes on a copy of the SQLite template; with
+``--postgres DBNAME --token T`` on a PostgreSQL database migrated and bootstrapped beforehand
+(``BOTTLECRM_USE_POSTGRES=1 DBNAME=... django-admin migrate``, then
+``scripts/servers/bottlecrm_bootstrap.py`` for the token, as ``bottlecrm.sh template`` does).
+
 Reads. With the same contacts (and ``--quiet-records`` in all), the requests and the time of one
 ``read_changes`` from the previous cursor with no change: through the activity feed (the
 default) against a full list scan (``change_feed: false``, einklang's behaviour before); and
