@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from einklang.config import LoadedConfig
 from einklang.masking import mask
 from einklang.store import schema as t
+from einklang.store.load_indexes import ensure_indexes
 
 T = TypeVar("T")
 
@@ -292,4 +293,6 @@ def open_store(url: str, migrate: bool = True, *, allow_foreign_tables: bool = F
     store = StateStore(url, allow_foreign_tables=allow_foreign_tables)
     if migrate:
         store.migrate()
+        # indexes an initial load builds at its end, if one was killed before (load_indexes.py)
+        ensure_indexes(store)
     return store

@@ -9,6 +9,7 @@ is run again creates nothing twice (see ``recovery``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from einklang.config import LoadedConfig
@@ -22,6 +23,7 @@ from einklang.context import entity_context
 from einklang.mapping import EntityMapping
 from einklang.model import CanonicalRecord, display
 from einklang.store import changes, journal, links, outbox
+from einklang.store.load_indexes import indexes_built_after
 from einklang.store.rows import Link, OutboxEntry
 from einklang.store.state import StateStore
 from einklang.sync.creates import CreateItem, CreateTarget, send_creates
@@ -128,6 +130,8 @@ class InitialLoad:
                 start_cursors.pop(self.target.system, None)
             with (
                 self.store.bulk_writes(),
+                # into an empty store: two overview indexes are built once at the end
+                nullcontext() if self.dry_run else indexes_built_after(self.store),
                 fewer_gc_pauses(),
                 PageMapper(
                     self.source_mapping, self.target_mapping, self.correlation_field, self._worker_count()
