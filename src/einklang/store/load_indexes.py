@@ -2,7 +2,7 @@
 
 Each golden record and link a load writes also goes into every index of its table. Two of
 those indexes serve only overview queries (the web app's counts per entity), never the load or
-the sync's lookups by id: ``ix_golden_entity_status`` and ``ix_links_entity_system``. When
+the sync's lookups by id: ``ix_golden_entity_status`` and ``ix_links_entity_system_native``. When
 the golden and links tables are empty as a load starts, :func:`indexes_built_after` drops them
 for the load and builds each once at its end, which costs less than updating them row by row
 (bench/RESULTS.md). The unique indexes (a link per native id, a link per golden record and
@@ -32,7 +32,7 @@ BUILT_AFTER_LOAD: tuple[sa.Index, ...] = tuple(
     index
     for table in (t.golden, t.links)
     for index in table.indexes
-    if index.name in ("ix_golden_entity_status", "ix_links_entity_system")
+    if index.name in ("ix_golden_entity_status", "ix_links_entity_system_native")
 )
 
 

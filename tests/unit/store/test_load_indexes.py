@@ -21,7 +21,7 @@ from einklang.sync import initial_load
 from einklang.sync.initial_load import run_initial_load
 from einklang.systems import open_connector
 
-NAMES = {"ix_golden_entity_status", "ix_links_entity_system"}
+NAMES = {"ix_golden_entity_status", "ix_links_entity_system_native"}
 
 
 def _missing(store: StateStore) -> set[str]:
