@@ -167,7 +167,10 @@ def measure(arguments: argparse.Namespace, tool: str, size: int) -> dict[str, An
 def _tail(path: Path, lines: int = 12) -> list[str]:
     """The last ``lines`` lines of a child's stderr, with a Python traceback's or Java error's
     first line kept too (the cause is often above Spark's shutdown chatter)."""
-    text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    raw = path.read_text(encoding="utf-8", errors="replace").replace("\r", "\n").splitlines()
+    # Spark's console progress bar ("[Stage 49:===>  (4 + 2) / 8]") says only how far it got.
+    progress = [line for line in raw if line.startswith("[Stage")]
+    text = [line for line in raw if line.strip() and not line.startswith("[Stage")] + progress[-1:]
     causes = [line for line in text if line.startswith(("Traceback", "java.lang.OutOfMemoryError")) or "Error:" in line]
     tail = text[-lines:]
     return [line for line in causes[:3] if line not in tail] + tail
