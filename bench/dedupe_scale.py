@@ -17,7 +17,7 @@ the measured process) counts how many of the data's true pairs each verdict hold
 Usage: python bench/dedupe_scale.py [--sizes 100000,300000] [--tools einklang,splink]
            [--engine duckdb|spark] [--spark-master local[2]] [--repeat 3] [--threads N]
            [--memory-limit 1GB] [--block-cap 1000] [--max-rss-mb 8000] [--max-seconds 3600]
-           [--spark-driver-memory 4g] [--log-dir /tmp/dedupe-scale-logs] [--truth]
+           [--spark-driver-memory 4g] [--log-dir /tmp/dedupe-scale-logs] [--truth [--keep-pairs]]
 """
 
 from __future__ import annotations
@@ -152,7 +152,10 @@ def measure(arguments: argparse.Namespace, tool: str, size: int) -> dict[str, An
     result: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
     if pairs_file:
         result["truth"] = _recall(size, Path(pairs_file))
-        os.unlink(pairs_file)
+        if arguments.keep_pairs:
+            result["pairs_file"] = pairs_file
+        else:
+            os.unlink(pairs_file)
     measured = {"wall_seconds": round(wall, 1), "peak_rss_mb": peak_mb, "process_tree_peak_mb": tree_peak_mb}
     return {
         "tool": tool,
@@ -262,6 +265,7 @@ def main() -> None:
     parser.add_argument("--max-rss-mb", type=int, default=8000, help="stop a run whose memory passes this")
     parser.add_argument("--max-seconds", type=float, default=3600, help="stop a run that takes longer")
     parser.add_argument("--truth", action="store_true", help="count the true pairs each verdict holds")
+    parser.add_argument("--keep-pairs", action="store_true", help="with --truth: keep the pairs file (to diff engines)")
     parser.add_argument("--spark-driver-memory", default=None, help="spark.driver.memory (local mode: all of Spark)")
     parser.add_argument("--log-dir", default="/tmp/dedupe-scale-logs", help="where each child's stderr goes")
     parser.add_argument("--pairs-file", help=argparse.SUPPRESS)
