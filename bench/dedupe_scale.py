@@ -9,13 +9,15 @@ which needs the records as one pandas frame, as Splink's API does.
 
 A run that grows past ``--max-rss-mb`` or runs longer than ``--max-seconds`` is stopped (SIGKILL)
 and recorded as such: the machine is shared, and "needed more than X" is the result then.
+Each child's stderr (Python tracebacks, Spark's and the JVM's log) goes to a file in ``--log-dir``;
+a run that fails or is stopped has the file's name and its last lines in its result row.
 ``--truth`` has the child write the ids of the pairs it found to a file, and the parent (outside
 the measured process) counts how many of the data's true pairs each verdict holds.
 
 Usage: python bench/dedupe_scale.py [--sizes 100000,300000] [--tools einklang,splink]
            [--engine duckdb|spark] [--spark-master local[2]] [--repeat 3] [--threads N]
            [--memory-limit 1GB] [--block-cap 1000] [--max-rss-mb 8000] [--max-seconds 3600]
-           [--truth]
+           [--spark-driver-memory 4g] [--log-dir /tmp/dedupe-scale-logs] [--truth [--keep-pairs]]
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def run_einklang(arguments: argparse.Namespace) -> dict[str, Any]:
     cap = None if arguments.block_cap == 0 else arguments.block_cap
     backend: Any
     if arguments.engine == "spark":
-        backend = SparkBackend(spark_session(arguments.spark_master), block_cap=cap)
+        config = {"spark.driver.memory": arguments.spark_driver_memory} if arguments.spark_driver_memory else {}
+        backend = SparkBackend(spark_session(arguments.spark_master, **config), block_cap=cap)
     else:
         limit = {"memory_limit": arguments.memory_limit} if arguments.memory_limit else {}
         backend = DuckDBBackend(threads=arguments.threads, block_cap=cap, **limit)
@@ -58,7 +61,7 @@ def run_einklang(arguments: argparse.Namespace) -> dict[str, Any]:
     for pair in iter_duplicates(records, spec=CONTACT_SPEC, backend=backend, stats=stats):
         counts[pair.verdict] += 1
         if pairs_out is not None:
-            pairs_out.write(f"{pair.a_id}\t{pair.b_id}\t{pair.verdict}\n")
+            pairs_out.write(f"{pair.a_id}\t{pair.b_id}\t{pair.verdict}\t{pair.score!r}\n")
     total = time.perf_counter() - started
     if pairs_out is not None:
         pairs_out.close()
@@ -97,6 +100,8 @@ def child(arguments: argparse.Namespace) -> None:
 def measure(arguments: argparse.Namespace, tool: str, size: int) -> dict[str, Any]:
     command = [sys.executable, __file__, "--one", str(size), "--tool", tool, "--engine", arguments.engine]
     command += ["--spark-master", arguments.spark_master]
+    if arguments.spark_driver_memory:
+        command += ["--spark-driver-memory", arguments.spark_driver_memory]
     if arguments.threads:
         command += ["--threads", str(arguments.threads)]
     if arguments.memory_limit:
@@ -107,10 +112,14 @@ def measure(arguments: argparse.Namespace, tool: str, size: int) -> dict[str, An
         handle, pairs_file = tempfile.mkstemp(prefix="dedupe-scale-pairs-", suffix=".tsv")
         os.close(handle)
         command += ["--pairs-file", pairs_file]
+    log_dir = Path(arguments.log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    engine = arguments.engine if tool == "einklang" else "duckdb"
+    log_path = log_dir / f"{tool}-{engine}-{size}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.DEVNULL)
-        killed, tree_peak_mb, status, usage = _watch(process, arguments.max_rss_mb, arguments.max_seconds)
+    with tempfile.TemporaryFile() as output, log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=output, stderr=log)
+        killed, tree_peak_mb, cpu, status, usage = _watch(process, arguments.max_rss_mb, arguments.max_seconds)
         wall = time.perf_counter() - started
         output.seek(0)
         text = output.read().decode()
@@ -124,6 +133,9 @@ def measure(arguments: argparse.Namespace, tool: str, size: int) -> dict[str, An
             "after_seconds": round(wall, 1),
             "peak_rss_mb": peak_mb,
             "process_tree_peak_mb": tree_peak_mb,
+            "tree_cpu_seconds": round(cpu, 1),
+            "stderr_log": str(log_path),
+            "stderr_tail": _tail(log_path),
         }
     if os.waitstatus_to_exitcode(status) != 0:
         return {
@@ -131,44 +143,80 @@ def measure(arguments: argparse.Namespace, tool: str, size: int) -> dict[str, An
             "records": size,
             "failed": os.waitstatus_to_exitcode(status),
             "after_seconds": round(wall),
+            "peak_rss_mb": peak_mb,
+            "process_tree_peak_mb": tree_peak_mb,
+            "tree_cpu_seconds": round(cpu, 1),
+            "stderr_log": str(log_path),
+            "stderr_tail": _tail(log_path),
         }
     result: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
     if pairs_file:
         result["truth"] = _recall(size, Path(pairs_file))
-        os.unlink(pairs_file)
+        if arguments.keep_pairs:
+            result["pairs_file"] = pairs_file
+        else:
+            os.unlink(pairs_file)
     measured = {"wall_seconds": round(wall, 1), "peak_rss_mb": peak_mb, "process_tree_peak_mb": tree_peak_mb}
-    return {"tool": tool, "records": size, **measured, **result}
+    return {
+        "tool": tool,
+        "records": size,
+        **measured,
+        "tree_cpu_seconds": round(cpu, 1),
+        **result,
+        "stderr_log": str(log_path),
+    }
 
 
-def _rss_mb(pid: int) -> int:
-    """The resident memory of ``pid`` and all its descendants (a Spark JVM), from /proc."""
+def _tail(path: Path, lines: int = 12) -> list[str]:
+    """The last ``lines`` lines of a child's stderr, with a Python traceback's or Java error's
+    first line kept too (the cause is often above Spark's shutdown chatter)."""
+    raw = path.read_text(encoding="utf-8", errors="replace").replace("\r", "\n").splitlines()
+    # Spark's console progress bar ("[Stage 49:===>  (4 + 2) / 8]") says only how far it got.
+    progress = [line for line in raw if line.startswith("[Stage")]
+    text = [line for line in raw if line.strip() and not line.startswith("[Stage")] + progress[-1:]
+    causes = [line for line in text if line.startswith(("Traceback", "java.lang.OutOfMemoryError")) or "Error:" in line]
+    tail = text[-lines:]
+    return [line for line in causes[:3] if line not in tail] + tail
+
+
+def _tree(pid: int) -> tuple[int, float]:
+    """Resident memory (MB) and CPU time (s, user + system, with reaped children) of ``pid`` and
+    all its descendants (a Spark JVM), from /proc."""
     total = 0
+    cpu_ticks = 0
     pending = [pid]
     while pending:
         one = pending.pop()
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, IndexError):
             pending += [int(child) for child in Path(f"/proc/{one}/task/{one}/children").read_text().split()]
             for line in Path(f"/proc/{one}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) // 1024
-    return total
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu_ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total, cpu_ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _watch(process: subprocess.Popen[bytes], max_rss_mb: int, max_seconds: float) -> tuple[str | None, int, int, Any]:
+def _watch(
+    process: subprocess.Popen[bytes], max_rss_mb: int, max_seconds: float
+) -> tuple[str | None, int, float, int, Any]:
     """Wait for ``process``; stop it (SIGKILL) past the memory or time cap and say which.
 
     Also the highest memory of the process tree seen (sampled twice a second; with Spark it
-    includes the JVM, which ``ru_maxrss`` does not), and ``os.wait4``'s status and usage.
+    includes the JVM, which ``ru_maxrss`` does not), the tree's CPU seconds at the last sample
+    (a load-independent measure on a shared machine), and ``os.wait4``'s status and usage.
     """
     started = time.monotonic()
     peak = 0
+    cpu = 0.0
     stopped = None
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
-            return stopped, peak, status, usage
-        rss = _rss_mb(process.pid)
+            return stopped, peak, max(cpu, usage.ru_utime + usage.ru_stime), status, usage
+        rss, tree_cpu = _tree(process.pid)
         peak = max(peak, rss)
+        cpu = max(cpu, tree_cpu)
         if stopped is None and rss > max_rss_mb:
             stopped = f"resident memory passed {max_rss_mb} MB"
         elif stopped is None and time.monotonic() - started > max_seconds:
@@ -190,7 +238,7 @@ def _recall(size: int, pairs_file: Path) -> dict[str, Any]:
     found = {"duplicate": [0, 0], "possible": [0, 0]}
     with pairs_file.open(encoding="utf-8") as lines:
         for line in lines:
-            a, b, verdict = line.rstrip("\n").split("\t")
+            a, b, verdict, _score = line.rstrip("\n").split("\t")
             found[verdict][0 if entity[a] == entity[b] else 1] += 1
     duplicate_true, duplicate_false = found["duplicate"]
     either_true = duplicate_true + found["possible"][0]
@@ -217,6 +265,9 @@ def main() -> None:
     parser.add_argument("--max-rss-mb", type=int, default=8000, help="stop a run whose memory passes this")
     parser.add_argument("--max-seconds", type=float, default=3600, help="stop a run that takes longer")
     parser.add_argument("--truth", action="store_true", help="count the true pairs each verdict holds")
+    parser.add_argument("--keep-pairs", action="store_true", help="with --truth: keep the pairs file (to diff engines)")
+    parser.add_argument("--spark-driver-memory", default=None, help="spark.driver.memory (local mode: all of Spark)")
+    parser.add_argument("--log-dir", default="/tmp/dedupe-scale-logs", help="where each child's stderr goes")
     parser.add_argument("--pairs-file", help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--tool", default="einklang", help=argparse.SUPPRESS)

@@ -8,7 +8,7 @@ in Python memory; the SQL the matcher sends is plain enough to run unchanged on 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -205,18 +205,21 @@ def _register_dialect_aliases(spark: Any) -> None:
     )
 
 
-def spark_session(master: str = "local[2]", app_name: str = "einklang-dedupe", **config: str) -> Any:
-    """A SparkSession for matching: ``master`` is ``local[N]`` or a cluster URL (``spark://host:7077``).
+LOCAL_DRIVER_MEMORY = "3g"
+"""Heap of a ``local[N]`` Spark run, where the driver's JVM is also the only executor. Spark's
+default of 1g fails at 100,000 contacts ("Java heap space" while building the broadcast hash
+tables of the blocking joins); 3g was measured to suffice (bench/RESULTS_dedupe.md)."""
 
-    Raises RuntimeError naming what is missing when PySpark or Java is not installed.
+
+def spark_settings(master: str, config: Mapping[str, str]) -> dict[str, str]:
+    """The Spark configuration :func:`spark_session` starts with: einklang's defaults, then ``config``.
+
+    In local mode the driver's heap is all the memory Spark has, and it can only be set before the
+    JVM starts, so it gets :data:`LOCAL_DRIVER_MEMORY` unless ``config`` names one; on a cluster
+    the driver and executor memory are the cluster's (``spark-defaults.conf``, ``spark-submit``).
     """
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as error:
-        raise RuntimeError("the Spark engine needs PySpark: pip install 'einklang[spark]'") from error
     from splink.backends.spark import similarity_jar_location
 
-    builder = SparkSession.builder.master(master).appName(app_name)
     settings = {
         "spark.jars": similarity_jar_location(),
         # Few, larger partitions: Splink's default of 200 shuffle partitions is made for clusters.
@@ -224,9 +227,26 @@ def spark_session(master: str = "local[2]", app_name: str = "einklang-dedupe", *
         "spark.default.parallelism": "8",
         "spark.ui.enabled": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
-        **config,
     }
-    for key, value in settings.items():
+    if master.startswith("local"):
+        settings["spark.driver.memory"] = LOCAL_DRIVER_MEMORY
+    return {**settings, **config}
+
+
+def spark_session(master: str = "local[2]", app_name: str = "einklang-dedupe", **config: str) -> Any:
+    """A SparkSession for matching: ``master`` is ``local[N]`` or a cluster URL (``spark://host:7077``).
+
+    ``config`` adds to or overrides :func:`spark_settings` (e.g. ``**{"spark.driver.memory": "6g"}``);
+    an existing session of this process is reused as it is (Spark ignores memory settings then).
+    Raises RuntimeError naming what is missing when PySpark or Java is not installed.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as error:
+        raise RuntimeError("the Spark engine needs PySpark: pip install 'einklang[spark]'") from error
+
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for key, value in spark_settings(master, config).items():
         builder = builder.config(key, value)
     try:
         return builder.getOrCreate()
