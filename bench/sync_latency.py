@@ -168,6 +168,25 @@ def cycle_lines(stream: Any, cycles: list[tuple[float, dict[str, Any]]]) -> None
             cycles.append((time.time(), document["cycle"]))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_processes(urls: dict[str, str]) -> dict[int, float]:
+    """The PostgreSQL backends serving the scratch databases now (but this query's), with their CPU time."""
+    names = [url.rsplit("/", 1)[1] for url in urls.values()]
+    with psycopg.connect(libpq(urls["state"]), autocommit=True) as conn:
+        pids = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s) AND pid <> pg_backend_pid()", (names,)
+        ).fetchall()
+    return {pid: cpu_seconds(pid) for (pid,) in pids}
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
@@ -203,6 +222,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             last_for_row: dict[int, int] = {}
             seen: dict[int, float] = {}
             stop = threading.Event()
+            # CPU of the sync process and of the PostgreSQL backends serving it (before reader and writer connect)
+            sync_cpu_start, server_cpu_start = cpu_seconds(process.pid), server_processes(urls)
             read_thread = threading.Thread(target=reader, args=(urls["crm"], args.poll, seen, stop))
             read_thread.start()
             writer(urls["erp"], args.records, args.rate, args.seconds, written, last_for_row)
@@ -213,6 +234,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(0.1)
             stop.set()
             read_thread.join()
+            # the writer's and reader's connections are closed: the backends left serve the sync process
+            sync_cpu = cpu_seconds(process.pid) - sync_cpu_start
+            server_cpu = sum(cpu - server_cpu_start.get(pid, 0.0) for pid, cpu in server_processes(urls).items())
             process.send_signal(signal.SIGTERM)
             try:
                 process.wait(timeout=15)
@@ -257,6 +281,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "p99_s": round(percentile(latencies, 0.99), 3),
         "max_s": round(max(latencies), 3),
         "mean_s": round(statistics.mean(latencies), 3),
+        # CPU seconds per change written to the CRM, from the writer's start until the last marker
+        # arrived: the load of the machine stretches wall times, much less these
+        "sync_process_cpu_s": round(sync_cpu, 2),
+        "postgres_backends_cpu_s": round(server_cpu, 2),
+        "cpu_ms_per_visible_change": {
+            "einklang": round(1000 * sync_cpu / max(1, len(latencies)), 2),
+            "postgresql_for_einklang": round(1000 * server_cpu / max(1, len(latencies)), 2),
+        },
         "cycles": len(cycles),
         "cycles_while_writing": len(during),
         "gap_between_cycles_s_median": round(statistics.median(gaps), 3) if gaps else None,
@@ -295,7 +327,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--interval", type=float, default=1.0, help="einklang sync --every")
     parser.add_argument("--poll", type=float, default=0.02, help="reader poll interval")
-    parser.add_argument("--grace", type=float, default=20.0, help="max wait for the last markers")
+    parser.add_argument("--grace", type=float, default=120.0, help="max wait for the last markers")
     parser.add_argument("--cycle-log", action="store_true", help="each cycle's end, length and counts (stderr)")
     args = parser.parse_args()
     print(f"# {platform.node()} {platform.processor() or platform.machine()} python {platform.python_version()}")
