@@ -188,6 +188,8 @@ def server_processes(urls: dict[str, str]) -> dict[int, float]:
 
 
 def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("inf")  # nothing arrived: no latency to give, the target is missed
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
@@ -256,6 +258,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # cycles while the writer ran: their lengths, and the gaps between one cycle's end and the next one's start
     during = [(end, c) for end, c in cycles if write_start <= end <= write_end + 5]
     busy = [c for _end, c in during if any(e["captured"] for e in c["entities"])]
+    captured_total = sum(e["captured"] for _end, c in cycles for e in c["entities"])
     gaps = [(end - c["seconds"]) - previous_end for (previous_end, _p), (end, c) in itertools.pairwise(during)]
     if args.cycle_log:
         for end, c in cycles:
@@ -279,15 +282,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "p50_s": round(percentile(latencies, 0.50), 3),
         "p90_s": round(percentile(latencies, 0.90), 3),
         "p99_s": round(percentile(latencies, 0.99), 3),
-        "max_s": round(max(latencies), 3),
-        "mean_s": round(statistics.mean(latencies), 3),
-        # CPU seconds per change written to the CRM, from the writer's start until the last marker
-        # arrived: the load of the machine stretches wall times, much less these
+        "max_s": round(max(latencies, default=float("inf")), 3),
+        "mean_s": round(statistics.mean(latencies), 3) if latencies else None,
+        # CPU seconds of the sync process and of the PostgreSQL backends serving it, from the
+        # writer's start until the last marker arrived, per change it captured: the load of the
+        # machine stretches wall times, much less these
         "sync_process_cpu_s": round(sync_cpu, 2),
         "postgres_backends_cpu_s": round(server_cpu, 2),
-        "cpu_ms_per_visible_change": {
-            "einklang": round(1000 * sync_cpu / max(1, len(latencies)), 2),
-            "postgresql_for_einklang": round(1000 * server_cpu / max(1, len(latencies)), 2),
+        "captured_total": captured_total,
+        "cpu_ms_per_captured_change": {
+            "einklang": round(1000 * sync_cpu / max(1, captured_total), 2),
+            "postgresql_for_einklang": round(1000 * server_cpu / max(1, captured_total), 2),
         },
         "cycles": len(cycles),
         "cycles_while_writing": len(during),
