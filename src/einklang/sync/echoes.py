@@ -21,8 +21,11 @@ from typing import Any
 
 import orjson
 
-# records remembered per engine (a few hundred bytes each); the oldest are forgotten first
+# records remembered per engine; the least recently used are forgotten first. An entry costs
+# about 230 bytes (one key string, one bytes value, the OrderedDict's own ~100), so the memo
+# holds at most ~45 MB: a cycle of 100,000 changes remembers 200,000 (read and written)
 DEFAULT_LIMIT = 200_000
+_SEPARATOR = "\x1f"  # never in a system's or an entity's name (config identifiers)
 
 
 # orjson writes dates and times itself (ISO 8601); ``default=str`` writes them as json does. Only
@@ -43,24 +46,45 @@ def native_digest(fields: Mapping[str, Any]) -> str:
 
 
 class EchoMemo:
+    """Per record ``(system, entity, native id)``: the digest of its native fields and its canonical hash.
+
+    Stored compactly, since a busy cycle fills it: the key as one string, digest and hash as one
+    ``bytes`` value (the digest's 16 raw bytes, then the hash's text): about half the memory of
+    tuples of strings (444 bytes an entry before, bench/RESULTS_sync.md).
+    """
+
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = limit
-        self._hashes: OrderedDict[tuple[str, str, str], tuple[str, str]] = OrderedDict()
+        self._hashes: OrderedDict[str, bytes] = OrderedDict()
 
     def canonical_hash(self, key: tuple[str, str, str], digest: str) -> str | None:
         """The canonical hash of the record ``key`` = (system, entity, native id) if it was read
         before with exactly these native fields."""
-        known = self._hashes.get(key)
-        if known is None or known[0] != digest:
+        name = _SEPARATOR.join(key)
+        known = self._hashes.get(name)
+        if known is None:
             return None
-        self._hashes.move_to_end(key)
-        return known[1]
+        if known[:16] != _pack_digest(digest):
+            return None
+        self._hashes.move_to_end(name)
+        return known[16:].decode("utf-8")
 
     def remember(self, key: tuple[str, str, str], digest: str, canonical_hash: str) -> None:
-        self._hashes[key] = (digest, canonical_hash)
-        self._hashes.move_to_end(key)
+        name = _SEPARATOR.join(key)
+        self._hashes[name] = _pack_digest(digest) + canonical_hash.encode("utf-8")
+        self._hashes.move_to_end(name)
         while len(self._hashes) > self.limit:
             self._hashes.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._hashes)
+
+
+def _pack_digest(digest: str) -> bytes:
+    """A :func:`native_digest` as its 16 raw bytes (any other text: 16 bytes of its own digest)."""
+    if len(digest) == 32:
+        try:
+            return bytes.fromhex(digest)
+        except ValueError:
+            pass
+    return hashlib.blake2b(digest.encode("utf-8"), digest_size=16).digest()

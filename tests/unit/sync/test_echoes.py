@@ -4,10 +4,12 @@ canonical hash it had, without mapping; anything else is mapped again."""
 from __future__ import annotations
 
 import datetime as dt
+import tracemalloc
 from pathlib import Path
 
 from tests.unit.sync.harness import World
 
+from einklang.model import record_hash
 from einklang.sync.echoes import EchoMemo, native_digest
 
 
@@ -29,6 +31,37 @@ def test_the_memo_answers_only_for_the_same_digest_and_forgets_the_oldest() -> N
     assert len(memo) == 2
     assert memo.canonical_hash(("crm", "company", "2"), "d2") is None  # the least recently used went
     assert memo.canonical_hash(("crm", "company", "1"), "d1") == "h1"
+
+
+def test_the_memo_is_compact_and_its_memory_stays_flat_at_its_limit() -> None:
+    """A cycle of 100,000 changes fills the memo with 200,000 records (issue 14 item 6: RSS of
+    such a cycle <= 300 MB): an entry must stay small (it was ~444 bytes as tuples of strings),
+    and remembering more than the limit must not take more memory."""
+
+    def fill(memo: EchoMemo, count: int, start: int = 0) -> None:
+        for i in range(start, start + count):  # fresh strings, as records read from a system bring
+            system = "erp" if i % 2 else "crm"
+            native_id = f"K{i:09d}" if i % 2 else str(i + 1)
+            memo.remember((system, "company", native_id), native_digest({"n": i}), record_hash({"name": str(i)}))
+
+    count = 20_000
+    tracemalloc.start()
+    try:
+        memo = EchoMemo(limit=count)
+        before = tracemalloc.get_traced_memory()[0]
+        fill(memo, count)
+        full = tracemalloc.get_traced_memory()[0] - before
+        fill(memo, count, start=count)  # as many again: the oldest are forgotten
+        again = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(memo) == count
+    assert full / count < 300, f"{full / count:.0f} bytes per remembered record"
+    assert again < full * 1.5  # deleted slots until the table is rebuilt, not twice the memory
+    # still exact after the compaction: the same digest answers, another does not
+    last = (("erp" if (2 * count - 1) % 2 else "crm"), "company", f"K{2 * count - 1:09d}")
+    assert memo.canonical_hash(last, native_digest({"n": 2 * count - 1})) == record_hash({"name": str(2 * count - 1)})
+    assert memo.canonical_hash(last, native_digest({"n": 0})) is None
 
 
 def test_echoes_read_again_are_not_mapped_again_and_real_edits_still_arrive(tmp_path: Path) -> None:
