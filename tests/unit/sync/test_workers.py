@@ -139,6 +139,9 @@ def test_two_workers_share_the_partitions_of_one_entity_and_one_takes_over(tmp_p
         _wait(lambda: len(first.partitions()) == 1 and len(second.partitions()) == 1, "one partition each")
         assert first.partitions() | second.partitions() == {"0/2", "1/2"}
         _wait(lambda: len(crm.records("customer")) == 12, "every record in the CRM")
+        lease_query = "SELECT name, holder, token FROM worker_leases ORDER BY name"
+        with first.store.read() as conn:
+            leases_before = conn.exec_driver_sql(lease_query).all()
         for nid in ids:
             erp.edit("customer", nid, {"name": f"neu {nid}"}, changed="modified")
         _wait(
@@ -146,9 +149,13 @@ def test_two_workers_share_the_partitions_of_one_entity_and_one_takes_over(tmp_p
             "every edit in the CRM, merged and sent by both workers",
         )
         with first.store.read() as conn:
-            holders = conn.exec_driver_sql("SELECT DISTINCT holder FROM worker_leases").scalars().all()
+            leases_after = conn.exec_driver_sql(lease_query).all()
             sent_by = conn.exec_driver_sql("SELECT count(DISTINCT run_id) FROM audit WHERE op = 'update'")
-        assert len(holders) == 2 and sent_by.scalar_one() >= 2
+        assert len({holder for _, holder, _ in leases_after}) == 2
+        if leases_after == leases_before:
+            # each partition stayed with its worker, so each worker merged and sent its own part; on
+            # a loaded machine a lease can expire and move meanwhile, and one worker sends them all
+            assert sent_by.scalar_one() >= 2
 
         first.finish()  # its partition is released and taken over by the other worker
         _wait(lambda: second.partitions() == {"0/2", "1/2"}, "the second worker holds both partitions")
