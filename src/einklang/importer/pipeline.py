@@ -39,6 +39,7 @@ from einklang.importer.company_link import (
 )
 from einklang.importer.incoming import PROGRESS_EVERY, Progress, iter_rows
 from einklang.importer.matching import match_record, spec_for_entity, to_entity_record
+from einklang.importer.memory import release_memory
 from einklang.importer.merge import MergedContact
 from einklang.importer.outcomes import Existing, NewContact, Outcomes
 from einklang.importer.persons import Persons, ReadRows
@@ -67,6 +68,8 @@ MATCH_MEMORY_LIMIT = "512MB"
 sets ``dedupe.memory_limit``. At 256 MB a million-row import stopped with DuckDB out of memory
 while building the blocked pairs (not every step spills); at 512 MB it finished, peaking at
 1.5 GB in all (bench/RESULTS_dedupe.md). An import that finishes comes first."""
+MATCH_THREADS = 1
+"""DuckDB's threads while the import matches: every thread keeps buffers of its own."""
 
 
 class ImportRun:
@@ -195,6 +198,7 @@ class ImportRun:
                 self.batches_looked_up += 1
                 for offset, row in enumerate(batch):
                     yield match_record(str(first + offset), row.values)
+            release_memory()  # read and prepared: what reading used is DuckDB's now
             if self.progress is not None:
                 self.progress("matching the rows with each other", reading.rows.count)
 
@@ -280,11 +284,14 @@ class ImportRun:
             return {}
         from einklang.match import iter_duplicates
 
+        def records() -> Iterator[dict[str, object]]:
+            for _, contact in self._counted(persons.contacts(fresh), f"matching with {self.target.system}, persons"):
+                yield match_record(contact.key, contact.values)
+            release_memory()
+
+        release_memory()  # the rows' matching is over: its DuckDB and caches are gone
         pairs = iter_duplicates(
-            (
-                match_record(contact.key, contact.values)
-                for _, contact in self._counted(persons.contacts(fresh), f"matching with {self.target.system}, persons")
-            ),
+            records(),
             (match_record(native_id, record) for native_id, (_, record) in existing.items()),
             spec=self.match_spec,
             default_region=self.region,
@@ -474,12 +481,16 @@ class ImportRun:
 
 def _backend(config: LoadedConfig) -> Backend:
     """DuckDB at the import's own limit, unless the configuration sets ``dedupe.memory_limit``
-    (the advice of the engine's out-of-memory error must work for an import too)."""
+    (the advice of the engine's out-of-memory error must work for an import too), with slices of
+    blocked pairs that fit that limit, on one thread (each thread has its own buffers)."""
     from einklang.match import DuckDBBackend
+    from einklang.match.backend import pairs_within
 
     dedupe = config.model.dedupe
     limit = dedupe.memory_limit if "memory_limit" in dedupe.model_fields_set else MATCH_MEMORY_LIMIT
-    return DuckDBBackend(memory_limit=limit, block_cap=dedupe.block_cap)
+    return DuckDBBackend(
+        threads=MATCH_THREADS, memory_limit=limit, block_cap=dedupe.block_cap, pairs_per_slice=pairs_within(limit)
+    )
 
 
 def run_import(
