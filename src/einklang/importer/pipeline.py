@@ -14,7 +14,8 @@
    (:mod:`einklang.importer.company_link`), then create them through the outbox.
 7. Write the review file.
 
-The rows are never all in memory (a million-row file fits in well under a gigabyte): each batch
+The rows are never all in memory (the aim: a million-row file in under a gigabyte; what is
+measured is in bench/RESULTS_dedupe.md): each batch
 of rows is validated, written to a temporary row store (:mod:`einklang.importer.row_store`),
 looked up in the state store (fingerprints, "not a duplicate" decisions) and fed to the
 matcher, which prepares them into its own on-disk table and finds pairs across the whole file.
@@ -67,7 +68,9 @@ MATCH_MEMORY_LIMIT = "512MB"
 """DuckDB's memory while the import matches (the matcher's default is 2 GB), unless the config
 sets ``dedupe.memory_limit``. At 256 MB a million-row import stopped with DuckDB out of memory
 while building the blocked pairs (not every step spills); at 512 MB it finished, peaking at
-1.5 GB in all (bench/RESULTS_dedupe.md). An import that finishes comes first."""
+1.5 GB in all (bench/RESULTS_dedupe.md). An import that finishes comes first. The slices of
+blocked pairs are sized to the limit (:func:`einklang.match.backend.pairs_within`): with the
+2 GB slices a 100,000-row import ran out of memory at 512 MB."""
 MATCH_THREADS = 1
 """DuckDB's threads while the import matches: every thread keeps buffers of its own."""
 
