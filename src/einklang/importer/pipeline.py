@@ -196,11 +196,16 @@ class ImportRun:
         from einklang.match import iter_duplicates
 
         def records() -> Iterator[dict[str, object]]:
+            yielded = 0
             for batch in chunked(iter_rows(self.paths, reading.reports, self.region, self.progress), ROWS_PER_BATCH):
                 first = reading.add(batch, self._known_fingerprints, self._exclusions)
                 self.batches_looked_up += 1
-                for offset, row in enumerate(batch):
-                    yield match_record(str(first + offset), row.values)
+                # No ids: the matcher numbers the records from 0 as the row store numbers the rows
+                # (and keeps a range, not a million ids); a pair's ids are row positions.
+                assert first == yielded
+                for row in batch:
+                    yield match_record(None, row.values)
+                yielded += len(batch)
             release_memory()  # read and prepared: what reading used is DuckDB's now
             if self.progress is not None:
                 self.progress("matching the rows with each other", reading.rows.count)
