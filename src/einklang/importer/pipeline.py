@@ -19,7 +19,8 @@ measured is in bench/RESULTS_dedupe.md): each batch
 of rows is validated, written to a temporary row store (:mod:`einklang.importer.row_store`),
 looked up in the state store (fingerprints, "not a duplicate" decisions) and fed to the
 matcher, which prepares them into its own on-disk table and finds pairs across the whole file.
-What stays in memory per row is a position in a union-find array; the merged contacts are then
+What stays in memory per row is a position in a union-find array (and, not yet bounded, every
+possible pair within the file, with its reasons); the merged contacts are then
 read back from the row store in input order, one at a time, for each step that needs them, and
 new contacts are created a batch at a time.
 """
