@@ -1,7 +1,7 @@
 """Hardening 9: peak memory (RSS) and time of reading a large Outlook CSV.
 
     .venv/bin/python bench/csv_memory.py --rows 1000000 [--stage inspect read import] [--label after]
-        [--repeat 3] [--baseline SRC] [--write bench/RESULTS_readers.md]
+        [--repeat 3] [--baseline SRC] [--write bench/RESULTS_readers.md] [--outputs DIR]
 
 The file (Outlook English columns, ~190 bytes a row, every 4th row with an invalid phone) is
 generated in a temporary folder. Each stage runs in a child process whose peak RSS is taken from
@@ -19,7 +19,8 @@ generated in a temporary folder. Each stage runs in a child process whose peak R
 ``--baseline SRC`` also runs every stage with ``PYTHONPATH=SRC`` (the ``src`` folder of the code
 before a change, e.g. ``git archive main src | tar -x -C /tmp/base``), alternating with the
 current code on the same file, so both are measured in the same run; ``--repeat N`` runs each
-stage N times and reports the medians.
+stage N times and reports the medians. ``--outputs DIR`` keeps what each run printed (the
+import's counts), so that the results of the two versions can be compared.
 """
 
 from __future__ import annotations
@@ -74,18 +75,23 @@ def write_csv(path: Path, rows: int) -> None:
 
 
 def run_stage(
-    stage: str, path: Path, config: Path | None = None, source: Path | None = None
+    stage: str, path: Path, config: Path | None = None, source: Path | None = None, output: Path | None = None
 ) -> tuple[float, float, int]:
-    """(seconds, peak RSS in MB, exit code) of one stage in a child process (``source``: PYTHONPATH)."""
+    """(seconds, peak RSS in MB, exit code) of one stage in a child process (``source``: PYTHONPATH;
+    ``output``: where its stdout and stderr go, else nowhere)."""
     start = time.perf_counter()
     extra = [str(config)] if config is not None else []
     env = dict(os.environ)
     if source is not None:
         env["PYTHONPATH"] = str(source)
-    child = subprocess.Popen(
-        [sys.executable, "-c", STAGES[stage], str(path), *extra], stdout=subprocess.DEVNULL, env=env
-    )
-    _, status, usage = os.wait4(child.pid, 0)
+    with open(output or os.devnull, "w", encoding="utf-8") as sink:
+        child = subprocess.Popen(
+            [sys.executable, "-c", STAGES[stage], str(path), *extra],
+            stdout=sink,
+            stderr=sink if output is not None else None,
+            env=env,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
     return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
@@ -98,6 +104,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--baseline", type=Path, help="src folder of the code to compare against")
     parser.add_argument("--write", type=Path)
+    parser.add_argument("--outputs", type=Path, help="folder for each run's output (to compare the results)")
     args = parser.parse_args()
     versions: list[tuple[str, Path | None]] = [("after", None)]
     if args.baseline is not None:
@@ -117,7 +124,11 @@ def main() -> None:
                     if stage == "import-write":
                         fresh += 1
                         target = demo_config(Path(folder) / f"demo-{fresh}")
-                    result = run_stage(stage, path, target if stage.startswith("import") else None, source)
+                    output = None
+                    if args.outputs is not None:
+                        args.outputs.mkdir(parents=True, exist_ok=True)
+                        output = args.outputs / f"{stage}-{version}-{len(runs.get((stage, version), [])) + 1}.txt"
+                    result = run_stage(stage, path, target if stage.startswith("import") else None, source, output)
                     runs.setdefault((stage, version), []).append(result)
                     seconds, peak_mb, code = result
                     print(f"{stage} {version}: {seconds:.1f} s, peak RSS {peak_mb:.0f} MB, exit {code}", flush=True)

@@ -27,10 +27,14 @@ def spec_for_entity(entity: str, fields: Mapping[str, Any] | tuple[str, ...]) ->
     raise ValueError(f"no duplicate-detection spec fits entity {entity!r} (needs first_name/last_name or name fields)")
 
 
-def match_record(record_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    """A record for :func:`einklang.match.find_duplicates`: display strings plus its id."""
+def match_record(record_id: str | None, values: Mapping[str, Any]) -> dict[str, Any]:
+    """A record for :func:`einklang.match.find_duplicates`: display strings plus its id (none: the
+    matcher numbers the records from 0 and keeps no ids)."""
     shown = {name: display(value) for name, value in values.items() if value is not None and name != "id"}
-    return {**{name: value for name, value in shown.items() if value}, "id": record_id}
+    record = {name: value for name, value in shown.items() if value}
+    if record_id is not None:
+        record["id"] = record_id
+    return record
 
 
 def to_entity_record(

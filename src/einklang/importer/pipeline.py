@@ -14,11 +14,13 @@
    (:mod:`einklang.importer.company_link`), then create them through the outbox.
 7. Write the review file.
 
-The rows are never all in memory (a million-row file fits in well under a gigabyte): each batch
+The rows are never all in memory (the aim: a million-row file in under a gigabyte; what is
+measured is in bench/RESULTS_dedupe.md): each batch
 of rows is validated, written to a temporary row store (:mod:`einklang.importer.row_store`),
 looked up in the state store (fingerprints, "not a duplicate" decisions) and fed to the
 matcher, which prepares them into its own on-disk table and finds pairs across the whole file.
-What stays in memory per row is a position in a union-find array; the merged contacts are then
+What stays in memory per row is a position in a union-find array (and, not yet bounded, every
+possible pair within the file, with its reasons); the merged contacts are then
 read back from the row store in input order, one at a time, for each step that needs them, and
 new contacts are created a batch at a time.
 """
@@ -39,6 +41,7 @@ from einklang.importer.company_link import (
 )
 from einklang.importer.incoming import PROGRESS_EVERY, Progress, iter_rows
 from einklang.importer.matching import match_record, spec_for_entity, to_entity_record
+from einklang.importer.memory import release_memory
 from einklang.importer.merge import MergedContact
 from einklang.importer.outcomes import Existing, NewContact, Outcomes
 from einklang.importer.persons import Persons, ReadRows
@@ -66,7 +69,11 @@ MATCH_MEMORY_LIMIT = "512MB"
 """DuckDB's memory while the import matches (the matcher's default is 2 GB), unless the config
 sets ``dedupe.memory_limit``. At 256 MB a million-row import stopped with DuckDB out of memory
 while building the blocked pairs (not every step spills); at 512 MB it finished, peaking at
-1.5 GB in all (bench/RESULTS_dedupe.md). An import that finishes comes first."""
+1.5 GB in all (bench/RESULTS_dedupe.md). An import that finishes comes first. The slices of
+blocked pairs are sized to the limit (:func:`einklang.match.backend.pairs_within`): with the
+2 GB slices a 100,000-row import ran out of memory at 512 MB."""
+MATCH_THREADS = 1
+"""DuckDB's threads while the import matches: every thread keeps buffers of its own."""
 
 
 class ImportRun:
@@ -190,11 +197,17 @@ class ImportRun:
         from einklang.match import iter_duplicates
 
         def records() -> Iterator[dict[str, object]]:
+            yielded = 0
             for batch in chunked(iter_rows(self.paths, reading.reports, self.region, self.progress), ROWS_PER_BATCH):
                 first = reading.add(batch, self._known_fingerprints, self._exclusions)
                 self.batches_looked_up += 1
-                for offset, row in enumerate(batch):
-                    yield match_record(str(first + offset), row.values)
+                # No ids: the matcher numbers the records from 0 as the row store numbers the rows
+                # (and keeps a range, not a million ids); a pair's ids are row positions.
+                assert first == yielded
+                for row in batch:
+                    yield match_record(None, row.values)
+                yielded += len(batch)
+            release_memory()  # read and prepared: what reading used is DuckDB's now
             if self.progress is not None:
                 self.progress("matching the rows with each other", reading.rows.count)
 
@@ -280,11 +293,14 @@ class ImportRun:
             return {}
         from einklang.match import iter_duplicates
 
+        def records() -> Iterator[dict[str, object]]:
+            for _, contact in self._counted(persons.contacts(fresh), f"matching with {self.target.system}, persons"):
+                yield match_record(contact.key, contact.values)
+            release_memory()
+
+        release_memory()  # the rows' matching is over: its DuckDB and caches are gone
         pairs = iter_duplicates(
-            (
-                match_record(contact.key, contact.values)
-                for _, contact in self._counted(persons.contacts(fresh), f"matching with {self.target.system}, persons")
-            ),
+            records(),
             (match_record(native_id, record) for native_id, (_, record) in existing.items()),
             spec=self.match_spec,
             default_region=self.region,
@@ -474,12 +490,16 @@ class ImportRun:
 
 def _backend(config: LoadedConfig) -> Backend:
     """DuckDB at the import's own limit, unless the configuration sets ``dedupe.memory_limit``
-    (the advice of the engine's out-of-memory error must work for an import too)."""
+    (the advice of the engine's out-of-memory error must work for an import too), with slices of
+    blocked pairs that fit that limit, on one thread (each thread has its own buffers)."""
     from einklang.match import DuckDBBackend
+    from einklang.match.backend import pairs_within
 
     dedupe = config.model.dedupe
     limit = dedupe.memory_limit if "memory_limit" in dedupe.model_fields_set else MATCH_MEMORY_LIMIT
-    return DuckDBBackend(memory_limit=limit, block_cap=dedupe.block_cap)
+    return DuckDBBackend(
+        threads=MATCH_THREADS, memory_limit=limit, block_cap=dedupe.block_cap, pairs_per_slice=pairs_within(limit)
+    )
 
 
 def run_import(

@@ -150,3 +150,15 @@ def distinct(values: list[str | None]) -> list[str] | None:
         if value and value not in seen:
             seen.append(value)
     return seen or None
+
+
+def clear_caches() -> None:
+    """Empty the normalisers' caches (tens of MB when full): between the steps of a large run, where
+    the next step needs the memory more than the values of the last one."""
+    from einklang.match import given_names, phonetic
+
+    for module in (globals(), vars(phonetic), vars(given_names)):
+        for function in list(module.values()):
+            clear = getattr(function, "cache_clear", None)
+            if clear is not None and getattr(function, "__module__", "").startswith("einklang.match"):
+                clear()

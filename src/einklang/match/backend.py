@@ -8,12 +8,32 @@ in Python memory; the SQL the matcher sends is plain enough to run unchanged on 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from einklang.match._blocks import DEFAULT_CAP, sql_text
+
+PAIRS_PER_SLICE = 20_000_000
+"""Blocked pairs DuckDB holds in a slice at its default limit of 2 GB (it spills only in part)."""
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)
+
+
+def pairs_within(memory_limit: str | None) -> int:
+    """Blocked pairs per slice that fit ``memory_limit`` (``"512MB"``, ``"2GB"``): 20 million at
+    2 GB, in proportion below it (at 512 MB a 100,000-row import ran out of memory with slices
+    of 20 million); never more than at 2 GB, and at least 100,000. None (DuckDB's own default,
+    80% of the RAM) and sizes DuckDB would refuse get the 2 GB figure."""
+    match = _SIZE.match(memory_limit or "")
+    if match is None:
+        return PAIRS_PER_SLICE
+    number, unit, binary = match.groups()
+    base = 1024 if binary else 1000
+    size = float(number) * base ** " kmgt".index(unit.lower() or " ")
+    scaled = int(PAIRS_PER_SLICE * size / (2 * 1000**3))
+    return max(100_000, min(PAIRS_PER_SLICE, scaled))
 
 
 class Session(Protocol):
@@ -94,7 +114,7 @@ class DuckDBBackend:
     threads: int | None = None
     memory_limit: str | None = "2GB"
     block_cap: int | None = DEFAULT_CAP
-    pairs_per_slice: int | None = 20_000_000
+    pairs_per_slice: int | None = PAIRS_PER_SLICE
     """DuckDB holds a slice's blocked pairs in its memory (spilling only in part): 20 million stay
     within the default 2 GB limit."""
 

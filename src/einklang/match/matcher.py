@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping
+from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -119,26 +119,47 @@ def arrow_schema(spec: MatchSpec) -> pa.Schema:
 
 
 class _Ids:
-    """Record ids by position, checked unique; the caller's id objects are given back as they came."""
+    """Record ids by position, checked unique; the caller's id objects are given back as they came.
+
+    While every record's id is its position (records without one, as a long input file is
+    numbered), no id is kept: ``ids`` is a ``range``, not a million objects.
+    """
 
     def __init__(self, id_field: str) -> None:
         self.id_field = id_field
-        self.ids: list[Hashable] = []
+        self.count = 0
+        self._kept: list[Hashable] | None = None
         self._seen: set[Hashable] = set()
 
-    def add(self, record: Mapping[str, Any]) -> int:
-        position = len(self.ids)
+    @property
+    def ids(self) -> Sequence[Hashable]:
+        return range(self.count) if self._kept is None else self._kept
+
+    def add(self, record: Mapping[str, Any]) -> Hashable:
+        """The record's id (its position when it has none)."""
+        position = self.count
         record_id: Hashable = record.get(self.id_field, position)
-        if record_id in self._seen:
-            raise ValueError(f"record ids ({self.id_field!r}) must be unique within one list: {record_id!r} repeats")
-        self._seen.add(record_id)
-        self.ids.append(record_id)
-        return position
+        if self._kept is None and not (type(record_id) is int and record_id == position):
+            self._kept = list(range(position))
+            self._seen.update(self._kept)
+        if self._kept is not None:
+            if record_id in self._seen:
+                raise ValueError(
+                    f"record ids ({self.id_field!r}) must be unique within one list: {record_id!r} repeats"
+                )
+            self._seen.add(record_id)
+            self._kept.append(record_id)
+        self.count += 1
+        return record_id
+
+    def done(self) -> Sequence[Hashable]:
+        self._seen.clear()
+        return self.ids
 
 
 def write_prepared(
     records: Iterable[Mapping[str, Any]], spec: MatchSpec, path: Path, *, default_region: str, id_field: str
-) -> list[Hashable]:
+) -> Sequence[Hashable]:
     """Prepare ``records`` chunk by chunk into a Parquet file; the record ids by position."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -148,18 +169,18 @@ def write_prepared(
     with pq.ParquetWriter(str(path), schema) as writer:
         chunk: list[dict[str, Any]] = []
         for record in records:
-            position = ids.add(record)
+            position = ids.count
+            record_id = ids.add(record)
             row = spec.prepare_record(record, default_region)
             row[UNIQUE_ID] = position
-            row[RECORD_KEY] = str(ids.ids[position])
+            row[RECORD_KEY] = str(record_id)
             chunk.append(row)
             if len(chunk) >= CHUNK:
                 writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
                 chunk = []
         # An empty list still gets a file with the columns, so that SQL sees a well-formed table.
         writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
-    ids._seen.clear()
-    return ids.ids
+    return ids.done()
 
 
 def prepare(
@@ -179,7 +200,7 @@ def prepare(
         ids.add(record)
         rows.append(spec.prepare_record(record, default_region))
     frame = pd.DataFrame.from_records(rows, columns=list(spec.prepared_columns))
-    frame.insert(0, RECORD_ID, pd.Series(ids.ids, dtype=object))
+    frame.insert(0, RECORD_ID, pd.Series(list(ids.done()), dtype=object))
     frame.insert(0, UNIQUE_ID, list(range(len(frame))))
     return frame
 
@@ -468,8 +489,8 @@ def _score_and_explain(
     link_type: LinkType,
     thresholds: Thresholds,
     stats: MatchStats,
-    ids_a: list[Hashable],
-    ids_b: list[Hashable],
+    ids_a: Sequence[Hashable],
+    ids_b: Sequence[Hashable],
     excluded: set[PairKey],
 ) -> Iterator[CandidatePair]:
     started = time.perf_counter()
