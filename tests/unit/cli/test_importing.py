@@ -4,16 +4,11 @@ import csv
 import json
 from pathlib import Path
 
+from tests.unit.importer.demo_world import build_world
 from typer.testing import CliRunner
 
 from einklang.cli import app
-from einklang.config import load_config
-from einklang.demo import import_step as demo_step
-from einklang.demo import scenario
 from einklang.importer.review import read_review
-from einklang.store.state import open_store
-from einklang.sync.initial_load import run_initial_load
-from einklang.systems import open_connector
 
 runner = CliRunner()
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "contacts"
@@ -85,16 +80,8 @@ def test_inspect_unreadable_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_import_review_apply_undo_via_cli(tmp_path: Path) -> None:
-    config_path = scenario.build(tmp_path, customer_count=30)
-    demo_step.add_contact_entity(config_path)
-    config = load_config(config_path)
-    store = open_store(config.state_url)
-    with open_connector(config, "erp") as erp, open_connector(config, "crm") as crm:
-        run_initial_load(config, store, "company", erp, crm)
-    crm_url = f"sqlite:///{tmp_path / 'crm.db'}"
-    accounts = demo_step._accounts(crm_url)
-    demo_step.seed_crm_contacts(crm_url, accounts)
-    exports = [str(p) for p in demo_step.write_exports(tmp_path / "exports", accounts)]
+    config_path, _, _, written = build_world(tmp_path, customer_count=30)
+    exports = [str(p) for p in written]
     base = ["-c", str(config_path), "--json"]
     dry = runner.invoke(app, ["import", *exports, "--into", "crm", "--dry-run", *base])
     assert dry.exit_code == 0, dry.output
