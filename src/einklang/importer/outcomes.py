@@ -8,10 +8,12 @@ each become a row of the review file. In a dry run the same decisions become pla
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from einklang.connectors.base import NativeRecord
 from einklang.importer.company_link import AccountDecision
+from einklang.importer.held_back import HeldBack
 from einklang.importer.merge import MergedContact
 from einklang.importer.plan_log import PlanLog
 from einklang.importer.review import MAX_CANDIDATES, ReviewCandidate, ReviewRow
@@ -167,41 +169,38 @@ class Outcomes:
             )
 
     # ------------------------------------------------------------------ after the creates
-    def held_back(
-        self,
-        held: dict[str, tuple[str, CandidatePair]],
-        contacts: dict[str, MergedContact],
-        kept: dict[str, NewContact],
-    ) -> None:
-        """Review rows of the new records held back (``held``: key -> (the record kept, the pair))."""
-        for key, (kept_key, pair) in held.items():
-            contact = contacts[key]
-            self.report.waiting += 1
-            if kept_key in self.linked:
-                native, record, sources = self.linked[kept_key]
-                candidate = ReviewCandidate(native.native_id, native.version, pair.score, shown(record))
-                note = f"candidate 1 is the existing record that {'; '.join(sources)} was linked to"
-            else:
-                item = kept[kept_key]
-                candidate_id = item.native.native_id if item.native is not None else "(new)"
-                candidate = ReviewCandidate(
-                    candidate_id, item.native.version if item.native else None, pair.score, shown(item.record)
-                )
-                note = f"candidate 1 was created by this import from {'; '.join(item.merged.sources)}"
-            row = self.review_row(contact, pair, [candidate], self.waiting())
-            row.reasons = [*pair.reasons, note]
-            self.add(row)
-            if self.dry_run:
-                self.plan.append(
-                    {
-                        "action": "review",
-                        "sources": contact.sources,
-                        "name": contact.display_name(),
-                        "candidates": [candidate.native_id],
-                        "score": round(pair.score, 4),
-                    },
-                    "held",
-                )
+    def held_back(self, held: HeldBack, persons: Callable[[Sequence[int]], dict[int, MergedContact]]) -> None:
+        """Review rows of the new records held back, in the order they were (``persons``: the
+        persons with the given numbers, read back from the import's rows)."""
+        for numbers in held.chunks():
+            contacts = persons(numbers)
+            pairs = held.pairs.get(held.pair[number] for number in numbers)
+            kept = held.kept(held.keeper[number] for number in numbers)
+            for number in numbers:
+                contact, pair, keeper = contacts[number], pairs[held.pair[number]], held.keeper[number]
+                self.report.waiting += 1
+                if f"M{keeper}" in self.linked:
+                    native, record, sources = self.linked[f"M{keeper}"]
+                    candidate = ReviewCandidate(native.native_id, native.version, pair.score, shown(record))
+                    note = f"candidate 1 is the existing record that {'; '.join(sources)} was linked to"
+                else:
+                    item = kept[keeper]
+                    candidate = ReviewCandidate(item.native_id or "(new)", item.version, pair.score, item.values)
+                    note = f"candidate 1 was created by this import from {'; '.join(item.sources)}"
+                row = self.review_row(contact, pair, [candidate], self.waiting())
+                row.reasons = [*pair.reasons, note]
+                self.add(row)
+                if self.dry_run:
+                    self.plan.append(
+                        {
+                            "action": "review",
+                            "sources": contact.sources,
+                            "name": contact.display_name(),
+                            "candidates": [candidate.native_id],
+                            "score": round(pair.score, 4),
+                        },
+                        "held",
+                    )
 
     def accounts_to_choose(self, items: list[NewContact]) -> None:
         """Review rows of new contacts created without a company because it was unclear which."""

@@ -8,12 +8,13 @@ numbered ``M1, M2, ...`` in the order of their first row, as :func:`merge_rows` 
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 
 from einklang.importer.incoming import FileReport, IncomingRow
 from einklang.importer.merge import MergedContact, RowGroups, best_values
 from einklang.importer.row_store import RowStore
-from einklang.match import CandidatePair
+from einklang.importer.spool import PairLog
 
 Lookup = Callable[[list[str]], dict[str, str]]
 ExclusionLookup = Callable[[list[str]], dict[str, list[str]]]
@@ -58,6 +59,7 @@ class Persons:
         self.groups = groups
         self.members = groups.members()
         self.count = len(groups) - sum(len(group) - 1 for group in self.members.values())
+        self._numbers: tuple[array[int], array[int]] | None = None
 
     def contacts(self, keep: bytearray | None = None) -> Iterator[tuple[int, MergedContact]]:
         """(number, person) in order; only the numbers set in ``keep`` when it is given."""
@@ -72,24 +74,42 @@ class Persons:
             rows = [row] if group is None else self.rows.get(group)
             yield number, MergedContact(f"M{number}", rows, best_values(rows))
 
-    def rekeyed(self, possible: list[CandidatePair]) -> list[CandidatePair]:
-        """Possible pairs of rows (by position) as pairs of different persons (by key), once each."""
-        root = self.groups.root
-        wanted = {root(int(str(p.a_id))) for p in possible} | {root(int(str(p.b_id))) for p in possible}
-        numbers: dict[int, int] = {}
-        number = 0
-        if wanted:
+    def numbering(self) -> tuple[array[int], array[int]]:
+        """(person number of each row position, 0 for a later row of a person; the first row's
+        position of each person number, index 0 unused): 12 bytes a row, made once."""
+        if self._numbers is None:
+            root = self.groups.root
+            number_of = array("I", bytes(4 * len(self.groups)))
+            first_row = array("q", [-1])
             for position in range(len(self.groups)):
                 if root(position) == position:
-                    number += 1
-                    if position in wanted:
-                        numbers[position] = number
-        inner: list[CandidatePair] = []
-        seen: set[frozenset[str]] = set()
-        for pair in possible:
-            a = f"M{numbers[root(int(str(pair.a_id)))]}"
-            b = f"M{numbers[root(int(str(pair.b_id)))]}"
-            if a != b and frozenset((a, b)) not in seen:
-                seen.add(frozenset((a, b)))
-                inner.append(CandidatePair(a, b, pair.score, pair.verdict, pair.reasons, pair.match_weight))
-        return inner
+                    first_row.append(position)
+                    number_of[position] = len(first_row) - 1
+            self._numbers = (number_of, first_row)
+        return self._numbers
+
+    def person_pairs(self, pairs: PairLog) -> Iterator[tuple[int, int, int, float]]:
+        """(pair number, person a, person b, score) of the pairs of rows (by position) that join
+        two different persons, best first. A pair of persons may come more than once (from
+        pairs of different rows of theirs); the first is the best."""
+        number_of, _ = self.numbering()
+        root = self.groups.root
+        for pair_number, a, b, score in pairs.ids():
+            person_a, person_b = number_of[root(int(a))], number_of[root(int(b))]
+            if person_a != person_b:
+                yield pair_number, person_a, person_b, score
+
+    def by_number(self, numbers: Sequence[int]) -> dict[int, MergedContact]:
+        """The persons with these numbers (read back from the row store)."""
+        _, first_row = self.numbering()
+        positions: dict[int, list[int]] = {
+            number: self.members.get(first_row[number], [first_row[number]]) for number in numbers
+        }
+        rows = self.rows.get(position for group in positions.values() for position in group)
+        found: dict[int, MergedContact] = {}
+        start = 0
+        for number, group in positions.items():
+            person_rows = rows[start : start + len(group)]
+            start += len(group)
+            found[number] = MergedContact(f"M{number}", person_rows, best_values(person_rows))
+        return found

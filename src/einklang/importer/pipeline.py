@@ -27,6 +27,7 @@ new contacts are created a batch at a time.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -39,6 +40,7 @@ from einklang.importer.company_link import (
     CompanyLinker,
     applies,
 )
+from einklang.importer.held_back import HeldBack, KeptRecord, hold_back
 from einklang.importer.incoming import PROGRESS_EVERY, Progress, iter_rows
 from einklang.importer.matching import match_record, spec_for_entity, to_entity_record
 from einklang.importer.memory import release_memory
@@ -49,6 +51,7 @@ from einklang.importer.review import MAX_CANDIDATES, ReviewRow, write_review
 from einklang.importer.review_store import review_details
 from einklang.importer.row_store import RowStore
 from einklang.importer.run_report import ImportReport, check_review_path
+from einklang.importer.spool import PairLog
 from einklang.importer.writes import (
     PlannedCreate,
     TargetEntity,
@@ -155,17 +158,19 @@ class ImportRun:
         reading = ReadRows(rows, check_exclusions=bool(existing))
         # Known rows take part in merging, so that a new row of an imported person is recognised
         # as that person even when the target record alone would not tell.
-        possible = self._match_within_file(reading)
+        possible = rows.pair_log("possible")
+        self._match_within_file(reading, possible)
         report.files = reading.reports
         report.rows_read = sum(f.rows_read for f in reading.reports)
         report.rows_usable = rows.count
         persons = Persons(rows, reading.groups)
-        inner_pairs = persons.rekeyed(possible)
+        in_pair = bytearray(persons.count + 1)
+        for _, person_a, person_b, _ in persons.person_pairs(possible):
+            in_pair[person_a] = in_pair[person_b] = 1
         fresh, exclude = self._set_aside_known(persons, reading, existing)
         pairs_by_contact = self._match_existing(persons, fresh, existing, exclude)
         is_new = bytearray(len(fresh))
-        inner_keys = {str(pair.a_id) for pair in inner_pairs} | {str(pair.b_id) for pair in inner_pairs}
-        completeness: dict[str, int] = {}
+        completeness = array("i", [-1]) * (persons.count + 1)
         for number, contact in self._counted(persons.contacts(fresh), "deciding, persons"):
             pairs = pairs_by_contact.get(contact.key, [])
             if any(pair.verdict == "duplicate" for pair in pairs):
@@ -176,11 +181,18 @@ class ImportRun:
                 self.outcomes.without_name(contact)
             else:
                 is_new[number] = 1
-                if contact.key in inner_keys:
-                    completeness[contact.key] = contact.completeness()
-        held = self._hold_back_possible_pairs(completeness, inner_pairs)
-        held_contacts, kept, accounts_to_choose = self._create_new(persons, is_new, held)
-        self.outcomes.held_back(held, held_contacts, kept)
+                if in_pair[number]:
+                    completeness[number] = contact.completeness()
+        del in_pair
+        held = hold_back(
+            HeldBack(persons.count, possible, rows.spool("kept")),
+            persons.person_pairs(possible),
+            completeness,
+            self.outcomes.linked,
+        )
+        del completeness
+        accounts_to_choose = self._create_new(persons, is_new, held)
+        self.outcomes.held_back(held, persons.by_number)
         self.outcomes.accounts_to_choose(accounts_to_choose)
         counted = self.outcomes.counted
         report.to_review = sum(count for kind, count in counted.items() if kind != "account")
@@ -191,9 +203,9 @@ class ImportRun:
             write_review(path, self.review_rows, self.review_fields, self.lang)
             report.review_file = str(path)
 
-    def _match_within_file(self, reading: ReadRows) -> list[CandidatePair]:
+    def _match_within_file(self, reading: ReadRows, possible: PairLog) -> None:
         """Read every file a batch at a time into the row store and the matcher; join the rows of
-        sure pairs, return the possible ones (by row position)."""
+        sure pairs, keep the possible ones (by row position) in ``possible``."""
         from einklang.match import iter_duplicates
 
         def records() -> Iterator[dict[str, object]]:
@@ -211,7 +223,6 @@ class ImportRun:
             if self.progress is not None:
                 self.progress("matching the rows with each other", reading.rows.count)
 
-        possible: list[CandidatePair] = []
         pairs = iter_duplicates(
             records(), spec=self.match_spec, default_region=self.region, backend=_backend(self.config)
         )
@@ -219,8 +230,7 @@ class ImportRun:
             if pair.verdict == "duplicate":
                 reading.groups.join(int(str(pair.a_id)), int(str(pair.b_id)))
             elif pair.verdict == "possible":
-                possible.append(pair)
-        return possible
+                possible.add(pair)
 
     def _set_aside_known(
         self, persons: Persons, reading: ReadRows, existing: Existing
@@ -366,54 +376,21 @@ class ImportRun:
         return any(fields[name].required for name in ("first_name", "last_name") if name in fields)
 
     # ------------------------------------------------------------------ new records
-    def _hold_back_possible_pairs(
-        self, completeness: dict[str, int], inner: list[CandidatePair]
-    ) -> dict[str, tuple[str, CandidatePair]]:
-        """New records that are possibly the same person as another input record stay out of the create.
-
-        ``completeness``: the new records that are in a pair of ``inner``. Against another new
-        record, the more complete of the two is created and the other held back; against a record
-        linked to an existing one, the new record is held back (with the existing record as its
-        candidate, see :meth:`Outcomes.held_back`).
-        """
-        linked = self.outcomes.linked
-        held: dict[str, tuple[str, CandidatePair]] = {}
-        for pair in sorted(inner, key=lambda p: -p.score):
-            a_key, b_key = str(pair.a_id), str(pair.b_id)
-            a, b = completeness.get(a_key), completeness.get(b_key)
-            if a_key in held or b_key in held:
-                continue
-            if a is not None and b is not None:
-                keep, hold = (a_key, b_key) if a >= b else (b_key, a_key)
-                held[hold] = (keep, pair)
-            elif a is not None and b_key in linked:
-                held[a_key] = (b_key, pair)
-            elif b is not None and a_key in linked:
-                held[b_key] = (a_key, pair)
-        return held
-
-    def _create_new(
-        self, persons: Persons, is_new: bytearray, held: dict[str, tuple[str, CandidatePair]]
-    ) -> tuple[dict[str, MergedContact], dict[str, NewContact], list[NewContact]]:
+    def _create_new(self, persons: Persons, is_new: bytearray, held: HeldBack) -> list[NewContact]:
         """Create the new persons not held back, a batch at a time (accounts first where needed).
 
-        Returns the held-back persons, the created ones a held-back person is compared with, and
-        the created ones whose company was unclear (for their review rows).
+        Notes in ``held`` what became of the persons others wait beside; returns the created
+        ones whose company was unclear (for their review rows).
         """
-        held_contacts: dict[str, MergedContact] = {}
-        kept_keys = {kept_key for kept_key, _ in held.values()}
-        kept: dict[str, NewContact] = {}
         accounts_to_choose: list[NewContact] = []
 
         def to_create() -> Iterator[NewContact]:
-            for _, contact in self._counted(persons.contacts(is_new), "creating, persons"):
+            for number, contact in self._counted(persons.contacts(is_new), "creating, persons"):
                 record = to_entity_record(
                     contact.values, self.entity_spec, self.target.fields, self.config.normalize_context
                 )
-                if contact.key in held:
-                    held_contacts[contact.key] = contact
-                    if contact.key in kept_keys:  # kept against one, held back against another
-                        kept[contact.key] = NewContact(contact, record)
+                if number in held:  # kept against one, held back against another: not created
+                    held.keep(number, KeptRecord(None, None, shown(record), contact.sources))
                     continue
                 yield NewContact(contact, record)
 
@@ -421,14 +398,22 @@ class ImportRun:
             self._attach_accounts(batch)
             self._create(batch)
             for item in batch:
-                if item.merged.key in kept_keys:
-                    kept[item.merged.key] = item
+                native = item.native
+                held.keep(
+                    int(item.merged.key[1:]),
+                    KeptRecord(
+                        native.native_id if native is not None else None,
+                        native.version if native is not None else None,
+                        shown(item.record),
+                        item.merged.sources,
+                    ),
+                )
                 if item.account is not None and item.account.action == "review":
                     if self.dry_run:  # nothing to wait for: told now, kept nowhere
                         self.outcomes.accounts_to_choose([item])
                     else:
                         accounts_to_choose.append(item)
-        return held_contacts, kept, accounts_to_choose
+        return accounts_to_choose
 
     def _attach_accounts(self, items: list[NewContact]) -> None:
         if self.linker is None:

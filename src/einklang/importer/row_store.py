@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from einklang.importer.incoming import IncomingRow
+from einklang.importer.spool import PairLog, Spool
 
 _READ_BATCH = 2000
 _COLUMNS = "source, row, line, format, fields, fingerprint, name_derived"
@@ -48,6 +49,14 @@ class RowStore:
     def close(self) -> None:
         self._db.close()
         self._folder.cleanup()
+
+    def pair_log(self, name: str) -> PairLog:
+        """A new table of candidate pairs in this store's file."""
+        return PairLog(self._db, name)
+
+    def spool(self, name: str) -> Spool:
+        """A new table of JSON values by integer key in this store's file."""
+        return Spool(self._db, name)
 
     def add(self, rows: Sequence[IncomingRow]) -> int:
         """Store ``rows`` after the ones stored so far; returns the position of the first."""
