@@ -17,6 +17,7 @@ from einklang.importer.held_back import HeldBack
 from einklang.importer.merge import MergedContact
 from einklang.importer.plan_log import PlanLog
 from einklang.importer.review import MAX_CANDIDATES, ReviewCandidate, ReviewRow
+from einklang.importer.review_log import ReviewLog
 from einklang.importer.run_report import ImportReport
 from einklang.importer.writes import TargetEntity, link_existing, shown
 from einklang.match import CandidatePair
@@ -57,8 +58,8 @@ class Outcomes:
         self.review_fields = review_fields
         self.lang = lang
         self.dry_run = dry_run
-        self.rows: list[ReviewRow] = []
-        """The review rows (a dry run keeps none: it writes no review file, it only counts them)."""
+        self.rows = ReviewLog()
+        """The review rows, on disk (a dry run keeps none: it writes no review file, it only counts them)."""
         self.counted: dict[str, int] = {}
         """Review rows by kind (contact, account)."""
         # merged contact key -> the existing record it is a sure duplicate of, and its sources

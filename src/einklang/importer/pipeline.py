@@ -40,14 +40,15 @@ from einklang.importer.company_link import (
     CompanyLinker,
     applies,
 )
-from einklang.importer.held_back import HeldBack, KeptRecord, hold_back
+from einklang.importer.held_back import HELD_CHUNK, HeldBack, KeptRecord, hold_back
 from einklang.importer.incoming import PROGRESS_EVERY, Progress, iter_rows
 from einklang.importer.matching import match_record, spec_for_entity, to_entity_record
 from einklang.importer.memory import release_memory
 from einklang.importer.merge import MergedContact
 from einklang.importer.outcomes import Existing, NewContact, Outcomes
 from einklang.importer.persons import Persons, ReadRows
-from einklang.importer.review import MAX_CANDIDATES, ReviewRow, write_review
+from einklang.importer.review import MAX_CANDIDATES, write_review
+from einklang.importer.review_log import ReviewLog
 from einklang.importer.review_store import review_details
 from einklang.importer.row_store import RowStore
 from einklang.importer.run_report import ImportReport, check_review_path
@@ -121,7 +122,7 @@ class ImportRun:
         return self.report.run_id
 
     @property
-    def review_rows(self) -> list[ReviewRow]:
+    def review_rows(self) -> ReviewLog:
         return self.outcomes.rows
 
     def run(self) -> ImportReport:
@@ -143,6 +144,7 @@ class ImportRun:
                 self._run(rows)
             status = "ok"
         finally:
+            self.review_rows.close()
             if report.run_id is not None:
                 self.store.finish_run(report.run_id, status, report.summary())
         return report
@@ -168,22 +170,26 @@ class ImportRun:
         for _, person_a, person_b, _ in persons.person_pairs(possible):
             in_pair[person_a] = in_pair[person_b] = 1
         fresh, exclude = self._set_aside_known(persons, reading, existing)
-        pairs_by_contact = self._match_existing(persons, fresh, existing, exclude)
+        with_target = rows.pair_log("with_target")
+        has_pairs = self._match_existing(persons, fresh, existing, exclude, with_target)
         is_new = bytearray(len(fresh))
         completeness = array("i", [-1]) * (persons.count + 1)
-        for number, contact in self._counted(persons.contacts(fresh), "deciding, persons"):
-            pairs = pairs_by_contact.get(contact.key, [])
-            if any(pair.verdict == "duplicate" for pair in pairs):
-                self.outcomes.sure_duplicate(contact, pairs, existing)
-            elif pairs:
-                self.outcomes.possible_duplicate(contact, pairs, existing)
-            elif self._needs_a_real_name(contact):
-                self.outcomes.without_name(contact)
-            else:
-                is_new[number] = 1
-                if in_pair[number]:
-                    completeness[number] = contact.completeness()
-        del in_pair
+        deciding = self._counted(persons.contacts(fresh), "deciding, persons")
+        for batch in chunked(deciding, HELD_CHUNK):
+            pairs_of = with_target.of_a(contact.key for number, contact in batch if has_pairs[number])
+            for number, contact in batch:
+                pairs = pairs_of.get(contact.key, [])
+                if any(pair.verdict == "duplicate" for pair in pairs):
+                    self.outcomes.sure_duplicate(contact, pairs, existing)
+                elif pairs:
+                    self.outcomes.possible_duplicate(contact, pairs, existing)
+                elif self._needs_a_real_name(contact):
+                    self.outcomes.without_name(contact)
+                else:
+                    is_new[number] = 1
+                    if in_pair[number]:
+                        completeness[number] = contact.completeness()
+        del in_pair, has_pairs
         held = hold_back(
             HeldBack(persons.count, possible, rows.spool("kept")),
             persons.person_pairs(possible),
@@ -297,10 +303,13 @@ class ImportRun:
             self.progress(step, count)
 
     def _match_existing(
-        self, persons: Persons, fresh: bytearray, existing: Existing, exclude: list[tuple[str, str]]
-    ) -> dict[str, list[CandidatePair]]:
+        self, persons: Persons, fresh: bytearray, existing: Existing, exclude: list[tuple[str, str]], found: PairLog
+    ) -> bytearray:
+        """Match the persons still to match (``fresh``) with the target's records: their pairs go
+        to ``found`` (a: the person's key, b: the record's native id); by person, whether it has any."""
+        has_pairs = bytearray(persons.count + 1)
         if not any(fresh) or not existing:
-            return {}
+            return has_pairs
         from einklang.match import iter_duplicates
 
         def records() -> Iterator[dict[str, object]]:
@@ -317,15 +326,15 @@ class ImportRun:
             exclude=exclude,
             backend=_backend(self.config),
         )
-        grouped: dict[str, list[CandidatePair]] = {}
         for pair in pairs:
-            grouped.setdefault(str(pair.a_id), []).append(pair)
-        return grouped
+            found.add(pair)
+            has_pairs[int(str(pair.a_id)[1:])] = 1
+        return has_pairs
 
     def _store_review_rows(self) -> None:
         """What ``review apply`` trusts instead of the file (which only brings the decisions back)."""
         assert self.run_id is not None
-        stored = [
+        stored = (
             reviews.StoredReviewRow(
                 self.run_id,
                 row.review_id,
@@ -339,9 +348,10 @@ class ImportRun:
                 details=review_details(row),
             )
             for row in self.review_rows
-        ]
+        )
         with self.store.transaction() as conn:
-            reviews.save_review_rows(conn, stored)
+            for batch in chunked(stored, ROWS_PER_BATCH):
+                reviews.save_review_rows(conn, batch)
 
     def _imported_natives(self, golden_ids: set[str]) -> dict[str, str]:
         with self.store.read() as conn:

@@ -31,10 +31,10 @@ import csv
 import io
 import os
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
@@ -176,6 +176,14 @@ class ReviewRow:
         return self.candidates[number - 1] if 1 <= number <= len(self.candidates) else None
 
 
+class ReviewRows(Protocol):
+    """Review rows that can be counted and read more than once (a list, or rows kept on disk)."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[ReviewRow]: ...
+
+
 def field_label(name: str, lang: str) -> str:
     return _FIELD_LABELS_DE.get(name, name) if lang == "de" else name
 
@@ -270,11 +278,11 @@ def _csv_value(cell: str) -> str:
     return cell[1:] if cell.startswith(_CSV_ESCAPE) else cell
 
 
-def write_review(path: Path, rows: Sequence[ReviewRow], fields: Sequence[str], lang: str = "en") -> Path:
+def write_review(path: Path, rows: ReviewRows, fields: Sequence[str], lang: str = "en") -> Path:
     """Write ``rows`` to ``path`` (.xlsx, or .csv); return the path."""
     if lang not in _VALUE_LABELS:
         raise ValueError(f"unknown language {lang!r} (en, de)")
-    count = max([len(r.candidates[:MAX_CANDIDATES]) for r in rows] + [1])
+    count = max((len(r.candidates[:MAX_CANDIDATES]) for r in rows), default=1) or 1
     keys = column_keys(fields, count)
     labels = [column_label(key, fields, lang) for key in keys]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -293,7 +301,12 @@ def write_review(path: Path, rows: Sequence[ReviewRow], fields: Sequence[str], l
 
 
 def _write_xlsx(
-    path: Path, rows: Sequence[ReviewRow], keys: Sequence[str], labels: Sequence[str], fields: Sequence[str], lang: str
+    path: Path,
+    rows: ReviewRows,
+    keys: Sequence[str],
+    labels: Sequence[str],
+    fields: Sequence[str],
+    lang: str,
 ) -> None:
     """The sheet written row by row (openpyxl's write-only mode): a review of a million rows
     never exists as a million times thirty cell objects."""

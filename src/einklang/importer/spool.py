@@ -42,6 +42,7 @@ class PairLog:
         )
         self._pending: list[tuple[Any, ...]] = []
         self._count = 0
+        self._indexed = False
 
     def add(self, pair: CandidatePair) -> int:
         """Keep ``pair``; its number."""
@@ -90,6 +91,23 @@ class PairLog:
                 found[number] = CandidatePair(a, b, score, verdict, tuple(json.loads(reasons)), weight)
         return found
 
+    def of_a(self, ids: Iterable[Any]) -> dict[Any, list[CandidatePair]]:
+        """The pairs whose a id is one of ``ids``, grouped by it, each group in the order added."""
+        self._flush()
+        if not self._indexed:  # made once, after the pairs are in: cheaper than keeping it up
+            self._db.execute(f"CREATE INDEX {self._table}_a ON {self._table} (a, number)")
+            self._indexed = True
+        found: dict[Any, list[CandidatePair]] = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for a, b, score, verdict, reasons, weight in self._db.execute(
+                f"SELECT a, b, score, verdict, reasons, weight FROM {self._table} WHERE a IN ({marks})"
+                " ORDER BY a, number",
+                chunk,
+            ):
+                found.setdefault(a, []).append(CandidatePair(a, b, score, verdict, tuple(json.loads(reasons)), weight))
+        return found
+
 
 class Spool:
     """JSON values under integer keys; ``get`` reads back the ones asked for."""
@@ -113,8 +131,8 @@ class Spool:
         return found
 
 
-def _chunks(keys: Iterable[int]) -> Iterator[list[int]]:
-    chunk: list[int] = []
+def _chunks(keys: Iterable[Any]) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
     for key in keys:
         chunk.append(key)
         if len(chunk) >= _LOOKUP_CHUNK:
