@@ -59,6 +59,7 @@ class Outcomes:
         self.lang = lang
         self.dry_run = dry_run
         self.rows = ReviewLog()
+        self._accounts_later = ReviewLog()
         """The review rows, on disk (a dry run keeps none: it writes no review file, it only counts them)."""
         self.counted: dict[str, int] = {}
         """Review rows by kind (contact, account)."""
@@ -204,7 +205,10 @@ class Outcomes:
                     )
 
     def accounts_to_choose(self, items: list[NewContact]) -> None:
-        """Review rows of new contacts created without a company because it was unclear which."""
+        """Review rows of new contacts created without a company because it was unclear which.
+
+        A dry run lists them now; a real import keeps them aside (on disk) until the rows of the
+        persons held back are written (:meth:`add_accounts_to_choose`), the order of the file."""
         for item in items:
             decision = item.account
             if decision is None or decision.action != "review" or (item.native is None and not self.dry_run):
@@ -219,14 +223,28 @@ class Outcomes:
                 else f"Kontakt ohne Firma angelegt: {decision.reason}"
             )
             pair = CandidatePair(item.merged.key, "", 0.0, "possible", (decision.reason,))
-            self.add(self.review_row(item.merged, pair, candidates, status, item.golden_id, kind="account"))
-            if self.dry_run:
-                self.plan.append(
-                    {
-                        "action": "review-account",
-                        "sources": item.merged.sources,
-                        "name": item.merged.display_name(),
-                        "reason": decision.reason,
-                    },
-                    "account-reviews",
-                )
+            row = self.review_row(item.merged, pair, candidates, status, item.golden_id, kind="account")
+            if not self.dry_run:
+                self._accounts_later.append(row)
+                continue
+            self.add(row)
+            self.plan.append(
+                {
+                    "action": "review-account",
+                    "sources": item.merged.sources,
+                    "name": item.merged.display_name(),
+                    "reason": decision.reason,
+                },
+                "account-reviews",
+            )
+
+    def add_accounts_to_choose(self) -> None:
+        """The rows :meth:`accounts_to_choose` kept aside, numbered after the rows before them."""
+        for row in self._accounts_later:
+            row.review_id = f"R{sum(self.counted.values()) + 1}"
+            self.add(row)
+        self._accounts_later.close()
+
+    def close(self) -> None:
+        self.rows.close()
+        self._accounts_later.close()

@@ -15,14 +15,16 @@
 7. Write the review file.
 
 The rows are never all in memory (the aim: a million-row file in under a gigabyte; what is
-measured is in bench/RESULTS_dedupe.md): each batch
-of rows is validated, written to a temporary row store (:mod:`einklang.importer.row_store`),
-looked up in the state store (fingerprints, "not a duplicate" decisions) and fed to the
-matcher, which prepares them into its own on-disk table and finds pairs across the whole file.
-What stays in memory per row is a position in a union-find array (and, not yet bounded, every
-possible pair within the file, with its reasons); the merged contacts are then
-read back from the row store in input order, one at a time, for each step that needs them, and
-new contacts are created a batch at a time.
+measured is in bench/RESULTS_dedupe.md): each batch of rows is validated, written to a temporary
+row store (:mod:`einklang.importer.row_store`), looked up in the state store (fingerprints,
+"not a duplicate" decisions) and fed to the matcher, which prepares them into its own on-disk
+table and finds pairs across the whole file. What stays in memory grows by a few bytes a row
+(a union-find slot, person numbers, flags): the possible pairs within the file and those with
+the target's records, who is held back beside whom, and the review rows all go to temporary
+files as they come (:mod:`einklang.importer.spool`, :mod:`einklang.importer.held_back`,
+:mod:`einklang.importer.review_log`). The merged contacts are read back from the row store in
+input order, one at a time, for each step that needs them, and new contacts are created a
+batch at a time.
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ class ImportRun:
                 self._run(rows)
             status = "ok"
         finally:
-            self.review_rows.close()
+            self.outcomes.close()
             if report.run_id is not None:
                 self.store.finish_run(report.run_id, status, report.summary())
         return report
@@ -197,9 +199,9 @@ class ImportRun:
             self.outcomes.linked,
         )
         del completeness
-        accounts_to_choose = self._create_new(persons, is_new, held)
+        self._create_new(persons, is_new, held)
         self.outcomes.held_back(held, persons.by_number)
-        self.outcomes.accounts_to_choose(accounts_to_choose)
+        self.outcomes.add_accounts_to_choose()
         counted = self.outcomes.counted
         report.to_review = sum(count for kind, count in counted.items() if kind != "account")
         report.accounts_to_review = counted.get("account", 0)
@@ -386,13 +388,12 @@ class ImportRun:
         return any(fields[name].required for name in ("first_name", "last_name") if name in fields)
 
     # ------------------------------------------------------------------ new records
-    def _create_new(self, persons: Persons, is_new: bytearray, held: HeldBack) -> list[NewContact]:
+    def _create_new(self, persons: Persons, is_new: bytearray, held: HeldBack) -> None:
         """Create the new persons not held back, a batch at a time (accounts first where needed).
 
-        Notes in ``held`` what became of the persons others wait beside; returns the created
-        ones whose company was unclear (for their review rows).
+        Notes in ``held`` what became of the persons others wait beside, and in the outcomes the
+        created ones whose company was unclear.
         """
-        accounts_to_choose: list[NewContact] = []
 
         def to_create() -> Iterator[NewContact]:
             for number, contact in self._counted(persons.contacts(is_new), "creating, persons"):
@@ -419,11 +420,7 @@ class ImportRun:
                     ),
                 )
                 if item.account is not None and item.account.action == "review":
-                    if self.dry_run:  # nothing to wait for: told now, kept nowhere
-                        self.outcomes.accounts_to_choose([item])
-                    else:
-                        accounts_to_choose.append(item)
-        return accounts_to_choose
+                    self.outcomes.accounts_to_choose([item])
 
     def _attach_accounts(self, items: list[NewContact]) -> None:
         if self.linker is None:
