@@ -122,6 +122,9 @@ class DuckDBBackend:
         import duckdb
 
         connection = duckdb.connect(self.database)
+        # DuckDB draws a progress bar on stdout for queries of more than 2 s: in the middle of a
+        # command's output, and as hundreds of lines when piped. einklang shows its own on stderr.
+        connection.execute("SET enable_progress_bar = false")
         if self.threads is not None:
             connection.execute(f"SET threads = {int(self.threads)}")
         if self.memory_limit is not None:
