@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from einklang.connectors.base import chunked
 from einklang.match import CandidatePair
 
 _WRITE_BATCH = 2000
@@ -82,7 +83,7 @@ class PairLog:
         """The pairs with these numbers."""
         self._flush()
         found: dict[int, CandidatePair] = {}
-        for chunk in _chunks(numbers):
+        for chunk in chunked(numbers, _LOOKUP_CHUNK):
             marks = ",".join("?" * len(chunk))
             for number, a, b, score, verdict, reasons, weight in self._db.execute(
                 f"SELECT number, a, b, score, verdict, reasons, weight FROM {self._table} WHERE number IN ({marks})",
@@ -98,7 +99,7 @@ class PairLog:
             self._db.execute(f"CREATE INDEX {self._table}_a ON {self._table} (a, number)")
             self._indexed = True
         found: dict[Any, list[CandidatePair]] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunked(ids, _LOOKUP_CHUNK):
             marks = ",".join("?" * len(chunk))
             for a, b, score, verdict, reasons, weight in self._db.execute(
                 f"SELECT a, b, score, verdict, reasons, weight FROM {self._table} WHERE a IN ({marks})"
@@ -124,22 +125,11 @@ class Spool:
 
     def get(self, keys: Iterable[int]) -> dict[int, Any]:
         found: dict[int, Any] = {}
-        for chunk in _chunks(keys):
+        for chunk in chunked(keys, _LOOKUP_CHUNK):
             marks = ",".join("?" * len(chunk))
             for key, value in self._db.execute(f"SELECT key, value FROM {self._table} WHERE key IN ({marks})", chunk):
                 found[key] = json.loads(value)
         return found
-
-
-def _chunks(keys: Iterable[Any]) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for key in keys:
-        chunk.append(key)
-        if len(chunk) >= _LOOKUP_CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _table_name(name: str) -> str:
