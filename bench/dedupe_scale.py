@@ -61,7 +61,10 @@ def run_einklang(arguments: argparse.Namespace) -> dict[str, Any]:
     for pair in iter_duplicates(records, spec=CONTACT_SPEC, backend=backend, stats=stats):
         counts[pair.verdict] += 1
         if pairs_out is not None:
-            pairs_out.write(f"{pair.a_id}\t{pair.b_id}\t{pair.verdict}\t{pair.score!r}\n")
+            reasons = " | ".join(pair.reasons)
+            pairs_out.write(
+                f"{pair.a_id}\t{pair.b_id}\t{pair.verdict}\t{pair.score!r}\t{pair.match_weight!r}\t{reasons}\n"
+            )
     total = time.perf_counter() - started
     if pairs_out is not None:
         pairs_out.close()
@@ -238,7 +241,7 @@ def _recall(size: int, pairs_file: Path) -> dict[str, Any]:
     found = {"duplicate": [0, 0], "possible": [0, 0]}
     with pairs_file.open(encoding="utf-8") as lines:
         for line in lines:
-            a, b, verdict, _score = line.rstrip("\n").split("\t")
+            a, b, verdict = line.rstrip("\n").split("\t")[:3]
             found[verdict][0 if entity[a] == entity[b] else 1] += 1
     duplicate_true, duplicate_false = found["duplicate"]
     either_true = duplicate_true + found["possible"][0]

@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
 SOURCE_DIALECT = "duckdb"
+SIMILARITY_MARGIN = 1e-9
+"""How far below its threshold a similarity may come out and still pass. DuckDB and Spark (see
+:mod:`einklang.match._spark_udfs`) compute Jaro-Winkler with the same algorithm but may differ in
+the last bits, and a pair whose exact similarity is the threshold (0.9 for a 5- and a 6-letter
+name, e.g.) would then pass on one engine and fail on the other. Two different similarities of
+names (a few dozen letters) differ by far more than 1e-9, so the margin lets no other pair pass."""
 
 
 def level(sql: str) -> LevelSql:
@@ -41,8 +47,15 @@ def edits_within(column: str, edits: int) -> str:
     return f'damerau_levenshtein("{column}_l", "{column}_r") <= {edits}'
 
 
-def jaro_winkler_at_least(column: str, threshold: float) -> str:
-    return f'jaro_winkler_similarity("{column}_l", "{column}_r") >= {threshold}'
+def similarity_at_least(threshold: float) -> str:
+    """``>= threshold``, robust to the engines' last bits (:data:`SIMILARITY_MARGIN`)."""
+    return f">= {round(threshold - SIMILARITY_MARGIN, 12)!r}"
+
+
+def jaro_winkler_at_least(column: str, threshold: float, right: str | None = None) -> str:
+    """Jaro-Winkler of ``column`` on both sides (or ``column`` left, ``right`` right) at least ``threshold``."""
+    other = right or column
+    return f'jaro_winkler_similarity("{column}_l", "{other}_r") {similarity_at_least(threshold)}'
 
 
 def one_extends_other(column: str) -> str:

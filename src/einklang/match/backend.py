@@ -8,7 +8,9 @@ in Python memory; the SQL the matcher sends is plain enough to run unchanged on 
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,12 +222,12 @@ class SparkBackend:
 
 def _register_dialect_aliases(spark: Any) -> None:
     """The specs' SQL is written for DuckDB; sqlglot renders DuckDB's ``jaro_winkler_similarity``
-    as ``JAROWINKLER_SIMILARITY`` for Spark, which Splink's jar calls ``jaro_winkler``."""
-    from pyspark.sql.types import DoubleType
+    as ``JAROWINKLER_SIMILARITY`` for Spark. That name gets DuckDB's algorithm (RapidFuzz's), not
+    Splink's jar's ``jaro_winkler``, which is another algorithm and gave other levels and verdicts
+    at 100,000 records (:mod:`einklang.match._spark_udfs`)."""
+    from einklang.match._spark_udfs import register_jaro_winkler
 
-    spark.udf.registerJavaFunction(
-        "jarowinkler_similarity", "uk.gov.moj.dash.linkage.JaroWinklerSimilarity", DoubleType()
-    )
+    register_jaro_winkler(spark, "jarowinkler_similarity")
 
 
 LOCAL_DRIVER_MEMORY = "3g"
@@ -268,6 +270,10 @@ def spark_session(master: str = "local[2]", app_name: str = "einklang-dedupe", *
     except ImportError as error:
         raise RuntimeError("the Spark engine needs PySpark: pip install 'einklang[spark]'") from error
 
+    if master.startswith("local"):
+        # The Python workers (the Jaro-Winkler UDF) must be this interpreter, with einklang's
+        # dependencies, not whatever "python3" is on the PATH (PySpark's default).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in spark_settings(master, config).items():
         builder = builder.config(key, value)

@@ -119,11 +119,11 @@ _SWAPPED_INITIAL = (
     '(length("last_fold_r") = 1 AND substr("first_fold_l", 1, 1) = "last_fold_r"))))'
 )
 _SWAPPED_FUZZY = (
-    '(jaro_winkler_similarity("first_fold_l", "last_fold_r") >= 0.88 '
-    'AND jaro_winkler_similarity("last_fold_l", "first_fold_r") >= 0.88 '
+    f"({jaro_winkler_at_least('first_fold', 0.88, 'last_fold')} "
+    f"AND {jaro_winkler_at_least('last_fold', 0.88, 'first_fold')} "
     'AND ("first_fold_l" = "last_fold_r" OR "last_fold_l" = "first_fold_r" '
-    'OR (jaro_winkler_similarity("first_fold_l", "last_fold_r") >= 0.92 '
-    'AND jaro_winkler_similarity("last_fold_l", "first_fold_r") >= 0.92)))'
+    f"OR ({jaro_winkler_at_least('first_fold', 0.92, 'last_fold')} "
+    f"AND {jaro_winkler_at_least('last_fold', 0.92, 'first_fold')})))"
 )
 
 # Both given names are known names (or one typing error from exactly one), the same or two.
