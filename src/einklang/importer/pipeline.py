@@ -176,21 +176,7 @@ class ImportRun:
         has_pairs = self._match_existing(persons, fresh, existing, exclude, with_target)
         is_new = bytearray(len(fresh))
         completeness = array("i", [-1]) * (persons.count + 1)
-        deciding = self._counted(persons.contacts(fresh), "deciding, persons")
-        for batch in chunked(deciding, HELD_CHUNK):
-            pairs_of = with_target.of_a(contact.key for number, contact in batch if has_pairs[number])
-            for number, contact in batch:
-                pairs = pairs_of.get(contact.key, [])
-                if any(pair.verdict == "duplicate" for pair in pairs):
-                    self.outcomes.sure_duplicate(contact, pairs, existing)
-                elif pairs:
-                    self.outcomes.possible_duplicate(contact, pairs, existing)
-                elif self._needs_a_real_name(contact):
-                    self.outcomes.without_name(contact)
-                else:
-                    is_new[number] = 1
-                    if in_pair[number]:
-                        completeness[number] = contact.completeness()
+        self._decide(persons.contacts(fresh), with_target, has_pairs, existing, is_new, in_pair, completeness)
         del in_pair, has_pairs
         held = hold_back(
             HeldBack(persons.count, possible, rows.spool("kept")),
@@ -210,6 +196,33 @@ class ImportRun:
             self._store_review_rows()
             write_review(path, self.review_rows, self.review_fields, self.lang)
             report.review_file = str(path)
+
+    def _decide(
+        self,
+        contacts: Iterator[tuple[int, MergedContact]],
+        with_target: PairLog,
+        has_pairs: bytearray,
+        existing: Existing,
+        is_new: bytearray,
+        in_pair: bytearray,
+        completeness: array[int],
+    ) -> None:
+        """Link or list each person with pairs in the target; mark the others new (``is_new``),
+        with how complete they are where they are in a pair within the input."""
+        for batch in chunked(self._counted(contacts, "deciding, persons"), HELD_CHUNK):
+            pairs_of = with_target.of_a(contact.key for number, contact in batch if has_pairs[number])
+            for number, contact in batch:
+                pairs = pairs_of.get(contact.key, [])
+                if any(pair.verdict == "duplicate" for pair in pairs):
+                    self.outcomes.sure_duplicate(contact, pairs, existing)
+                elif pairs:
+                    self.outcomes.possible_duplicate(contact, pairs, existing)
+                elif self._needs_a_real_name(contact):
+                    self.outcomes.without_name(contact)
+                else:
+                    is_new[number] = 1
+                    if in_pair[number]:
+                        completeness[number] = contact.completeness()
 
     def _match_within_file(self, reading: ReadRows, possible: PairLog) -> None:
         """Read every file a batch at a time into the row store and the matcher; join the rows of
