@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -156,7 +157,9 @@ class DuckDBBackend:
 class SparkMatchSession:
     spark: Any
     database_api: Any
+    workdir: Path
     views: list[str] = field(default_factory=list)
+    _results: int = 0
 
     def load_parquet(self, table: str, *paths: Path) -> None:
         self.spark.read.parquet(*(str(path) for path in paths)).createOrReplaceTempView(table)
@@ -169,14 +172,26 @@ class SparkMatchSession:
         self.spark.sql(sql).write.mode("overwrite").parquet(str(path))
 
     def rows(self, sql: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
-        batch: list[dict[str, Any]] = []
-        for row in self.spark.sql(sql).toLocalIterator(prefetchPartitions=True):
-            batch.append(row.asDict())
-            if len(batch) >= batch_size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+        """The result written to Parquet by Spark, then read a batch at a time in order.
+
+        Not ``toLocalIterator``: that holds whole sorted partitions in the driver's JVM (in local
+        mode, Spark's only one), and at 1,000,000 records it ran out of a 3 GB heap after 480,000
+        of 953,137 kept pairs. A sorted result is written one file per range partition, numbered
+        in the sort's order (``part-00000``, ``part-00001``, ...), so reading the files by name
+        reads the rows in order.
+        """
+        import pyarrow.parquet as pq
+
+        self._results += 1
+        folder = self.workdir / f"spark-result-{self._results}"
+        self.spark.sql(sql).write.mode("overwrite").parquet(str(folder))
+        try:
+            for piece in sorted(folder.glob("part-*.parquet")):
+                for batch in pq.ParquetFile(piece).iter_batches(batch_size=batch_size):
+                    if batch.num_rows:
+                        yield batch.to_pylist()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def close(self) -> None:
         for view in self.views:
@@ -217,7 +232,7 @@ class SparkBackend:
         self.spark_session.sparkContext.setCheckpointDir(str(checkpoints))
         database_api = self.database_api()
         _register_dialect_aliases(self.spark_session)
-        return SparkMatchSession(self.spark_session, database_api)
+        return SparkMatchSession(self.spark_session, database_api, workdir)
 
 
 def _register_dialect_aliases(spark: Any) -> None:
