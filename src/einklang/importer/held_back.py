@@ -14,10 +14,10 @@ company's colleagues, say) thus costs no more memory than one where none are.
 
 from __future__ import annotations
 
+import dataclasses
 from array import array
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from einklang.importer.spool import PairLog, Spool
 
@@ -34,13 +34,6 @@ class KeptRecord:
     version: str | None
     values: dict[str, str]
     sources: list[str]
-
-    def as_json(self) -> dict[str, Any]:
-        return {"native_id": self.native_id, "version": self.version, "values": self.values, "sources": self.sources}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> KeptRecord:
-        return cls(data["native_id"], data["version"], data["values"], data["sources"])
 
 
 class HeldBack:
@@ -72,10 +65,10 @@ class HeldBack:
     def keep(self, number: int, record: KeptRecord) -> None:
         """Note what became of a person others wait beside (only those are kept)."""
         if self.is_keeper[number]:
-            self._kept.put(number, record.as_json())
+            self._kept.put(number, dataclasses.asdict(record))
 
     def kept(self, numbers: Iterable[int]) -> dict[int, KeptRecord]:
-        return {number: KeptRecord.from_json(data) for number, data in self._kept.get(numbers).items()}
+        return {number: KeptRecord(**data) for number, data in self._kept.get(numbers).items()}
 
     def chunks(self) -> Iterator[Sequence[int]]:
         """The held-back persons in order, :data:`HELD_CHUNK` at a time."""
