@@ -281,6 +281,9 @@ class DedupeConfig(BaseModel):
 
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark_master: str = "local[2]"  # local[N] or spark://host:7077
+    # Spark settings for the session (spark-submit's --conf): on a cluster at least
+    # spark.pyspark.python, a Python with RapidFuzz, pandas and PyArrow on every node
+    spark_config: dict[str, str] = Field(default_factory=dict)
     memory_limit: str | None = "2GB"  # DuckDB's memory_limit; beyond it DuckDB spills to disk (None: 80% of RAM)
     # A blocking key (a switchboard number, a name in a city) shared by more records pairs none of them
     block_cap: int | None = Field(1000, ge=2)

@@ -12,6 +12,7 @@ tests fail, because CI must not turn green by skipping them.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 
@@ -33,6 +34,13 @@ def database_server_missing(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true and a database server is unavailable: {reason}", pytrace=False)
     pytest.skip(f"{reason} (start it, e.g. with .ci/run, to run these tests)")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def scratch_database_name() -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,14 +19,9 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from tests.integration.conftest import free_port
 
 EINKLANG = [sys.executable, "-m", "einklang"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for(
@@ -67,7 +61,7 @@ def demo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def served(demo: Path) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
-    port = _free_port()
+    port = free_port()
     log = (demo / "serve.log").open("w")
     process = subprocess.Popen(
         [*EINKLANG, "serve", "-c", str(demo / "einklang.yaml"), "--port", str(port), "--log-format", "json"],
@@ -147,7 +141,7 @@ def test_serve_mails_a_digest_of_a_new_conflict(demo: Path) -> None:
     from einklang.store.lock import writer_lock
     from einklang.store.state import store_for_config
 
-    smtp_port = _free_port()
+    smtp_port = free_port()
     config = demo / "einklang.yaml"
     document = yaml.safe_load(config.read_text(encoding="utf-8"))
     document["service"] = {
@@ -164,7 +158,7 @@ def test_serve_mails_a_digest_of_a_new_conflict(demo: Path) -> None:
         }
     }
     config.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     with smtp_server(smtp_port) as mailbox, (demo / "serve.log").open("w") as log:
         process = subprocess.Popen(
             [*EINKLANG, "serve", "-c", str(config), "--port", str(port)],

@@ -12,7 +12,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
-from tests.integration.conftest import POSTGRES_ADMIN_URL, _scratch_database
+from tests.integration.conftest import POSTGRES_ADMIN_URL, _scratch_database, free_port
 
 from einklang.config import load_config
 from einklang.store import leases
@@ -291,12 +290,6 @@ def _unit_of_metric(line: str, partitions: int) -> str:
     return entity if part == "all" else f"{entity} {part}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.parametrize("partitions", [1, 2], ids=["entities", "partitions"])
 def test_two_serve_workers_share_the_entities_and_show_it_in_metrics(
     tmp_path: Path, state_url: URL, postgres_url: URL, mariadb_url: URL, partitions: int
@@ -309,7 +302,7 @@ def test_two_serve_workers_share_the_entities_and_show_it_in_metrics(
         tmp_path, _url(state_url), _url(postgres_url), _url(mariadb_url), "{delete_guard: 1, interval: 0.5}"
     )
     state = sa.create_engine(_url(state_url))
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     options = ["--worker", "--lease", str(LEASE), "--partitions", str(partitions)]
     servers = [
         subprocess.Popen(

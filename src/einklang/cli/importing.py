@@ -187,6 +187,14 @@ def dedupe(
         str | None,
         typer.Option("--spark-master", help="Spark master for --engine spark: local[2] or spark://host:7077."),
     ] = None,
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--spark-conf",
+            metavar="KEY=VALUE",
+            help="A Spark setting (repeatable), e.g. spark.pyspark.python=/opt/einklang/bin/python.",
+        ),
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -195,21 +203,33 @@ def dedupe(
     Parquet files (columns named like einklang's contact fields) are read and matched as a stream.
     """
     from einklang.importer.checks import dedupe_files, dedupe_system, write_matches
-    from einklang.importer.matching import dedupe_backend, dedupe_parquet, is_parquet, write_matches_streaming
+    from einklang.importer.matching import (
+        dedupe_backend,
+        dedupe_parquet,
+        is_parquet,
+        spark_settings_option,
+        write_matches_streaming,
+    )
     from einklang.match import MatchModel
     from einklang.systems import open_connector
 
-    with cli_errors(as_json):
+    with cli_errors(as_json), _engine_errors():
         if bool(files) == bool(system):
             raise CliError("give contact files or --system SYSTEM (not both)", 2)
         if engine not in (None, "duckdb", "spark"):
             raise CliError(f"--engine is duckdb or spark, not {engine!r}", 2)
+        try:
+            spark_settings = spark_settings_option(spark_conf or [])
+        except ValueError as error:
+            raise CliError(str(error), 2) from None
         reports: list[FileReport] = []
         unreadable: list[FileReport] = []
         model = MatchModel.load(model_path) if model_path is not None else None
         loaded_config = load(config) if config is not None or system else None
         try:
-            backend = dedupe_backend(engine, spark_master, loaded_config.model.dedupe if loaded_config else None)
+            backend = dedupe_backend(
+                engine, spark_master, loaded_config.model.dedupe if loaded_config else None, spark_settings
+            )
         except RuntimeError as error:
             raise CliError(str(error), 1) from None
         if files and all(is_parquet(path) for path in [*files, *(against or [])]):
@@ -261,6 +281,20 @@ def dedupe(
         if unreadable:
             say(f"{len(unreadable)} file(s) could not be read (see above)")
             raise typer.Exit(1)
+
+
+@contextmanager
+def _engine_errors() -> Iterator[None]:
+    """A Spark task whose Python lacks a module: what to do, not the workers' whole traceback."""
+    from einklang.importer.matching import spark_worker_failure
+
+    try:
+        yield
+    except Exception as error:
+        advice = spark_worker_failure(error)
+        if advice is None:
+            raise
+        raise CliError(advice, 1) from None
 
 
 def _render_pairs(shown: Sequence[DuplicateRow], counts: dict[str, int], total: int, out: Path | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,8 +58,16 @@ def to_entity_record(
     return record
 
 
-def dedupe_backend(engine: str | None, spark_master: str | None, config: DedupeConfig | None = None) -> Backend:
-    """The engine ``einklang dedupe`` runs on: the option if given, else the config, else DuckDB."""
+def dedupe_backend(
+    engine: str | None,
+    spark_master: str | None,
+    config: DedupeConfig | None = None,
+    spark_config: Mapping[str, str] | None = None,
+) -> Backend:
+    """The engine ``einklang dedupe`` runs on: the option if given, else the config, else DuckDB.
+
+    ``spark_config`` (``--spark-conf``) adds to and overrides the configuration's ``spark_config``.
+    """
     from einklang.match import DuckDBBackend, SparkBackend, spark_session
 
     config = config or DedupeConfig()
@@ -66,8 +75,40 @@ def dedupe_backend(engine: str | None, spark_master: str | None, config: DedupeC
     if chosen == "duckdb":
         return DuckDBBackend(memory_limit=config.memory_limit, block_cap=config.block_cap)
     if chosen == "spark":
-        return SparkBackend(spark_session(spark_master or config.spark_master), block_cap=config.block_cap)
+        settings = {**config.spark_config, **(spark_config or {})}
+        return SparkBackend(spark_session(spark_master or config.spark_master, **settings), block_cap=config.block_cap)
     raise ValueError(f"unknown engine {chosen!r}: choose duckdb or spark")
+
+
+def spark_settings_option(values: Sequence[str]) -> dict[str, str]:
+    """``--spark-conf KEY=VALUE`` options as settings; ValueError names one without ``=``."""
+    settings = {}
+    for value in values:
+        key, equals, setting = value.partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"--spark-conf {value!r}: give KEY=VALUE, e.g. spark.executor.memory=4g")
+        settings[key.strip()] = setting
+    return settings
+
+
+def spark_worker_failure(error: BaseException) -> str | None:
+    """What to do when a Spark task failed because its Python lacks a module; None for other errors.
+
+    Spark reports that as a ``PythonException`` carrying the worker's whole traceback; the cause
+    is nearly always that the workers run another Python than the driver's (on a cluster:
+    ``python3`` on each node's PATH unless told otherwise).
+    """
+    if type(error).__name__ != "PythonException":
+        return None
+    missing = re.search(r"ModuleNotFoundError: No module named '([^']+)'", str(error))
+    if missing is None:
+        return None
+    return (
+        f"Spark's Python workers cannot import {missing.group(1)}: they need a Python with "
+        "RapidFuzz, pandas and PyArrow on every node. Name it with "
+        "--spark-conf spark.pyspark.python=/path/to/python (or dedupe.spark_config in the "
+        "configuration, or PYSPARK_PYTHON)"
+    )
 
 
 def is_parquet(path: Path) -> bool:

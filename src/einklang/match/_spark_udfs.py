@@ -7,11 +7,13 @@ transpositions, DuckDB whole ones), and they differ in about 8% of the pairs of 
 (bench/RESULTS_dedupe.md). The comparison levels' thresholds (0.8 to 0.92) were set on DuckDB,
 so on Spark the similarity is RapidFuzz's, run as a vectorised (Arrow) UDF; it equals DuckDB's
 to the last bit or two, which the thresholds' margin (:data:`einklang.match._sql.SIMILARITY_MARGIN`)
-absorbs. Spark's Python workers need einklang's dependencies (RapidFuzz, pandas, PyArrow).
+absorbs. Spark's Python workers need RapidFuzz, pandas and PyArrow, not einklang itself: the
+functions travel to them by value.
 
 No ``from __future__ import annotations`` here: PySpark reads the type hints of a pandas UDF.
 """
 
+import sys
 from typing import Any
 
 import pandas as pd
@@ -34,6 +36,10 @@ def jaro_winkler_series(left: pd.Series, right: pd.Series) -> pd.Series:
 
 def register_jaro_winkler(spark: Any, name: str) -> None:
     """Register :func:`jaro_winkler_similarity` in ``spark``'s SQL as ``name`` (a pandas UDF)."""
+    from pyspark import cloudpickle
     from pyspark.sql.pandas.functions import pandas_udf
 
+    # By reference (cloudpickle's default for an importable module) a cluster's workers would
+    # need einklang installed; found with a standalone cluster, whose workers' Python had not.
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # type: ignore[no-untyped-call]
     spark.udf.register(name, pandas_udf(jaro_winkler_series, "double"))  # type: ignore[call-overload]

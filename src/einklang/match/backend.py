@@ -266,11 +266,29 @@ def spark_settings(master: str, config: Mapping[str, str]) -> dict[str, str]:
         "spark.sql.shuffle.partitions": "8",
         "spark.default.parallelism": "8",
         "spark.ui.enabled": "false",
+        # Spark's stage bars on stderr, drawn with carriage returns: noise in a piped log
+        "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
     if master.startswith("local"):
         settings["spark.driver.memory"] = LOCAL_DRIVER_MEMORY
     return {**settings, **config}
+
+
+def workers_python(master: str, settings: Mapping[str, str], environment: str | None) -> str | None:
+    """The Python that Spark's workers run (the Jaro-Winkler UDF), or None for PySpark's default.
+
+    ``spark.pyspark.python`` first: a SparkContext started from Python (not ``spark-submit``)
+    reads the workers' Python only from ``PYSPARK_PYTHON`` and would ignore the setting, which
+    ``spark-submit`` users expect to work. Then ``PYSPARK_PYTHON`` as it is. Then, in local mode,
+    this interpreter, which has einklang's dependencies, rather than PySpark's default of
+    whatever ``python3`` is on the PATH; a cluster's nodes keep their own default.
+    """
+    if "spark.pyspark.python" in settings:
+        return settings["spark.pyspark.python"]
+    if environment:
+        return environment
+    return sys.executable if master.startswith("local") else None
 
 
 def spark_session(master: str = "local[2]", app_name: str = "einklang-dedupe", **config: str) -> Any:
@@ -285,12 +303,12 @@ def spark_session(master: str = "local[2]", app_name: str = "einklang-dedupe", *
     except ImportError as error:
         raise RuntimeError("the Spark engine needs PySpark: pip install 'einklang[spark]'") from error
 
-    if master.startswith("local"):
-        # The Python workers (the Jaro-Winkler UDF) must be this interpreter, with einklang's
-        # dependencies, not whatever "python3" is on the PATH (PySpark's default).
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    settings = spark_settings(master, config)
+    python = workers_python(master, settings, os.environ.get("PYSPARK_PYTHON"))
+    if python is not None:
+        os.environ["PYSPARK_PYTHON"] = python
     builder = SparkSession.builder.master(master).appName(app_name)
-    for key, value in spark_settings(master, config).items():
+    for key, value in settings.items():
         builder = builder.config(key, value)
     try:
         return builder.getOrCreate()
