@@ -115,31 +115,27 @@ def _einklang(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_dedupe_on_a_standalone_cluster_gives_duckdbs_pairs(spark_cluster: str, tmp_path: Path) -> None:
+def _contacts_parquet(path: Path, count: int, seed: int) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    records = [{k: v for k, v in r.items() if k != "entity"} for r in generate(300, seed=21, hard=True)]
+    records = [{k: v for k, v in r.items() if k != "entity"} for r in generate(count, seed=seed, hard=True)]
     columns = sorted({key for record in records for key in record})
-    pq.write_table(pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in records]), tmp_path / "in.parquet")
+    pq.write_table(pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in records]), path)
 
+
+def _dedupe_on(cluster: str, folder: Path, python: Path | str, *settings: str) -> subprocess.CompletedProcess[str]:
+    options = ["--spark-master", cluster, "--spark-conf", f"spark.pyspark.python={python}"]
+    for setting in settings:
+        options += ["--spark-conf", setting]
+    return _einklang("dedupe", "in.parquet", "--engine", "spark", *options, "--out", "cluster.csv", cwd=folder)
+
+
+def test_dedupe_on_a_standalone_cluster_gives_duckdbs_pairs(spark_cluster: str, tmp_path: Path) -> None:
+    _contacts_parquet(tmp_path / "in.parquet", 300, seed=21)
     on_duckdb = _einklang("dedupe", "in.parquet", "--out", "duckdb.csv", cwd=tmp_path)
     assert on_duckdb.returncode == 0, on_duckdb.stderr
-    on_cluster = _einklang(
-        "dedupe",
-        "in.parquet",
-        "--engine",
-        "spark",
-        "--spark-master",
-        spark_cluster,
-        "--spark-conf",
-        f"spark.pyspark.python={sys.executable}",
-        "--spark-conf",
-        "spark.executor.memory=1g",
-        "--out",
-        "cluster.csv",
-        cwd=tmp_path,
-    )
+    on_cluster = _dedupe_on(spark_cluster, tmp_path, sys.executable, "spark.executor.memory=1g")
     assert on_cluster.returncode == 0, on_cluster.stderr[-5000:]
     pairs = sorted((tmp_path / "duckdb.csv").read_text(encoding="utf-8").splitlines())
     assert len(pairs) > 50
@@ -150,30 +146,11 @@ def test_dedupe_on_a_standalone_cluster_gives_duckdbs_pairs(spark_cluster: str, 
 def test_workers_without_the_libraries_get_advice_not_a_traceback(spark_cluster: str, tmp_path: Path) -> None:
     import venv
 
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     # A Python of the driver's version without RapidFuzz, pandas or PyArrow: what a cluster
     # node's "python3" usually is.
     venv.EnvBuilder(with_pip=False).create(tmp_path / "bare")
-    records = [{k: v for k, v in r.items() if k != "entity"} for r in generate(40, seed=3)]
-    columns = sorted({key for record in records for key in record})
-    pq.write_table(pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in records]), tmp_path / "in.parquet")
-    result = _einklang(
-        "dedupe",
-        "in.parquet",
-        "--engine",
-        "spark",
-        "--spark-master",
-        spark_cluster,
-        "--spark-conf",
-        f"spark.pyspark.python={tmp_path / 'bare' / 'bin' / 'python'}",
-        "--spark-conf",
-        "spark.task.maxFailures=1",
-        "--out",
-        "pairs.csv",
-        cwd=tmp_path,
-    )
+    _contacts_parquet(tmp_path / "in.parquet", 40, seed=3)
+    result = _dedupe_on(spark_cluster, tmp_path, tmp_path / "bare" / "bin" / "python", "spark.task.maxFailures=1")
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: Spark's Python workers cannot import "), result.stderr[-3000:]
